@@ -1,0 +1,112 @@
+-- Aggregates closed, epoch-aligned windows of every node into archive hashes.
+-- Call: EVALSHA <sha> 0 <node_set> <key_prefix> <level> <window s> <from level or ""> \
+--       <from window s> <now s> <grace s> <archive ttl s> <max windows>
+-- For each window start W (a multiple of the window length) with W + window + grace <= now,
+-- not yet aggregated (state in "<prefix>archive:state"), and each node with data in it:
+--   HSET <prefix>archive:<level>:<W>:<node>  <col>_min/_max/_sum/_count/_avg, timestamp, count
+--   EXPIRE ... <ttl>;  RPUSH <prefix>archive:pending <JSON record>
+-- A level with a "from" level rolls up exactly the finer windows inside it, once they exist.
+-- Returns { windows written, 1 if more windows remain (catch-up is bounded per call) }.
+-- Not cluster-safe: keys are derived from the node set (single-instance Redis, as on a gateway).
+local set, prefix, level = ARGV[1], ARGV[2], ARGV[3]
+local win, from, fromwin = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local now, grace, ttl, maxw = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local statekey = prefix .. 'archive:state'
+local pending = prefix .. 'archive:pending'
+
+local closable = math.floor((now - grace) / win) * win - win
+if from ~= '' then
+  local fromlast = tonumber(redis.call('HGET', statekey, from))
+  if not fromlast then return { 0, 0 } end
+  local limit = math.floor((fromlast + fromwin) / win) * win - win
+  if limit < closable then closable = limit end
+end
+local last = tonumber(redis.call('HGET', statekey, level))
+local first = last and (last + win) or closable
+if first > closable then return { 0, 0 } end
+local stop = math.min(closable, first + (maxw - 1) * win)
+
+local function fmt(x)
+  return string.format('%.14g', x)
+end
+
+local members = redis.call('SMEMBERS', set)
+local skip = #set + 2
+local written = 0
+for w = first, stop, win do
+  for _, member in ipairs(members) do
+    local node = string.sub(member, skip)
+    local stats, order = {}, {}
+    local function add(col, cnt, mn, mx, sm)
+      local s = stats[col]
+      if not s then
+        stats[col] = { count = cnt, min = mn, max = mx, sum = sm }
+        order[#order + 1] = col
+      else
+        s.count = s.count + cnt
+        if mn < s.min then s.min = mn end
+        if mx > s.max then s.max = mx end
+        s.sum = s.sum + sm
+      end
+    end
+    if from == '' then
+      local fields = {}
+      for s = w, w + win - 1 do fields[#fields + 1] = s end
+      for i = 1, #fields, 2000 do
+        local vals = redis.call('HMGET', member, unpack(fields, i, math.min(i + 1999, #fields)))
+        for j = 1, #vals do
+          local v = vals[j]
+          if v then
+            local ok, obj = pcall(cjson.decode, v)
+            if ok and type(obj) == 'table' then
+              for k, x in pairs(obj) do
+                if type(x) == 'number' then add(k, 1, x, x, x) end
+              end
+            end
+          end
+        end
+      end
+    else
+      for s = w, w + win - fromwin, fromwin do
+        local h = redis.call('HGETALL', prefix .. 'archive:' .. from .. ':' .. s .. ':' .. node)
+        local sub = {}
+        for i = 1, #h, 2 do
+          local col, kind = string.match(h[i], '^(.+)_(%a+)$')
+          if col and (kind == 'min' or kind == 'max' or kind == 'sum' or kind == 'count') then
+            sub[col] = sub[col] or {}
+            sub[col][kind] = tonumber(h[i + 1])
+          end
+        end
+        for col, t in pairs(sub) do
+          if t.count and t.min and t.max and t.sum then add(col, t.count, t.min, t.max, t.sum) end
+        end
+      end
+    end
+    if #order > 0 then
+      table.sort(order)
+      local key = prefix .. 'archive:' .. level .. ':' .. w .. ':' .. node
+      local args, rec, total = { 'timestamp', w }, {}, 0
+      for _, col in ipairs(order) do
+        local s = stats[col]
+        local avg = s.sum / s.count
+        if s.count > total then total = s.count end
+        args[#args + 1] = col .. '_min'; args[#args + 1] = fmt(s.min)
+        args[#args + 1] = col .. '_max'; args[#args + 1] = fmt(s.max)
+        args[#args + 1] = col .. '_sum'; args[#args + 1] = fmt(s.sum)
+        args[#args + 1] = col .. '_count'; args[#args + 1] = s.count
+        args[#args + 1] = col .. '_avg'; args[#args + 1] = fmt(avg)
+        rec[col] = { count = s.count, min = s.min, max = s.max, sum = s.sum, avg = avg }
+      end
+      args[#args + 1] = 'count'; args[#args + 1] = total
+      redis.call('DEL', key)
+      redis.call('HSET', key, unpack(args))
+      redis.call('EXPIRE', key, ttl)
+      redis.call('RPUSH', pending, cjson.encode({
+        level = level, node = node, start = w * 1000, ['end'] = (w + win) * 1000, stats = rec,
+      }))
+      written = written + 1
+    end
+  end
+end
+redis.call('HSET', statekey, level, stop)
+return { written, stop < closable and 1 or 0 }

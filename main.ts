@@ -1,0 +1,206 @@
+/**
+ * Edge gateway CLI: run | check <config> | decode <file|-> | simulate | version.
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid config, 130 forced stop.
+ */
+import { parseArgs } from "node:util";
+import { Agent } from "./src/agent.ts";
+import { decodeCapture } from "./src/cli/decode.ts";
+import { simulateToPort } from "./src/cli/simulate.ts";
+import { ConfigError, loadConfigFile, maskSecrets } from "./src/config/load.ts";
+import { type GatewayConfig, gatewaySchema } from "./src/config/schema.ts";
+import { parseDuration } from "./src/config/types.ts";
+import { configureLog } from "./src/log.ts";
+import { commit, VERSION } from "./src/version.ts";
+
+const DEFAULT_CONFIG = "config/gateway.yml";
+
+const HELP: Record<string, string> = {
+  main: `edge-gateway ${VERSION}: collect, keep, aggregate and forward device data
+
+Usage: edge-gateway <command> [options]
+
+Commands:
+  run [--config FILE]      run the gateway (default config: ${DEFAULT_CONFIG})
+  check FILE               validate a config and print it with secrets masked
+  decode FILE|-            decode a raw VE.Direct capture to JSON lines
+  simulate --device mppt|bmv --port PATH   play a Victron device on a tty
+  version                  print version, commit and Deno version
+
+Run 'edge-gateway <command> --help' for a command's options.`,
+  run: `Usage: edge-gateway run [--config FILE]
+
+Runs the gateway until SIGINT/SIGTERM (a second signal forces exit 130).
+  -c, --config FILE   config file (default ${DEFAULT_CONFIG})`,
+  check: `Usage: edge-gateway check FILE
+
+Validates FILE (YAML, \${ENV} substitution, schema) and prints the effective
+config with secrets masked. Exit 0 when valid, 2 with every error otherwise.`,
+  decode: `Usage: edge-gateway decode FILE|- [--no-checksum]
+
+Decodes a raw VE.Direct capture (a file, or - for stdin) to JSON lines, one
+device record or HEX message per line, and prints counters to stderr.
+  --no-checksum   accept blocks whose checksum fails (some chargers need it)`,
+  simulate: `Usage: edge-gateway simulate --device mppt|bmv --port PATH [--interval 1s] [--count N]
+
+Plays a simulated Victron device on a serial port or pseudo-terminal (one end
+of a socat pair), answering HEX ping/get requests.`,
+  version: `Usage: edge-gateway version`,
+};
+
+function usage(command: string, message?: string): number {
+  if (message) console.error(`error: ${message}\n`);
+  console.error(HELP[command] ?? HELP.main);
+  return 2;
+}
+
+async function load(file: string): Promise<GatewayConfig | number> {
+  try {
+    return await loadConfigFile(file, gatewaySchema);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) return usage("run") && 0;
+  const file = values.config ?? DEFAULT_CONFIG;
+  const config = await load(file);
+  if (typeof config === "number") return config;
+  configureLog(config.log);
+  const agent = new Agent(config, { configFile: file });
+  let signals = 0;
+  const stopped = Promise.withResolvers<number>();
+  const onSignal = () => {
+    if (++signals > 1) {
+      console.error("second signal: exiting now");
+      Deno.exit(130);
+    }
+    agent.stop().then(() => stopped.resolve(0), () => stopped.resolve(1));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  await agent.start();
+  return await stopped.promise;
+}
+
+async function check(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) return usage("check") && 0;
+  if (positionals.length !== 1) return usage("check", "check takes exactly one FILE");
+  const config = await load(positionals[0]);
+  if (typeof config === "number") return config;
+  console.log(JSON.stringify(maskSecrets(config), null, 2));
+  console.error(`${positionals[0]}: valid`);
+  return 0;
+}
+
+async function decode(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { help: { type: "boolean", short: "h" }, "no-checksum": { type: "boolean" } },
+  });
+  if (values.help) return usage("decode") && 0;
+  if (positionals.length !== 1) return usage("decode", "decode takes a FILE or - for stdin");
+  let input: ReadableStream<Uint8Array>;
+  if (positionals[0] === "-") input = Deno.stdin.readable;
+  else {
+    try {
+      input = (await Deno.open(positionals[0])).readable;
+    } catch (e) {
+      console.error(`error: cannot open capture ${positionals[0]}: ${(e as Error).message}`);
+      return 2;
+    }
+  }
+  const counters = await decodeCapture(input, {
+    write: (line) => console.log(line),
+    validateChecksum: !values["no-checksum"],
+  });
+  console.error(Object.entries(counters).map(([k, v]) => `${k}=${v}`).join(" "));
+  return 0;
+}
+
+async function simulate(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      help: { type: "boolean", short: "h" },
+      device: { type: "string", default: "mppt" },
+      port: { type: "string" },
+      interval: { type: "string", default: "1s" },
+      count: { type: "string", default: "0" },
+      seed: { type: "string", default: "1" },
+    },
+  });
+  if (values.help) return usage("simulate") && 0;
+  if (!values.port) return usage("simulate", "--port is required");
+  if (values.device !== "mppt" && values.device !== "bmv") {
+    return usage("simulate", `--device must be mppt or bmv, got "${values.device}"`);
+  }
+  let intervalMs: number;
+  try {
+    intervalMs = parseDuration(values.interval!);
+  } catch (e) {
+    return usage("simulate", `--interval: ${(e as Error).message}`);
+  }
+  const abort = new AbortController();
+  Deno.addSignalListener("SIGINT", () => abort.abort());
+  Deno.addSignalListener("SIGTERM", () => abort.abort());
+  const frames = await simulateToPort(values.port, {
+    device: values.device,
+    intervalMs,
+    count: Number(values.count),
+    seed: Number(values.seed),
+    signal: abort.signal,
+  });
+  console.error(`sent ${frames} frames to ${values.port}`);
+  return 0;
+}
+
+/** Runs the CLI with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case "run":
+        return await run(rest);
+      case "check":
+        return await check(rest);
+      case "decode":
+        return await decode(rest);
+      case "simulate":
+        return await simulate(rest);
+      case "version":
+        console.log(`edge-gateway ${VERSION} (commit ${commit()}, deno ${Deno.version.deno})`);
+        return 0;
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(HELP.main);
+        return command ? 0 : 2;
+      default:
+        return usage("main", `unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (e instanceof TypeError && /Unknown option|Unexpected argument/.test(e.message)) {
+      return usage(command, e.message);
+    }
+    console.error(`error: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

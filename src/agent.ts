@@ -1,0 +1,247 @@
+import type { GatewayConfig } from "./config/schema.ts";
+import { createApp, type GatewayView } from "./http/app.ts";
+import { createLogger, type Logger } from "./log.ts";
+import type { EnvelopeKind } from "./model.ts";
+import { Delivery } from "./outbox/delivery.ts";
+import { Outbox } from "./outbox/outbox.ts";
+import { Pipeline } from "./pipeline.ts";
+import { SINK_PLUGINS } from "./sinks/registry.ts";
+import type { DeliveryConfig } from "./sinks/sink.ts";
+import type { Source } from "./sources/source.ts";
+import { SOURCE_PLUGINS } from "./sources/registry.ts";
+import { ComponentStatus, errorMessage } from "./status.ts";
+import { createStore, levelsOf, storeFlushInterval } from "./store/mod.ts";
+import type { Level, SeriesQuery, Store } from "./store/store.ts";
+import { VERSION } from "./version.ts";
+
+interface RunningSource {
+  source: Source;
+  status: ComponentStatus;
+}
+
+/** Options of {@link Agent}. */
+export interface AgentOptions {
+  configFile?: string;
+}
+
+function hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "gateway";
+  }
+}
+
+/** Builds the pipeline from a config, starts it, and stops it in order. */
+export class Agent implements GatewayView {
+  readonly log: Logger = createLogger("agent");
+  readonly gatewayId: string;
+  readonly store: Store;
+  readonly outbox: Outbox;
+  readonly pipeline: Pipeline;
+  readonly levels: Level[];
+  readonly sources = new Map<string, RunningSource>();
+  readonly deliveries = new Map<string, Delivery>();
+  #server: Deno.HttpServer | null = null;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #aggregating: Promise<unknown> | null = null;
+  #startedAt = Date.now();
+  #stopping: Promise<void> | null = null;
+
+  constructor(readonly config: GatewayConfig, readonly options: AgentOptions = {}) {
+    this.gatewayId = config.gateway.id ?? hostname();
+    this.levels = levelsOf(config.store);
+    this.store = createStore(config);
+    this.outbox = new Outbox({
+      path: `${config.gateway.data_dir}/outbox.db`,
+      maxBytes: config.outbox.max_bytes,
+      maxAgeMs: config.outbox.max_age,
+      onFull: config.outbox.on_full,
+      sync: config.outbox.sync,
+      log: this.log.child("outbox"),
+    });
+    this.pipeline = new Pipeline(this.store, this.outbox, this.log.child("pipeline"));
+  }
+
+  /** The address the HTTP server listens on, once started. */
+  get address(): { hostname: string; port: number } | null {
+    const a = this.#server?.addr as Deno.NetAddr | undefined;
+    return a ? { hostname: a.hostname, port: a.port } : null;
+  }
+
+  /** Opens the store and outbox, starts sinks, the HTTP server, then sources. */
+  async start(): Promise<void> {
+    const c = this.config;
+    await Deno.mkdir(c.gateway.data_dir, { recursive: true });
+    this.outbox.open();
+    await this.store.open();
+    for (const [name, sinkConfig] of Object.entries(c.sinks)) this.#startSink(name, sinkConfig);
+    if (c.http.enabled) {
+      const app = createApp(this, { token: c.http.token, maxBody: c.http.max_body });
+      this.#server = Deno.serve({
+        hostname: c.http.host,
+        port: c.http.port,
+        onListen: () => {},
+      }, app.fetch);
+      this.log.info("http listening", { address: `${c.http.host}:${this.address?.port}` });
+    }
+    this.#timers.push(setInterval(() => this.#flushStore(), storeFlushInterval(c)));
+    this.#timers.push(setInterval(() => this.aggregateNow(), c.store.aggregate_every));
+    this.#timers.push(setInterval(() => this.outbox.compact(), 30_000));
+    for (const [name, sourceConfig] of Object.entries(c.sources)) {
+      await this.#startSource(name, sourceConfig);
+    }
+    this.log.info("gateway started", {
+      id: this.gatewayId,
+      version: VERSION,
+      sources: this.sources.size,
+      sinks: this.deliveries.size,
+      store: c.store.type,
+    });
+  }
+
+  #startSink(name: string, config: { type: string } & Record<string, unknown>): void {
+    const plugin = SINK_PLUGINS.find((p) => p.type === config.type)!;
+    const status = new ComponentStatus(name, config.type);
+    const log = this.log.child(`sink.${name}`);
+    const sink = plugin.create(config, { name, gatewayId: this.gatewayId, log, status });
+    const delivery = config as unknown as DeliveryConfig;
+    this.outbox.register(name, {
+      kinds: delivery.forward as EnvelopeKind[],
+      nodes: delivery.nodes,
+      status,
+    });
+    const d = new Delivery(name, { outbox: this.outbox, sink, config: delivery, status, log });
+    d.start();
+    this.deliveries.set(name, d);
+  }
+
+  async #startSource(name: string, config: { type: string } & Record<string, unknown>) {
+    const plugin = SOURCE_PLUGINS.find((p) => p.type === config.type)!;
+    const status = new ComponentStatus(name, config.type, plugin.required ?? false);
+    const log = this.log.child(`source.${name}`);
+    const source = plugin.create(config, {
+      name,
+      log,
+      status,
+      emit: (samples) => this.pipeline.emit(samples),
+    });
+    this.sources.set(name, { source, status });
+    try {
+      await source.start();
+    } catch (e) {
+      // One failing source never takes the gateway down.
+      status.state = "down";
+      status.fail(e);
+      log.error("source failed to start", { error: errorMessage(e) });
+    }
+  }
+
+  async #flushStore(): Promise<void> {
+    try {
+      await this.store.flush();
+    } catch (e) {
+      this.log.warn("store flush failed", { error: errorMessage(e) });
+    }
+  }
+
+  /** Aggregates every closed window now (also run on a timer). */
+  aggregateNow(now: number = Date.now()): Promise<unknown> {
+    this.#aggregating ??= (async () => {
+      try {
+        await this.store.flush();
+        await this.pipeline.aggregate(this.levels, now);
+      } catch (e) {
+        this.store.status.fail(e);
+        this.log.warn("window aggregation failed; will retry", { error: errorMessage(e) });
+      } finally {
+        this.#aggregating = null;
+      }
+    })();
+    return this.#aggregating;
+  }
+
+  /** Stops sources first, then flushes the store, then stops deliveries and closes everything. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.log.info("stopping");
+    await Promise.all(
+      [...this.sources.values()].map(({ source, status }) =>
+        source.stop().catch((e) => status.fail(e))
+      ),
+    );
+    for (const t of this.#timers) clearInterval(t);
+    await this.#aggregating;
+    await this.#flushStore();
+    await Promise.all([...this.deliveries.values()].map((d) => d.stop()));
+    await this.#server?.shutdown();
+    await this.store.close().catch((e) => this.log.warn("store close", { error: errorMessage(e) }));
+    this.outbox.close();
+    this.log.info("stopped");
+  }
+
+  #components(): ComponentStatus[] {
+    return [
+      this.store.status,
+      this.outbox.status,
+      ...[...this.sources.values()].map((s) => s.status),
+      ...[...this.deliveries.values()].map((d) => d.options.status),
+    ];
+  }
+
+  health(): { status: "ok" | "degraded" | "down"; components: Record<string, string> } {
+    const components: Record<string, string> = {};
+    let status: "ok" | "degraded" | "down" = "ok";
+    for (const c of this.#components()) {
+      const key = c.kind === c.name || c.name === "store" ? c.name : `${c.kind}.${c.name}`;
+      components[key] = c.state;
+      if (c.state === "down" && c.required) status = "down";
+      else if ((c.state === "down" || c.state === "degraded") && status === "ok") {
+        status = "degraded";
+      }
+    }
+    return { status, components };
+  }
+
+  status(): Record<string, unknown> {
+    const sinks: Record<string, unknown> = {};
+    for (const [name, d] of this.deliveries) {
+      sinks[name] = { ...d.options.status.toJSON(), queue: this.outbox.depth(name) };
+    }
+    return {
+      status: this.health().status,
+      version: VERSION,
+      gateway_id: this.gatewayId,
+      config_file: this.options.configFile ?? null,
+      uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
+      store: { ...this.store.status.toJSON(), levels: this.levels.map((l) => l.name) },
+      outbox: {
+        ...this.outbox.status.toJSON(),
+        bytes: this.outbox.bytes,
+        max_bytes: this.config.outbox.max_bytes,
+      },
+      sources: Object.fromEntries(
+        [...this.sources].map(([name, s]) => [name, s.status.toJSON()]),
+      ),
+      sinks,
+    };
+  }
+
+  query(q: SeriesQuery): Promise<unknown[]> {
+    return this.store.query(q);
+  }
+
+  /** Forces an immediate delivery attempt on every sink. */
+  async sync(): Promise<Record<string, { sent: number; error?: string }>> {
+    await this.store.flush();
+    await this.pipeline.forwardWindows();
+    const entries = await Promise.all(
+      [...this.deliveries].map(async ([name, d]) => [name, await d.sync()] as const),
+    );
+    return Object.fromEntries(entries);
+  }
+}

@@ -1,0 +1,54 @@
+import { SerialLine } from "../sources/vedirect/port.ts";
+import { DeviceSimulator, type SimulatedDevice } from "../sources/vedirect/simulator.ts";
+
+/** Options of {@link simulateToPort}. */
+export interface SimulateOptions {
+  device: SimulatedDevice;
+  intervalMs: number;
+  /** Stop after this many frames (0 = until the signal aborts). */
+  count: number;
+  seed?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Plays a simulated device on a serial port or pty: writes a frame every
+ * interval and answers HEX requests read from the port.
+ */
+export async function simulateToPort(path: string, options: SimulateOptions): Promise<number> {
+  const sim = new DeviceSimulator(options.device, { seed: options.seed });
+  const line = await SerialLine.open(path, { baud: 19200 });
+  const decoder = new TextDecoder();
+  let pending = "";
+  const replies = (async () => {
+    const buf = new Uint8Array(1024);
+    try {
+      for (;;) {
+        const n = await line.read(buf);
+        if (n === null) return;
+        pending += decoder.decode(buf.subarray(0, n));
+        let nl: number;
+        while ((nl = pending.indexOf("\n")) >= 0) {
+          const request = pending.slice(pending.lastIndexOf(":", nl), nl + 1);
+          pending = pending.slice(nl + 1);
+          const reply = request.startsWith(":") ? sim.reply(request) : null;
+          if (reply) await line.write(reply);
+        }
+      }
+    } catch {
+      // port closed
+    }
+  })();
+  let frames = 0;
+  try {
+    while (!options.signal?.aborted && (options.count === 0 || frames < options.count)) {
+      await line.file.write(sim.frame(Date.now()));
+      frames++;
+      await new Promise((r) => setTimeout(r, options.intervalMs));
+    }
+  } finally {
+    line.close();
+    await replies;
+  }
+  return frames;
+}

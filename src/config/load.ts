@@ -1,0 +1,150 @@
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+
+/** A configuration problem, carrying every error found (each names its path). */
+export class ConfigError extends Error {
+  constructor(readonly file: string, readonly problems: string[]) {
+    super(`invalid config ${file}:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/**
+ * Replaces `${VAR}` and `${VAR:-default}` in every string of a parsed YAML
+ * tree. A string that is a single reference is re-read as a YAML scalar, so
+ * `port: ${PORT}` becomes a number. Missing variables are reported by path.
+ */
+export function substituteEnv(
+  tree: unknown,
+  options: { env: (name: string) => string | undefined; problems: string[]; path?: string },
+): unknown {
+  const path = options.path ?? "";
+  if (typeof tree === "string") {
+    let missing = false;
+    const out = tree.replace(REF, (_, name: string, fallback?: string) => {
+      const value = options.env(name);
+      if (value !== undefined && value !== "") return value;
+      if (fallback !== undefined) return fallback;
+      missing = true;
+      options.problems.push(
+        `${path || "(root)"}: environment variable ${name} is not set; ` +
+          `export it or write \${${name}:-default}`,
+      );
+      return "";
+    });
+    if (missing) return out;
+    if (!/^\$\{[^}]+\}$/.test(tree) || out === "") return out;
+    // A lone reference may stand for a number or a boolean; anything else stays text.
+    try {
+      const scalar = parseYaml(out);
+      return typeof scalar === "number" || typeof scalar === "boolean" ? scalar : out;
+    } catch {
+      return out;
+    }
+  }
+  if (Array.isArray(tree)) {
+    return tree.map((v, i) => substituteEnv(v, { ...options, path: `${path}[${i}]` }));
+  }
+  if (tree && typeof tree === "object") {
+    return Object.fromEntries(
+      Object.entries(tree).map((
+        [k, v],
+      ) => [k, substituteEnv(v, { ...options, path: path ? `${path}.${k}` : k })]),
+    );
+  }
+  return tree;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const s = JSON.stringify(value);
+  return s.length > 60 ? s.slice(0, 57) + "..." : s;
+}
+
+/** Turns zod issues into one line each: `sinks.influx.batch_size: expected number, got "abc"`. */
+export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const path = issue.path.map(String).join(".") || "(root)";
+    const input = (issue as { input?: unknown }).input;
+    switch (issue.code) {
+      case "invalid_type":
+        return input === undefined
+          ? `${path}: required ${issue.expected} is missing`
+          : `${path}: expected ${issue.expected}, got ${describe(input)}`;
+      case "unrecognized_keys":
+        return `${path}: unknown key${issue.keys.length > 1 ? "s" : ""} ${
+          issue.keys.map((k) => `"${k}"`).join(", ")
+        } (check the spelling)`;
+      case "too_small":
+        return `${path}: must be ${issue.inclusive ? ">=" : ">"} ${issue.minimum}, got ${
+          describe(input)
+        }`;
+      case "too_big":
+        return `${path}: must be ${issue.inclusive ? "<=" : "<"} ${issue.maximum}, got ${
+          describe(input)
+        }`;
+      case "invalid_value":
+        return `${path}: expected one of ${
+          issue.values.map((v) => JSON.stringify(v)).join(", ")
+        }, got ${describe(input)}`;
+      case "invalid_union": {
+        return `${path}: ${issue.message}, got ${describe(input)}`;
+      }
+      default:
+        return `${path}: ${issue.message}`;
+    }
+  });
+}
+
+/** Parses YAML text, substitutes the environment and validates with `schema`; throws ConfigError. */
+export function parseConfig<S extends z.ZodType>(
+  text: string,
+  schema: S,
+  options: { file?: string; env?: (name: string) => string | undefined } = {},
+): z.output<S> {
+  const file = options.file ?? "(inline)";
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (e) {
+    throw new ConfigError(file, [`not valid YAML: ${(e as Error).message.split("\n")[0]}`]);
+  }
+  const problems: string[] = [];
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const substituted = substituteEnv(raw, { env, problems });
+  const result = schema.safeParse(substituted, { reportInput: true });
+  if (!result.success) problems.push(...formatIssues(result.error.issues));
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return result.data as z.output<S>;
+}
+
+/** Reads and parses a config file; a missing file is a ConfigError, not a stack trace. */
+export async function loadConfigFile<S extends z.ZodType>(
+  file: string,
+  schema: S,
+): Promise<z.output<S>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    throw new ConfigError(file, [`cannot read the file: ${(e as Error).message}`]);
+  }
+  return parseConfig(text, schema, { file });
+}
+
+const SECRET_KEY = /(token|password|secret|secret_key|access_key|api_?key)$/i;
+
+/** A copy of a config with secret values replaced by `***`, for `check` and logs. */
+export function maskSecrets(tree: unknown): unknown {
+  if (Array.isArray(tree)) return tree.map(maskSecrets);
+  if (tree && typeof tree === "object") {
+    return Object.fromEntries(
+      Object.entries(tree).map((
+        [k, v],
+      ) => [k, SECRET_KEY.test(k) && v !== undefined && v !== "" ? "***" : maskSecrets(v)]),
+    );
+  }
+  return tree;
+}

@@ -1,0 +1,111 @@
+import { z } from "zod";
+import { SINK_PLUGINS } from "../sinks/registry.ts";
+import { SOURCE_PLUGINS } from "../sources/registry.ts";
+import { componentName, duration, parseDuration, size } from "./types.ts";
+
+function pluginUnion(plugins: { type: string; schema: z.ZodType }[], what: string) {
+  const types = plugins.map((p) => p.type);
+  return z.looseObject({ type: z.string() }).transform((value, ctx) => {
+    const plugin = plugins.find((p) => p.type === value.type);
+    if (!plugin) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["type"],
+        message: `undefined but requested ${what} type "${value.type}"; known: ${types.join(", ")}`,
+      });
+      return z.NEVER;
+    }
+    const result = plugin.schema.safeParse(value, { reportInput: true });
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        ctx.addIssue({ ...issue, code: issue.code } as never);
+      }
+      return z.NEVER;
+    }
+    return result.data as { type: string } & Record<string, unknown>;
+  });
+}
+
+const levelName = z.string().transform((v, ctx) => {
+  try {
+    const ms = parseDuration(v);
+    if (ms % 1000 !== 0 || ms < 1000) throw new Error("windows are whole seconds");
+    return v;
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+const redisSchema = z.strictObject({
+  host: z.string().default("127.0.0.1"),
+  port: z.number().int().min(1).max(65535).default(6379),
+  /** vemonitor_m8 uses db 3. */
+  db: z.number().int().min(0).max(15).default(3),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  tls: z.boolean().default(false),
+  /** vemonitor_m8's `redis_node`: the node set key and the hash name prefix. */
+  node_set: z.string().min(1).default("gateway"),
+  /** Prefix for archive keys. */
+  key_prefix: z.string().default(""),
+  /** vemonitor_m8's read period; samples are sent every time_interval x cache_interval. */
+  time_interval: duration.default(1000),
+  cache_interval: z.number().int().min(1).default(1),
+  /** Samples kept in memory while Redis is down. */
+  max_pending: z.number().int().min(1).default(100_000),
+});
+
+/** The whole gateway configuration. */
+export const gatewaySchema = z.strictObject({
+  gateway: z.strictObject({
+    /** Tagged on every record upstream; defaults to the hostname. */
+    id: z.string().min(1).optional(),
+    data_dir: z.string().default("./data"),
+  }).default({ data_dir: "./data" }),
+  log: z.strictObject({
+    level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    format: z.enum(["text", "json"]).default("text"),
+  }).default({ level: "info", format: "text" }),
+  http: z.strictObject({
+    enabled: z.boolean().default(true),
+    host: z.string().default("127.0.0.1"),
+    port: z.number().int().min(0).max(65535).default(8082),
+    /** Bearer token for mutating endpoints; without it they answer 401. */
+    token: z.string().optional(),
+    max_body: size.default(1024 * 1024),
+  }).default({ enabled: true, host: "127.0.0.1", port: 8082, max_body: 1024 * 1024 }),
+  store: z.strictObject({
+    type: z.enum(["embedded", "redis"]).default("embedded"),
+    max_rows: z.number().int().min(1).default(3600),
+    /** Fields kept in the store; all when empty. */
+    columns: z.array(z.string()).default([]),
+    windows: z.array(z.strictObject({ level: levelName, from: z.string().optional() }))
+      .default([{ level: "1m" }, { level: "5m", from: "1m" }]),
+    grace: duration.default(10_000),
+    archive_ttl: duration.default(2 * 3_600_000),
+    aggregate_every: duration.default(5000),
+    redis: redisSchema.optional(),
+  }).default({
+    type: "embedded",
+    max_rows: 3600,
+    columns: [],
+    windows: [{ level: "1m" }, { level: "5m", from: "1m" }],
+    grace: 10_000,
+    archive_ttl: 7_200_000,
+    aggregate_every: 5000,
+  }).refine((s) => s.type !== "redis" || s.redis !== undefined, {
+    message: "store.type redis needs a store.redis section (host, port, db, ...)",
+  }),
+  outbox: z.strictObject({
+    max_bytes: size.default(256 * 1024 ** 2),
+    max_age: duration.default(0),
+    on_full: z.enum(["drop_oldest", "reject_new"]).default("drop_oldest"),
+    sync: z.enum(["full", "normal"]).default("full"),
+  }).default({ max_bytes: 256 * 1024 ** 2, max_age: 0, on_full: "drop_oldest", sync: "full" }),
+  sources: z.record(componentName, pluginUnion(SOURCE_PLUGINS, "source")).default({}),
+  sinks: z.record(componentName, pluginUnion(SINK_PLUGINS, "sink")).default({}),
+});
+
+/** The parsed gateway configuration. */
+export type GatewayConfig = z.output<typeof gatewaySchema>;

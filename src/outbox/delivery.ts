@@ -1,0 +1,209 @@
+import type { Logger } from "../log.ts";
+import type { Envelope } from "../model.ts";
+import type { DeliveryConfig, Sink } from "../sinks/sink.ts";
+import { RejectedError, RetryableError, TooLargeError } from "../sinks/sink.ts";
+import { type ComponentStatus, errorMessage } from "../status.ts";
+import { globMatcher } from "../util/glob.ts";
+import { backoffDelay, deadline } from "../util/timing.ts";
+import type { Outbox, OutboxRow } from "./outbox.ts";
+
+/** Options of {@link Delivery}. */
+export interface DeliveryOptions {
+  outbox: Outbox;
+  sink: Sink;
+  config: DeliveryConfig;
+  status: ComponentStatus;
+  log: Logger;
+}
+
+/** Keeps only the configured fields of samples and windows. */
+function fieldFilter(globs: string[]): (e: Envelope) => Envelope {
+  if (globs.length === 0) return (e) => e;
+  const match = globMatcher(globs);
+  const pick = <T>(o: Record<string, T>) =>
+    Object.fromEntries(Object.entries(o).filter(([k]) => match(k)));
+  return (e) => {
+    if (e.kind === "sample") return { ...e, data: { ...e.data, fields: pick(e.data.fields) } };
+    if (e.kind === "window") return { ...e, data: { ...e.data, stats: pick(e.data.stats) } };
+    return e;
+  };
+}
+
+/**
+ * The per-sink delivery loop: reads batches after the sink's cursor, writes
+ * them, and moves the cursor only when the sink acknowledged. Retryable
+ * failures back off (with jitter, honouring Retry-After); rejected batches go
+ * to the dead-letter table; a 413 halves the batch.
+ */
+export class Delivery {
+  readonly name: string;
+  #running = false;
+  #paused = false;
+  #loop: Promise<void> | null = null;
+  #wake: (() => void) | null = null;
+  #unsubscribe: (() => void) | null = null;
+  #connected = false;
+  #attempt = 0;
+  #limit: number;
+  #filter: (e: Envelope) => Envelope;
+  #idleWaiters: (() => void)[] = [];
+  #lastError: unknown = null;
+
+  constructor(name: string, readonly options: DeliveryOptions) {
+    this.name = name;
+    this.#limit = options.config.batch_size;
+    this.#filter = fieldFilter(options.config.fields);
+  }
+
+  /** Starts delivering in the background. */
+  start(): void {
+    this.#running = true;
+    this.#unsubscribe = this.options.outbox.onAppend(() => this.#wake?.());
+    this.#loop = this.#run();
+  }
+
+  /** Stops after the write in flight; undelivered records stay in the outbox. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#unsubscribe?.();
+    this.#wake?.();
+    await this.#loop;
+    for (const w of this.#idleWaiters.splice(0)) w();
+    if (this.#connected) {
+      await this.options.sink.close().catch(() => {});
+      this.#connected = false;
+    }
+  }
+
+  /** Pauses or resumes delivery (records keep accumulating in the outbox). */
+  setPaused(paused: boolean): void {
+    this.#paused = paused;
+    this.options.status.info.paused = paused;
+    this.#wake?.();
+  }
+
+  /**
+   * Delivers now, ignoring max_wait and backoff, until the queue is empty or a
+   * write fails. Returns how many records were sent and the error, if any.
+   */
+  async sync(options: { timeoutMs?: number } = {}): Promise<{ sent: number; error?: string }> {
+    const before = this.options.status.processed;
+    this.#attempt = 0;
+    this.#lastError = null;
+    const idle = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    this.#wake?.();
+    await deadline(idle, options.timeoutMs ?? 30_000, `sync of sink ${this.name}`).catch(() => {});
+    const sent = this.options.status.processed - before;
+    return this.#lastError ? { sent, error: errorMessage(this.#lastError) } : { sent };
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.#wake = null;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(t);
+        this.#wake = null;
+        resolve();
+      };
+    });
+  }
+
+  #settleIdle(): void {
+    for (const w of this.#idleWaiters.splice(0)) w();
+  }
+
+  async #run(): Promise<void> {
+    const { outbox, config, status } = this.options;
+    while (this.#running) {
+      if (this.#paused) {
+        this.#settleIdle();
+        await this.#sleep(60_000);
+        continue;
+      }
+      let rows = outbox.read(this.name, this.#limit);
+      if (rows.length === 0) {
+        this.#settleIdle();
+        await this.#sleep(config.max_wait);
+        continue;
+      }
+      if (rows.length < this.#limit && this.#idleWaiters.length === 0) {
+        // Let a batch fill up, but never hold the oldest record longer than max_wait.
+        const age = Date.now() - this.#firstSeen(rows[0].id);
+        if (age < config.max_wait) {
+          await this.#sleep(config.max_wait - age);
+          if (!this.#running) break;
+          rows = outbox.read(this.name, this.#limit);
+          if (rows.length === 0) continue;
+        }
+      }
+      const ok = await this.#deliver(rows);
+      status.info.queue = outbox.depth(this.name);
+      if (!ok) {
+        if (this.#idleWaiters.length > 0) this.#settleIdle();
+        const retryAfter = this.#lastError instanceof RetryableError
+          ? this.#lastError.retryAfterMs
+          : undefined;
+        const wait = retryAfter ??
+          backoffDelay(this.#attempt++, { min: config.backoff_min, max: config.backoff_max });
+        status.info.next_retry_ms = Math.round(wait);
+        await this.#sleep(wait);
+      }
+    }
+  }
+
+  #seen = new Map<number, number>();
+  #firstSeen(id: number): number {
+    const at = this.#seen.get(id);
+    if (at !== undefined) return at;
+    this.#seen.clear();
+    this.#seen.set(id, Date.now());
+    return Date.now();
+  }
+
+  /** Writes one batch; true when the cursor moved (sent or dead-lettered). */
+  async #deliver(rows: OutboxRow[]): Promise<boolean> {
+    const { outbox, sink, config, status, log } = this.options;
+    try {
+      if (!this.#connected) {
+        await deadline(sink.connect(), config.timeout, `connect of sink ${this.name}`);
+        this.#connected = true;
+      }
+      const batch = rows.map((r) => this.#filter(r.envelope));
+      await deadline(sink.write(batch), config.timeout, `write to sink ${this.name}`);
+      outbox.ack(this.name, rows[rows.length - 1].id);
+      status.ok(rows.length);
+      status.state = "up";
+      this.#attempt = 0;
+      this.#lastError = null;
+      this.#limit = Math.min(config.batch_size, this.#limit * 2);
+      delete status.info.next_retry_ms;
+      return true;
+    } catch (e) {
+      this.#lastError = e;
+      status.fail(e);
+      if (e instanceof TooLargeError && rows.length > 1) {
+        this.#limit = Math.max(1, Math.floor(rows.length / 2));
+        status.count("split");
+        log.warn("batch too large for the upstream, halving it", { size: rows.length });
+        return true;
+      }
+      if (e instanceof RejectedError) {
+        outbox.deadLetter(this.name, rows, errorMessage(e));
+        outbox.ack(this.name, rows[rows.length - 1].id);
+        log.warn("upstream rejected a batch; kept in dead_letters", {
+          records: rows.length,
+          status: e.status,
+          error: errorMessage(e),
+        });
+        return true;
+      }
+      status.count("retried");
+      status.state = "degraded";
+      log.warn("delivery failed, will retry", { error: errorMessage(e) });
+      return false;
+    }
+  }
+}

@@ -1,0 +1,366 @@
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { Logger } from "../log.ts";
+import type { Envelope, EnvelopeKind } from "../model.ts";
+import { ComponentStatus, errorMessage } from "../status.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS records (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, node TEXT NOT NULL,
+  created INTEGER NOT NULL, bytes INTEGER NOT NULL, payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, record_id INTEGER NOT NULL,
+  kind TEXT NOT NULL, payload TEXT NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL
+);
+`;
+
+/** The outbox refused records: it is full with `on_full: reject_new`, or the disk failed. */
+export class OutboxFullError extends Error {
+  constructor(message: string, readonly reason: string) {
+    super(message);
+    this.name = "OutboxFullError";
+  }
+}
+
+/** Outbox settings. */
+export interface OutboxOptions {
+  path: string;
+  maxBytes: number;
+  /** Records older than this are dropped (reason `expired`); 0 = keep until delivered. */
+  maxAgeMs: number;
+  onFull: "drop_oldest" | "reject_new";
+  /** `full` survives power loss (fsync per commit); `normal` survives a process crash only. */
+  sync: "full" | "normal";
+  log: Logger;
+}
+
+/** A record read for a sink. */
+export interface OutboxRow {
+  id: number;
+  envelope: Envelope;
+}
+
+interface Reader {
+  kinds: EnvelopeKind[];
+  nodes: string[];
+  status: ComponentStatus;
+  read: StatementSync;
+  count: StatementSync;
+}
+
+/**
+ * The durable store-and-forward queue: one append-only log in node:sqlite (WAL),
+ * one cursor per sink. A row is deleted once every sink's cursor has passed it.
+ */
+export class Outbox {
+  readonly status = new ComponentStatus("outbox", "outbox", true);
+  #db!: DatabaseSync;
+  #bytes = 0;
+  #readers = new Map<string, Reader>();
+  #listeners = new Set<() => void>();
+  #insert!: StatementSync;
+
+  constructor(readonly options: OutboxOptions) {}
+
+  /** Opens the buffer; a damaged file is moved aside and a new one started. */
+  open(): void {
+    try {
+      this.#openFile();
+    } catch (e) {
+      try {
+        this.#db?.close();
+      } catch { /* already unusable */ }
+      const aside = `${this.options.path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "")}`;
+      for (const suffix of ["", "-wal", "-shm"]) {
+        try {
+          Deno.renameSync(this.options.path + suffix, aside + suffix);
+        } catch { /* not there */ }
+      }
+      this.options.log.error("outbox buffer file is damaged; moved aside, starting a new one", {
+        path: this.options.path,
+        moved_to: aside,
+        error: errorMessage(e),
+      });
+      this.status.info.recovered = {
+        at: new Date().toISOString(),
+        moved_to: aside,
+        error: errorMessage(e),
+      };
+      this.status.count("recoveries");
+      this.#openFile();
+    }
+    this.status.state = "up";
+  }
+
+  #openFile(): void {
+    this.#db = new DatabaseSync(this.options.path);
+    this.#db.exec(
+      `PRAGMA journal_mode=WAL; PRAGMA synchronous=${this.options.sync.toUpperCase()};`,
+    );
+    const check = this.#db.prepare("PRAGMA quick_check").get();
+    if (check?.quick_check !== "ok") throw new Error(`quick_check: ${JSON.stringify(check)}`);
+    this.#db.exec(SCHEMA);
+    this.#insert = this.#db.prepare(
+      "INSERT INTO records (kind, node, created, bytes, payload) VALUES (?, ?, ?, ?, ?)",
+    );
+    this.#bytes = Number(
+      this.#db.prepare("SELECT COALESCE(SUM(bytes), 0) AS b FROM records").get()?.b,
+    );
+  }
+
+  /** Registers a sink's cursor: what kinds it wants and which nodes (SQL GLOB patterns). */
+  register(
+    sink: string,
+    options: { kinds: EnvelopeKind[]; nodes: string[]; status: ComponentStatus },
+  ): void {
+    // A new sink starts at the end of the log: it gets what arrives from now on.
+    this.#db.prepare(
+      "INSERT OR IGNORE INTO cursors (sink, last_id) VALUES (?, (SELECT COALESCE(MAX(id), 0) FROM records))",
+    ).run(sink);
+    const kinds = options.kinds.map((k) => `'${k.replace(/'/g, "")}'`).join(",");
+    const nodes = options.nodes.length
+      ? ` AND (${options.nodes.map(() => "node GLOB ?").join(" OR ")})`
+      : "";
+    const where = `id > ? AND kind IN (${kinds})${nodes}`;
+    const read = this.#db.prepare(
+      `SELECT id, kind, payload FROM records WHERE ${where} ORDER BY id LIMIT ?`,
+    );
+    const count = this.#db.prepare(
+      `SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b, MIN(created) AS oldest FROM records WHERE ${where}`,
+    );
+    this.#readers.set(sink, { ...options, read, count });
+  }
+
+  /** Forgets a sink (removed from config): its cursor no longer holds rows back. */
+  unregister(sink: string): void {
+    this.#readers.delete(sink);
+    this.#db.prepare("DELETE FROM cursors WHERE sink = ?").run(sink);
+    this.compact();
+  }
+
+  /** True when some registered sink forwards this kind. */
+  wants(kind: EnvelopeKind): boolean {
+    for (const r of this.#readers.values()) if (r.kinds.includes(kind)) return true;
+    return false;
+  }
+
+  /** Calls `fn` after each append (deliveries wake up on it). */
+  onAppend(fn: () => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /**
+   * Appends records in one durable commit. Only kinds some sink wants are kept.
+   * Throws {@link OutboxFullError} when it cannot take them (reject_new, disk full).
+   */
+  append(envelopes: Envelope[]): number {
+    const wanted = envelopes.filter((e) => this.wants(e.kind));
+    if (wanted.length === 0) return 0;
+    const now = Date.now();
+    const rows = wanted.map((e) => {
+      const payload = JSON.stringify(e.data);
+      return { kind: e.kind, node: e.data.node ?? "", payload, bytes: payload.length + 48 };
+    });
+    const size = rows.reduce((n, r) => n + r.bytes, 0);
+    if (this.#bytes + size > this.options.maxBytes) {
+      if (this.options.onFull === "reject_new") {
+        this.status.drop("buffer_full", rows.length);
+        throw new OutboxFullError(
+          `outbox is full (${this.#bytes} of ${this.options.maxBytes} bytes, on_full: reject_new)`,
+          "buffer_full",
+        );
+      }
+      this.#dropOldest(this.#bytes + size - this.options.maxBytes, "buffer_full");
+    }
+    try {
+      this.#insertRows(rows, now);
+    } catch (e) {
+      // Disk full or I/O error: make room once if allowed, else refuse and say why.
+      const reason = /full/i.test(errorMessage(e)) ? "disk_full" : "io_error";
+      if (this.options.onFull === "drop_oldest" && this.#bytes > 0) {
+        this.#dropOldest(Math.max(size, Math.floor(this.#bytes / 10)), reason);
+        try {
+          this.#insertRows(rows, now);
+        } catch (e2) {
+          return this.#refuse(rows.length, reason, e2);
+        }
+      } else {
+        return this.#refuse(rows.length, reason, e);
+      }
+    }
+    this.status.ok(rows.length);
+    for (const fn of this.#listeners) fn();
+    return rows.length;
+  }
+
+  #refuse(n: number, reason: string, e: unknown): never {
+    this.status.drop(reason, n);
+    this.status.fail(e, n);
+    throw new OutboxFullError(`outbox could not store ${n} records: ${errorMessage(e)}`, reason);
+  }
+
+  #insertRows(rows: { kind: string; node: string; payload: string; bytes: number }[], now: number) {
+    this.#db.exec("BEGIN");
+    try {
+      for (const r of rows) this.#insert.run(r.kind, r.node, now, r.bytes, r.payload);
+      this.#db.exec("COMMIT");
+    } catch (e) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch { /* the failed commit already rolled back */ }
+      throw e;
+    }
+    for (const r of rows) this.#bytes += r.bytes;
+  }
+
+  /** Drops the oldest rows until `need` bytes are free, counting drops per sink that had not sent them. */
+  #dropOldest(need: number, reason: string): void {
+    let freed = 0;
+    let upTo = 0;
+    for (const row of this.#db.prepare("SELECT id, bytes FROM records ORDER BY id").iterate()) {
+      freed += Number(row.bytes);
+      upTo = Number(row.id);
+      if (freed >= need) break;
+    }
+    if (upTo > 0) this.#dropUpTo(upTo, reason);
+  }
+
+  #dropUpTo(upTo: number, reason: string): void {
+    for (const [sink, reader] of this.#readers) {
+      const cursor = this.#cursor(sink);
+      if (cursor >= upTo) continue;
+      const lost = Number(reader.count.get(cursor, ...reader.nodes)?.n) -
+        Number(reader.count.get(upTo, ...reader.nodes)?.n);
+      if (lost > 0) {
+        reader.status.drop(reason, lost);
+        this.options.log.warn("outbox dropped undelivered records", {
+          sink,
+          reason,
+          records: lost,
+        });
+      }
+      this.#setCursor(sink, upTo);
+    }
+    this.#deleteUpTo(upTo);
+  }
+
+  #cursor(sink: string): number {
+    return Number(
+      this.#db.prepare("SELECT last_id FROM cursors WHERE sink = ?").get(sink)?.last_id ?? 0,
+    );
+  }
+
+  #setCursor(sink: string, id: number): void {
+    this.#db.prepare("UPDATE cursors SET last_id = ? WHERE sink = ? AND last_id < ?").run(
+      id,
+      sink,
+      id,
+    );
+  }
+
+  #deleteUpTo(id: number): void {
+    const freed = this.#db.prepare("SELECT COALESCE(SUM(bytes), 0) AS b FROM records WHERE id <= ?")
+      .get(id)?.b;
+    this.#db.prepare("DELETE FROM records WHERE id <= ?").run(id);
+    this.#bytes -= Number(freed);
+  }
+
+  /** The next records for a sink after its cursor, oldest first. */
+  read(sink: string, limit: number): OutboxRow[] {
+    const reader = this.#reader(sink);
+    const cursor = this.#cursor(sink);
+    const rows = reader.read.all(cursor, ...reader.nodes, limit);
+    if (rows.length === 0) {
+      // Nothing for this sink: skip past rows meant for others so they can be removed.
+      const max = Number(
+        this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM records").get()?.m,
+      );
+      if (max > cursor) this.#setCursor(sink, max);
+    }
+    return rows.map((r) => ({
+      id: Number(r.id),
+      envelope: { kind: String(r.kind), data: JSON.parse(String(r.payload)) } as Envelope,
+    }));
+  }
+
+  #reader(sink: string): Reader {
+    const reader = this.#readers.get(sink);
+    if (!reader) throw new Error(`sink ${sink} is not registered with the outbox`);
+    return reader;
+  }
+
+  /** The sink acknowledged everything up to `id`: move its cursor and remove rows all sinks passed. */
+  ack(sink: string, id: number): void {
+    this.#setCursor(sink, id);
+    this.compact();
+  }
+
+  /** Keeps rejected records (4xx from upstream) with the server's message, then moves past them. */
+  deadLetter(sink: string, rows: OutboxRow[], error: string): void {
+    const stmt = this.#db.prepare(
+      "INSERT INTO dead_letters (sink, record_id, kind, payload, error, at) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    this.#db.exec("BEGIN");
+    try {
+      for (const r of rows) {
+        stmt.run(sink, r.id, r.envelope.kind, JSON.stringify(r.envelope.data), error, Date.now());
+      }
+      this.#db.exec("COMMIT");
+    } catch (e) {
+      this.#db.exec("ROLLBACK");
+      throw e;
+    }
+    this.#reader(sink).status.count("dead_lettered", rows.length);
+  }
+
+  /** Dead-lettered records of a sink (newest first), for inspection. */
+  deadLetters(sink: string, limit = 100): { record_id: number; kind: string; error: string }[] {
+    return this.#db.prepare(
+      "SELECT record_id, kind, error FROM dead_letters WHERE sink = ? ORDER BY id DESC LIMIT ?",
+    ).all(sink, limit).map((r) => ({
+      record_id: Number(r.record_id),
+      kind: String(r.kind),
+      error: String(r.error),
+    }));
+  }
+
+  /** Removes rows every sink has passed, and rows older than max_age. */
+  compact(): void {
+    const min = this.#db.prepare("SELECT MIN(last_id) AS m FROM cursors").get()?.m;
+    if (min !== null && min !== undefined && Number(min) > 0) {
+      const first = this.#db.prepare("SELECT MIN(id) AS m FROM records").get()?.m;
+      if (first !== null && first !== undefined && Number(first) <= Number(min)) {
+        this.#deleteUpTo(Number(min));
+      }
+    }
+    if (this.options.maxAgeMs > 0) {
+      const old = this.#db.prepare("SELECT MAX(id) AS m FROM records WHERE created < ?").get(
+        Date.now() - this.options.maxAgeMs,
+      )?.m;
+      if (old !== null && old !== undefined) this.#dropUpTo(Number(old), "expired");
+    }
+  }
+
+  /** Queue depth of one sink: records, bytes and age of the oldest. */
+  depth(sink: string): { records: number; bytes: number; oldest_age_ms: number | null } {
+    const reader = this.#reader(sink);
+    const row = reader.count.get(this.#cursor(sink), ...reader.nodes);
+    return {
+      records: Number(row?.n ?? 0),
+      bytes: Number(row?.b ?? 0),
+      oldest_age_ms: row?.oldest ? Date.now() - Number(row.oldest) : null,
+    };
+  }
+
+  /** Total bytes held. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  close(): void {
+    if (this.#db?.isOpen) this.#db.close();
+    this.status.state = "stopped";
+  }
+}

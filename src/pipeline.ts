@@ -1,0 +1,58 @@
+import type { Logger } from "./log.ts";
+import type { Envelope, Sample, Window } from "./model.ts";
+import type { Outbox } from "./outbox/outbox.ts";
+import { errorMessage } from "./status.ts";
+import type { Level, Store } from "./store/store.ts";
+
+/**
+ * The path every sample takes: outbox first (the durable hand-over upstream),
+ * then the local store. A store failure is counted; an outbox refusal rejects
+ * the emit so the source knows the samples were not taken.
+ */
+export class Pipeline {
+  constructor(
+    readonly store: Store,
+    readonly outbox: Outbox,
+    readonly log: Logger,
+  ) {}
+
+  /** Hands samples over; resolves once they are committed to the outbox. */
+  async emit(samples: Sample[]): Promise<void> {
+    if (samples.length === 0) return;
+    this.outbox.append(samples.map((data): Envelope => ({ kind: "sample", data })));
+    try {
+      await this.store.write(samples);
+    } catch (e) {
+      this.log.error("local store write failed", {
+        error: errorMessage(e),
+        samples: samples.length,
+      });
+    }
+  }
+
+  /** Computes every closed window of every level, then moves pending windows into the outbox. */
+  async aggregate(levels: Level[], now: number = Date.now()): Promise<number> {
+    let total = 0;
+    for (const level of levels) {
+      for (let more = true; more;) {
+        const r = await this.store.aggregate(level, now);
+        total += r.windows;
+        more = r.more;
+      }
+    }
+    await this.forwardWindows();
+    return total;
+  }
+
+  /** Hands pending windows to the outbox; they leave the store's list only after the commit. */
+  async forwardWindows(): Promise<number> {
+    let moved = 0;
+    for (;;) {
+      const windows: Window[] = await this.store.pendingWindows(1000);
+      if (windows.length === 0) return moved;
+      this.outbox.append(windows.map((data): Envelope => ({ kind: "window", data })));
+      await this.store.ackWindows(windows.length);
+      moved += windows.length;
+    }
+  }
+}

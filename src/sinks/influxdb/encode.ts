@@ -1,0 +1,114 @@
+import type { Envelope, FieldValue } from "../../model.ts";
+import type { InfluxConfig } from "./schema.ts";
+
+function escapeKey(s: string): string {
+  return s.replace(/[,= \\]/g, "\\$&").replace(/\n/g, "\\n");
+}
+
+function escapeMeasurement(s: string): string {
+  return s.replace(/[, \\]/g, "\\$&").replace(/\n/g, "\\n");
+}
+
+function fieldValue(v: FieldValue): string | null {
+  if (v === null) return null;
+  // Numbers are always floats: an integer field later written as 12.5 would conflict.
+  if (typeof v === "number") return Number.isFinite(v) ? String(v) : null;
+  if (typeof v === "boolean") return v ? "true" : "false";
+  return `"${v.replace(/["\\]/g, "\\$&").replace(/\n/g, "\\n")}"`;
+}
+
+function line(
+  measurement: string,
+  tags: Record<string, string>,
+  fields: Record<string, FieldValue>,
+  ts: number,
+): string | null {
+  const f: string[] = [];
+  for (const [k, v] of Object.entries(fields)) {
+    const value = fieldValue(v);
+    if (value !== null) f.push(`${escapeKey(k)}=${value}`);
+  }
+  if (f.length === 0) return null;
+  const t = Object.keys(tags).sort().filter((k) => tags[k] !== "").map((k) =>
+    `,${escapeKey(k)}=${escapeKey(tags[k])}`
+  ).join("");
+  return `${escapeMeasurement(measurement)}${t} ${f.join(",")} ${Math.round(ts)}`;
+}
+
+interface CompiledMapping {
+  re: RegExp;
+  measurement: string;
+  tags: Record<string, string>;
+  fields: Record<string, string>;
+}
+
+/**
+ * Encodes envelopes to line protocol (ms precision). The identity of a point
+ * is measurement + tags + timestamp, so a replay overwrites instead of duplicating.
+ */
+export function createEncoder(config: InfluxConfig, options: { gatewayId: string }) {
+  const mappings: CompiledMapping[] = config.mappings.map((m) => ({
+    ...m,
+    re: new RegExp(m.match),
+  }));
+  const base = { ...config.tags, gateway: options.gatewayId };
+
+  function mapSample(node: string, source: string, fields: Record<string, FieldValue>) {
+    for (const m of mappings) {
+      const hit = m.re.exec(node);
+      if (!hit) continue;
+      const tags: Record<string, string> = {};
+      for (const [k, v] of Object.entries(m.tags)) {
+        tags[k] = v.replace(/\$(\d+)/g, (_, i) => hit[Number(i)] ?? "");
+      }
+      const out: Record<string, FieldValue> = {};
+      for (const [k, v] of Object.entries(fields)) {
+        const name = m.fields[k] ?? (m.fields["*"] === "direct" ? k : undefined);
+        if (name) out[name] = v;
+      }
+      return { measurement: m.measurement, tags, fields: out };
+    }
+    const measurement = config.measurement.replace("{source}", source).replace("{node}", node);
+    return { measurement, tags: {}, fields };
+  }
+
+  return function encode(batch: Envelope[]): string {
+    const lines: string[] = [];
+    for (const e of batch) {
+      let l: string | null = null;
+      if (e.kind === "sample") {
+        const s = e.data;
+        const m = mapSample(s.node, s.source, s.fields);
+        const tags = { ...(config.sample_tags ? s.tags : {}), ...m.tags, ...base, node: s.node };
+        l = line(m.measurement, tags, m.fields, s.ts);
+      } else if (e.kind === "window") {
+        const w = e.data;
+        const measurement = config.window_measurement
+          .replace("{measurement}", mapSample(w.node, "window", {}).measurement)
+          .replace("{level}", w.level);
+        const fields: Record<string, number> = {};
+        for (const [col, st] of Object.entries(w.stats)) {
+          fields[`${col}_avg`] = st.avg;
+          fields[`${col}_min`] = st.min;
+          fields[`${col}_max`] = st.max;
+          fields[`${col}_sum`] = st.sum;
+          fields[`${col}_count`] = st.count;
+        }
+        l = line(measurement, { ...base, node: w.node, level: w.level }, fields, w.start);
+      } else {
+        const ev = e.data;
+        const fields: Record<string, FieldValue> = { id: ev.id };
+        for (const [k, v] of Object.entries(ev.data)) {
+          if (v === null || ["number", "string", "boolean"].includes(typeof v)) {
+            fields[k] = v as FieldValue;
+          }
+        }
+        const tags: Record<string, string> = { ...base, type: ev.type };
+        if (ev.node) tags.node = ev.node;
+        l = line(config.event_measurement, tags, fields, ev.ts);
+      }
+      if (l) lines.push(l);
+    }
+    return lines.join("\n");
+  };
+}

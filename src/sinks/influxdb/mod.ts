@@ -1,0 +1,140 @@
+import { InfluxDB, type WriteApi } from "@influxdata/influxdb-client";
+import type { Envelope } from "../../model.ts";
+import { errorMessage } from "../../status.ts";
+import {
+  defineSink,
+  RejectedError,
+  RetryableError,
+  type Sink,
+  type SinkContext,
+  TooLargeError,
+} from "../sink.ts";
+import { createEncoder } from "./encode.ts";
+import { type InfluxConfig, influxdbSchema } from "./schema.ts";
+
+async function gzip(text: string): Promise<Uint8Array> {
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+function retryAfterMs(header: string | null): number | undefined {
+  if (!header) return undefined;
+  const s = Number(header);
+  if (Number.isFinite(s)) return s * 1000;
+  const at = Date.parse(header);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
+}
+
+/** Maps an HTTP answer to the outbox's retry/reject classes. */
+export function classifyResponse(status: number, body: string, retryAfter?: number): Error {
+  const msg = `InfluxDB answered ${status}: ${body.slice(0, 300).trim()}`;
+  if (status === 413) return new TooLargeError(msg);
+  if (status === 429 || status >= 500) return new RetryableError(msg, retryAfter);
+  // Auth or a missing database is a setup problem, not bad data: keep the records and retry.
+  if (status === 401 || status === 403 || status === 404) {
+    return new RetryableError(msg, retryAfter);
+  }
+  return new RejectedError(msg, status);
+}
+
+/** InfluxDB sink: v1 `/write` over fetch (InfluxDB 1.x), or v2 through the official client. */
+export class InfluxSink implements Sink {
+  readonly #encode: (batch: Envelope[]) => string;
+  #v2: WriteApi | null = null;
+
+  constructor(readonly config: InfluxConfig, readonly ctx: SinkContext) {
+    this.#encode = createEncoder(config, { gatewayId: ctx.gatewayId });
+  }
+
+  #v1Url(path: string, params: Record<string, string | undefined>): string {
+    const u = new URL(
+      path,
+      this.config.url.endsWith("/") ? this.config.url : this.config.url + "/",
+    );
+    for (const [k, v] of Object.entries(params)) if (v) u.searchParams.set(k, v);
+    return u.toString();
+  }
+
+  #authHeaders(): Record<string, string> {
+    const { username, password } = this.config;
+    return username ? { Authorization: "Basic " + btoa(`${username}:${password ?? ""}`) } : {};
+  }
+
+  async connect(): Promise<void> {
+    const c = this.config;
+    if (c.api === "v2") {
+      // The outbox owns retries and batching: the client's own are switched off.
+      this.#v2 = new InfluxDB({ url: c.url, token: c.token, timeout: c.timeout })
+        .getWriteApi(c.org!, c.bucket!, "ms", {
+          maxRetries: 0,
+          batchSize: c.batch_size + 1,
+          flushInterval: 0,
+          gzipThreshold: c.gzip ? 1000 : Number.MAX_SAFE_INTEGER,
+          defaultTags: {},
+        });
+      return;
+    }
+    if (c.create_database) {
+      const q = `CREATE DATABASE "${c.database!.replace(/"/g, '\\"')}"`;
+      const res = await this.#fetch(this.#v1Url("query", { q }), { method: "POST" });
+      if (!res.ok) throw classifyResponse(res.status, await res.text());
+      await res.body?.cancel();
+    }
+  }
+
+  async #fetch(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(url, {
+        ...init,
+        headers: { ...this.#authHeaders(), ...init.headers },
+        signal: AbortSignal.timeout(this.config.timeout),
+      });
+    } catch (e) {
+      throw new RetryableError(`InfluxDB at ${this.config.url} unreachable: ${errorMessage(e)}`);
+    }
+  }
+
+  async write(batch: Envelope[]): Promise<void> {
+    const body = this.#encode(batch);
+    if (!body) return;
+    if (this.#v2) return await this.#writeV2(body);
+    const c = this.config;
+    const url = this.#v1Url("write", { db: c.database, rp: c.retention_policy, precision: "ms" });
+    const headers: Record<string, string> = { "Content-Type": "text/plain; charset=utf-8" };
+    let payload: string | Uint8Array = body;
+    if (c.gzip) {
+      payload = await gzip(body);
+      headers["Content-Encoding"] = "gzip";
+    }
+    const res = await this.#fetch(url, { method: "POST", headers, body: payload as BodyInit });
+    const text = await res.text();
+    if (res.status !== 204 && !res.ok) {
+      throw classifyResponse(res.status, text, retryAfterMs(res.headers.get("Retry-After")));
+    }
+  }
+
+  async #writeV2(body: string): Promise<void> {
+    try {
+      this.#v2!.writeRecords(body.split("\n"));
+      await this.#v2!.flush();
+    } catch (e) {
+      const err = e as { statusCode?: number; body?: string; retryAfter?: () => number };
+      if (typeof err.statusCode === "number") {
+        throw classifyResponse(err.statusCode, err.body ?? errorMessage(e), err.retryAfter?.());
+      }
+      throw new RetryableError(`InfluxDB at ${this.config.url} unreachable: ${errorMessage(e)}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#v2?.close().catch(() => {});
+    this.#v2 = null;
+  }
+}
+
+/** The `influxdb` sink kind. */
+export const influxdbSink = defineSink({
+  type: "influxdb",
+  schema: influxdbSchema,
+  create: (config, ctx) => new InfluxSink(config, ctx),
+});

@@ -1,0 +1,9 @@
+import { influxdbSink } from "./influxdb/mod.ts";
+import { mqttSink } from "./mqtt/mod.ts";
+import type { SinkPlugin } from "./sink.ts";
+
+/** Every sink kind the gateway knows; adding one is one line here. */
+export const SINK_PLUGINS: SinkPlugin[] = [
+  influxdbSink,
+  mqttSink,
+];

@@ -1,0 +1,7 @@
+import type { SourcePlugin } from "./source.ts";
+import { vedirectSource } from "./vedirect/mod.ts";
+
+/** Every source kind the gateway knows; adding one is one line here. */
+export const SOURCE_PLUGINS: SourcePlugin[] = [
+  vedirectSource,
+];

@@ -1,0 +1,37 @@
+import type { z } from "zod";
+import type { Logger } from "../log.ts";
+import type { Sample } from "../model.ts";
+import type { ComponentStatus } from "../status.ts";
+
+/** What the agent gives each source: where to push samples, how to log and count. */
+export interface SourceContext {
+  /** The source's config key. */
+  name: string;
+  /**
+   * Hands samples to the pipeline. The promise resolves once they are durably
+   * accepted (local store and outbox); awaiting it is the backpressure path.
+   */
+  emit(samples: Sample[]): Promise<void>;
+  log: Logger;
+  status: ComponentStatus;
+}
+
+/** A running source. `start` returns once the source is running; `stop` ends it. */
+export interface Source {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A kind of source: its config schema and its factory. */
+export interface SourcePlugin<S extends z.ZodType = z.ZodType> {
+  type: string;
+  /** Whether /health reports 503 when this source is down. */
+  required?: boolean;
+  schema: S;
+  create(config: z.output<S>, ctx: SourceContext): Source;
+}
+
+/** Identity helper that keeps a plugin's config type tied to its schema. */
+export function defineSource<S extends z.ZodType>(plugin: SourcePlugin<S>): SourcePlugin<S> {
+  return plugin;
+}

@@ -1,0 +1,125 @@
+import type { FieldValue } from "../../model.ts";
+import type { TextBlock } from "./frame.ts";
+import {
+  AR_BITS,
+  bitNames,
+  BOOLEAN_LABELS,
+  CS_NAMES,
+  ERR_NAMES,
+  MODE_NAMES,
+  MPPT_NAMES,
+  NUMERIC_LABELS,
+  OR_BITS,
+  productName,
+} from "./labels.ts";
+
+/** One device's decoded reading: fields in display units plus identity tags. */
+export interface DeviceRecord {
+  ts: number;
+  fields: Record<string, FieldValue>;
+  /** `product`, `pid`, `serial`, `firmware` when the device sent them. */
+  tags: Record<string, string>;
+}
+
+const CODE_TABLES: Record<string, Record<number, string>> = {
+  CS: CS_NAMES,
+  ERR: ERR_NAMES,
+  MPPT: MPPT_NAMES,
+  MODE: MODE_NAMES,
+};
+const BITMASKS: Record<string, Record<number, string>> = { AR: AR_BITS, WARN: AR_BITS };
+const NUMBER = /^-?\d+(\.\d+)?$/;
+const STRING_LABELS = new Set(["SER#", "FW", "FWE", "BMV", "PID"]);
+
+// Divisors instead of multipliers keep 12064 mV at exactly 12.064 V.
+const DIVISORS: Record<string, number> = Object.fromEntries(
+  Object.entries(NUMERIC_LABELS).map(([k, spec]) => [k, Math.round(1 / spec.scale)]),
+);
+
+function decodeValue(
+  label: string,
+  raw: string,
+  fields: Record<string, FieldValue>,
+): void {
+  const divisor = DIVISORS[label];
+  if (divisor !== undefined) {
+    const n = Number(raw);
+    fields[label] = Number.isFinite(n) ? (divisor === 1 ? n : n / divisor) : raw;
+    return;
+  }
+  if (BOOLEAN_LABELS.has(label)) {
+    fields[label] = raw === "ON" ? true : raw === "OFF" ? false : raw;
+    return;
+  }
+  const codes = CODE_TABLES[label];
+  if (codes) {
+    const n = Number(raw);
+    fields[label] = Number.isFinite(n) ? n : raw;
+    fields[`${label}_text`] = codes[n] ?? `unknown ${raw}`;
+    return;
+  }
+  const bits = BITMASKS[label] ?? (label === "OR" ? OR_BITS : undefined);
+  if (bits) {
+    const n = label === "OR" ? parseInt(raw, 16) : Number(raw);
+    fields[label] = Number.isFinite(n) ? n : raw;
+    if (Number.isFinite(n)) fields[`${label}_text`] = bitNames(n, bits);
+    return;
+  }
+  fields[label] = STRING_LABELS.has(label) || !NUMBER.test(raw) ? raw : Number(raw);
+}
+
+/** Decodes merged label/value pairs of a device into a {@link DeviceRecord}. */
+export function decodeRecord(raw: Map<string, string>, ts: number): DeviceRecord {
+  const fields: Record<string, FieldValue> = {};
+  const tags: Record<string, string> = {};
+  for (const [label, value] of raw) decodeValue(label, value, fields);
+  const pid = raw.get("PID");
+  if (pid !== undefined) {
+    const n = parseInt(pid, 16);
+    tags.pid = pid;
+    tags.product = Number.isFinite(n) ? productName(n) : `unknown ${pid}`;
+  }
+  const serial = raw.get("SER#");
+  if (serial) tags.serial = serial;
+  const fw = raw.get("FW") ?? raw.get("FWE");
+  if (fw) tags.firmware = fw;
+  return { ts, fields, tags };
+}
+
+/**
+ * Merges consecutive blocks into one device record (BMVs split a record over
+ * two blocks). A record is complete when a label repeats or the line goes quiet.
+ */
+export class RecordAssembler {
+  #current = new Map<string, string>();
+  #ts = 0;
+
+  constructor(readonly onRecord: (record: DeviceRecord) => void) {}
+
+  /** Adds a valid block received at `at`. */
+  add(block: TextBlock, at: number): void {
+    if (this.#current.size > 0) {
+      for (const [label] of block) {
+        if (this.#current.has(label)) {
+          this.flush();
+          break;
+        }
+      }
+    }
+    if (this.#current.size === 0) this.#ts = at;
+    for (const [label, value] of block) this.#current.set(label, value);
+  }
+
+  /** Emits the pending record, if any. */
+  flush(): void {
+    if (this.#current.size === 0) return;
+    const raw = this.#current;
+    this.#current = new Map();
+    this.onRecord(decodeRecord(raw, this.#ts));
+  }
+
+  /** Drops the pending record (e.g. after the port was lost). */
+  clear(): void {
+    this.#current = new Map();
+  }
+}

@@ -1,0 +1,210 @@
+import type { Sample } from "../../model.ts";
+import { errorMessage } from "../../status.ts";
+import { defineSource, type SourceContext } from "../source.ts";
+import type { DeviceRecord } from "./decode.ts";
+import { getRequest, type HexMessage } from "./hex.ts";
+import { SerialLine } from "./port.ts";
+import { type VeDirectConfig, vedirectSchema } from "./schema.ts";
+import { DeviceSimulator } from "./simulator.ts";
+import { VeDirectStream } from "./stream.ts";
+
+const MAX_QUEUED = 1000;
+
+interface PendingGet {
+  register: number;
+  resolve(msg: HexMessage): void;
+}
+
+/** Reads one VE.Direct device (a serial port or the simulator) and emits its records. */
+export class VeDirectSource {
+  readonly node: string;
+  readonly stream: VeDirectStream;
+  #running = false;
+  #line: SerialLine | null = null;
+  #loop: Promise<void> | null = null;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #queue: Sample[] = [];
+  #emitting: Promise<void> | null = null;
+  #lastRecordAt: number | null = null;
+  #gets: PendingGet[] = [];
+  #wake: (() => void) | null = null;
+
+  constructor(readonly config: VeDirectConfig, readonly ctx: SourceContext) {
+    this.node = config.node ?? ctx.name;
+    this.stream = new VeDirectStream({
+      validateChecksum: config.validate_checksum,
+      gapMs: config.gap,
+      onRecord: (r) => this.#onRecord(r),
+      onHex: (m) => this.#onHex(m),
+    });
+  }
+
+  /** Starts reading in the background. */
+  start(): Promise<void> {
+    this.#running = true;
+    this.#loop = this.config.simulate ? this.#simulate() : this.#readPort();
+    return Promise.resolve();
+  }
+
+  /** Stops reading and waits for queued records to be handed over. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    clearTimeout(this.#idleTimer);
+    this.#line?.close();
+    this.#wake?.();
+    await this.#loop;
+    while (this.#emitting) await this.#emitting;
+    this.ctx.status.state = "stopped";
+  }
+
+  /** Reads a register with a HEX get over the port; rejects after `timeoutMs`. */
+  async get(register: number, options: { timeoutMs?: number } = {}): Promise<HexMessage> {
+    const line = this.#line;
+    if (!line) throw new Error(`port ${this.config.port} of source ${this.ctx.name} is not open`);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const pending = { register } as PendingGet;
+    try {
+      return await new Promise<HexMessage>((resolve, reject) => {
+        pending.resolve = resolve;
+        this.#gets.push(pending);
+        timer = setTimeout(
+          () => reject(new Error(`no answer to get 0x${register.toString(16)} within timeout`)),
+          options.timeoutMs ?? 1000,
+        );
+        line.write(getRequest(register)).catch(reject);
+      });
+    } finally {
+      clearTimeout(timer);
+      this.#gets = this.#gets.filter((g) => g !== pending);
+    }
+  }
+
+  #onHex(msg: HexMessage): void {
+    this.ctx.status.count("hex_" + msg.name);
+    const waiting = this.#gets.find((g) => g.register === msg.register);
+    if (waiting && msg.name === "get") waiting.resolve(msg);
+  }
+
+  #onRecord(record: DeviceRecord): void {
+    this.#lastRecordAt = record.ts;
+    const sample: Sample = {
+      source: this.ctx.name,
+      node: this.node,
+      ts: record.ts,
+      fields: record.fields,
+      tags: record.tags,
+    };
+    this.ctx.status.info.device = { ...record.tags, values: record.fields };
+    if (this.#queue.length >= MAX_QUEUED) {
+      this.#queue.shift();
+      this.ctx.status.drop("pipeline_backpressure");
+    }
+    this.#queue.push(sample);
+    if (!this.#emitting) this.#emitting = this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
+      try {
+        await this.ctx.emit(batch);
+        this.ctx.status.ok(batch.length);
+      } catch (e) {
+        this.ctx.status.fail(e, batch.length);
+        this.ctx.status.drop("pipeline_rejected", batch.length);
+        this.ctx.log.warn("samples not accepted by the pipeline", { error: errorMessage(e) });
+      }
+    }
+    this.#emitting = null;
+  }
+
+  #publishCounters(): void {
+    const s = this.ctx.status;
+    Object.assign(s.counters, this.stream.counters);
+    s.info.last_record_at = this.#lastRecordAt ? new Date(this.#lastRecordAt).toISOString() : null;
+    s.info.port = this.config.port ?? `simulated ${this.config.simulate}`;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.#wake = null;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(t);
+        this.#wake = null;
+        resolve();
+      };
+    });
+  }
+
+  async #simulate(): Promise<void> {
+    const sim = new DeviceSimulator(this.config.simulate!, { seed: this.config.seed });
+    this.ctx.status.state = "up";
+    this.stream.idle(); // the simulator starts on a block boundary
+    while (this.#running) {
+      const now = Date.now();
+      this.stream.push(sim.frame(now), now);
+      this.stream.idle();
+      this.#publishCounters();
+      await this.#sleep(this.config.interval);
+    }
+  }
+
+  async #readPort(): Promise<void> {
+    const { port, baud, reconnect_min, reconnect_max } = this.config;
+    const status = this.ctx.status;
+    let backoff = reconnect_min;
+    const buf = new Uint8Array(4096);
+    while (this.#running) {
+      try {
+        this.#line = await SerialLine.open(port!, { baud });
+        status.state = "up";
+        status.count("opens");
+        this.ctx.log.info("serial port open", { port });
+        this.stream.lost();
+        backoff = reconnect_min;
+        while (this.#running) {
+          const n = await this.#line.read(buf);
+          if (n === null) throw new Error(`serial port ${port} closed (device unplugged?)`);
+          this.stream.push(buf.subarray(0, n), Date.now());
+          this.#armIdle();
+          this.#publishCounters();
+        }
+      } catch (e) {
+        if (!this.#running) break;
+        status.state = "down";
+        status.fail(e);
+        status.count("reconnects");
+        this.ctx.log.warn("serial port unavailable, retrying", {
+          port,
+          error: errorMessage(e),
+          retry_ms: backoff,
+        });
+      } finally {
+        this.#line?.close();
+        this.#line = null;
+      }
+      if (!this.#running) break;
+      await this.#sleep(backoff);
+      backoff = Math.min(reconnect_max, backoff * 2);
+    }
+  }
+
+  #armIdle(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      this.stream.idle();
+      this.#publishCounters();
+    }, this.config.gap);
+  }
+}
+
+/** The `vedirect` source kind. */
+export const vedirectSource = defineSource({
+  type: "vedirect",
+  schema: vedirectSchema,
+  create: (config, ctx) => new VeDirectSource(config, ctx),
+});

@@ -1,0 +1,54 @@
+/** A serial port opened as a file: stty sets the line discipline, Deno.open reads and writes. */
+
+const encoder = new TextEncoder();
+
+/** Sets `path` to raw 8N1 at `baud` with stty (npm:serialport never delivers data under Deno). */
+export async function configureTty(path: string, baud: number): Promise<void> {
+  const args = ["-F", path, String(baud), "raw", "-echo", "cs8", "-cstopb", "-parenb", "-crtscts"];
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("stty", { args, stdout: "null", stderr: "piped" }).output();
+  } catch (e) {
+    throw new Error(`cannot run stty to configure ${path}: ${(e as Error).message}`);
+  }
+  if (!out.success) {
+    const msg = new TextDecoder().decode(out.stderr).trim();
+    throw new Error(`stty could not configure ${path}: ${msg}`);
+  }
+}
+
+/** An open serial line. */
+export class SerialLine {
+  #closed = false;
+  private constructor(readonly path: string, readonly file: Deno.FsFile) {}
+
+  /** Opens and configures a tty (a `/dev/serial/by-id/...` link is followed on every open). */
+  static async open(path: string, options: { baud: number }): Promise<SerialLine> {
+    await configureTty(path, options.baud);
+    const file = await Deno.open(path, { read: true, write: true });
+    return new SerialLine(path, file);
+  }
+
+  /** Reads into `buf`; null at end of stream (the device went away). */
+  read(buf: Uint8Array): Promise<number | null> {
+    return this.file.read(buf);
+  }
+
+  /** Writes a HEX request (or any text) to the device. */
+  async write(text: string): Promise<void> {
+    const bytes = encoder.encode(text);
+    let off = 0;
+    while (off < bytes.length) off += await this.file.write(bytes.subarray(off));
+  }
+
+  /** Closes the file; a pending read ends with an error. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.file.close();
+    } catch {
+      // already gone with the device
+    }
+  }
+}

@@ -1,0 +1,29 @@
+import { z } from "zod";
+import { duration } from "../../config/types.ts";
+
+/** Config of a VE.Direct source: a serial port, or a simulated device. */
+export const vedirectSchema = z.strictObject({
+  type: z.literal("vedirect"),
+  /** Serial device; prefer a stable `/dev/serial/by-id/...` link. */
+  port: z.string().min(1).optional(),
+  /** Simulate a device instead of reading a port (the demo uses this). */
+  simulate: z.enum(["mppt", "bmv"]).optional(),
+  /** Series name in the store; defaults to the source name. */
+  node: z.string().regex(/^[A-Za-z0-9_.-]+$/, "use letters, digits, _ . and -").optional(),
+  baud: z.number().int().positive().default(19200),
+  /** Some chargers (Phoenix Smart IP43) send bad checksums: set false to accept them. */
+  validate_checksum: z.boolean().default(true),
+  /** Silence that ends a burst of blocks. */
+  gap: duration.default(300),
+  reconnect_min: duration.default(500),
+  reconnect_max: duration.default(30_000),
+  /** Simulator: one frame every `interval`. */
+  interval: duration.default(1000),
+  /** Simulator: PRNG seed, so runs are reproducible. */
+  seed: z.number().int().default(1),
+}).refine((c) => (c.port === undefined) !== (c.simulate === undefined), {
+  message: "set exactly one of port (a serial device) or simulate (mppt or bmv)",
+});
+
+/** Parsed VE.Direct source config. */
+export type VeDirectConfig = z.output<typeof vedirectSchema>;

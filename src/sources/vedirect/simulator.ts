@@ -1,0 +1,198 @@
+import { decodeHex, encodeHex, HexCommand, HexFlags, registerResponse } from "./hex.ts";
+
+/** Kinds of device the simulator can play. */
+export type SimulatedDevice = "mppt" | "bmv";
+
+const encoder = new TextEncoder();
+
+/** Encodes one text block with a correct checksum byte (which may be any value). */
+export function encodeBlock(fields: [string, string][]): Uint8Array {
+  const body = encoder.encode(
+    fields.map(([k, v]) => `\r\n${k}\t${v}`).join("") + "\r\nChecksum\t",
+  );
+  let sum = 0;
+  for (const b of body) sum += b;
+  const out = new Uint8Array(body.length + 1);
+  out.set(body);
+  out[body.length] = (256 - (sum & 0xff)) & 0xff;
+  return out;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+// Small deterministic PRNG so a seed reproduces a capture.
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Sun elevation factor 0..1 over the UTC day (06:00-18:00). */
+function sun(ms: number): number {
+  const hour = (ms / 3_600_000) % 24;
+  return Math.max(0, Math.sin(Math.PI * (hour - 6) / 12));
+}
+
+/** Options of {@link DeviceSimulator}. */
+export interface DeviceSimulatorOptions {
+  serial?: string;
+  seed?: number;
+  /** Send a HEX async message every N frames, glued to the checksum byte (0 = never). */
+  hexEvery?: number;
+}
+
+/** A simulated Victron device: produces the bytes it would send each second and answers HEX. */
+export class DeviceSimulator {
+  readonly #random: () => number;
+  readonly #serial: string;
+  readonly #hexEvery: number;
+  #frames = 0;
+  #soc = 850; // permille
+  #ce = -30_000; // mAh
+  #yieldToday = 0; // Wh
+  #maxPowerToday = 0;
+  #lastAt: number | null = null;
+
+  constructor(readonly kind: SimulatedDevice, options: DeviceSimulatorOptions = {}) {
+    this.#random = mulberry32(options.seed ?? 1);
+    this.#serial = options.serial ?? (kind === "mppt" ? "HQ2132ABCDE" : "HQ2045XYZ12");
+    this.#hexEvery = options.hexEvery ?? 10;
+  }
+
+  #noise(scale: number): number {
+    return (this.#random() - 0.5) * 2 * scale;
+  }
+
+  /** The bytes the device sends at time `now` (one MPPT block or both BMV blocks). */
+  frame(now: number): Uint8Array {
+    const dt = this.#lastAt === null ? 1 : Math.min(60, (now - this.#lastAt) / 1000);
+    this.#lastAt = now;
+    this.#frames++;
+    const parts = this.kind === "mppt" ? [this.#mppt(now, dt)] : this.#bmv(now, dt);
+    if (this.#hexEvery > 0 && this.#frames % this.#hexEvery === 0) {
+      parts.push(encoder.encode(this.#asyncMessage(now)));
+    }
+    return concat(parts);
+  }
+
+  /** The battery voltage in 0.01 V the device would report now. */
+  #batteryCentivolts(now: number): number {
+    const s = sun(now);
+    return Math.round(1260 + 160 * s + 60 * (this.#soc / 1000));
+  }
+
+  #mppt(now: number, dt: number): Uint8Array {
+    const s = sun(now);
+    const ppv = s > 0 ? Math.max(0, Math.round(220 * s + this.#noise(4))) : 0;
+    const vbat = this.#batteryCentivolts(now) * 10 + Math.round(this.#noise(5));
+    const vpv = s > 0 ? Math.round(34_000 + 4000 * s + this.#noise(200)) : 450;
+    const current = Math.round((ppv / (vbat / 1000)) * 1000) - 300;
+    this.#yieldToday += ppv * dt / 3600;
+    this.#maxPowerToday = Math.max(this.#maxPowerToday, ppv);
+    const cs = ppv < 2 ? 0 : vbat > 14_200 ? 4 : 3;
+    return encodeBlock([
+      ["PID", "0xA053"],
+      ["FW", "159"],
+      ["SER#", this.#serial],
+      ["V", String(vbat)],
+      ["I", String(current)],
+      ["VPV", String(vpv)],
+      ["PPV", String(ppv)],
+      ["CS", String(cs)],
+      ["MPPT", cs === 0 ? "0" : "2"],
+      ["OR", cs === 0 ? "0x00000001" : "0x00000000"],
+      ["ERR", "0"],
+      ["LOAD", "ON"],
+      ["IL", "300"],
+      ["H19", String(10_234 + Math.floor(this.#yieldToday / 10))],
+      ["H20", String(Math.floor(this.#yieldToday / 10))],
+      ["H21", String(this.#maxPowerToday)],
+      ["H22", "87"],
+      ["H23", "231"],
+      ["HSDS", String(Math.floor(now / 86_400_000) % 365)],
+    ]);
+  }
+
+  #bmv(now: number, dt: number): Uint8Array[] {
+    const s = sun(now);
+    const current = Math.round(8000 * s - 3500 + this.#noise(150)); // mA
+    this.#ce = Math.min(0, this.#ce + current * dt / 3600);
+    this.#soc = Math.max(0, Math.min(1000, 1000 + this.#ce / 200));
+    const v = this.#batteryCentivolts(now) * 10 + Math.round(current / 100);
+    const ttg = current < 0 ? Math.round((200_000 + this.#ce) / -current * 60) : -1;
+    const first = encodeBlock([
+      ["PID", "0x204"],
+      ["V", String(v)],
+      ["VS", String(12_700 + Math.round(this.#noise(20)))],
+      ["I", String(current)],
+      ["P", String(Math.round(v * current / 1e6))],
+      ["CE", String(Math.round(this.#ce))],
+      ["SOC", String(Math.round(this.#soc))],
+      ["TTG", String(ttg)],
+      ["Alarm", "OFF"],
+      ["Relay", "OFF"],
+      ["AR", "0"],
+      ["BMV", "702"],
+      ["FW", "0419"],
+    ]);
+    const second = encodeBlock([
+      ["H1", "-102345"],
+      ["H2", "-30000"],
+      ["H3", "-45000"],
+      ["H4", "128"],
+      ["H5", "0"],
+      ["H6", "-7654321"],
+      ["H7", "11800"],
+      ["H8", "14750"],
+      ["H9", "86400"],
+      ["H10", "42"],
+      ["H11", "0"],
+      ["H12", "0"],
+      ["H17", "45678"],
+      ["H18", "51234"],
+    ]);
+    return [first, second];
+  }
+
+  // Async battery-voltage register update (0xEDD5, 0.01 V), as chargers push them.
+  #asyncMessage(now: number): string {
+    return registerResponse(HexCommand.Async, 0xedd5, { value: this.#batteryCentivolts(now) });
+  }
+
+  /** The device's answer to a HEX request line (`:...\n`), or null for no answer. */
+  reply(request: string, now: number = Date.now()): string | null {
+    const text = request.trim().replace(/^:/, "");
+    const msg = decodeHex(text);
+    if ("error" in msg) return encodeHex(0x4, new Uint8Array([0xaa, 0xaa]));
+    if (msg.command === HexCommand.Ping) return encodeHex(0x5, new Uint8Array([0x59, 0x41]));
+    if (msg.command !== HexCommand.Get || msg.register === undefined) {
+      return encodeHex(0x3, new Uint8Array([msg.command]));
+    }
+    const known: Record<number, number> = {
+      0xedd5: this.#batteryCentivolts(now),
+      0x1000: 200, // battery capacity, Ah
+      0x0fff: Math.round(this.#soc / 10 * 100), // SOC, 0.01 %
+    };
+    const value = known[msg.register];
+    if (value === undefined) {
+      return registerResponse(HexCommand.Get, msg.register, {
+        size: 0,
+        flags: HexFlags.UnknownId,
+      });
+    }
+    return registerResponse(HexCommand.Get, msg.register, { value });
+  }
+}

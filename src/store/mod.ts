@@ -1,0 +1,52 @@
+import type { GatewayConfig } from "../config/schema.ts";
+import { parseDuration } from "../config/types.ts";
+import { EmbeddedStore } from "./embedded.ts";
+import { RedisStore } from "./redis.ts";
+import type { Level, Store, StoreOptions } from "./store.ts";
+import { buildLevels } from "./windows.ts";
+
+export type { Level, Store } from "./store.ts";
+
+/** The aggregation levels of a store config. */
+export function levelsOf(store: GatewayConfig["store"]): Level[] {
+  return buildLevels(store.windows.map((w) => ({
+    name: w.level,
+    seconds: parseDuration(w.level) / 1000,
+    from: w.from,
+  })));
+}
+
+/** Builds the configured store (embedded by default, Redis when `store.type: redis`). */
+export function createStore(config: GatewayConfig): Store {
+  const s = config.store;
+  const options: StoreOptions = {
+    maxRows: s.max_rows,
+    columns: s.columns,
+    graceSeconds: Math.round(s.grace / 1000),
+    archiveTtlSeconds: Math.round(s.archive_ttl / 1000),
+    maxWindowsPerCall: 240,
+    levels: levelsOf(s),
+  };
+  if (s.type === "redis" && s.redis) {
+    const r = s.redis;
+    return new RedisStore({
+      ...options,
+      host: r.host,
+      port: r.port,
+      db: r.db,
+      username: r.username,
+      password: r.password,
+      tls: r.tls,
+      nodeSet: r.node_set,
+      keyPrefix: r.key_prefix,
+      maxPending: r.max_pending,
+    });
+  }
+  return new EmbeddedStore(`${config.gateway.data_dir}/store.db`, options);
+}
+
+/** How often buffered store writes are sent (vemonitor's time_interval x cache_interval). */
+export function storeFlushInterval(config: GatewayConfig): number {
+  const r = config.store.redis;
+  return config.store.type === "redis" && r ? r.time_interval * r.cache_interval : 1000;
+}

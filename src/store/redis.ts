@@ -1,0 +1,240 @@
+import { Redis } from "ioredis";
+import type { Sample, Stats, Window } from "../model.ts";
+import { ComponentStatus, errorMessage } from "../status.ts";
+import { readLuaScript } from "./lua.ts";
+import type { Level, SeriesPoint, SeriesQuery, Store, StoreOptions } from "./store.ts";
+import { findLevel, groupBySecond } from "./windows.ts";
+
+/** Connection and layout settings of the Redis store. */
+export interface RedisStoreOptions extends StoreOptions {
+  host: string;
+  port: number;
+  db: number;
+  password?: string;
+  username?: string;
+  tls: boolean;
+  /** vemonitor_m8's `redis_node`: the set of hashes, and the hash name prefix. */
+  nodeSet: string;
+  /** Prefix of archive keys (`<prefix>archive:1m:<start>:<node>`). */
+  keyPrefix: string;
+  /** Samples kept in memory while Redis is unreachable; the oldest are dropped beyond it. */
+  maxPending: number;
+}
+
+interface Script {
+  source: string;
+  sha: string;
+}
+
+/**
+ * HmapTimeSeries in Redis (vemonitor_m8's layout) with Lua window aggregation.
+ * Writes are buffered and pipelined; while Redis is down they wait, bounded, in memory.
+ */
+export class RedisStore implements Store {
+  readonly status = new ComponentStatus("store", "redis", true);
+  #redis!: Redis;
+  #scripts: Record<"write" | "aggregate", Script> = {
+    write: { source: "", sha: "" },
+    aggregate: { source: "", sha: "" },
+  };
+  #pending: Sample[] = [];
+  #flushing: Promise<void> | null = null;
+
+  constructor(readonly options: RedisStoreOptions) {}
+
+  async open(): Promise<void> {
+    for (const name of ["write", "aggregate"] as const) {
+      this.#scripts[name].source = await readLuaScript(name);
+    }
+    const o = this.options;
+    this.#redis = new Redis({
+      host: o.host,
+      port: o.port,
+      db: o.db,
+      password: o.password || undefined,
+      username: o.username || undefined,
+      tls: o.tls ? {} : undefined,
+      lazyConnect: true,
+      // Commands fail fast while disconnected: the buffer here is bounded, ioredis' is not.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times: number) => Math.min(times * 200, 5000),
+    });
+    this.#redis.on("error", (e: Error) => {
+      this.status.lastError = { at: Date.now(), message: e.message };
+    });
+    this.#redis.on("ready", () => {
+      this.status.state = "up";
+      for (const s of Object.values(this.#scripts)) s.sha = "";
+    });
+    this.#redis.on("end", () => this.status.state = "degraded");
+    this.#redis.on("close", () => {
+      if (this.status.state === "up") this.status.state = "degraded";
+    });
+    this.status.info.redis = `${o.host}:${o.port}/${o.db}`;
+    try {
+      await this.#redis.connect();
+      this.status.state = "up";
+    } catch (e) {
+      // Redis down at start: keep going, samples wait in memory until it is back.
+      this.status.state = "degraded";
+      this.status.fail(e);
+    }
+  }
+
+  async #eval(name: "write" | "aggregate", keys: string[], args: (string | number)[]) {
+    const script = this.#scripts[name];
+    if (!script.sha) {
+      script.sha = await this.#redis.script("LOAD", script.source) as string;
+    }
+    try {
+      return await this.#redis.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (e) {
+      if (!errorMessage(e).includes("NOSCRIPT")) throw e;
+      script.sha = await this.#redis.script("LOAD", script.source) as string;
+      return await this.#redis.evalsha(script.sha, keys.length, ...keys, ...args);
+    }
+  }
+
+  write(samples: Sample[]): Promise<void> {
+    this.#pending.push(...samples);
+    const over = this.#pending.length - this.options.maxPending;
+    if (over > 0) {
+      this.#pending.splice(0, over);
+      this.status.drop("redis_unavailable_buffer_full", over);
+    }
+    this.status.info.pending = this.#pending.length;
+    return Promise.resolve();
+  }
+
+  /** Writes buffered samples with one pipelined EVALSHA per node. */
+  flush(): Promise<void> {
+    this.#flushing ??= this.#flush().finally(() => this.#flushing = null);
+    return this.#flushing;
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#pending.length === 0 || this.#redis.status !== "ready") return;
+    const batch = this.#pending;
+    this.#pending = [];
+    const o = this.options;
+    try {
+      const sha = this.#scripts.write.sha ||
+        (this.#scripts.write.sha = await this.#redis.script(
+          "LOAD",
+          this.#scripts.write.source,
+        ) as string);
+      const pipe = this.#redis.pipeline();
+      for (const [node, seconds] of groupBySecond(batch, o.columns)) {
+        const member = `${o.nodeSet}_${node}`;
+        const args: (string | number)[] = [o.maxRows, member];
+        for (const [sec, fields] of seconds) args.push(sec, JSON.stringify(fields));
+        pipe.evalsha(sha, 3, member, `${member}:idx`, o.nodeSet, ...args);
+      }
+      const results = await pipe.exec();
+      const failed = results?.find(([err]) => err);
+      if (failed) throw failed[0];
+      this.status.ok(batch.length);
+      this.status.state = "up";
+    } catch (e) {
+      if (errorMessage(e).includes("NOSCRIPT")) this.#scripts.write.sha = "";
+      // Put the batch back in front; write() bounds the buffer.
+      this.#pending = batch.concat(this.#pending);
+      this.status.fail(e);
+      this.status.state = "degraded";
+      this.write([]);
+    }
+    this.status.info.pending = this.#pending.length;
+  }
+
+  async aggregate(level: Level, now: number): Promise<{ windows: number; more: boolean }> {
+    const o = this.options;
+    const [windows, more] = await this.#eval("aggregate", [], [
+      o.nodeSet,
+      o.keyPrefix,
+      level.name,
+      level.seconds,
+      level.from?.name ?? "",
+      level.from?.seconds ?? 0,
+      Math.floor(now / 1000),
+      o.graceSeconds,
+      o.archiveTtlSeconds,
+      o.maxWindowsPerCall,
+    ]) as [number, number];
+    this.status.count("windows_" + level.name, windows);
+    return { windows, more: more === 1 };
+  }
+
+  async pendingWindows(limit: number): Promise<Window[]> {
+    const rows = await this.#redis.lrange(`${this.options.keyPrefix}archive:pending`, 0, limit - 1);
+    return rows.map((r) => JSON.parse(r) as Window);
+  }
+
+  async ackWindows(count: number): Promise<void> {
+    await this.#redis.ltrim(`${this.options.keyPrefix}archive:pending`, count, -1);
+  }
+
+  async query(q: SeriesQuery): Promise<SeriesPoint[] | Window[]> {
+    const o = this.options;
+    const member = `${o.nodeSet}_${q.node}`;
+    const from = Math.floor(q.from / 1000);
+    const to = Math.ceil(q.to / 1000);
+    if (q.level) {
+      const level = findLevel(o.levels, q.level);
+      const starts: number[] = [];
+      for (let w = Math.ceil(from / level.seconds) * level.seconds; w < to; w += level.seconds) {
+        starts.push(w);
+      }
+      const pipe = this.#redis.pipeline();
+      for (const w of starts) pipe.hgetall(`${o.keyPrefix}archive:${level.name}:${w}:${q.node}`);
+      const results = (await pipe.exec()) ?? [];
+      const out: Window[] = [];
+      results.forEach(([, hash], i) => {
+        const h = hash as Record<string, string>;
+        if (!h || Object.keys(h).length === 0) return;
+        out.push({
+          level: level.name,
+          node: q.node,
+          start: starts[i] * 1000,
+          end: (starts[i] + level.seconds) * 1000,
+          stats: statsFromHash(h),
+        });
+      });
+      return out;
+    }
+    const secs = await this.#redis.zrangebyscore(`${member}:idx`, from, `(${to}`);
+    if (secs.length === 0) return [];
+    const values = await this.#redis.hmget(member, ...secs);
+    const points: SeriesPoint[] = [];
+    secs.forEach((s, i) => {
+      if (values[i]) points.push({ ts: Number(s) * 1000, fields: JSON.parse(values[i]!) });
+    });
+    return points;
+  }
+
+  async nodes(): Promise<string[]> {
+    const members = await this.#redis.smembers(this.options.nodeSet);
+    return members.map((m) => m.slice(this.options.nodeSet.length + 1)).sort();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      this.#redis.disconnect();
+      this.status.state = "stopped";
+    }
+  }
+}
+
+/** Rebuilds per-column statistics from an archive hash. */
+export function statsFromHash(hash: Record<string, string>): Record<string, Stats> {
+  const stats: Record<string, Stats> = {};
+  for (const [field, value] of Object.entries(hash)) {
+    const m = /^(.+)_(min|max|sum|count|avg)$/.exec(field);
+    if (!m) continue;
+    const s = stats[m[1]] ??= { count: 0, min: 0, max: 0, sum: 0, avg: 0 };
+    s[m[2] as keyof Stats] = Number(value);
+  }
+  return stats;
+}

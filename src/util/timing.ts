@@ -1,0 +1,34 @@
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function delay(ms: number, options: { signal?: AbortSignal } = {}): Promise<void> {
+  return new Promise((resolve) => {
+    if (options.signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    options.signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Rejects with a message naming `what` when `promise` takes longer than `ms`. */
+export async function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Exponential backoff with full jitter: a random delay in [min, min(max, min * 2^attempt)]. */
+export function backoffDelay(attempt: number, options: { min: number; max: number }): number {
+  const cap = Math.min(options.max, options.min * 2 ** Math.min(attempt, 30));
+  return options.min + Math.random() * (cap - options.min);
+}
