@@ -1,5 +1,5 @@
 -- Aggregates closed, epoch-aligned windows of every node into archive hashes.
--- Call: EVALSHA <sha> 0 <node_set> <key_prefix> <level> <window s> <from level or ""> \
+-- Call: EVALSHA <sha> 0 <node_set> <hash_prefix> <key_prefix> <level> <window s> <from level or ""> \
 --       <from window s> <now s> <grace s> <archive ttl s> <max windows>
 -- For each window start W (a multiple of the window length) with W + window + grace <= now,
 -- not yet aggregated (state in "<prefix>archive:state"), and each node with data in it:
@@ -8,9 +8,9 @@
 -- A level with a "from" level rolls up exactly the finer windows inside it, once they exist.
 -- Returns { windows written, 1 if more windows remain (catch-up is bounded per call) }.
 -- Not cluster-safe: keys are derived from the node set (single-instance Redis, as on a gateway).
-local set, prefix, level = ARGV[1], ARGV[2], ARGV[3]
-local win, from, fromwin = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
-local now, grace, ttl, maxw = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local set, hashprefix, prefix, level = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local win, from, fromwin = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+local now, grace, ttl, maxw = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local statekey = prefix .. 'archive:state'
 local pending = prefix .. 'archive:pending'
 
@@ -31,7 +31,7 @@ local function fmt(x)
 end
 
 local members = redis.call('SMEMBERS', set)
-local skip = #set + 2
+local skip = #hashprefix + 2
 local written = 0
 for w = first, stop, win do
   for _, member in ipairs(members) do

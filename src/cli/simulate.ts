@@ -42,7 +42,7 @@ export async function simulateToPort(path: string, options: SimulateOptions): Pr
   let frames = 0;
   try {
     while (!options.signal?.aborted && (options.count === 0 || frames < options.count)) {
-      await line.file.write(sim.frame(Date.now()));
+      await line.write(sim.frame(Date.now()));
       frames++;
       await new Promise((r) => setTimeout(r, options.intervalMs));
     }

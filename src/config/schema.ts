@@ -45,8 +45,10 @@ const redisSchema = z.strictObject({
   username: z.string().optional(),
   password: z.string().optional(),
   tls: z.boolean().default(false),
-  /** vemonitor_m8's `redis_node`: the node set key and the hash name prefix. */
+  /** vemonitor_m8's `redis_node`: the key of the set listing the node hashes. */
   node_set: z.string().min(1).default("gateway"),
+  /** Hash names are `<hash_prefix>_<node>`; defaults to node_set (older vemonitor_m8 uses "n"). */
+  hash_prefix: z.string().min(1).optional(),
   /** Prefix for archive keys. */
   key_prefix: z.string().default(""),
   /** vemonitor_m8's read period; samples are sent every time_interval x cache_interval. */

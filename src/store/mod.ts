@@ -38,6 +38,7 @@ export function createStore(config: GatewayConfig): Store {
       password: r.password,
       tls: r.tls,
       nodeSet: r.node_set,
+      hashPrefix: r.hash_prefix ?? r.node_set,
       keyPrefix: r.key_prefix,
       maxPending: r.max_pending,
     });

@@ -13,8 +13,10 @@ export interface RedisStoreOptions extends StoreOptions {
   password?: string;
   username?: string;
   tls: boolean;
-  /** vemonitor_m8's `redis_node`: the set of hashes, and the hash name prefix. */
+  /** vemonitor_m8's `redis_node`: the set listing the node hashes. */
   nodeSet: string;
+  /** Hash names are `<hashPrefix>_<node>`. */
+  hashPrefix: string;
   /** Prefix of archive keys (`<prefix>archive:1m:<start>:<node>`). */
   keyPrefix: string;
   /** Samples kept in memory while Redis is unreachable; the oldest are dropped beyond it. */
@@ -126,7 +128,7 @@ export class RedisStore implements Store {
         ) as string);
       const pipe = this.#redis.pipeline();
       for (const [node, seconds] of groupBySecond(batch, o.columns)) {
-        const member = `${o.nodeSet}_${node}`;
+        const member = `${o.hashPrefix}_${node}`;
         const args: (string | number)[] = [o.maxRows, member];
         for (const [sec, fields] of seconds) args.push(sec, JSON.stringify(fields));
         pipe.evalsha(sha, 3, member, `${member}:idx`, o.nodeSet, ...args);
@@ -151,6 +153,7 @@ export class RedisStore implements Store {
     const o = this.options;
     const [windows, more] = await this.#eval("aggregate", [], [
       o.nodeSet,
+      o.hashPrefix,
       o.keyPrefix,
       level.name,
       level.seconds,
@@ -176,7 +179,7 @@ export class RedisStore implements Store {
 
   async query(q: SeriesQuery): Promise<SeriesPoint[] | Window[]> {
     const o = this.options;
-    const member = `${o.nodeSet}_${q.node}`;
+    const member = `${o.hashPrefix}_${q.node}`;
     const from = Math.floor(q.from / 1000);
     const to = Math.ceil(q.to / 1000);
     if (q.level) {
@@ -214,7 +217,7 @@ export class RedisStore implements Store {
 
   async nodes(): Promise<string[]> {
     const members = await this.#redis.smembers(this.options.nodeSet);
-    return members.map((m) => m.slice(this.options.nodeSet.length + 1)).sort();
+    return members.map((m) => m.slice(this.options.hashPrefix.length + 1)).sort();
   }
 
   async close(): Promise<void> {

@@ -17,38 +17,52 @@ export async function configureTty(path: string, baud: number): Promise<void> {
   }
 }
 
-/** An open serial line. */
+/**
+ * An open serial line. Reading and writing use two handles on the tty: Deno
+ * serialises operations on one file, so a write would wait behind a pending read.
+ */
 export class SerialLine {
   #closed = false;
-  private constructor(readonly path: string, readonly file: Deno.FsFile) {}
+  private constructor(
+    readonly path: string,
+    readonly reader: Deno.FsFile,
+    readonly writer: Deno.FsFile,
+  ) {}
 
   /** Opens and configures a tty (a `/dev/serial/by-id/...` link is followed on every open). */
   static async open(path: string, options: { baud: number }): Promise<SerialLine> {
     await configureTty(path, options.baud);
-    const file = await Deno.open(path, { read: true, write: true });
-    return new SerialLine(path, file);
+    const reader = await Deno.open(path, { read: true });
+    try {
+      return new SerialLine(path, reader, await Deno.open(path, { write: true }));
+    } catch (e) {
+      reader.close();
+      throw e;
+    }
   }
 
   /** Reads into `buf`; null at end of stream (the device went away). */
   read(buf: Uint8Array): Promise<number | null> {
-    return this.file.read(buf);
+    return this.reader.read(buf);
   }
 
-  /** Writes a HEX request (or any text) to the device. */
-  async write(text: string): Promise<void> {
-    const bytes = encoder.encode(text);
+  /** Writes bytes (a frame, a HEX request) to the device. */
+  async write(data: string | Uint8Array): Promise<void> {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
     let off = 0;
-    while (off < bytes.length) off += await this.file.write(bytes.subarray(off));
+    while (off < bytes.length) off += await this.writer.write(bytes.subarray(off));
   }
 
-  /** Closes the file; a pending read ends with an error. */
+  /** Closes both handles; a pending read ends with an error. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      this.file.close();
-    } catch {
-      // already gone with the device
+    for (const f of [this.reader, this.writer]) {
+      try {
+        f.close();
+      } catch {
+        // already gone with the device
+      }
     }
   }
 }

@@ -1,0 +1,167 @@
+/** Starts real servers (redis-server, mosquitto, influxd) on free loopback ports in temp dirs. */
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Polls `probe` until it returns true; throws after `timeoutMs`. */
+export async function waitFor(
+  probe: () => Promise<boolean> | boolean,
+  options: { timeoutMs?: number; what?: string; intervalMs?: number } = {},
+): Promise<void> {
+  const until = Date.now() + (options.timeoutMs ?? 15_000);
+  while (Date.now() < until) {
+    try {
+      if (await probe()) return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
+  }
+  throw new Error(`timed out waiting for ${options.what ?? "condition"}`);
+}
+
+async function tcpOpen(port: number): Promise<boolean> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  conn.close();
+  return true;
+}
+
+/** A running server process with its port and temp dir. */
+export class Server {
+  #child: Deno.ChildProcess | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly port: number,
+    readonly dir: string,
+    readonly command: string[],
+    readonly ready: () => Promise<boolean>,
+  ) {}
+
+  /** Starts (or restarts) the process and waits until it answers. */
+  async start(): Promise<this> {
+    this.#child = new Deno.Command(this.command[0], {
+      args: this.command.slice(1),
+      stdout: "null",
+      stderr: "null",
+      stdin: "null",
+    }).spawn();
+    await waitFor(this.ready, { what: `${this.name} on port ${this.port}`, timeoutMs: 30_000 });
+    return this;
+  }
+
+  /** Kills the process (SIGKILL by default: an outage, not a shutdown). */
+  async kill(signal: Deno.Signal = "SIGKILL"): Promise<void> {
+    const child = this.#child;
+    this.#child = null;
+    if (!child) return;
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+    await child.status;
+  }
+
+  /** Stops the process and removes its temp dir. */
+  async stop(): Promise<void> {
+    await this.kill("SIGTERM");
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+
+  get running(): boolean {
+    return this.#child !== null;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** redis-server without persistence. */
+export async function startRedis(): Promise<Server> {
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "redis-" });
+  return await new Server("redis-server", port, dir, [
+    "redis-server",
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
+  ], async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await conn.write(new TextEncoder().encode("PING\r\n"));
+      const buf = new Uint8Array(16);
+      const n = await conn.read(buf);
+      return new TextDecoder().decode(buf.subarray(0, n ?? 0)).startsWith("+PONG");
+    } finally {
+      conn.close();
+    }
+  }).start();
+}
+
+/** mosquitto with anonymous access on loopback. */
+export async function startMosquitto(): Promise<Server> {
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "mosquitto-" });
+  const conf = `${dir}/mosquitto.conf`;
+  await Deno.writeTextFile(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n`,
+  );
+  return await new Server("mosquitto", port, dir, ["mosquitto", "-c", conf], () => tcpOpen(port))
+    .start();
+}
+
+/** influxd 1.x with its data in a temp dir (v1 /write and /query). */
+export async function startInfluxd(): Promise<Server> {
+  const port = freePort();
+  const rpc = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "influxd-" });
+  const conf = `${dir}/influxdb.conf`;
+  await Deno.writeTextFile(
+    conf,
+    `reporting-disabled = true
+bind-address = "127.0.0.1:${rpc}"
+[meta]
+  dir = "${dir}/meta"
+[data]
+  dir = "${dir}/data"
+  wal-dir = "${dir}/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:${port}"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+`,
+  );
+  return await new Server("influxd", port, dir, ["influxd", "-config", conf], async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/ping`);
+    await res.body?.cancel();
+    return res.status === 204;
+  }).start();
+}
+
+/** Runs an InfluxQL query against influxd and returns the rows of the first series. */
+export async function influxQuery(
+  port: number,
+  options: { db: string; q: string },
+): Promise<{ columns: string[]; values: unknown[][] }[]> {
+  const url = `http://127.0.0.1:${port}/query?db=${encodeURIComponent(options.db)}&epoch=ms&q=${
+    encodeURIComponent(options.q)
+  }`;
+  const res = await fetch(url);
+  const body = await res.json();
+  return body.results?.[0]?.series ?? [];
+}
