@@ -88,7 +88,8 @@ export function decodeRecord(raw: Map<string, string>, ts: number): DeviceRecord
 
 /**
  * Merges consecutive blocks into one device record (BMVs split a record over
- * two blocks). A record is complete when a label repeats or the line goes quiet.
+ * two blocks). A record is complete when a block starts with PID (every
+ * device's first block does), when a label repeats, or when the line goes quiet.
  */
 export class RecordAssembler {
   #current = new Map<string, string>();
@@ -98,7 +99,9 @@ export class RecordAssembler {
 
   /** Adds a valid block received at `at`. */
   add(block: TextBlock, at: number): void {
-    if (this.#current.size > 0) {
+    if (this.#current.size > 0 && block[0]?.[0] === "PID") {
+      this.flush();
+    } else if (this.#current.size > 0) {
       for (const [label] of block) {
         if (this.#current.has(label)) {
           this.flush();

@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { DeviceSimulator } from "../src/sources/vedirect/simulator.ts";
+import { runCli, spawnGateway } from "./helpers/cli.ts";
+import { freePort, waitFor } from "./helpers/servers.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+Deno.test("check: three mistakes print three path-named errors and exit 2", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/bad.yml`;
+  await Deno.writeTextFile(
+    file,
+    `http:
+  port: "abc"
+store:
+  max_rowz: 10
+sinks:
+  influx:
+    type: influxdb
+    url: http://127.0.0.1:8086
+    database: gw
+    batch_size: 0
+`,
+  );
+  const r = await runCli(["check", file]);
+  assert.equal(r.code, 2);
+  const lines = r.stderr.split("\n").filter((l) => l.startsWith("  "));
+  assert.equal(lines.length, 3, r.stderr);
+  assert.match(r.stderr, /http\.port: expected number, got "abc"/);
+  assert.match(r.stderr, /store: unknown key "max_rowz"/);
+  assert.match(r.stderr, /sinks\.influx\.batch_size: must be >= 1/);
+  assert.doesNotMatch(r.stderr, /    at /); // no stack trace
+});
+
+Deno.test("check: a missing ${VAR} names the variable; a valid file prints masked config", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/c.yml`;
+  await Deno.writeTextFile(file, "http:\n  token: ${EDGE_TEST_TOKEN}\n");
+  const missing = await runCli(["check", file], { env: { EDGE_TEST_TOKEN: "" } });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /environment variable EDGE_TEST_TOKEN is not set/);
+  const ok = await runCli(["check", file], { env: { EDGE_TEST_TOKEN: "s3cret-value" } });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(JSON.parse(ok.stdout).http.token, "***");
+  assert.doesNotMatch(ok.stdout + ok.stderr, /s3cret-value/);
+});
+
+Deno.test("check: the shipped demo config is valid", async () => {
+  const r = await runCli(["check", `${ROOT}config/gateway.yml`]);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+Deno.test("bad usage exits 2 with help; version and --help exit 0", async () => {
+  assert.equal((await runCli(["frobnicate"])).code, 2);
+  assert.equal((await runCli(["check"])).code, 2);
+  assert.equal((await runCli(["run", "--nope"])).code, 2);
+  const v = await runCli(["version"]);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout, /^edge-gateway \d+\.\d+\.\d+ \(commit .+, deno \d+/);
+  assert.equal((await runCli(["--help"])).code, 0);
+  assert.equal((await runCli(["decode", "--help"])).code, 0);
+});
+
+Deno.test("decode: a raw capture becomes JSON lines with units, PID names and counters", async () => {
+  const sim = new DeviceSimulator("bmv", { hexEvery: 2 });
+  const parts = [0, 1, 2, 3].map((i) => sim.frame(Date.UTC(2026, 0, 1, 12) + i * 1000));
+  const capture = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) (capture.set(p, at), at += p.length);
+  const r = await runCli(["decode", "-"], { stdin: capture });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const records = lines.filter((l) => l.fields);
+  // The first block of a capture may be partial and is dropped; BMV's second block stands alone.
+  assert.equal(records.length, 4);
+  assert.equal(records[0].product, null);
+  for (const r of records.slice(1)) {
+    assert.equal(r.product, "BMV-702");
+    assert.equal(typeof r.fields.SOC, "number");
+    assert.equal(typeof r.fields.H18, "number");
+  }
+  assert.ok(lines.some((l) => l.hex === "async" && l.register === "0xEDD5"));
+  assert.match(r.stderr, /blocks_ok=7 checksum_errors=0/);
+});
+
+Deno.test("run: the demo starts, /health answers 200, SIGINT stops it with exit 0", async () => {
+  const port = freePort();
+  const dataDir = await Deno.makeTempDir();
+  const child = spawnGateway(`${ROOT}config/gateway.yml`, {
+    env: { GATEWAY_HTTP_PORT: String(port), GATEWAY_DATA_DIR: dataDir },
+    cwd: ROOT,
+  });
+  try {
+    await waitFor(async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      const body = await res.json();
+      return res.status === 200 && body.status === "ok";
+    }, { what: "gateway /health" });
+    await waitFor(async () => {
+      const status = await (await fetch(`http://127.0.0.1:${port}/status`)).json();
+      return status.sources.mppt1.processed > 0 && status.sources.bmv1.processed > 0;
+    }, { what: "simulated records" });
+  } finally {
+    child.kill("SIGINT");
+  }
+  const status = await child.status;
+  const log = new TextDecoder().decode((await child.stderr.getReader().read()).value ?? new Uint8Array());
+  assert.equal(status.code, 0, log);
+});

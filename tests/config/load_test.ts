@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { ConfigError, maskSecrets, parseConfig } from "../../src/config/load.ts";
+import { gatewaySchema } from "../../src/config/schema.ts";
+
+const env = (vars: Record<string, string>) => (name: string) => vars[name];
+
+function problems(yaml: string, vars: Record<string, string> = {}): string[] {
+  try {
+    parseConfig(yaml, gatewaySchema, { env: env(vars) });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+Deno.test("an empty config is valid and gives the defaults", () => {
+  const c = parseConfig("", gatewaySchema, { env: env({}) });
+  assert.equal(c.http.host, "127.0.0.1");
+  assert.equal(c.http.port, 8082);
+  assert.equal(c.store.type, "embedded");
+  assert.equal(c.outbox.on_full, "drop_oldest");
+});
+
+Deno.test("three mistakes give three errors, each naming its path", () => {
+  const p = problems(`
+http:
+  port: "abc"
+sinks:
+  influx:
+    type: influxdb
+    url: http://127.0.0.1:8086
+    database: gw
+    batch_size: 0
+sources:
+  mppt1:
+    type: vedirect
+    simulate: mppt
+    valdiate_checksum: false
+`);
+  assert.equal(p.length, 3, p.join("\n"));
+  assert.ok(p.some((l) => l.startsWith('http.port: expected number, got "abc"')), p.join("\n"));
+  assert.ok(p.some((l) => l.startsWith("sinks.influx.batch_size: must be >= 1")), p.join("\n"));
+  assert.ok(
+    p.some((l) => l.startsWith("sources.mppt1: unknown key \"valdiate_checksum\"")),
+    p.join("\n"),
+  );
+});
+
+Deno.test("an unknown source type names the known ones", () => {
+  const p = problems("sources:\n  x:\n    type: serial\n");
+  assert.equal(p.length, 1);
+  assert.match(p[0], /^sources\.x\.type: undefined but requested source type "serial"; known: /);
+});
+
+Deno.test("a missing ${VAR} names the variable and the path", () => {
+  const p = problems("sinks:\n  i:\n    type: influxdb\n    url: http://x:8086\n    database: d\n    password: ${INFLUX_PASSWORD}\n");
+  assert.equal(p.length, 1);
+  assert.match(p[0], /^sinks\.i\.password: environment variable INFLUX_PASSWORD is not set/);
+});
+
+Deno.test("${VAR} and ${VAR:-default} substitute, and a lone reference keeps its type", () => {
+  const c = parseConfig(
+    "http:\n  port: ${PORT}\n  host: ${HOST:-0.0.0.0}\ngateway:\n  id: site-${SITE}\n",
+    gatewaySchema,
+    { env: env({ PORT: "9000", SITE: "7" }) },
+  );
+  assert.equal(c.http.port, 9000);
+  assert.equal(c.http.host, "0.0.0.0");
+  assert.equal(c.gateway.id, "site-7");
+});
+
+Deno.test("a secret that looks like YAML stays a string", () => {
+  const c = parseConfig("http:\n  token: ${TOKEN}\n", gatewaySchema, {
+    env: env({ TOKEN: "a: b # c" }),
+  });
+  assert.equal(c.http.token, "a: b # c");
+});
+
+Deno.test("secrets are masked for display", () => {
+  const masked = maskSecrets({ http: { token: "t0k" }, sinks: { i: { password: "p", url: "u" } } });
+  assert.deepEqual(masked, { http: { token: "***" }, sinks: { i: { password: "***", url: "u" } } });
+});
+
+Deno.test("invalid YAML is one clear error", () => {
+  const p = problems("http: [unclosed");
+  assert.equal(p.length, 1);
+  assert.match(p[0], /^not valid YAML/);
+});
+
+Deno.test("a vedirect source needs exactly one of port or simulate", () => {
+  const p = problems("sources:\n  a:\n    type: vedirect\n");
+  assert.equal(p.length, 1);
+  assert.match(p[0], /set exactly one of port/);
+});

@@ -1,0 +1,56 @@
+/** Runs main.ts as a subprocess with the same permissions as `deno task start`. */
+
+/** Deno flags of the gateway's run task (kept narrow, as in production). */
+export const RUN_FLAGS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+  "--allow-run=stty",
+];
+
+/** Runs `main.ts <args>` to completion and returns its exit code and output. */
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: Uint8Array; cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...RUN_FLAGS, new URL("../../main.ts", import.meta.url).pathname, ...args],
+    env: options.env,
+    cwd: options.cwd,
+    stdin: options.stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin) {
+    const w = child.stdin.getWriter();
+    await w.write(options.stdin);
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Starts `main.ts run --config FILE` in the background. */
+export function spawnGateway(
+  configFile: string,
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...RUN_FLAGS,
+      new URL("../../main.ts", import.meta.url).pathname,
+      "run",
+      "--config",
+      configFile,
+    ],
+    env: options.env,
+    cwd: options.cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
