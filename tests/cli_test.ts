@@ -104,6 +104,8 @@ Deno.test("run: the demo starts, /health answers 200, SIGINT stops it with exit 
     child.kill("SIGINT");
   }
   const status = await child.status;
-  const log = new TextDecoder().decode((await child.stderr.getReader().read()).value ?? new Uint8Array());
+  const log = new TextDecoder().decode(
+    (await child.stderr.getReader().read()).value ?? new Uint8Array(),
+  );
   assert.equal(status.code, 0, log);
 });

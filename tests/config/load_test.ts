@@ -42,7 +42,7 @@ sources:
   assert.ok(p.some((l) => l.startsWith('http.port: expected number, got "abc"')), p.join("\n"));
   assert.ok(p.some((l) => l.startsWith("sinks.influx.batch_size: must be >= 1")), p.join("\n"));
   assert.ok(
-    p.some((l) => l.startsWith("sources.mppt1: unknown key \"valdiate_checksum\"")),
+    p.some((l) => l.startsWith('sources.mppt1: unknown key "valdiate_checksum"')),
     p.join("\n"),
   );
 });
@@ -54,7 +54,9 @@ Deno.test("an unknown source type names the known ones", () => {
 });
 
 Deno.test("a missing ${VAR} names the variable and the path", () => {
-  const p = problems("sinks:\n  i:\n    type: influxdb\n    url: http://x:8086\n    database: d\n    password: ${INFLUX_PASSWORD}\n");
+  const p = problems(
+    "sinks:\n  i:\n    type: influxdb\n    url: http://x:8086\n    database: d\n    password: ${INFLUX_PASSWORD}\n",
+  );
   assert.equal(p.length, 1);
   assert.match(p[0], /^sinks\.i\.password: environment variable INFLUX_PASSWORD is not set/);
 });

@@ -79,9 +79,9 @@ export class Server {
   }
 }
 
-/** redis-server without persistence. */
-export async function startRedis(): Promise<Server> {
-  const port = freePort();
+/** redis-server without persistence (on `port` when given, to test "down at start"). */
+export async function startRedis(options: { port?: number } = {}): Promise<Server> {
+  const port = options.port ?? freePort();
   const dir = await Deno.makeTempDir({ prefix: "redis-" });
   return await new Server("redis-server", port, dir, [
     "redis-server",
