@@ -12,7 +12,7 @@ import { startRedis } from "../helpers/servers.ts";
 configureLog({ level: "error" });
 
 const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
-const [L1M, L5M] = LEVELS;
+const [L1M] = LEVELS;
 const GRACE = 10_000;
 
 function sample(node: string, ms: number, fields: Sample["fields"]): Sample {
