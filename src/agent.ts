@@ -1,7 +1,7 @@
 import type { GatewayConfig } from "./config/schema.ts";
 import { createApp, type GatewayView } from "./http/app.ts";
 import { createLogger, type Logger } from "./log.ts";
-import type { EnvelopeKind } from "./model.ts";
+import type { EnvelopeKind, Sample } from "./model.ts";
 import { Delivery } from "./outbox/delivery.ts";
 import { Outbox } from "./outbox/outbox.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -229,6 +229,10 @@ export class Agent implements GatewayView {
       ),
       sinks,
     };
+  }
+
+  ingest(samples: Sample[]): Promise<void> {
+    return this.pipeline.emit(samples);
   }
 
   query(q: SeriesQuery): Promise<unknown[]> {

@@ -2,8 +2,11 @@ import { Hono } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
+import type { Sample } from "../model.ts";
+import { OutboxFullError } from "../outbox/outbox.ts";
 import type { SeriesQuery } from "../store/store.ts";
 import { errorMessage } from "../status.ts";
+import { ingestBodySchema, toSamples } from "./ingest.ts";
 
 /** What the HTTP API reads from and asks of the running gateway. */
 export interface GatewayView {
@@ -11,6 +14,8 @@ export interface GatewayView {
   status(): Record<string, unknown>;
   query(query: SeriesQuery): Promise<unknown[]>;
   sync(): Promise<Record<string, { sent: number; error?: string }>>;
+  /** Hands samples to the pipeline; resolves once they are durably accepted. */
+  ingest(samples: Sample[]): Promise<void>;
 }
 
 /** Options of {@link createApp}. */

@@ -23,6 +23,10 @@ export class OutboxFullError extends Error {
   }
 }
 
+function ioReason(e: unknown): string {
+  return /full/i.test(errorMessage(e)) ? "disk_full" : "io_error";
+}
+
 /** Outbox settings. */
 export interface OutboxOptions {
   path: string;
@@ -172,22 +176,24 @@ export class Outbox {
           "buffer_full",
         );
       }
-      this.#dropOldest(this.#bytes + size - this.options.maxBytes, "buffer_full");
+      try {
+        this.#dropOldest(this.#bytes + size - this.options.maxBytes, "buffer_full");
+      } catch (e) {
+        return this.#refuse(rows.length, ioReason(e), e);
+      }
     }
     try {
       this.#insertRows(rows, now);
     } catch (e) {
       // Disk full or I/O error: make room once if allowed, else refuse and say why.
-      const reason = /full/i.test(errorMessage(e)) ? "disk_full" : "io_error";
-      if (this.options.onFull === "drop_oldest" && this.#bytes > 0) {
+      const reason = ioReason(e);
+      if (this.options.onFull !== "drop_oldest") return this.#refuse(rows.length, reason, e);
+      try {
+        this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
         this.#dropOldest(Math.max(size, Math.floor(this.#bytes / 10)), reason);
-        try {
-          this.#insertRows(rows, now);
-        } catch (e2) {
-          return this.#refuse(rows.length, reason, e2);
-        }
-      } else {
-        return this.#refuse(rows.length, reason, e);
+        this.#insertRows(rows, now);
+      } catch (e2) {
+        return this.#refuse(rows.length, reason, e2);
       }
     }
     this.status.ok(rows.length);
@@ -293,8 +299,16 @@ export class Outbox {
 
   /** The sink acknowledged everything up to `id`: move its cursor and remove rows all sinks passed. */
   ack(sink: string, id: number): void {
-    this.#setCursor(sink, id);
-    this.compact();
+    try {
+      this.#setCursor(sink, id);
+      this.compact();
+    } catch (e) {
+      // The upstream has the records; a failed cursor update only means a replay later.
+      throw new OutboxFullError(
+        `outbox could not record delivery: ${errorMessage(e)}`,
+        ioReason(e),
+      );
+    }
   }
 
   /** Keeps rejected records (4xx from upstream) with the server's message, then moves past them. */
