@@ -108,21 +108,24 @@ export async function startRedis(options: { port?: number } = {}): Promise<Serve
   }).start();
 }
 
-/** mosquitto with anonymous access on loopback. */
-export async function startMosquitto(): Promise<Server> {
+/** mosquitto with anonymous access on loopback (persistence keeps sessions across restarts). */
+export async function startMosquitto(options: { persistence?: boolean } = {}): Promise<Server> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "mosquitto-" });
   const conf = `${dir}/mosquitto.conf`;
   await Deno.writeTextFile(
     conf,
-    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n`,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\nlog_dest none\n` +
+      (options.persistence
+        ? `persistence true\npersistence_location ${dir}/\n`
+        : "persistence false\n"),
   );
   return await new Server("mosquitto", port, dir, ["mosquitto", "-c", conf], () => tcpOpen(port))
     .start();
 }
 
 /** influxd 1.x with its data in a temp dir (v1 /write and /query). */
-export async function startInfluxd(): Promise<Server> {
+export async function startInfluxd(options: { maxBodySize?: number } = {}): Promise<Server> {
   const port = freePort();
   const rpc = freePort();
   const dir = await Deno.makeTempDir({ prefix: "influxd-" });
@@ -140,6 +143,7 @@ bind-address = "127.0.0.1:${rpc}"
 [http]
   bind-address = "127.0.0.1:${port}"
   log-enabled = false
+  max-body-size = ${options.maxBodySize ?? 25_000_000}
 [monitor]
   store-enabled = false
 [continuous_queries]
