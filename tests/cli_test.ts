@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DeviceSimulator } from "../src/sources/vedirect/simulator.ts";
-import { runCli, spawnGateway } from "./helpers/cli.ts";
+import { RUN_FLAGS, runCli, spawnGateway } from "./helpers/cli.ts";
+import { PtyPair } from "./helpers/pty.ts";
 import { freePort, waitFor } from "./helpers/servers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -108,4 +109,46 @@ Deno.test("run: the demo starts, /health answers 200, SIGINT stops it with exit 
     (await child.stderr.getReader().read()).value ?? new Uint8Array(),
   );
   assert.equal(status.code, 0, log);
+});
+
+Deno.test("run + simulate with production permissions: a serial port is read without --allow-all", async () => {
+  const pty = await PtyPair.create();
+  const port = freePort();
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/serial.yml`;
+  await Deno.writeTextFile(
+    file,
+    `gateway: {data_dir: ${dir}/data}\nhttp: {port: ${port}}\nsources:\n  mppt1: {type: vedirect, port: ${pty.device}}\n`,
+  );
+  const device = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...RUN_FLAGS,
+      `${ROOT}main.ts`,
+      "simulate",
+      "--device",
+      "mppt",
+      "--port",
+      pty.peer,
+      "--interval",
+      "200ms",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const gateway = spawnGateway(file);
+  try {
+    await waitFor(async () => {
+      const status = await (await fetch(`http://127.0.0.1:${port}/status`)).json();
+      return status.sources.mppt1.counters.blocks_ok >= 2 &&
+        status.sources.mppt1.device.product === "SmartSolar MPPT 75/15";
+    }, { what: "records read from the pty by the gateway process" });
+  } finally {
+    gateway.kill("SIGTERM");
+    device.kill("SIGTERM");
+    await gateway.status;
+    await gateway.stderr.cancel();
+    await device.status;
+    await pty.unplug();
+  }
 });

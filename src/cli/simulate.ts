@@ -21,12 +21,11 @@ export async function simulateToPort(path: string, options: SimulateOptions): Pr
   const decoder = new TextDecoder();
   let pending = "";
   const replies = (async () => {
-    const buf = new Uint8Array(1024);
     try {
       for (;;) {
-        const n = await line.read(buf);
-        if (n === null) return;
-        pending += decoder.decode(buf.subarray(0, n));
+        const bytes = await line.read();
+        if (bytes === null) return;
+        pending += decoder.decode(bytes);
         let nl: number;
         while ((nl = pending.indexOf("\n")) >= 0) {
           const request = pending.slice(pending.lastIndexOf(":", nl), nl + 1);
@@ -47,7 +46,7 @@ export async function simulateToPort(path: string, options: SimulateOptions): Pr
       await new Promise((r) => setTimeout(r, options.intervalMs));
     }
   } finally {
-    line.close();
+    await line.close();
     await replies;
   }
   return frames;

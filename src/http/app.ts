@@ -6,7 +6,7 @@ import type { Sample } from "../model.ts";
 import { OutboxFullError } from "../outbox/outbox.ts";
 import type { SeriesQuery } from "../store/store.ts";
 import { errorMessage } from "../status.ts";
-import { ingestBodySchema, toSamples } from "./ingest.ts";
+import { parseIngestBody, toSamples } from "./ingest.ts";
 
 /** What the HTTP API reads from and asks of the running gateway. */
 export interface GatewayView {
@@ -51,7 +51,12 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
   const app = new Hono();
 
   const requireToken = options.token
-    ? bearerAuth({ token: options.token })
+    ? bearerAuth({
+      token: options.token,
+      noAuthenticationHeader: { message: { error: "missing bearer token" } },
+      invalidAuthenticationHeader: { message: { error: "malformed Authorization header" } },
+      invalidToken: { message: { error: "invalid bearer token" } },
+    })
     : (c: { json: (b: unknown, s: 401) => Response }) =>
       c.json({ error: "mutating endpoints are disabled: set http.token in the config" }, 401);
 
@@ -101,6 +106,30 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
     limit,
     async (c) => c.json({ sinks: await view.sync() }),
   );
+
+  app.post("/ingest", requireToken as never, limit, async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return c.json({ error: "body is not valid JSON" }, 400);
+    }
+    const parsed = parseIngestBody(body);
+    if (!parsed.success) {
+      const details = parsed.error.issues.map((i) =>
+        `${i.path.map(String).join(".") || "(body)"}: ${i.message}`
+      );
+      return c.json({ error: "invalid samples", details }, 400);
+    }
+    const samples = toSamples(parsed.data, { source: "http", now: Date.now() });
+    try {
+      await view.ingest(samples);
+    } catch (e) {
+      if (e instanceof OutboxFullError) return c.json({ error: e.message, reason: e.reason }, 503);
+      throw e;
+    }
+    return c.json({ accepted: samples.length });
+  });
 
   return app;
 }

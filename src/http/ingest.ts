@@ -15,18 +15,21 @@ export const ingestSampleSchema = z.strictObject({
   tags: z.record(z.string().min(1).max(64), z.string().max(256)).optional(),
 });
 
-/** A body of /ingest: one sample or an array of them. */
-export const ingestBodySchema = z.union([
-  ingestSampleSchema,
-  z.array(ingestSampleSchema).min(1).max(10_000),
-]);
+const ingestArraySchema = z.array(ingestSampleSchema).min(1).max(10_000);
 
-/** Turns a validated body into samples stamped with `source`. */
+/** Validates a body of /ingest (one sample or an array); errors carry field paths. */
+export function parseIngestBody(body: unknown) {
+  // Choosing the schema first keeps error paths precise (`1.fields.v`), unlike a union.
+  return Array.isArray(body)
+    ? ingestArraySchema.safeParse(body)
+    : ingestSampleSchema.transform((s) => [s]).safeParse(body);
+}
+
+/** Turns validated samples into pipeline samples stamped with `source`. */
 export function toSamples(
-  body: z.output<typeof ingestBodySchema>,
+  items: z.output<typeof ingestSampleSchema>[],
   options: { source: string; now: number },
 ): Sample[] {
-  const items = Array.isArray(body) ? body : [body];
   return items.map((i) => ({
     source: options.source,
     node: i.node,

@@ -7,7 +7,7 @@ export const RUN_FLAGS = [
   "--allow-write",
   "--allow-env",
   "--allow-sys",
-  "--allow-run=stty",
+  "--allow-run=stty,cat,dd",
 ];
 
 /** Runs `main.ts <args>` to completion and returns its exit code and output. */

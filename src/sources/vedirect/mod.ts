@@ -50,7 +50,7 @@ export class VeDirectSource {
   async stop(): Promise<void> {
     this.#running = false;
     clearTimeout(this.#idleTimer);
-    this.#line?.close();
+    await this.#line?.close();
     this.#wake?.();
     await this.#loop;
     while (this.#emitting) await this.#emitting;
@@ -157,7 +157,6 @@ export class VeDirectSource {
     const { port, baud, reconnect_min, reconnect_max } = this.config;
     const status = this.ctx.status;
     let backoff = reconnect_min;
-    const buf = new Uint8Array(4096);
     while (this.#running) {
       try {
         this.#line = await SerialLine.open(port!, { baud });
@@ -167,9 +166,9 @@ export class VeDirectSource {
         this.stream.lost();
         backoff = reconnect_min;
         while (this.#running) {
-          const n = await this.#line.read(buf);
-          if (n === null) throw new Error(`serial port ${port} closed (device unplugged?)`);
-          this.stream.push(buf.subarray(0, n), Date.now());
+          const bytes = await this.#line.read();
+          if (bytes === null) throw new Error(`serial port ${port} closed (device unplugged?)`);
+          this.stream.push(bytes, Date.now());
           this.#armIdle();
           this.#publishCounters();
         }
@@ -184,7 +183,7 @@ export class VeDirectSource {
           retry_ms: backoff,
         });
       } finally {
-        this.#line?.close();
+        await this.#line?.close();
         this.#line = null;
       }
       if (!this.#running) break;

@@ -1,68 +1,95 @@
-/** A serial port opened as a file: stty sets the line discipline, Deno.open reads and writes. */
+/**
+ * A serial port. Deno refuses Deno.open() on device files without --allow-all,
+ * so the port is read by a `cat` child and written by a `dd` child; stty sets
+ * the line discipline. None of the three can run other programs, which keeps
+ * the gateway's permissions narrow (`--allow-run=stty,cat,dd`).
+ */
 
 const encoder = new TextEncoder();
 
-/** Sets `path` to raw 8N1 at `baud` with stty (npm:serialport never delivers data under Deno). */
-export async function configureTty(path: string, baud: number): Promise<void> {
-  const args = ["-F", path, String(baud), "raw", "-echo", "cs8", "-cstopb", "-parenb", "-crtscts"];
+async function run(cmd: string, args: string[], what: string): Promise<void> {
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command("stty", { args, stdout: "null", stderr: "piped" }).output();
+    out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "null", stderr: "piped" })
+      .output();
   } catch (e) {
-    throw new Error(`cannot run stty to configure ${path}: ${(e as Error).message}`);
+    throw new Error(`cannot run ${cmd} to ${what}: ${(e as Error).message}`);
   }
   if (!out.success) {
-    const msg = new TextDecoder().decode(out.stderr).trim();
-    throw new Error(`stty could not configure ${path}: ${msg}`);
+    throw new Error(`${cmd} could not ${what}: ${new TextDecoder().decode(out.stderr).trim()}`);
   }
 }
 
-/**
- * An open serial line. Reading and writing use two handles on the tty: Deno
- * serialises operations on one file, so a write would wait behind a pending read.
- */
+/** Sets `path` to raw 8N1 at `baud` (npm:serialport never delivers data under Deno). */
+export function configureTty(path: string, baud: number): Promise<void> {
+  const args = ["-F", path, String(baud), "raw", "-echo", "cs8", "-cstopb", "-parenb", "-crtscts"];
+  return run("stty", args, `configure ${path}`);
+}
+
+/** An open serial line: bytes in from `cat`, bytes out through `dd`. */
 export class SerialLine {
   #closed = false;
+  readonly #chunks: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #out: WritableStreamDefaultWriter<Uint8Array>;
+
   private constructor(
     readonly path: string,
-    readonly reader: Deno.FsFile,
-    readonly writer: Deno.FsFile,
-  ) {}
+    readonly reader: Deno.ChildProcess,
+    readonly writer: Deno.ChildProcess,
+  ) {
+    this.#chunks = reader.stdout.getReader();
+    this.#out = writer.stdin.getWriter();
+  }
 
   /** Opens and configures a tty (a `/dev/serial/by-id/...` link is followed on every open). */
   static async open(path: string, options: { baud: number }): Promise<SerialLine> {
-    await configureTty(path, options.baud);
-    const reader = await Deno.open(path, { read: true });
+    await configureTty(path, options.baud); // also fails fast when the device is missing
+    const reader = new Deno.Command("cat", {
+      args: [path],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    let writer: Deno.ChildProcess;
     try {
-      return new SerialLine(path, reader, await Deno.open(path, { write: true }));
+      writer = new Deno.Command("dd", {
+        args: [`of=${path}`, "bs=1", "conv=notrunc", "status=none"],
+        stdin: "piped",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
     } catch (e) {
-      reader.close();
+      reader.kill();
+      await reader.status;
       throw e;
     }
+    return new SerialLine(path, reader, writer);
   }
 
-  /** Reads into `buf`; null at end of stream (the device went away). */
-  read(buf: Uint8Array): Promise<number | null> {
-    return this.reader.read(buf);
+  /** The next bytes from the device; null at end of stream (the device went away). */
+  async read(): Promise<Uint8Array | null> {
+    const { value, done } = await this.#chunks.read();
+    return done ? null : value;
   }
 
   /** Writes bytes (a frame, a HEX request) to the device. */
   async write(data: string | Uint8Array): Promise<void> {
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    let off = 0;
-    while (off < bytes.length) off += await this.writer.write(bytes.subarray(off));
+    await this.#out.write(typeof data === "string" ? encoder.encode(data) : data);
   }
 
-  /** Closes both handles; a pending read ends with an error. */
-  close(): void {
+  /** Stops both children; a pending read ends. */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const f of [this.reader, this.writer]) {
+    for (const child of [this.reader, this.writer]) {
       try {
-        f.close();
+        child.kill("SIGTERM");
       } catch {
         // already gone with the device
       }
     }
+    await this.#out.close().catch(() => {});
+    await this.#chunks.cancel().catch(() => {});
+    await Promise.all([this.reader.status, this.writer.status]);
   }
 }

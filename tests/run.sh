@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs Deno from the npm
+# registry and the real servers the tests start (Debian packages) when missing,
+# checks fmt/lint/types, runs `deno task test`, and ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+DENO_VERSION=2.9.6
+if ! command -v deno >/dev/null 2>&1 || ! deno --version 2>/dev/null | grep -q "^deno $DENO_VERSION "; then
+  echo "== installing deno $DENO_VERSION from the npm registry"
+  npm install -g "deno@$DENO_VERSION" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+fi
+
+# command -> Debian package
+declare -A PACKAGES=(
+  [redis-server]=redis-server [mosquitto]=mosquitto [influxd]=influxdb [socat]=socat
+  [clickhouse-server]=clickhouse-server [chromium]=chromium
+)
+export PATH="$PATH:/usr/sbin:/sbin"
+missing=()
+for cmd in "${!PACKAGES[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${PACKAGES[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]} with apt-get"
+  SUDO=""
+  [ "$(id -u)" != 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq >/dev/null &&
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+fi
+
+export NO_COLOR=1
+failed_checks=0
+echo "== deno fmt --check"
+deno fmt --check || failed_checks=$((failed_checks + 1))
+echo "== deno lint"
+deno lint || failed_checks=$((failed_checks + 1))
+echo "== deno check"
+deno check main.ts bench/ tests/ || failed_checks=$((failed_checks + 1))
+
+echo "== deno task test"
+log=$(mktemp)
+deno task test 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -1)
+passed=$(sed -E 's/.*\| ([0-9]+) passed.*/\1/' <<<"$summary")
+failed=$(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$summary")
+if [ -z "$summary" ]; then
+  passed=0
+  failed=1
+fi
+failed=$((failed + failed_checks))
+[ "$failed_checks" -gt 0 ] && echo "($failed_checks of fmt/lint/check failed, counted as failures)"
+echo "$passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
