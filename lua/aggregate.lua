@@ -33,25 +33,16 @@ end
 local members = redis.call('SMEMBERS', set)
 local skip = #hashprefix + 2
 local written = 0
+-- Per-column stats are arrays {count, min, max, sum}: cheaper than named fields in Lua.
 for w = first, stop, win do
+  local fields = {}
+  if from == '' then
+    for s = w, w + win - 1 do fields[#fields + 1] = s end
+  end
   for _, member in ipairs(members) do
     local node = string.sub(member, skip)
     local stats, order = {}, {}
-    local function add(col, cnt, mn, mx, sm)
-      local s = stats[col]
-      if not s then
-        stats[col] = { count = cnt, min = mn, max = mx, sum = sm }
-        order[#order + 1] = col
-      else
-        s.count = s.count + cnt
-        if mn < s.min then s.min = mn end
-        if mx > s.max then s.max = mx end
-        s.sum = s.sum + sm
-      end
-    end
     if from == '' then
-      local fields = {}
-      for s = w, w + win - 1 do fields[#fields + 1] = s end
       for i = 1, #fields, 2000 do
         local vals = redis.call('HMGET', member, unpack(fields, i, math.min(i + 1999, #fields)))
         for j = 1, #vals do
@@ -60,7 +51,18 @@ for w = first, stop, win do
             local ok, obj = pcall(cjson.decode, v)
             if ok and type(obj) == 'table' then
               for k, x in pairs(obj) do
-                if type(x) == 'number' then add(k, 1, x, x, x) end
+                if type(x) == 'number' then
+                  local st = stats[k]
+                  if st then
+                    st[1] = st[1] + 1
+                    if x < st[2] then st[2] = x end
+                    if x > st[3] then st[3] = x end
+                    st[4] = st[4] + x
+                  else
+                    stats[k] = { 1, x, x, x }
+                    order[#order + 1] = k
+                  end
+                end
               end
             end
           end
@@ -78,7 +80,18 @@ for w = first, stop, win do
           end
         end
         for col, t in pairs(sub) do
-          if t.count and t.min and t.max and t.sum then add(col, t.count, t.min, t.max, t.sum) end
+          if t.count and t.min and t.max and t.sum then
+            local st = stats[col]
+            if st then
+              st[1] = st[1] + t.count
+              if t.min < st[2] then st[2] = t.min end
+              if t.max > st[3] then st[3] = t.max end
+              st[4] = st[4] + t.sum
+            else
+              stats[col] = { t.count, t.min, t.max, t.sum }
+              order[#order + 1] = col
+            end
+          end
         end
       end
     end
@@ -87,15 +100,15 @@ for w = first, stop, win do
       local key = prefix .. 'archive:' .. level .. ':' .. w .. ':' .. node
       local args, rec, total = { 'timestamp', w }, {}, 0
       for _, col in ipairs(order) do
-        local s = stats[col]
-        local avg = s.sum / s.count
-        if s.count > total then total = s.count end
-        args[#args + 1] = col .. '_min'; args[#args + 1] = fmt(s.min)
-        args[#args + 1] = col .. '_max'; args[#args + 1] = fmt(s.max)
-        args[#args + 1] = col .. '_sum'; args[#args + 1] = fmt(s.sum)
-        args[#args + 1] = col .. '_count'; args[#args + 1] = s.count
+        local st = stats[col]
+        local avg = st[4] / st[1]
+        if st[1] > total then total = st[1] end
+        args[#args + 1] = col .. '_min'; args[#args + 1] = fmt(st[2])
+        args[#args + 1] = col .. '_max'; args[#args + 1] = fmt(st[3])
+        args[#args + 1] = col .. '_sum'; args[#args + 1] = fmt(st[4])
+        args[#args + 1] = col .. '_count'; args[#args + 1] = st[1]
         args[#args + 1] = col .. '_avg'; args[#args + 1] = fmt(avg)
-        rec[col] = { count = s.count, min = s.min, max = s.max, sum = s.sum, avg = avg }
+        rec[col] = { count = st[1], min = st[2], max = st[3], sum = st[4], avg = avg }
       end
       args[#args + 1] = 'count'; args[#args + 1] = total
       redis.call('DEL', key)

@@ -1,0 +1,102 @@
+/** Sustained samples/s into each store, and window aggregation of 1000 nodes x 1 min. */
+import { Redis } from "ioredis";
+import { configureLog } from "../src/log.ts";
+import type { Sample } from "../src/model.ts";
+import type { Store } from "../src/store/store.ts";
+import { embeddedFactory, LEVELS, redisFactory } from "../tests/helpers/stores.ts";
+import { startRedis } from "../tests/helpers/servers.ts";
+import { report, seconds } from "./util.ts";
+
+const T0 = Date.UTC(2026, 0, 1);
+
+/** A BMV-like record of 10 fields. */
+function sample(node: number, sec: number): Sample {
+  return {
+    source: "bench",
+    node: `node${node}`,
+    ts: T0 + sec * 1000,
+    fields: {
+      V: 12.8 + (sec % 10) / 100,
+      VS: 12.7,
+      I: -3.2,
+      P: -41,
+      CE: -12.345,
+      SOC: 87.6,
+      TTG: 1234,
+      AR: 0,
+      Alarm: false,
+      Relay: false,
+    },
+  };
+}
+
+async function ingest(store: Store, nodes: number, secondsOfData: number, batch: number) {
+  let pending: Sample[] = [];
+  let n = 0;
+  for (let s = 0; s < secondsOfData; s++) {
+    for (let node = 0; node < nodes; node++) {
+      pending.push(sample(node, s));
+      if (pending.length === batch) {
+        await store.write(pending);
+        await store.flush();
+        n += pending.length;
+        pending = [];
+      }
+    }
+  }
+  await store.write(pending);
+  await store.flush();
+  return n + pending.length;
+}
+
+async function evalshaUsec(port: number): Promise<number> {
+  const r = new Redis({ port, lazyConnect: true });
+  await r.connect();
+  const info = await r.info("commandstats");
+  r.disconnect();
+  return Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+/** Runs the store benchmarks. */
+export async function benchStore(): Promise<void> {
+  configureLog({ level: "error" });
+  const nodes = 1000;
+  const secs = 200;
+  const redis = await startRedis();
+  try {
+    const stores: [string, () => Promise<Store>][] = [
+      ["embedded", async () => (await embeddedFactory())()],
+      ["redis", () => redisFactory(redis.port, "bench")({})],
+    ];
+    for (const [name, make] of stores) {
+      const store = await make();
+      let count = 0;
+      const t = await seconds(async () => count = await ingest(store, nodes, secs, 10_000));
+      report(
+        `store ${name}: samples/s`,
+        `${Math.round(count / t)}`,
+        `${count} samples of 10 fields, batches of 10000, ${nodes} nodes`,
+      );
+      // Aggregate minute 1 (1000 nodes x 60 samples), as the scheduler does.
+      await store.aggregate(LEVELS[0], T0 + 60_000 + 11_000); // first run: minute 0
+      const before = name === "redis" ? await evalshaUsec(redis.port) : 0;
+      let windows = 0;
+      const ta = await seconds(async () =>
+        windows = (await store.aggregate(LEVELS[0], T0 + 120_000 + 11_000)).windows
+      );
+      const redisMs = name === "redis" ? ((await evalshaUsec(redis.port)) - before) / 1000 : NaN;
+      report(
+        `store ${name}: aggregate 1000 nodes x 1 min`,
+        `${(ta * 1000).toFixed(0)} ms`,
+        name === "redis"
+          ? `${redisMs.toFixed(0)} ms of Redis time, ${windows} windows`
+          : `${windows} windows`,
+      );
+      await store.close();
+    }
+  } finally {
+    await redis.stop();
+  }
+}
+
+if (import.meta.main) await benchStore();
