@@ -1,2 +1,12 @@
-/** Benchmarks: run with `deno task bench`. Prints figures; asserts nothing. */
-console.log("benchmarks: see bench/*.ts");
+/** Benchmarks: `deno task bench`. Prints figures with the machine and sizes; asserts nothing. */
+import { benchGateway } from "./gateway_bench.ts";
+import { benchOutbox } from "./outbox_bench.ts";
+import { benchStore } from "./store_bench.ts";
+import { machine } from "./util.ts";
+import { benchVedirect } from "./vedirect_bench.ts";
+
+console.log(`machine: ${machine()}`);
+await benchVedirect();
+await benchStore();
+await benchOutbox();
+await benchGateway();

@@ -140,7 +140,6 @@ export class Delivery {
         }
       }
       const ok = await this.#deliver(rows);
-      status.info.queue = outbox.depth(this.name);
       if (!ok) {
         if (this.#idleWaiters.length > 0) this.#settleIdle();
         const retryAfter = this.#lastError instanceof RetryableError

@@ -2,6 +2,7 @@
 
 /** Deno flags of the gateway's run task (kept narrow, as in production). */
 export const RUN_FLAGS = [
+  "--v8-flags=--max-semi-space-size=1,--max-old-space-size=160",
   "--allow-net",
   "--allow-read",
   "--allow-write",

@@ -1,4 +1,4 @@
-import type { Envelope, FieldValue } from "../../model.ts";
+import type { Envelope, FieldValue, Sample } from "../../model.ts";
 import type { InfluxConfig } from "./schema.ts";
 
 function escapeKey(s: string): string {
@@ -17,22 +17,32 @@ function fieldValue(v: FieldValue): string | null {
   return `"${v.replace(/["\\]/g, "\\$&").replace(/\n/g, "\\n")}"`;
 }
 
-function line(
-  measurement: string,
-  tags: Record<string, string>,
-  fields: Record<string, FieldValue>,
-  ts: number,
-): string | null {
-  const f: string[] = [];
-  for (const [k, v] of Object.entries(fields)) {
-    const value = fieldValue(v);
-    if (value !== null) f.push(`${escapeKey(k)}=${value}`);
+// Field keys repeat on every line: escape each distinct key once.
+const escapedKeys = new Map<string, string>();
+function fieldKey(k: string): string {
+  let e = escapedKeys.get(k);
+  if (e === undefined) {
+    e = escapeKey(k);
+    if (escapedKeys.size < 10_000) escapedKeys.set(k, e);
   }
-  if (f.length === 0) return null;
+  return e;
+}
+
+/** `measurement,tag=v,...` with tags sorted, as InfluxDB prefers. */
+function seriesKey(measurement: string, tags: Record<string, string>): string {
   const t = Object.keys(tags).sort().filter((k) => tags[k] !== "").map((k) =>
     `,${escapeKey(k)}=${escapeKey(tags[k])}`
   ).join("");
-  return `${escapeMeasurement(measurement)}${t} ${f.join(",")} ${Math.round(ts)}`;
+  return escapeMeasurement(measurement) + t;
+}
+
+function line(series: string, fields: Record<string, FieldValue>, ts: number): string | null {
+  let f = "";
+  for (const k in fields) {
+    const value = fieldValue(fields[k]);
+    if (value !== null) f += (f ? "," : "") + fieldKey(k) + "=" + value;
+  }
+  return f ? `${series} ${f} ${Math.round(ts)}` : null;
 }
 
 interface CompiledMapping {
@@ -53,6 +63,14 @@ export function createEncoder(config: InfluxConfig, options: { gatewayId: string
   }));
   const base = { ...config.tags, gateway: options.gatewayId };
 
+  const noTags: Record<string, string> = {};
+  const templated = config.measurement.includes("{");
+  function defaultMeasurement(source: string, node: string): string {
+    return templated
+      ? config.measurement.replace("{source}", source).replace("{node}", node)
+      : config.measurement;
+  }
+
   function mapSample(node: string, source: string, fields: Record<string, FieldValue>) {
     for (const m of mappings) {
       const hit = m.re.exec(node);
@@ -68,8 +86,28 @@ export function createEncoder(config: InfluxConfig, options: { gatewayId: string
       }
       return { measurement: m.measurement, tags, fields: out };
     }
-    const measurement = config.measurement.replace("{source}", source).replace("{node}", node);
-    return { measurement, tags: {}, fields };
+    return { measurement: defaultMeasurement(source, node), tags: noTags, fields };
+  }
+
+  // The series key (measurement + tags) is the same for every sample of a device.
+  const seriesCache = new Map<string, string>();
+  function sampleSeries(s: Sample, mapped: { measurement: string; tags: Record<string, string> }) {
+    const sampleTags = config.sample_tags && s.tags ? s.tags : {};
+    let cacheKey = mapped.measurement + "\u0000" + s.node;
+    for (const k in sampleTags) cacheKey += "\u0000" + k + "=" + sampleTags[k];
+    for (const k in mapped.tags) cacheKey += "\u0001" + k + "=" + mapped.tags[k];
+    let series = seriesCache.get(cacheKey);
+    if (series === undefined) {
+      series = seriesKey(mapped.measurement, {
+        ...sampleTags,
+        ...mapped.tags,
+        ...base,
+        node: s.node,
+      });
+      if (seriesCache.size > 10_000) seriesCache.clear();
+      seriesCache.set(cacheKey, series);
+    }
+    return series;
   }
 
   return function encode(batch: Envelope[]): string {
@@ -79,8 +117,7 @@ export function createEncoder(config: InfluxConfig, options: { gatewayId: string
       if (e.kind === "sample") {
         const s = e.data;
         const m = mapSample(s.node, s.source, s.fields);
-        const tags = { ...(config.sample_tags ? s.tags : {}), ...m.tags, ...base, node: s.node };
-        l = line(m.measurement, tags, m.fields, s.ts);
+        l = line(sampleSeries(s, m), m.fields, s.ts);
       } else if (e.kind === "window") {
         const w = e.data;
         const measurement = config.window_measurement
@@ -94,7 +131,11 @@ export function createEncoder(config: InfluxConfig, options: { gatewayId: string
           fields[`${col}_sum`] = st.sum;
           fields[`${col}_count`] = st.count;
         }
-        l = line(measurement, { ...base, node: w.node, level: w.level }, fields, w.start);
+        l = line(
+          seriesKey(measurement, { ...base, node: w.node, level: w.level }),
+          fields,
+          w.start,
+        );
       } else {
         const ev = e.data;
         const fields: Record<string, FieldValue> = { id: ev.id };
@@ -105,7 +146,7 @@ export function createEncoder(config: InfluxConfig, options: { gatewayId: string
         }
         const tags: Record<string, string> = { ...base, type: ev.type };
         if (ev.node) tags.node = ev.node;
-        l = line(config.event_measurement, tags, fields, ev.ts);
+        l = line(seriesKey(config.event_measurement, tags), fields, ev.ts);
       }
       if (l) lines.push(l);
     }

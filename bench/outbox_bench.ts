@@ -1,0 +1,101 @@
+/** Durable append and replay rates, and delivery into the real influxd 1.x. */
+import { configureLog } from "../src/log.ts";
+import type { Envelope } from "../src/model.ts";
+import { deliveryFor } from "../tests/helpers/delivery.ts";
+import { influxQuery, startInfluxd } from "../tests/helpers/servers.ts";
+import { report, seconds } from "./util.ts";
+import { createLogger } from "../src/log.ts";
+import { Outbox } from "../src/outbox/outbox.ts";
+import { ComponentStatus } from "../src/status.ts";
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function batch(from: number, n: number): Envelope[] {
+  return Array.from({ length: n }, (_, i) => ({
+    kind: "sample",
+    data: {
+      source: "bench",
+      node: `node${(from + i) % 100}`,
+      ts: T0 + from + i,
+      fields: { V: 12.8, I: -3.2, P: -41, SOC: 87.6, CE: -12.3, TTG: 1234, VS: 12.7, AR: 0 },
+    },
+  }));
+}
+
+/** Runs the outbox benchmarks. */
+export async function benchOutbox(): Promise<void> {
+  configureLog({ level: "error" });
+  for (const sync of ["full", "normal"] as const) {
+    const dir = await Deno.makeTempDir({ prefix: "outbox-bench-" });
+    const ob = new Outbox({
+      path: `${dir}/outbox.db`,
+      maxBytes: 2 * 1024 ** 3,
+      maxAgeMs: 0,
+      onFull: "drop_oldest",
+      sync,
+      log: createLogger("bench"),
+    });
+    ob.open();
+    ob.register("a", { kinds: ["sample"], nodes: [], status: new ComponentStatus("a", "bench") });
+    const total = 300_000;
+    const batches = Array.from({ length: total / 1000 }, (_, i) => batch(i * 1000, 1000));
+    const t = await seconds(() => {
+      for (const b of batches) ob.append(b);
+    });
+    report(
+      `outbox append (sync=${sync})`,
+      `${Math.round(total / t)} rec/s`,
+      `${total} records, batches of 1000, one commit each`,
+    );
+    let read = 0;
+    const tr = await seconds(() => {
+      for (;;) {
+        const rows = ob.read("a", 1000);
+        if (rows.length === 0) break;
+        read += rows.length;
+        ob.ack("a", rows[rows.length - 1].id);
+      }
+    });
+    report(
+      `outbox replay (sync=${sync})`,
+      `${Math.round(read / tr)} rec/s`,
+      `read + ack + delete, batches of 1000`,
+    );
+    ob.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+
+  const influx = await startInfluxd();
+  try {
+    for (const gzip of [false, true]) {
+      const db = `bench_${gzip ? "gzip" : "plain"}`;
+      const d = await deliveryFor({
+        type: "influxdb",
+        url: `http://127.0.0.1:${influx.port}`,
+        database: db,
+        create_database: true,
+        batch_size: 5000,
+        max_wait: "10ms",
+        gzip,
+      });
+      const total = 300_000;
+      for (let i = 0; i < total; i += 5000) d.append(batch(i, 5000));
+      const t = await seconds(async () => {
+        d.delivery.start();
+        while (d.outbox.bytes > 0) await new Promise((r) => setTimeout(r, 20));
+      });
+      const series = await influxQuery(influx.port, { db, q: 'SELECT count("V") FROM "bench"' });
+      const stored = series.reduce((n, s) => n + Number(s.values[0][1]), 0);
+      report(
+        `outbox -> influxd 1.6 delivery (gzip ${gzip})`,
+        `${Math.round(total / t)} lines/s`,
+        `${total} lines of 8 fields (${stored} stored), batches of 5000`,
+      );
+      await d.close();
+    }
+  } finally {
+    await influx.stop();
+  }
+}
+
+if (import.meta.main) await benchOutbox();
