@@ -51,6 +51,7 @@ interface Reader {
   status: ComponentStatus;
   read: StatementSync;
   count: StatementSync;
+  countRange: StatementSync;
 }
 
 /**
@@ -133,7 +134,10 @@ export class Outbox {
     const count = this.#db.prepare(
       `SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b, MIN(created) AS oldest FROM records WHERE ${where}`,
     );
-    this.#readers.set(sink, { ...options, read, count });
+    const countRange = this.#db.prepare(
+      `SELECT COUNT(*) AS n FROM records WHERE ${where} AND id <= ?`,
+    );
+    this.#readers.set(sink, { ...options, read, count, countRange });
   }
 
   /** Forgets a sink (removed from config): its cursor no longer holds rows back. */
@@ -177,7 +181,9 @@ export class Outbox {
         );
       }
       try {
-        this.#dropOldest(this.#bytes + size - this.options.maxBytes, "buffer_full");
+        // Free a slice at once so a full buffer does not pay for a drop on every append.
+        const need = this.#bytes + size - this.options.maxBytes;
+        this.#dropOldest(Math.max(need, Math.floor(this.options.maxBytes / 50)), "buffer_full");
       } catch (e) {
         return this.#refuse(rows.length, ioReason(e), e);
       }
@@ -237,8 +243,7 @@ export class Outbox {
     for (const [sink, reader] of this.#readers) {
       const cursor = this.#cursor(sink);
       if (cursor >= upTo) continue;
-      const lost = Number(reader.count.get(cursor, ...reader.nodes)?.n) -
-        Number(reader.count.get(upTo, ...reader.nodes)?.n);
+      const lost = Number(reader.countRange.get(cursor, ...reader.nodes, upTo)?.n);
       if (lost > 0) {
         reader.status.drop(reason, lost);
         this.options.log.warn("outbox dropped undelivered records", {
@@ -350,10 +355,14 @@ export class Outbox {
       }
     }
     if (this.options.maxAgeMs > 0) {
-      const old = this.#db.prepare("SELECT MAX(id) AS m FROM records WHERE created < ?").get(
-        Date.now() - this.options.maxAgeMs,
-      )?.m;
-      if (old !== null && old !== undefined) this.#dropUpTo(Number(old), "expired");
+      // Rows are appended in time order: walk from the oldest and stop at the first young one.
+      const cutoff = Date.now() - this.options.maxAgeMs;
+      let old = 0;
+      for (const row of this.#db.prepare("SELECT id, created FROM records ORDER BY id").iterate()) {
+        if (Number(row.created) >= cutoff) break;
+        old = Number(row.id);
+      }
+      if (old > 0) this.#dropUpTo(old, "expired");
     }
   }
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { FrameParser, type TextBlock } from "../../../src/sources/vedirect/frame.ts";
 import { encodeHex } from "../../../src/sources/vedirect/hex.ts";
 import { encodeBlock } from "../../../src/sources/vedirect/simulator.ts";
+import { VeDirectStream } from "../../../src/sources/vedirect/stream.ts";
 
 const enc = new TextEncoder();
 
@@ -168,4 +169,20 @@ Deno.test("over-long labels or values invalidate the block", () => {
 Deno.test("a HEX message ending in CR LF is accepted without the CR", () => {
   const { hex } = parse(concat(":154\r\n", MPPT));
   assert.deepEqual(hex, ["154"]);
+});
+
+Deno.test("a HEX message with a stray 0xFE before LF is counted as bad; text blocks are unaffected", () => {
+  const blocks: TextBlock[] = [];
+  let hexErrors = 0;
+  const stream = new VeDirectStream({ onRecord: () => {}, gapMs: 1e9 });
+  const p = new FrameParser({ onBlock: (b) => blocks.push(b) });
+  p.silence();
+  stream.idle();
+  const bytes = concat(MPPT, ":A0102000543", new Uint8Array([0xfe]), "\n", MPPT);
+  p.push(bytes, 0);
+  stream.push(bytes, 0);
+  hexErrors = stream.counters.hex_errors;
+  assert.equal(blocks.length, 2);
+  assert.equal(hexErrors, 1);
+  assert.equal(p.counters.checksum_errors, 0);
 });
