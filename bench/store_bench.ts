@@ -71,11 +71,14 @@ export async function benchStore(): Promise<void> {
     for (const [name, make] of stores) {
       const store = await make();
       let count = 0;
+      const before0 = name === "redis" ? await evalshaUsec(redis.port) : 0;
       const t = await seconds(async () => count = await ingest(store, nodes, secs, 10_000));
+      const redisS = name === "redis" ? ((await evalshaUsec(redis.port)) - before0) / 1e6 : NaN;
       report(
         `store ${name}: samples/s`,
         `${Math.round(count / t)}`,
-        `${count} samples of 10 fields, batches of 10000, ${nodes} nodes`,
+        `${count} samples of 10 fields, batches of 10000, ${nodes} nodes` +
+          (name === "redis" ? `, ${(redisS / t * 100).toFixed(0)}% of the time in Redis` : ""),
       );
       // Aggregate minute 1 (1000 nodes x 60 samples), as the scheduler does.
       await store.aggregate(LEVELS[0], T0 + 60_000 + 11_000); // first run: minute 0

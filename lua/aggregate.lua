@@ -6,11 +6,30 @@
 --   HSET <prefix>archive:<level>:<W>:<node>  <col>_min/_max/_sum/_count/_avg, timestamp, count
 --   EXPIRE ... <ttl>;  RPUSH <prefix>archive:pending <JSON record>
 -- A level with a "from" level rolls up exactly the finer windows inside it, once they exist.
+-- Optional hints after the 11 arguments: groups of <W> <node> <seconds> <C> then C columns as
+-- name count min max sum: statistics the gateway kept while writing. A hint is used only when
+-- <seconds> equals the number of stored seconds of the window (ZCOUNT on the node's index), so
+-- a restart, a trimmed or merged second or another writer falls back to decoding the samples.
 -- Returns { windows written, 1 if more windows remain (catch-up is bounded per call) }.
 -- Not cluster-safe: keys are derived from the node set (single-instance Redis, as on a gateway).
 local set, hashprefix, prefix, level = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local win, from, fromwin = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local now, grace, ttl, maxw = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+
+local hints, at = {}, 12
+while at <= #ARGV do
+  local w, node, secs, ncols = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
+  at = at + 4
+  local stats, order = {}, {}
+  for _ = 1, ncols do
+    local col = ARGV[at]
+    stats[col] = { tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3]),
+      tonumber(ARGV[at + 4]) }
+    order[#order + 1] = col
+    at = at + 5
+  end
+  hints[w .. ':' .. node] = { secs = secs, stats = stats, order = order }
+end
 local statekey = prefix .. 'archive:state'
 local pending = prefix .. 'archive:pending'
 
@@ -26,9 +45,8 @@ local first = last and (last + win) or closable
 if first > closable then return { 0, 0 } end
 local stop = math.min(closable, first + (maxw - 1) * win)
 
-local function fmt(x)
-  return string.format('%.14g', x)
-end
+-- Lua 5.1 prints numbers with %.14g: what cjson keeps too.
+local fmt = tostring
 
 local members = redis.call('SMEMBERS', set)
 local skip = #hashprefix + 2
@@ -42,7 +60,11 @@ for w = first, stop, win do
   for _, member in ipairs(members) do
     local node = string.sub(member, skip)
     local stats, order = {}, {}
-    if from == '' then
+    local hint = from == '' and hints[w .. ':' .. node]
+    if hint and redis.call('ZCOUNT', member .. ':idx', w, w + win - 1) == hint.secs then
+      -- The gateway saw every stored second of this window: no sample needs decoding.
+      stats, order = hint.stats, hint.order
+    elseif from == '' then
       for i = 1, #fields, 2000 do
         local vals = redis.call('HMGET', member, unpack(fields, i, math.min(i + 1999, #fields)))
         for j = 1, #vals do
@@ -111,7 +133,6 @@ for w = first, stop, win do
         rec[col] = { count = st[1], min = st[2], max = st[3], sum = st[4], avg = avg }
       end
       args[#args + 1] = 'count'; args[#args + 1] = total
-      redis.call('DEL', key)
       redis.call('HSET', key, unpack(args))
       redis.call('EXPIRE', key, ttl)
       redis.call('RPUSH', pending, cjson.encode({
@@ -122,4 +143,4 @@ for w = first, stop, win do
   end
 end
 redis.call('HSET', statekey, level, stop)
-return { written, stop < closable and 1 or 0 }
+return { written, stop < closable and 1 or 0, stop }

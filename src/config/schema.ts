@@ -98,7 +98,14 @@ export const gatewaySchema = z.strictObject({
     aggregate_every: 5000,
   }).refine((s) => s.type !== "redis" || s.redis !== undefined, {
     message: "store.type redis needs a store.redis section (host, port, db, ...)",
-  }),
+  }).refine(
+    (s) => s.windows.every((w) => w.from || parseDuration(w.level) / 1000 <= s.max_rows),
+    {
+      path: ["max_rows"],
+      message: "must be at least the length in seconds of every window computed from raw " +
+        "samples, or windows would miss trimmed data",
+    },
+  ),
   outbox: z.strictObject({
     max_bytes: size.default(256 * 1024 ** 2),
     max_age: duration.default(0),

@@ -27,7 +27,7 @@ export class EmbeddedStore implements Store {
 
   open(): Promise<void> {
     this.#db = new DatabaseSync(this.path);
-    this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+    this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16000;");
     this.#db.exec(SCHEMA);
     const db = this.#db;
     this.#stmt = {

@@ -1,9 +1,9 @@
 import { Redis } from "ioredis";
-import type { Sample, Stats, Window } from "../model.ts";
+import type { FieldValue, Sample, Stats, Window } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import { readLuaScript } from "./lua.ts";
 import type { Level, SeriesPoint, SeriesQuery, Store, StoreOptions } from "./store.ts";
-import { findLevel, groupBySecond } from "./windows.ts";
+import { findLevel, groupBySecond, StatsAccumulator } from "./windows.ts";
 
 /** Connection and layout settings of the Redis store. */
 export interface RedisStoreOptions extends StoreOptions {
@@ -40,9 +40,12 @@ export class RedisStore implements Store {
     aggregate: { source: "", sha: "" },
   };
   #pending: Sample[] = [];
+  #hints: WindowHints;
   #flushing: Promise<void> | null = null;
 
-  constructor(readonly options: RedisStoreOptions) {}
+  constructor(readonly options: RedisStoreOptions) {
+    this.#hints = new WindowHints(options.levels.filter((l) => !l.from));
+  }
 
   async open(): Promise<void> {
     for (const name of ["write", "aggregate"] as const) {
@@ -90,11 +93,11 @@ export class RedisStore implements Store {
       script.sha = await this.#redis.script("LOAD", script.source) as string;
     }
     try {
-      return await this.#redis.evalsha(script.sha, keys.length, ...keys, ...args);
+      return await this.#redis.evalsha(script.sha, keys.length, keys.concat(args.map(String)));
     } catch (e) {
       if (!errorMessage(e).includes("NOSCRIPT")) throw e;
       script.sha = await this.#redis.script("LOAD", script.source) as string;
-      return await this.#redis.evalsha(script.sha, keys.length, ...keys, ...args);
+      return await this.#redis.evalsha(script.sha, keys.length, keys.concat(args.map(String)));
     }
   }
 
@@ -127,15 +130,17 @@ export class RedisStore implements Store {
           this.#scripts.write.source,
         ) as string);
       const pipe = this.#redis.pipeline();
-      for (const [node, seconds] of groupBySecond(batch, o.columns)) {
+      const grouped = groupBySecond(batch, o.columns);
+      for (const [node, seconds] of grouped) {
         const member = `${o.hashPrefix}_${node}`;
         const args: (string | number)[] = [o.maxRows, member];
         for (const [sec, fields] of seconds) args.push(sec, JSON.stringify(fields));
-        pipe.evalsha(sha, 3, member, `${member}:idx`, o.nodeSet, ...args);
+        pipe.evalsha(sha, 3, [member, `${member}:idx`, o.nodeSet, ...args.map(String)]);
       }
       const results = await pipe.exec();
       const failed = results?.find(([err]) => err);
       if (failed) throw failed[0];
+      this.#hints.record(grouped);
       this.status.ok(batch.length);
       this.status.state = "up";
     } catch (e) {
@@ -151,7 +156,7 @@ export class RedisStore implements Store {
 
   async aggregate(level: Level, now: number): Promise<{ windows: number; more: boolean }> {
     const o = this.options;
-    const [windows, more] = await this.#eval("aggregate", [], [
+    const [windows, more, stop] = await this.#eval("aggregate", [], [
       o.nodeSet,
       o.hashPrefix,
       o.keyPrefix,
@@ -163,7 +168,9 @@ export class RedisStore implements Store {
       o.graceSeconds,
       o.archiveTtlSeconds,
       o.maxWindowsPerCall,
-    ]) as [number, number];
+      ...(level.from ? [] : this.#hints.args(level)),
+    ]) as [number, number, number | undefined];
+    if (stop !== undefined) this.#hints.forget(level, stop);
     this.status.count("windows_" + level.name, windows);
     return { windows, more: more === 1 };
   }
@@ -227,6 +234,74 @@ export class RedisStore implements Store {
       this.#redis.disconnect();
       this.status.state = "stopped";
     }
+  }
+}
+
+interface Hint {
+  stats: StatsAccumulator;
+  /** Distinct seconds accumulated. */
+  seconds: number;
+  last: number;
+  /** False once a second arrived out of order (it may repeat one already counted). */
+  clean: boolean;
+}
+
+/**
+ * Statistics of what this gateway wrote, per raw level, window and node. The
+ * aggregation script uses them only when they cover every stored second of a
+ * window, so decoding every sample again is the exception, not the rule.
+ */
+class WindowHints {
+  #byLevel = new Map<string, Map<number, Map<string, Hint>>>();
+
+  constructor(readonly levels: Level[]) {
+    for (const l of levels) this.#byLevel.set(l.name, new Map());
+  }
+
+  /** Accounts for seconds just written (per node, in time order). */
+  record(grouped: Map<string, Map<number, Record<string, FieldValue>>>): void {
+    for (const level of this.levels) {
+      const byStart = this.#byLevel.get(level.name)!;
+      for (const [node, seconds] of grouped) {
+        for (const [sec, fields] of seconds) {
+          const start = sec - (sec % level.seconds);
+          let nodes = byStart.get(start);
+          if (!nodes) byStart.set(start, nodes = new Map());
+          let h = nodes.get(node);
+          if (!h) {
+            nodes.set(
+              node,
+              h = { stats: new StatsAccumulator(), seconds: 0, last: -1, clean: true },
+            );
+          }
+          if (sec <= h.last) h.clean = false;
+          if (!h.clean) continue;
+          h.last = sec;
+          h.seconds++;
+          for (const k in fields) h.stats.add(k, fields[k]);
+        }
+      }
+    }
+  }
+
+  /** Script arguments: W node seconds C (name count min max sum)*C, for clean hints. */
+  args(level: Level): (string | number)[] {
+    const out: (string | number)[] = [];
+    for (const [start, nodes] of this.#byLevel.get(level.name) ?? []) {
+      for (const [node, h] of nodes) {
+        if (!h.clean) continue;
+        const cols = Object.entries(h.stats.stats);
+        out.push(start, node, h.seconds, cols.length);
+        for (const [col, st] of cols) out.push(col, st.count, st.min, st.max, st.sum);
+      }
+    }
+    return out;
+  }
+
+  /** Drops hints of windows up to `stop` (aggregated). */
+  forget(level: Level, stop: number): void {
+    const byStart = this.#byLevel.get(level.name);
+    for (const start of byStart?.keys() ?? []) if (start <= stop) byStart!.delete(start);
   }
 }
 

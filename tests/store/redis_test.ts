@@ -125,6 +125,28 @@ Deno.test("the aggregation script can be triggered from outside with redis-cli E
     const ttl = Number(await cli("TTL", `cron:archive:1m:${Math.floor(T0 / 1000)}:n`));
     assert.ok(ttl > 7000 && ttl <= 7200);
     assert.equal(await cli("LLEN", "cron:archive:pending"), "1");
+
+    // A hash written by another tool (no running statistics) is aggregated from raw samples.
+    const sec = String(Math.floor(T0 / 1000) + 5);
+    await cli("HSET", "other_n", sec, '{"V":4,"T":"x"}');
+    await cli("SADD", "other", "other_n");
+    await cli(
+      "EVALSHA",
+      sha,
+      "0",
+      "other",
+      "other",
+      "o:",
+      "1m",
+      "60",
+      "",
+      "0",
+      now,
+      "10",
+      "7200",
+      "100",
+    );
+    assert.equal(await cli("HGET", `o:archive:1m:${Math.floor(T0 / 1000)}:n`, "V_sum"), "4");
   } finally {
     await redis.stop();
   }
