@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DeviceSimulator } from "../src/sources/vedirect/simulator.ts";
+import { concatBytes } from "../src/util/bytes.ts";
 import { RUN_FLAGS, runCli, spawnGateway } from "./helpers/cli.ts";
 import { PtyPair } from "./helpers/pty.ts";
 import { freePort, waitFor } from "./helpers/servers.ts";
@@ -64,10 +65,9 @@ Deno.test("bad usage exits 2 with help; version and --help exit 0", async () => 
 
 Deno.test("decode: a raw capture becomes JSON lines with units, PID names and counters", async () => {
   const sim = new DeviceSimulator("bmv", { hexEvery: 2 });
-  const parts = [0, 1, 2, 3].map((i) => sim.frame(Date.UTC(2026, 0, 1, 12) + i * 1000));
-  const capture = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) (capture.set(p, at), at += p.length);
+  const capture = concatBytes(
+    [0, 1, 2, 3].map((i) => sim.frame(Date.UTC(2026, 0, 1, 12) + i * 1000)),
+  );
   const r = await runCli(["decode", "-"], { stdin: capture });
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));

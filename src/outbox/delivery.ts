@@ -4,7 +4,7 @@ import type { DeliveryConfig, Sink } from "../sinks/sink.ts";
 import { RejectedError, RetryableError, TooLargeError } from "../sinks/sink.ts";
 import { type ComponentStatus, errorMessage } from "../status.ts";
 import { globMatcher } from "../util/glob.ts";
-import { backoffDelay, deadline } from "../util/timing.ts";
+import { backoffDelay, deadline, Snooze } from "../util/timing.ts";
 import type { Outbox, OutboxRow } from "./outbox.ts";
 
 /** Options of {@link Delivery}. */
@@ -40,7 +40,7 @@ export class Delivery {
   #running = false;
   #paused = false;
   #loop: Promise<void> | null = null;
-  #wake: (() => void) | null = null;
+  readonly #snooze = new Snooze();
   #unsubscribe: (() => void) | null = null;
   #connected = false;
   #attempt = 0;
@@ -58,7 +58,7 @@ export class Delivery {
   /** Starts delivering in the background. */
   start(): void {
     this.#running = true;
-    this.#unsubscribe = this.options.outbox.onAppend(() => this.#wake?.());
+    this.#unsubscribe = this.options.outbox.onAppend(() => this.#snooze.wake());
     this.#loop = this.#run();
   }
 
@@ -66,7 +66,7 @@ export class Delivery {
   async stop(): Promise<void> {
     this.#running = false;
     this.#unsubscribe?.();
-    this.#wake?.();
+    this.#snooze.wake();
     await this.#loop;
     for (const w of this.#idleWaiters.splice(0)) w();
     if (this.#connected) {
@@ -79,7 +79,7 @@ export class Delivery {
   setPaused(paused: boolean): void {
     this.#paused = paused;
     this.options.status.info.paused = paused;
-    this.#wake?.();
+    this.#snooze.wake();
   }
 
   /**
@@ -91,24 +91,10 @@ export class Delivery {
     this.#attempt = 0;
     this.#lastError = null;
     const idle = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
-    this.#wake?.();
+    this.#snooze.wake();
     await deadline(idle, options.timeoutMs ?? 30_000, `sync of sink ${this.name}`).catch(() => {});
     const sent = this.options.status.processed - before;
     return this.#lastError ? { sent, error: errorMessage(this.#lastError) } : { sent };
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.#wake = null;
-        resolve();
-      }, ms);
-      this.#wake = () => {
-        clearTimeout(t);
-        this.#wake = null;
-        resolve();
-      };
-    });
   }
 
   #settleIdle(): void {
@@ -120,20 +106,20 @@ export class Delivery {
     while (this.#running) {
       if (this.#paused) {
         this.#settleIdle();
-        await this.#sleep(60_000);
+        await this.#snooze.sleep(60_000);
         continue;
       }
       let rows = outbox.read(this.name, this.#limit);
       if (rows.length === 0) {
         this.#settleIdle();
-        await this.#sleep(config.max_wait);
+        await this.#snooze.sleep(config.max_wait);
         continue;
       }
       if (rows.length < this.#limit && this.#idleWaiters.length === 0) {
         // Let a batch fill up, but never hold the oldest record longer than max_wait.
         const age = Date.now() - this.#firstSeen(rows[0].id);
         if (age < config.max_wait) {
-          await this.#sleep(config.max_wait - age);
+          await this.#snooze.sleep(config.max_wait - age);
           if (!this.#running) break;
           rows = outbox.read(this.name, this.#limit);
           if (rows.length === 0) continue;
@@ -148,18 +134,16 @@ export class Delivery {
         const wait = retryAfter ??
           backoffDelay(this.#attempt++, { min: config.backoff_min, max: config.backoff_max });
         status.info.next_retry_ms = Math.round(wait);
-        await this.#sleep(wait);
+        await this.#snooze.sleep(wait);
       }
     }
   }
 
-  #seen = new Map<number, number>();
+  #oldest = { id: -1, at: 0 };
+  /** When the oldest waiting record was first read (max_wait counts from there). */
   #firstSeen(id: number): number {
-    const at = this.#seen.get(id);
-    if (at !== undefined) return at;
-    this.#seen.clear();
-    this.#seen.set(id, Date.now());
-    return Date.now();
+    if (this.#oldest.id !== id) this.#oldest = { id, at: Date.now() };
+    return this.#oldest.at;
   }
 
   /** Writes one batch; true when the cursor moved (sent or dead-lettered). */

@@ -203,6 +203,7 @@ export class Outbox {
       }
     }
     this.status.ok(rows.length);
+    this.status.state = "up";
     for (const fn of this.#listeners) fn();
     return rows.length;
   }
@@ -210,6 +211,8 @@ export class Outbox {
   #refuse(n: number, reason: string, e: unknown): never {
     this.status.drop(reason, n);
     this.status.fail(e, n);
+    // Cannot store anything: /health answers 503 until an append succeeds again.
+    this.status.state = "down";
     throw new OutboxFullError(`outbox could not store ${n} records: ${errorMessage(e)}`, reason);
   }
 

@@ -32,3 +32,26 @@ export function backoffDelay(attempt: number, options: { min: number; max: numbe
   const cap = Math.min(options.max, options.min * 2 ** Math.min(attempt, 30));
   return options.min + Math.random() * (cap - options.min);
 }
+
+/** A sleep that can be cut short: loops wait on it and events (new data, stop) wake them. */
+export class Snooze {
+  #wake: (() => void) | null = null;
+
+  /** Resolves after `ms`, or earlier when {@link wake} is called. */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+    });
+  }
+
+  /** Ends the current sleep, if any. */
+  wake(): void {
+    this.#wake?.();
+  }
+}

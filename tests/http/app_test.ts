@@ -4,6 +4,7 @@ import { parseConfig } from "../../src/config/load.ts";
 import { gatewaySchema } from "../../src/config/schema.ts";
 import { configureLog } from "../../src/log.ts";
 import { freePort, waitFor } from "../helpers/servers.ts";
+import { canMount, withTmpfs } from "../helpers/tmpfs.ts";
 
 configureLog({ level: "error" });
 
@@ -117,3 +118,45 @@ Deno.test("bad ingest bodies get 400 with the field path, oversize 413; the gate
     await agent.stop();
   }
 });
+
+Deno.test("disk full: ingest answers 503 with the reason, /health 503, the gateway keeps serving", {
+  ignore: !canMount,
+}, () =>
+  withTmpfs("1m", async (dir) => {
+    const port = freePort();
+    const agent = new Agent(parseConfig(
+      `gateway: {id: full, data_dir: ${dir}}
+http: {port: ${port}, token: ${TOKEN}}
+outbox: {on_full: reject_new}
+sinks:
+  influx: {type: influxdb, url: "http://127.0.0.1:9", database: d, backoff_min: 1s}
+`,
+      gatewaySchema,
+    ));
+    await agent.start();
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      let refused: { status: number; body: { reason?: string } } | null = null;
+      for (let i = 0; i < 500 && !refused; i++) {
+        const body = JSON.stringify(
+          Array.from(
+            { length: 50 },
+            (_, j) => ({ node: "n", ts: i * 50 + j, fields: { pad: "x".repeat(200) } }),
+          ),
+        );
+        const r = await call(`${url}/ingest`, { method: "POST", body, headers: auth() });
+        if (r.status !== 200) refused = r;
+      }
+      assert.ok(refused, "the disk filled up");
+      assert.equal(refused.status, 503);
+      assert.equal(refused.body.reason, "disk_full");
+      const health = await call(`${url}/health`);
+      assert.equal(health.status, 503);
+      assert.equal(health.body.components.outbox, "down");
+      const status = await call(`${url}/status`);
+      assert.equal(status.status, 200);
+      assert.ok(status.body.outbox.dropped.disk_full > 0);
+    } finally {
+      await agent.stop();
+    }
+  }));

@@ -4,6 +4,7 @@ import { configureLog } from "../../src/log.ts";
 import type { Envelope, Sample } from "../../src/model.ts";
 import { Outbox, OutboxFullError, type OutboxOptions } from "../../src/outbox/outbox.ts";
 import { ComponentStatus } from "../../src/status.ts";
+import { canMount, withTmpfs } from "../helpers/tmpfs.ts";
 
 configureLog({ level: "error" });
 
@@ -192,16 +193,9 @@ Deno.test("dead-lettered records are kept with the upstream's message", async ()
 });
 
 Deno.test("disk full: appends are refused or make room, counted, never a crash", {
-  ignore: Deno.uid() !== 0,
+  ignore: !canMount,
 }, async () => {
-  const dir = await Deno.makeTempDir({ prefix: "tmpfs-" });
-  const mount = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir],
-  }).output();
-  if (!mount.success) {
-    throw new Error("mount tmpfs failed: " + new TextDecoder().decode(mount.stderr));
-  }
-  try {
+  await withTmpfs("1m", async (dir) => {
     const { ob } = await openOutbox({ maxBytes: 100 * 1024 ** 2 }, dir);
     const a = register(ob, "a");
     let refused = 0;
@@ -223,7 +217,5 @@ Deno.test("disk full: appends are refused or make room, counted, never a crash",
     assert.ok(rows.length > 0 && rows.length <= accepted);
     assert.equal(rows.length + (a.dropped.disk_full ?? 0), accepted, "kept or counted");
     ob.close();
-  } finally {
-    await new Deno.Command("umount", { args: [dir] }).output();
-  }
+  });
 });

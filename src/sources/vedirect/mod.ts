@@ -7,6 +7,7 @@ import { SerialLine } from "./port.ts";
 import { type VeDirectConfig, vedirectSchema } from "./schema.ts";
 import { DeviceSimulator } from "./simulator.ts";
 import { VeDirectStream } from "./stream.ts";
+import { Snooze } from "../../util/timing.ts";
 
 const MAX_QUEUED = 1000;
 
@@ -27,7 +28,7 @@ export class VeDirectSource {
   #emitting: Promise<void> | null = null;
   #lastRecordAt: number | null = null;
   #gets: PendingGet[] = [];
-  #wake: (() => void) | null = null;
+  readonly #snooze = new Snooze();
 
   constructor(readonly config: VeDirectConfig, readonly ctx: SourceContext) {
     this.node = config.node ?? ctx.name;
@@ -51,7 +52,7 @@ export class VeDirectSource {
     this.#running = false;
     clearTimeout(this.#idleTimer);
     await this.#line?.close();
-    this.#wake?.();
+    this.#snooze.wake();
     await this.#loop;
     while (this.#emitting) await this.#emitting;
     this.ctx.status.state = "stopped";
@@ -126,20 +127,6 @@ export class VeDirectSource {
     s.info.port = this.config.port ?? `simulated ${this.config.simulate}`;
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.#wake = null;
-        resolve();
-      }, ms);
-      this.#wake = () => {
-        clearTimeout(t);
-        this.#wake = null;
-        resolve();
-      };
-    });
-  }
-
   async #simulate(): Promise<void> {
     const sim = new DeviceSimulator(this.config.simulate!, { seed: this.config.seed });
     this.ctx.status.state = "up";
@@ -149,7 +136,7 @@ export class VeDirectSource {
       this.stream.push(sim.frame(now), now);
       this.stream.idle();
       this.#publishCounters();
-      await this.#sleep(this.config.interval);
+      await this.#snooze.sleep(this.config.interval);
     }
   }
 
@@ -187,7 +174,7 @@ export class VeDirectSource {
         this.#line = null;
       }
       if (!this.#running) break;
-      await this.#sleep(backoff);
+      await this.#snooze.sleep(backoff);
       backoff = Math.min(reconnect_max, backoff * 2);
     }
   }

@@ -1,3 +1,4 @@
+import { concatBytes, seededRandom } from "../../util/bytes.ts";
 import { decodeHex, encodeHex, HexCommand, HexFlags, registerResponse } from "./hex.ts";
 
 /** Kinds of device the simulator can play. */
@@ -16,28 +17,6 @@ export function encodeBlock(fields: [string, string][]): Uint8Array {
   out.set(body);
   out[body.length] = (256 - (sum & 0xff)) & 0xff;
   return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-// Small deterministic PRNG so a seed reproduces a capture.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Sun elevation factor 0..1 over the UTC day (06:00-18:00). */
@@ -67,7 +46,7 @@ export class DeviceSimulator {
   #lastAt: number | null = null;
 
   constructor(readonly kind: SimulatedDevice, options: DeviceSimulatorOptions = {}) {
-    this.#random = mulberry32(options.seed ?? 1);
+    this.#random = seededRandom(options.seed ?? 1);
     this.#serial = options.serial ?? (kind === "mppt" ? "HQ2132ABCDE" : "HQ2045XYZ12");
     this.#hexEvery = options.hexEvery ?? 10;
   }
@@ -85,7 +64,7 @@ export class DeviceSimulator {
     if (this.#hexEvery > 0 && this.#frames % this.#hexEvery === 0) {
       parts.push(encoder.encode(this.#asyncMessage(now)));
     }
-    return concat(parts);
+    return concatBytes(parts);
   }
 
   /** The battery voltage in 0.01 V the device would report now. */

@@ -2,19 +2,13 @@ import assert from "node:assert/strict";
 import { FrameParser, type TextBlock } from "../../../src/sources/vedirect/frame.ts";
 import { encodeHex } from "../../../src/sources/vedirect/hex.ts";
 import { encodeBlock } from "../../../src/sources/vedirect/simulator.ts";
+import { concatBytes } from "../../../src/util/bytes.ts";
 import { VeDirectStream } from "../../../src/sources/vedirect/stream.ts";
 
 const enc = new TextEncoder();
 
 function concat(...parts: (Uint8Array | string)[]): Uint8Array {
-  const bytes = parts.map((p) => typeof p === "string" ? enc.encode(p) : p);
-  const out = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
-  let at = 0;
-  for (const b of bytes) {
-    out.set(b, at);
-    at += b.length;
-  }
-  return out;
+  return concatBytes(parts.map((p) => typeof p === "string" ? enc.encode(p) : p));
 }
 
 function parse(

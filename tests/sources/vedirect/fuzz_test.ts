@@ -2,29 +2,14 @@ import assert from "node:assert/strict";
 import { FrameParser, type TextBlock } from "../../../src/sources/vedirect/frame.ts";
 import { VeDirectStream } from "../../../src/sources/vedirect/stream.ts";
 import { DeviceSimulator } from "../../../src/sources/vedirect/simulator.ts";
-
 // Deterministic PRNG so a failure can be replayed from its case number.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { concatBytes, seededRandom } from "../../../src/util/bytes.ts";
 
 function capture(seed: number, frames: number): Uint8Array {
   const sim = new DeviceSimulator(seed % 2 ? "mppt" : "bmv", { seed, hexEvery: 3 });
   const parts: Uint8Array[] = [];
   for (let i = 0; i < frames; i++) parts.push(sim.frame(Date.UTC(2026, 5, 1, 12) + i * 1000));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 function blocksOf(bytes: Uint8Array, chunk: number): TextBlock[] {
@@ -38,7 +23,7 @@ function blocksOf(bytes: Uint8Array, chunk: number): TextBlock[] {
 const COLON = 0x3a;
 
 Deno.test("fuzz: 60k single-byte corruptions never yield a block that was not sent", () => {
-  const random = rng(42);
+  const random = seededRandom(42);
   const captures = Array.from({ length: 20 }, (_, i) => capture(i + 1, 4));
   const sent = captures.map((c) => blocksOf(c, c.length));
   const originals = sent.map((blocks) => new Set(blocks.map((b) => JSON.stringify(b))));
@@ -72,7 +57,7 @@ Deno.test("fuzz: 60k single-byte corruptions never yield a block that was not se
 });
 
 Deno.test("fuzz: 40k random and spliced streams never throw", () => {
-  const random = rng(7);
+  const random = seededRandom(7);
   const base = capture(3, 6);
   let records = 0;
   for (let n = 0; n < 40_000; n++) {
