@@ -82,8 +82,10 @@ export class RedisStore implements Store {
       this.status.state = "up";
     } catch (e) {
       // Redis down at start: keep going, samples wait in memory until it is back.
+      // The error event (NOAUTH, ECONNREFUSED) says more than "Connection is closed".
+      const cause = this.status.lastError?.message ?? errorMessage(e);
       this.status.state = "degraded";
-      this.status.fail(e);
+      this.status.fail(`Redis at ${o.host}:${o.port} db ${o.db} not usable: ${cause}`);
     }
   }
 

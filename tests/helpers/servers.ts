@@ -80,7 +80,9 @@ export class Server {
 }
 
 /** redis-server without persistence (on `port` when given, to test "down at start"). */
-export async function startRedis(options: { port?: number } = {}): Promise<Server> {
+export async function startRedis(
+  options: { port?: number; password?: string } = {},
+): Promise<Server> {
   const port = options.port ?? freePort();
   const dir = await Deno.makeTempDir({ prefix: "redis-" });
   return await new Server("redis-server", port, dir, [
@@ -95,13 +97,15 @@ export async function startRedis(options: { port?: number } = {}): Promise<Serve
     "no",
     "--dir",
     dir,
+    ...(options.password ? ["--requirepass", options.password] : []),
   ], async () => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     try {
-      await conn.write(new TextEncoder().encode("PING\r\n"));
-      const buf = new Uint8Array(16);
+      const auth = options.password ? `AUTH ${options.password}\r\n` : "";
+      await conn.write(new TextEncoder().encode(`${auth}PING\r\n`));
+      const buf = new Uint8Array(64);
       const n = await conn.read(buf);
-      return new TextDecoder().decode(buf.subarray(0, n ?? 0)).startsWith("+PONG");
+      return /\+PONG/.test(new TextDecoder().decode(buf.subarray(0, n ?? 0)));
     } finally {
       conn.close();
     }

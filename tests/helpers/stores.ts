@@ -37,13 +37,18 @@ export async function embeddedFactory(): Promise<StoreFactory> {
 }
 
 /** Redis stores on one node set of a real redis-server. */
-export function redisFactory(port: number, nodeSet: string): StoreFactory {
+export function redisFactory(
+  port: number,
+  nodeSet: string,
+  auth: { password?: string } = {},
+): StoreFactory {
   return async (over) => {
     const s = new RedisStore({
       ...storeOptions(over),
       host: "127.0.0.1",
       port,
       db: 3,
+      password: auth.password,
       tls: false,
       nodeSet,
       hashPrefix: nodeSet,

@@ -236,3 +236,21 @@ sources:
     await redis?.stop();
   }
 });
+
+Deno.test("a password-protected Redis is used with store.redis.password", async () => {
+  const redis = await startRedis({ password: "s3cret-pw" });
+  try {
+    const store = await redisFactory(redis.port, "pw", { password: "s3cret-pw" })();
+    assert.equal(store.status.state, "up");
+    await store.write([{ source: "t", node: "n", ts: T0, fields: { V: 1 } }]);
+    await store.flush();
+    assert.deepEqual(await store.nodes(), ["n"]);
+    await store.close();
+    const denied = await redisFactory(redis.port, "pw")();
+    assert.equal(denied.status.state, "degraded");
+    assert.match(denied.status.lastError?.message ?? "", /NOAUTH|auth/i);
+    await denied.close();
+  } finally {
+    await redis.stop();
+  }
+});
