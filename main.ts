@@ -30,6 +30,7 @@ Run 'edge-gateway <command> --help' for a command's options.`,
   run: `Usage: edge-gateway run [--config FILE]
 
 Runs the gateway until SIGINT/SIGTERM (a second signal forces exit 130).
+SIGHUP (or POST /reload) re-reads the config file and applies what changed.
   -c, --config FILE   config file (default ${DEFAULT_CONFIG})`,
   check: `Usage: edge-gateway check FILE
 
@@ -87,6 +88,8 @@ async function run(args: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
+  // SIGHUP re-reads the config; an invalid file leaves the running config in force.
+  Deno.addSignalListener("SIGHUP", () => void agent.reload());
   await agent.start();
   return await stopped.promise;
 }

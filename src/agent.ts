@@ -1,6 +1,8 @@
 import type { GatewayConfig } from "./config/schema.ts";
-import { createApp, type GatewayView } from "./http/app.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { ConfigError, loadConfigFile } from "./config/load.ts";
+import { gatewaySchema } from "./config/schema.ts";
+import { createApp, type GatewayView, type ReloadResult } from "./http/app.ts";
+import { configureLog, createLogger, type Logger } from "./log.ts";
 import type { EnvelopeKind, Sample } from "./model.ts";
 import { Delivery } from "./outbox/delivery.ts";
 import { Outbox } from "./outbox/outbox.ts";
@@ -48,7 +50,11 @@ export class Agent implements GatewayView {
   #startedAt = Date.now();
   #stopping: Promise<void> | null = null;
 
-  constructor(readonly config: GatewayConfig, readonly options: AgentOptions = {}) {
+  #config: GatewayConfig;
+  #lastReload: (ReloadResult & { at: string }) | null = null;
+
+  constructor(config: GatewayConfig, readonly options: AgentOptions = {}) {
+    this.#config = config;
     this.gatewayId = config.gateway.id ?? hostname();
     this.levels = levelsOf(config.store);
     this.store = createStore(config);
@@ -61,6 +67,11 @@ export class Agent implements GatewayView {
       log: this.log.child("outbox"),
     });
     this.pipeline = new Pipeline(this.store, this.outbox, this.log.child("pipeline"));
+  }
+
+  /** The configuration in force (changes on a successful reload). */
+  get config(): GatewayConfig {
+    return this.#config;
   }
 
   /** The address the HTTP server listens on, once started. */
@@ -228,6 +239,7 @@ export class Agent implements GatewayView {
         [...this.sources].map(([name, s]) => [name, s.status.toJSON()]),
       ),
       sinks,
+      reload: this.#lastReload,
     };
   }
 
@@ -237,6 +249,78 @@ export class Agent implements GatewayView {
 
   query(q: SeriesQuery): Promise<unknown[]> {
     return this.store.query(q);
+  }
+
+  setSinkPaused(name: string, paused: boolean): boolean {
+    const d = this.deliveries.get(name);
+    if (!d) return false;
+    d.setPaused(paused);
+    this.log.info(paused ? "sink paused" : "sink resumed", { sink: name });
+    return true;
+  }
+
+  /**
+   * Re-reads the config file. An invalid file changes nothing (errors go to the
+   * log and /status). Otherwise sources and sinks whose config changed are
+   * restarted, removed ones stopped, new ones started; buffered records stay in
+   * the outbox and each sink resumes from its cursor, so nothing is lost.
+   */
+  async reload(): Promise<ReloadResult> {
+    const file = this.options.configFile;
+    let next: GatewayConfig;
+    try {
+      if (!file) throw new ConfigError("(none)", ["the gateway was started without a config file"]);
+      next = await loadConfigFile(file, gatewaySchema);
+    } catch (e) {
+      const errors = e instanceof ConfigError ? e.problems : [errorMessage(e)];
+      this.log.error("reload rejected: the running config stays in force", { file, errors });
+      return this.#reloaded({ ok: false, errors });
+    }
+    const prev = this.#config;
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    const changed: string[] = [];
+    for (const [name, old] of Object.entries(prev.sources)) {
+      if (same(old, next.sources[name])) continue;
+      const running = this.sources.get(name);
+      await running?.source.stop().catch((e) => running.status.fail(e));
+      this.sources.delete(name);
+      changed.push(`source.${name}`);
+    }
+    for (const [name, old] of Object.entries(prev.sinks)) {
+      if (same(old, next.sinks[name])) continue;
+      await this.deliveries.get(name)?.stop();
+      this.deliveries.delete(name);
+      if (!(name in next.sinks)) this.outbox.unregister(name);
+      changed.push(`sink.${name}`);
+    }
+    this.#config = next;
+    for (const [name, config] of Object.entries(next.sinks)) {
+      if (!this.deliveries.has(name)) this.#startSink(name, config);
+    }
+    for (const [name, config] of Object.entries(next.sources)) {
+      if (!this.sources.has(name)) await this.#startSource(name, config);
+    }
+    if (!same(prev.log, next.log)) configureLog(next.log);
+    const restart = (["gateway", "http", "store", "outbox"] as const).filter((k) =>
+      !same(prev[k], next[k])
+    );
+    const result = {
+      ok: true,
+      changed: [
+        ...new Set(changed.concat(
+          Object.keys(next.sources).filter((n) => !(n in prev.sources)).map((n) => `source.${n}`),
+          Object.keys(next.sinks).filter((n) => !(n in prev.sinks)).map((n) => `sink.${n}`),
+        )),
+      ],
+      restart_required: restart,
+    };
+    this.log.info("config reloaded", { file, changed: result.changed, restart_required: restart });
+    return this.#reloaded(result);
+  }
+
+  #reloaded(result: ReloadResult): ReloadResult {
+    this.#lastReload = { ...result, at: new Date().toISOString() };
+    return result;
   }
 
   /** Forces an immediate delivery attempt on every sink. */

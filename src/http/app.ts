@@ -7,6 +7,9 @@ import { OutboxFullError } from "../outbox/outbox.ts";
 import type { SeriesQuery } from "../store/store.ts";
 import { errorMessage } from "../status.ts";
 import { parseIngestBody, toSamples } from "./ingest.ts";
+import { createMetrics } from "./metrics.ts";
+import { renderFragment, renderPage, SPARK_FIELDS, type Sparks } from "./page.ts";
+import type { StatusJson } from "./status_doc.ts";
 
 /** What the HTTP API reads from and asks of the running gateway. */
 export interface GatewayView {
@@ -16,6 +19,20 @@ export interface GatewayView {
   sync(): Promise<Record<string, { sent: number; error?: string }>>;
   /** Hands samples to the pipeline; resolves once they are durably accepted. */
   ingest(samples: Sample[]): Promise<void>;
+  /** Re-reads the config file and applies what changed; an invalid file changes nothing. */
+  reload(): Promise<ReloadResult>;
+  /** Pauses or resumes a sink; false when there is no such sink. */
+  setSinkPaused(name: string, paused: boolean): boolean;
+}
+
+/** What a reload did. */
+export interface ReloadResult {
+  ok: boolean;
+  errors?: string[];
+  /** Sources and sinks started, stopped or restarted. */
+  changed?: string[];
+  /** Sections that only take effect after a restart. */
+  restart_required?: string[];
 }
 
 /** Options of {@link createApp}. */
@@ -46,9 +63,34 @@ const querySchema = z.strictObject({
   window: z.string().optional(),
 });
 
-/** Builds the Hono app: /health, /status, /query and the token-protected operator endpoints. */
+/** The last hour of the sparkline fields of every source, at most 120 points each. */
+async function collectSparks(view: GatewayView, status: StatusJson): Promise<Sparks> {
+  const now = Date.now();
+  const out: Sparks = {};
+  for (const [name, c] of Object.entries(status.sources)) {
+    const values = c.device?.values ?? {};
+    const fields = SPARK_FIELDS.filter((f) => typeof values[f] === "number");
+    if (!c.node || fields.length === 0) continue;
+    const points = await view.query({ node: c.node, from: now - 3_600_000, to: now + 1000 })
+      .catch(() => []) as { fields: Record<string, unknown> }[];
+    const step = Math.max(1, Math.ceil(points.length / 120));
+    out[name] = {};
+    for (const f of fields) {
+      const series: number[] = [];
+      for (let i = 0; i < points.length; i += step) {
+        const v = points[i].fields[f];
+        if (typeof v === "number") series.push(v);
+      }
+      out[name][f] = series;
+    }
+  }
+  return out;
+}
+
+/** Builds the Hono app: status page, /health, /status, /metrics, /query and operator endpoints. */
 export function createApp(view: GatewayView, options: AppOptions): Hono {
   const app = new Hono();
+  const metrics = createMetrics();
 
   const requireToken = options.token
     ? bearerAuth({
@@ -73,6 +115,21 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
   });
 
   app.get("/status", (c) => c.json(view.status()));
+
+  app.get("/", async (c) => {
+    const status = view.status() as unknown as StatusJson;
+    return c.html(renderPage(status, await collectSparks(view, status)));
+  });
+
+  app.get("/fragment", async (c) => {
+    const status = view.status() as unknown as StatusJson;
+    return c.html(renderFragment(status, await collectSparks(view, status)));
+  });
+
+  app.get("/metrics", async (c) => {
+    const { body, type } = await metrics(view.status() as unknown as StatusJson);
+    return c.body(body, 200, { "Content-Type": type });
+  });
 
   app.get("/query", async (c) => {
     const parsed = querySchema.safeParse(c.req.query());
@@ -106,6 +163,21 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
     limit,
     async (c) => c.json({ sinks: await view.sync() }),
   );
+
+  app.post("/reload", requireToken as never, limit, async (c) => {
+    const result = await view.reload();
+    return c.json(result, result.ok ? 200 : 400);
+  });
+
+  for (const [action, paused] of [["pause", true], ["resume", false]] as const) {
+    app.post(`/sinks/:name/${action}`, requireToken as never, limit, (c) => {
+      const name = c.req.param("name");
+      if (!view.setSinkPaused(name, paused)) {
+        return c.json({ error: `no sink named "${name}"` }, 404);
+      }
+      return c.json({ sink: name, paused });
+    });
+  }
 
   app.post("/ingest", requireToken as never, limit, async (c) => {
     let body: unknown;

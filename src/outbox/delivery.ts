@@ -41,6 +41,7 @@ export class Delivery {
   #paused = false;
   #loop: Promise<void> | null = null;
   readonly #snooze = new Snooze();
+  #backingOff = false;
   #unsubscribe: (() => void) | null = null;
   #connected = false;
   #attempt = 0;
@@ -58,7 +59,10 @@ export class Delivery {
   /** Starts delivering in the background. */
   start(): void {
     this.#running = true;
-    this.#unsubscribe = this.options.outbox.onAppend(() => this.#snooze.wake());
+    // New records end an idle wait, never a backoff (that would hammer a failing upstream).
+    this.#unsubscribe = this.options.outbox.onAppend(() => {
+      if (!this.#backingOff) this.#snooze.wake();
+    });
     this.#loop = this.#run();
   }
 
@@ -134,7 +138,9 @@ export class Delivery {
         const wait = retryAfter ??
           backoffDelay(this.#attempt++, { min: config.backoff_min, max: config.backoff_max });
         status.info.next_retry_ms = Math.round(wait);
+        this.#backingOff = true;
         await this.#snooze.sleep(wait);
+        this.#backingOff = false;
       }
     }
   }

@@ -3,6 +3,7 @@ import { errorMessage } from "../../status.ts";
 import { defineSource, type SourceContext } from "../source.ts";
 import type { DeviceRecord } from "./decode.ts";
 import { getRequest, type HexMessage } from "./hex.ts";
+import { NUMERIC_LABELS } from "./labels.ts";
 import { SerialLine } from "./port.ts";
 import { type VeDirectConfig, vedirectSchema } from "./schema.ts";
 import { DeviceSimulator } from "./simulator.ts";
@@ -95,7 +96,7 @@ export class VeDirectSource {
       fields: record.fields,
       tags: record.tags,
     };
-    this.ctx.status.info.device = { ...record.tags, values: record.fields };
+    this.ctx.status.info.device = { ...record.tags, values: record.fields, units: unitsOf(record) };
     if (this.#queue.length >= MAX_QUEUED) {
       this.#queue.shift();
       this.ctx.status.drop("pipeline_backpressure");
@@ -125,6 +126,7 @@ export class VeDirectSource {
     Object.assign(s.counters, this.stream.counters);
     s.info.last_record_at = this.#lastRecordAt ? new Date(this.#lastRecordAt).toISOString() : null;
     s.info.port = this.config.port ?? `simulated ${this.config.simulate}`;
+    s.info.node = this.node;
   }
 
   async #simulate(): Promise<void> {
@@ -186,6 +188,16 @@ export class VeDirectSource {
       this.#publishCounters();
     }, this.config.gap);
   }
+}
+
+/** Display units of the numeric fields of a record (for the status page and metrics). */
+function unitsOf(record: DeviceRecord): Record<string, string> {
+  const units: Record<string, string> = {};
+  for (const k in record.fields) {
+    const unit = NUMERIC_LABELS[k]?.unit;
+    if (unit) units[k] = unit;
+  }
+  return units;
 }
 
 /** The `vedirect` source kind. */

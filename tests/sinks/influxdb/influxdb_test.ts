@@ -136,3 +136,27 @@ Deno.test("POST-like sync delivers at once, ignoring max_wait", async () => {
     await influx.stop();
   }
 });
+
+Deno.test("while InfluxDB is down, new records do not cut the backoff short", async () => {
+  const d = await deliveryFor({
+    type: "influxdb",
+    url: "http://127.0.0.1:9",
+    database: "x",
+    max_wait: "10ms",
+    backoff_min: "400ms",
+    backoff_max: "400ms",
+  });
+  try {
+    d.delivery.start();
+    const until = Date.now() + 1300;
+    for (let i = 0; Date.now() < until; i++) {
+      d.append(samples(i, 1));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // ~1.3 s at one attempt per 0.4 s: a handful of attempts, not one per append.
+    const attempts = d.status.counters.retried ?? 0;
+    assert.ok(attempts >= 1 && attempts <= 8, `attempts: ${attempts} (a storm would be ~60)`);
+  } finally {
+    await d.close();
+  }
+});

@@ -1,0 +1,166 @@
+import client from "prom-client";
+import type { ComponentJson, StatusJson } from "./status_doc.ts";
+
+const STATE_VALUE: Record<string, number> = { up: 1, degraded: 0.5 };
+
+/**
+ * Prometheus metrics for every figure of /status, with prom-client. Each
+ * scrape reads one status snapshot, so the figures are consistent.
+ */
+export function createMetrics(): (status: StatusJson) => Promise<{ body: string; type: string }> {
+  const registry = new client.Registry();
+  let snap: StatusJson | null = null;
+  const components = () =>
+    snap
+      ? [
+        { role: "store", c: snap.store },
+        { role: "outbox", c: snap.outbox },
+        ...Object.values(snap.sources).map((c) => ({ role: "source", c })),
+        ...Object.values(snap.sinks).map((c) => ({ role: "sink", c })),
+      ]
+      : [];
+  const labels = ["role", "component", "kind"] as const;
+
+  new client.Gauge({
+    name: "edge_component_up",
+    help: "1 up, 0.5 degraded, 0 down/starting/stopped",
+    labelNames: labels,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { role, c } of components()) {
+        this.set({ role, component: c.name, kind: c.kind }, STATE_VALUE[c.state] ?? 0);
+      }
+    },
+  });
+  new client.Counter({
+    name: "edge_processed_total",
+    help: "Items handled successfully (samples read, records sent, rows stored)",
+    labelNames: labels,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { role, c } of components()) {
+        this.inc({ role, component: c.name, kind: c.kind }, c.processed);
+      }
+    },
+  });
+  new client.Counter({
+    name: "edge_failed_total",
+    help: "Failures (write attempts, reads, parse errors)",
+    labelNames: labels,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { role, c } of components()) {
+        this.inc({ role, component: c.name, kind: c.kind }, c.failed);
+      }
+    },
+  });
+  new client.Counter({
+    name: "edge_dropped_total",
+    help: "Records dropped, by reason",
+    labelNames: [...labels, "reason"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { role, c } of components()) {
+        for (const [reason, n] of Object.entries(c.dropped)) {
+          this.inc({ role, component: c.name, kind: c.kind, reason }, n);
+        }
+      }
+    },
+  });
+  new client.Counter({
+    name: "edge_events_total",
+    help: "Component counters (blocks_ok, checksum_errors, resyncs, retried, dead_lettered, ...)",
+    labelNames: [...labels, "counter"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { role, c } of components()) {
+        for (const [counter, n] of Object.entries(c.counters)) {
+          this.inc({ role, component: c.name, kind: c.kind, counter }, n);
+        }
+      }
+    },
+  });
+  const queue = (
+    name: string,
+    help: string,
+    pick: (q: NonNullable<ComponentJson["queue"]>) => number | null,
+  ) =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ["sink"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [sink, c] of Object.entries(snap?.sinks ?? {})) {
+          const v = c.queue ? pick(c.queue) : null;
+          if (v !== null) this.set({ sink }, v);
+        }
+      },
+    });
+  queue("edge_sink_queue_records", "Records waiting in the outbox for a sink", (q) => q.records);
+  queue("edge_sink_queue_bytes", "Bytes waiting in the outbox for a sink", (q) => q.bytes);
+  queue(
+    "edge_sink_queue_oldest_age_seconds",
+    "Age of the oldest record waiting for a sink",
+    (q) => q.oldest_age_ms === null ? 0 : q.oldest_age_ms / 1000,
+  );
+  new client.Gauge({
+    name: "edge_source_last_record_age_seconds",
+    help: "Seconds since a source's last record",
+    labelNames: ["source"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [source, c] of Object.entries(snap?.sources ?? {})) {
+        if (c.last_record_at) {
+          this.set({ source }, (Date.now() - Date.parse(c.last_record_at)) / 1000);
+        }
+      }
+    },
+  });
+  new client.Gauge({
+    name: "edge_outbox_bytes",
+    help: "Bytes held in the outbox",
+    registers: [registry],
+    collect() {
+      this.set(snap?.outbox.bytes ?? 0);
+    },
+  });
+  new client.Gauge({
+    name: "edge_outbox_max_bytes",
+    help: "Bound of the outbox",
+    registers: [registry],
+    collect() {
+      this.set(snap?.outbox.max_bytes ?? 0);
+    },
+  });
+  new client.Gauge({
+    name: "edge_uptime_seconds",
+    help: "Seconds since the gateway started",
+    registers: [registry],
+    collect() {
+      this.set(snap?.uptime_s ?? 0);
+    },
+  });
+  new client.Gauge({
+    name: "edge_build_info",
+    help: "Version and gateway id (always 1)",
+    labelNames: ["version", "gateway_id"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (snap) this.set({ version: snap.version, gateway_id: snap.gateway_id }, 1);
+    },
+  });
+
+  return async function render(status: StatusJson) {
+    snap = status;
+    return { body: await registry.metrics(), type: registry.contentType };
+  };
+}

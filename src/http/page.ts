@@ -1,0 +1,211 @@
+/**
+ * The status page: server-rendered HTML, no build step, no CDN. The page
+ * replaces its live part with /fragment every few seconds (no full reload).
+ */
+import type { ComponentJson, StatusJson } from "./status_doc.ts";
+
+/** Points of the sparklines per source: field -> values, oldest first. */
+export type Sparks = Record<string, Record<string, number[]>>;
+
+/** Fields drawn as sparklines when a device has them. */
+export const SPARK_FIELDS = ["V", "PPV", "SOC", "I"];
+
+function esc(v: unknown): string {
+  return String(v ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function age(iso: string | null | undefined, now: number): string {
+  if (!iso) return "never";
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  return s < 120
+    ? `${s} s ago`
+    : s < 7200
+    ? `${Math.round(s / 60)} min ago`
+    : `${Math.round(s / 3600)} h ago`;
+}
+
+function bytes(n: number): string {
+  return n < 1024
+    ? `${n} B`
+    : n < 1024 ** 2
+    ? `${(n / 1024).toFixed(1)} KiB`
+    : `${(n / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+function badge(state: string): string {
+  const cls = state === "up" || state === "ok" ? "ok" : state === "degraded" ? "warn" : "bad";
+  return `<span class="badge ${cls}">${esc(state)}</span>`;
+}
+
+function sum(o: Record<string, number>): number {
+  return Object.values(o).reduce((a, b) => a + b, 0);
+}
+
+/** An inline SVG polyline of `values`, scaled to its own min..max. */
+export function sparkline(
+  values: number[],
+  options: { width?: number; height?: number } = {},
+): string {
+  const w = options.width ?? 140;
+  const h = options.height ?? 30;
+  if (values.length < 2) return `<svg class="spark" width="${w}" height="${h}"></svg>`;
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  const span = max - min || 1;
+  const pts = values.map((v, i) =>
+    `${(i / (values.length - 1) * (w - 2) + 1).toFixed(1)},${
+      (h - 1 - (v - min) / span * (h - 2)).toFixed(1)
+    }`
+  ).join(" ");
+  return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img">` +
+    `<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="${pts}"/></svg>`;
+}
+
+function value(v: unknown): string {
+  if (typeof v === "number") {
+    return Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) < 10 ? 3 : 2);
+  }
+  if (typeof v === "boolean") return v ? "on" : "off";
+  return esc(v);
+}
+
+function source(name: string, c: ComponentJson, sparks: Sparks, now: number): string {
+  const d = c.device ?? {};
+  const values = d.values ?? {};
+  const units = d.units ?? {};
+  const checked = (c.counters.blocks_ok ?? 0) + (c.counters.checksum_errors ?? 0);
+  const errRate = checked ? ((c.counters.checksum_errors ?? 0) / checked * 100).toFixed(2) : "0.00";
+  // Code fields show their name with the number: "Bulk (3)"; identity labels are in the header.
+  const rows = Object.entries(values)
+    .filter(([k]) => !k.endsWith("_text") && !["PID", "SER#", "FW", "FWE", "BMV"].includes(k))
+    .slice(0, 16)
+    .map(([k, v]) => {
+      const text = values[`${k}_text`];
+      const shown = typeof text === "string" ? `${esc(text || "none")} (${value(v)})` : value(v);
+      return `<tr><th>${esc(k)}</th><td class="num" data-field="${esc(k)}">${shown}</td><td>${
+        esc(units[k] ?? "")
+      }</td></tr>`;
+    }).join("");
+  const lines = Object.entries(sparks[name] ?? {}).map(([f, pts]) =>
+    `<div class="sparkrow"><span>${esc(f)}${
+      units[f] ? ` (${esc(units[f])})` : ""
+    }, last hour</span>${sparkline(pts)}</div>`
+  ).join("");
+  return `<article class="card" data-source="${esc(name)}">
+  <header><h3>${esc(name)}</h3>${badge(c.state)}</header>
+  <p class="sub">${esc(d.product ?? c.kind)}${d.serial ? ` · ${esc(d.serial)}` : ""} · ${
+    esc(c.port ?? "")
+  }</p>
+  <p class="sub">last frame <b class="age">${
+    age(c.last_record_at, now)
+  }</b> · checksum errors ${errRate}% · ${c.counters.blocks_ok ?? 0} blocks</p>
+  ${lines ? `<div class="sparks">${lines}</div>` : ""}
+  <table class="values">${rows}</table>
+</article>`;
+}
+
+function sinkRow(name: string, c: ComponentJson, now: number): string {
+  const q = c.queue ?? { records: 0, bytes: 0, oldest_age_ms: null };
+  const oldest = q.oldest_age_ms === null ? "-" : `${Math.round(q.oldest_age_ms / 1000)} s`;
+  return `<tr data-sink="${esc(name)}"><th>${esc(name)}<br><small>${esc(c.kind)}</small></th>
+  <td>${badge(c.paused ? "paused" : c.state)}</td><td class="num">${q.records}<br><small>${
+    bytes(q.bytes)
+  }, oldest ${oldest}</small></td>
+  <td class="num">${c.processed}</td><td class="num">${
+    c.counters.retried ?? 0
+  }</td><td class="num">${sum(c.dropped)}</td>
+  <td class="num">${c.counters.dead_lettered ?? 0}</td></tr>${
+    c.last_error
+      ? `<tr><td colspan="7" class="err">${esc(c.last_error.message)} <small>(${
+        age(c.last_error.at, now)
+      })</small></td></tr>`
+      : ""
+  }`;
+}
+
+/** The live part of the page (replaced every few seconds). */
+export function renderFragment(s: StatusJson, sparks: Sparks, now: number = Date.now()): string {
+  const all: [string, ComponentJson][] = [
+    ["store", s.store],
+    ["outbox", s.outbox],
+    ...Object.entries(s.sources),
+    ...Object.entries(s.sinks),
+  ];
+  const errors = all.filter(([, c]) => c.last_error)
+    .sort((a, b) => Date.parse(b[1].last_error!.at) - Date.parse(a[1].last_error!.at))
+    .slice(0, 10)
+    .map(([n, c]) =>
+      `<li><b>${esc(n)}</b> ${esc(c.last_error!.message)} <small>${
+        age(c.last_error!.at, now)
+      }</small></li>`
+    )
+    .join("");
+  const sources = Object.entries(s.sources).map(([n, c]) => source(n, c, sparks, now)).join("");
+  const sinks = Object.entries(s.sinks).map(([n, c]) => sinkRow(n, c, now)).join("");
+  const windows = Object.entries(s.store.counters).filter(([k]) => k.startsWith("windows_"))
+    .map(([k, v]) => `${esc(k.slice(8))}: ${v}`).join(", ") || "none yet";
+  return `<p class="sub">${badge(s.status)} up ${Math.round(s.uptime_s)} s · updated ${
+    new Date(now).toISOString().slice(11, 19)
+  } UTC</p>
+<section><h2>Devices</h2><div class="grid">${
+    sources || "<p>No sources configured.</p>"
+  }</div></section>
+<section><h2>Upstream</h2>${
+    sinks
+      ? `<div class="scroll"><table class="sinks"><tr><th>sink</th><th>state</th><th>queue</th><th>sent</th><th>retried</th><th>dropped</th><th>dead-lettered</th></tr>${sinks}</table></div>`
+      : "<p>No sinks configured: data stays on this gateway.</p>"
+  }</section>
+<section><h2>Local store</h2><p>${esc(s.store.kind)} ${
+    badge(s.store.state)
+  } · ${s.store.processed} samples stored · windows ${windows}
+ · outbox ${bytes(s.outbox.bytes)} of ${bytes(s.outbox.max_bytes)} ${badge(s.outbox.state)}${
+    s.outbox.recovered ? ` · damaged buffer moved to ${esc(s.outbox.recovered.moved_to)}` : ""
+  }</p>${
+    s.reload
+      ? `<p>last reload ${age(s.reload.at, now)}: ${
+        s.reload.ok ? "applied" : `rejected: ${esc((s.reload.errors ?? []).join("; "))}`
+      }</p>`
+      : ""
+  }</section>
+<section><h2>Recent errors</h2>${
+    errors ? `<ul class="errors">${errors}</ul>` : "<p>None.</p>"
+  }</section>`;
+}
+
+const STYLE = `
+:root{color-scheme:light dark;--ok:#1a7f37;--warn:#b08800;--bad:#cf222e;--line:#8884}
+*{box-sizing:border-box}body{font:15px/1.4 system-ui,sans-serif;margin:0;padding:12px;max-width:1200px;margin:auto}
+h1{font-size:1.3em;margin:0 0 4px}h2{font-size:1.1em;margin:18px 0 8px}h3{margin:0;font-size:1.05em}
+.sub{margin:2px 0;color:#888}small{color:#888}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(290px,1fr));gap:10px}
+.card{border:1px solid var(--line);border-radius:8px;padding:10px}.card header{display:flex;justify-content:space-between;align-items:center}
+table{border-collapse:collapse;width:100%}td,th{padding:3px 6px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+.num{text-align:right;font-variant-numeric:tabular-nums}.values th{font-weight:500}
+.badge{border-radius:10px;padding:1px 8px;font-size:.8em;color:#fff;background:var(--bad)}.badge.ok{background:var(--ok)}.badge.warn{background:var(--warn)}
+.sparks{margin:6px 0}.sparkrow{display:flex;justify-content:space-between;align-items:center;color:#2f81f7}.sparkrow span{color:#888;font-size:.85em}
+.scroll{overflow-x:auto}.err{color:var(--bad);overflow-wrap:anywhere}.errors{padding-left:18px}
+`;
+
+/** The whole page. */
+export function renderPage(
+  s: StatusJson,
+  sparks: Sparks,
+  options: { refreshMs?: number } = {},
+): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${esc(s.gateway_id)} · edge-gateway</title><style>${STYLE}</style></head><body>
+<h1>edge-gateway · ${esc(s.gateway_id)}</h1>
+<p class="sub">version ${esc(s.version)} · config ${
+    esc(s.config_file ?? "(none)")
+  } · <a href="/status">/status</a> · <a href="/metrics">/metrics</a></p>
+<div id="live">${renderFragment(s, sparks)}</div>
+<script>
+setInterval(async () => {
+  try {
+    const r = await fetch("/fragment", { cache: "no-store" });
+    if (r.ok) document.getElementById("live").innerHTML = await r.text();
+  } catch (_) { /* gateway restarting: keep the last view */ }
+}, ${options.refreshMs ?? 2000});
+</script></body></html>`;
+}

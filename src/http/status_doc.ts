@@ -1,0 +1,40 @@
+/** The shape of the /status document, as the page and /metrics read it. */
+
+/** The parts of a component's status that become metrics. */
+export interface ComponentJson {
+  name: string;
+  kind: string;
+  state: string;
+  processed: number;
+  failed: number;
+  counters: Record<string, number>;
+  dropped: Record<string, number>;
+  last_success: string | null;
+  last_error: { at: string; message: string } | null;
+  last_record_at?: string | null;
+  port?: string;
+  node?: string;
+  paused?: boolean;
+  connected?: boolean;
+  device?: {
+    product?: string;
+    serial?: string;
+    values?: Record<string, unknown>;
+    units?: Record<string, string>;
+  };
+  queue?: { records: number; bytes: number; oldest_age_ms: number | null };
+}
+
+/** The /status document, as far as metrics read it. */
+export interface StatusJson {
+  status: string;
+  config_file: string | null;
+  uptime_s: number;
+  version: string;
+  gateway_id: string;
+  store: ComponentJson & { levels?: string[] };
+  outbox: ComponentJson & { bytes: number; max_bytes: number; recovered?: { moved_to: string } };
+  reload?: { at: string; ok: boolean; errors?: string[]; restart_required?: string[] };
+  sources: Record<string, ComponentJson>;
+  sinks: Record<string, ComponentJson>;
+}

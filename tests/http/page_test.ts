@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import { Agent } from "../../src/agent.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { gatewaySchema } from "../../src/config/schema.ts";
+import { configureLog } from "../../src/log.ts";
+import { launchChromium, testOutput } from "../helpers/browser.ts";
+import { freePort, waitFor } from "../helpers/servers.ts";
+
+configureLog({ level: "error" });
+
+const TOKEN = "page-token";
+
+async function startAgent() {
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const agent = new Agent(parseConfig(
+    `gateway: {id: roof-demo, data_dir: ${dir}}
+http: {port: ${port}, token: ${TOKEN}}
+sources:
+  mppt1: {type: vedirect, simulate: mppt, interval: 300ms}
+  bmv1: {type: vedirect, simulate: bmv, interval: 300ms, seed: 2}
+sinks:
+  cloud: {type: influxdb, url: "http://127.0.0.1:9", database: solar, backoff_max: 2s}
+`,
+    gatewaySchema,
+  ));
+  await agent.start();
+  return { agent, url: `http://127.0.0.1:${port}` };
+}
+
+Deno.test("status page in Chromium: live values change without reloads; phone and desktop screenshots", async () => {
+  const { agent, url } = await startAgent();
+  const browser = await launchChromium();
+  try {
+    await waitFor(() => agent.sources.get("bmv1")!.status.processed >= 3, { what: "records" });
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await phone.goto(url);
+    const cell = '[data-source="mppt1"] td[data-field="V"]';
+    const first = await phone.textContent(cell);
+    assert.match(first ?? "", /^\d+\.\d+$/);
+    assert.equal(await phone.textContent('[data-source="mppt1"] h3'), "mppt1");
+    assert.match(await phone.textContent('[data-source="bmv1"]') ?? "", /BMV-702/);
+    assert.match(
+      await phone.textContent('[data-sink="cloud"]') ?? "",
+      /unreachable|degraded|starting/,
+    );
+    const navigations: string[] = [];
+    phone.on("framenavigated", (f) => navigations.push(f.url()));
+    // The fragment refresh replaces the values; the page itself is not reloaded.
+    await waitFor(async () => (await phone.textContent(cell)) !== first, {
+      what: "a changed live value",
+      timeoutMs: 20_000,
+    });
+    assert.deepEqual(navigations, []);
+    const overflow = await phone.evaluate<number>(
+      "document.documentElement.scrollWidth - window.innerWidth",
+    );
+    assert.ok(overflow <= 0, `no horizontal scrolling on a phone (${overflow}px)`);
+    assert.ok(await phone.locator('[data-source="mppt1"] svg.spark polyline').count() >= 1);
+    await phone.screenshot({ path: await testOutput("status-page-phone.png"), fullPage: true });
+    const desktop = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await desktop.goto(url);
+    await desktop.screenshot({ path: await testOutput("status-page.png"), fullPage: true });
+  } finally {
+    await browser.close();
+    await agent.stop();
+  }
+});
+
+Deno.test("/metrics parses as Prometheus text and carries the page's figures", async () => {
+  const { agent, url } = await startAgent();
+  try {
+    await waitFor(() => agent.sources.get("mppt1")!.status.processed >= 2, { what: "records" });
+    const res = await fetch(`${url}/metrics`);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
+    const families = parsePrometheusTextFormat(await res.text()) as {
+      name: string;
+      type: string;
+      metrics: { value: string; labels?: Record<string, string> }[];
+    }[];
+    const byName = Object.fromEntries(families.map((f) => [f.name, f]));
+    for (
+      const name of [
+        "edge_component_up",
+        "edge_processed_total",
+        "edge_dropped_total",
+        "edge_events_total",
+        "edge_sink_queue_records",
+        "edge_source_last_record_age_seconds",
+        "edge_outbox_bytes",
+        "edge_build_info",
+      ]
+    ) assert.ok(byName[name], `${name} present`);
+    assert.equal(byName.edge_processed_total.type, "COUNTER");
+    const blocks = byName.edge_events_total.metrics.find((m) =>
+      m.labels?.component === "mppt1" && m.labels?.counter === "blocks_ok"
+    );
+    assert.ok(Number(blocks?.value) >= 2);
+    const queue = byName.edge_sink_queue_records.metrics.find((m) => m.labels?.sink === "cloud");
+    assert.ok(Number(queue?.value) >= 0);
+  } finally {
+    await agent.stop();
+  }
+});
+
+Deno.test("pause/resume a sink and reload need the token; without it nothing changes", async () => {
+  const { agent, url } = await startAgent();
+  try {
+    const post = (path: string, token?: string) =>
+      fetch(`${url}${path}`, {
+        method: "POST",
+        headers: token ? { Authorization: `Bearer ${token}` } : {},
+      }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    assert.equal((await post("/sinks/cloud/pause")).status, 401);
+    assert.equal((await post("/reload")).status, 401);
+    assert.equal(
+      agent.status().sinks &&
+        (agent.status().sinks as Record<string, { paused?: boolean }>).cloud.paused,
+      undefined,
+    );
+    assert.deepEqual(await post("/sinks/cloud/pause", TOKEN), {
+      status: 200,
+      body: { sink: "cloud", paused: true },
+    });
+    assert.equal((agent.status().sinks as Record<string, { paused?: boolean }>).cloud.paused, true);
+    assert.equal((await post("/sinks/nope/pause", TOKEN)).status, 404);
+    assert.deepEqual(await post("/sinks/cloud/resume", TOKEN), {
+      status: 200,
+      body: { sink: "cloud", paused: false },
+    });
+    // Started without a config file: a reload is refused and says why.
+    const reload = await post("/reload", TOKEN);
+    assert.equal(reload.status, 400);
+    assert.match(reload.body.errors[0], /without a config file/);
+  } finally {
+    await agent.stop();
+  }
+});
