@@ -1,6 +1,7 @@
 /**
  * Edge gateway CLI: run | check <config> | decode <file|-> | simulate | version.
- * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid config, 130 forced stop.
+ * Exit codes: 0 ok, 1 runtime failure or a stop longer than gateway.stop_timeout,
+ * 2 bad usage or invalid config, 130 forced stop (second signal).
  */
 import { parseArgs } from "node:util";
 import { Agent } from "./src/agent.ts";
@@ -10,6 +11,7 @@ import { ConfigError, loadConfigFile, maskSecrets } from "./src/config/load.ts";
 import { type GatewayConfig, gatewaySchema } from "./src/config/schema.ts";
 import { parseDuration } from "./src/config/types.ts";
 import { configureLog } from "./src/log.ts";
+import { Notifier } from "./src/systemd.ts";
 import { commit, VERSION } from "./src/version.ts";
 
 const DEFAULT_CONFIG = "config/gateway.yml";
@@ -77,6 +79,7 @@ async function run(args: string[]): Promise<number> {
   if (typeof config === "number") return config;
   configureLog(config.log);
   const agent = new Agent(config, { configFile: file });
+  const notifier = Notifier.fromEnv(agent.log.child("systemd"));
   let signals = 0;
   const stopped = Promise.withResolvers<number>();
   const onSignal = () => {
@@ -84,14 +87,26 @@ async function run(args: string[]): Promise<number> {
       console.error("second signal: exiting now");
       Deno.exit(130);
     }
-    agent.stop().then(() => stopped.resolve(0), () => stopped.resolve(1));
+    const limit = setTimeout(() => {
+      agent.log.error("graceful stop took too long; exiting", {
+        stop_timeout_ms: config.gateway.stop_timeout,
+      });
+      Deno.exit(1);
+    }, config.gateway.stop_timeout);
+    notifier.stopping()
+      .then(() => agent.stop())
+      .then(() => stopped.resolve(0), () => stopped.resolve(1))
+      .finally(() => clearTimeout(limit));
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   // SIGHUP re-reads the config; an invalid file leaves the running config in force.
   Deno.addSignalListener("SIGHUP", () => void agent.reload());
   await agent.start();
-  return await stopped.promise;
+  await notifier.ready(`${agent.sources.size} sources, ${agent.deliveries.size} sinks`);
+  const code = await stopped.promise;
+  await notifier.close();
+  return code;
 }
 
 async function check(args: string[]): Promise<number> {

@@ -64,7 +64,9 @@ export const gatewaySchema = z.strictObject({
     /** Tagged on every record upstream; defaults to the hostname. */
     id: z.string().min(1).optional(),
     data_dir: z.string().default("./data"),
-  }).default({ data_dir: "./data" }),
+    /** Longest a graceful stop may take before the process exits anyway (code 1). */
+    stop_timeout: duration.default(20_000),
+  }).default({ data_dir: "./data", stop_timeout: 20_000 }),
   log: z.strictObject({
     level: z.enum(["debug", "info", "warn", "error"]).default("info"),
     format: z.enum(["text", "json"]).default("text"),

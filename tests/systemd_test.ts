@@ -1,0 +1,178 @@
+/** Operations: the notify/watchdog protocol, signals, bounded stop, the unit file. */
+import assert from "node:assert/strict";
+import { spawnGateway } from "./helpers/cli.ts";
+import { freePort, waitFor } from "./helpers/servers.ts";
+
+const TOKEN = "ops-token";
+
+async function gatewayFiles(extra = "") {
+  const dir = await Deno.makeTempDir({ prefix: "ops-" });
+  const port = freePort();
+  const file = `${dir}/gateway.yml`;
+  await Deno.writeTextFile(
+    file,
+    `gateway: {id: ops, data_dir: ${dir}/data${extra}}\nhttp: {port: ${port}, token: ${TOKEN}}\n`,
+  );
+  return { dir, port, file };
+}
+
+/** A TCP server that accepts connections and never answers: an upstream that hangs. */
+function blackHole(): { port: number; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  (async () => {
+    for await (const c of listener) conns.push(c);
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    close() {
+      listener.close();
+      for (const c of conns) c.close();
+    },
+  };
+}
+
+async function ingest(port: number, from: number, n: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/ingest`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
+      body: JSON.stringify(
+        Array.from(
+          { length: n },
+          (_, i) => ({ node: "n", ts: 1_767_225_600_000 + from + i, fields: { seq: from + i } }),
+        ),
+      ),
+    });
+    await res.body?.cancel();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("READY, WATCHDOG and STOPPING reach NOTIFY_SOCKET; SIGTERM exits 0", async () => {
+  const { dir, file } = await gatewayFiles();
+  const path = `${dir}/notify.sock`;
+  const socket = Deno.listenDatagram({ transport: "unixpacket", path });
+  const messages: string[] = [];
+  const reading = (async () => {
+    try {
+      for (;;) messages.push(new TextDecoder().decode((await socket.receive())[0]));
+    } catch { /* closed */ }
+  })();
+  const child = spawnGateway(file, { env: { NOTIFY_SOCKET: path, WATCHDOG_USEC: "400000" } });
+  try {
+    await waitFor(() => messages.some((m) => m.startsWith("READY=1")), { what: "READY=1" });
+    await waitFor(() => messages.filter((m) => m === "WATCHDOG=1").length >= 3, {
+      what: "watchdog pings",
+    });
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+    await waitFor(() => messages.includes("STOPPING=1"), { what: "STOPPING=1" });
+    assert.match(messages.find((m) => m.startsWith("READY=1"))!, /STATUS=0 sources, 0 sinks/);
+  } finally {
+    socket.close();
+    await reading;
+    await child.stderr.cancel();
+  }
+});
+
+Deno.test("SIGTERM under load loses nothing acknowledged: it is all in the outbox after a restart", async () => {
+  const { port, file } = await gatewayFiles();
+  await Deno.writeTextFile(
+    file,
+    (await Deno.readTextFile(file)) +
+      'sinks:\n  down: {type: influxdb, url: "http://127.0.0.1:9", database: d, backoff_min: 5s}\n',
+  );
+  let child = spawnGateway(file);
+  let acked = 0;
+  let sent = 0;
+  try {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, { what: "up" });
+    let loading = true;
+    const load = (async () => {
+      while (loading) {
+        const ok = await ingest(port, sent, 100);
+        sent += 100;
+        if (ok) acked += 100;
+        else break;
+      }
+    })();
+    await waitFor(() => acked >= 2000, { what: "load" });
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+    loading = false;
+    await load;
+    await child.stderr.cancel();
+    child = spawnGateway(file);
+    const queued = await waitFor(async () => {
+      const s = await (await fetch(`http://127.0.0.1:${port}/status`)).json();
+      return s.sinks.down.queue.records >= 0;
+    }, { what: "restarted" }).then(async () =>
+      (await (await fetch(`http://127.0.0.1:${port}/status`)).json()).sinks.down.queue.records
+    );
+    assert.ok(
+      queued >= acked && queued <= sent,
+      `queued ${queued}, acknowledged ${acked}, sent ${sent}`,
+    );
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await child.stderr.cancel().catch(() => {});
+  }
+});
+
+Deno.test("a second SIGTERM exits at once (130); a stop past stop_timeout exits 1", async () => {
+  const hole = blackHole();
+  try {
+    for (const [extra, signals, code] of [["", 2, 130], [", stop_timeout: 300ms", 1, 1]] as const) {
+      const { port, file } = await gatewayFiles(extra);
+      await Deno.writeTextFile(
+        file,
+        (await Deno.readTextFile(file)) +
+          `sinks:\n  hang: {type: influxdb, url: "http://127.0.0.1:${hole.port}", database: d, timeout: 60s, max_wait: 10ms}\n`,
+      );
+      const child = spawnGateway(file);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, {
+        what: "up",
+      });
+      assert.ok(await ingest(port, 0, 10));
+      // The write to the hanging upstream is now in flight: a graceful stop waits for it.
+      await waitFor(async () => {
+        const s = await (await fetch(`http://127.0.0.1:${port}/status`)).json();
+        return s.sinks.hang.queue.records === 10;
+      }, { what: "write in flight" });
+      await new Promise((r) => setTimeout(r, 200));
+      for (let i = 0; i < signals; i++) {
+        child.kill("SIGTERM");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal((await child.status).code, code);
+      await child.stderr.cancel();
+    }
+  } finally {
+    hole.close();
+  }
+});
+
+const hasSystemdAnalyze = (() => {
+  try {
+    return new Deno.Command("systemd-analyze", { args: ["--version"], stdout: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test("systemd-analyze verify accepts the unit", { ignore: !hasSystemdAnalyze }, async () => {
+  const unit = new URL("../systemd/edge-gateway.service", import.meta.url).pathname;
+  const out = await new Deno.Command("systemd-analyze", { args: ["verify", unit], stderr: "piped" })
+    .output();
+  const msg = new TextDecoder().decode(out.stderr);
+  // The binary path does not exist on a build machine; everything else must be clean.
+  const problems = msg.split("\n").filter((l) =>
+    l.trim() && !/edge-gateway.*(not executable|No such file)/i.test(l)
+  );
+  assert.deepEqual(problems, []);
+});
