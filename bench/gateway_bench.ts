@@ -118,7 +118,7 @@ sinks:
     report(
       `gateway RSS through a ${outageS} s outage`,
       `${maxRss.toFixed(0)} MiB max`,
-      `${seq} samples at ${Math.round(rate)}/s held in the outbox`,
+      `${seq} samples at ${Math.round(rate)}/s into a 256 MiB outbox (oldest dropped when full)`,
     );
   } finally {
     await gw.stop();
