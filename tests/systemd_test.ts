@@ -176,3 +176,16 @@ Deno.test("systemd-analyze verify accepts the unit", { ignore: !hasSystemdAnalyz
   );
   assert.deepEqual(problems, []);
 });
+
+Deno.test("under journald (JOURNAL_STREAM set) log lines carry priorities and no colour", async () => {
+  const { port, file } = await gatewayFiles();
+  const child = spawnGateway(file, { env: { JOURNAL_STREAM: "8:12345" } });
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, { what: "up" });
+  child.kill("SIGTERM");
+  const out = await child.output();
+  const lines = new TextDecoder().decode(out.stderr).trim().split("\n");
+  assert.ok(lines.length >= 2);
+  for (const line of lines) assert.match(line, /^<[0-7]>level=\w+ component=/);
+  assert.ok(lines.some((l) => l.startsWith("<6>level=info")));
+  assert.ok(!lines.join("\n").includes("\u001b["), "no ANSI escapes");
+});
