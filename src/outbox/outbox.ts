@@ -104,7 +104,10 @@ export class Outbox {
       `PRAGMA journal_mode=WAL; PRAGMA synchronous=${this.options.sync.toUpperCase()};`,
     );
     const check = this.#db.prepare("PRAGMA quick_check").get();
-    if (check?.quick_check !== "ok") throw new Error(`quick_check: ${JSON.stringify(check)}`);
+    if (check?.quick_check !== "ok") {
+      const report = String(check?.quick_check ?? "no answer").split("\n").slice(0, 3).join("; ");
+      throw new Error(`integrity check failed: ${report.slice(0, 300)}`);
+    }
     this.#db.exec(SCHEMA);
     this.#insert = this.#db.prepare(
       "INSERT INTO records (kind, node, created, bytes, payload) VALUES (?, ?, ?, ?, ?)",
