@@ -1,9 +1,13 @@
+import { homeassistantSink } from "./homeassistant/mod.ts";
 import { influxdbSink } from "./influxdb/mod.ts";
 import { mqttSink } from "./mqtt/mod.ts";
 import type { SinkPlugin } from "./sink.ts";
+import { venusSink } from "./venus/mod.ts";
 
 /** Every sink kind the gateway knows; adding one is one line here. */
 export const SINK_PLUGINS: SinkPlugin[] = [
   influxdbSink,
   mqttSink,
+  venusSink,
+  homeassistantSink,
 ];

@@ -2,6 +2,7 @@ import mqtt from "mqtt";
 import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { defineSink, RetryableError, type Sink, type SinkContext } from "../sink.ts";
+import { connectBroker } from "./connection.ts";
 import { encodeMessages } from "./encode.ts";
 import { type MqttSinkConfig, mqttSinkSchema } from "./schema.ts";
 
@@ -15,35 +16,7 @@ export class MqttSink implements Sink {
   constructor(readonly config: MqttSinkConfig, readonly ctx: SinkContext) {}
 
   async connect(): Promise<void> {
-    const c = this.config;
-    const read = (p?: string) => (p ? Deno.readTextFileSync(p) : undefined);
-    const client = mqtt.connect(c.url, {
-      clientId: c.client_id ?? `edge-gateway-${this.ctx.gatewayId}-${this.ctx.name}`,
-      username: c.username,
-      password: c.password,
-      clean: c.clean,
-      reconnectPeriod: 1000,
-      connectTimeout: c.timeout,
-      queueQoSZero: false,
-      ca: read(c.ca),
-      cert: read(c.cert),
-      key: read(c.key),
-    });
-    client.on("error", (e) => this.ctx.status.lastError = { at: Date.now(), message: e.message });
-    client.on("connect", () => this.ctx.status.info.connected = true);
-    client.on("close", () => this.ctx.status.info.connected = false);
-    this.#client = client;
-    // Connecting is not required up front: writes fail (and retry) until the broker answers.
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        client.off("connect", done);
-        client.off("error", done);
-        resolve();
-      };
-      client.once("connect", done);
-      client.once("error", done);
-      setTimeout(done, Math.min(c.timeout, 3000));
-    });
+    this.#client = await connectBroker(this.config, this.ctx);
   }
 
   async write(batch: Envelope[]): Promise<void> {

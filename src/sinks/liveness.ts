@@ -1,0 +1,28 @@
+/** Tracks when each device was last heard from, to flip it offline after a silence. */
+export class Liveness {
+  #seen = new Map<string, { at: number; online: boolean }>();
+
+  /** Records a reading at `ts`; true when the device was offline (or new) until now. */
+  seen(key: string, ts: number): boolean {
+    const prev = this.#seen.get(key);
+    this.#seen.set(key, { at: Math.max(ts, prev?.at ?? 0), online: true });
+    return !prev?.online;
+  }
+
+  /** Devices silent for longer than `maxAgeMs` that were online: now marked offline. */
+  expire(now: number, maxAgeMs: number): string[] {
+    const gone: string[] = [];
+    for (const [key, s] of this.#seen) {
+      if (s.online && now - s.at > maxAgeMs) {
+        s.online = false;
+        gone.push(key);
+      }
+    }
+    return gone;
+  }
+
+  /** Every device seen so far. */
+  keys(): string[] {
+    return [...this.#seen.keys()];
+  }
+}

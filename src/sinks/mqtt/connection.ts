@@ -1,0 +1,71 @@
+import mqtt from "mqtt";
+import { z } from "zod";
+import type { SinkContext } from "../sink.ts";
+
+/** Broker settings shared by every MQTT-based sink. */
+export const brokerFields = {
+  url: z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\//, "expected mqtt://host:port or mqtts://..."),
+  /** Stable client id, so the broker keeps the session across reconnects. */
+  client_id: z.string().optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  /** Keep the session (and QoS 1 in-flight messages) across reconnects. */
+  clean: z.boolean().default(false),
+  /** CA / client certificate files for mqtts. */
+  ca: z.string().optional(),
+  cert: z.string().optional(),
+  key: z.string().optional(),
+};
+
+/** Parsed broker settings. */
+export interface BrokerConfig {
+  url: string;
+  client_id?: string;
+  username?: string;
+  password?: string;
+  clean: boolean;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  timeout: number;
+}
+
+/**
+ * Connects to a broker with automatic reconnects; resolves once connected or
+ * after a short wait (writes fail and retry until the broker answers). The
+ * client never queues while offline: the outbox does.
+ */
+export async function connectBroker(
+  config: BrokerConfig,
+  ctx: SinkContext,
+  options: { will?: mqtt.IClientOptions["will"] } = {},
+): Promise<mqtt.MqttClient> {
+  const read = (p?: string) => (p ? Deno.readTextFileSync(p) : undefined);
+  const client = mqtt.connect(config.url, {
+    clientId: config.client_id ?? `edge-gateway-${ctx.gatewayId}-${ctx.name}`,
+    username: config.username,
+    password: config.password,
+    clean: config.clean,
+    reconnectPeriod: 1000,
+    connectTimeout: config.timeout,
+    queueQoSZero: false,
+    will: options.will,
+    ca: read(config.ca),
+    cert: read(config.cert),
+    key: read(config.key),
+  });
+  client.on("error", (e) => ctx.status.lastError = { at: Date.now(), message: e.message });
+  client.on("connect", () => ctx.status.info.connected = true);
+  client.on("close", () => ctx.status.info.connected = false);
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      client.off("connect", done);
+      client.off("error", done);
+      resolve();
+    };
+    client.once("connect", done);
+    client.once("error", done);
+    setTimeout(done, Math.min(config.timeout, 3000));
+  });
+  return client;
+}

@@ -1,0 +1,177 @@
+/** Venus-layout values and Home Assistant discovery from simulated devices, on real mosquitto. */
+import assert from "node:assert/strict";
+import mqtt from "mqtt";
+import { Agent } from "../../../src/agent.ts";
+import { simulateToPort } from "../../../src/cli/simulate.ts";
+import { parseConfig } from "../../../src/config/load.ts";
+import { gatewaySchema } from "../../../src/config/schema.ts";
+import { configureLog } from "../../../src/log.ts";
+import { PtyPair } from "../../helpers/pty.ts";
+import { freePort, startMosquitto, waitFor } from "../../helpers/servers.ts";
+
+configureLog({ level: "error" });
+
+// Units Home Assistant accepts per device class (the subset our sensors use).
+const UNITS: Record<string, string[]> = {
+  voltage: ["V", "mV"],
+  current: ["A", "mA"],
+  power: ["W", "kW"],
+  energy: ["Wh", "kWh"],
+  battery: ["%"],
+  temperature: ["°C", "°F"],
+  duration: ["s", "min", "h", "d"],
+};
+
+/** Checks a discovery config the way Home Assistant's MQTT sensor schema would. */
+function validateSensor(topic: string, config: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  if (!/^homeassistant\/sensor\/[a-z0-9_]+\/[a-z0-9_]+\/config$/.test(topic)) {
+    problems.push(`topic ${topic}`);
+  }
+  for (const key of ["state_topic", "unique_id", "name", "device"]) {
+    if (!(key in config)) problems.push(`${topic}: missing ${key}`);
+  }
+  const dc = config.device_class as string | undefined;
+  const unit = config.unit_of_measurement as string | undefined;
+  if (dc && !(UNITS[dc] ?? []).includes(unit ?? "")) {
+    problems.push(`${topic}: unit ${unit} for ${dc}`);
+  }
+  const sc = config.state_class as string | undefined;
+  if (sc && !["measurement", "total", "total_increasing"].includes(sc)) {
+    problems.push(`${topic}: state_class ${sc}`);
+  }
+  if (dc === "energy" && sc === "measurement") problems.push(`${topic}: energy needs total*`);
+  const device = config.device as Record<string, unknown>;
+  if (!Array.isArray(device?.identifiers) || device.identifiers.length === 0) {
+    problems.push(`${topic}: identifiers`);
+  }
+  return problems;
+}
+
+Deno.test("a simulated MPPT and BMV appear in Venus layout and Home Assistant; unplug flips availability", async () => {
+  const broker = await startMosquitto();
+  const pty = await PtyPair.create();
+  const dir = await Deno.makeTempDir();
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const agent = new Agent(parseConfig(
+    `gateway: {id: van, data_dir: ${dir}}
+http: {port: ${freePort()}}
+sources:
+  mppt1: {type: vedirect, port: ${pty.device}, gap: 80ms, reconnect_min: 100ms}
+  bmv1: {type: vedirect, simulate: bmv, interval: 200ms}
+sinks:
+  venus: {type: venus, url: "${url}", portal_id: c0619ab00001, instances: {bmv1: 512}, offline_after: 1s, max_wait: 20ms}
+  ha: {type: homeassistant, url: "${url}", offline_after: 1s, max_wait: 20ms}
+`,
+    gatewaySchema,
+  ));
+  const got = new Map<string, string>();
+  const sub = await mqtt.connectAsync(url, { clientId: "test-observer" });
+  sub.on("message", (t, p) => got.set(t, p.toString()));
+  await sub.subscribeAsync(["N/#", "homeassistant/#", "edge-gateway/#"]);
+  await agent.start();
+  let stop = new AbortController();
+  let device = simulateToPort(pty.peer, {
+    device: "mppt",
+    intervalMs: 150,
+    count: 0,
+    signal: stop.signal,
+  });
+  try {
+    await waitFor(
+      () =>
+        got.has("N/c0619ab00001/battery/512/Soc") &&
+        [...got.keys()].some((t) => t.includes("/solarcharger/")),
+      {
+        what: "Venus topics",
+      },
+    );
+    // Venus values match the decoded records.
+    const bmv = agent.status().sources as Record<
+      string,
+      { device: { values: Record<string, number> } }
+    >;
+    await waitFor(() => {
+      const soc = JSON.parse(got.get("N/c0619ab00001/battery/512/Soc")!).value;
+      return soc === bmv.bmv1.device.values.SOC;
+    }, { what: "Soc equal to the decoded record" });
+    const solarTopic = [...got.keys()].find((t) =>
+      t.endsWith("/Dc/0/Voltage") && t.includes("/solarcharger/")
+    )!;
+    const inst = solarTopic.split("/")[3];
+    assert.equal(
+      JSON.parse(got.get(`N/c0619ab00001/solarcharger/${inst}/ProductName`)!).value,
+      "SmartSolar MPPT 75/15",
+    );
+    assert.equal(JSON.parse(got.get(`N/c0619ab00001/solarcharger/${inst}/Connected`)!).value, 1);
+    assert.equal(
+      typeof JSON.parse(got.get(`N/c0619ab00001/battery/512/TimeToGo`)!).value,
+      "number",
+    );
+
+    // Home Assistant discovery: valid configs for both devices.
+    await waitFor(() => [...got.keys()].some((t) => t.startsWith("homeassistant/sensor/mppt1/")), {
+      what: "discovery",
+    });
+    const configs = [...got].filter(([t]) => t.startsWith("homeassistant/sensor/"));
+    assert.ok(configs.length >= 20, `configs: ${configs.length}`);
+    const problems = configs.flatMap(([t, p]) => validateSensor(t, JSON.parse(p)));
+    assert.deepEqual(problems, []);
+    const soc = JSON.parse(got.get("homeassistant/sensor/bmv1/soc/config")!);
+    assert.equal(soc.device_class, "battery");
+    assert.equal(soc.device.manufacturer, "Victron Energy");
+    assert.equal(soc.device.model, "BMV-702");
+    const yieldTotal = JSON.parse(got.get("homeassistant/sensor/mppt1/h19/config")!);
+    assert.equal(yieldTotal.state_class, "total_increasing");
+    assert.equal(yieldTotal.device.serial_number, "HQ2132ABCDE");
+    assert.equal(got.get("edge-gateway/van/status"), "online");
+    await waitFor(() => got.get("edge-gateway/van/mppt1/availability") === "online", {
+      what: "online",
+    });
+    const state = JSON.parse(got.get("edge-gateway/van/mppt1/state")!);
+    assert.equal(typeof state.V, "number");
+
+    // Keepalive: everything is published again.
+    const before = got.size;
+    got.clear();
+    await sub.publishAsync("R/c0619ab00001/keepalive", "");
+    await waitFor(() => got.size >= Math.min(before, 40), { what: "full republish on keepalive" });
+
+    // Unplug the MPPT: offline within offline_after; replug: online again.
+    stop.abort();
+    await device.catch(() => 0);
+    await pty.unplug();
+    await waitFor(() => got.get("edge-gateway/van/mppt1/availability") === "offline", {
+      what: "offline after unplug",
+    });
+    await waitFor(
+      () => JSON.parse(got.get(`N/c0619ab00001/solarcharger/${inst}/Connected`)!).value === 0,
+      {
+        what: "Venus /Connected 0",
+      },
+    );
+    assert.notEqual(
+      got.get("edge-gateway/van/bmv1/availability"),
+      "offline",
+      "the BMV stays online",
+    );
+    await pty.plug();
+    stop = new AbortController();
+    device = simulateToPort(pty.peer, {
+      device: "mppt",
+      intervalMs: 150,
+      count: 0,
+      signal: stop.signal,
+    });
+    await waitFor(() => got.get("edge-gateway/van/mppt1/availability") === "online", {
+      what: "online after replug",
+    });
+  } finally {
+    stop.abort();
+    await device.catch(() => 0);
+    await agent.stop();
+    await sub.endAsync(true);
+    await pty.unplug();
+    await broker.stop();
+  }
+});
