@@ -1,3 +1,4 @@
+import { dataserviceIpcSink } from "./dataservice_ipc/mod.ts";
 import { homeassistantSink } from "./homeassistant/mod.ts";
 import { influxdbSink } from "./influxdb/mod.ts";
 import { mqttSink } from "./mqtt/mod.ts";
@@ -10,4 +11,5 @@ export const SINK_PLUGINS: SinkPlugin[] = [
   mqttSink,
   venusSink,
   homeassistantSink,
+  dataserviceIpcSink,
 ];

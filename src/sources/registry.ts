@@ -1,7 +1,9 @@
+import { dataserviceSource } from "./dataservice/mod.ts";
 import type { SourcePlugin } from "./source.ts";
 import { vedirectSource } from "./vedirect/mod.ts";
 
 /** Every source kind the gateway knows; adding one is one line here. */
 export const SOURCE_PLUGINS: SourcePlugin[] = [
   vedirectSource,
+  dataserviceSource,
 ];

@@ -1,0 +1,148 @@
+import { z } from "zod";
+import { duration } from "../../config/types.ts";
+import type { FieldValue, Sample } from "../../model.ts";
+import { errorMessage } from "../../status.ts";
+import { globMatcher } from "../../util/glob.ts";
+import { deadline, Snooze } from "../../util/timing.ts";
+import { defineSource, type SourceContext } from "../source.ts";
+
+/** Config of the Data-Service polling source (IOT-GATEWAY polling service). */
+export const dataserviceSchema = z.strictObject({
+  type: z.literal("dataservice"),
+  /** HTTP base URL of the polling service, e.g. http://127.0.0.1:8000 ... */
+  url: z.url().default("http://localhost"),
+  /** ... or its Unix socket (HTTP over the socket; url then only names the host). */
+  socket: z.string().optional(),
+  path: z.string().default("/deploy/api/io/polled-values"),
+  interval: duration.default(1000),
+  timeout: duration.default(5000),
+  /** Pause after a failed poll. */
+  error_pause: duration.default(5000),
+  /** Only these devices / tag names (globs); all when empty. */
+  devices: z.array(z.string()).default([]),
+  tags: z.array(z.string()).default([]),
+});
+
+/** Parsed Data-Service source config. */
+export type DataServiceConfig = z.output<typeof dataserviceSchema>;
+
+const GOOD = new Set(["SUCCESS", "success", "ok", "OK"]);
+
+/** `{device: {tag_id: {tag_name|name, value, status}}}` -> one sample per device, fields by tag name. */
+export function pollToSamples(
+  body: unknown,
+  options: {
+    source: string;
+    now: number;
+    device: (d: string) => boolean;
+    tag: (t: string) => boolean;
+  },
+): { samples: Sample[]; skipped: number } {
+  const samples: Sample[] = [];
+  let skipped = 0;
+  if (!body || typeof body !== "object") throw new Error("polled-values is not a JSON object");
+  for (const [device, tags] of Object.entries(body as Record<string, unknown>)) {
+    if (!options.device(device) || !tags || typeof tags !== "object") continue;
+    const fields: Record<string, FieldValue> = {};
+    for (const [id, raw] of Object.entries(tags as Record<string, Record<string, unknown>>)) {
+      const name = String(raw?.tag_name ?? raw?.name ?? id);
+      if (!options.tag(name)) continue;
+      const value = raw?.value;
+      const ok = GOOD.has(String(raw?.status)) && value !== null && value !== undefined &&
+        ["number", "string", "boolean"].includes(typeof value);
+      if (!ok) {
+        skipped++;
+        continue;
+      }
+      fields[name] = value as FieldValue;
+    }
+    if (Object.keys(fields).length > 0) {
+      samples.push({ source: options.source, node: device, ts: options.now, fields });
+    }
+  }
+  return { samples, skipped };
+}
+
+/** Polls the Data-Service's polled-values endpoint and emits one sample per device and cycle. */
+export class DataServiceSource {
+  #running = false;
+  #loop: Promise<void> | null = null;
+  readonly #snooze = new Snooze();
+  #client: Deno.HttpClient | undefined;
+
+  constructor(readonly config: DataServiceConfig, readonly ctx: SourceContext) {}
+
+  start(): Promise<void> {
+    this.#running = true;
+    if (this.config.socket) {
+      this.#client = Deno.createHttpClient(
+        { proxy: { transport: "unix", path: this.config.socket } } as never,
+      );
+    }
+    this.#loop = this.#run();
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#snooze.wake();
+    await this.#loop;
+    this.#client?.close();
+    this.ctx.status.state = "stopped";
+  }
+
+  async #poll(): Promise<unknown> {
+    const url = new URL(this.config.path, this.config.url).toString();
+    const res = await deadline(
+      fetch(url, { client: this.#client, signal: AbortSignal.timeout(this.config.timeout) }),
+      this.config.timeout + 100,
+      `poll of ${url}`,
+    );
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 200)}`);
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new Error(`${url} did not answer JSON: ${text.slice(0, 80)}`);
+    }
+  }
+
+  async #run(): Promise<void> {
+    const { status, log } = this.ctx;
+    const device = globMatcher(this.config.devices);
+    const tag = globMatcher(this.config.tags);
+    const where = this.config.socket ?? this.config.url;
+    while (this.#running) {
+      let pause = this.config.interval;
+      try {
+        const body = await this.#poll();
+        const { samples, skipped } = pollToSamples(body, {
+          source: this.ctx.name,
+          now: Date.now(),
+          device,
+          tag,
+        });
+        if (samples.length > 0) await this.ctx.emit(samples);
+        status.ok(samples.length);
+        status.count("cycles");
+        status.count("skipped_tags", skipped);
+        status.info.last_sync = new Date().toISOString();
+        status.state = "up";
+      } catch (e) {
+        status.fail(e);
+        status.count("failed_cycles");
+        status.state = "degraded";
+        log.warn("Data-Service poll failed; pausing", { at: where, error: errorMessage(e) });
+        pause = this.config.error_pause;
+      }
+      await this.#snooze.sleep(pause);
+    }
+  }
+}
+
+/** The `dataservice` source kind. */
+export const dataserviceSource = defineSource({
+  type: "dataservice",
+  schema: dataserviceSchema,
+  create: (config, ctx) => new DataServiceSource(config, ctx),
+});
