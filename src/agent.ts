@@ -52,6 +52,12 @@ export class Agent implements GatewayView {
 
   #config: GatewayConfig;
   #lastReload: (ReloadResult & { at: string }) | null = null;
+  /** POST /ingest as a source on /status (created on first use). */
+  #ingest: ComponentStatus | null = null;
+
+  get #ingestStatus(): ComponentStatus {
+    return this.#ingest ??= new ComponentStatus("http_ingest", "http");
+  }
 
   constructor(config: GatewayConfig, readonly options: AgentOptions = {}) {
     this.#config = config;
@@ -88,7 +94,11 @@ export class Agent implements GatewayView {
     await this.store.open();
     for (const [name, sinkConfig] of Object.entries(c.sinks)) this.#startSink(name, sinkConfig);
     if (c.http.enabled) {
-      const app = createApp(this, { token: c.http.token, maxBody: c.http.max_body });
+      const app = createApp(this, {
+        token: c.http.token,
+        maxBody: c.http.max_body,
+        ranges: c.http.ranges as Record<string, [number, number]>,
+      });
       this.#server = Deno.serve({
         hostname: c.http.host,
         port: c.http.port,
@@ -235,16 +245,30 @@ export class Agent implements GatewayView {
         bytes: this.outbox.bytes,
         max_bytes: this.config.outbox.max_bytes,
       },
-      sources: Object.fromEntries(
-        [...this.sources].map(([name, s]) => [name, s.status.toJSON()]),
-      ),
+      sources: Object.fromEntries([
+        ...[...this.sources].map(([name, s]) => [name, s.status.toJSON()]),
+        ...(this.#ingest ? [["http_ingest", this.#ingest.toJSON()]] : []),
+      ]),
       sinks,
       reload: this.#lastReload,
     };
   }
 
-  ingest(samples: Sample[]): Promise<void> {
-    return this.pipeline.emit(samples);
+  async ingest(samples: Sample[], options: { clamped?: number } = {}): Promise<void> {
+    const status = this.#ingestStatus;
+    try {
+      await this.pipeline.emit(samples);
+    } catch (e) {
+      status.fail(e, samples.length);
+      throw e;
+    }
+    status.ok(samples.length);
+    status.state = "up";
+    if (options.clamped) status.count("clamped", options.clamped);
+  }
+
+  ingestRejected(reason: string): void {
+    this.#ingestStatus.drop(reason);
   }
 
   query(q: SeriesQuery): Promise<unknown[]> {

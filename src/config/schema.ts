@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_RANGES } from "../http/ingest.ts";
 import { SINK_PLUGINS } from "../sinks/registry.ts";
 import { SOURCE_PLUGINS } from "../sources/registry.ts";
 import { componentName, duration, parseDuration, size } from "./types.ts";
@@ -78,7 +79,15 @@ export const gatewaySchema = z.strictObject({
     /** Bearer token for mutating endpoints; without it they answer 401. */
     token: z.string().optional(),
     max_body: size.default(1024 * 1024),
-  }).default({ enabled: true, host: "127.0.0.1", port: 8082, max_body: 1024 * 1024 }),
+    /** Valid ranges of /ingest fields: values beyond are clamped and counted. */
+    ranges: z.record(z.string(), z.tuple([z.number(), z.number()])).default(DEFAULT_RANGES),
+  }).default({
+    enabled: true,
+    host: "127.0.0.1",
+    port: 8082,
+    max_body: 1024 * 1024,
+    ranges: DEFAULT_RANGES,
+  }),
   store: z.strictObject({
     type: z.enum(["embedded", "redis"]).default("embedded"),
     max_rows: z.number().int().min(1).default(3600),

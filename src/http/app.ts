@@ -18,7 +18,9 @@ export interface GatewayView {
   query(query: SeriesQuery): Promise<unknown[]>;
   sync(): Promise<Record<string, { sent: number; error?: string }>>;
   /** Hands samples to the pipeline; resolves once they are durably accepted. */
-  ingest(samples: Sample[]): Promise<void>;
+  ingest(samples: Sample[], options?: { clamped?: number }): Promise<void>;
+  /** Counts a refused /ingest body by reason. */
+  ingestRejected(reason: string): void;
   /** Re-reads the config file and applies what changed; an invalid file changes nothing. */
   reload(): Promise<ReloadResult>;
   /** Pauses or resumes a sink; false when there is no such sink. */
@@ -40,6 +42,8 @@ export interface AppOptions {
   /** Bearer token for mutating endpoints; without one they are refused. */
   token?: string;
   maxBody: number;
+  /** Valid ranges for /ingest values (clamped beyond). */
+  ranges?: Record<string, [number, number]>;
 }
 
 const RELATIVE = /^-(\d+)(ms|s|m|h|d)$/;
@@ -184,23 +188,26 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
     try {
       body = await c.req.json();
     } catch {
+      view.ingestRejected("invalid_json");
       return c.json({ error: "body is not valid JSON" }, 400);
     }
-    const parsed = parseIngestBody(body);
+    const parsed = parseIngestBody(body, { ranges: options.ranges });
     if (!parsed.success) {
-      const details = parsed.error.issues.map((i) =>
-        `${i.path.map(String).join(".") || "(body)"}: ${i.message}`
-      );
-      return c.json({ error: "invalid samples", details }, 400);
+      view.ingestRejected("invalid_body");
+      return c.json({ error: "invalid samples", details: parsed.errors }, 400);
     }
-    const samples = toSamples(parsed.data, { source: "http", now: Date.now() });
+    const samples = toSamples(parsed.data.items, { source: "http", now: Date.now() });
     try {
-      await view.ingest(samples);
+      await view.ingest(samples, { clamped: parsed.data.clamped });
     } catch (e) {
       if (e instanceof OutboxFullError) return c.json({ error: e.message, reason: e.reason }, 503);
       throw e;
     }
-    return c.json({ accepted: samples.length });
+    return c.json(
+      parsed.data.clamped
+        ? { accepted: samples.length, clamped: parsed.data.clamped }
+        : { accepted: samples.length },
+    );
   });
 
   return app;

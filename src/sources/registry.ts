@@ -1,4 +1,5 @@
 import { dataserviceSource } from "./dataservice/mod.ts";
+import { redisKeysSource } from "./redis_keys/mod.ts";
 import type { SourcePlugin } from "./source.ts";
 import { vedirectSource } from "./vedirect/mod.ts";
 
@@ -6,4 +7,5 @@ import { vedirectSource } from "./vedirect/mod.ts";
 export const SOURCE_PLUGINS: SourcePlugin[] = [
   vedirectSource,
   dataserviceSource,
+  redisKeysSource,
 ];

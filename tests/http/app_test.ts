@@ -160,3 +160,45 @@ sinks:
       await agent.stop();
     }
   }));
+
+Deno.test("DataLake records are accepted, clamped to valid ranges and counted", async () => {
+  const { agent, url } = await startAgent(`, token: ${TOKEN}`);
+  try {
+    const post = (body: unknown) =>
+      call(`${url}/ingest`, { method: "POST", body: JSON.stringify(body), headers: auth() });
+    const record = {
+      equipment_id: "EQ-7",
+      facility_id: "F-1",
+      equipment_location: "boiler room",
+      measured_at: "2026-11-23T04:00:00Z",
+      temperature: 512,
+      humidity: 40,
+      smoke_density: 0.1,
+      co_level: 0.02,
+      gas_level: -3,
+    };
+    const ok = await post([record]);
+    assert.deepEqual(ok, { status: 200, body: { accepted: 1, clamped: 2 } });
+    const q = await call(
+      `${url}/query?node=EQ-7&from=2026-11-23T03:59:00Z&to=2026-11-23T04:01:00Z`,
+    );
+    assert.deepEqual(q.body.points[0].fields, {
+      temperature: 150,
+      humidity: 40,
+      smoke_density: 0.1,
+      co_level: 0.02,
+      gas_level: 0,
+    });
+    const bad = await post({ ...record, measured_at: "yesterday", humidity: "wet" });
+    assert.equal(bad.status, 400);
+    assert.ok(bad.body.details.some((d: string) => d.startsWith("measured_at:")));
+    assert.ok(bad.body.details.some((d: string) => d.startsWith("humidity:")));
+    const status = await call(`${url}/status`);
+    const ingest = status.body.sources.http_ingest;
+    assert.equal(ingest.processed, 1);
+    assert.equal(ingest.counters.clamped, 2);
+    assert.equal(ingest.dropped.invalid_body, 1);
+  } finally {
+    await agent.stop();
+  }
+});

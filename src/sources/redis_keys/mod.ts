@@ -1,0 +1,208 @@
+import { Redis } from "ioredis";
+import { z } from "zod";
+import { duration } from "../../config/types.ts";
+import type { FieldValue, Sample } from "../../model.ts";
+import { errorMessage } from "../../status.ts";
+import { Snooze } from "../../util/timing.ts";
+import { defineSource, type SourceContext } from "../source.ts";
+
+const regex = z.string().refine((s) => {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, "not a valid regular expression");
+
+/** Config of the Redis key source (hissrv style: hashes of point id -> value). */
+export const redisKeysSchema = z.strictObject({
+  type: z.literal("redis_keys"),
+  host: z.string().default("127.0.0.1"),
+  port: z.number().int().min(1).max(65535).default(6379),
+  db: z.number().int().min(0).max(15).default(0),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  /** SCAN MATCH patterns (never KEYS). */
+  patterns: z.array(z.string().min(1)).min(1),
+  interval: duration.default(10_000),
+  /** SCAN COUNT hint. */
+  count: z.number().int().min(1).default(1000),
+  /** First matching mapping wins: node and tags from capture groups, point ids to field names. */
+  mappings: z.array(z.strictObject({
+    match: regex,
+    node: z.string().default("$0"),
+    tags: z.record(z.string(), z.string()).default({}),
+    /** point id -> field name; `"*": direct` keeps other points under their id. */
+    fields: z.record(z.string(), z.string()).default({ "*": "direct" }),
+  })).default([]),
+  /** Drop points whose JSON value object fails a filter (`quality eq good`); plain values pass. */
+  filters: z.array(z.strictObject({
+    field: z.string(),
+    op: z.enum(["eq", "ne", "gt", "lt"]),
+    value: z.union([z.string(), z.number()]),
+  })).default([]),
+});
+
+/** Parsed Redis key source config. */
+export type RedisKeysConfig = z.output<typeof redisKeysSchema>;
+
+function fill(template: string, m: RegExpExecArray): string {
+  return template.replace(/\$(\d+)/g, (_, i) => m[Number(i)] ?? "");
+}
+
+/** Turns one hash into a sample, or null when nothing is left after mapping and filters. */
+export function hashToSample(
+  key: string,
+  hash: Record<string, string>,
+  options: { config: RedisKeysConfig; source: string; now: number },
+): Sample | null {
+  const { mappings, filters } = options.config;
+  let node = key;
+  let tags: Record<string, string> = {};
+  let names: Record<string, string> = { "*": "direct" };
+  for (const mapping of mappings) {
+    const m = new RegExp(mapping.match).exec(key);
+    if (!m) continue;
+    node = fill(mapping.node, m);
+    tags = Object.fromEntries(Object.entries(mapping.tags).map(([k, v]) => [k, fill(v, m)]));
+    names = mapping.fields;
+    break;
+  }
+  const fields: Record<string, FieldValue> = {};
+  for (const [point, raw] of Object.entries(hash)) {
+    const name = names[point] ?? (names["*"] === "direct" ? point : undefined);
+    if (!name) continue;
+    let value: unknown = raw;
+    let meta: Record<string, unknown> = {};
+    try {
+      const parsed = JSON.parse(raw);
+      if (parsed && typeof parsed === "object" && "value" in parsed) {
+        meta = parsed;
+        value = parsed.value;
+      } else value = parsed;
+    } catch { /* a plain string */ }
+    // Filters judge points that carry the field (JSON values like {"value":1,"quality":"good"}).
+    const pass = filters.every((f) => {
+      if (!(f.field in meta)) return true;
+      const v = meta[f.field];
+      if (f.op === "eq") return String(v) === String(f.value);
+      if (f.op === "ne") return String(v) !== String(f.value);
+      return typeof v === "number" && (f.op === "gt" ? v > Number(f.value) : v < Number(f.value));
+    });
+    if (!pass) continue;
+    if (["number", "string", "boolean"].includes(typeof value)) fields[name] = value as FieldValue;
+  }
+  if (Object.keys(fields).length === 0) return null;
+  return { source: options.source, node, ts: options.now, fields, tags };
+}
+
+/** Scans Redis for hashes matching patterns and emits the changed ones as samples. */
+export class RedisKeysSource {
+  #redis: Redis | null = null;
+  #running = false;
+  #loop: Promise<void> | null = null;
+  readonly #snooze = new Snooze();
+  /** Last content per key, so an unchanged hash is not emitted again. */
+  #seen = new Map<string, string>();
+
+  constructor(readonly config: RedisKeysConfig, readonly ctx: SourceContext) {}
+
+  start(): Promise<void> {
+    const c = this.config;
+    this.#redis = new Redis({
+      host: c.host,
+      port: c.port,
+      db: c.db,
+      username: c.username,
+      password: c.password,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (n: number) => Math.min(n * 200, 5000),
+    });
+    this.#redis.on(
+      "error",
+      (e: Error) => this.ctx.status.lastError = { at: Date.now(), message: e.message },
+    );
+    this.#running = true;
+    this.#loop = this.#run();
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#snooze.wake();
+    await this.#loop;
+    this.#redis?.disconnect();
+    this.ctx.status.state = "stopped";
+  }
+
+  async #scanOnce(): Promise<Sample[]> {
+    const redis = this.#redis!;
+    if (redis.status === "wait" || redis.status === "end") await redis.connect();
+    const keys = new Set<string>();
+    for (const pattern of this.config.patterns) {
+      let cursor = "0";
+      do {
+        const [next, found] = await redis.scan(
+          cursor,
+          "MATCH",
+          pattern,
+          "COUNT",
+          this.config.count,
+        );
+        cursor = next;
+        for (const k of found) keys.add(k);
+      } while (cursor !== "0");
+    }
+    const list = [...keys].sort();
+    const pipe = redis.pipeline();
+    for (const k of list) pipe.hgetall(k);
+    const results = (await pipe.exec()) ?? [];
+    const now = Date.now();
+    const samples: Sample[] = [];
+    list.forEach((key, i) => {
+      const [err, hash] = results[i];
+      if (err) return; // not a hash: skip (counted below)
+      const content = JSON.stringify(hash);
+      if (this.#seen.get(key) === content) {
+        this.ctx.status.count("unchanged");
+        return;
+      }
+      this.#seen.set(key, content);
+      const s = hashToSample(key, hash as Record<string, string>, {
+        config: this.config,
+        source: this.ctx.name,
+        now,
+      });
+      if (s) samples.push(s);
+    });
+    this.ctx.status.count("wrong_type", results.filter(([e]) => e).length);
+    return samples;
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      try {
+        const samples = await this.#scanOnce();
+        if (samples.length > 0) await this.ctx.emit(samples);
+        this.ctx.status.ok(samples.length);
+        this.ctx.status.count("scans");
+        this.ctx.status.state = "up";
+      } catch (e) {
+        this.ctx.status.fail(e);
+        this.ctx.status.state = "degraded";
+        this.ctx.log.warn("Redis scan failed; will retry", { error: errorMessage(e) });
+      }
+      await this.#snooze.sleep(this.config.interval);
+    }
+  }
+}
+
+/** The `redis_keys` source kind. */
+export const redisKeysSource = defineSource({
+  type: "redis_keys",
+  schema: redisKeysSchema,
+  create: (config, ctx) => new RedisKeysSource(config, ctx),
+});
