@@ -7,6 +7,8 @@ import type { EnvelopeKind, Sample } from "./model.ts";
 import { Delivery } from "./outbox/delivery.ts";
 import { Outbox } from "./outbox/outbox.ts";
 import { Pipeline } from "./pipeline.ts";
+import { Alerts } from "./rules/alerts.ts";
+import { Thresholds } from "./rules/thresholds.ts";
 import { SINK_PLUGINS } from "./sinks/registry.ts";
 import type { DeliveryConfig } from "./sinks/sink.ts";
 import type { Source } from "./sources/source.ts";
@@ -52,6 +54,8 @@ export class Agent implements GatewayView {
 
   #config: GatewayConfig;
   #lastReload: (ReloadResult & { at: string }) | null = null;
+  #alerts: Alerts;
+  #summaryFrom = { at: Date.now(), stored: 0, failed: 0 };
   /** POST /ingest as a source on /status (created on first use). */
   #ingest: ComponentStatus | null = null;
 
@@ -72,7 +76,13 @@ export class Agent implements GatewayView {
       sync: config.outbox.sync,
       log: this.log.child("outbox"),
     });
-    this.pipeline = new Pipeline(this.store, this.outbox, this.log.child("pipeline"));
+    this.pipeline = new Pipeline(
+      this.store,
+      this.outbox,
+      this.log.child("pipeline"),
+      new Thresholds(config.events.thresholds),
+    );
+    this.#alerts = new Alerts(config.events.alerts);
   }
 
   /** The configuration in force (changes on a successful reload). */
@@ -109,6 +119,12 @@ export class Agent implements GatewayView {
     this.#timers.push(setInterval(() => this.#flushStore(), storeFlushInterval(c)));
     this.#timers.push(setInterval(() => this.aggregateNow(), c.store.aggregate_every));
     this.#timers.push(setInterval(() => this.outbox.compact(), 30_000));
+    if (c.events.alerts.length > 0) {
+      this.#timers.push(setInterval(() => this.checkAlerts(), c.events.check_every));
+    }
+    if (c.events.summary_every > 0) {
+      this.#timers.push(setInterval(() => this.summarize(), c.events.summary_every));
+    }
     for (const [name, sourceConfig] of Object.entries(c.sources)) {
       await this.#startSource(name, sourceConfig);
     }
@@ -275,6 +291,35 @@ export class Agent implements GatewayView {
     return this.store.query(q);
   }
 
+  /** Raises alert events for alert rules whose figure is over its limit (also on a timer). */
+  checkAlerts(now: number = Date.now()): void {
+    this.pipeline.raise(this.#alerts.evaluate(this.status(), now));
+  }
+
+  /** Raises a "data_saved" summary of the period since the last one (also on a timer). */
+  summarize(now: number = Date.now()): void {
+    const s = this.store.status;
+    const from = this.#summaryFrom;
+    this.#summaryFrom = { at: now, stored: s.processed, failed: s.failed };
+    const id = crypto.randomUUID();
+    this.pipeline.raise([{
+      id,
+      type: "data_saved",
+      ts: now,
+      data: {
+        event_id: id,
+        period_start: new Date(from.at).toISOString(),
+        period_end: new Date(now).toISOString(),
+        records: s.processed - from.stored,
+        errors: s.failed - from.failed,
+        location: this.config.store.type === "redis"
+          ? "redis"
+          : `${this.config.gateway.data_dir}/store.db`,
+        outbox_bytes: this.outbox.bytes,
+      },
+    }]);
+  }
+
   setSinkPaused(name: string, paused: boolean): boolean {
     const d = this.deliveries.get(name);
     if (!d) return false;
@@ -325,7 +370,7 @@ export class Agent implements GatewayView {
       if (!this.sources.has(name)) await this.#startSource(name, config);
     }
     if (!same(prev.log, next.log)) configureLog(next.log);
-    const restart = (["gateway", "http", "store", "outbox"] as const).filter((k) =>
+    const restart = (["gateway", "http", "store", "outbox", "events"] as const).filter((k) =>
       !same(prev[k], next[k])
     );
     const result = {

@@ -1,5 +1,6 @@
 import type { Logger } from "./log.ts";
-import type { Envelope, Sample, Window } from "./model.ts";
+import type { Envelope, GatewayEvent, Sample, Window } from "./model.ts";
+import { Thresholds } from "./rules/thresholds.ts";
 import type { Outbox } from "./outbox/outbox.ts";
 import { errorMessage } from "./status.ts";
 import type { Level, Store } from "./store/store.ts";
@@ -14,12 +15,14 @@ export class Pipeline {
     readonly store: Store,
     readonly outbox: Outbox,
     readonly log: Logger,
+    readonly thresholds: Thresholds = new Thresholds([]),
   ) {}
 
   /** Hands samples over; resolves once they are committed to the outbox. */
   async emit(samples: Sample[]): Promise<void> {
     if (samples.length === 0) return;
     this.outbox.append(samples.map((data): Envelope => ({ kind: "sample", data })));
+    if (!this.thresholds.empty) this.raise(this.thresholds.evaluate(samples));
     try {
       await this.store.write(samples);
     } catch (e) {
@@ -27,6 +30,17 @@ export class Pipeline {
         error: errorMessage(e),
         samples: samples.length,
       });
+    }
+  }
+
+  /** Hands events (anomalies, alerts, summaries) to the outbox at once; a failure is logged. */
+  raise(events: GatewayEvent[]): void {
+    if (events.length === 0) return;
+    for (const e of events) this.log.info("event", { type: e.type, node: e.node, ...e.data });
+    try {
+      this.outbox.append(events.map((data): Envelope => ({ kind: "event", data })));
+    } catch (e) {
+      this.log.error("events not stored", { error: errorMessage(e), events: events.length });
     }
   }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DEFAULT_RANGES } from "../http/ingest.ts";
+import { eventsSchema } from "../rules/schema.ts";
 import { SINK_PLUGINS } from "../sinks/registry.ts";
 import { SOURCE_PLUGINS } from "../sources/registry.ts";
 import { componentName, duration, parseDuration, size } from "./types.ts";
@@ -123,6 +124,7 @@ export const gatewaySchema = z.strictObject({
     on_full: z.enum(["drop_oldest", "reject_new"]).default("drop_oldest"),
     sync: z.enum(["full", "normal"]).default("full"),
   }).default({ max_bytes: 256 * 1024 ** 2, max_age: 0, on_full: "drop_oldest", sync: "full" }),
+  events: eventsSchema,
   sources: z.record(componentName, pluginUnion(SOURCE_PLUGINS, "source")).default({}),
   sinks: z.record(componentName, pluginUnion(SINK_PLUGINS, "sink")).default({}),
 });

@@ -4,6 +4,7 @@ import { influxdbSink } from "./influxdb/mod.ts";
 import { mqttSink } from "./mqtt/mod.ts";
 import type { SinkPlugin } from "./sink.ts";
 import { venusSink } from "./venus/mod.ts";
+import { webhookSink } from "./webhook/mod.ts";
 
 /** Every sink kind the gateway knows; adding one is one line here. */
 export const SINK_PLUGINS: SinkPlugin[] = [
@@ -12,4 +13,5 @@ export const SINK_PLUGINS: SinkPlugin[] = [
   venusSink,
   homeassistantSink,
   dataserviceIpcSink,
+  webhookSink,
 ];

@@ -1,14 +1,8 @@
 import { InfluxDB, type WriteApi } from "@influxdata/influxdb-client";
 import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
-import {
-  defineSink,
-  RejectedError,
-  RetryableError,
-  type Sink,
-  type SinkContext,
-  TooLargeError,
-} from "../sink.ts";
+import { classifyStatus, retryAfterMs } from "../http_status.ts";
+import { defineSink, RetryableError, type Sink, type SinkContext } from "../sink.ts";
 import { createEncoder } from "./encode.ts";
 import { type InfluxConfig, influxdbSchema } from "./schema.ts";
 
@@ -17,24 +11,9 @@ async function gzip(text: string): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const s = Number(header);
-  if (Number.isFinite(s)) return s * 1000;
-  const at = Date.parse(header);
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
-}
-
-/** Maps an HTTP answer to the outbox's retry/reject classes. */
+/** Maps an InfluxDB HTTP answer to the outbox's retry/reject classes. */
 export function classifyResponse(status: number, body: string, retryAfter?: number): Error {
-  const msg = `InfluxDB answered ${status}: ${body.slice(0, 300).trim()}`;
-  if (status === 413) return new TooLargeError(msg);
-  if (status === 429 || status >= 500) return new RetryableError(msg, retryAfter);
-  // Auth or a missing database is a setup problem, not bad data: keep the records and retry.
-  if (status === 401 || status === 403 || status === 404) {
-    return new RetryableError(msg, retryAfter);
-  }
-  return new RejectedError(msg, status);
+  return classifyStatus(status, body, { upstream: "InfluxDB", retryAfter });
 }
 
 /** InfluxDB sink: v1 `/write` over fetch (InfluxDB 1.x), or v2 through the official client. */

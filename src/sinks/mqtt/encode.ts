@@ -59,7 +59,7 @@ export function encodeMessages(
       Object.assign(values, { node: e.data.node ?? "gateway", field: e.data.type });
       out.push({
         topic: fill(options.topic, values),
-        payload: JSON.stringify({ ...e.data, gateway: options.gatewayId }),
+        payload: JSON.stringify({ type: e.data.type, gateway: options.gatewayId, ...e.data.data }),
       });
     }
   }

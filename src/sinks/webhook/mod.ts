@@ -1,0 +1,78 @@
+import { z } from "zod";
+import type { Envelope } from "../../model.ts";
+import { errorMessage } from "../../status.ts";
+import { classifyStatus, retryAfterMs } from "../http_status.ts";
+import {
+  defineSink,
+  deliveryFields,
+  RetryableError,
+  type Sink,
+  type SinkContext,
+} from "../sink.ts";
+
+/** Config of the webhook sink: events (or anything) POSTed as JSON. */
+export const webhookSchema = z.strictObject({
+  type: z.literal("webhook"),
+  ...deliveryFields,
+  forward: deliveryFields.forward.default(["event"]),
+  url: z.url(),
+  /** Extra headers, e.g. `Authorization: Bearer ${WEBHOOK_TOKEN}`. */
+  headers: z.record(z.string(), z.string()).default({}),
+  /** One request per record (`each`) or one JSON array per batch (`batch`). */
+  mode: z.enum(["each", "batch"]).default("each"),
+});
+
+/** Parsed webhook config. */
+export type WebhookConfig = z.output<typeof webhookSchema>;
+
+/** POSTs records as JSON; the outbox retries, splits and dead-letters by the answer. */
+export class WebhookSink implements Sink {
+  constructor(readonly config: WebhookConfig, readonly ctx: SinkContext) {}
+
+  connect(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async #post(body: unknown): Promise<void> {
+    let res: Response;
+    try {
+      res = await fetch(this.config.url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...this.config.headers },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.config.timeout),
+      });
+    } catch (e) {
+      throw new RetryableError(`webhook ${this.config.url} unreachable: ${errorMessage(e)}`);
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      throw classifyStatus(res.status, text, {
+        upstream: `webhook ${this.config.url}`,
+        retryAfter: retryAfterMs(res.headers.get("Retry-After")),
+      });
+    }
+  }
+
+  async write(batch: Envelope[]): Promise<void> {
+    // Events are posted flat (`{type, event_id, metric, ...}`), as receivers of alerts expect.
+    const records = batch.map((e) =>
+      e.kind === "event"
+        ? { type: e.data.type, gateway: this.ctx.gatewayId, ...e.data.data }
+        : { kind: e.kind, gateway: this.ctx.gatewayId, ...e.data }
+    );
+    if (this.config.mode === "batch") return await this.#post(records);
+    for (const r of records) await this.#post(r);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** The `webhook` sink kind. */
+export const webhookSink = defineSink({
+  type: "webhook",
+  schema: webhookSchema,
+  create: (config, ctx) => new WebhookSink(config, ctx),
+});
