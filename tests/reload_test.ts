@@ -116,6 +116,14 @@ Deno.test("SIGHUP reloads a running gateway process", async () => {
       what: "new source after SIGHUP",
     });
     assert.equal((await status()).reload.ok, true);
+
+    // An invalid file on SIGHUP: rejected, reported, the running config stays.
+    await Deno.writeTextFile(file, "sources: [not, a, map]\n");
+    child.kill("SIGHUP");
+    await waitFor(async () => (await status()).reload.ok === false, { what: "rejected reload" });
+    const s = await status();
+    assert.match(s.reload.errors[0], /^sources: /);
+    assert.ok(s.sources.bmv1.processed > 0, "still running with the previous config");
   } finally {
     child.kill("SIGTERM");
     assert.equal((await child.status).code, 0);
