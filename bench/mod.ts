@@ -1,5 +1,6 @@
 /** Benchmarks: `deno task bench`. Prints figures with the machine and sizes; asserts nothing. */
 import { benchGateway } from "./gateway_bench.ts";
+import { benchMqtt } from "./mqtt_bench.ts";
 import { benchOutbox } from "./outbox_bench.ts";
 import { benchStore } from "./store_bench.ts";
 import { machine } from "./util.ts";
@@ -9,4 +10,5 @@ console.log(`machine: ${machine()}`);
 await benchVedirect();
 await benchStore();
 await benchOutbox();
+await benchMqtt();
 await benchGateway();

@@ -159,6 +159,7 @@ export class Agent implements GatewayView {
     const log = this.log.child(`source.${name}`);
     const source = plugin.create(config, {
       name,
+      gatewayId: this.gatewayId,
       log,
       status,
       emit: (samples) => this.pipeline.emit(samples),

@@ -1,4 +1,5 @@
 import { dataserviceSource } from "./dataservice/mod.ts";
+import { mqttSource } from "./mqtt/mod.ts";
 import { redisKeysSource } from "./redis_keys/mod.ts";
 import type { SourcePlugin } from "./source.ts";
 import { vedirectSource } from "./vedirect/mod.ts";
@@ -8,4 +9,5 @@ export const SOURCE_PLUGINS: SourcePlugin[] = [
   vedirectSource,
   dataserviceSource,
   redisKeysSource,
+  mqttSource,
 ];

@@ -7,6 +7,8 @@ import type { ComponentStatus } from "../status.ts";
 export interface SourceContext {
   /** The source's config key. */
   name: string;
+  /** The gateway id (unique per gateway, e.g. for MQTT client ids). */
+  gatewayId: string;
   /**
    * Hands samples to the pipeline. The promise resolves once they are durably
    * accepted (local store and outbox); awaiting it is the backpressure path.

@@ -9,6 +9,7 @@ export function collectingContext(name: string): SourceContext & { samples: Samp
   const samples: Sample[] = [];
   return {
     name,
+    gatewayId: "test",
     samples,
     log: createLogger(`test.${name}`),
     status: new ComponentStatus(name, "test"),

@@ -113,7 +113,9 @@ export async function startRedis(
 }
 
 /** mosquitto with anonymous access on loopback (persistence keeps sessions across restarts). */
-export async function startMosquitto(options: { persistence?: boolean } = {}): Promise<Server> {
+export async function startMosquitto(
+  options: { persistence?: boolean; config?: string } = {},
+): Promise<Server> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "mosquitto-" });
   const conf = `${dir}/mosquitto.conf`;

@@ -2,7 +2,7 @@ import mqtt from "mqtt";
 import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { defineSink, RetryableError, type Sink, type SinkContext } from "../sink.ts";
-import { connectBroker } from "./connection.ts";
+import { connectBroker } from "../../mqtt/broker.ts";
 import { encodeMessages } from "./encode.ts";
 import { type MqttSinkConfig, mqttSinkSchema } from "./schema.ts";
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { deliveryFields } from "../sink.ts";
-import { brokerFields } from "./connection.ts";
+import { brokerFields } from "../../mqtt/broker.ts";
 
 /** Config of the MQTT sink. */
 export const mqttSinkSchema = z.strictObject({

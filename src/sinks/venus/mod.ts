@@ -4,7 +4,7 @@ import { duration } from "../../config/types.ts";
 import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { Liveness } from "../liveness.ts";
-import { brokerFields, connectBroker } from "../mqtt/connection.ts";
+import { brokerFields, connectBroker } from "../../mqtt/broker.ts";
 import {
   defineSink,
   deliveryFields,

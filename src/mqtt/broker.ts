@@ -1,8 +1,8 @@
 import mqtt from "mqtt";
 import { z } from "zod";
-import type { SinkContext } from "../sink.ts";
+import type { ComponentStatus } from "../status.ts";
 
-/** Broker settings shared by every MQTT-based sink. */
+/** Broker settings shared by every MQTT source and sink. */
 export const brokerFields = {
   url: z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\//, "expected mqtt://host:port or mqtts://..."),
   /** Stable client id, so the broker keeps the session across reconnects. */
@@ -33,12 +33,15 @@ export interface BrokerConfig {
 /**
  * Connects to a broker with automatic reconnects; resolves once connected or
  * after a short wait (writes fail and retry until the broker answers). The
- * client never queues while offline: the outbox does.
+ * client never queues QoS 0 messages while offline: the outbox does.
  */
 export async function connectBroker(
   config: BrokerConfig,
-  ctx: SinkContext,
-  options: { will?: mqtt.IClientOptions["will"] } = {},
+  ctx: { name: string; gatewayId: string; status: ComponentStatus },
+  options: {
+    will?: mqtt.IClientOptions["will"];
+    customHandleAcks?: mqtt.IClientOptions["customHandleAcks"];
+  } = {},
 ): Promise<mqtt.MqttClient> {
   const read = (p?: string) => (p ? Deno.readTextFileSync(p) : undefined);
   const client = mqtt.connect(config.url, {
@@ -50,6 +53,9 @@ export async function connectBroker(
     connectTimeout: config.timeout,
     queueQoSZero: false,
     will: options.will,
+    customHandleAcks: options.customHandleAcks,
+    // mqtt.js honours customHandleAcks (acknowledge after processing) only with MQTT 5.
+    ...(options.customHandleAcks ? { protocolVersion: 5 as const } : {}),
     ca: read(config.ca),
     cert: read(config.cert),
     key: read(config.key),

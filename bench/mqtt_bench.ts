@@ -1,0 +1,69 @@
+/** MQTT messages/s from the real mosquitto through the MQTT source into the pipeline (store + outbox). */
+import mqtt from "mqtt";
+import { Agent } from "../src/agent.ts";
+import { parseConfig } from "../src/config/load.ts";
+import { gatewaySchema } from "../src/config/schema.ts";
+import { configureLog } from "../src/log.ts";
+import { freePort, startMosquitto } from "../tests/helpers/servers.ts";
+import { report } from "./util.ts";
+
+/** Runs the MQTT source benchmark in both acknowledgement modes. */
+export async function benchMqtt(): Promise<void> {
+  configureLog({ level: "error" });
+  for (const ack of ["receipt", "commit"] as const) {
+    await run(ack, ack === "commit" ? 20_000 : 100_000);
+  }
+}
+
+async function run(ack: "commit" | "receipt", count: number): Promise<void> {
+  let total = count;
+  // A slow subscriber must not lose QoS 1 messages to the broker's queue limit.
+  const broker = await startMosquitto({
+    config: "max_queued_messages 0\n",
+  });
+  const dir = await Deno.makeTempDir({ prefix: "mqtt-bench-" });
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const agent = new Agent(parseConfig(
+    `gateway: {id: bench, data_dir: ${dir}}
+http: {port: ${freePort()}}
+outbox: {sync: normal}
+sources:
+  units: {type: mqtt, url: "${url}", topics: ["pepeunit/+/pepeunit"], qos: 1, ack: ${ack}}
+sinks:
+  later: {type: influxdb, url: "http://127.0.0.1:9", database: d, backoff_min: 10s}
+`,
+    gatewaySchema,
+  ));
+  await agent.start();
+  const publisher = await mqtt.connectAsync(url);
+  const status = agent.sources.get("units")!.status;
+  const t0 = performance.now();
+  for (let i = 0; i < total; i += 500) {
+    const batch = [];
+    for (let j = i; j < Math.min(i + 500, total); j++) {
+      batch.push(
+        publisher.publishAsync(`pepeunit/node${j % 200}/pepeunit`, `{"v":${j},"t":21.5}`, {
+          qos: 1,
+        }),
+      );
+    }
+    await Promise.all(batch);
+  }
+  const deadline = Date.now() + 120_000;
+  while (status.processed < total && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  total = status.processed;
+  const s = (performance.now() - t0) / 1000;
+  report(
+    `mqtt source -> store + outbox (ack ${ack})`,
+    `${Math.round(total / s)} msgs/s`,
+    `${total} QoS 1 JSON messages from mosquitto, 200 nodes`,
+  );
+  await publisher.endAsync();
+  await agent.stop();
+  await broker.stop();
+  await Deno.remove(dir, { recursive: true });
+}
+
+if (import.meta.main) await benchMqtt();

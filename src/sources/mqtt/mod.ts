@@ -1,0 +1,191 @@
+import type mqtt from "mqtt";
+import { z } from "zod";
+import { duration, size } from "../../config/types.ts";
+import { brokerFields, connectBroker } from "../../mqtt/broker.ts";
+import type { Sample } from "../../model.ts";
+import { errorMessage } from "../../status.ts";
+import { defineSource, type SourceContext } from "../source.ts";
+import { classify } from "./payload.ts";
+
+/** Config of the MQTT subscriber source. */
+export const mqttSourceSchema = z.strictObject({
+  type: z.literal("mqtt"),
+  ...brokerFields,
+  timeout: duration.default(10_000),
+  /** Topic filters, wildcards allowed: `pepeunit/+/pepeunit`. */
+  topics: z.array(z.string().min(1)).min(1),
+  qos: z.union([z.literal(0), z.literal(1)]).default(1),
+  /** Which `+` of the matching filter is the node id (1 = the first); the whole topic without `+`. */
+  node_segment: z.number().int().min(1).default(1),
+  /** Larger payloads are dropped (reason over_max_size). */
+  max_size: size.default(256 * 1024),
+  /**
+   * `commit`: acknowledge QoS 1 messages only once the outbox holds them (a crash means a
+   * redelivery, never a loss; mqtt.js then hands over one message at a time, MQTT 5).
+   * `receipt`: acknowledge on arrival and batch for throughput (a crash may lose one batch).
+   */
+  ack: z.enum(["commit", "receipt"]).default("receipt"),
+  /** With ack: receipt, messages handed to the pipeline together. */
+  batch: z.number().int().min(1).max(10_000).default(500),
+  max_wait: duration.default(50),
+});
+
+/** Parsed MQTT source config. */
+export type MqttSourceConfig = z.output<typeof mqttSourceSchema>;
+
+/** The node id of a topic under a filter; null when the topic does not match it. */
+export function nodeOf(topic: string, filter: string, segment: number): string | null {
+  const t = topic.split("/");
+  const f = filter.split("/");
+  const plus: string[] = [];
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === "#") return plus[segment - 1] ?? (plus.length === 0 ? topic : null);
+    if (i >= t.length) return null;
+    if (f[i] === "+") plus.push(t[i]);
+    else if (f[i] !== t[i]) return null;
+  }
+  if (t.length !== f.length) return null;
+  return plus.length === 0 ? topic : plus[segment - 1] ?? null;
+}
+
+interface NodeStats {
+  messages: number;
+  bytes: number;
+  dropped: Record<string, number>;
+}
+
+/**
+ * Subscribes to topics and turns payloads into samples. QoS 1 messages are
+ * acknowledged to the broker only after the pipeline took them, so a crash
+ * means a redelivery, not a loss. Bad payloads are counted per node with the
+ * reason and never block other topics.
+ */
+export class MqttSource {
+  #client: mqtt.MqttClient | null = null;
+  #pending: { sample: Sample; ack: () => void }[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+  readonly nodes = new Map<string, NodeStats>();
+
+  constructor(readonly config: MqttSourceConfig, readonly ctx: SourceContext) {}
+
+  #node(node: string): NodeStats {
+    let s = this.nodes.get(node);
+    if (!s) this.nodes.set(node, s = { messages: 0, bytes: 0, dropped: {} });
+    return s;
+  }
+
+  #drop(node: string, reason: string): void {
+    const s = this.#node(node);
+    s.dropped[reason] = (s.dropped[reason] ?? 0) + 1;
+    this.ctx.status.drop(reason);
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    const client = await connectBroker(
+      { ...c },
+      { name: this.ctx.name, gatewayId: this.ctx.gatewayId, status: this.ctx.status },
+      c.ack === "commit"
+        ? {
+          customHandleAcks: (topic, message, _packet, done) =>
+            this.#onMessage(topic, message, () => done(0)),
+        }
+        : {},
+    );
+    if (c.ack === "receipt") {
+      client.on("message", (topic, message) => this.#onMessage(topic, message, () => {}));
+    }
+    const subscribe = () =>
+      client.subscribeAsync(c.topics, { qos: c.qos }).then(() => this.ctx.status.state = "up")
+        .catch(
+          (e) => this.ctx.status.fail(e),
+        );
+    client.on("connect", () => void subscribe());
+    client.on("close", () => this.ctx.status.state = "degraded");
+    if (client.connected) await subscribe();
+    this.#client = client;
+    this.ctx.status.info.nodes = Object.fromEntries(this.nodes); // live view, updated in place
+  }
+
+  #onMessage(topic: string, message: Uint8Array, ack: () => void): void {
+    const filter = this.config.topics.find((f) =>
+      nodeOf(topic, f, this.config.node_segment) !== null
+    );
+    const node = filter ? nodeOf(topic, filter, this.config.node_segment)! : topic;
+    const stats = this.#node(node);
+    stats.messages++;
+    stats.bytes += message.length;
+    this.ctx.status.count("messages");
+    this.ctx.status.count("bytes", message.length);
+    this.ctx.status.info.nodes = Object.fromEntries(this.nodes);
+    if (message.length > this.config.max_size) {
+      this.#drop(node, "over_max_size");
+      return ack();
+    }
+    const payload = classify(message);
+    let fields: Sample["fields"];
+    switch (payload.kind) {
+      case "number":
+      case "text":
+        fields = { value: payload.value };
+        break;
+      case "json":
+        fields = payload.fields;
+        break;
+      case "invalid":
+        this.#drop(node, payload.reason);
+        return ack();
+      default:
+        // Images and binary data need a file policy (MinIO/S3), not a time series.
+        this.#drop(node, `unsupported_${payload.kind}`);
+        return ack();
+    }
+    if (Object.keys(fields).length === 0) {
+      this.#drop(node, "no_values");
+      return ack();
+    }
+    const sample: Sample = { source: this.ctx.name, node, ts: Date.now(), fields, tags: { topic } };
+    this.#pending.push({ sample, ack });
+    // After-commit acks hold the broker's stream: hand each message over at once.
+    if (this.config.ack === "commit" || this.#pending.length >= this.config.batch) this.#flush();
+    else this.#timer ??= setTimeout(() => this.#flush(), this.config.max_wait);
+  }
+
+  #flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return;
+    this.#flushing = this.#flushing.then(async () => {
+      try {
+        await this.ctx.emit(batch.map((b) => b.sample));
+        this.ctx.status.ok(batch.length);
+        for (const b of batch) b.ack();
+      } catch (e) {
+        // Not acknowledged: with QoS 1 and a persistent session the broker redelivers.
+        this.ctx.status.fail(e, batch.length);
+        this.ctx.log.warn("samples not accepted; leaving them unacknowledged", {
+          error: errorMessage(e),
+        });
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#flush();
+    await this.#flushing;
+    const client = this.#client;
+    this.#client = null;
+    if (client) await client.endAsync().catch(() => {});
+    this.ctx.status.state = "stopped";
+  }
+}
+
+/** The `mqtt` source kind. */
+export const mqttSource = defineSource({
+  type: "mqtt",
+  schema: mqttSourceSchema,
+  create: (config, ctx) => new MqttSource(config, ctx),
+});

@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import mqtt from "mqtt";
+import { configureLog } from "../../../src/log.ts";
+import { MqttSource, mqttSourceSchema, nodeOf } from "../../../src/sources/mqtt/mod.ts";
+import { classify } from "../../../src/sources/mqtt/payload.ts";
+import { collectingContext } from "../../helpers/context.ts";
+import { startMosquitto, waitFor } from "../../helpers/servers.ts";
+
+configureLog({ level: "error" });
+const enc = new TextEncoder();
+
+Deno.test("node ids come from the filter's + segment", () => {
+  assert.equal(nodeOf("pepeunit/abc-123/pepeunit", "pepeunit/+/pepeunit", 1), "abc-123");
+  assert.equal(nodeOf("pepeunit/abc/other", "pepeunit/+/pepeunit", 1), null);
+  assert.equal(nodeOf("site/a/b/temp", "site/+/+/temp", 2), "b");
+  assert.equal(nodeOf("plain/topic", "plain/topic", 1), "plain/topic");
+  assert.equal(nodeOf("dev/x/y/z", "dev/+/#", 1), "x");
+});
+
+Deno.test("payload types are detected by content", () => {
+  assert.deepEqual(classify(enc.encode("21.5")), { kind: "number", value: 21.5 });
+  assert.deepEqual(classify(enc.encode("hello")), { kind: "text", value: "hello" });
+  assert.deepEqual(classify(enc.encode('{"t":1,"s":"x","o":{}}')), {
+    kind: "json",
+    fields: { t: 1, s: "x" },
+  });
+  assert.deepEqual(classify(enc.encode('{"t":')), { kind: "invalid", reason: "invalid_json" });
+  assert.deepEqual(classify(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2])), {
+    kind: "image",
+    format: "jpeg",
+  });
+  assert.deepEqual(classify(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), {
+    kind: "image",
+    format: "png",
+  });
+  assert.deepEqual(classify(new Uint8Array([0xc3, 0x28, 0x00])), { kind: "binary" });
+  assert.deepEqual(classify(new Uint8Array([0x41, 0x01, 0x42])), { kind: "binary" });
+});
+
+Deno.test("MQTT messages become samples per node; bad payloads are counted per node and block nothing", async () => {
+  const broker = await startMosquitto();
+  const ctx = collectingContext("units");
+  const source = new MqttSource(
+    mqttSourceSchema.parse({
+      type: "mqtt",
+      url: `mqtt://127.0.0.1:${broker.port}`,
+      topics: ["pepeunit/+/pepeunit"],
+      max_size: "1KiB",
+      max_wait: "10ms",
+    }),
+    ctx,
+  );
+  await source.start();
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+  try {
+    const send = (node: string, payload: string | Uint8Array) =>
+      pub.publishAsync(`pepeunit/${node}/pepeunit`, payload as string, { qos: 1 });
+    await send("a", "21.5");
+    await send("a", '{"temp": 22, "state": "on"}');
+    await send("b", "{broken");
+    await send("b", "x".repeat(2000));
+    await send("b", new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0]));
+    await send("c", "hello");
+    await pub.publishAsync("other/a/topic", "1", { qos: 1 });
+    await waitFor(() => ctx.samples.length === 3, { what: "samples" });
+    const byNode = ctx.samples.map((s) => [s.node, s.fields]);
+    assert.deepEqual(byNode, [["a", { value: 21.5 }], ["a", { temp: 22, state: "on" }], ["c", {
+      value: "hello",
+    }]]);
+    await waitFor(
+      () => Object.values(source.nodes.get("b")?.dropped ?? {}).reduce((a, b) => a + b, 0) === 3,
+      {
+        what: "drops counted",
+      },
+    );
+    assert.deepEqual(source.nodes.get("b")!.dropped, {
+      invalid_json: 1,
+      over_max_size: 1,
+      unsupported_image: 1,
+    });
+    assert.equal(source.nodes.get("a")!.bytes, 4 + 27);
+    assert.equal(ctx.status.dropped.invalid_json, 1);
+  } finally {
+    await pub.endAsync();
+    await source.stop();
+    await broker.stop();
+  }
+});
