@@ -37,52 +37,56 @@ Deno.test("payload types are detected by content", () => {
   assert.deepEqual(classify(new Uint8Array([0x41, 0x01, 0x42])), { kind: "binary" });
 });
 
-Deno.test("MQTT messages become samples per node; bad payloads are counted per node and block nothing", async () => {
-  const broker = await startMosquitto();
-  const ctx = collectingContext("units");
-  const source = new MqttSource(
-    mqttSourceSchema.parse({
-      type: "mqtt",
-      url: `mqtt://127.0.0.1:${broker.port}`,
-      topics: ["pepeunit/+/pepeunit"],
-      max_size: "1KiB",
-      max_wait: "10ms",
-    }),
-    ctx,
-  );
-  await source.start();
-  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
-  try {
-    const send = (node: string, payload: string | Uint8Array) =>
-      pub.publishAsync(`pepeunit/${node}/pepeunit`, payload as string, { qos: 1 });
-    await send("a", "21.5");
-    await send("a", '{"temp": 22, "state": "on"}');
-    await send("b", "{broken");
-    await send("b", "x".repeat(2000));
-    await send("b", new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0]));
-    await send("c", "hello");
-    await pub.publishAsync("other/a/topic", "1", { qos: 1 });
-    await waitFor(() => ctx.samples.length === 3, { what: "samples" });
-    const byNode = ctx.samples.map((s) => [s.node, s.fields]);
-    assert.deepEqual(byNode, [["a", { value: 21.5 }], ["a", { temp: 22, state: "on" }], ["c", {
-      value: "hello",
-    }]]);
-    await waitFor(
-      () => Object.values(source.nodes.get("b")?.dropped ?? {}).reduce((a, b) => a + b, 0) === 3,
-      {
-        what: "drops counted",
-      },
+for (const ack of ["receipt", "commit"] as const) {
+  Deno.test(`MQTT messages become samples per node; bad payloads are counted and block nothing (ack ${ack})`, async () => {
+    const broker = await startMosquitto();
+    const ctx = collectingContext("units");
+    const source = new MqttSource(
+      mqttSourceSchema.parse({
+        type: "mqtt",
+        url: `mqtt://127.0.0.1:${broker.port}`,
+        topics: ["pepeunit/+/pepeunit"],
+        max_size: "1KiB",
+        max_wait: "10ms",
+        ack,
+        client_id: `units-${ack}`,
+      }),
+      ctx,
     );
-    assert.deepEqual(source.nodes.get("b")!.dropped, {
-      invalid_json: 1,
-      over_max_size: 1,
-      unsupported_image: 1,
-    });
-    assert.equal(source.nodes.get("a")!.bytes, 4 + 27);
-    assert.equal(ctx.status.dropped.invalid_json, 1);
-  } finally {
-    await pub.endAsync();
-    await source.stop();
-    await broker.stop();
-  }
-});
+    await source.start();
+    const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+    try {
+      const send = (node: string, payload: string | Uint8Array) =>
+        pub.publishAsync(`pepeunit/${node}/pepeunit`, payload as string, { qos: 1 });
+      await send("a", "21.5");
+      await send("a", '{"temp": 22, "state": "on"}');
+      await send("b", "{broken");
+      await send("b", "x".repeat(2000));
+      await send("b", new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0]));
+      await send("c", "hello");
+      await pub.publishAsync("other/a/topic", "1", { qos: 1 });
+      await waitFor(() => ctx.samples.length === 3, { what: "samples" });
+      const byNode = ctx.samples.map((s) => [s.node, s.fields]);
+      assert.deepEqual(byNode, [["a", { value: 21.5 }], ["a", { temp: 22, state: "on" }], ["c", {
+        value: "hello",
+      }]]);
+      await waitFor(
+        () => Object.values(source.nodes.get("b")?.dropped ?? {}).reduce((a, b) => a + b, 0) === 3,
+        {
+          what: "drops counted",
+        },
+      );
+      assert.deepEqual(source.nodes.get("b")!.dropped, {
+        invalid_json: 1,
+        over_max_size: 1,
+        unsupported_image: 1,
+      });
+      assert.equal(source.nodes.get("a")!.bytes, 4 + 27);
+      assert.equal(ctx.status.dropped.invalid_json, 1);
+    } finally {
+      await pub.endAsync();
+      await source.stop();
+      await broker.stop();
+    }
+  });
+}
