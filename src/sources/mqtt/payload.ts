@@ -28,6 +28,14 @@ function imageFormat(b: Uint8Array): "jpeg" | "png" | "webp" | null {
   return null;
 }
 
+function hasControlCharacters(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x09 || (c > 0x0d && c < 0x20)) return true;
+  }
+  return false;
+}
+
 /** Classifies a payload: number, text, JSON (object -> fields), image (magic bytes) or binary. */
 export function classify(bytes: Uint8Array): Payload {
   const image = imageFormat(bytes);
@@ -39,7 +47,7 @@ export function classify(bytes: Uint8Array): Payload {
     return { kind: "binary" };
   }
   // Control characters other than whitespace mean binary data that happens to be valid UTF-8.
-  if (/[\u0000-\u0008\u000e-\u001f]/.test(text)) return { kind: "binary" };
+  if (hasControlCharacters(text)) return { kind: "binary" };
   if (NUMBER.test(text)) return { kind: "number", value: Number(text) };
   const t = text.trim();
   if (t.startsWith("{") || t.startsWith("[")) {

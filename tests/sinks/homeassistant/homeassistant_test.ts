@@ -110,9 +110,12 @@ sinks:
     );
 
     // Home Assistant discovery: valid configs for both devices.
-    await waitFor(() => [...got.keys()].some((t) => t.startsWith("homeassistant/sensor/mppt1/")), {
-      what: "discovery",
-    });
+    await waitFor(
+      () =>
+        got.has("homeassistant/sensor/mppt1/h19/config") &&
+        got.has("homeassistant/sensor/bmv1/soc/config"),
+      { what: "discovery configs of both devices" },
+    );
     const configs = [...got].filter(([t]) => t.startsWith("homeassistant/sensor/"));
     assert.ok(configs.length >= 20, `configs: ${configs.length}`);
     const problems = configs.flatMap(([t, p]) => validateSensor(t, JSON.parse(p)));
