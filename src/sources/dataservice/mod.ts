@@ -3,7 +3,8 @@ import { duration } from "../../config/types.ts";
 import type { FieldValue, Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { globMatcher } from "../../util/glob.ts";
-import { deadline, Snooze } from "../../util/timing.ts";
+import { deadline } from "../../util/timing.ts";
+import { PollLoop } from "../poll_loop.ts";
 import { defineSource, type SourceContext } from "../source.ts";
 
 /** Config of the Data-Service polling source (IOT-GATEWAY polling service). */
@@ -65,28 +66,25 @@ export function pollToSamples(
 
 /** Polls the Data-Service's polled-values endpoint and emits one sample per device and cycle. */
 export class DataServiceSource {
-  #running = false;
-  #loop: Promise<void> | null = null;
-  readonly #snooze = new Snooze();
+  readonly #loop = new PollLoop();
   #client: Deno.HttpClient | undefined;
 
   constructor(readonly config: DataServiceConfig, readonly ctx: SourceContext) {}
 
   start(): Promise<void> {
-    this.#running = true;
     if (this.config.socket) {
       this.#client = Deno.createHttpClient(
         { proxy: { transport: "unix", path: this.config.socket } } as never,
       );
     }
-    this.#loop = this.#run();
+    const device = globMatcher(this.config.devices);
+    const tag = globMatcher(this.config.tags);
+    this.#loop.start(() => this.#cycle(device, tag));
     return Promise.resolve();
   }
 
   async stop(): Promise<void> {
-    this.#running = false;
-    this.#snooze.wake();
-    await this.#loop;
+    await this.#loop.stop();
     this.#client?.close();
     this.ctx.status.state = "stopped";
   }
@@ -107,35 +105,33 @@ export class DataServiceSource {
     }
   }
 
-  async #run(): Promise<void> {
+  /** One poll; returns the pause before the next (longer after an error). */
+  async #cycle(device: (d: string) => boolean, tag: (t: string) => boolean): Promise<number> {
     const { status, log } = this.ctx;
-    const device = globMatcher(this.config.devices);
-    const tag = globMatcher(this.config.tags);
-    const where = this.config.socket ?? this.config.url;
-    while (this.#running) {
-      let pause = this.config.interval;
-      try {
-        const body = await this.#poll();
-        const { samples, skipped } = pollToSamples(body, {
-          source: this.ctx.name,
-          now: Date.now(),
-          device,
-          tag,
-        });
-        if (samples.length > 0) await this.ctx.emit(samples);
-        status.ok(samples.length);
-        status.count("cycles");
-        status.count("skipped_tags", skipped);
-        status.info.last_sync = new Date().toISOString();
-        status.state = "up";
-      } catch (e) {
-        status.fail(e);
-        status.count("failed_cycles");
-        status.state = "degraded";
-        log.warn("Data-Service poll failed; pausing", { at: where, error: errorMessage(e) });
-        pause = this.config.error_pause;
-      }
-      await this.#snooze.sleep(pause);
+    try {
+      const body = await this.#poll();
+      const { samples, skipped } = pollToSamples(body, {
+        source: this.ctx.name,
+        now: Date.now(),
+        device,
+        tag,
+      });
+      if (samples.length > 0) await this.ctx.emit(samples);
+      status.ok(samples.length);
+      status.count("cycles");
+      status.count("skipped_tags", skipped);
+      status.info.last_sync = new Date().toISOString();
+      status.state = "up";
+      return this.config.interval;
+    } catch (e) {
+      status.fail(e);
+      status.count("failed_cycles");
+      status.state = "degraded";
+      log.warn("Data-Service poll failed; pausing", {
+        at: this.config.socket ?? this.config.url,
+        error: errorMessage(e),
+      });
+      return this.config.error_pause;
     }
   }
 }

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { duration } from "../../config/types.ts";
 import type { FieldValue, Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
-import { Snooze } from "../../util/timing.ts";
+import { PollLoop } from "../poll_loop.ts";
 import { defineSource, type SourceContext } from "../source.ts";
 
 const regex = z.string().refine((s) => {
@@ -100,9 +100,7 @@ export function hashToSample(
 /** Scans Redis for hashes matching patterns and emits the changed ones as samples. */
 export class RedisKeysSource {
   #redis: Redis | null = null;
-  #running = false;
-  #loop: Promise<void> | null = null;
-  readonly #snooze = new Snooze();
+  readonly #loop = new PollLoop();
   /** Last content per key, so an unchanged hash is not emitted again. */
   #seen = new Map<string, string>();
 
@@ -125,15 +123,12 @@ export class RedisKeysSource {
       "error",
       (e: Error) => this.ctx.status.lastError = { at: Date.now(), message: e.message },
     );
-    this.#running = true;
-    this.#loop = this.#run();
+    this.#loop.start(() => this.#cycle());
     return Promise.resolve();
   }
 
   async stop(): Promise<void> {
-    this.#running = false;
-    this.#snooze.wake();
-    await this.#loop;
+    await this.#loop.stop();
     this.#redis?.disconnect();
     this.ctx.status.state = "stopped";
   }
@@ -182,21 +177,20 @@ export class RedisKeysSource {
     return samples;
   }
 
-  async #run(): Promise<void> {
-    while (this.#running) {
-      try {
-        const samples = await this.#scanOnce();
-        if (samples.length > 0) await this.ctx.emit(samples);
-        this.ctx.status.ok(samples.length);
-        this.ctx.status.count("scans");
-        this.ctx.status.state = "up";
-      } catch (e) {
-        this.ctx.status.fail(e);
-        this.ctx.status.state = "degraded";
-        this.ctx.log.warn("Redis scan failed; will retry", { error: errorMessage(e) });
-      }
-      await this.#snooze.sleep(this.config.interval);
+  /** One scan; returns the pause before the next. */
+  async #cycle(): Promise<number> {
+    try {
+      const samples = await this.#scanOnce();
+      if (samples.length > 0) await this.ctx.emit(samples);
+      this.ctx.status.ok(samples.length);
+      this.ctx.status.count("scans");
+      this.ctx.status.state = "up";
+    } catch (e) {
+      this.ctx.status.fail(e);
+      this.ctx.status.state = "degraded";
+      this.ctx.log.warn("Redis scan failed; will retry", { error: errorMessage(e) });
     }
+    return this.config.interval;
   }
 }
 
