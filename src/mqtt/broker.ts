@@ -1,6 +1,7 @@
 import mqtt from "mqtt";
 import { z } from "zod";
-import type { ComponentStatus } from "../status.ts";
+import { RetryableError } from "../sinks/sink.ts";
+import { type ComponentStatus, errorMessage } from "../status.ts";
 
 /** Broker settings shared by every MQTT source and sink. */
 export const brokerFields = {
@@ -74,4 +75,38 @@ export async function connectBroker(
     setTimeout(done, Math.min(config.timeout, 3000));
   });
   return client;
+}
+
+/** One message to publish. */
+export interface OutgoingMessage {
+  topic: string;
+  payload: string;
+  retain?: boolean;
+}
+
+/**
+ * Publishes messages and resolves once the broker has all of them (PUBACK
+ * with QoS 1). Not connected or failed: a retryable error, so the records
+ * stay in the outbox rather than in mqtt.js's memory.
+ */
+export async function publishAll(
+  client: mqtt.MqttClient | null,
+  messages: OutgoingMessage[],
+  options: { qos: 0 | 1; url: string },
+): Promise<void> {
+  if (!client?.connected) throw new RetryableError(`MQTT broker ${options.url} is not connected`);
+  try {
+    await Promise.all(
+      messages.map((m) =>
+        client.publishAsync(m.topic, m.payload, { qos: options.qos, retain: m.retain ?? false })
+      ),
+    );
+  } catch (e) {
+    throw new RetryableError(`MQTT publish to ${options.url} failed: ${errorMessage(e)}`);
+  }
+}
+
+/** Disconnects without waiting for in-flight messages (the outbox still has them). */
+export async function closeBroker(client: mqtt.MqttClient | null): Promise<void> {
+  if (client) await client.endAsync(true).catch(() => {});
 }

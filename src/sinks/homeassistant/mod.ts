@@ -2,16 +2,9 @@ import type mqtt from "mqtt";
 import { z } from "zod";
 import { duration } from "../../config/types.ts";
 import type { Envelope, Sample } from "../../model.ts";
-import { errorMessage } from "../../status.ts";
 import { Liveness } from "../liveness.ts";
-import { brokerFields, connectBroker } from "../../mqtt/broker.ts";
-import {
-  defineSink,
-  deliveryFields,
-  RetryableError,
-  type Sink,
-  type SinkContext,
-} from "../sink.ts";
+import { brokerFields, closeBroker, connectBroker, publishAll } from "../../mqtt/broker.ts";
+import { defineSink, deliveryFields, type Sink, type SinkContext } from "../sink.ts";
 import { sensorFor } from "./sensors.ts";
 
 /** Config of the Home Assistant MQTT discovery sink. */
@@ -75,20 +68,9 @@ export class HomeAssistantSink implements Sink {
     this.#timer = setInterval(() => void this.#expire(), 1000);
   }
 
-  async #publish(messages: [string, string, boolean][]): Promise<void> {
-    const client = this.#client;
-    if (!client?.connected) {
-      throw new RetryableError(`MQTT broker ${this.config.url} is not connected`);
-    }
-    try {
-      await Promise.all(
-        messages.map(([t, p, retain]) =>
-          client.publishAsync(t, p, { qos: this.config.qos, retain })
-        ),
-      );
-    } catch (e) {
-      throw new RetryableError(`MQTT publish to ${this.config.url} failed: ${errorMessage(e)}`);
-    }
+  #publish(messages: [string, string, boolean][]): Promise<void> {
+    const out = messages.map(([topic, payload, retain]) => ({ topic, payload, retain }));
+    return publishAll(this.#client, out, this.config);
   }
 
   /** Discovery configs of a device's sensors. */
@@ -175,7 +157,7 @@ export class HomeAssistantSink implements Sink {
       await client.publishAsync(`${this.base}/status`, "offline", { qos: 1, retain: true }).catch(
         () => {},
       );
-      await client.endAsync(true).catch(() => {});
+      await closeBroker(client);
     }
   }
 }

@@ -1,8 +1,7 @@
 import mqtt from "mqtt";
 import type { Envelope } from "../../model.ts";
-import { errorMessage } from "../../status.ts";
-import { defineSink, RetryableError, type Sink, type SinkContext } from "../sink.ts";
-import { connectBroker } from "../../mqtt/broker.ts";
+import { defineSink, type Sink, type SinkContext } from "../sink.ts";
+import { closeBroker, connectBroker, publishAll } from "../../mqtt/broker.ts";
 import { encodeMessages } from "./encode.ts";
 import { type MqttSinkConfig, mqttSinkSchema } from "./schema.ts";
 
@@ -20,30 +19,18 @@ export class MqttSink implements Sink {
   }
 
   async write(batch: Envelope[]): Promise<void> {
-    const client = this.#client;
-    if (!client?.connected) {
-      throw new RetryableError(`MQTT broker ${this.config.url} is not connected`);
-    }
     const messages = encodeMessages(batch, {
       topic: this.config.topic,
       gatewayId: this.ctx.gatewayId,
-    });
-    try {
-      await Promise.all(messages.map((m) =>
-        client.publishAsync(m.topic, m.payload, {
-          qos: this.config.qos,
-          retain: this.config.retain,
-        })
-      ));
-    } catch (e) {
-      throw new RetryableError(`MQTT publish to ${this.config.url} failed: ${errorMessage(e)}`);
-    }
+    })
+      .map((m) => ({ ...m, retain: this.config.retain }));
+    await publishAll(this.#client, messages, this.config);
   }
 
   async close(): Promise<void> {
     const client = this.#client;
     this.#client = null;
-    if (client) await client.endAsync(true).catch(() => {});
+    await closeBroker(client);
   }
 }
 

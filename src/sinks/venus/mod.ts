@@ -2,16 +2,9 @@ import type mqtt from "mqtt";
 import { z } from "zod";
 import { duration } from "../../config/types.ts";
 import type { Envelope } from "../../model.ts";
-import { errorMessage } from "../../status.ts";
 import { Liveness } from "../liveness.ts";
-import { brokerFields, connectBroker } from "../../mqtt/broker.ts";
-import {
-  defineSink,
-  deliveryFields,
-  RetryableError,
-  type Sink,
-  type SinkContext,
-} from "../sink.ts";
+import { brokerFields, closeBroker, connectBroker, publishAll } from "../../mqtt/broker.ts";
+import { defineSink, deliveryFields, type Sink, type SinkContext } from "../sink.ts";
 import { defaultInstance, venusValues } from "./paths.ts";
 
 /** Config of the Venus OS MQTT layout sink. */
@@ -76,18 +69,9 @@ export class VenusSink implements Sink {
     }
   }
 
-  async #publish(messages: [string, string][]): Promise<void> {
-    const client = this.#client;
-    if (!client?.connected) {
-      throw new RetryableError(`MQTT broker ${this.config.url} is not connected`);
-    }
-    try {
-      await Promise.all(
-        messages.map(([t, p]) => client.publishAsync(t, p, { qos: this.config.qos })),
-      );
-    } catch (e) {
-      throw new RetryableError(`MQTT publish to ${this.config.url} failed: ${errorMessage(e)}`);
-    }
+  #publish(messages: [string, string][]): Promise<void> {
+    const out = messages.map(([topic, payload]) => ({ topic, payload }));
+    return publishAll(this.#client, out, this.config);
   }
 
   async #republish(): Promise<void> {
@@ -124,7 +108,7 @@ export class VenusSink implements Sink {
     clearInterval(this.#timer);
     const client = this.#client;
     this.#client = null;
-    if (client) await client.endAsync(true).catch(() => {});
+    await closeBroker(client);
   }
 }
 
