@@ -62,7 +62,12 @@ export async function connectBroker(
     key: read(config.key),
   });
   client.on("error", (e) => ctx.status.lastError = { at: Date.now(), message: e.message });
-  client.on("connect", () => ctx.status.info.connected = true);
+  client.on("connect", () => {
+    ctx.status.info.connected = true;
+    // MQTT packets are small (a PUBACK is 4 bytes): without TCP_NODELAY, Nagle's algorithm holds
+    // them back and a client that acknowledges one message at a time crawls.
+    (client.stream as unknown as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+  });
   client.on("close", () => ctx.status.info.connected = false);
   await new Promise<void>((resolve) => {
     const done = () => {
