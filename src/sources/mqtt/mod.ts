@@ -105,7 +105,12 @@ export class MqttSource {
     client.on("close", () => this.ctx.status.state = "degraded");
     if (client.connected) await subscribe();
     this.#client = client;
-    this.ctx.status.info.nodes = Object.fromEntries(this.nodes); // live view, updated in place
+    // Per-node figures are read when /status is rendered, not rebuilt on every message.
+    Object.defineProperty(this.ctx.status.info, "nodes", {
+      enumerable: true,
+      configurable: true,
+      get: () => Object.fromEntries(this.nodes),
+    });
   }
 
   #onMessage(topic: string, message: Uint8Array, ack: () => void): void {
@@ -118,7 +123,6 @@ export class MqttSource {
     stats.bytes += message.length;
     this.ctx.status.count("messages");
     this.ctx.status.count("bytes", message.length);
-    this.ctx.status.info.nodes = Object.fromEntries(this.nodes);
     if (message.length > this.config.max_size) {
       this.#drop(node, "over_max_size");
       return ack();

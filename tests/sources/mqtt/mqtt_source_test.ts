@@ -82,6 +82,9 @@ for (const ack of ["receipt", "commit"] as const) {
         unsupported_image: 1,
       });
       assert.equal(source.nodes.get("a")!.bytes, 4 + 27);
+      // /status shows the bytes each node sent (what billing needs).
+      const nodes = ctx.status.toJSON().nodes as Record<string, { bytes: number }>;
+      assert.equal(nodes.a.bytes, 31);
       assert.equal(ctx.status.dropped.invalid_json, 1);
     } finally {
       await pub.endAsync();
