@@ -63,7 +63,8 @@ export function sparkline(
 
 function value(v: unknown): string {
   if (typeof v === "number") {
-    return Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) < 10 ? 3 : 2);
+    // Up to 3 decimals: VE.Direct resolves mV/mA, so rounding to 2 would hide real changes.
+    return String(Math.round(v * 1000) / 1000);
   }
   if (typeof v === "boolean") return v ? "on" : "off";
   return esc(v);
