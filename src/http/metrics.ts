@@ -33,30 +33,30 @@ export function createMetrics(): (status: StatusJson) => Promise<{ body: string;
       }
     },
   });
-  new client.Counter({
-    name: "edge_processed_total",
-    help: "Items handled successfully (samples read, records sent, rows stored)",
-    labelNames: labels,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const { role, c } of components()) {
-        this.inc({ role, component: c.name, kind: c.kind }, c.processed);
-      }
-    },
-  });
-  new client.Counter({
-    name: "edge_failed_total",
-    help: "Failures (write attempts, reads, parse errors)",
-    labelNames: labels,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const { role, c } of components()) {
-        this.inc({ role, component: c.name, kind: c.kind }, c.failed);
-      }
-    },
-  });
+  // One counter per component for a plain figure of its status.
+  const perComponent = (name: string, help: string, pick: (c: ComponentJson) => number) =>
+    new client.Counter({
+      name,
+      help,
+      labelNames: labels,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { role, c } of components()) {
+          this.inc({ role, component: c.name, kind: c.kind }, pick(c));
+        }
+      },
+    });
+  perComponent(
+    "edge_processed_total",
+    "Items handled successfully (samples read, records sent, rows stored)",
+    (c) => c.processed,
+  );
+  perComponent(
+    "edge_failed_total",
+    "Failures (write attempts, reads, parse errors)",
+    (c) => c.failed,
+  );
   new client.Counter({
     name: "edge_dropped_total",
     help: "Records dropped, by reason",
