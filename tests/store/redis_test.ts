@@ -103,23 +103,11 @@ Deno.test("the aggregation script can be triggered from outside with redis-cli E
     };
     const sha = await cli("SCRIPT", "LOAD", await readLuaScript("aggregate"));
     const now = String(Math.floor(T0 / 1000) + 75);
+    // node_set hash_prefix key_prefix level window_s from from_window_s now grace ttl max_windows
+    const aggregate = (set: string, prefix: string) =>
+      cli("EVALSHA", sha, "0", set, set, prefix, "1m", "60", "", "0", now, "10", "7200", "100");
     // EVALSHA <sha> 0 <node_set> <hash_prefix> <key_prefix> <level> <win> <from> <from win> <now> <grace> <ttl> <max>
-    await cli(
-      "EVALSHA",
-      sha,
-      "0",
-      "cron",
-      "cron",
-      "cron:",
-      "1m",
-      "60",
-      "",
-      "0",
-      now,
-      "10",
-      "7200",
-      "100",
-    );
+    await aggregate("cron", "cron:");
     const avg = await cli("HGET", `cron:archive:1m:${Math.floor(T0 / 1000)}:n`, "V_avg");
     assert.equal(avg, "29.5");
     const ttl = Number(await cli("TTL", `cron:archive:1m:${Math.floor(T0 / 1000)}:n`));
@@ -130,22 +118,7 @@ Deno.test("the aggregation script can be triggered from outside with redis-cli E
     const sec = String(Math.floor(T0 / 1000) + 5);
     await cli("HSET", "other_n", sec, '{"V":4,"T":"x"}');
     await cli("SADD", "other", "other_n");
-    await cli(
-      "EVALSHA",
-      sha,
-      "0",
-      "other",
-      "other",
-      "o:",
-      "1m",
-      "60",
-      "",
-      "0",
-      now,
-      "10",
-      "7200",
-      "100",
-    );
+    await aggregate("other", "o:");
     assert.equal(await cli("HGET", `o:archive:1m:${Math.floor(T0 / 1000)}:n`, "V_sum"), "4");
   } finally {
     await redis.stop();
