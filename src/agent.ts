@@ -163,6 +163,8 @@ export class Agent implements GatewayView {
       log,
       status,
       emit: (samples) => this.pipeline.emit(samples),
+      append: (envelopes) => void this.outbox.append(envelopes),
+      dataDir: this.config.gateway.data_dir,
     });
     this.sources.set(name, { source, status });
     try {
@@ -352,6 +354,10 @@ export class Agent implements GatewayView {
     for (const [name, old] of Object.entries(prev.sources)) {
       if (same(old, next.sources[name])) continue;
       const running = this.sources.get(name);
+      if (next.sources[name] && running?.source.update?.(next.sources[name])) {
+        changed.push(`source.${name}`);
+        continue;
+      }
       await running?.source.stop().catch((e) => running.status.fail(e));
       this.sources.delete(name);
       changed.push(`source.${name}`);

@@ -44,11 +44,75 @@ export interface GatewayEvent {
   data: Record<string, unknown>;
 }
 
+/** How a policed value was typed (pepeunit's `state_type`, plus JSON). */
+export type StateType = "Number" | "Text" | "Json";
+
+/** A row of one of pepeunit's tables, made by a node's storage policy. */
+export type Entry =
+  | {
+    table: "n_last_entry";
+    node: string;
+    ts: number;
+    state: string;
+    state_type: StateType;
+    max_count: number;
+    size: number;
+  }
+  | {
+    table: "window_entry";
+    node: string;
+    ts: number;
+    state: string;
+    state_type: StateType;
+    expires: number;
+    size: number;
+  }
+  | {
+    table: "aggregation_entry";
+    node: string;
+    ts: number;
+    state: number;
+    aggregation_type: "Avg" | "Min" | "Max" | "Sum";
+    time_window_size: number;
+    start: number;
+    end: number;
+    size: number;
+  }
+  | {
+    table: "file_entry";
+    node: string;
+    ts: number;
+    object_key: string;
+    content_type: string;
+    state_type: "Image" | "Binary";
+    compression: string;
+    /** Retention: the newest max_count rows per node (0: by expiry instead). */
+    max_count: number;
+    /** When the row and its object expire (ms; 0 = never). */
+    expires: number;
+    size: number;
+    stored_size: number;
+  };
+
+/** An object to put in MinIO/S3 under a deterministic key. */
+export interface StoredFile {
+  node: string;
+  ts: number;
+  key: string;
+  content_type: string;
+  /** The object's bytes, base64 (the outbox stores JSON). */
+  body: string;
+  /** When the object may be deleted (ms; 0 = never). */
+  expires: number;
+}
+
 /** What the outbox carries, tagged by kind so each sink picks what it forwards. */
 export type Envelope =
   | { kind: "sample"; data: Sample }
   | { kind: "window"; data: Window }
-  | { kind: "event"; data: GatewayEvent };
+  | { kind: "event"; data: GatewayEvent }
+  | { kind: "entry"; data: Entry }
+  | { kind: "file"; data: StoredFile };
 
 /** The kinds a sink can ask for in its `forward` list. */
 export type EnvelopeKind = Envelope["kind"];

@@ -1,7 +1,9 @@
+import { clickhouseSink } from "./clickhouse/mod.ts";
 import { dataserviceIpcSink } from "./dataservice_ipc/mod.ts";
 import { homeassistantSink } from "./homeassistant/mod.ts";
 import { influxdbSink } from "./influxdb/mod.ts";
 import { mqttSink } from "./mqtt/mod.ts";
+import { s3Sink } from "./s3/mod.ts";
 import type { SinkPlugin } from "./sink.ts";
 import { venusSink } from "./venus/mod.ts";
 import { webhookSink } from "./webhook/mod.ts";
@@ -14,4 +16,6 @@ export const SINK_PLUGINS: SinkPlugin[] = [
   homeassistantSink,
   dataserviceIpcSink,
   webhookSink,
+  clickhouseSink,
+  s3Sink,
 ];

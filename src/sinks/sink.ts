@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { duration } from "../config/types.ts";
 import type { Logger } from "../log.ts";
-import type { Envelope } from "../model.ts";
+import type { Envelope, EnvelopeKind } from "../model.ts";
 import type { ComponentStatus } from "../status.ts";
 
 /** A failure worth retrying later: network, 5xx, 429, timeouts. */
@@ -48,7 +48,9 @@ export interface SinkContext {
 /** Config fields every sink shares: what it forwards and how the outbox delivers to it. */
 export const deliveryFields = {
   /** What this sink receives from the outbox. */
-  forward: z.array(z.enum(["sample", "window", "event"])).min(1).default(["sample"]),
+  forward: z.array(z.enum(["sample", "window", "event", "entry", "file"])).min(1).default([
+    "sample",
+  ]),
   /** Only nodes matching one of these globs (`mppt*`); all when empty. */
   nodes: z.array(z.string()).default([]),
   /** Only fields matching one of these globs; all when empty. */
@@ -63,7 +65,7 @@ export const deliveryFields = {
 
 /** The delivery settings as parsed. */
 export interface DeliveryConfig {
-  forward: ("sample" | "window" | "event")[];
+  forward: EnvelopeKind[];
   nodes: string[];
   fields: string[];
   batch_size: number;

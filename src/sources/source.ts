@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import type { Logger } from "../log.ts";
-import type { Sample } from "../model.ts";
+import type { Envelope, Sample } from "../model.ts";
 import type { ComponentStatus } from "../status.ts";
 
 /** What the agent gives each source: where to push samples, how to log and count. */
@@ -14,6 +14,13 @@ export interface SourceContext {
    * accepted (local store and outbox); awaiting it is the backpressure path.
    */
   emit(samples: Sample[]): Promise<void>;
+  /**
+   * Appends records that are not samples (policy rows, files) to the outbox in
+   * one durable commit; throws when the outbox cannot take them.
+   */
+  append(envelopes: Envelope[]): void;
+  /** The gateway's data directory, for a source's own state files. */
+  dataDir: string;
   log: Logger;
   status: ComponentStatus;
 }
@@ -22,6 +29,8 @@ export interface SourceContext {
 export interface Source {
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Applies a changed config in place when it can (true), else the agent restarts the source. */
+  update?(config: unknown): boolean;
 }
 
 /** A kind of source: its config schema and its factory. */

@@ -136,7 +136,7 @@ export function createEncoder(config: InfluxConfig, options: { gatewayId: string
           fields,
           w.start,
         );
-      } else {
+      } else if (e.kind === "event") {
         const ev = e.data;
         const fields: Record<string, FieldValue> = { id: ev.id };
         for (const [k, v] of Object.entries(ev.data)) {

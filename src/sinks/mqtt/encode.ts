@@ -55,7 +55,7 @@ export function encodeMessages(
         topic: fill(options.topic, values),
         payload: JSON.stringify({ ...w, gateway: options.gatewayId }),
       });
-    } else {
+    } else if (e.kind === "event") {
       Object.assign(values, { node: e.data.node ?? "gateway", field: e.data.type });
       out.push({
         topic: fill(options.topic, values),

@@ -2,7 +2,9 @@ import type mqtt from "mqtt";
 import { z } from "zod";
 import { duration, size } from "../../config/types.ts";
 import { brokerFields, connectBroker } from "../../mqtt/broker.ts";
-import type { Sample } from "../../model.ts";
+import type { Envelope, Sample } from "../../model.ts";
+import { Policies } from "../../policies/policies.ts";
+import { policiesSchema } from "../../policies/schema.ts";
 import { errorMessage } from "../../status.ts";
 import { defineSource, type SourceContext } from "../source.ts";
 import { classify } from "./payload.ts";
@@ -28,6 +30,11 @@ export const mqttSourceSchema = z.strictObject({
   /** With ack: receipt, messages handed to the pipeline together. */
   batch: z.number().int().min(1).max(10_000).default(500),
   max_wait: duration.default(50),
+  /**
+   * Per-node storage policies (pepeunit's documents): values of a node with a
+   * policy become rows for ClickHouse (and files for S3) instead of samples.
+   */
+  policies: policiesSchema.optional(),
 });
 
 /** Parsed MQTT source config. */
@@ -62,7 +69,9 @@ interface NodeStats {
  */
 export class MqttSource {
   #client: mqtt.MqttClient | null = null;
-  #pending: { sample: Sample; ack: () => void }[] = [];
+  #pending: { sample?: Sample; envelopes?: Envelope[]; ack: () => void }[] = [];
+  #policies: Policies | null = null;
+  #tick: ReturnType<typeof setInterval> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> = Promise.resolve();
   readonly nodes = new Map<string, NodeStats>();
@@ -81,8 +90,29 @@ export class MqttSource {
     this.ctx.status.drop(reason);
   }
 
+  /** Applies a config that differs only in its policies without reconnecting. */
+  update(config: unknown): boolean {
+    const next = config as MqttSourceConfig;
+    const rest = (c: MqttSourceConfig) => JSON.stringify({ ...c, policies: undefined });
+    if (!this.#policies || !next.policies || rest(next) !== rest(this.config)) return false;
+    this.#policies.update(next.policies);
+    this.ctx.log.info("storage policies reloaded", {
+      nodes: Object.keys(next.policies.nodes).length,
+    });
+    return true;
+  }
+
   async start(): Promise<void> {
     const c = this.config;
+    if (c.policies) {
+      const policies = new Policies(c.policies, {
+        path: `${this.ctx.dataDir}/policies-${this.ctx.name}.db`,
+        log: this.ctx.log,
+      });
+      policies.open();
+      this.#policies = policies;
+      this.#tick = setInterval(() => this.tick(), c.policies.tick);
+    }
     const client = await connectBroker(
       { ...c },
       { name: this.ctx.name, gatewayId: this.ctx.gatewayId, status: this.ctx.status },
@@ -109,7 +139,12 @@ export class MqttSource {
     Object.defineProperty(this.ctx.status.info, "nodes", {
       enumerable: true,
       configurable: true,
-      get: () => Object.fromEntries(this.nodes),
+      get: () =>
+        Object.fromEntries(
+          [...this.nodes].map((
+            [node, s],
+          ) => [node, { ...s, stored_bytes: this.#policies?.storedBytes(node) ?? 0 }]),
+        ),
     });
   }
 
@@ -128,6 +163,19 @@ export class MqttSource {
       return ack();
     }
     const payload = classify(message);
+    let keep = true;
+    if (this.#policies) {
+      const verdict = this.#policies.accept(node, message, { payload, now: Date.now() });
+      if (verdict.kind === "dropped") {
+        this.#drop(node, verdict.reason);
+        return ack();
+      }
+      if (verdict.kind === "accepted") {
+        keep = this.#policies.config.keep_samples;
+        this.#queue({ envelopes: verdict.envelopes, ack: keep ? () => {} : ack });
+        if (!keep) return;
+      }
+    }
     let fields: Sample["fields"];
     switch (payload.kind) {
       case "number":
@@ -150,7 +198,11 @@ export class MqttSource {
       return ack();
     }
     const sample: Sample = { source: this.ctx.name, node, ts: Date.now(), fields, tags: { topic } };
-    this.#pending.push({ sample, ack });
+    this.#queue({ sample, ack });
+  }
+
+  #queue(item: { sample?: Sample; envelopes?: Envelope[]; ack: () => void }): void {
+    this.#pending.push(item);
     // After-commit acks hold the broker's stream: hand each message over at once.
     if (this.config.ack === "commit" || this.#pending.length >= this.config.batch) this.#flush();
     else this.#timer ??= setTimeout(() => this.#flush(), this.config.max_wait);
@@ -164,7 +216,10 @@ export class MqttSource {
     if (batch.length === 0) return;
     this.#flushing = this.#flushing.then(async () => {
       try {
-        await this.ctx.emit(batch.map((b) => b.sample));
+        const envelopes = batch.flatMap((b) => b.envelopes ?? []);
+        if (envelopes.length > 0) this.#append(envelopes);
+        const samples = batch.flatMap((b) => b.sample ? [b.sample] : []);
+        if (samples.length > 0) await this.ctx.emit(samples);
         this.ctx.status.ok(batch.length);
         for (const b of batch) b.ack();
       } catch (e) {
@@ -177,9 +232,47 @@ export class MqttSource {
     });
   }
 
+  /** Hands over LastValue rows whose interval passed and Aggregation windows ended by `now`. */
+  tick(now: number = Date.now()): Promise<void> {
+    const policies = this.#policies;
+    if (!policies) return this.#flushing;
+    this.#flushing = this.#flushing.then(() => this.#append(policies.tick(now)));
+    return this.#flushing;
+  }
+
+  /**
+   * Hands policy rows to the outbox, then persists the buffers (a crash in
+   * between repeats rows, never loses them). Rows the outbox refuses are put
+   * back into the policies' file: the messages were taken into the buffers
+   * already, so a redelivery must not count them twice.
+   */
+  #append(envelopes: Envelope[]): void {
+    const policies = this.#policies!;
+    try {
+      if (envelopes.length > 0) this.ctx.append(envelopes);
+    } catch (e) {
+      const dropped = policies.putBack(envelopes);
+      if (dropped > 0) this.ctx.status.drop("policy_backlog_full", dropped);
+      this.ctx.status.fail(e);
+      this.ctx.log.warn("outbox refused policy rows; kept for the next tick", {
+        rows: envelopes.length,
+        error: errorMessage(e),
+      });
+    }
+    try {
+      policies.commit();
+    } catch (e) {
+      this.ctx.status.fail(e);
+      this.ctx.log.error("policy buffers not saved", { error: errorMessage(e) });
+    }
+  }
+
   async stop(): Promise<void> {
+    clearInterval(this.#tick);
     this.#flush();
     await this.#flushing;
+    this.#policies?.close();
+    this.#policies = null;
     const client = this.#client;
     this.#client = null;
     if (client) await client.endAsync().catch(() => {});

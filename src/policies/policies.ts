@@ -1,0 +1,425 @@
+/**
+ * Per-node storage policies: each node's values go through its own active
+ * period, filters, transformations and buffer, and come out as rows of
+ * pepeunit's tables (and objects for files). Unlike pepeunit, no buffer is
+ * shared between nodes, and the buffers' state lives in SQLite so a restart
+ * loses neither an Aggregation window in progress nor a pending LastValue.
+ */
+import { Buffer } from "node:buffer";
+import { DatabaseSync } from "node:sqlite";
+import type { Logger } from "../log.ts";
+import type { Entry, Envelope, StateType } from "../model.ts";
+import type { Payload } from "../sources/mqtt/payload.ts";
+import { ARCHIVE_EXTENSION, pack } from "./archive.ts";
+import { type FilterMemory, filterValue, isActive, transform, type Value } from "./filters.ts";
+import type { PoliciesConfig, Policy } from "./schema.ts";
+
+/** An Aggregation window being accumulated. */
+interface Accumulator {
+  start: number;
+  end: number;
+  window: number;
+  functions: ("Avg" | "Min" | "Max" | "Sum")[];
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  bytes: number;
+}
+
+/** What the gateway keeps of a node between messages (persisted). */
+interface NodeState {
+  /** The last timestamp given to a row: rows of one node never share one. */
+  lastTs: number;
+  /** Files stored, for the NRecords slot. */
+  seq: number;
+  memory: FilterMemory;
+  /** When the last LastValue row was written, and the one waiting for its turn. */
+  writtenAt?: number;
+  pending?: Entry;
+  agg?: Accumulator;
+  /** Payload bytes this node has had stored (accepted by its policy). */
+  stored: number;
+}
+
+/** What a policy made of one message. */
+export type Verdict =
+  | { kind: "unpoliced" }
+  | { kind: "dropped"; reason: string }
+  | { kind: "accepted"; envelopes: Envelope[] };
+
+const IMAGE_TYPES: Record<string, [string, string]> = {
+  jpeg: [".jpg", "image/jpeg"],
+  png: [".png", "image/png"],
+  webp: [".webp", "image/webp"],
+};
+
+const ARCHIVE_TYPES: Record<string, string> = {
+  gzip: "application/gzip",
+  tar: "application/x-tar",
+  tgz: "application/gzip",
+  zip: "application/zip",
+};
+
+/** Options of {@link Policies}. */
+export interface PoliciesOptions {
+  /** SQLite file holding each node's buffers. */
+  path: string;
+  log: Logger;
+}
+
+/** The storage policies of one source's nodes. */
+export class Policies {
+  #config: PoliciesConfig;
+  #db: DatabaseSync | null = null;
+  #nodes = new Map<string, NodeState>();
+  #dirty = new Set<string>();
+  /** Rows the outbox could not take yet (persisted with the buffers, handed over first). */
+  #carry: Envelope[] = [];
+  #carryDirty = false;
+
+  constructor(config: PoliciesConfig, readonly options: PoliciesOptions) {
+    this.#config = config;
+  }
+
+  /** The policies in force. */
+  get config(): PoliciesConfig {
+    return this.#config;
+  }
+
+  /** Opens the state file and loads every node's buffers. */
+  open(): void {
+    const db = new DatabaseSync(this.options.path);
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
+    db.exec("CREATE TABLE IF NOT EXISTS nodes (node TEXT PRIMARY KEY, state TEXT NOT NULL)");
+    for (const row of db.prepare("SELECT node, state FROM nodes").iterate()) {
+      if (row.node === CARRY) this.#carry = JSON.parse(String(row.state));
+      else this.#nodes.set(String(row.node), JSON.parse(String(row.state)));
+    }
+    this.#db = db;
+  }
+
+  /** Swaps the policy documents in place (hot reload); buffers carry on. */
+  update(config: PoliciesConfig): void {
+    this.#config = config;
+  }
+
+  /** The node's policy, or undefined when it has none (or it is disabled). */
+  policyOf(node: string): Policy | undefined {
+    const p = this.#config.nodes[node] ?? this.#config.default;
+    return p?.enabled ? p : undefined;
+  }
+
+  /** Payload bytes each node has had stored. */
+  storedBytes(node: string): number {
+    return this.#nodes.get(node)?.stored ?? 0;
+  }
+
+  #state(node: string): NodeState {
+    let s = this.#nodes.get(node);
+    if (!s) this.#nodes.set(node, s = { lastTs: 0, seq: 0, memory: {}, stored: 0 });
+    this.#dirty.add(node);
+    return s;
+  }
+
+  /** Runs one message through its node's policy. */
+  accept(
+    node: string,
+    message: Uint8Array,
+    options: { payload: Payload; now: number },
+  ): Verdict {
+    const policy = this.policyOf(node);
+    if (!policy) return { kind: "unpoliced" };
+    const { payload, now } = options;
+    if (!isActive(policy, now)) return dropped("inactive");
+    if (payload.kind === "invalid") return dropped(payload.reason);
+    const size = message.length;
+    const s = this.#state(node);
+    if (payload.kind === "image" || payload.kind === "binary") {
+      return this.#file(node, message, { policy, state: s, payload, now });
+    }
+    const rule = policy.processing_policy;
+    if (!rule) return dropped(`${payload.kind}_not_accepted`);
+    let value: Value | null = null;
+    let text: string;
+    let type: StateType;
+    if (payload.kind === "json") {
+      if (rule.policy_type === "TimeWindow" || rule.policy_type === "Aggregation") {
+        return dropped(`json_not_accepted_by_${rule.policy_type}`);
+      }
+      if (policy.filters?.max_size !== undefined && size > policy.filters.max_size) {
+        return dropped("over_max_size");
+      }
+      if (policy.filters?.type_input_value) return dropped("wrong_type");
+      text = new TextDecoder().decode(message).trim();
+      type = "Json";
+    } else {
+      value = payload.kind === "number"
+        ? { type: "Number", value: payload.value }
+        : { type: "Text", value: payload.value };
+      const reason = filterValue(policy, value, { size, now, memory: s.memory });
+      if (reason) return dropped(reason);
+      value = transform(policy, value);
+      if (rule.policy_type === "Aggregation" && value.type !== "Number") {
+        return dropped("text_not_accepted_by_Aggregation");
+      }
+      text = String(value.value);
+      type = value.type;
+    }
+    const ts = s.lastTs = Math.max(now, s.lastTs + 1);
+    s.stored += size;
+    const envelopes: Envelope[] = [];
+    switch (rule.policy_type) {
+      case "LastValue": {
+        const entry: Entry = {
+          table: "n_last_entry",
+          node,
+          ts,
+          state: text,
+          state_type: type,
+          max_count: 1,
+          size,
+        };
+        if (s.writtenAt === undefined || now - s.writtenAt >= rule.write_interval) {
+          s.writtenAt = now;
+          s.pending = undefined;
+          envelopes.push({ kind: "entry", data: entry });
+        } else s.pending = entry;
+        break;
+      }
+      case "NRecords":
+        envelopes.push({
+          kind: "entry",
+          data: {
+            table: "n_last_entry",
+            node,
+            ts,
+            state: text,
+            state_type: type,
+            max_count: rule.n_records_count,
+            size,
+          },
+        });
+        break;
+      case "TimeWindow":
+        envelopes.push({
+          kind: "entry",
+          data: {
+            table: "window_entry",
+            node,
+            ts,
+            state: text,
+            state_type: type,
+            expires: ts + rule.time_window_size * 1000,
+            size,
+          },
+        });
+        break;
+      case "Aggregation": {
+        const n = (value as { value: number }).value;
+        if (s.agg && now >= s.agg.end) envelopes.push(...this.#finish(node, s));
+        const window = rule.time_window_size * 1000;
+        const start = Math.floor(now / window) * window;
+        s.agg ??= {
+          start,
+          end: start + window,
+          window: rule.time_window_size,
+          functions: [...new Set(rule.aggregation_functions)],
+          count: 0,
+          sum: 0,
+          min: n,
+          max: n,
+          bytes: 0,
+        };
+        const a = s.agg;
+        a.count++;
+        a.sum += n;
+        a.min = Math.min(a.min, n);
+        a.max = Math.max(a.max, n);
+        a.bytes += size;
+        break;
+      }
+    }
+    return { kind: "accepted", envelopes };
+  }
+
+  #file(
+    node: string,
+    message: Uint8Array,
+    options: { policy: Policy; state: NodeState; payload: Payload; now: number },
+  ): Verdict {
+    const { policy, state: s, payload, now } = options;
+    const fp = policy.file_policy;
+    if (!fp) return dropped(`${payload.kind}_not_accepted`);
+    if (message.length > fp.max_size) return dropped("over_max_size");
+    if (policy.filters?.max_size !== undefined && message.length > policy.filters.max_size) {
+      return dropped("over_max_size");
+    }
+    const m = s.memory;
+    const rate = policy.filters?.max_rate;
+    if (rate && m.acceptedAt !== undefined && now - m.acceptedAt < rate * 1000) {
+      return dropped("rate_limited");
+    }
+    m.acceptedAt = now;
+    const ts = s.lastTs = Math.max(now, s.lastTs + 1);
+    const [ext, type] = payload.kind === "image"
+      ? IMAGE_TYPES[payload.format]
+      : [".bin", "application/octet-stream"];
+    const body = pack(message, fp.compression, {
+      level: fp.level,
+      windowBits: fp.window_bits,
+      name: `${ts}${ext}`,
+      mtime: ts,
+    });
+    const suffix = ext + ARCHIVE_EXTENSION[fp.compression];
+    const rule = policy.processing_policy;
+    let key: string;
+    let maxCount = 0;
+    let expires = 0;
+    switch (rule?.policy_type) {
+      case "LastValue":
+        key = `${node}/last${suffix}`;
+        maxCount = 1;
+        break;
+      case "NRecords":
+        // A ring of N slots: the N newest files exist, older ones are overwritten.
+        key = `${node}/n/${s.seq % rule.n_records_count}${suffix}`;
+        maxCount = rule.n_records_count;
+        break;
+      case "TimeWindow":
+        expires = ts + rule.time_window_size * 1000;
+        key = `${node}/window/${expires}-${ts}${suffix}`;
+        break;
+      default:
+        key = `${node}/all/${ts}${suffix}`;
+    }
+    key = fp.prefix + key;
+    s.seq++;
+    s.stored += message.length;
+    const contentType = ARCHIVE_TYPES[fp.compression] ?? type;
+    return {
+      kind: "accepted",
+      envelopes: [
+        {
+          kind: "file",
+          data: {
+            node,
+            ts,
+            key,
+            content_type: contentType,
+            body: Buffer.from(body).toString("base64"),
+            expires,
+          },
+        },
+        {
+          kind: "entry",
+          data: {
+            table: "file_entry",
+            node,
+            ts,
+            object_key: key,
+            content_type: contentType,
+            state_type: payload.kind === "image" ? "Image" : "Binary",
+            compression: fp.compression,
+            max_count: maxCount,
+            expires,
+            size: message.length,
+            stored_size: body.length,
+          },
+        },
+      ],
+    };
+  }
+
+  /** Rows of an ended Aggregation window: one per function; the payload bytes on the first. */
+  #finish(node: string, s: NodeState): Envelope[] {
+    const a = s.agg!;
+    s.agg = undefined;
+    this.#dirty.add(node);
+    const values = { Avg: a.sum / a.count, Min: a.min, Max: a.max, Sum: a.sum };
+    return a.functions.map((f, i): Envelope => ({
+      kind: "entry",
+      data: {
+        table: "aggregation_entry",
+        node,
+        ts: a.end,
+        state: values[f],
+        aggregation_type: f,
+        time_window_size: a.window,
+        start: a.start,
+        end: a.end,
+        size: i === 0 ? a.bytes : 0,
+      },
+    }));
+  }
+
+  /**
+   * Keeps rows the outbox refused, to be handed over again by the next tick: by
+   * then the buffers no longer hold them, so they must not be lost.
+   */
+  putBack(envelopes: Envelope[]): number {
+    const room = MAX_CARRY - this.#carry.length;
+    this.#carry.push(...envelopes.slice(0, Math.max(0, room)));
+    this.#carryDirty = true;
+    return Math.max(0, envelopes.length - room);
+  }
+
+  /** Rows put back earlier, LastValue rows whose interval has passed and ended Aggregation windows. */
+  tick(now: number): Envelope[] {
+    const out: Envelope[] = this.#carry;
+    if (out.length > 0) {
+      this.#carry = [];
+      this.#carryDirty = true;
+    }
+    for (const [node, s] of this.#nodes) {
+      if (s.agg && now >= s.agg.end) out.push(...this.#finish(node, s));
+      if (s.pending) {
+        const interval = this.policyOf(node)?.processing_policy?.write_interval ?? 0;
+        if (now - (s.writtenAt ?? 0) >= interval) {
+          out.push({ kind: "entry", data: s.pending });
+          s.pending = undefined;
+          s.writtenAt = now;
+          this.#dirty.add(node);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Persists the buffers changed since the last commit (call after the outbox took their rows). */
+  commit(): void {
+    const db = this.#db;
+    if (!db || (this.#dirty.size === 0 && !this.#carryDirty)) return;
+    const put = db.prepare("INSERT OR REPLACE INTO nodes (node, state) VALUES (?, ?)");
+    db.exec("BEGIN");
+    try {
+      for (const node of this.#dirty) put.run(node, JSON.stringify(this.#nodes.get(node)));
+      if (this.#carryDirty) put.run(CARRY, JSON.stringify(this.#carry));
+      db.exec("COMMIT");
+    } catch (e) {
+      db.exec("ROLLBACK");
+      throw e;
+    }
+    this.#dirty.clear();
+    this.#carryDirty = false;
+  }
+
+  /** Persists and closes the state file. */
+  close(): void {
+    try {
+      this.commit();
+    } finally {
+      this.#db?.close();
+      this.#db = null;
+    }
+  }
+}
+
+/** The state row holding rows put back; no node id is empty. */
+const CARRY = "";
+/** Rows kept while the outbox refuses them; more are counted as dropped. */
+const MAX_CARRY = 100_000;
+
+function dropped(reason: string): Verdict {
+  return { kind: "dropped", reason };
+}

@@ -1,0 +1,153 @@
+/**
+ * pepeunit's ClickHouse tables (REFERENCE.md section 5) and the rows the
+ * policies make for them. Current servers get pepeunit's types (DateTime64(3),
+ * TTL); servers older than 20.1 (Debian's 18.16) have neither, so there the
+ * milliseconds go to a `create_ms` column and the sink deletes expired rows itself.
+ * Every table is a ReplacingMergeTree keyed by the row's identity (node,
+ * time): a replayed batch collapses into the rows it repeats.
+ */
+import { createHash } from "node:crypto";
+import type { Entry } from "../../model.ts";
+
+/** Which DDL and row layout a server gets. */
+export type Dialect = "modern" | "legacy";
+
+/** The tables, in the order they are created. */
+export const TABLES = ["n_last_entry", "window_entry", "aggregation_entry", "file_entry"] as const;
+
+/** One of pepeunit's tables (plus file_entry for the file policy). */
+export type Table = typeof TABLES[number];
+
+/** The dialect of a server version string (`18.16.1`, `24.8.4.13`). */
+export function dialectOf(version: string): Dialect {
+  const [major, minor] = version.split(".").map(Number);
+  return major > 20 || (major === 20 && minor >= 1) ? "modern" : "legacy";
+}
+
+const STATE_TYPE = "Enum8('Number' = 1, 'Text' = 2, 'Json' = 3)";
+const AGGREGATION_TYPE = "Enum8('Avg' = 1, 'Min' = 2, 'Max' = 3, 'Sum' = 4)";
+const FILE_TYPE = "Enum8('Image' = 1, 'Binary' = 2)";
+
+/** The CREATE TABLE statement of one table for a dialect. */
+export function createTable(table: Table, options: { dialect: Dialect; database: string }) {
+  const modern = options.dialect === "modern";
+  const time = modern ? "DateTime64(3, 'UTC')" : "DateTime('UTC')";
+  const created = modern
+    ? "create_datetime DateTime64(3, 'UTC')"
+    : "create_datetime DateTime('UTC'), create_ms UInt16";
+  const key = modern
+    ? "unit_node_uuid, create_datetime"
+    : "unit_node_uuid, create_datetime, create_ms";
+  let columns: string;
+  let order = key;
+  let ttl = "";
+  switch (table) {
+    case "n_last_entry":
+      columns =
+        `unit_node_uuid UUID, state String, state_type ${STATE_TYPE}, ${created}, max_count UInt32, size UInt32`;
+      break;
+    case "window_entry":
+      columns =
+        `unit_node_uuid UUID, state String, state_type ${STATE_TYPE}, ${created}, expiration_datetime DateTime('UTC'), size UInt32`;
+      if (modern) ttl = " TTL expiration_datetime";
+      break;
+    case "aggregation_entry":
+      columns =
+        `unit_node_uuid UUID, state Float64, aggregation_type ${AGGREGATION_TYPE}, time_window_size UInt32, create_datetime ${time}, start_window_datetime ${time}, end_window_datetime ${time}, size UInt32`;
+      order = "unit_node_uuid, aggregation_type, time_window_size, start_window_datetime";
+      break;
+    case "file_entry":
+      columns =
+        `unit_node_uuid UUID, object_key String, content_type String, state_type ${FILE_TYPE}, compression String, ${created}, expiration_datetime DateTime('UTC'), max_count UInt32, size UInt32, stored_size UInt32`;
+      break;
+  }
+  const settings = modern ? " SETTINGS non_replicated_deduplication_window = 1000" : "";
+  return `CREATE TABLE IF NOT EXISTS ${options.database}.${table} (${columns}) ` +
+    `ENGINE = ReplacingMergeTree ORDER BY (${order})${ttl}${settings}`;
+}
+
+/** The row's time in milliseconds, as a ClickHouse expression of the dialect. */
+export function millisOf(dialect: Dialect): string {
+  return dialect === "modern"
+    ? "toUnixTimestamp64Milli(create_datetime)"
+    : "toUInt64(toUnixTimestamp(create_datetime)) * 1000 + create_ms";
+}
+
+/** pepeunit keys rows by UUID: a node id that is not one gets a stable name-based UUID (v5 layout). */
+export function nodeUuid(node: string): string {
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(node)) {
+    return node.toLowerCase();
+  }
+  const h = createHash("sha1").update("edge-gateway:" + node).digest("hex");
+  const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${
+    h.slice(20, 32)
+  }`;
+}
+
+function pad(n: number, w = 2): string {
+  return String(n).padStart(w, "0");
+}
+
+/** `YYYY-MM-DD hh:mm:ss.sss` in UTC, the text DateTime64(3, 'UTC') parses. */
+function dateTime64(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${
+    pad(d.getUTCHours())
+  }:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`;
+}
+
+/** The JSONEachRow row of an entry for a dialect. */
+export function rowOf(entry: Entry, dialect: Dialect): Record<string, unknown> {
+  const modern = dialect === "modern";
+  // DateTime('UTC') takes a unix time in seconds; DateTime64 its text form.
+  const time = (ms: number) => modern ? dateTime64(ms) : Math.floor(ms / 1000);
+  const created = modern
+    ? { create_datetime: dateTime64(entry.ts) }
+    : { create_datetime: Math.floor(entry.ts / 1000), create_ms: entry.ts % 1000 };
+  const unit_node_uuid = nodeUuid(entry.node);
+  switch (entry.table) {
+    case "n_last_entry":
+      return {
+        unit_node_uuid,
+        state: entry.state,
+        state_type: entry.state_type,
+        ...created,
+        max_count: entry.max_count,
+        size: entry.size,
+      };
+    case "window_entry":
+      return {
+        unit_node_uuid,
+        state: entry.state,
+        state_type: entry.state_type,
+        ...created,
+        expiration_datetime: Math.floor(entry.expires / 1000),
+        size: entry.size,
+      };
+    case "aggregation_entry":
+      return {
+        unit_node_uuid,
+        state: entry.state,
+        aggregation_type: entry.aggregation_type,
+        time_window_size: entry.time_window_size,
+        create_datetime: time(entry.ts),
+        start_window_datetime: time(entry.start),
+        end_window_datetime: time(entry.end),
+        size: entry.size,
+      };
+    case "file_entry":
+      return {
+        unit_node_uuid,
+        object_key: entry.object_key,
+        content_type: entry.content_type,
+        state_type: entry.state_type,
+        compression: entry.compression,
+        ...created,
+        expiration_datetime: Math.floor(entry.expires / 1000),
+        max_count: entry.max_count,
+        size: entry.size,
+        stored_size: entry.stored_size,
+      };
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * S3 / MinIO sink: puts the file policy's objects under their deterministic
+ * keys (a replay overwrites the same object) and deletes TimeWindow objects
+ * once they expire (S3 servers without lifecycle rules, like MinIO by default).
+ */
+import * as Minio from "minio";
+import { Buffer } from "node:buffer";
+import { z } from "zod";
+import { duration } from "../../config/types.ts";
+import type { Envelope, StoredFile } from "../../model.ts";
+import { errorMessage } from "../../status.ts";
+import {
+  defineSink,
+  deliveryFields,
+  RejectedError,
+  RetryableError,
+  type Sink,
+  type SinkContext,
+} from "../sink.ts";
+
+/** Config of the S3 / MinIO sink. */
+export const s3Schema = z.strictObject({
+  type: z.literal("s3"),
+  ...deliveryFields,
+  forward: deliveryFields.forward.default(["file"]),
+  batch_size: z.number().int().min(1).max(1000).default(50),
+  /** `http://127.0.0.1:9000`; https for TLS. */
+  url: z.url(),
+  bucket: z.string().min(3).max(63),
+  region: z.string().default("us-east-1"),
+  access_key: z.string().min(1),
+  secret_key: z.string().min(1),
+  create_bucket: z.boolean().default(true),
+  /** How often expired TimeWindow objects are deleted. */
+  sweep_every: duration.default(60_000),
+});
+
+/** Parsed S3 sink config. */
+export type S3Config = z.output<typeof s3Schema>;
+
+/** Expiry (ms) in the key of a TimeWindow object: `<node>/window/<expires>-<ts>.<ext>`. */
+const WINDOW_KEY = /\/window\/(\d+)-\d+[^/]*$/;
+
+function classify(e: unknown, where: string): Error {
+  const code = (e as { code?: string }).code ?? "";
+  const msg = `S3 ${where}: ${code ? code + ": " : ""}${errorMessage(e).slice(0, 300)}`;
+  // Refusals of the object itself; credentials, missing buckets and network errors are retried.
+  return ["EntityTooLarge", "InvalidArgument", "KeyTooLongError", "InvalidObjectName"].includes(
+      code,
+    )
+    ? new RejectedError(msg)
+    : new RetryableError(msg);
+}
+
+/** Puts objects into a bucket and sweeps expired ones. */
+export class S3Sink implements Sink {
+  #client: Minio.Client;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  #sweeping: Promise<void> | null = null;
+
+  constructor(readonly config: S3Config, readonly ctx: SinkContext) {
+    const u = new URL(config.url);
+    this.#client = new Minio.Client({
+      endPoint: u.hostname,
+      port: u.port ? Number(u.port) : undefined,
+      useSSL: u.protocol === "https:",
+      accessKey: config.access_key,
+      secretKey: config.secret_key,
+      region: config.region,
+      pathStyle: true,
+    });
+  }
+
+  async connect(): Promise<void> {
+    const c = this.config;
+    try {
+      if (c.create_bucket && !(await this.#client.bucketExists(c.bucket))) {
+        await this.#client.makeBucket(c.bucket, c.region);
+      }
+    } catch (e) {
+      throw classify(e, `bucket ${c.bucket} at ${c.url}`);
+    }
+    this.#sweeper ??= setInterval(() => void this.sweep(), c.sweep_every);
+  }
+
+  async write(batch: Envelope[]): Promise<void> {
+    for (const e of batch) {
+      if (e.kind !== "file") continue;
+      const f = e.data as StoredFile;
+      const body = Buffer.from(f.body, "base64");
+      try {
+        await this.#client.putObject(this.config.bucket, f.key, body, body.length, {
+          "Content-Type": f.content_type,
+          "X-Amz-Meta-Node": f.node,
+          "X-Amz-Meta-Created": new Date(f.ts).toISOString(),
+        });
+      } catch (err) {
+        throw classify(err, `put ${this.config.bucket}/${f.key}`);
+      }
+    }
+  }
+
+  /** Deletes TimeWindow objects whose expiry (in their key) has passed. */
+  sweep(now: number = Date.now()): Promise<void> {
+    return this.#sweeping ??= this.#sweep(now).finally(() => this.#sweeping = null);
+  }
+
+  async #sweep(now: number): Promise<void> {
+    try {
+      const expired: string[] = [];
+      const stream = this.#client.listObjectsV2(this.config.bucket, "", true);
+      for await (const o of stream as AsyncIterable<{ name?: string }>) {
+        const m = o.name ? WINDOW_KEY.exec(o.name) : null;
+        if (m && Number(m[1]) < now) expired.push(o.name!);
+      }
+      if (expired.length === 0) return;
+      await this.#client.removeObjects(this.config.bucket, expired);
+      this.ctx.status.count("expired_objects", expired.length);
+    } catch (e) {
+      this.ctx.log.warn("sweep of expired objects failed; will retry", {
+        bucket: this.config.bucket,
+        error: errorMessage(e),
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    await this.#sweeping;
+  }
+}
+
+/** The `s3` sink kind (MinIO, S3 and compatible servers). */
+export const s3Sink = defineSink({
+  type: "s3",
+  schema: s3Schema,
+  create: (config, ctx) => new S3Sink(config, ctx),
+});

@@ -1,0 +1,183 @@
+/** MQTT -> per-node storage policies -> outbox -> real clickhouse-server 18.16 and s3rver. */
+import assert from "node:assert/strict";
+import { gunzipSync } from "node:zlib";
+import * as Minio from "minio";
+import { Buffer } from "node:buffer";
+import mqtt from "mqtt";
+import { Agent } from "../../../src/agent.ts";
+import { parseConfig } from "../../../src/config/load.ts";
+import { gatewaySchema } from "../../../src/config/schema.ts";
+import { configureLog } from "../../../src/log.ts";
+import type { MqttSource } from "../../../src/sources/mqtt/mod.ts";
+import {
+  clickhouseQuery,
+  startClickHouse,
+  startMosquitto,
+  startS3rver,
+  waitFor,
+} from "../../helpers/servers.ts";
+
+configureLog({ level: "error" });
+
+const N = "11111111-1111-4111-8111-111111111111"; // NRecords 5
+const W = "22222222-2222-4222-8222-222222222222"; // TimeWindow 60 s
+const A = "33333333-3333-4333-8333-333333333333"; // Aggregation 60 s
+const L = "44444444-4444-4444-8444-444444444444"; // LastValue every 300 ms
+const F = "55555555-5555-4555-8555-555555555555"; // files: NRecords 2, gzip
+
+function config(dir: string, ports: { mqtt: number; ch: number; s3: number }): string {
+  return `gateway: {id: t, data_dir: ${dir}}
+http: {enabled: false}
+sources:
+  units:
+    type: mqtt
+    url: mqtt://127.0.0.1:${ports.mqtt}
+    topics: ["pepeunit/+/pepeunit"]
+    client_id: policies-test
+    max_wait: 10ms
+    policies:
+      tick: 100ms
+      nodes:
+        ${N}: {processing_policy: {policy_type: NRecords, n_records_count: 5}}
+        ${W}: {processing_policy: {policy_type: TimeWindow, time_window_size: 60}, filters: {type_input_value: Text}}
+        ${A}:
+          processing_policy: {policy_type: Aggregation, time_window_size: 60, aggregation_functions: [Avg, Min, Max, Sum]}
+          transformations: {multiplication_ratio: 2}
+        ${L}: {processing_policy: {policy_type: LastValue, write_interval: 300ms}}
+        ${F}: {processing_policy: {policy_type: NRecords, n_records_count: 2}, file_policy: {compression: gzip, level: 9}}
+sinks:
+  ch: {type: clickhouse, url: "http://127.0.0.1:${ports.ch}", max_wait: 50ms, retention_every: 300ms, backoff_min: 100ms, backoff_max: 300ms}
+  s3: {type: s3, url: "http://127.0.0.1:${ports.s3}", bucket: unit-files, access_key: S3RVER, secret_key: S3RVER, max_wait: 50ms, backoff_max: 300ms}
+`;
+}
+
+async function rows(port: number, sql: string): Promise<string[][]> {
+  const text = await clickhouseQuery(port, `${sql} FORMAT TSV`);
+  return text.trim() === "" ? [] : text.trim().split("\n").map((l) => l.split("\t"));
+}
+
+Deno.test("each policy end to end: NRecords keeps N, TimeWindow rows expire, Aggregation values, LastValue, files in S3", async () => {
+  const broker = await startMosquitto();
+  const ch = await startClickHouse();
+  const s3 = await startS3rver();
+  const dir = await Deno.makeTempDir();
+  const agent = new Agent(parseConfig(
+    config(dir, { mqtt: broker.port, ch: ch.port, s3: s3.port }),
+    gatewaySchema,
+  ));
+  await agent.start();
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+  const send = (node: string, payload: string | Uint8Array) =>
+    pub.publishAsync(`pepeunit/${node}/pepeunit`, payload as string, { qos: 1 });
+  try {
+    for (let i = 1; i <= 12; i++) await send(N, String(i));
+    await send(W, "open");
+    await send(W, "42"); // a number on a Text-only node: wrong_type
+    for (const v of [1, 2, 3, 10]) await send(A, String(v));
+    for (let i = 1; i <= 5; i++) await send(L, `state-${i}`);
+    const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, ...new Array(200).fill(7)]);
+    for (let i = 0; i < 3; i++) await send(F, jpeg.map((b, j) => j === 10 ? i : b));
+    await send(N, new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1])); // an image on a value policy
+
+    // NRecords: the newest 5 of 12 stay.
+    await waitFor(async () => {
+      const r = await rows(
+        ch.port,
+        `SELECT state FROM n_last_entry FINAL WHERE unit_node_uuid = '${N}' ORDER BY create_datetime, create_ms`,
+      );
+      return r.map((x) => x[0]).join(",") === "8,9,10,11,12";
+    }, { what: "NRecords trimmed to 5", timeoutMs: 20_000 });
+    const sizes = await rows(
+      ch.port,
+      `SELECT max_count, size FROM n_last_entry WHERE unit_node_uuid = '${N}' ORDER BY create_datetime, create_ms`,
+    );
+    assert.deepEqual(sizes.map((r) => r.join(" ")), ["5 1", "5 1", "5 2", "5 2", "5 2"]);
+
+    // TimeWindow: one row, expiring 60 s after it was made; the number was refused.
+    const w = await rows(
+      ch.port,
+      `SELECT state, state_type, expiration_datetime - create_datetime FROM window_entry WHERE unit_node_uuid = '${W}'`,
+    );
+    assert.deepEqual(w, [["open", "Text", "60"]]);
+
+    // LastValue: the first write at once, the latest after its interval.
+    await waitFor(async () => {
+      const r = await rows(
+        ch.port,
+        `SELECT state FROM n_last_entry FINAL WHERE unit_node_uuid = '${L}'`,
+      );
+      return r.length === 1 && r[0][0] === "state-5";
+    }, { what: "LastValue holds the latest state" });
+
+    // Aggregation: nothing until the window ends; then Avg/Min/Max/Sum of the doubled values.
+    assert.deepEqual(await rows(ch.port, `SELECT count() FROM aggregation_entry`), [["0"]]);
+    const source = agent.sources.get("units")!.source as MqttSource;
+    await source.tick(Date.now() + 60_000);
+    await waitFor(
+      async () => (await rows(ch.port, "SELECT count() FROM aggregation_entry"))[0][0] === "4",
+      { what: "aggregation rows" },
+    );
+    const agg = await rows(
+      ch.port,
+      `SELECT aggregation_type, state, time_window_size, end_window_datetime - start_window_datetime, toUnixTimestamp(start_window_datetime) % 60, size FROM aggregation_entry WHERE unit_node_uuid = '${A}' ORDER BY aggregation_type`,
+    );
+    assert.deepEqual(agg, [
+      ["Avg", "8", "60", "60", "0", "5"],
+      ["Min", "2", "60", "60", "0", "0"],
+      ["Max", "20", "60", "60", "0", "0"],
+      ["Sum", "32", "60", "60", "0", "0"],
+    ]);
+
+    // Files: two ring slots in S3 (the third file overwrote slot 0), gzip, metadata rows.
+    const client = new Minio.Client({
+      endPoint: "127.0.0.1",
+      port: s3.port,
+      useSSL: false,
+      accessKey: "S3RVER",
+      secretKey: "S3RVER",
+    });
+    await waitFor(async () => {
+      const names: string[] = [];
+      for await (const o of client.listObjectsV2("unit-files", "", true)) names.push(o.name);
+      return names.sort().join(",") === `${F}/n/0.jpg.gz,${F}/n/1.jpg.gz`;
+    }, { what: "two file slots" });
+    const chunks: Uint8Array[] = [];
+    for await (const c of await client.getObject("unit-files", `${F}/n/0.jpg.gz`)) chunks.push(c);
+    const body = gunzipSync(Buffer.concat(chunks));
+    assert.equal(body.length, 204);
+    assert.equal(body[10], 2, "slot 0 holds the third file");
+    await waitFor(async () => {
+      const r = await rows(
+        ch.port,
+        `SELECT object_key, state_type, size FROM file_entry FINAL WHERE unit_node_uuid = '${F}' ORDER BY create_datetime, create_ms`,
+      );
+      return JSON.stringify(r) ===
+        JSON.stringify([[`${F}/n/1.jpg.gz`, "Image", "204"], [`${F}/n/0.jpg.gz`, "Image", "204"]]);
+    }, { what: "file rows trimmed to 2" });
+
+    // Drops are counted per node with the reason.
+    const nodes = (agent.status().sources as Record<
+      string,
+      { nodes: Record<string, { dropped: Record<string, number>; stored_bytes: number }> }
+    >).units.nodes;
+    assert.deepEqual(nodes[W].dropped, { wrong_type: 1 });
+    assert.deepEqual(nodes[N].dropped, { image_not_accepted: 1 });
+    assert.equal(nodes[N].stored_bytes, 9 * 1 + 3 * 2);
+    assert.equal(nodes[F].stored_bytes, 3 * 204);
+
+    // Stored bytes per node from ClickHouse.
+    const billed = await rows(
+      ch.port,
+      `SELECT toString(u), sum(s) FROM (
+      SELECT unit_node_uuid AS u, size AS s FROM n_last_entry FINAL
+      UNION ALL SELECT unit_node_uuid, size FROM window_entry FINAL
+      UNION ALL SELECT unit_node_uuid, size FROM aggregation_entry FINAL
+      UNION ALL SELECT unit_node_uuid, size FROM file_entry FINAL) GROUP BY u ORDER BY u`,
+    );
+    assert.deepEqual(billed, [[N, "8"], [W, "4"], [A, "5"], [L, "7"], [F, "408"]]);
+  } finally {
+    await pub.endAsync();
+    await agent.stop();
+    await Promise.all([broker.stop(), ch.stop(), s3.stop()]);
+  }
+});
