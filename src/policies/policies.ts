@@ -367,10 +367,8 @@ export class Policies {
   /** Rows put back earlier, LastValue rows whose interval has passed and ended Aggregation windows. */
   tick(now: number): Envelope[] {
     const out: Envelope[] = this.#carry;
-    if (out.length > 0) {
-      this.#carry = [];
-      this.#carryDirty = true;
-    }
+    this.#carry = [];
+    if (out.length > 0) this.#carryDirty = true;
     for (const [node, s] of this.#nodes) {
       if (s.agg && now >= s.agg.end) out.push(...this.#finish(node, s));
       if (s.pending) {

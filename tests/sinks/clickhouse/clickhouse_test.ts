@@ -7,8 +7,12 @@ import mqtt from "mqtt";
 import { Agent } from "../../../src/agent.ts";
 import { parseConfig } from "../../../src/config/load.ts";
 import { gatewaySchema } from "../../../src/config/schema.ts";
-import { configureLog } from "../../../src/log.ts";
+import { configureLog, createLogger } from "../../../src/log.ts";
+import type { Envelope } from "../../../src/model.ts";
+import { clickhouseSchema, ClickHouseSink } from "../../../src/sinks/clickhouse/mod.ts";
+import { nodeUuid } from "../../../src/sinks/clickhouse/tables.ts";
 import type { MqttSource } from "../../../src/sources/mqtt/mod.ts";
+import { ComponentStatus } from "../../../src/status.ts";
 import {
   clickhouseQuery,
   startClickHouse,
@@ -179,5 +183,150 @@ Deno.test("each policy end to end: NRecords keeps N, TimeWindow rows expire, Agg
     await pub.endAsync();
     await agent.stop();
     await Promise.all([broker.stop(), ch.stop(), s3.stop()]);
+  }
+});
+
+Deno.test("ClickHouse down while publishing, then back: nothing lost, no duplicates; nodes keep their own policies; bad payloads block nothing", async () => {
+  const broker = await startMosquitto();
+  const ch = await startClickHouse();
+  const dir = await Deno.makeTempDir();
+  const X = "66666666-6666-4666-8666-666666666666";
+  const Y = "77777777-7777-4777-8777-777777777777";
+  const T = "88888888-8888-4888-8888-888888888888";
+  const agent = new Agent(parseConfig(
+    `gateway: {id: t, data_dir: ${dir}}
+http: {enabled: false}
+sources:
+  units:
+    type: mqtt
+    url: mqtt://127.0.0.1:${broker.port}
+    topics: ["pepeunit/+/pepeunit"]
+    client_id: policies-outage
+    max_wait: 10ms
+    policies:
+      nodes:
+        ${X}: {processing_policy: {policy_type: NRecords, n_records_count: 3}}
+        ${Y}: {processing_policy: {policy_type: NRecords, n_records_count: 1000}, filters: {max_size: 16}}
+        ${T}: {processing_policy: {policy_type: TimeWindow, time_window_size: 3600}}
+sinks:
+  ch: {type: clickhouse, url: "http://127.0.0.1:${ch.port}", max_wait: 50ms, batch_size: 100, retention_every: 200ms, backoff_min: 100ms, backoff_max: 300ms, timeout: 2s}
+`,
+    gatewaySchema,
+  ));
+  await agent.start();
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+  const send = (node: string, payload: string) =>
+    pub.publishAsync(`pepeunit/${node}/pepeunit`, payload, { qos: 1 });
+  try {
+    await send(Y, "0");
+    await waitFor(
+      async () => (await rows(ch.port, "SELECT count() FROM n_last_entry"))[0][0] === "1",
+      { what: "first row" },
+    );
+    await ch.kill();
+    for (let i = 1; i <= 300; i++) {
+      await send(X, String(i));
+      await send(Y, String(i));
+      await send(T, `t${i}`);
+      if (i % 50 === 0) {
+        await send(Y, "{not json");
+        await send(Y, '{"a": "this is longer than sixteen bytes"}');
+        await send(T, '{"json": "not for TimeWindow"}');
+      }
+    }
+    await waitFor(() => agent.outbox.depth("ch").records >= 900, {
+      what: "rows waiting in the outbox",
+    });
+    await ch.start();
+    await waitFor(async () => {
+      const r = await rows(
+        ch.port,
+        `SELECT count() FROM window_entry WHERE unit_node_uuid = '${T}'`,
+      );
+      return r[0][0] === "300";
+    }, { what: "300 window rows", timeoutMs: 30_000 });
+    await waitFor(async () => {
+      const r = await rows(
+        ch.port,
+        `SELECT count(), uniqExact(create_datetime, create_ms), min(toUInt32(state)), max(toUInt32(state)) FROM n_last_entry WHERE unit_node_uuid = '${Y}'`,
+      );
+      return r[0].join(" ") === "301 301 0 300";
+    }, { what: "301 rows of Y, each once" });
+    const t = await rows(
+      ch.port,
+      `SELECT count(), uniqExact(state) FROM window_entry WHERE unit_node_uuid = '${T}'`,
+    );
+    assert.deepEqual(t, [["300", "300"]]);
+    // X keeps its own 3, Y its 1000 (a shared buffer would have applied one to both).
+    await waitFor(async () => {
+      const r = await rows(
+        ch.port,
+        `SELECT state FROM n_last_entry FINAL WHERE unit_node_uuid = '${X}' ORDER BY create_datetime, create_ms`,
+      );
+      return r.map((x) => x[0]).join(",") === "298,299,300";
+    }, { what: "X trimmed to 3" });
+    const nodes = (agent.status().sources as Record<
+      string,
+      { nodes: Record<string, { dropped: Record<string, number> }> }
+    >).units.nodes;
+    assert.deepEqual(nodes[Y].dropped, { invalid_json: 6, over_max_size: 6 });
+    assert.deepEqual(nodes[T].dropped, { json_not_accepted_by_TimeWindow: 6 });
+    assert.equal(agent.health().components["clickhouse.ch"], "up");
+  } finally {
+    await pub.endAsync();
+    await agent.stop();
+    await Promise.all([broker.stop(), ch.stop()]);
+  }
+});
+
+Deno.test("expired TimeWindow rows are deleted on a server without TTL; node ids that are not UUIDs get stable ones", async () => {
+  const ch = await startClickHouse();
+  const status = new ComponentStatus("ch", "clickhouse");
+  const sink = new ClickHouseSink(
+    clickhouseSchema.parse({
+      type: "clickhouse",
+      url: `http://127.0.0.1:${ch.port}`,
+      database: "units",
+      retention_every: "1h",
+    }),
+    { name: "ch", gatewayId: "t", log: createLogger("test"), status },
+  );
+  try {
+    await sink.connect();
+    assert.equal(sink.dialect, "legacy");
+    assert.equal(status.info.server, "18.16.1");
+    const now = Date.now();
+    const row = (node: string, ts: number, expires: number): Envelope => ({
+      kind: "entry",
+      data: {
+        table: "window_entry",
+        node,
+        ts,
+        state: String(ts),
+        state_type: "Number",
+        expires,
+        size: 3,
+      },
+    });
+    await sink.write([
+      row("boiler", now - 120_000, now - 60_000),
+      row("boiler", now - 1000, now + 59_000),
+    ]);
+    assert.deepEqual(await rows(ch.port, "SELECT count() FROM units.window_entry"), [["2"]]);
+    await sink.retain();
+    await waitFor(
+      async () => (await rows(ch.port, "SELECT count() FROM units.window_entry"))[0][0] === "1",
+      { what: "expired row deleted" },
+    );
+    const [[uuid, state]] = await rows(
+      ch.port,
+      "SELECT toString(unit_node_uuid), state FROM units.window_entry",
+    );
+    assert.equal(state, String(now - 1000));
+    assert.equal(uuid, nodeUuid("boiler"));
+    assert.match(uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  } finally {
+    await sink.close();
+    await ch.stop();
   }
 });

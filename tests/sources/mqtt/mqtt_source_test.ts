@@ -93,3 +93,43 @@ for (const ack of ["receipt", "commit"] as const) {
     }
   });
 }
+
+Deno.test("storage policies reload in place: the connection stays, the new policy applies to the next message", async () => {
+  const broker = await startMosquitto();
+  const ctx = collectingContext("units");
+  const base = {
+    type: "mqtt",
+    url: `mqtt://127.0.0.1:${broker.port}`,
+    topics: ["pepeunit/+/pepeunit"],
+    max_wait: "10ms",
+    client_id: "units-reload",
+  };
+  const policy = (n: number) => ({
+    nodes: { a: { processing_policy: { policy_type: "NRecords", n_records_count: n } } },
+  });
+  const source = new MqttSource(mqttSourceSchema.parse({ ...base, policies: policy(5) }), ctx);
+  await source.start();
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+  try {
+    const counts = () => ctx.envelopes.map((e) => (e.data as { max_count: number }).max_count);
+    await pub.publishAsync("pepeunit/a/pepeunit", "1", { qos: 1 });
+    await waitFor(() => ctx.envelopes.length === 1, { what: "first row" });
+    assert.equal(source.update(mqttSourceSchema.parse({ ...base, policies: policy(2) })), true);
+    await pub.publishAsync("pepeunit/a/pepeunit", "2", { qos: 1 });
+    await pub.publishAsync("pepeunit/b/pepeunit", "3", { qos: 1 }); // no policy: a sample
+    await waitFor(() => ctx.envelopes.length === 2 && ctx.samples.length === 1, {
+      what: "second row and a sample",
+    });
+    assert.deepEqual(counts(), [5, 2]);
+    assert.equal(ctx.samples[0].node, "b");
+    // Anything else changed (here the topics) needs a restart.
+    assert.equal(
+      source.update(mqttSourceSchema.parse({ ...base, topics: ["x/+"], policies: policy(2) })),
+      false,
+    );
+  } finally {
+    await pub.endAsync();
+    await source.stop();
+    await broker.stop();
+  }
+});
