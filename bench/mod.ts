@@ -2,6 +2,7 @@
 import { benchGateway } from "./gateway_bench.ts";
 import { benchMqtt } from "./mqtt_bench.ts";
 import { benchOutbox } from "./outbox_bench.ts";
+import { benchPolicies } from "./policies_bench.ts";
 import { benchStore } from "./store_bench.ts";
 import { machine } from "./util.ts";
 import { benchVedirect } from "./vedirect_bench.ts";
@@ -11,4 +12,5 @@ await benchVedirect();
 await benchStore();
 await benchOutbox();
 await benchMqtt();
+await benchPolicies();
 await benchGateway();

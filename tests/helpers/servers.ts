@@ -124,7 +124,8 @@ export async function startMosquitto(
     `listener ${port} 127.0.0.1\nallow_anonymous true\nlog_dest none\n` +
       (options.persistence
         ? `persistence true\npersistence_location ${dir}/\n`
-        : "persistence false\n"),
+        : "persistence false\n") +
+      (options.config ?? ""),
   );
   return await new Server("mosquitto", port, dir, ["mosquitto", "-c", conf], () => tcpOpen(port))
     .start();
