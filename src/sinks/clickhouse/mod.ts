@@ -21,10 +21,13 @@ import {
   createTable,
   type Dialect,
   dialectOf,
-  millisOf,
+  EXPIRED,
+  type OverLimit,
+  overLimitQuery,
   rowOf,
   type Table,
   TABLES,
+  trimStatement,
 } from "./tables.ts";
 
 /** Config of the ClickHouse sink. */
@@ -148,21 +151,16 @@ export class ClickHouseSink implements Sink {
     const client = this.#client;
     if (!client) return;
     const db = this.config.database;
-    const ms = millisOf(this.#dialect);
+    const sql = { dialect: this.#dialect, database: db };
     try {
       for (const table of ["n_last_entry", "file_entry"] as const) {
         if (!this.#written.has(table)) continue;
         const over = await (await client.query({
-          query: `SELECT toString(unit_node_uuid) AS node, argMax(max_count, ${ms}) AS n,
-              count() AS c, arrayReverseSort(groupArray(${ms}))[n] AS cutoff
-            FROM ${db}.${table} FINAL GROUP BY unit_node_uuid HAVING n > 0 AND c > n`,
+          query: overLimitQuery(table, sql),
           format: "JSONEachRow",
-        })).json<{ node: string; cutoff: string | number }>();
+        })).json<OverLimit>();
         if (over.length === 0) continue;
-        const where = over.map((o) =>
-          `(unit_node_uuid = '${o.node}' AND ${ms} < ${Number(o.cutoff)})`
-        ).join(" OR ");
-        await client.command({ query: `ALTER TABLE ${db}.${table} DELETE WHERE ${where}` });
+        await client.command({ query: trimStatement(table, over, sql) });
         this.ctx.status.count("retention_deletes");
       }
       this.#written.clear();
@@ -170,14 +168,13 @@ export class ClickHouseSink implements Sink {
       const expiring: Table[] = this.#dialect === "legacy"
         ? ["window_entry", "file_entry"]
         : ["file_entry"];
-      const expired = "expiration_datetime != 0 AND expiration_datetime < now()";
       for (const table of expiring) {
         const rows = await (await client.query({
-          query: `SELECT count() AS c FROM ${db}.${table} WHERE ${expired}`,
+          query: `SELECT count() AS c FROM ${db}.${table} WHERE ${EXPIRED}`,
           format: "JSONEachRow",
         })).json<{ c: string | number }>();
         if (Number(rows[0]?.c ?? 0) === 0) continue;
-        await client.command({ query: `ALTER TABLE ${db}.${table} DELETE WHERE ${expired}` });
+        await client.command({ query: `ALTER TABLE ${db}.${table} DELETE WHERE ${EXPIRED}` });
         this.ctx.status.count("expiry_deletes");
       }
     } catch (e) {

@@ -67,11 +67,41 @@ export function createTable(table: Table, options: { dialect: Dialect; database:
 }
 
 /** The row's time in milliseconds, as a ClickHouse expression of the dialect. */
-export function millisOf(dialect: Dialect): string {
+function millisOf(dialect: Dialect): string {
   return dialect === "modern"
     ? "toUnixTimestamp64Milli(create_datetime)"
     : "toUInt64(toUnixTimestamp(create_datetime)) * 1000 + create_ms";
 }
+
+/** A node holding more rows than its newest row's max_count, and the time of its N-th newest. */
+export interface OverLimit {
+  node: string;
+  cutoff: string | number;
+}
+
+/** Nodes of a max_count table (n_last_entry, file_entry) holding more rows than they keep. */
+export function overLimitQuery(table: Table, options: { dialect: Dialect; database: string }) {
+  const ms = millisOf(options.dialect);
+  return `SELECT toString(unit_node_uuid) AS node, argMax(max_count, ${ms}) AS n, count() AS c, ` +
+    `arrayReverseSort(groupArray(${ms}))[n] AS cutoff ` +
+    `FROM ${options.database}.${table} FINAL GROUP BY unit_node_uuid HAVING n > 0 AND c > n`;
+}
+
+/** Deletes the rows older than each node's cutoff (a mutation). */
+export function trimStatement(
+  table: Table,
+  over: OverLimit[],
+  options: { dialect: Dialect; database: string },
+): string {
+  const ms = millisOf(options.dialect);
+  const where = over.map((o) =>
+    `(unit_node_uuid = '${o.node.replace(/[^0-9a-f-]/g, "")}' AND ${ms} < ${Number(o.cutoff)})`
+  ).join(" OR ");
+  return `ALTER TABLE ${options.database}.${table} DELETE WHERE ${where}`;
+}
+
+/** Rows whose expiry has passed (0 = never expires). */
+export const EXPIRED = "expiration_datetime != 0 AND expiration_datetime < now()";
 
 /** pepeunit keys rows by UUID: a node id that is not one gets a stable name-based UUID (v5 layout). */
 export function nodeUuid(node: string): string {
