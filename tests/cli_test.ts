@@ -47,9 +47,17 @@ Deno.test("check: a missing ${VAR} names the variable; a valid file prints maske
   assert.doesNotMatch(ok.stdout + ok.stderr, /s3cret-value/);
 });
 
-Deno.test("check: the shipped demo config is valid", async () => {
+Deno.test("check: the shipped configs are valid", async () => {
   const r = await runCli(["check", `${ROOT}config/gateway.yml`]);
   assert.equal(r.code, 0, r.stderr);
+  const units = await runCli(["check", `${ROOT}config/pepeunit.yml`]);
+  assert.equal(units.code, 0, units.stderr);
+  const parsed = JSON.parse(units.stdout);
+  assert.equal(parsed.sinks.files.secret_key, "***");
+  assert.equal(
+    parsed.sources.units.policies.default.processing_policy.policy_type,
+    "LastValue",
+  );
 });
 
 Deno.test("bad usage exits 2 with help; version and --help exit 0", async () => {

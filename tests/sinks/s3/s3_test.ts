@@ -1,0 +1,88 @@
+/** The S3 sink against s3rver: deterministic keys overwrite, expired window objects are swept, outages retry. */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import * as Minio from "minio";
+import { createLogger } from "../../../src/log.ts";
+import type { Envelope } from "../../../src/model.ts";
+import { S3Sink, s3Schema } from "../../../src/sinks/s3/mod.ts";
+import { RetryableError } from "../../../src/sinks/sink.ts";
+import { ComponentStatus } from "../../../src/status.ts";
+import { startS3rver } from "../../helpers/servers.ts";
+
+function file(key: string, body: string, expires = 0): Envelope {
+  return {
+    kind: "file",
+    data: {
+      node: "cam",
+      ts: Date.now(),
+      key,
+      content_type: "image/jpeg",
+      body: Buffer.from(body).toString("base64"),
+      expires,
+    },
+  };
+}
+
+async function list(client: Minio.Client, bucket: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const o of client.listObjectsV2(bucket, "", true)) names.push(o.name);
+  return names.sort();
+}
+
+Deno.test("S3 sink: a replay overwrites the same key, expired window objects go, an outage is retried", async () => {
+  const s3 = await startS3rver();
+  const status = new ComponentStatus("files", "s3");
+  const sink = new S3Sink(
+    s3Schema.parse({
+      type: "s3",
+      url: `http://127.0.0.1:${s3.port}`,
+      bucket: "unit-files",
+      access_key: "S3RVER",
+      secret_key: "S3RVER",
+      sweep_every: "1h",
+    }),
+    { name: "files", gatewayId: "t", log: createLogger("test"), status },
+  );
+  const client = new Minio.Client({
+    endPoint: "127.0.0.1",
+    port: s3.port,
+    useSSL: false,
+    accessKey: "S3RVER",
+    secretKey: "S3RVER",
+  });
+  try {
+    await sink.connect();
+    const now = Date.now();
+    const batch = [
+      file("cam/n/0.jpg", "first"),
+      file(`cam/window/${now - 1000}-${now - 61_000}.jpg`, "expired", now - 1000),
+      file(`cam/window/${now + 59_000}-${now - 1000}.jpg`, "live", now + 59_000),
+    ];
+    await sink.write(batch);
+    await sink.write(batch); // a replay
+    await sink.write([file("cam/n/0.jpg", "second")]);
+    assert.equal((await list(client, "unit-files")).length, 3);
+    const chunks: Uint8Array[] = [];
+    for await (const c of await client.getObject("unit-files", "cam/n/0.jpg")) chunks.push(c);
+    assert.equal(Buffer.concat(chunks).toString(), "second");
+    const stat = await client.statObject("unit-files", "cam/n/0.jpg");
+    assert.equal(stat.metaData["content-type"], "image/jpeg");
+    assert.equal(stat.metaData.node, "cam");
+
+    await sink.sweep(now);
+    assert.deepEqual(await list(client, "unit-files"), [
+      "cam/n/0.jpg",
+      `cam/window/${now + 59_000}-${now - 1000}.jpg`,
+    ]);
+    assert.equal(status.counters.expired_objects, 1);
+
+    await s3.kill();
+    await assert.rejects(sink.write([file("cam/n/1.jpg", "during")]), RetryableError);
+    await s3.start();
+    await sink.write([file("cam/n/1.jpg", "during")]);
+    assert.ok((await list(client, "unit-files")).includes("cam/n/1.jpg"));
+  } finally {
+    await sink.close();
+    await s3.stop();
+  }
+});
