@@ -7,6 +7,8 @@ import { parseArgs } from "node:util";
 import { Agent } from "./src/agent.ts";
 import { decodeCapture } from "./src/cli/decode.ts";
 import { simulateToPort } from "./src/cli/simulate.ts";
+import { FFMPEG_MISSING, ffmpegVersion } from "./src/images/ffmpeg.ts";
+import type { PoliciesConfig } from "./src/policies/schema.ts";
 import { ConfigError, loadConfigFile, maskSecrets } from "./src/config/load.ts";
 import { type GatewayConfig, gatewaySchema } from "./src/config/schema.ts";
 import { parseDuration } from "./src/config/types.ts";
@@ -119,6 +121,17 @@ async function check(args: string[]): Promise<number> {
   if (positionals.length !== 1) return usage("check", "check takes exactly one FILE");
   const config = await load(positionals[0]);
   if (typeof config === "number") return config;
+  const needsFfmpeg = Object.entries(config.sources).filter(([, s]) => {
+    const p = (s as { policies?: PoliciesConfig }).policies;
+    return p && [...Object.values(p.nodes), p.default].some((d) => d?.image_policy);
+  });
+  if (needsFfmpeg.length > 0 && !(await ffmpegVersion())) {
+    console.error(
+      `invalid setup ${positionals[0]}:\n` +
+        needsFfmpeg.map(([name]) => `  sources.${name}.policies: ${FFMPEG_MISSING}`).join("\n"),
+    );
+    return 2;
+  }
   console.log(JSON.stringify(maskSecrets(config), null, 2));
   console.error(`${positionals[0]}: valid`);
   return 0;

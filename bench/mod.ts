@@ -1,5 +1,6 @@
 /** Benchmarks: `deno task bench`. Prints figures with the machine and sizes; asserts nothing. */
 import { benchGateway } from "./gateway_bench.ts";
+import { benchImages } from "./images_bench.ts";
 import { benchMqtt } from "./mqtt_bench.ts";
 import { benchOutbox } from "./outbox_bench.ts";
 import { benchPolicies } from "./policies_bench.ts";
@@ -13,4 +14,5 @@ await benchStore();
 await benchOutbox();
 await benchMqtt();
 await benchPolicies();
+await benchImages();
 await benchGateway();

@@ -92,6 +92,20 @@ export type Entry =
     expires: number;
     size: number;
     stored_size: number;
+  }
+  | {
+    table: "timelapse_entry";
+    node: string;
+    /** When the video was built. */
+    ts: number;
+    object_key: string;
+    first: number;
+    last: number;
+    frames: number;
+    /** Seconds of video. */
+    duration: number;
+    /** Bytes of the video object. */
+    size: number;
   };
 
 /** An object to put in MinIO/S3 under a deterministic key. */

@@ -14,7 +14,7 @@ fi
 # command -> Debian package
 declare -A PACKAGES=(
   [redis-server]=redis-server [mosquitto]=mosquitto [influxd]=influxdb [socat]=socat
-  [clickhouse-server]=clickhouse-server [chromium]=chromium
+  [clickhouse-server]=clickhouse-server [chromium]=chromium [ffmpeg]=ffmpeg [ffprobe]=ffmpeg
 )
 export PATH="$PATH:/usr/sbin:/sbin"
 missing=()
@@ -27,7 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" != 0 ] && SUDO=sudo
   $SUDO apt-get update -qq >/dev/null &&
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-      "${missing[@]}" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+      $(printf "%s\n" "${missing[@]}" | sort -u) >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 fi
 
 export NO_COLOR=1

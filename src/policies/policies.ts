@@ -10,6 +10,8 @@ import { DatabaseSync } from "node:sqlite";
 import type { Logger } from "../log.ts";
 import type { Entry, Envelope, StateType } from "../model.ts";
 import type { Payload } from "../sources/mqtt/payload.ts";
+import { IMAGE_EXTENSION, IMAGE_TYPE, type ImageFormat } from "../images/ffmpeg.ts";
+import type { Video } from "../images/timelapse.ts";
 import { ARCHIVE_EXTENSION, pack } from "./archive.ts";
 import { type FilterMemory, filterValue, isActive, transform, type Value } from "./filters.ts";
 import type { PoliciesConfig, Policy } from "./schema.ts";
@@ -46,13 +48,9 @@ interface NodeState {
 export type Verdict =
   | { kind: "unpoliced" }
   | { kind: "dropped"; reason: string }
+  /** An image for the node's image policy: the source normalises it (async, ffmpeg). */
+  | { kind: "image"; format: ImageFormat; policy: Policy; ts: number }
   | { kind: "accepted"; envelopes: Envelope[] };
-
-const IMAGE_TYPES: Record<string, [string, string]> = {
-  jpeg: [".jpg", "image/jpeg"],
-  png: [".png", "image/png"],
-  webp: [".webp", "image/webp"],
-};
 
 const ARCHIVE_TYPES: Record<string, string> = {
   gzip: "application/gzip",
@@ -135,8 +133,30 @@ export class Policies {
     if (payload.kind === "invalid") return dropped(payload.reason);
     const size = message.length;
     const s = this.#state(node);
+    if (policy.image_policy) {
+      // Images only, recognised by content; normalised and accumulated by the source (ffmpeg).
+      if (payload.kind !== "image") return dropped("not_an_image");
+      if (size > policy.image_policy.max_size) return dropped("over_max_size");
+      const reason = this.#rateLimit(policy, s, now);
+      if (reason) return dropped(reason);
+      // Frames are files named by their time: one node's never share a millisecond.
+      const ts = s.lastTs = Math.max(now, s.lastTs + 1);
+      return { kind: "image", format: payload.format, policy, ts };
+    }
     if (payload.kind === "image" || payload.kind === "binary") {
-      return this.#file(node, message, { policy, state: s, payload, now });
+      const fp = policy.file_policy;
+      if (!fp) return dropped(`${payload.kind}_not_accepted`);
+      if (size > fp.max_size) return dropped("over_max_size");
+      if (policy.filters?.max_size !== undefined && size > policy.filters.max_size) {
+        return dropped("over_max_size");
+      }
+      const reason = this.#rateLimit(policy, s, now);
+      if (reason) return dropped(reason);
+      const format = payload.kind === "image" ? payload.format : null;
+      return {
+        kind: "accepted",
+        envelopes: this.#file(node, message, { policy, state: s, format, now }),
+      };
     }
     const rule = policy.processing_policy;
     if (!rule) return dropped(`${payload.kind}_not_accepted`);
@@ -243,27 +263,74 @@ export class Policies {
     return { kind: "accepted", envelopes };
   }
 
-  #file(
-    node: string,
-    message: Uint8Array,
-    options: { policy: Policy; state: NodeState; payload: Payload; now: number },
-  ): Verdict {
-    const { policy, state: s, payload, now } = options;
-    const fp = policy.file_policy;
-    if (!fp) return dropped(`${payload.kind}_not_accepted`);
-    if (message.length > fp.max_size) return dropped("over_max_size");
-    if (policy.filters?.max_size !== undefined && message.length > policy.filters.max_size) {
-      return dropped("over_max_size");
-    }
+  /** files: at most one per filters.max_rate seconds. */
+  #rateLimit(policy: Policy, s: NodeState, now: number): string | null {
     const m = s.memory;
     const rate = policy.filters?.max_rate;
     if (rate && m.acceptedAt !== undefined && now - m.acceptedAt < rate * 1000) {
-      return dropped("rate_limited");
+      return "rate_limited";
     }
     m.acceptedAt = now;
+    return null;
+  }
+
+  /**
+   * The object and its file_entry row for a normalised frame (none without a
+   * file_policy); its bytes count as stored for the node.
+   */
+  imageFile(
+    node: string,
+    frame: Uint8Array,
+    options: { format: ImageFormat; now: number },
+  ): Envelope[] {
+    const policy = this.policyOf(node);
+    if (!policy?.file_policy) return [];
+    return this.#file(node, frame, { policy, state: this.#state(node), ...options });
+  }
+
+  /** The video object and its timelapse_entry row; its bytes count as stored for the node. */
+  video(node: string, video: Video, options: { now: number }): Envelope[] {
+    const s = this.#state(node);
+    s.stored += video.bytes.length;
+    return [
+      {
+        kind: "file",
+        data: {
+          node,
+          ts: video.last,
+          key: video.key,
+          content_type: "video/mp4",
+          body: Buffer.from(video.bytes).toString("base64"),
+          expires: 0,
+        },
+      },
+      {
+        kind: "entry",
+        data: {
+          table: "timelapse_entry",
+          node,
+          ts: options.now,
+          object_key: video.key,
+          first: video.first,
+          last: video.last,
+          frames: video.frames,
+          duration: video.duration,
+          size: video.bytes.length,
+        },
+      },
+    ];
+  }
+
+  #file(
+    node: string,
+    message: Uint8Array,
+    options: { policy: Policy; state: NodeState; format: ImageFormat | null; now: number },
+  ): Envelope[] {
+    const { policy, state: s, format, now } = options;
+    const fp = policy.file_policy!;
     const ts = s.lastTs = Math.max(now, s.lastTs + 1);
-    const [ext, type] = payload.kind === "image"
-      ? IMAGE_TYPES[payload.format]
+    const [ext, type] = format
+      ? [IMAGE_EXTENSION[format], IMAGE_TYPE[format]]
       : [".bin", "application/octet-stream"];
     const body = pack(message, fp.compression, {
       level: fp.level,
@@ -297,38 +364,35 @@ export class Policies {
     s.seq++;
     s.stored += message.length;
     const contentType = ARCHIVE_TYPES[fp.compression] ?? type;
-    return {
-      kind: "accepted",
-      envelopes: [
-        {
-          kind: "file",
-          data: {
-            node,
-            ts,
-            key,
-            content_type: contentType,
-            body: Buffer.from(body).toString("base64"),
-            expires,
-          },
+    return [
+      {
+        kind: "file",
+        data: {
+          node,
+          ts,
+          key,
+          content_type: contentType,
+          body: Buffer.from(body).toString("base64"),
+          expires,
         },
-        {
-          kind: "entry",
-          data: {
-            table: "file_entry",
-            node,
-            ts,
-            object_key: key,
-            content_type: contentType,
-            state_type: payload.kind === "image" ? "Image" : "Binary",
-            compression: fp.compression,
-            max_count: maxCount,
-            expires,
-            size: message.length,
-            stored_size: body.length,
-          },
+      },
+      {
+        kind: "entry",
+        data: {
+          table: "file_entry",
+          node,
+          ts,
+          object_key: key,
+          content_type: contentType,
+          state_type: format ? "Image" : "Binary",
+          compression: fp.compression,
+          max_count: maxCount,
+          expires,
+          size: message.length,
+          stored_size: body.length,
         },
-      ],
-    };
+      },
+    ];
   }
 
   /** Rows of an ended Aggregation window: one per function; the payload bytes on the first. */

@@ -95,6 +95,36 @@ const fileSchema = z.strictObject({
   prefix: z.string().default(""),
 });
 
+const timelapseSchema = z.strictObject({
+  /** A video is built once this many frames wait... */
+  frames: z.number().int().min(2).max(100_000).default(300),
+  /** ...or they take this much disk... */
+  max_bytes: size.default(32 * 1024 * 1024),
+  /** ...or this long has passed since the first of them. */
+  span: duration.default(3_600_000),
+  fps: z.number().int().min(1).max(60).default(10),
+  /** The video's frame size (frames are scaled into it, letterboxed). */
+  width: z.number().int().min(16).max(4096).multipleOf(2).default(640),
+  height: z.number().int().min(16).max(4096).multipleOf(2).default(480),
+  /** x264 constant rate factor: lower is better and larger. */
+  crf: z.number().int().min(0).max(51).default(28),
+});
+
+const imageSchema = z.strictObject({
+  /** Format frames are stored in. */
+  format: z.enum(["jpeg", "webp", "png"]).default("jpeg"),
+  /** 1-100 for jpeg and webp. */
+  quality: z.number().int().min(1).max(100).default(75),
+  /** A box to fit frames into (`inside`) or to crop them to (`cover`). */
+  width: z.number().int().min(16).max(8192).optional(),
+  height: z.number().int().min(16).max(8192).optional(),
+  fit: z.enum(["inside", "cover"]).default("inside"),
+  /** Larger images are refused before decoding (over_max_size). */
+  max_size: size.default(5 * 1024 * 1024),
+  /** Accumulate frames on disk and turn them into videos. */
+  timelapse: timelapseSchema.optional(),
+});
+
 /** One node's policy document. */
 export const policySchema = z.strictObject({
   /** Everything is off unless the user enables the policy. */
@@ -109,6 +139,11 @@ export const policySchema = z.strictObject({
    * ClickHouse); retention follows processing_policy (LastValue, NRecords or TimeWindow).
    */
   file_policy: fileSchema.optional(),
+  /**
+   * Images only (by content): normalised with ffmpeg (format, quality, box,
+   * metadata stripped), kept by file_policy if set, and made into timelapse videos.
+   */
+  image_policy: imageSchema.optional(),
 }).superRefine((p, ctx) => {
   if (p.file_policy && p.processing_policy?.policy_type === "Aggregation") {
     ctx.addIssue({
@@ -118,6 +153,9 @@ export const policySchema = z.strictObject({
     });
   }
 });
+
+/** The parsed image policy of a node. */
+export type ImagePolicy = z.output<typeof imageSchema>;
 
 /** A parsed policy document. */
 export type Policy = z.output<typeof policySchema>;
@@ -130,6 +168,8 @@ export const policiesSchema = z.strictObject({
   keep_samples: z.boolean().default(false),
   /** How often LastValue writes and ended Aggregation windows are checked. */
   tick: duration.default(1000),
+  /** Disk all nodes' waiting timelapse frames may use; frames beyond are dropped (frames_disk_full). */
+  frames_max_disk: size.default(512 * 1024 * 1024),
 });
 
 /** The parsed `policies` block. */

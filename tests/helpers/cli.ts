@@ -8,7 +8,7 @@ export const RUN_FLAGS = [
   "--allow-write",
   "--allow-env",
   "--allow-sys",
-  "--allow-run=stty,cat,dd",
+  "--allow-run=stty,cat,dd,ffmpeg",
 ];
 
 /** Runs `main.ts <args>` to completion and returns its exit code and output. */

@@ -13,9 +13,15 @@ import type { Entry } from "../../model.ts";
 export type Dialect = "modern" | "legacy";
 
 /** The tables, in the order they are created. */
-export const TABLES = ["n_last_entry", "window_entry", "aggregation_entry", "file_entry"] as const;
+export const TABLES = [
+  "n_last_entry",
+  "window_entry",
+  "aggregation_entry",
+  "file_entry",
+  "timelapse_entry",
+] as const;
 
-/** One of pepeunit's tables (plus file_entry for the file policy). */
+/** One of pepeunit's tables (plus file_entry and timelapse_entry for files and videos). */
 export type Table = typeof TABLES[number];
 
 /** The dialect of a server version string (`18.16.1`, `24.8.4.13`). */
@@ -59,6 +65,11 @@ export function createTable(table: Table, options: { dialect: Dialect; database:
     case "file_entry":
       columns =
         `unit_node_uuid UUID, object_key String, content_type String, state_type ${FILE_TYPE}, compression String, ${created}, expiration_datetime DateTime('UTC'), max_count UInt32, size UInt32, stored_size UInt32`;
+      break;
+    case "timelapse_entry":
+      columns =
+        `unit_node_uuid UUID, object_key String, create_datetime ${time}, first_frame_datetime ${time}, last_frame_datetime ${time}, frames UInt32, duration Float64, size UInt64`;
+      order = "unit_node_uuid, first_frame_datetime, object_key";
       break;
   }
   const settings = modern ? " SETTINGS non_replicated_deduplication_window = 1000" : "";
@@ -178,6 +189,17 @@ export function rowOf(entry: Entry, dialect: Dialect): Record<string, unknown> {
         max_count: entry.max_count,
         size: entry.size,
         stored_size: entry.stored_size,
+      };
+    case "timelapse_entry":
+      return {
+        unit_node_uuid,
+        object_key: entry.object_key,
+        create_datetime: time(entry.ts),
+        first_frame_datetime: time(entry.first),
+        last_frame_datetime: time(entry.last),
+        frames: entry.frames,
+        duration: entry.duration,
+        size: entry.size,
       };
   }
 }

@@ -3,6 +3,8 @@ import { z } from "zod";
 import { duration, size } from "../../config/types.ts";
 import { brokerFields, connectBroker } from "../../mqtt/broker.ts";
 import type { Envelope, Sample } from "../../model.ts";
+import { FFMPEG_MISSING } from "../../images/ffmpeg.ts";
+import { ImageIntake } from "../../images/intake.ts";
 import { Policies } from "../../policies/policies.ts";
 import { policiesSchema } from "../../policies/schema.ts";
 import { errorMessage } from "../../status.ts";
@@ -71,6 +73,7 @@ export class MqttSource {
   #client: mqtt.MqttClient | null = null;
   #pending: { sample?: Sample; envelopes?: Envelope[]; ack: () => void }[] = [];
   #policies: Policies | null = null;
+  #images: ImageIntake | null = null;
   #tick: ReturnType<typeof setInterval> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> = Promise.resolve();
@@ -111,6 +114,28 @@ export class MqttSource {
       });
       policies.open();
       this.#policies = policies;
+      const docs = [...Object.values(c.policies.nodes), c.policies.default];
+      if (docs.some((d) => d?.image_policy)) {
+        const images = new ImageIntake({
+          policies,
+          dir: `${this.ctx.dataDir}/timelapse-${this.ctx.name}`,
+          maxDisk: c.policies.frames_max_disk,
+          append: (envelopes) => {
+            this.#flushing = this.#flushing.then(() => this.#append(envelopes));
+            return this.#flushing;
+          },
+          drop: (node, reason) => this.#drop(node, reason),
+          log: this.ctx.log,
+          status: this.ctx.status,
+        });
+        await images.open();
+        this.#images = images;
+        Object.defineProperty(this.ctx.status.info, "timelapse", {
+          enumerable: true,
+          configurable: true,
+          get: () => ({ ffmpeg: images.ffmpeg ?? FFMPEG_MISSING, ...images.timelapse.usage() }),
+        });
+      }
       this.#tick = setInterval(() => this.tick(), c.policies.tick);
     }
     const client = await connectBroker(
@@ -127,7 +152,10 @@ export class MqttSource {
       client.on("message", (topic, message) => this.#onMessage(topic, message, () => {}));
     }
     const subscribe = () =>
-      client.subscribeAsync(c.topics, { qos: c.qos }).then(() => this.ctx.status.state = "up")
+      client.subscribeAsync(c.topics, { qos: c.qos }).then(() =>
+        // Without ffmpeg the image policies cannot work: degraded, with the reason in /status.
+        this.ctx.status.state = this.#images && !this.#images.ffmpeg ? "degraded" : "up"
+      )
         .catch(
           (e) => this.ctx.status.fail(e),
         );
@@ -169,6 +197,10 @@ export class MqttSource {
       if (verdict.kind === "dropped") {
         this.#drop(node, verdict.reason);
         return ack();
+      }
+      if (verdict.kind === "image") {
+        if (!this.#images) return ack(); // unreachable: image policies create the intake
+        return this.#images.accept(node, message, { ...verdict, ack });
       }
       if (verdict.kind === "accepted") {
         keep = this.#policies.config.keep_samples;
@@ -237,7 +269,8 @@ export class MqttSource {
     const policies = this.#policies;
     if (!policies) return this.#flushing;
     this.#flushing = this.#flushing.then(() => this.#append(policies.tick(now)));
-    return this.#flushing;
+    const videos = this.#images?.tick(now);
+    return Promise.all([this.#flushing, videos]).then(() => {});
   }
 
   /**
@@ -270,6 +303,8 @@ export class MqttSource {
   async stop(): Promise<void> {
     clearInterval(this.#tick);
     this.#flush();
+    await this.#images?.close();
+    this.#images = null;
     await this.#flushing;
     this.#policies?.close();
     this.#policies = null;

@@ -137,9 +137,22 @@ Deno.test("modern dialect: pepeunit's types and TTL, deduplicated replays, reten
       stored_size: 150,
     }], "f-1"),
     "SELECT object_key, state_type, size, stored_size FROM pepe.file_entry",
+    insert("timelapse_entry", [{
+      table: "timelapse_entry",
+      node,
+      ts: t0 + 5000,
+      object_key: `${node}/timelapse/${t0}-${t0 + 2900}.mp4`,
+      first: t0,
+      last: t0 + 2900,
+      frames: 30,
+      duration: 3,
+      size: 99_000,
+    }], "t-1"),
+    "SELECT toUnixTimestamp64Milli(first_frame_datetime), toUnixTimestamp64Milli(last_frame_datetime), frames, duration, size FROM pepe.timelapse_entry",
   ]);
-  const [count, columns, create, over] = out.slice(7, 11);
-  const [live, agg, file] = [out[12], out[14], out[16]];
+  const at = 1 + TABLES.length + 2; // after CREATE DATABASE, the tables and the two inserts
+  const [count, columns, create, over] = out.slice(at, at + 4);
+  const [live, agg, file] = [out[at + 5], out[at + 7], out[at + 9]];
   for (const o of out) assert.ok(!o.startsWith("ERROR"), o);
   assert.equal(count.trim(), "5", "a replayed batch is dropped");
   assert.match(columns, /create_datetime\tDateTime64\(3, 'UTC'\)/);
@@ -151,6 +164,7 @@ Deno.test("modern dialect: pepeunit's types and TTL, deduplicated replays, reten
   assert.equal(live.trim(), "new");
   assert.equal(agg.trim(), `2.5\tAvg\t${t0 - 60_000}\t7`);
   assert.equal(file.trim(), `${node}/n/0.jpg.gz\tImage\t204\t150`);
+  assert.equal(out[at + 11].trim(), `${t0}\t${t0 + 2900}\t30\t3\t99000`);
 
   // The trim mutation the sink issues keeps the newest 3.
   const trim = trimStatement("n_last_entry", [{ node, cutoff }], sql);

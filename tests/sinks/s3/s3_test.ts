@@ -4,7 +4,7 @@ import { Buffer } from "node:buffer";
 import * as Minio from "minio";
 import { createLogger } from "../../../src/log.ts";
 import type { Envelope } from "../../../src/model.ts";
-import { S3Sink, s3Schema } from "../../../src/sinks/s3/mod.ts";
+import { s3Schema, S3Sink } from "../../../src/sinks/s3/mod.ts";
 import { RetryableError } from "../../../src/sinks/sink.ts";
 import { ComponentStatus } from "../../../src/status.ts";
 import { startS3rver } from "../../helpers/servers.ts";
