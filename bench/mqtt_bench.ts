@@ -4,6 +4,7 @@ import { parseConfig } from "../src/config/load.ts";
 import { gatewaySchema } from "../src/config/schema.ts";
 import { configureLog } from "../src/log.ts";
 import { freePort, startMosquitto } from "../tests/helpers/servers.ts";
+import { spawnPublisher } from "./publish.ts";
 import { report } from "./util.ts";
 
 /** Runs the MQTT source benchmark in both acknowledgement modes. */
@@ -36,16 +37,7 @@ sinks:
   await agent.start();
   const status = agent.sources.get("units")!.status;
   // The publisher runs in its own process: sharing the gateway's event loop would halve both.
-  const publisher = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("./publish.ts", import.meta.url).pathname,
-      url,
-      String(total),
-      "200",
-    ],
-  }).spawn();
+  const publisher = spawnPublisher(url, total, 200);
   while (status.processed === 0) await new Promise((r) => setTimeout(r, 5));
   const t0 = performance.now();
   const deadline = Date.now() + 120_000;

@@ -8,6 +8,7 @@ import { parseConfig } from "../src/config/load.ts";
 import { gatewaySchema } from "../src/config/schema.ts";
 import { configureLog } from "../src/log.ts";
 import { startClickHouse, startMosquitto } from "../tests/helpers/servers.ts";
+import { spawnPublisher } from "./publish.ts";
 import { report } from "./util.ts";
 
 const KINDS = [
@@ -63,18 +64,7 @@ export async function benchPolicies(
   const agent = new Agent(parseConfig(JSON.stringify(config), gatewaySchema));
   await agent.start();
   const status = agent.sources.get("units")!.status;
-  const publisher = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("./publish.ts", import.meta.url).pathname,
-      url,
-      String(count),
-      String(nodes),
-    ],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
+  const publisher = spawnPublisher(url, count, nodes);
   while (status.processed === 0) await new Promise((r) => setTimeout(r, 5));
   const t0 = performance.now();
   const first = status.processed;

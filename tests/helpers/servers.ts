@@ -1,3 +1,5 @@
+import * as Minio from "minio";
+import { Buffer } from "node:buffer";
 /** Starts real servers (redis-server, mosquitto, influxd) on free loopback ports in temp dirs. */
 
 /** A free TCP port on 127.0.0.1. */
@@ -242,4 +244,37 @@ export async function startS3rver(): Promise<Server> {
     [Deno.execPath(), "run", "-A", main, String(port), dir],
     () => tcpOpen(port),
   ).start();
+}
+
+/** An npm:minio client for an s3rver started by {@link startS3rver}. */
+export function s3rverClient(port: number): Minio.Client {
+  return new Minio.Client({
+    endPoint: "127.0.0.1",
+    port,
+    useSSL: false,
+    accessKey: "S3RVER",
+    secretKey: "S3RVER",
+  });
+}
+
+/** Every object key under a prefix, sorted. */
+export async function objectKeys(
+  client: Minio.Client,
+  bucket: string,
+  prefix = "",
+): Promise<string[]> {
+  const names: string[] = [];
+  for await (const o of client.listObjectsV2(bucket, prefix, true)) names.push(o.name);
+  return names.sort();
+}
+
+/** One object's bytes. */
+export async function readObject(
+  client: Minio.Client,
+  bucket: string,
+  key: string,
+): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of await client.getObject(bucket, key)) chunks.push(c);
+  return Buffer.concat(chunks);
 }

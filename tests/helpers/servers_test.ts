@@ -1,9 +1,9 @@
 /** The harness itself: every real server starts on a free port, answers, and stops. */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import * as Minio from "minio";
 import {
   clickhouseQuery,
+  s3rverClient,
   startClickHouse,
   startInfluxd,
   startMosquitto,
@@ -24,13 +24,7 @@ Deno.test("clickhouse-server starts in a temp dir and answers queries", async ()
 Deno.test("s3rver starts in its own process and stores objects (npm:minio client)", async () => {
   const s3 = await startS3rver();
   try {
-    const client = new Minio.Client({
-      endPoint: "127.0.0.1",
-      port: s3.port,
-      useSSL: false,
-      accessKey: "S3RVER",
-      secretKey: "S3RVER",
-    });
+    const client = s3rverClient(s3.port);
     await client.makeBucket("harness");
     await client.putObject("harness", "a/b.txt", Buffer.from("hello"));
     const stream = await client.getObject("harness", "a/b.txt");

@@ -1,7 +1,6 @@
 /** JPEG frames over MQTT -> normalised -> frames on disk -> timelapse video in s3rver + row in ClickHouse. */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import * as Minio from "minio";
 import mqtt from "mqtt";
 import { Agent } from "../../src/agent.ts";
 import { parseConfig } from "../../src/config/load.ts";
@@ -10,6 +9,9 @@ import { configureLog } from "../../src/log.ts";
 import { jpegFrames, probeVideo } from "../helpers/frames.ts";
 import {
   clickhouseQuery,
+  objectKeys,
+  readObject,
+  s3rverClient,
   startClickHouse,
   startMosquitto,
   startS3rver,
@@ -80,36 +82,22 @@ Deno.test("30 JPEG frames over MQTT become one video in S3 (ffprobe: 30 frames, 
     assert.equal(status().timelapse.frames, 12, "frames found again after the restart");
     for (const f of frames.slice(12)) await send(f);
 
-    const client = new Minio.Client({
-      endPoint: "127.0.0.1",
-      port: s3.port,
-      useSSL: false,
-      accessKey: "S3RVER",
-      secretKey: "S3RVER",
-    });
+    const client = s3rverClient(s3.port);
     let key = "";
     await waitFor(async () => {
-      for await (const o of client.listObjectsV2("cam-videos", "cams/", true)) {
-        if (o.name.endsWith(".mp4")) key = o.name;
-      }
+      key = (await objectKeys(client, "cam-videos", "cams/")).find((k) => k.endsWith(".mp4")) ?? "";
       return key !== "";
     }, { what: "the video in S3", timeoutMs: 30_000 });
     assert.match(key, new RegExp(`^cams/${CAM}/timelapse/\\d{13}-\\d{13}\\.mp4$`));
-    const chunks: Uint8Array[] = [];
-    for await (const c of await client.getObject("cam-videos", key)) chunks.push(c);
-    const video = Buffer.concat(chunks);
+    const video = await readObject(client, "cam-videos", key);
     await Deno.writeFile(`${dir}/video.mp4`, video);
     assert.deepEqual(await probeVideo(`${dir}/video.mp4`), { frames: 30, duration: 3 });
 
     // The normalised frames went to S3 too (the file policy): 160x120, comment stripped.
-    const stored: string[] = [];
-    for await (const o of client.listObjectsV2("cam-videos", `cams/${CAM}/all/`, true)) {
-      stored.push(o.name);
-    }
+    const stored = await objectKeys(client, "cam-videos", `cams/${CAM}/all/`);
     assert.equal(stored.length, 30);
-    const one: Uint8Array[] = [];
-    for await (const c of await client.getObject("cam-videos", stored[0])) one.push(c);
-    assert.ok(!Buffer.concat(one).toString("latin1").includes("camera serial"));
+    const one = await readObject(client, "cam-videos", stored[0]);
+    assert.ok(!one.toString("latin1").includes("camera serial"));
 
     await waitFor(async () => {
       const row = await clickhouseQuery(

@@ -1,8 +1,6 @@
 /** MQTT -> per-node storage policies -> outbox -> real clickhouse-server 18.16 and s3rver. */
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
-import * as Minio from "minio";
-import { Buffer } from "node:buffer";
 import mqtt from "mqtt";
 import { Agent } from "../../../src/agent.ts";
 import { parseConfig } from "../../../src/config/load.ts";
@@ -15,6 +13,9 @@ import type { MqttSource } from "../../../src/sources/mqtt/mod.ts";
 import { ComponentStatus } from "../../../src/status.ts";
 import {
   clickhouseQuery,
+  objectKeys,
+  readObject,
+  s3rverClient,
   startClickHouse,
   startMosquitto,
   startS3rver,
@@ -133,21 +134,15 @@ Deno.test("each policy end to end: NRecords keeps N, TimeWindow rows expire, Agg
     ]);
 
     // Files: two ring slots in S3 (the third file overwrote slot 0), gzip, metadata rows.
-    const client = new Minio.Client({
-      endPoint: "127.0.0.1",
-      port: s3.port,
-      useSSL: false,
-      accessKey: "S3RVER",
-      secretKey: "S3RVER",
-    });
-    await waitFor(async () => {
-      const names: string[] = [];
-      for await (const o of client.listObjectsV2("unit-files", "", true)) names.push(o.name);
-      return names.sort().join(",") === `${F}/n/0.jpg.gz,${F}/n/1.jpg.gz`;
-    }, { what: "two file slots" });
-    const chunks: Uint8Array[] = [];
-    for await (const c of await client.getObject("unit-files", `${F}/n/0.jpg.gz`)) chunks.push(c);
-    const body = gunzipSync(Buffer.concat(chunks));
+    const client = s3rverClient(s3.port);
+    await waitFor(
+      async () =>
+        (await objectKeys(client, "unit-files")).join(",") === `${F}/n/0.jpg.gz,${F}/n/1.jpg.gz`,
+      {
+        what: "two file slots",
+      },
+    );
+    const body = gunzipSync(await readObject(client, "unit-files", `${F}/n/0.jpg.gz`));
     assert.equal(body.length, 204);
     assert.equal(body[10], 2, "slot 0 holds the third file");
     await waitFor(async () => {

@@ -1,13 +1,12 @@
 /** The S3 sink against s3rver: deterministic keys overwrite, expired window objects are swept, outages retry. */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import * as Minio from "minio";
 import { createLogger } from "../../../src/log.ts";
 import type { Envelope } from "../../../src/model.ts";
 import { s3Schema, S3Sink } from "../../../src/sinks/s3/mod.ts";
 import { RetryableError } from "../../../src/sinks/sink.ts";
 import { ComponentStatus } from "../../../src/status.ts";
-import { startS3rver } from "../../helpers/servers.ts";
+import { objectKeys, readObject, s3rverClient, startS3rver } from "../../helpers/servers.ts";
 
 function file(key: string, body: string, expires = 0): Envelope {
   return {
@@ -21,12 +20,6 @@ function file(key: string, body: string, expires = 0): Envelope {
       expires,
     },
   };
-}
-
-async function list(client: Minio.Client, bucket: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const o of client.listObjectsV2(bucket, "", true)) names.push(o.name);
-  return names.sort();
 }
 
 Deno.test("S3 sink: a replay overwrites the same key, expired window objects go, an outage is retried", async () => {
@@ -43,13 +36,7 @@ Deno.test("S3 sink: a replay overwrites the same key, expired window objects go,
     }),
     { name: "files", gatewayId: "t", log: createLogger("test"), status },
   );
-  const client = new Minio.Client({
-    endPoint: "127.0.0.1",
-    port: s3.port,
-    useSSL: false,
-    accessKey: "S3RVER",
-    secretKey: "S3RVER",
-  });
+  const client = s3rverClient(s3.port);
   try {
     await sink.connect();
     const now = Date.now();
@@ -61,16 +48,14 @@ Deno.test("S3 sink: a replay overwrites the same key, expired window objects go,
     await sink.write(batch);
     await sink.write(batch); // a replay
     await sink.write([file("cam/n/0.jpg", "second")]);
-    assert.equal((await list(client, "unit-files")).length, 3);
-    const chunks: Uint8Array[] = [];
-    for await (const c of await client.getObject("unit-files", "cam/n/0.jpg")) chunks.push(c);
-    assert.equal(Buffer.concat(chunks).toString(), "second");
+    assert.equal((await objectKeys(client, "unit-files")).length, 3);
+    assert.equal((await readObject(client, "unit-files", "cam/n/0.jpg")).toString(), "second");
     const stat = await client.statObject("unit-files", "cam/n/0.jpg");
     assert.equal(stat.metaData["content-type"], "image/jpeg");
     assert.equal(stat.metaData.node, "cam");
 
     await sink.sweep(now);
-    assert.deepEqual(await list(client, "unit-files"), [
+    assert.deepEqual(await objectKeys(client, "unit-files"), [
       "cam/n/0.jpg",
       `cam/window/${now + 59_000}-${now - 1000}.jpg`,
     ]);
@@ -80,7 +65,7 @@ Deno.test("S3 sink: a replay overwrites the same key, expired window objects go,
     await assert.rejects(sink.write([file("cam/n/1.jpg", "during")]), RetryableError);
     await s3.start();
     await sink.write([file("cam/n/1.jpg", "during")]);
-    assert.ok((await list(client, "unit-files")).includes("cam/n/1.jpg"));
+    assert.ok((await objectKeys(client, "unit-files")).includes("cam/n/1.jpg"));
   } finally {
     await sink.close();
     await s3.stop();
