@@ -8,7 +8,7 @@ import { Agent } from "./src/agent.ts";
 import { decodeCapture } from "./src/cli/decode.ts";
 import { simulateToPort } from "./src/cli/simulate.ts";
 import { FFMPEG_MISSING, ffmpegVersion } from "./src/images/ffmpeg.ts";
-import type { PoliciesConfig } from "./src/policies/schema.ts";
+import { hasImagePolicy, type PoliciesConfig } from "./src/policies/schema.ts";
 import { ConfigError, loadConfigFile, maskSecrets } from "./src/config/load.ts";
 import { type GatewayConfig, gatewaySchema } from "./src/config/schema.ts";
 import { parseDuration } from "./src/config/types.ts";
@@ -123,7 +123,7 @@ async function check(args: string[]): Promise<number> {
   if (typeof config === "number") return config;
   const needsFfmpeg = Object.entries(config.sources).filter(([, s]) => {
     const p = (s as { policies?: PoliciesConfig }).policies;
-    return p && [...Object.values(p.nodes), p.default].some((d) => d?.image_policy);
+    return p !== undefined && hasImagePolicy(p);
   });
   if (needsFfmpeg.length > 0 && !(await ffmpegVersion())) {
     console.error(

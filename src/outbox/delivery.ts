@@ -113,7 +113,7 @@ export class Delivery {
         await this.#snooze.sleep(60_000);
         continue;
       }
-      let rows = outbox.read(this.name, this.#limit);
+      let rows = outbox.read(this.name, this.#limit, { maxBytes: config.batch_bytes });
       if (rows.length === 0) {
         this.#settleIdle();
         await this.#snooze.sleep(config.max_wait);
@@ -125,7 +125,7 @@ export class Delivery {
         if (age < config.max_wait) {
           await this.#snooze.sleep(config.max_wait - age);
           if (!this.#running) break;
-          rows = outbox.read(this.name, this.#limit);
+          rows = outbox.read(this.name, this.#limit, { maxBytes: config.batch_bytes });
           if (rows.length === 0) continue;
         }
       }

@@ -132,7 +132,7 @@ export class Outbox {
       : "";
     const where = `id > ? AND kind IN (${kinds})${nodes}`;
     const read = this.#db.prepare(
-      `SELECT id, kind, payload FROM records WHERE ${where} ORDER BY id LIMIT ?`,
+      `SELECT id, kind, payload, bytes FROM records WHERE ${where} ORDER BY id LIMIT ?`,
     );
     const count = this.#db.prepare(
       `SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b, MIN(created) AS oldest FROM records WHERE ${where}`,
@@ -284,11 +284,21 @@ export class Outbox {
     this.#bytes -= Number(freed);
   }
 
-  /** The next records for a sink after its cursor, oldest first. */
-  read(sink: string, limit: number): OutboxRow[] {
+  /**
+   * The next records for a sink after its cursor, oldest first: at most `limit`
+   * records and, past the first, at most `maxBytes` (files and videos are large).
+   */
+  read(sink: string, limit: number, options: { maxBytes?: number } = {}): OutboxRow[] {
     const reader = this.#reader(sink);
     const cursor = this.#cursor(sink);
-    const rows = reader.read.all(cursor, ...reader.nodes, limit);
+    const maxBytes = options.maxBytes ?? Infinity;
+    const rows: Record<string, unknown>[] = [];
+    let bytes = 0;
+    for (const r of reader.read.iterate(cursor, ...reader.nodes, limit)) {
+      bytes += Number(r.bytes);
+      if (rows.length > 0 && bytes > maxBytes) break;
+      rows.push(r);
+    }
     if (rows.length === 0) {
       // Nothing for this sink: skip past rows meant for others so they can be removed.
       const max = Number(

@@ -174,3 +174,8 @@ export const policiesSchema = z.strictObject({
 
 /** The parsed `policies` block. */
 export type PoliciesConfig = z.output<typeof policiesSchema>;
+
+/** Whether any node's policy document has an image policy (which needs ffmpeg). */
+export function hasImagePolicy(policies: PoliciesConfig): boolean {
+  return [...Object.values(policies.nodes), policies.default].some((d) => d?.image_policy);
+}

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { duration } from "../config/types.ts";
+import { duration, size } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { Envelope, EnvelopeKind } from "../model.ts";
 import type { ComponentStatus } from "../status.ts";
@@ -56,6 +56,8 @@ export const deliveryFields = {
   /** Only fields matching one of these globs; all when empty. */
   fields: z.array(z.string()).default([]),
   batch_size: z.number().int().min(1).max(100_000).default(1000),
+  /** A batch stops growing past this many bytes (the first record always goes). */
+  batch_bytes: size.default(8 * 1024 * 1024),
   max_wait: duration.default(1000),
   backoff_min: duration.default(500),
   backoff_max: duration.default(60_000),
@@ -69,6 +71,7 @@ export interface DeliveryConfig {
   nodes: string[];
   fields: string[];
   batch_size: number;
+  batch_bytes: number;
   max_wait: number;
   backoff_min: number;
   backoff_max: number;

@@ -219,3 +219,26 @@ Deno.test("disk full: appends are refused or make room, counted, never a crash",
     ob.close();
   });
 });
+
+Deno.test("a batch of large records is bounded in bytes; the first record always goes", async () => {
+  const { ob } = await openOutbox();
+  register(ob, "files", ["file"]);
+  const file = (i: number): Envelope => ({
+    kind: "file",
+    data: {
+      node: "cam",
+      ts: i,
+      key: `cam/${i}`,
+      content_type: "image/jpeg",
+      body: "x".repeat(400_000),
+      expires: 0,
+    },
+  });
+  ob.append([0, 1, 2, 3, 4].map(file));
+  const keys = (rows: { envelope: Envelope }[]) =>
+    rows.map((r) => (r.envelope.data as { key: string }).key);
+  assert.deepEqual(keys(ob.read("files", 50, { maxBytes: 1_000_000 })), ["cam/0", "cam/1"]);
+  assert.deepEqual(keys(ob.read("files", 50, { maxBytes: 1000 })), ["cam/0"]);
+  assert.equal(ob.read("files", 50).length, 5);
+  ob.close();
+});

@@ -6,7 +6,7 @@ import type { Envelope, Sample } from "../../model.ts";
 import { FFMPEG_MISSING } from "../../images/ffmpeg.ts";
 import { ImageIntake } from "../../images/intake.ts";
 import { Policies } from "../../policies/policies.ts";
-import { policiesSchema } from "../../policies/schema.ts";
+import { hasImagePolicy, policiesSchema } from "../../policies/schema.ts";
 import { errorMessage } from "../../status.ts";
 import { defineSource, type SourceContext } from "../source.ts";
 import { classify } from "./payload.ts";
@@ -98,6 +98,8 @@ export class MqttSource {
     const next = config as MqttSourceConfig;
     const rest = (c: MqttSourceConfig) => JSON.stringify({ ...c, policies: undefined });
     if (!this.#policies || !next.policies || rest(next) !== rest(this.config)) return false;
+    // The first image policy needs the image intake (ffmpeg, frame store): a restart builds it.
+    if (!this.#images && hasImagePolicy(next.policies)) return false;
     this.#policies.update(next.policies);
     this.ctx.log.info("storage policies reloaded", {
       nodes: Object.keys(next.policies.nodes).length,
@@ -114,8 +116,7 @@ export class MqttSource {
       });
       policies.open();
       this.#policies = policies;
-      const docs = [...Object.values(c.policies.nodes), c.policies.default];
-      if (docs.some((d) => d?.image_policy)) {
+      if (hasImagePolicy(c.policies)) {
         const images = new ImageIntake({
           policies,
           dir: `${this.ctx.dataDir}/timelapse-${this.ctx.name}`,

@@ -122,6 +122,14 @@ Deno.test("storage policies reload in place: the connection stays, the new polic
     });
     assert.deepEqual(counts(), [5, 2]);
     assert.equal(ctx.samples[0].node, "b");
+    // A first image policy needs the image intake (ffmpeg, frame store): a restart.
+    assert.equal(
+      source.update(mqttSourceSchema.parse({
+        ...base,
+        policies: { nodes: { cam: { image_policy: {} } } },
+      })),
+      false,
+    );
     // Anything else changed (here the topics) needs a restart.
     assert.equal(
       source.update(mqttSourceSchema.parse({ ...base, topics: ["x/+"], policies: policy(2) })),
