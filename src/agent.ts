@@ -128,6 +128,7 @@ export class Agent implements GatewayView {
     for (const [name, sourceConfig] of Object.entries(c.sources)) {
       await this.#startSource(name, sourceConfig);
     }
+    this.#warnUnforwarded();
     this.log.info("gateway started", {
       id: this.gatewayId,
       version: VERSION,
@@ -174,6 +175,21 @@ export class Agent implements GatewayView {
       status.state = "down";
       status.fail(e);
       log.error("source failed to start", { error: errorMessage(e) });
+    }
+  }
+
+  /** Storage policies make rows and files only some sinks take: say so when none does. */
+  #warnUnforwarded(): void {
+    const policed = Object.entries(this.config.sources).filter(([, s]) =>
+      (s as { policies?: unknown }).policies !== undefined
+    );
+    if (policed.length === 0) return;
+    for (const [kind, sink] of [["entry", "clickhouse"], ["file", "s3"]] as const) {
+      if (this.outbox.wants(kind)) continue;
+      this.log.warn(
+        `no sink forwards "${kind}" records: what storage policies make of that kind is discarded`,
+        { sources: policed.map(([n]) => n).join(","), fix: `add a ${sink} sink` },
+      );
     }
   }
 
