@@ -249,8 +249,9 @@ export class MqttSource {
     if (batch.length === 0) return;
     this.#flushing = this.#flushing.then(async () => {
       try {
-        const envelopes = batch.flatMap((b) => b.envelopes ?? []);
-        if (envelopes.length > 0) this.#append(envelopes);
+        // Policed messages changed the buffers even when they made no row yet (an Aggregation
+        // window, a pending LastValue): those are saved before the messages are acknowledged.
+        if (batch.some((b) => b.envelopes)) this.#append(batch.flatMap((b) => b.envelopes ?? []));
         const samples = batch.flatMap((b) => b.sample ? [b.sample] : []);
         if (samples.length > 0) await this.ctx.emit(samples);
         this.ctx.status.ok(batch.length);
