@@ -149,12 +149,21 @@ export class Timelapse {
     const path = `${dir}/${frame.ts}${frame.ext}`;
     const file = await Deno.open(`${path}.tmp`, { write: true, create: true, truncate: true });
     try {
-      await file.write(frame.bytes);
-      await file.sync();
-    } finally {
-      file.close();
+      try {
+        // write() may take only part of the bytes; writeAll semantics by hand.
+        for (let off = 0; off < frame.bytes.length;) {
+          off += await file.write(frame.bytes.subarray(off));
+        }
+        await file.sync();
+      } finally {
+        file.close();
+      }
+      await Deno.rename(`${path}.tmp`, path);
+    } catch (e) {
+      // A full disk leaves no partial frame behind.
+      await Deno.remove(`${path}.tmp`).catch(() => {});
+      throw e;
     }
-    await Deno.rename(`${path}.tmp`, path);
     let n = this.#nodes.get(node);
     if (!n) this.#nodes.set(node, n = { count: 0, bytes: 0, first: Infinity, building: false });
     n.count++;
