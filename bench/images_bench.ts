@@ -1,6 +1,10 @@
 /** Frames normalised per second and timelapse encoding time, with Debian's ffmpeg. */
 import { encodeTimelapse, normaliseImage } from "../src/images/ffmpeg.ts";
-import { policySchema } from "../src/policies/schema.ts";
+import { ImageIntake } from "../src/images/intake.ts";
+import { createLogger } from "../src/log.ts";
+import { Policies } from "../src/policies/policies.ts";
+import { policiesSchema, policySchema } from "../src/policies/schema.ts";
+import { ComponentStatus } from "../src/status.ts";
 import { jpegFrames } from "../tests/helpers/frames.ts";
 import { report } from "./util.ts";
 
@@ -16,13 +20,46 @@ export async function benchImages(): Promise<void> {
   const out: Uint8Array[] = [];
   for (const f of frames) out.push(await normaliseImage(f, { from: "jpeg", policy }));
   let s = (performance.now() - t) / 1000;
+  const detail = `${count} JPEG 1280x720 (${Math.round(bytes / count / 1024)} KiB) -> 640x360 q75`;
   report(
     "image normalisation (ffmpeg, one process each)",
     `${(count / s).toFixed(1)} frames/s`,
-    `${count} JPEG 1280x720 (${
-      Math.round(bytes / count / 1024)
-    } KiB) -> 640x360 q75, one at a time`,
+    `${detail}, one at a time`,
   );
+  // The gateway's path: the image intake, several ffmpeg at once, frames kept in order.
+  const policies = new Policies(
+    policiesSchema.parse({
+      nodes: { cam: { image_policy: { width: 640, height: 480, quality: 75 } } },
+    }),
+    { path: `${await Deno.makeTempDir()}/p.db`, log: createLogger("bench") },
+  );
+  policies.open();
+  const intake = new ImageIntake({
+    policies,
+    dir: await Deno.makeTempDir(),
+    maxDisk: 1024 ** 3,
+    append: () => Promise.resolve(),
+    drop: () => {},
+    log: createLogger("bench"),
+    status: new ComponentStatus("cams", "mqtt"),
+  });
+  await intake.open();
+  t = performance.now();
+  for (const f of frames) {
+    const verdict = policies.accept("cam", f, {
+      payload: { kind: "image", format: "jpeg" },
+      now: Date.now(),
+    });
+    if (verdict.kind === "image") intake.accept("cam", f, { ...verdict, ack: () => {} });
+  }
+  await intake.close();
+  s = (performance.now() - t) / 1000;
+  report(
+    "image intake (ffmpeg, one per core)",
+    `${(count / s).toFixed(1)} frames/s`,
+    `${detail}, ${navigator.hardwareConcurrency} cores`,
+  );
+  policies.close();
   const dir = await Deno.makeTempDir({ prefix: "timelapse-bench-" });
   for (let i = 0; i < 300; i++) {
     await Deno.writeFile(`${dir}/${String(i + 1).padStart(6, "0")}.jpg`, out[i % count]);

@@ -21,6 +21,8 @@ import { FramesFullError, Timelapse } from "./timelapse.ts";
 
 /** Images waiting for ffmpeg beyond this are dropped (image_backlog_full). */
 const MAX_QUEUE = 64;
+/** ffmpeg processes normalising at once: one per core, at most 4 (more did not help on 2 cores). */
+const CONCURRENCY = Math.max(1, Math.min(4, navigator.hardwareConcurrency));
 /** A video that failed to encode this often is given up (its frames counted as dropped). */
 const MAX_ATTEMPTS = 3;
 
@@ -43,6 +45,8 @@ export class ImageIntake {
   readonly timelapse: Timelapse;
   #chain: Promise<void> = Promise.resolve();
   #queued = 0;
+  #running = 0;
+  #waiting: (() => void)[] = [];
   #ffmpeg: string | null = null;
   videos = 0;
 
@@ -80,7 +84,12 @@ export class ImageIntake {
       return options.ack();
     }
     this.#queued++;
-    this.#chain = this.#chain.then(() => this.#take(node, image, options))
+    // ffmpeg runs for several images at once; frames are kept in arrival order.
+    const frame = this.#normalise(image, options);
+    frame.catch(() => {}); // awaited (and its error handled) in #take
+    this.#chain = this.#chain.then(() =>
+      this.#take(node, frame, { ...options, bytes: image.length })
+    )
       .catch((e) => this.#failed(node, e))
       .finally(() => {
         this.#queued--;
@@ -88,21 +97,41 @@ export class ImageIntake {
       });
   }
 
+  /** Normalises with at most {@link CONCURRENCY} ffmpeg processes at a time. */
+  async #normalise(
+    image: Uint8Array,
+    options: { format: ImageFormat; policy: Policy },
+  ): Promise<Uint8Array> {
+    while (this.#running >= CONCURRENCY) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+    this.#running++;
+    try {
+      return await normaliseImage(image, {
+        from: options.format,
+        policy: options.policy.image_policy!,
+      });
+    } finally {
+      this.#running--;
+      this.#waiting.shift()?.();
+    }
+  }
+
   async #take(
     node: string,
-    image: Uint8Array,
-    options: { format: ImageFormat; policy: Policy; ts: number },
+    normalised: Promise<Uint8Array>,
+    options: { format: ImageFormat; policy: Policy; ts: number; bytes: number },
   ): Promise<void> {
     const ip = options.policy.image_policy!;
     let frame: Uint8Array;
     try {
-      frame = await normaliseImage(image, { from: options.format, policy: ip });
+      frame = await normalised;
     } catch (e) {
       if (!(e instanceof MediaError)) throw e;
       this.options.drop(node, "corrupt_image");
       this.options.log.warn("image skipped: ffmpeg could not decode it", {
         node,
-        bytes: image.length,
+        bytes: options.bytes,
         error: errorMessage(e),
       });
       return;
