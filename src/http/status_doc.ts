@@ -23,6 +23,13 @@ export interface ComponentJson {
     units?: Record<string, string>;
   };
   queue?: { records: number; bytes: number; oldest_age_ms: number | null };
+  /** MQTT sources: figures per node. */
+  nodes?: Record<
+    string,
+    { messages: number; bytes: number; stored_bytes?: number; dropped: Record<string, number> }
+  >;
+  /** MQTT sources with image policies: frames waiting on disk. */
+  timelapse?: { ffmpeg: string; frames: number; bytes: number; max_bytes: number };
 }
 
 /** The /status document, as far as metrics read it. */

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
+import mqtt from "mqtt";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { Agent } from "../../src/agent.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { gatewaySchema } from "../../src/config/schema.ts";
 import { configureLog } from "../../src/log.ts";
 import { launchChromium, testOutput } from "../helpers/browser.ts";
-import { freePort, waitFor } from "../helpers/servers.ts";
+import { freePort, startMosquitto, waitFor } from "../helpers/servers.ts";
 
 configureLog({ level: "error" });
 
@@ -135,5 +136,48 @@ Deno.test("pause/resume a sink and reload need the token; without it nothing cha
     assert.match(reload.body.errors[0], /without a config file/);
   } finally {
     await agent.stop();
+  }
+});
+
+Deno.test("an MQTT source's card lists its nodes: messages, stored bytes, drops with reasons", async () => {
+  const broker = await startMosquitto();
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const agent = new Agent(parseConfig(
+    `gateway: {id: units, data_dir: ${dir}}
+http: {port: ${port}}
+sources:
+  units:
+    type: mqtt
+    url: mqtt://127.0.0.1:${broker.port}
+    topics: ["pepeunit/+/pepeunit"]
+    max_wait: 10ms
+    policies:
+      nodes:
+        relay: {processing_policy: {policy_type: NRecords}}
+`,
+    gatewaySchema,
+  ));
+  await agent.start();
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+  try {
+    await pub.publishAsync("pepeunit/relay/pepeunit", "on", { qos: 1 });
+    await pub.publishAsync("pepeunit/relay/pepeunit", "{bad", { qos: 1 });
+    await pub.publishAsync("pepeunit/thermo/pepeunit", "21.5", { qos: 1 });
+    let html = "";
+    await waitFor(async () => {
+      html = await (await fetch(`http://127.0.0.1:${port}/fragment`)).text();
+      return html.includes("thermo") && html.includes("invalid_json 1");
+    }, { what: "node rows on the page" });
+    assert.match(html, /2 nodes · 3 messages/);
+    assert.match(
+      html,
+      /<th title="relay">relay<\/th>\s*<td class="num">2<\/td><td class="num">2 B<\/td>/,
+    );
+    assert.doesNotMatch(html, /checksum errors/);
+  } finally {
+    await pub.endAsync();
+    await agent.stop();
+    await broker.stop();
   }
 });
