@@ -5,7 +5,7 @@ import { loadConfigFile } from "../src/config/load.ts";
 import { gatewaySchema } from "../src/config/schema.ts";
 import { configureLog } from "../src/log.ts";
 import { spawnGateway } from "./helpers/cli.ts";
-import { freePort, influxQuery, startInfluxd, waitFor } from "./helpers/servers.ts";
+import { freePort, influxQuery, startInfluxd, startMosquitto, waitFor } from "./helpers/servers.ts";
 
 configureLog({ level: "error" });
 
@@ -128,5 +128,41 @@ Deno.test("SIGHUP reloads a running gateway process", async () => {
     child.kill("SIGTERM");
     assert.equal((await child.status).code, 0);
     await child.stderr.cancel();
+  }
+});
+
+Deno.test("a changed policy document reloads in place: same source, the MQTT session stays", async () => {
+  const broker = await startMosquitto();
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/gateway.yml`;
+  const policies = (n: number) =>
+    `gateway: {id: rl, data_dir: ${dir}/data}
+http: {enabled: false}
+sources:
+  units:
+    type: mqtt
+    url: mqtt://127.0.0.1:${broker.port}
+    topics: ["pepeunit/+/pepeunit"]
+    policies:
+      nodes:
+        relay: {processing_policy: {policy_type: NRecords, n_records_count: ${n}}}
+`;
+  await Deno.writeTextFile(file, policies(5));
+  const agent = new Agent(await loadConfigFile(file, gatewaySchema), { configFile: file });
+  await agent.start();
+  try {
+    const source = agent.sources.get("units")!.source;
+    await Deno.writeTextFile(file, policies(7));
+    const result = await agent.reload();
+    assert.equal(result.ok, true);
+    assert.deepEqual(result.changed, ["source.units"]);
+    assert.equal(agent.sources.get("units")!.source, source, "updated in place, not restarted");
+    const config = agent.config.sources.units as unknown as {
+      policies: { nodes: Record<string, { processing_policy: { n_records_count: number } }> };
+    };
+    assert.equal(config.policies.nodes.relay.processing_policy.n_records_count, 7);
+  } finally {
+    await agent.stop();
+    await broker.stop();
   }
 });
