@@ -70,6 +70,9 @@ async function load(file: string): Promise<GatewayConfig | number> {
   }
 }
 
+/** Signals closer than this to the first one are the same stop request. */
+const DUPLICATE_SIGNAL_MS = 500;
+
 async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -82,13 +85,17 @@ async function run(args: string[]): Promise<number> {
   configureLog(config.log);
   const agent = new Agent(config, { configFile: file });
   const notifier = Notifier.fromEnv(agent.log.child("systemd"));
-  let signals = 0;
+  let firstSignalAt = 0;
   const stopped = Promise.withResolvers<number>();
   const onSignal = () => {
-    if (++signals > 1) {
+    if (firstSignalAt > 0) {
+      // Ctrl-C on `deno task start` reaches the gateway twice (from the terminal, and forwarded
+      // by deno task) within milliseconds: that is one request, not an impatient second one.
+      if (Date.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
       console.error("second signal: exiting now");
       Deno.exit(130);
     }
+    firstSignalAt = Date.now();
     const limit = setTimeout(() => {
       agent.log.error("graceful stop took too long; exiting", {
         stop_timeout_ms: config.gateway.stop_timeout,

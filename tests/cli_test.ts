@@ -119,6 +119,29 @@ Deno.test("run: the demo starts, /health answers 200, SIGINT stops it with exit 
   assert.equal(status.code, 0, log);
 });
 
+Deno.test("Ctrl-C on `deno task start` (SIGINT to the whole process group) is a graceful stop, not a forced one", async () => {
+  const port = freePort();
+  const dataDir = await Deno.makeTempDir();
+  // setsid: its own process group, as a terminal's foreground job.
+  const child = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "task", "start"],
+    env: { GATEWAY_HTTP_PORT: String(port), GATEWAY_DATA_DIR: dataDir, NO_COLOR: "1" },
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, {
+    what: "gateway /health",
+  });
+  Deno.kill(-child.pid, "SIGINT"); // both deno task and the gateway get it; deno task forwards it
+  const status = await child.status;
+  const log = new TextDecoder().decode(
+    (await child.stderr.getReader().read()).value ?? new Uint8Array(),
+  );
+  assert.doesNotMatch(log, /second signal/);
+  assert.equal(status.code, 0, log);
+});
+
 Deno.test("run + simulate with production permissions: a serial port is read without --allow-all", async () => {
   const pty = await PtyPair.create();
   const port = freePort();
