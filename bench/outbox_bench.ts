@@ -50,7 +50,7 @@ export async function benchOutbox(): Promise<void> {
     let read = 0;
     const tr = await seconds(() => {
       for (;;) {
-        const rows = ob.read("a", 1000);
+        const rows = ob.read("a", 1000, { maxBytes: 8 * 1024 ** 2 }); // as deliveries read
         if (rows.length === 0) break;
         read += rows.length;
         ob.ack("a", rows[rows.length - 1].id);

@@ -48,10 +48,37 @@ export interface OutboxRow {
 interface Reader {
   kinds: EnvelopeKind[];
   nodes: string[];
+  /** The node globs as one regular expression (null: every node). */
+  nodeMatch: RegExp | null;
   status: ComponentStatus;
   read: StatementSync;
-  count: StatementSync;
+  sizes: StatementSync;
+  oldest: StatementSync;
   countRange: StatementSync;
+  /** Records and bytes after the cursor, kept up to date (COUNT over millions of rows is slow). */
+  pending: { records: number; bytes: number };
+}
+
+/** SQLite GLOB (case-sensitive `*`, `?`, `[...]`, `[^...]`) as a regular expression. */
+export function globRegExp(globs: string[]): RegExp {
+  const one = (g: string) => {
+    let out = "";
+    for (let i = 0; i < g.length; i++) {
+      const c = g[i];
+      if (c === "*") out += "[\\s\\S]*";
+      else if (c === "?") out += "[\\s\\S]";
+      else if (c === "[" && g.indexOf("]", i + 2) > i) {
+        const end = g.indexOf("]", i + 2);
+        let set = g.slice(i + 1, end);
+        if (set.startsWith("^")) set = "^" + set.slice(1).replace(/[\\\]]/g, "\\$&");
+        else set = set.replace(/[\\\]]/g, "\\$&");
+        out += `[${set}]`;
+        i = end;
+      } else out += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+    }
+    return out;
+  };
+  return new RegExp(`^(?:${globs.map(one).join("|")})$`);
 }
 
 /**
@@ -62,6 +89,8 @@ export class Outbox {
   readonly status = new ComponentStatus("outbox", "outbox", true);
   #db!: DatabaseSync;
   #bytes = 0;
+  /** The largest record held since opening: when a full batch of them fits, sizes need no check. */
+  #largest = 0;
   #readers = new Map<string, Reader>();
   #listeners = new Set<() => void>();
   #insert!: StatementSync;
@@ -112,9 +141,11 @@ export class Outbox {
     this.#insert = this.#db.prepare(
       "INSERT INTO records (kind, node, created, bytes, payload) VALUES (?, ?, ?, ?, ?)",
     );
-    this.#bytes = Number(
-      this.#db.prepare("SELECT COALESCE(SUM(bytes), 0) AS b FROM records").get()?.b,
-    );
+    const held = this.#db.prepare(
+      "SELECT COALESCE(SUM(bytes), 0) AS b, COALESCE(MAX(bytes), 0) AS m FROM records",
+    ).get();
+    this.#bytes = Number(held?.b);
+    this.#largest = Number(held?.m);
   }
 
   /** Registers a sink's cursor: what kinds it wants and which nodes (SQL GLOB patterns). */
@@ -134,13 +165,24 @@ export class Outbox {
     const read = this.#db.prepare(
       `SELECT id, kind, payload, bytes FROM records WHERE ${where} ORDER BY id LIMIT ?`,
     );
-    const count = this.#db.prepare(
-      `SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b, MIN(created) AS oldest FROM records WHERE ${where}`,
+    const sizes = this.#db.prepare(`SELECT bytes FROM records WHERE ${where} ORDER BY id LIMIT ?`);
+    const oldest = this.#db.prepare(
+      `SELECT created FROM records WHERE ${where} ORDER BY id LIMIT 1`,
     );
     const countRange = this.#db.prepare(
-      `SELECT COUNT(*) AS n FROM records WHERE ${where} AND id <= ?`,
+      `SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM records WHERE ${where} AND id <= ?`,
     );
-    this.#readers.set(sink, { ...options, read, count, countRange });
+    // Counted once here; then appends add and cursor moves subtract.
+    const all = countRange.get(this.#cursor(sink), ...options.nodes, Number.MAX_SAFE_INTEGER);
+    this.#readers.set(sink, {
+      ...options,
+      nodeMatch: options.nodes.length ? globRegExp(options.nodes) : null,
+      read,
+      sizes,
+      oldest,
+      countRange,
+      pending: { records: Number(all?.n ?? 0), bytes: Number(all?.b ?? 0) },
+    });
   }
 
   /** Forgets a sink (removed from config): its cursor no longer holds rows back. */
@@ -230,7 +272,16 @@ export class Outbox {
       } catch { /* the failed commit already rolled back */ }
       throw e;
     }
-    for (const r of rows) this.#bytes += r.bytes;
+    for (const r of rows) {
+      this.#bytes += r.bytes;
+      if (r.bytes > this.#largest) this.#largest = r.bytes;
+      for (const reader of this.#readers.values()) {
+        if (!reader.kinds.includes(r.kind as EnvelopeKind)) continue;
+        if (reader.nodeMatch && !reader.nodeMatch.test(r.node)) continue;
+        reader.pending.records++;
+        reader.pending.bytes += r.bytes;
+      }
+    }
   }
 
   /** Drops the oldest rows until `need` bytes are free, counting drops per sink that had not sent them. */
@@ -249,7 +300,7 @@ export class Outbox {
     for (const [sink, reader] of this.#readers) {
       const cursor = this.#cursor(sink);
       if (cursor >= upTo) continue;
-      const lost = Number(reader.countRange.get(cursor, ...reader.nodes, upTo)?.n);
+      const lost = this.#passed(reader, cursor, upTo);
       if (lost > 0) {
         reader.status.drop(reason, lost);
         this.options.log.warn("outbox dropped undelivered records", {
@@ -258,9 +309,18 @@ export class Outbox {
           records: lost,
         });
       }
-      this.#setCursor(sink, upTo);
+      this.#db.prepare("UPDATE cursors SET last_id = ? WHERE sink = ?").run(upTo, sink);
     }
     this.#deleteUpTo(upTo);
+  }
+
+  /** Takes the sink's records in (from, to] off its pending figures; returns how many. */
+  #passed(reader: Reader, from: number, to: number): number {
+    const r = reader.countRange.get(from, ...reader.nodes, to);
+    const n = Number(r?.n ?? 0);
+    reader.pending.records = Math.max(0, reader.pending.records - n);
+    reader.pending.bytes = Math.max(0, reader.pending.bytes - Number(r?.b ?? 0));
+    return n;
   }
 
   #cursor(sink: string): number {
@@ -270,11 +330,10 @@ export class Outbox {
   }
 
   #setCursor(sink: string, id: number): void {
-    this.#db.prepare("UPDATE cursors SET last_id = ? WHERE sink = ? AND last_id < ?").run(
-      id,
-      sink,
-      id,
-    );
+    const from = this.#cursor(sink);
+    if (id <= from) return;
+    this.#db.prepare("UPDATE cursors SET last_id = ? WHERE sink = ?").run(id, sink);
+    this.#passed(this.#reader(sink), from, id);
   }
 
   #deleteUpTo(id: number): void {
@@ -292,19 +351,27 @@ export class Outbox {
     const reader = this.#reader(sink);
     const cursor = this.#cursor(sink);
     const maxBytes = options.maxBytes ?? Infinity;
-    const rows: Record<string, unknown>[] = [];
-    let bytes = 0;
-    for (const r of reader.read.iterate(cursor, ...reader.nodes, limit)) {
-      bytes += Number(r.bytes);
-      if (rows.length > 0 && bytes > maxBytes) break;
-      rows.push(r);
+    if (limit * this.#largest > maxBytes) {
+      // Sizes first (the payloads of large records stay on disk), then only what fits.
+      let bytes = 0;
+      let fit = 0;
+      for (const r of reader.sizes.all(cursor, ...reader.nodes, limit)) {
+        bytes += Number(r.bytes);
+        if (fit > 0 && bytes > maxBytes) break;
+        fit++;
+      }
+      limit = Math.max(1, fit);
     }
+    const rows = reader.read.all(cursor, ...reader.nodes, limit);
     if (rows.length === 0) {
       // Nothing for this sink: skip past rows meant for others so they can be removed.
       const max = Number(
         this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM records").get()?.m,
       );
-      if (max > cursor) this.#setCursor(sink, max);
+      // Nothing after the cursor is this sink's: no pending figure changes.
+      if (max > cursor) {
+        this.#db.prepare("UPDATE cursors SET last_id = ? WHERE sink = ?").run(max, sink);
+      }
     }
     return rows.map((r) => ({
       id: Number(r.id),
@@ -385,11 +452,12 @@ export class Outbox {
   /** Queue depth of one sink: records, bytes and age of the oldest. */
   depth(sink: string): { records: number; bytes: number; oldest_age_ms: number | null } {
     const reader = this.#reader(sink);
-    const row = reader.count.get(this.#cursor(sink), ...reader.nodes);
+    const { records, bytes } = reader.pending;
+    const row = records > 0 ? reader.oldest.get(this.#cursor(sink), ...reader.nodes) : undefined;
     return {
-      records: Number(row?.n ?? 0),
-      bytes: Number(row?.b ?? 0),
-      oldest_age_ms: row?.oldest ? Date.now() - Number(row.oldest) : null,
+      records,
+      bytes,
+      oldest_age_ms: row?.created ? Date.now() - Number(row.created) : null,
     };
   }
 

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { createLogger } from "../../src/log.ts";
 import { configureLog } from "../../src/log.ts";
 import type { Envelope, Sample } from "../../src/model.ts";
-import { Outbox, OutboxFullError, type OutboxOptions } from "../../src/outbox/outbox.ts";
+import { DatabaseSync } from "node:sqlite";
+import {
+  globRegExp,
+  Outbox,
+  OutboxFullError,
+  type OutboxOptions,
+} from "../../src/outbox/outbox.ts";
 import { ComponentStatus } from "../../src/status.ts";
 import { canMount, withTmpfs } from "../helpers/tmpfs.ts";
 
@@ -241,4 +247,76 @@ Deno.test("a batch of large records is bounded in bytes; the first record always
   assert.deepEqual(keys(ob.read("files", 50, { maxBytes: 1000 })), ["cam/0"]);
   assert.equal(ob.read("files", 50).length, 5);
   ob.close();
+});
+
+Deno.test("queue depth is kept up to date without COUNT: it equals a fresh COUNT after appends, acks, skips, dead letters and drops", async () => {
+  const { ob, dir } = await openOutbox({ maxBytes: 60_000 });
+  const sinks: [string, Envelope["kind"][], string[]][] = [
+    ["all", ["sample", "event"], []],
+    ["mppt", ["sample"], ["mppt*", "bmv[12]"]],
+    ["events", ["event"], []],
+  ];
+  const statuses = sinks.map(([name, kinds, nodes]) => register(ob, name, kinds, nodes));
+  const check = new DatabaseSync(`${dir}/outbox.db`, { readOnly: true });
+  const truth = (name: string, kinds: string[], nodes: string[]) => {
+    const where = nodes.length ? ` AND (${nodes.map(() => "node GLOB ?").join(" OR ")})` : "";
+    const r = check.prepare(
+      `SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM records WHERE id > (SELECT last_id FROM cursors WHERE sink = ?) AND kind IN (${
+        kinds.map((k) => `'${k}'`).join(",")
+      })${where}`,
+    ).get(name, ...nodes);
+    return { records: Number(r?.n), bytes: Number(r?.b) };
+  };
+  const agree = (when: string) => {
+    for (const [name, kinds, nodes] of sinks) {
+      const { records, bytes } = ob.depth(name);
+      assert.deepEqual({ records, bytes }, truth(name, kinds, nodes), `${name} after ${when}`);
+    }
+  };
+  const nodes = ["mppt1", "mppt22", "bmv1", "bmv3", "Mppt1", "tank"];
+  let seq = 0;
+  const event = (node: string): Envelope => ({
+    kind: "event",
+    data: { id: String(seq), type: "t", ts: seq++, node, data: {} },
+  });
+  for (let round = 0; round < 30; round++) {
+    ob.append(Array.from({ length: 20 }, (_, i) => {
+      const node = nodes[(round + i) % nodes.length];
+      return i % 4 === 0 ? event(node) : sampleEnv(seq++, node);
+    }));
+    agree(`append ${round}`); // the byte bound also drops the oldest now and then
+    const rows = ob.read("mppt", 7);
+    if (rows.length > 0 && round % 3 === 0) ob.deadLetter("mppt", rows.slice(0, 2), "400");
+    if (rows.length > 0) ob.ack("mppt", rows.at(-1)!.id);
+    agree(`mppt ack ${round}`);
+    const ev = ob.read("events", 3);
+    if (ev.length > 0) ob.ack("events", ev.at(-1)!.id);
+    if (round % 5 === 0) ob.read("events", 100); // nothing new: skips past others' rows
+    agree(`events ${round}`);
+  }
+  assert.ok(ob.depth("all").records > 0);
+  assert.ok((statuses[0].dropped.buffer_full ?? 0) > 0, "the byte bound dropped records");
+  check.close();
+  ob.close();
+});
+
+Deno.test("SQLite GLOB patterns match the same nodes in JavaScript", () => {
+  const cases: [string, string, boolean][] = [
+    ["mppt*", "mppt1", true],
+    ["mppt*", "Mppt1", false],
+    ["bmv?", "bmv1", true],
+    ["bmv?", "bmv12", false],
+    ["bmv[12]", "bmv2", true],
+    ["bmv[^12]", "bmv2", false],
+    ["bmv[^12]", "bmv3", true],
+    ["a.b", "axb", false],
+    ["a+(b)", "a+(b)", true],
+  ];
+  const db = new DatabaseSync(":memory:");
+  for (const [glob, node, expected] of cases) {
+    const sqlite = Number(db.prepare("SELECT ? GLOB ? AS m").get(node, glob)?.m) === 1;
+    assert.equal(sqlite, expected, `sqlite ${glob} ${node}`);
+    assert.equal(globRegExp([glob]).test(node), expected, `js ${glob} ${node}`);
+  }
+  db.close();
 });
