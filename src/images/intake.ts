@@ -48,7 +48,6 @@ export class ImageIntake {
   #running = 0;
   #waiting: (() => void)[] = [];
   #ffmpeg: string | null = null;
-  videos = 0;
 
   constructor(readonly options: ImageIntakeOptions) {
     this.timelapse = new Timelapse({ dir: options.dir, maxDisk: options.maxDisk });
@@ -187,7 +186,6 @@ export class ImageIntake {
       });
       await this.options.append(this.options.policies.video(node, video, { now: Date.now() }));
       await this.timelapse.finish(node);
-      this.videos++;
       this.options.status.count("videos");
       this.options.log.info("timelapse video built", {
         node,

@@ -86,7 +86,6 @@ function nodeName(dir: string): string {
 /** Waiting frames of every node of one source, bounded in bytes. */
 export class Timelapse {
   #nodes = new Map<string, NodeFrames>();
-  #bytes = 0;
 
   constructor(readonly options: { dir: string; maxDisk: number }) {}
 
@@ -98,38 +97,47 @@ export class Timelapse {
   async open(): Promise<void> {
     await Deno.mkdir(this.options.dir, { recursive: true });
     for await (const entry of Deno.readDir(this.options.dir)) {
-      if (!entry.isDirectory) continue;
-      const node = nodeName(entry.name);
-      const n: NodeFrames = { count: 0, bytes: 0, first: Infinity, building: false };
-      for (const sub of ["frames", "building"]) {
-        const dir = `${this.options.dir}/${entry.name}/${sub}`;
-        if (!(await exists(dir))) continue;
-        if (sub === "building") n.building = await exists(`${dir}/manifest.json`);
-        for await (const f of Deno.readDir(dir)) {
-          const m = FRAME.exec(f.name);
-          if (!m || !f.isFile) continue;
-          const size = (await Deno.stat(`${dir}/${f.name}`)).size;
-          n.bytes += size;
-          if (sub === "frames") {
-            n.count++;
-            n.first = Math.min(n.first, Number(m[1]));
-          }
+      if (entry.isDirectory) await this.#scan(nodeName(entry.name));
+    }
+  }
+
+  /** Reads one node's waiting and half-built frames from disk into its figures. */
+  async #scan(node: string): Promise<void> {
+    const n: NodeFrames = { count: 0, bytes: 0, first: Infinity, building: false };
+    for (const sub of ["frames", "building"]) {
+      const dir = `${this.#dir(node)}/${sub}`;
+      if (!(await exists(dir))) continue;
+      if (sub === "building") n.building = await exists(`${dir}/manifest.json`);
+      for await (const f of Deno.readDir(dir)) {
+        const m = FRAME.exec(f.name);
+        if (!m || !f.isFile) continue;
+        n.bytes += (await Deno.stat(`${dir}/${f.name}`)).size;
+        if (sub === "frames") {
+          n.count++;
+          n.first = Math.min(n.first, Number(m[1]));
         }
       }
-      this.#nodes.set(node, n);
-      this.#bytes += n.bytes;
     }
+    this.#nodes.set(node, n);
+  }
+
+  /** Bytes of all nodes' frames on disk. */
+  #total(): number {
+    let bytes = 0;
+    for (const n of this.#nodes.values()) bytes += n.bytes;
+    return bytes;
   }
 
   /** Frames and bytes waiting on disk, in all and per node. */
   usage(): { frames: number; bytes: number; max_bytes: number; nodes: Record<string, unknown> } {
     let frames = 0;
     const nodes: Record<string, unknown> = {};
+    const bytes = this.#total();
     for (const [node, n] of this.#nodes) {
       frames += n.count;
       nodes[node] = { frames: n.count, bytes: n.bytes, building: n.building };
     }
-    return { frames, bytes: this.#bytes, max_bytes: this.options.maxDisk, nodes };
+    return { frames, bytes, max_bytes: this.options.maxDisk, nodes };
   }
 
   /** Nodes with frames waiting or a video half built. */
@@ -139,9 +147,10 @@ export class Timelapse {
 
   /** Keeps one frame on disk (durably) before the message is acknowledged. */
   async add(node: string, frame: { ts: number; ext: string; bytes: Uint8Array }): Promise<void> {
-    if (this.#bytes + frame.bytes.length > this.options.maxDisk) {
+    const used = this.#total();
+    if (used + frame.bytes.length > this.options.maxDisk) {
       throw new FramesFullError(
-        `timelapse frames use ${this.#bytes} of ${this.options.maxDisk} bytes (frames_max_disk)`,
+        `timelapse frames use ${used} of ${this.options.maxDisk} bytes (frames_max_disk)`,
       );
     }
     const dir = `${this.#dir(node)}/frames`;
@@ -169,7 +178,6 @@ export class Timelapse {
     n.count++;
     n.bytes += frame.bytes.length;
     n.first = Math.min(n.first, frame.ts);
-    this.#bytes += frame.bytes.length;
   }
 
   /** Whether the node's frames make a video now (count, bytes or span reached; or one half built). */
@@ -266,22 +274,6 @@ export class Timelapse {
   /** Deletes the built video and its frames (the outbox holds the video now). */
   async finish(node: string): Promise<void> {
     await Deno.remove(`${this.#dir(node)}/building`, { recursive: true }).catch(() => {});
-    await this.#rescan(node);
-  }
-
-  async #rescan(node: string): Promise<void> {
-    const old = this.#nodes.get(node);
-    const n: NodeFrames = { count: 0, bytes: 0, first: Infinity, building: false };
-    try {
-      for await (const f of Deno.readDir(`${this.#dir(node)}/frames`)) {
-        const m = FRAME.exec(f.name);
-        if (!m || !f.isFile) continue;
-        n.count++;
-        n.bytes += (await Deno.stat(`${this.#dir(node)}/frames/${f.name}`)).size;
-        n.first = Math.min(n.first, Number(m[1]));
-      }
-    } catch { /* no frames left */ }
-    this.#bytes += n.bytes - (old?.bytes ?? 0);
-    this.#nodes.set(node, n);
+    await this.#scan(node);
   }
 }

@@ -298,9 +298,7 @@ export class Outbox {
 
   #dropUpTo(upTo: number, reason: string): void {
     for (const [sink, reader] of this.#readers) {
-      const cursor = this.#cursor(sink);
-      if (cursor >= upTo) continue;
-      const lost = this.#passed(reader, cursor, upTo);
+      const lost = this.#setCursor(sink, upTo);
       if (lost > 0) {
         reader.status.drop(reason, lost);
         this.options.log.warn("outbox dropped undelivered records", {
@@ -309,7 +307,6 @@ export class Outbox {
           records: lost,
         });
       }
-      this.#db.prepare("UPDATE cursors SET last_id = ? WHERE sink = ?").run(upTo, sink);
     }
     this.#deleteUpTo(upTo);
   }
@@ -329,11 +326,15 @@ export class Outbox {
     );
   }
 
-  #setCursor(sink: string, id: number): void {
+  /**
+   * Moves a sink's cursor forward to `id`; returns how many of its records it
+   * passed (not counted when the caller knows there were none).
+   */
+  #setCursor(sink: string, id: number, options: { passedNone?: boolean } = {}): number {
     const from = this.#cursor(sink);
-    if (id <= from) return;
+    if (id <= from) return 0;
     this.#db.prepare("UPDATE cursors SET last_id = ? WHERE sink = ?").run(id, sink);
-    this.#passed(this.#reader(sink), from, id);
+    return options.passedNone ? 0 : this.#passed(this.#reader(sink), from, id);
   }
 
   #deleteUpTo(id: number): void {
@@ -368,10 +369,7 @@ export class Outbox {
       const max = Number(
         this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM records").get()?.m,
       );
-      // Nothing after the cursor is this sink's: no pending figure changes.
-      if (max > cursor) {
-        this.#db.prepare("UPDATE cursors SET last_id = ? WHERE sink = ?").run(max, sink);
-      }
+      this.#setCursor(sink, max, { passedNone: true });
     }
     return rows.map((r) => ({
       id: Number(r.id),

@@ -21,18 +21,24 @@ export function isActive(policy: Policy, now: number): boolean {
   return true;
 }
 
+/** Whether filters.max_rate refuses a value (or file) of the node at `now`. */
+export function rateLimited(policy: Policy, memory: FilterMemory, now: number): boolean {
+  const rate = policy.filters?.max_rate;
+  return !!rate && memory.acceptedAt !== undefined && now - memory.acceptedAt < rate * 1000;
+}
+
 /**
- * Runs a value through the node's filters; returns the reason it was dropped,
- * or null when it passes. `memory` is updated only for passing values.
+ * Runs a value through the node's filters (max_size is checked for every
+ * payload type before); returns the reason it was dropped, or null when it
+ * passes. `memory` is updated only for passing values.
  */
 export function filterValue(
   policy: Policy,
   value: Value,
-  options: { size: number; now: number; memory: FilterMemory },
+  options: { now: number; memory: FilterMemory },
 ): string | null {
   const f = policy.filters;
   if (!f) return null;
-  if (f.max_size !== undefined && options.size > f.max_size) return "over_max_size";
   if (f.type_input_value && f.type_input_value !== value.type) return "wrong_type";
   if (f.type_value_filtering) {
     const listed = f.filtering_values.some((v) => String(v) === String(value.value));
@@ -45,9 +51,7 @@ export function filterValue(
     if (t !== "Min" && value.value > f.threshold_max!) return "above_threshold";
   }
   const m = options.memory;
-  if (f.max_rate && m.acceptedAt !== undefined && options.now - m.acceptedAt < f.max_rate * 1000) {
-    return "rate_limited";
-  }
+  if (rateLimited(policy, m, options.now)) return "rate_limited";
   if (f.last_unique_check && m.last === value.value) return "not_unique";
   m.acceptedAt = options.now;
   m.last = value.value;

@@ -6,14 +6,21 @@
  * loses neither an Aggregation window in progress nor a pending LastValue.
  */
 import { Buffer } from "node:buffer";
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Logger } from "../log.ts";
 import type { Entry, Envelope, StateType } from "../model.ts";
 import type { Payload } from "../sources/mqtt/payload.ts";
 import { IMAGE_EXTENSION, IMAGE_TYPE, type ImageFormat } from "../images/ffmpeg.ts";
 import type { Video } from "../images/timelapse.ts";
 import { ARCHIVE_EXTENSION, pack } from "./archive.ts";
-import { type FilterMemory, filterValue, isActive, transform, type Value } from "./filters.ts";
+import {
+  type FilterMemory,
+  filterValue,
+  isActive,
+  rateLimited,
+  transform,
+  type Value,
+} from "./filters.ts";
 import type { PoliciesConfig, Policy } from "./schema.ts";
 
 /** An Aggregation window being accumulated. */
@@ -70,6 +77,7 @@ export interface PoliciesOptions {
 export class Policies {
   #config: PoliciesConfig;
   #db: DatabaseSync | null = null;
+  #put: StatementSync | null = null;
   #nodes = new Map<string, NodeState>();
   #dirty = new Set<string>();
   /** Rows the outbox could not take yet (persisted with the buffers, handed over first). */
@@ -95,6 +103,7 @@ export class Policies {
       else this.#nodes.set(String(row.node), JSON.parse(String(row.state)));
     }
     this.#db = db;
+    this.#put = db.prepare("INSERT OR REPLACE INTO nodes (node, state) VALUES (?, ?)");
   }
 
   /** Swaps the policy documents in place (hot reload); buffers carry on. */
@@ -143,13 +152,13 @@ export class Policies {
       const ts = s.lastTs = Math.max(now, s.lastTs + 1);
       return { kind: "image", format: payload.format, policy, ts };
     }
+    if (policy.filters?.max_size !== undefined && size > policy.filters.max_size) {
+      return dropped("over_max_size");
+    }
     if (payload.kind === "image" || payload.kind === "binary") {
       const fp = policy.file_policy;
       if (!fp) return dropped(`${payload.kind}_not_accepted`);
       if (size > fp.max_size) return dropped("over_max_size");
-      if (policy.filters?.max_size !== undefined && size > policy.filters.max_size) {
-        return dropped("over_max_size");
-      }
       const reason = this.#rateLimit(policy, s, now);
       if (reason) return dropped(reason);
       const format = payload.kind === "image" ? payload.format : null;
@@ -167,17 +176,14 @@ export class Policies {
       if (rule.policy_type === "TimeWindow" || rule.policy_type === "Aggregation") {
         return dropped(`json_not_accepted_by_${rule.policy_type}`);
       }
-      if (policy.filters?.max_size !== undefined && size > policy.filters.max_size) {
-        return dropped("over_max_size");
-      }
       if (policy.filters?.type_input_value) return dropped("wrong_type");
-      text = new TextDecoder().decode(message).trim();
+      text = UTF8.decode(message).trim();
       type = "Json";
     } else {
       value = payload.kind === "number"
         ? { type: "Number", value: payload.value }
         : { type: "Text", value: payload.value };
-      const reason = filterValue(policy, value, { size, now, memory: s.memory });
+      const reason = filterValue(policy, value, { now, memory: s.memory });
       if (reason) return dropped(reason);
       value = transform(policy, value);
       if (rule.policy_type === "Aggregation" && value.type !== "Number") {
@@ -263,14 +269,10 @@ export class Policies {
     return { kind: "accepted", envelopes };
   }
 
-  /** files: at most one per filters.max_rate seconds. */
+  /** Files and images: at most one per filters.max_rate seconds. */
   #rateLimit(policy: Policy, s: NodeState, now: number): string | null {
-    const m = s.memory;
-    const rate = policy.filters?.max_rate;
-    if (rate && m.acceptedAt !== undefined && now - m.acceptedAt < rate * 1000) {
-      return "rate_limited";
-    }
-    m.acceptedAt = now;
+    if (rateLimited(policy, s.memory, now)) return "rate_limited";
+    s.memory.acceptedAt = now;
     return null;
   }
 
@@ -451,8 +453,8 @@ export class Policies {
   /** Persists the buffers changed since the last commit (call after the outbox took their rows). */
   commit(): void {
     const db = this.#db;
-    if (!db || (this.#dirty.size === 0 && !this.#carryDirty)) return;
-    const put = db.prepare("INSERT OR REPLACE INTO nodes (node, state) VALUES (?, ?)");
+    const put = this.#put;
+    if (!db || !put || (this.#dirty.size === 0 && !this.#carryDirty)) return;
     db.exec("BEGIN");
     try {
       for (const node of this.#dirty) put.run(node, JSON.stringify(this.#nodes.get(node)));
@@ -473,9 +475,12 @@ export class Policies {
     } finally {
       this.#db?.close();
       this.#db = null;
+      this.#put = null;
     }
   }
 }
+
+const UTF8 = new TextDecoder();
 
 /** The state row holding rows put back; no node id is empty. */
 const CARRY = "";

@@ -7,7 +7,7 @@ import { type ClickHouseClient, ClickHouseLogLevel, createClient } from "@clickh
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { duration } from "../../config/types.ts";
-import type { Entry, Envelope } from "../../model.ts";
+import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import {
   defineSink,
@@ -115,7 +115,7 @@ export class ClickHouseSink implements Sink {
     const byTable = new Map<Table, Record<string, unknown>[]>();
     for (const e of batch) {
       if (e.kind !== "entry") continue;
-      const entry = e.data as Entry;
+      const entry = e.data;
       let rows = byTable.get(entry.table);
       if (!rows) byTable.set(entry.table, rows = []);
       rows.push(rowOf(entry, this.#dialect));

@@ -7,7 +7,7 @@ import * as Minio from "minio";
 import { Buffer } from "node:buffer";
 import { z } from "zod";
 import { duration } from "../../config/types.ts";
-import type { Envelope, StoredFile } from "../../model.ts";
+import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import {
   defineSink,
@@ -86,7 +86,7 @@ export class S3Sink implements Sink {
   async write(batch: Envelope[]): Promise<void> {
     for (const e of batch) {
       if (e.kind !== "file") continue;
-      const f = e.data as StoredFile;
+      const f = e.data;
       const body = Buffer.from(f.body, "base64");
       try {
         await this.#client.putObject(this.config.bucket, f.key, body, body.length, {
