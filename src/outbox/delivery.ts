@@ -74,7 +74,7 @@ export class Delivery {
     await this.#loop;
     for (const w of this.#idleWaiters.splice(0)) w();
     if (this.#connected) {
-      await this.options.sink.close().catch(() => {});
+      await this.options.sink.close?.().catch(() => {});
       this.#connected = false;
     }
   }
@@ -157,7 +157,9 @@ export class Delivery {
     const { outbox, sink, config, status, log } = this.options;
     try {
       if (!this.#connected) {
-        await deadline(sink.connect(), config.timeout, `connect of sink ${this.name}`);
+        if (sink.connect) {
+          await deadline(sink.connect(), config.timeout, `connect of sink ${this.name}`);
+        }
         this.#connected = true;
       }
       const batch = rows.map((r) => this.#filter(r.envelope));

@@ -30,10 +30,11 @@ export class TooLargeError extends RejectedError {
 
 /** An upstream hop. The outbox owns batching, retries and acknowledgement. */
 export interface Sink {
-  connect(): Promise<void>;
+  /** Opens the connection (omitted by sinks with nothing to open, e.g. one request per write). */
+  connect?(): Promise<void>;
   /** Delivers a batch; resolves only when the upstream acknowledged all of it. */
   write(batch: Envelope[]): Promise<void>;
-  close(): Promise<void>;
+  close?(): Promise<void>;
 }
 
 /** What the agent gives each sink. */

@@ -38,10 +38,6 @@ const decoder = new TextDecoder();
 export class DataServiceIpcSink implements Sink {
   constructor(readonly config: DataServiceIpcConfig, readonly ctx: SinkContext) {}
 
-  connect(): Promise<void> {
-    return Promise.resolve();
-  }
-
   async #request(body: Record<string, unknown>): Promise<Record<string, unknown>> {
     let conn: Deno.UnixConn;
     try {
@@ -121,10 +117,6 @@ export class DataServiceIpcSink implements Sink {
         else this.#refused(u.key, r?.error ?? "no result for this id");
       }
     }
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
   }
 }
 

@@ -29,10 +29,6 @@ export type WebhookConfig = z.output<typeof webhookSchema>;
 export class WebhookSink implements Sink {
   constructor(readonly config: WebhookConfig, readonly ctx: SinkContext) {}
 
-  connect(): Promise<void> {
-    return Promise.resolve();
-  }
-
   async #post(body: unknown): Promise<void> {
     let res: Response;
     try {
@@ -63,10 +59,6 @@ export class WebhookSink implements Sink {
     );
     if (this.config.mode === "batch") return await this.#post(records);
     for (const r of records) await this.#post(r);
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
   }
 }
 
