@@ -178,10 +178,14 @@ export class MqttSource {
   }
 
   #onMessage(topic: string, message: Uint8Array, ack: () => void): void {
-    const filter = this.config.topics.find((f) =>
-      nodeOf(topic, f, this.config.node_segment) !== null
-    );
-    const node = filter ? nodeOf(topic, filter, this.config.node_segment)! : topic;
+    let node = topic;
+    for (const filter of this.config.topics) {
+      const n = nodeOf(topic, filter, this.config.node_segment);
+      if (n !== null) {
+        node = n;
+        break;
+      }
+    }
     const stats = this.#node(node);
     stats.messages++;
     stats.bytes += message.length;
