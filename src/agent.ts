@@ -17,6 +17,7 @@ import { ComponentStatus, errorMessage } from "./status.ts";
 import { createStore, levelsOf, storeFlushInterval } from "./store/mod.ts";
 import type { Level, SeriesQuery, Store } from "./store/store.ts";
 import { VERSION } from "./version.ts";
+import { type Clock, systemClock } from "./util/clock.ts";
 
 interface RunningSource {
   source: Source;
@@ -26,6 +27,8 @@ interface RunningSource {
 /** Options of {@link Agent}. */
 export interface AgentOptions {
   configFile?: string;
+  /** The time for sources, rules and windows (default: the system clock). */
+  clock?: Clock;
 }
 
 function hostname(): string {
@@ -44,6 +47,7 @@ export class Agent implements GatewayView {
   readonly outbox: Outbox;
   readonly pipeline: Pipeline;
   readonly levels: Level[];
+  readonly clock: Clock;
   readonly sources = new Map<string, RunningSource>();
   readonly deliveries = new Map<string, Delivery>();
   #server: Deno.HttpServer | null = null;
@@ -76,12 +80,11 @@ export class Agent implements GatewayView {
       sync: config.outbox.sync,
       log: this.log.child("outbox"),
     });
-    this.pipeline = new Pipeline(
-      this.store,
-      this.outbox,
-      this.log.child("pipeline"),
-      new Thresholds(config.events.thresholds),
-    );
+    this.clock = options.clock ?? systemClock;
+    this.pipeline = new Pipeline(this.store, this.outbox, this.log.child("pipeline"), {
+      thresholds: new Thresholds(config.events.thresholds),
+      clock: this.clock,
+    });
     this.#alerts = new Alerts(config.events.alerts);
   }
 
@@ -142,7 +145,13 @@ export class Agent implements GatewayView {
     const plugin = SINK_PLUGINS.find((p) => p.type === config.type)!;
     const status = new ComponentStatus(name, config.type);
     const log = this.log.child(`sink.${name}`);
-    const sink = plugin.create(config, { name, gatewayId: this.gatewayId, log, status });
+    const sink = plugin.create(config, {
+      name,
+      gatewayId: this.gatewayId,
+      log,
+      status,
+      clock: this.clock,
+    });
     const delivery = config as unknown as DeliveryConfig;
     this.outbox.register(name, {
       kinds: delivery.forward as EnvelopeKind[],
@@ -166,6 +175,8 @@ export class Agent implements GatewayView {
       emit: (samples) => this.pipeline.emit(samples),
       append: (envelopes) => void this.outbox.append(envelopes),
       dataDir: this.config.gateway.data_dir,
+      clock: this.clock,
+      stamp: (node, at) => this.pipeline.stamps.next(node, at),
     });
     this.sources.set(name, { source, status });
     try {

@@ -4,6 +4,8 @@ import { Thresholds } from "./rules/thresholds.ts";
 import type { Outbox } from "./outbox/outbox.ts";
 import { errorMessage } from "./status.ts";
 import type { Level, Store } from "./store/store.ts";
+import { SeriesStamps } from "./stamps.ts";
+import { type Clock, systemClock } from "./util/clock.ts";
 
 /**
  * The path every sample takes: outbox first (the durable hand-over upstream),
@@ -11,12 +13,20 @@ import type { Level, Store } from "./store/store.ts";
  * the emit so the source knows the samples were not taken.
  */
 export class Pipeline {
+  /** Arrival stamps unique per node (sample identity). */
+  readonly stamps: SeriesStamps;
+
   constructor(
     readonly store: Store,
     readonly outbox: Outbox,
     readonly log: Logger,
-    readonly thresholds: Thresholds = new Thresholds([]),
-  ) {}
+    readonly options: { thresholds?: Thresholds; clock?: Clock } = {},
+  ) {
+    this.thresholds = options.thresholds ?? new Thresholds([]);
+    this.stamps = new SeriesStamps(options.clock ?? systemClock);
+  }
+
+  readonly thresholds: Thresholds;
 
   /** Hands samples over; resolves once they are committed to the outbox. */
   async emit(samples: Sample[]): Promise<void> {
@@ -45,7 +55,7 @@ export class Pipeline {
   }
 
   /** Computes every closed window of every level, then moves pending windows into the outbox. */
-  async aggregate(levels: Level[], now: number = Date.now()): Promise<number> {
+  async aggregate(levels: Level[], now: number = this.stamps.clock.now()): Promise<number> {
     let total = 0;
     for (const level of levels) {
       for (let more = true; more;) {

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from "../util/clock.ts";
 import { SerialLine } from "../sources/vedirect/port.ts";
 import { DeviceSimulator, type SimulatedDevice } from "../sources/vedirect/simulator.ts";
 
@@ -9,6 +10,8 @@ export interface SimulateOptions {
   count: number;
   seed?: number;
   signal?: AbortSignal;
+  /** The device's time (its simulated sun follows it); the system clock by default. */
+  clock?: Clock;
 }
 
 /**
@@ -17,6 +20,7 @@ export interface SimulateOptions {
  */
 export async function simulateToPort(path: string, options: SimulateOptions): Promise<number> {
   const sim = new DeviceSimulator(options.device, { seed: options.seed });
+  const clock = options.clock ?? systemClock;
   const line = await SerialLine.open(path, { baud: 19200 });
   const decoder = new TextDecoder();
   let pending = "";
@@ -30,7 +34,7 @@ export async function simulateToPort(path: string, options: SimulateOptions): Pr
         while ((nl = pending.indexOf("\n")) >= 0) {
           const request = pending.slice(pending.lastIndexOf(":", nl), nl + 1);
           pending = pending.slice(nl + 1);
-          const reply = request.startsWith(":") ? sim.reply(request) : null;
+          const reply = request.startsWith(":") ? sim.reply(request, clock.now()) : null;
           if (reply) await line.write(reply);
         }
       }
@@ -41,9 +45,9 @@ export async function simulateToPort(path: string, options: SimulateOptions): Pr
   let frames = 0;
   try {
     while (!options.signal?.aborted && (options.count === 0 || frames < options.count)) {
-      await line.write(sim.frame(Date.now()));
+      await line.write(sim.frame(clock.now()));
       frames++;
-      await new Promise((r) => setTimeout(r, options.intervalMs));
+      await clock.sleep(options.intervalMs, { signal: options.signal });
     }
   } finally {
     await line.close();

@@ -3,6 +3,7 @@ import { duration, size } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { Envelope, EnvelopeKind } from "../model.ts";
 import type { ComponentStatus } from "../status.ts";
+import type { Clock } from "../util/clock.ts";
 
 /** A failure worth retrying later: network, 5xx, 429, timeouts. */
 export class RetryableError extends Error {
@@ -44,6 +45,8 @@ export interface SinkContext {
   gatewayId: string;
   log: Logger;
   status: ComponentStatus;
+  /** The time, as the sources read it (records carry its stamps). */
+  clock: Clock;
 }
 
 /** Config fields every sink shares: what it forwards and how the outbox delivers to it. */

@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type { Logger } from "../log.ts";
 import type { Envelope, Sample } from "../model.ts";
 import type { ComponentStatus } from "../status.ts";
+import type { Clock } from "../util/clock.ts";
 
 /** What the agent gives each source: where to push samples, how to log and count. */
 export interface SourceContext {
@@ -21,6 +22,13 @@ export interface SourceContext {
   append(envelopes: Envelope[]): void;
   /** The gateway's data directory, for a source's own state files. */
   dataDir: string;
+  /** The time: read it here, never from `Date.now()`, so tests can move it. */
+  clock: Clock;
+  /**
+   * The timestamp of a sample of `node` made at `at` (default: now), unique within
+   * the node's series: samples arriving in one millisecond get microsecond steps.
+   */
+  stamp(node: string, at?: number): number;
   log: Logger;
   status: ComponentStatus;
 }

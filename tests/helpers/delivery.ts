@@ -6,6 +6,7 @@ import { Outbox } from "../../src/outbox/outbox.ts";
 import { SINK_PLUGINS } from "../../src/sinks/registry.ts";
 import type { DeliveryConfig } from "../../src/sinks/sink.ts";
 import { ComponentStatus } from "../../src/status.ts";
+import { systemClock } from "../../src/util/clock.ts";
 
 /** An outbox in a temp dir with one sink built from `config` (parsed by the sink's schema). */
 export async function deliveryFor(config: Record<string, unknown>, options: { dir?: string } = {}) {
@@ -24,7 +25,13 @@ export async function deliveryFor(config: Record<string, unknown>, options: { di
   });
   outbox.open();
   outbox.register("sink", { kinds: parsed.forward, nodes: parsed.nodes, status });
-  const sink = plugin.create(parsed, { name: "sink", gatewayId: "gw-test", log, status });
+  const sink = plugin.create(parsed, {
+    name: "sink",
+    gatewayId: "gw-test",
+    log,
+    status,
+    clock: systemClock,
+  });
   const delivery = new Delivery("sink", { outbox, sink, config: parsed, status, log });
   return {
     dir,

@@ -120,7 +120,7 @@ export class HomeAssistantSink implements Sink {
   }
 
   async #expire(): Promise<void> {
-    const gone = this.#liveness.expire(Date.now(), this.config.offline_after);
+    const gone = this.#liveness.expire(this.ctx.clock.now(), this.config.offline_after);
     if (gone.length === 0) return;
     try {
       await this.#publish(gone.map((node) => [this.#availability(node), "offline", true]));

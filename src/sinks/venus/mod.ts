@@ -56,7 +56,7 @@ export class VenusSink implements Sink {
 
   // An unplugged device: /Connected goes to 0, as Venus shows a lost VE.Direct device.
   async #expire(): Promise<void> {
-    const gone = this.#liveness.expire(Date.now(), this.config.offline_after);
+    const gone = this.#liveness.expire(this.ctx.clock.now(), this.config.offline_after);
     if (gone.length === 0) return;
     const messages: [string, string][] = gone.map((
       prefix,

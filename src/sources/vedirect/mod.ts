@@ -92,7 +92,7 @@ export class VeDirectSource {
     const sample: Sample = {
       source: this.ctx.name,
       node: this.node,
-      ts: record.ts,
+      ts: this.ctx.stamp(this.node, record.ts),
       fields: record.fields,
       tags: record.tags,
     };
@@ -134,7 +134,7 @@ export class VeDirectSource {
     this.ctx.status.state = "up";
     this.stream.idle(); // the simulator starts on a block boundary
     while (this.#running) {
-      const now = Date.now();
+      const now = this.ctx.clock.now();
       this.stream.push(sim.frame(now), now);
       this.stream.idle();
       this.#publishCounters();
@@ -157,7 +157,7 @@ export class VeDirectSource {
         while (this.#running) {
           const bytes = await this.#line.read();
           if (bytes === null) throw new Error(`serial port ${port} closed (device unplugged?)`);
-          this.stream.push(bytes, Date.now());
+          this.stream.push(bytes, this.ctx.clock.now());
           this.#armIdle();
           this.#publishCounters();
         }

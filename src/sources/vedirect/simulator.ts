@@ -152,7 +152,7 @@ export class DeviceSimulator {
   }
 
   /** The device's answer to a HEX request line (`:...\n`), or null for no answer. */
-  reply(request: string, now: number = Date.now()): string | null {
+  reply(request: string, now: number): string | null {
     const text = request.trim().replace(/^:/, "");
     const msg = decodeHex(text);
     if ("error" in msg) return encodeHex(0x4, new Uint8Array([0xaa, 0xaa]));

@@ -1,4 +1,5 @@
 /** MQTT -> per-node storage policies -> outbox -> real clickhouse-server 18.16 and s3rver. */
+import { systemClock } from "../../../src/util/clock.ts";
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 import mqtt from "mqtt";
@@ -284,7 +285,7 @@ Deno.test("expired TimeWindow rows are deleted on a server without TTL; node ids
       database: "units",
       retention_every: "1h",
     }),
-    { name: "ch", gatewayId: "t", log: createLogger("test"), status },
+    { name: "ch", gatewayId: "t", log: createLogger("test"), status, clock: systemClock },
   );
   try {
     await sink.connect();

@@ -6,10 +6,15 @@ import { simulateToPort } from "../../../src/cli/simulate.ts";
 import { parseConfig } from "../../../src/config/load.ts";
 import { gatewaySchema } from "../../../src/config/schema.ts";
 import { configureLog } from "../../../src/log.ts";
+import { shiftedClock } from "../../../src/util/clock.ts";
 import { PtyPair } from "../../helpers/pty.ts";
 import { freePort, startMosquitto, waitFor } from "../../helpers/servers.ts";
 
 configureLog({ level: "error" });
+
+// The simulated devices follow their clock's sun: at 02:00 UTC the BMV discharges, so its
+// time-to-go is finite whatever the hour of the test run.
+const clock = shiftedClock(Date.UTC(2026, 0, 15, 2));
 
 // Units Home Assistant accepts per device class (the subset our sensors use).
 const UNITS: Record<string, string[]> = {
@@ -53,8 +58,9 @@ Deno.test("a simulated MPPT and BMV appear in Venus layout and Home Assistant; u
   const pty = await PtyPair.create();
   const dir = await Deno.makeTempDir();
   const url = `mqtt://127.0.0.1:${broker.port}`;
-  const agent = new Agent(parseConfig(
-    `gateway: {id: van, data_dir: ${dir}}
+  const agent = new Agent(
+    parseConfig(
+      `gateway: {id: van, data_dir: ${dir}}
 http: {port: ${freePort()}}
 sources:
   mppt1: {type: vedirect, port: ${pty.device}, gap: 80ms, reconnect_min: 100ms}
@@ -63,8 +69,10 @@ sinks:
   venus: {type: venus, url: "${url}", portal_id: c0619ab00001, instances: {bmv1: 512}, offline_after: 1s, max_wait: 20ms}
   ha: {type: homeassistant, url: "${url}", offline_after: 1s, max_wait: 20ms}
 `,
-    gatewaySchema,
-  ));
+      gatewaySchema,
+    ),
+    { clock },
+  );
   const got = new Map<string, string>();
   const sub = await mqtt.connectAsync(url, { clientId: "test-observer" });
   sub.on("message", (t, p) => got.set(t, p.toString()));
@@ -76,6 +84,7 @@ sinks:
     intervalMs: 150,
     count: 0,
     signal: stop.signal,
+    clock,
   });
   try {
     await waitFor(
@@ -165,6 +174,7 @@ sinks:
       intervalMs: 150,
       count: 0,
       signal: stop.signal,
+      clock,
     });
     await waitFor(() => got.get("edge-gateway/van/mppt1/availability") === "online", {
       what: "online after replug",

@@ -1,4 +1,5 @@
 /** The S3 sink against s3rver: deterministic keys overwrite, expired window objects are swept, outages retry. */
+import { systemClock } from "../../../src/util/clock.ts";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createLogger } from "../../../src/log.ts";
@@ -34,7 +35,7 @@ Deno.test("S3 sink: a replay overwrites the same key, expired window objects go,
       secret_key: "S3RVER",
       sweep_every: "1h",
     }),
-    { name: "files", gatewayId: "t", log: createLogger("test"), status },
+    { name: "files", gatewayId: "t", log: createLogger("test"), status, clock: systemClock },
   );
   const client = s3rverClient(s3.port);
   try {

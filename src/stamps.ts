@@ -1,0 +1,42 @@
+import type { Clock } from "./util/clock.ts";
+
+/** Entries kept before stamps older than {@link SETTLED_MS} are forgotten. */
+const PRUNE_AT = 50_000;
+/** A stamp this far behind the clock can no longer collide with a new arrival. */
+const SETTLED_MS = 1000;
+
+/**
+ * Arrival timestamps that never repeat within a node's series. InfluxDB (and any
+ * store keyed by series + time) keeps one point per identity, so two samples of
+ * one node arriving in the same millisecond must not share a stamp: the later
+ * one moves forward by one microsecond, the precision the sinks write with.
+ * A stamp is given once, when a sample is made, and travels with it through the
+ * outbox, so a replay writes exactly the same points.
+ */
+export class SeriesStamps {
+  /** The last stamp per node, in integer microseconds. */
+  #last = new Map<string, number>();
+
+  constructor(readonly clock: Clock) {}
+
+  /** A stamp (ms, in microsecond steps) for a sample of `node` made at `at` (default: now). */
+  next(node: string, at: number = this.clock.now()): number {
+    let us = Math.round(at * 1000);
+    const last = this.#last.get(node);
+    if (last !== undefined && us <= last) us = last + 1;
+    else if (last === undefined && this.#last.size >= PRUNE_AT) this.#prune();
+    this.#last.set(node, us);
+    return us / 1000;
+  }
+
+  /** Forgets nodes whose last stamp is settled: memory stays bounded by the arrival rate. */
+  #prune(): void {
+    const settled = (this.clock.now() - SETTLED_MS) * 1000;
+    for (const [node, us] of this.#last) if (us < settled) this.#last.delete(node);
+  }
+
+  /** Nodes remembered now. */
+  get size(): number {
+    return this.#last.size;
+  }
+}

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { SeriesStamps } from "../src/stamps.ts";
+import { FakeClock } from "../src/util/clock.ts";
+
+Deno.test("samples of one node in one millisecond get distinct stamps, one microsecond apart", () => {
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
+  const stamps = new SeriesStamps(clock);
+  const got = Array.from({ length: 5 }, () => stamps.next("a"));
+  const us = got.map((t) => Math.round(t * 1000));
+  assert.deepEqual(us.map((u) => u - us[0]), [0, 1, 2, 3, 4]);
+  // Another node is its own series: it may share the millisecond.
+  assert.equal(stamps.next("b"), clock.now());
+});
+
+Deno.test("a later arrival is stamped with its own time; an earlier one never goes back", () => {
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
+  const stamps = new SeriesStamps(clock);
+  const t0 = clock.now();
+  assert.equal(stamps.next("a", t0 + 5), t0 + 5);
+  // A device record read at an earlier instant (queued) still comes after the last stamp.
+  assert.equal(Math.round(stamps.next("a", t0) * 1000), (t0 + 5) * 1000 + 1);
+  assert.equal(stamps.next("a", t0 + 10), t0 + 10);
+});
+
+Deno.test("stamps survive a JSON round trip exactly (what the outbox stores)", () => {
+  const stamps = new SeriesStamps(new FakeClock(1_795_000_000_123));
+  for (let i = 0; i < 2000; i++) {
+    const ts = stamps.next("n");
+    const back = JSON.parse(JSON.stringify({ ts })).ts as number;
+    assert.equal(Math.round(back * 1000), Math.round(ts * 1000));
+  }
+});
+
+Deno.test("settled nodes are forgotten: memory is bounded by the arrival rate, not the node count", async () => {
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
+  const stamps = new SeriesStamps(clock);
+  for (let i = 0; i < 60_000; i++) {
+    stamps.next(`node-${i}`);
+    if (i % 10_000 === 0) await clock.advance(2000);
+  }
+  assert.ok(stamps.size <= 50_001, `remembered ${stamps.size}`);
+});
