@@ -53,13 +53,13 @@ export class Agent implements GatewayView {
   #server: Deno.HttpServer | null = null;
   #timers: ReturnType<typeof setInterval>[] = [];
   #aggregating: Promise<unknown> | null = null;
-  #startedAt = Date.now();
+  #startedAt: number;
   #stopping: Promise<void> | null = null;
 
   #config: GatewayConfig;
   #lastReload: (ReloadResult & { at: string }) | null = null;
   #alerts: Alerts;
-  #summaryFrom = { at: Date.now(), stored: 0, failed: 0 };
+  #summaryFrom: { at: number; stored: number; failed: number };
   /** POST /ingest as a source on /status (created on first use). */
   #ingest: ComponentStatus | null = null;
 
@@ -81,6 +81,8 @@ export class Agent implements GatewayView {
       log: this.log.child("outbox"),
     });
     this.clock = options.clock ?? systemClock;
+    this.#startedAt = this.clock.now();
+    this.#summaryFrom = { at: this.#startedAt, stored: 0, failed: 0 };
     this.pipeline = new Pipeline(this.store, this.outbox, this.log.child("pipeline"), {
       thresholds: new Thresholds(config.events.thresholds),
       clock: this.clock,
@@ -111,6 +113,7 @@ export class Agent implements GatewayView {
         token: c.http.token,
         maxBody: c.http.max_body,
         ranges: c.http.ranges as Record<string, [number, number]>,
+        maxFuture: c.http.max_future,
       });
       this.#server = Deno.serve({
         hostname: c.http.host,
@@ -172,7 +175,11 @@ export class Agent implements GatewayView {
       gatewayId: this.gatewayId,
       log,
       status,
-      emit: (samples) => this.pipeline.emit(samples),
+      emit: (samples, options) =>
+        this.pipeline.emit(samples, {
+          receipts: options?.receipts ? { source: name, entries: options.receipts } : undefined,
+        }),
+      receipt: (id) => this.outbox.receipt(name, id),
       append: (envelopes) => void this.outbox.append(envelopes),
       dataDir: this.config.gateway.data_dir,
       clock: this.clock,
@@ -213,7 +220,7 @@ export class Agent implements GatewayView {
   }
 
   /** Aggregates every closed window now (also run on a timer). */
-  aggregateNow(now: number = Date.now()): Promise<unknown> {
+  aggregateNow(now: number = this.clock.now()): Promise<unknown> {
     this.#aggregating ??= (async () => {
       try {
         await this.store.flush();
@@ -284,7 +291,7 @@ export class Agent implements GatewayView {
       version: VERSION,
       gateway_id: this.gatewayId,
       config_file: this.options.configFile ?? null,
-      uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
+      uptime_s: Math.round((this.clock.now() - this.#startedAt) / 1000),
       store: { ...this.store.status.toJSON(), levels: this.levels.map((l) => l.name) },
       outbox: {
         ...this.outbox.status.toJSON(),
@@ -313,6 +320,10 @@ export class Agent implements GatewayView {
     if (options.clamped) status.count("clamped", options.clamped);
   }
 
+  stamp(node: string): number {
+    return this.pipeline.stamps.next(node);
+  }
+
   ingestRejected(reason: string): void {
     this.#ingestStatus.drop(reason);
   }
@@ -322,12 +333,12 @@ export class Agent implements GatewayView {
   }
 
   /** Raises alert events for alert rules whose figure is over its limit (also on a timer). */
-  checkAlerts(now: number = Date.now()): void {
+  checkAlerts(now: number = this.clock.now()): void {
     this.pipeline.raise(this.#alerts.evaluate(this.status(), now));
   }
 
   /** Raises a "data_saved" summary of the period since the last one (also on a timer). */
-  summarize(now: number = Date.now()): void {
+  summarize(now: number = this.clock.now()): void {
     const s = this.store.status;
     const from = this.#summaryFrom;
     this.#summaryFrom = { at: now, stored: s.processed, failed: s.failed };

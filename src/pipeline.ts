@@ -1,7 +1,7 @@
 import type { Logger } from "./log.ts";
 import type { Envelope, GatewayEvent, Sample, Window } from "./model.ts";
 import { Thresholds } from "./rules/thresholds.ts";
-import type { Outbox } from "./outbox/outbox.ts";
+import type { Outbox, Receipts } from "./outbox/outbox.ts";
 import { errorMessage } from "./status.ts";
 import type { Level, Store } from "./store/store.ts";
 import { SeriesStamps } from "./stamps.ts";
@@ -28,10 +28,13 @@ export class Pipeline {
 
   readonly thresholds: Thresholds;
 
-  /** Hands samples over; resolves once they are committed to the outbox. */
-  async emit(samples: Sample[]): Promise<void> {
-    if (samples.length === 0) return;
-    this.outbox.append(samples.map((data): Envelope => ({ kind: "sample", data })));
+  /** Hands samples over (with the source's receipts); resolves once the outbox committed them. */
+  async emit(samples: Sample[], options: { receipts?: Receipts } = {}): Promise<void> {
+    if (samples.length === 0) {
+      if (options.receipts) this.outbox.append([], options);
+      return;
+    }
+    this.outbox.append(samples.map((data): Envelope => ({ kind: "sample", data })), options);
     if (!this.thresholds.empty) this.raise(this.thresholds.evaluate(samples));
     try {
       await this.store.write(samples);

@@ -80,6 +80,8 @@ export const gatewaySchema = z.strictObject({
     /** Bearer token for mutating endpoints; without it they answer 401. */
     token: z.string().optional(),
     max_body: size.default(1024 * 1024),
+    /** How far ahead of the clock a sample's own time (`ts`, `measured_at`) may be. */
+    max_future: duration.default(300_000),
     /** Valid ranges of /ingest fields: values beyond are clamped and counted. */
     ranges: z.record(z.string(), z.tuple([z.number(), z.number()])).default(DEFAULT_RANGES),
   }).default({
@@ -87,6 +89,7 @@ export const gatewaySchema = z.strictObject({
     host: "127.0.0.1",
     port: 8082,
     max_body: 1024 * 1024,
+    max_future: 300_000,
     ranges: DEFAULT_RANGES,
   }),
   store: z.strictObject({

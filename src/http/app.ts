@@ -10,9 +10,14 @@ import { parseIngestBody, toSamples } from "./ingest.ts";
 import { createMetrics } from "./metrics.ts";
 import { renderFragment, renderPage, SPARK_FIELDS, type Sparks } from "./page.ts";
 import type { StatusJson } from "./status_doc.ts";
+import type { Clock } from "../util/clock.ts";
 
 /** What the HTTP API reads from and asks of the running gateway. */
 export interface GatewayView {
+  /** The gateway's time. */
+  readonly clock: Clock;
+  /** An arrival stamp for a sample of `node`, unique within its series. */
+  stamp(node: string): number;
   health(): { status: "ok" | "degraded" | "down"; components: Record<string, string> };
   status(): Record<string, unknown>;
   query(query: SeriesQuery): Promise<unknown[]>;
@@ -44,6 +49,8 @@ export interface AppOptions {
   maxBody: number;
   /** Valid ranges for /ingest values (clamped beyond). */
   ranges?: Record<string, [number, number]>;
+  /** How far ahead of the clock an ingested sample's own time may be (ms). */
+  maxFuture: number;
 }
 
 const RELATIVE = /^-(\d+)(ms|s|m|h|d)$/;
@@ -69,7 +76,7 @@ const querySchema = z.strictObject({
 
 /** The last hour of the sparkline fields of every source, at most 120 points each. */
 async function collectSparks(view: GatewayView, status: StatusJson): Promise<Sparks> {
-  const now = Date.now();
+  const now = view.clock.now();
   const out: Sparks = {};
   for (const [name, c] of Object.entries(status.sources)) {
     const values = c.device?.values ?? {};
@@ -142,7 +149,7 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
       return c.json({ error: "invalid query", details: errors }, 400);
     }
     const q = parsed.data;
-    const now = Date.now();
+    const now = view.clock.now();
     const from = q.from ? parseTime(q.from, now) : now - 3_600_000;
     const to = q.to ? parseTime(q.to, now) : now + 1000;
     if (from === null || to === null) {
@@ -191,12 +198,19 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
       view.ingestRejected("invalid_json");
       return c.json({ error: "body is not valid JSON" }, 400);
     }
-    const parsed = parseIngestBody(body, { ranges: options.ranges });
+    const parsed = parseIngestBody(body, {
+      ranges: options.ranges,
+      now: view.clock.now(),
+      maxFuture: options.maxFuture,
+    });
     if (!parsed.success) {
-      view.ingestRejected("invalid_body");
+      view.ingestRejected(parsed.reason);
       return c.json({ error: "invalid samples", details: parsed.errors }, 400);
     }
-    const samples = toSamples(parsed.data.items, { source: "http", now: Date.now() });
+    const samples = toSamples(parsed.data.items, {
+      source: "http",
+      stamp: (node) => view.stamp(node),
+    });
     try {
       await view.ingest(samples, { clamped: parsed.data.clamped });
     } catch (e) {

@@ -1,13 +1,14 @@
 import { z } from "zod";
 import type { Sample } from "../model.ts";
+import { readTime, timeProblem } from "../sample_time.ts";
 
 const fieldValue = z.union([z.number(), z.string().max(1024), z.boolean(), z.null()]);
 
 /** One generic sample as posted to /ingest. */
 export const ingestSampleSchema = z.strictObject({
   node: z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, "use letters, digits, _ . : -"),
-  /** Epoch ms or ISO 8601; now when absent. */
-  ts: z.union([z.number().int().nonnegative(), z.iso.datetime({ offset: true })]).optional(),
+  /** Epoch s/ms/us/ns (by magnitude) or ISO 8601; the arrival time when absent. */
+  ts: z.union([z.number(), z.string().max(64)]).optional(),
   fields: z.record(z.string().min(1).max(64), fieldValue).refine(
     (f) => Object.keys(f).length > 0,
     "at least one field",
@@ -20,7 +21,7 @@ export const dataLakeSchema = z.strictObject({
   equipment_id: z.string().min(1).max(128),
   facility_id: z.string().min(1).max(128),
   equipment_location: z.string().max(256).optional(),
-  measured_at: z.union([z.number().int().nonnegative(), z.iso.datetime({ offset: true })]),
+  measured_at: z.union([z.number(), z.string().max(64)]),
   temperature: z.number().optional(),
   humidity: z.number().optional(),
   smoke_density: z.number().optional(),
@@ -37,12 +38,20 @@ export const DEFAULT_RANGES: Record<string, [number, number]> = {
   gas_level: [0, 1],
 };
 
-type Item = z.output<typeof ingestSampleSchema>;
+type Item = Omit<z.output<typeof ingestSampleSchema>, "ts"> & { ts?: number };
 
 /** What /ingest accepted: generic samples, and how many values were clamped. */
 export interface ParsedIngest {
   items: Item[];
   clamped: number;
+}
+
+/** Options of {@link parseIngestBody}. */
+export interface IngestOptions {
+  ranges?: Record<string, [number, number]>;
+  /** The gateway's time, and how far ahead of it a sample's own time may be. */
+  now: number;
+  maxFuture: number;
 }
 
 function clampItem(item: Item, ranges: Record<string, [number, number]>): number {
@@ -66,20 +75,37 @@ function clampItem(item: Item, ranges: Record<string, [number, number]>): number
  */
 export function parseIngestBody(
   body: unknown,
-  options: { ranges?: Record<string, [number, number]> } = {},
-): { success: true; data: ParsedIngest } | { success: false; errors: string[] } {
+  options: IngestOptions,
+):
+  | { success: true; data: ParsedIngest }
+  | { success: false; errors: string[]; reason: "invalid_body" | "bad_timestamp" } {
   const ranges = options.ranges ?? DEFAULT_RANGES;
   const list = Array.isArray(body) ? body : [body];
   if (list.length === 0 || list.length > 10_000) {
-    return { success: false, errors: ["(body): send 1 to 10000 samples"] };
+    return { success: false, errors: ["(body): send 1 to 10000 samples"], reason: "invalid_body" };
   }
   const errors: string[] = [];
+  let timeErrors = 0;
   const items: Item[] = [];
   let clamped = 0;
   list.forEach((raw, i) => {
     const prefix = Array.isArray(body) ? [String(i)] : [];
     const isLake = !!raw && typeof raw === "object" && "equipment_id" in raw;
     const parsed = isLake ? dataLakeSchema.safeParse(raw) : ingestSampleSchema.safeParse(raw);
+    // The sample's own time is judged even when other fields are wrong: every error at once.
+    const key = isLake ? "measured_at" : "ts";
+    const given = (raw as Record<string, unknown> | null)?.[key];
+    let ts: number | undefined;
+    if (given !== undefined && (typeof given === "number" || typeof given === "string")) {
+      const read = readTime(given);
+      const problem = read === null
+        ? `${JSON.stringify(given)} is not a time (epoch s/ms/us/ns or ISO 8601)`
+        : timeProblem(read, options);
+      if (problem) {
+        errors.push(`${[...prefix, key].join(".")}: ${problem}`);
+        timeErrors++;
+      } else ts = read!;
+    }
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
         errors.push(
@@ -88,6 +114,7 @@ export function parseIngestBody(
       }
       return;
     }
+    if (given !== undefined && ts === undefined) return;
     let item: Item;
     if (isLake) {
       const d = parsed.data as z.output<typeof dataLakeSchema>;
@@ -103,27 +130,33 @@ export function parseIngestBody(
       }
       const tags: Record<string, string> = { facility_id: d.facility_id };
       if (d.equipment_location) tags.location = d.equipment_location;
-      item = { node: d.equipment_id, ts: d.measured_at, fields, tags };
+      item = { node: d.equipment_id, ts, fields, tags };
     } else {
-      item = parsed.data as Item;
+      item = { ...parsed.data as z.output<typeof ingestSampleSchema>, ts };
     }
     clamped += clampItem(item, ranges);
     items.push(item);
   });
-  return errors.length > 0
-    ? { success: false, errors }
-    : { success: true, data: { items, clamped } };
+  if (errors.length === 0) return { success: true, data: { items, clamped } };
+  return {
+    success: false,
+    errors,
+    reason: timeErrors === errors.length ? "bad_timestamp" : "invalid_body",
+  };
 }
 
-/** Turns validated samples into pipeline samples stamped with `source`. */
+/**
+ * Turns validated samples into pipeline samples of `source`; those without
+ * their own time get an arrival stamp unique within their node's series.
+ */
 export function toSamples(
   items: Item[],
-  options: { source: string; now: number },
+  options: { source: string; stamp: (node: string) => number },
 ): Sample[] {
   return items.map((i) => ({
     source: options.source,
     node: i.node,
-    ts: i.ts === undefined ? options.now : typeof i.ts === "number" ? i.ts : Date.parse(i.ts),
+    ts: i.ts ?? options.stamp(i.node),
     fields: i.fields,
     tags: i.tags,
   }));

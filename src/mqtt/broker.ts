@@ -41,7 +41,11 @@ export async function connectBroker(
   ctx: { name: string; gatewayId: string; status: ComponentStatus },
   options: {
     will?: mqtt.IClientOptions["will"];
-    customHandleAcks?: mqtt.IClientOptions["customHandleAcks"];
+    /**
+     * Attaches handlers before the connection opens: a persistent session's queued
+     * messages can arrive with the CONNACK, before this function returns.
+     */
+    prepare?: (client: mqtt.MqttClient) => void;
   } = {},
 ): Promise<mqtt.MqttClient> {
   const read = (p?: string) => (p ? Deno.readTextFileSync(p) : undefined);
@@ -54,13 +58,11 @@ export async function connectBroker(
     connectTimeout: config.timeout,
     queueQoSZero: false,
     will: options.will,
-    customHandleAcks: options.customHandleAcks,
-    // mqtt.js honours customHandleAcks (acknowledge after processing) only with MQTT 5.
-    ...(options.customHandleAcks ? { protocolVersion: 5 as const } : {}),
     ca: read(config.ca),
     cert: read(config.cert),
     key: read(config.key),
   });
+  options.prepare?.(client);
   client.on("error", (e) => ctx.status.lastError = { at: Date.now(), message: e.message });
   client.on("connect", () => {
     ctx.status.info.connected = true;

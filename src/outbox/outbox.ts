@@ -13,7 +13,21 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, record_id INTEGER NOT NULL,
   kind TEXT NOT NULL, payload TEXT NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS receipts (
+  source TEXT NOT NULL, id TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (source, id)
+) WITHOUT ROWID;
 `;
+
+/**
+ * What a source remembers of messages it handed over, committed with them: an
+ * MQTT packet id and the message's digest, so a redelivery of a message already
+ * stored is recognised and not stored twice.
+ */
+export interface Receipts {
+  source: string;
+  /** [id, digest] pairs; an id seen again replaces the older receipt (ids are reused). */
+  entries: [string, string][];
+}
 
 /** The outbox refused records: it is full with `on_full: reject_new`, or the disk failed. */
 export class OutboxFullError extends Error {
@@ -94,6 +108,8 @@ export class Outbox {
   #readers = new Map<string, Reader>();
   #listeners = new Set<() => void>();
   #insert!: StatementSync;
+  #putReceipt!: StatementSync;
+  #getReceipt!: StatementSync;
 
   constructor(readonly options: OutboxOptions) {}
 
@@ -140,6 +156,12 @@ export class Outbox {
     this.#db.exec(SCHEMA);
     this.#insert = this.#db.prepare(
       "INSERT INTO records (kind, node, created, bytes, payload) VALUES (?, ?, ?, ?, ?)",
+    );
+    this.#putReceipt = this.#db.prepare(
+      "INSERT OR REPLACE INTO receipts (source, id, digest) VALUES (?, ?, ?)",
+    );
+    this.#getReceipt = this.#db.prepare(
+      "SELECT digest FROM receipts WHERE source = ? AND id = ?",
     );
     const held = this.#db.prepare(
       "SELECT COALESCE(SUM(bytes), 0) AS b, COALESCE(MAX(bytes), 0) AS m FROM records",
@@ -205,12 +227,17 @@ export class Outbox {
   }
 
   /**
-   * Appends records in one durable commit. Only kinds some sink wants are kept.
-   * Throws {@link OutboxFullError} when it cannot take them (reject_new, disk full).
+   * Appends records in one durable commit, with the source's receipts if given.
+   * Only kinds some sink wants are kept. Throws {@link OutboxFullError} when it
+   * cannot take them (reject_new, disk full).
    */
-  append(envelopes: Envelope[]): number {
+  append(envelopes: Envelope[], options: { receipts?: Receipts } = {}): number {
     const wanted = envelopes.filter((e) => this.wants(e.kind));
-    if (wanted.length === 0) return 0;
+    const receipts = options.receipts;
+    if (wanted.length === 0) {
+      if (receipts) this.#transaction(() => this.#putReceipts(receipts));
+      return 0;
+    }
     const now = Date.now();
     const rows = wanted.map((e) => {
       const payload = JSON.stringify(e.data);
@@ -234,7 +261,7 @@ export class Outbox {
       }
     }
     try {
-      this.#insertRows(rows, now);
+      this.#insertRows(rows, now, receipts);
     } catch (e) {
       // Disk full or I/O error: make room once if allowed, else refuse and say why.
       const reason = ioReason(e);
@@ -242,7 +269,7 @@ export class Outbox {
       try {
         this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
         this.#dropOldest(Math.max(size, Math.floor(this.#bytes / 10)), reason);
-        this.#insertRows(rows, now);
+        this.#insertRows(rows, now, receipts);
       } catch (e2) {
         return this.#refuse(rows.length, reason, e2);
       }
@@ -261,17 +288,15 @@ export class Outbox {
     throw new OutboxFullError(`outbox could not store ${n} records: ${errorMessage(e)}`, reason);
   }
 
-  #insertRows(rows: { kind: string; node: string; payload: string; bytes: number }[], now: number) {
-    this.#db.exec("BEGIN");
-    try {
+  #insertRows(
+    rows: { kind: string; node: string; payload: string; bytes: number }[],
+    now: number,
+    receipts?: Receipts,
+  ) {
+    this.#transaction(() => {
       for (const r of rows) this.#insert.run(r.kind, r.node, now, r.bytes, r.payload);
-      this.#db.exec("COMMIT");
-    } catch (e) {
-      try {
-        this.#db.exec("ROLLBACK");
-      } catch { /* the failed commit already rolled back */ }
-      throw e;
-    }
+      if (receipts) this.#putReceipts(receipts);
+    });
     for (const r of rows) {
       this.#bytes += r.bytes;
       if (r.bytes > this.#largest) this.#largest = r.bytes;
@@ -282,6 +307,33 @@ export class Outbox {
         reader.pending.bytes += r.bytes;
       }
     }
+  }
+
+  /** Runs `fn` in one transaction: all of it is committed, or none. */
+  #transaction<T>(fn: () => T): T {
+    this.#db.exec("BEGIN");
+    try {
+      const out = fn();
+      this.#db.exec("COMMIT");
+      return out;
+    } catch (e) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch { /* the failed commit already rolled back */ }
+      throw e;
+    }
+  }
+
+  #putReceipts(receipts: Receipts): void {
+    for (const [id, digest] of receipts.entries) {
+      this.#putReceipt.run(receipts.source, id, digest);
+    }
+  }
+
+  /** The digest a source's receipt `id` holds, if any. */
+  receipt(source: string, id: string): string | undefined {
+    const row = this.#getReceipt.get(source, id);
+    return row ? String(row.digest) : undefined;
   }
 
   /** Drops the oldest rows until `need` bytes are free, counting drops per sink that had not sent them. */
@@ -402,16 +454,11 @@ export class Outbox {
     const stmt = this.#db.prepare(
       "INSERT INTO dead_letters (sink, record_id, kind, payload, error, at) VALUES (?, ?, ?, ?, ?, ?)",
     );
-    this.#db.exec("BEGIN");
-    try {
+    this.#transaction(() => {
       for (const r of rows) {
         stmt.run(sink, r.id, r.envelope.kind, JSON.stringify(r.envelope.data), error, Date.now());
       }
-      this.#db.exec("COMMIT");
-    } catch (e) {
-      this.#db.exec("ROLLBACK");
-      throw e;
-    }
+    });
     this.#reader(sink).status.count("dead_lettered", rows.length);
   }
 

@@ -13,8 +13,11 @@ export interface SourceContext {
   /**
    * Hands samples to the pipeline. The promise resolves once they are durably
    * accepted (local store and outbox); awaiting it is the backpressure path.
+   * `receipts` ([id, digest] pairs) are committed with them: see {@link receipt}.
    */
-  emit(samples: Sample[]): Promise<void>;
+  emit(samples: Sample[], options?: { receipts?: [string, string][] }): Promise<void>;
+  /** The digest this source's receipt `id` holds, committed by an earlier emit. */
+  receipt(id: string): string | undefined;
   /**
    * Appends records that are not samples (policy rows, files) to the outbox in
    * one durable commit; throws when the outbox cannot take them.

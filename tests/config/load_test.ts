@@ -95,3 +95,12 @@ Deno.test("a vedirect source needs exactly one of port or simulate", () => {
   assert.equal(p.length, 1);
   assert.match(p[0], /set exactly one of port/);
 });
+
+Deno.test("ack: commit with QoS 0 is refused: nothing would ever be acknowledged after a commit", () => {
+  const p = problems(`
+sources:
+  units: {type: mqtt, url: "mqtt://127.0.0.1:1883", topics: [a/+], qos: 0, ack: commit}
+`);
+  assert.equal(p.length, 1, p.join("\n"));
+  assert.match(p[0], /^sources\.units\.ack: ack: commit needs qos: 1 .*use ack: receipt/);
+});

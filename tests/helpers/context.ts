@@ -14,6 +14,7 @@ export function collectingContext(
   const clock = options.clock ?? systemClock;
   const stamps = new SeriesStamps(clock);
   const samples: Sample[] = [];
+  const receipts = new Map<string, string>();
   const envelopes: Envelope[] = [];
   return {
     name,
@@ -26,9 +27,11 @@ export function collectingContext(
     stamp: (node, at) => stamps.next(node, at),
     log: createLogger(`test.${name}`),
     status: new ComponentStatus(name, "test"),
-    emit: (batch) => {
+    emit: (batch, options) => {
       samples.push(...batch);
+      for (const [id, digest] of options?.receipts ?? []) receipts.set(id, digest);
       return Promise.resolve();
     },
+    receipt: (id) => receipts.get(id),
   };
 }

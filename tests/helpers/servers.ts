@@ -166,11 +166,11 @@ bind-address = "127.0.0.1:${rpc}"
   }).start();
 }
 
-/** Runs an InfluxQL query against influxd and returns the rows of the first series. */
+/** Runs an InfluxQL query against influxd and returns the series of its first statement. */
 export async function influxQuery(
   port: number,
   options: { db: string; q: string },
-): Promise<{ columns: string[]; values: unknown[][] }[]> {
+): Promise<{ columns: string[]; values: unknown[][]; tags?: Record<string, string> }[]> {
   const url = `http://127.0.0.1:${port}/query?db=${encodeURIComponent(options.db)}&epoch=ms&q=${
     encodeURIComponent(options.q)
   }`;

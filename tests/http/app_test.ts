@@ -3,12 +3,14 @@ import { Agent } from "../../src/agent.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { gatewaySchema } from "../../src/config/schema.ts";
 import { configureLog } from "../../src/log.ts";
+import { ComponentStatus } from "../../src/status.ts";
 import { freePort, waitFor } from "../helpers/servers.ts";
 import { canMount, withTmpfs } from "../helpers/tmpfs.ts";
 
 configureLog({ level: "error" });
 
 const TOKEN = "t0ken-for-tests";
+const T0 = Date.UTC(2026, 0, 1);
 
 async function startAgent(extra = "") {
   const dir = await Deno.makeTempDir();
@@ -119,6 +121,67 @@ Deno.test("bad ingest bodies get 400 with the field path, oversize 413; the gate
   }
 });
 
+Deno.test("ingest: samples without ts in one request are distinct points; own times in s/ms/us/ISO are kept; bad ones counted", async () => {
+  const { agent, url } = await startAgent(`, token: ${TOKEN}`);
+  try {
+    const post = (body: unknown) =>
+      call(`${url}/ingest`, { method: "POST", body: JSON.stringify(body), headers: auth() });
+    const burst = Array.from({ length: 50 }, (_, i) => ({ node: "b", fields: { i } }));
+    assert.equal((await post(burst)).status, 200);
+    const sec = 1_790_000_000;
+    const own = await post([
+      { node: "own", ts: sec, fields: { u: "s" } },
+      { node: "own", ts: (sec + 1) * 1000, fields: { u: "ms" } },
+      { node: "own", ts: (sec + 2) * 1e6 + 5, fields: { u: "us" } },
+      {
+        node: "own",
+        ts: new Date((sec + 3) * 1000).toISOString().replace(".000Z", ".000007Z"),
+        fields: { u: "iso" },
+      },
+    ]);
+    assert.equal(own.status, 200);
+    const outbox = agent.outbox;
+    outbox.register("probe", {
+      kinds: ["sample"],
+      nodes: [],
+      status: new ComponentStatus("probe", "test"),
+    });
+    // A sink registered now starts at the end: read what was appended from here on.
+    assert.equal((await post(burst)).status, 200);
+    assert.equal((await post({ node: "own", ts: sec * 1000, fields: { u: "again" } })).status, 200);
+    const rows = outbox.read("probe", 1000).map((r) =>
+      r.envelope.data as { node: string; ts: number }
+    );
+    const stamps = rows.filter((r) => r.node === "b").map((r) => Math.round(r.ts * 1000));
+    assert.equal(stamps.length, 50);
+    assert.equal(new Set(stamps).size, 50, "50 distinct microsecond stamps");
+    assert.equal(rows.find((r) => r.node === "own")!.ts, sec * 1000);
+    const stored =
+      await (await fetch(`${url}/query?node=own&from=${sec * 1000}&to=${(sec + 10) * 1000}`))
+        .json();
+    assert.deepEqual(
+      stored.points.map((p: { ts: number; fields: { u: string } }) => [p.ts, p.fields.u]),
+      [[sec * 1000, "again"], [(sec + 1) * 1000, "ms"], [(sec + 2) * 1000, "us"], [
+        (sec + 3) * 1000,
+        "iso",
+      ]],
+    );
+    const bad = await post([
+      { node: "own", ts: 946684799, fields: { v: 1 } },
+      { node: "own", ts: Date.now() + 3_600_000, fields: { v: 1 } },
+      { node: "own", ts: "soon", fields: { v: 1 } },
+    ]);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.details.length, 3, bad.body.details);
+    assert.match(bad.body.details[0], /^0\.ts: .*before 2000/);
+    assert.match(bad.body.details[1], /^1\.ts: .*ahead of the clock/);
+    const status = await call(`${url}/status`);
+    assert.equal(status.body.sources.http_ingest.dropped.bad_timestamp, 1);
+  } finally {
+    await agent.stop();
+  }
+});
+
 Deno.test("disk full: ingest answers 503 with the reason, /health 503, the gateway keeps serving", {
   ignore: !canMount,
 }, () =>
@@ -141,7 +204,7 @@ sinks:
         const body = JSON.stringify(
           Array.from(
             { length: 50 },
-            (_, j) => ({ node: "n", ts: i * 50 + j, fields: { pad: "x".repeat(200) } }),
+            (_, j) => ({ node: "n", ts: T0 + i * 50 + j, fields: { pad: "x".repeat(200) } }),
           ),
         );
         const r = await call(`${url}/ingest`, { method: "POST", body, headers: auth() });

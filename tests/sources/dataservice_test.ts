@@ -21,7 +21,7 @@ Deno.test("polled-values keeps successful non-null tags, named by tag_name or na
       "4": { tag_name: "level", value: 3, status: "TIMEOUT" },
     },
     plc2: { "9": { tag_name: "x", value: 1, status: "error" } },
-  }, { source: "ds", now: 5, device: all, tag: all });
+  }, { source: "ds", stamp: () => 5, device: all, tag: all });
   assert.deepEqual(samples, [{
     source: "ds",
     node: "plc1",

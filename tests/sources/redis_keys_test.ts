@@ -63,3 +63,42 @@ Deno.test("hissrv-style hashes become samples: SCAN, mappings with capture group
     await redis.stop();
   }
 });
+
+Deno.test("a value the pipeline refused is sent again on the next scan; deleted keys are forgotten", async () => {
+  const redis = await startRedis();
+  const r = new Redis({ port: redis.port, lazyConnect: true });
+  await r.connect();
+  try {
+    await r.hset("comsrv:1:m", { "101": "1" });
+    const ctx = collectingContext("scada");
+    let refusals = 1;
+    const emit = ctx.emit;
+    ctx.emit = (samples) =>
+      refusals-- > 0 ? Promise.reject(new Error("outbox full")) : emit(samples);
+    const source = new RedisKeysSource(
+      redisKeysSchema.parse({
+        type: "redis_keys",
+        port: redis.port,
+        patterns: ["comsrv:*"],
+        interval: "50ms",
+      }),
+      ctx,
+    );
+    await source.start();
+    try {
+      await waitFor(() => ctx.samples.length === 1, { what: "the refused value, sent again" });
+      assert.equal(ctx.status.failed, 1);
+      // Deleted, then written again with the same content: it is news again.
+      await r.del("comsrv:1:m");
+      const scans = ctx.status.counters.scans ?? 0;
+      await waitFor(() => (ctx.status.counters.scans ?? 0) >= scans + 2, { what: "two scans" });
+      await r.hset("comsrv:1:m", { "101": "1" });
+      await waitFor(() => ctx.samples.length === 2, { what: "the key written again" });
+    } finally {
+      await source.stop();
+    }
+  } finally {
+    r.disconnect();
+    await redis.stop();
+  }
+});

@@ -42,7 +42,8 @@ function line(series: string, fields: Record<string, FieldValue>, ts: number): s
     const value = fieldValue(fields[k]);
     if (value !== null) f += (f ? "," : "") + fieldKey(k) + "=" + value;
   }
-  return f ? `${series} ${f} ${Math.round(ts)}` : null;
+  // Microseconds: samples of one node arriving in one millisecond have distinct stamps.
+  return f ? `${series} ${f} ${Math.round(ts * 1000)}` : null;
 }
 
 interface CompiledMapping {
@@ -53,7 +54,7 @@ interface CompiledMapping {
 }
 
 /**
- * Encodes envelopes to line protocol (ms precision). The identity of a point
+ * Encodes envelopes to line protocol (microsecond precision). The identity of a point
  * is measurement + tags + timestamp, so a replay overwrites instead of duplicating.
  */
 export function createEncoder(config: InfluxConfig, options: { gatewayId: string }) {

@@ -44,7 +44,7 @@ export class InfluxSink implements Sink {
     if (c.api === "v2") {
       // The outbox owns retries and batching: the client's own are switched off.
       this.#v2 = new InfluxDB({ url: c.url, token: c.token, timeout: c.timeout })
-        .getWriteApi(c.org!, c.bucket!, "ms", {
+        .getWriteApi(c.org!, c.bucket!, "us", {
           maxRetries: 0,
           batchSize: c.batch_size + 1,
           flushInterval: 0,
@@ -78,7 +78,7 @@ export class InfluxSink implements Sink {
     if (!body) return;
     if (this.#v2) return await this.#writeV2(body);
     const c = this.config;
-    const url = this.#v1Url("write", { db: c.database, rp: c.retention_policy, precision: "ms" });
+    const url = this.#v1Url("write", { db: c.database, rp: c.retention_policy, precision: "u" });
     const headers: Record<string, string> = { "Content-Type": "text/plain; charset=utf-8" };
     let payload: string | Uint8Array = body;
     if (c.gzip) {

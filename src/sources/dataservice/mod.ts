@@ -34,7 +34,8 @@ export function pollToSamples(
   body: unknown,
   options: {
     source: string;
-    now: number;
+    /** The sample's timestamp (unique within the device's series). */
+    stamp: (node: string) => number;
     device: (d: string) => boolean;
     tag: (t: string) => boolean;
   },
@@ -58,7 +59,7 @@ export function pollToSamples(
       fields[name] = value as FieldValue;
     }
     if (Object.keys(fields).length > 0) {
-      samples.push({ source: options.source, node: device, ts: options.now, fields });
+      samples.push({ source: options.source, node: device, ts: options.stamp(device), fields });
     }
   }
   return { samples, skipped };
@@ -112,7 +113,7 @@ export class DataServiceSource {
       const body = await this.#poll();
       const { samples, skipped } = pollToSamples(body, {
         source: this.ctx.name,
-        now: Date.now(),
+        stamp: (node) => this.ctx.stamp(node),
         device,
         tag,
       });
@@ -120,7 +121,7 @@ export class DataServiceSource {
       status.ok(samples.length);
       status.count("cycles");
       status.count("skipped_tags", skipped);
-      status.info.last_sync = new Date().toISOString();
+      status.info.last_sync = new Date(this.ctx.clock.now()).toISOString();
       status.state = "up";
       return this.config.interval;
     } catch (e) {

@@ -1,13 +1,17 @@
 import type mqtt from "mqtt";
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { duration, size } from "../../config/types.ts";
 import { brokerFields, connectBroker } from "../../mqtt/broker.ts";
+import { HeldAcks } from "../../mqtt/held_acks.ts";
 import type { Envelope, Sample } from "../../model.ts";
 import { FFMPEG_MISSING } from "../../images/ffmpeg.ts";
 import { ImageIntake } from "../../images/intake.ts";
 import { Policies } from "../../policies/policies.ts";
 import { hasImagePolicy, policiesSchema } from "../../policies/schema.ts";
+import { takeTime, timeFields } from "../../sample_time.ts";
 import { errorMessage } from "../../status.ts";
+import { BatchEmitter } from "../emitter.ts";
 import { defineSource, type SourceContext } from "../source.ts";
 import { classify } from "./payload.ts";
 
@@ -25,18 +29,26 @@ export const mqttSourceSchema = z.strictObject({
   max_size: size.default(256 * 1024),
   /**
    * `commit`: acknowledge QoS 1 messages only once the outbox holds them (a crash means a
-   * redelivery, never a loss; mqtt.js then hands over one message at a time, MQTT 5).
-   * `receipt`: acknowledge on arrival and batch for throughput (a crash may lose one batch).
+   * redelivery, never a loss; one commit covers every message that arrived meanwhile).
+   * `receipt`: acknowledge on arrival (a crash may lose the batch being committed).
    */
   ack: z.enum(["commit", "receipt"]).default("receipt"),
-  /** With ack: receipt, messages handed to the pipeline together. */
+  /** Most messages handed to the pipeline in one commit. */
   batch: z.number().int().min(1).max(10_000).default(500),
+  /** Longest a message waits for its batch (ack: receipt; commit mode goes at once). */
   max_wait: duration.default(50),
+  /** Payload bytes waiting for the pipeline at most; beyond, reading pauses (TCP back-pressure). */
+  max_pending: size.default(16 * 1024 * 1024),
+  ...timeFields,
   /**
    * Per-node storage policies (pepeunit's documents): values of a node with a
    * policy become rows for ClickHouse (and files for S3) instead of samples.
    */
   policies: policiesSchema.optional(),
+}).refine((c) => c.ack !== "commit" || c.qos === 1, {
+  path: ["ack"],
+  message: "ack: commit needs qos: 1 (QoS 0 messages are never acknowledged, so there is " +
+    "nothing to hold back until the commit); use ack: receipt with qos: 0",
 });
 
 /** Parsed MQTT source config. */
@@ -63,23 +75,57 @@ interface NodeStats {
   dropped: Record<string, number>;
 }
 
+/** A message on its way to the pipeline. */
+interface Pending {
+  sample?: Sample;
+  envelopes?: Envelope[];
+  /** The packet id and digest committed with the sample (ack: commit): spots redeliveries. */
+  receipt?: [string, string];
+  /** Payload bytes (for the pending bound). */
+  bytes: number;
+  ack: () => void;
+}
+
+/** Identifies a message's content: a redelivery carries the same packet id and digest. */
+function digestOf(topic: string, message: Uint8Array): string {
+  return createHash("sha1").update(topic).update("\u0000").update(message).digest("base64");
+}
+
 /**
- * Subscribes to topics and turns payloads into samples. QoS 1 messages are
- * acknowledged to the broker only after the pipeline took them, so a crash
- * means a redelivery, not a loss. Bad payloads are counted per node with the
- * reason and never block other topics.
+ * Subscribes to topics and turns payloads into samples. With `ack: commit`,
+ * QoS 1 messages are acknowledged to the broker only after the outbox commit
+ * (a crash means a redelivery, not a loss) and a redelivery of a message that
+ * was already stored is recognised by its receipt. Bad payloads are counted
+ * per node with the reason and never block other topics.
  */
 export class MqttSource {
   #client: mqtt.MqttClient | null = null;
-  #pending: { sample?: Sample; envelopes?: Envelope[]; ack: () => void }[] = [];
+  #acks: HeldAcks | null = null;
+  readonly #emitter: BatchEmitter<Pending>;
   #policies: Policies | null = null;
   #images: ImageIntake | null = null;
   #tick: ReturnType<typeof setInterval> | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #flushing: Promise<void> = Promise.resolve();
+  /** Hand-overs run one after another (messages, policy ticks, videos), in order. */
+  #chain: Promise<void> = Promise.resolve();
   readonly nodes = new Map<string, NodeStats>();
 
-  constructor(readonly config: MqttSourceConfig, readonly ctx: SourceContext) {}
+  constructor(readonly config: MqttSourceConfig, readonly ctx: SourceContext) {
+    this.#emitter = new BatchEmitter<Pending>({
+      handle: (batch) => this.#serially(() => this.#handle(batch)),
+      batch: config.batch,
+      // Commit mode holds the broker's in-flight window: hand over at once.
+      maxWait: config.ack === "commit" ? 0 : config.max_wait,
+      maxQueued: 100_000,
+      maxBytes: config.max_pending,
+      sizeOf: (item) => item.bytes,
+      onFull: "refuse",
+    });
+  }
+
+  #serially(fn: () => void | Promise<void>): Promise<void> {
+    this.#chain = this.#chain.then(fn);
+    return this.#chain;
+  }
 
   #node(node: string): NodeStats {
     let s = this.nodes.get(node);
@@ -121,10 +167,7 @@ export class MqttSource {
           policies,
           dir: `${this.ctx.dataDir}/timelapse-${this.ctx.name}`,
           maxDisk: c.policies.frames_max_disk,
-          append: (envelopes) => {
-            this.#flushing = this.#flushing.then(() => this.#append(envelopes));
-            return this.#flushing;
-          },
+          append: (envelopes) => this.#serially(() => this.#append(envelopes)),
           drop: (node, reason) => this.#drop(node, reason),
           log: this.ctx.log,
           status: this.ctx.status,
@@ -142,16 +185,8 @@ export class MqttSource {
     const client = await connectBroker(
       { ...c },
       { name: this.ctx.name, gatewayId: this.ctx.gatewayId, status: this.ctx.status },
-      c.ack === "commit"
-        ? {
-          customHandleAcks: (topic, message, _packet, done) =>
-            this.#onMessage(topic, message, () => done(0)),
-        }
-        : {},
+      { prepare: (client) => this.#prepare(client) },
     );
-    if (c.ack === "receipt") {
-      client.on("message", (topic, message) => this.#onMessage(topic, message, () => {}));
-    }
     const subscribe = () =>
       client.subscribeAsync(c.topics, { qos: c.qos }).then(() =>
         // Without ffmpeg the image policies cannot work: degraded, with the reason in /status.
@@ -177,15 +212,31 @@ export class MqttSource {
     });
   }
 
-  #onMessage(topic: string, message: Uint8Array, ack: () => void): void {
-    let node = topic;
+  /** Message handling, set up before the connection opens (queued messages come at once). */
+  #prepare(client: mqtt.MqttClient): void {
+    if (this.config.ack === "commit") this.#acks = new HeldAcks(client);
+    client.on("message", (topic, message, packet) => this.#onMessage(topic, message, packet));
+    // Back-pressure: while too much waits for the pipeline, mqtt.js reads no further message
+    // (the socket fills and the broker holds the rest) instead of this process's memory growing.
+    client.handleMessage = (_packet, done) => {
+      if (!this.#emitter.full) return done();
+      this.ctx.status.count("paused");
+      this.#emitter.room().then(() => done(), done);
+    };
+  }
+
+  #nodeOf(topic: string): string {
     for (const filter of this.config.topics) {
       const n = nodeOf(topic, filter, this.config.node_segment);
-      if (n !== null) {
-        node = n;
-        break;
-      }
+      if (n !== null) return n;
     }
+    return topic;
+  }
+
+  #onMessage(topic: string, message: Uint8Array, packet: mqtt.IPublishPacket): void {
+    const id = packet.qos > 0 ? packet.messageId : undefined;
+    const ack = this.#acks && id !== undefined ? this.#acks.hold(id) : () => {};
+    const node = this.#nodeOf(topic);
     const stats = this.#node(node);
     stats.messages++;
     stats.bytes += message.length;
@@ -195,10 +246,21 @@ export class MqttSource {
       this.#drop(node, "over_max_size");
       return ack();
     }
+    // With ack: commit, a message stored before a crash ate its PUBACK comes again (DUP flag,
+    // same packet id): its receipt says so, and it is acknowledged without being stored twice.
+    let receipt: [string, string] | undefined;
+    if (this.#acks && id !== undefined) {
+      receipt = [String(id), digestOf(topic, message)];
+      if (packet.dup && this.ctx.receipt(receipt[0]) === receipt[1]) {
+        this.ctx.status.count("redelivered_duplicates");
+        return ack();
+      }
+    }
     const payload = classify(message);
+    const now = this.ctx.clock.now();
     let keep = true;
     if (this.#policies) {
-      const verdict = this.#policies.accept(node, message, { payload, now: Date.now() });
+      const verdict = this.#policies.accept(node, message, { payload, now });
       if (verdict.kind === "dropped") {
         this.#drop(node, verdict.reason);
         return ack();
@@ -209,19 +271,34 @@ export class MqttSource {
       }
       if (verdict.kind === "accepted") {
         keep = this.#policies.config.keep_samples;
-        this.#queue({ envelopes: verdict.envelopes, ack: keep ? () => {} : ack });
+        this.#queue({
+          envelopes: verdict.envelopes,
+          bytes: message.length,
+          ack: keep ? () => {} : ack,
+        });
         if (!keep) return;
+        // Policy rows are not covered by receipts (their buffers are saved apart).
+        receipt = undefined;
       }
     }
     let fields: Sample["fields"];
+    let ts: number | undefined;
     switch (payload.kind) {
       case "number":
       case "text":
         fields = { value: payload.value };
         break;
-      case "json":
+      case "json": {
         fields = payload.fields;
+        const own = takeTime(fields, { ...this.config, now });
+        if (own.problem) {
+          this.#drop(node, "bad_timestamp");
+          this.ctx.log.debug("payload time refused", { topic, problem: own.problem });
+          return ack();
+        }
+        ts = own.ts;
         break;
+      }
       case "invalid":
         this.#drop(node, payload.reason);
         return ack();
@@ -234,49 +311,56 @@ export class MqttSource {
       this.#drop(node, "no_values");
       return ack();
     }
-    const sample: Sample = { source: this.ctx.name, node, ts: Date.now(), fields, tags: { topic } };
-    this.#queue({ sample, ack });
+    const sample: Sample = {
+      source: this.ctx.name,
+      node,
+      ts: ts ?? this.ctx.stamp(node, now),
+      fields,
+      tags: { topic },
+    };
+    this.#queue({ sample, receipt, bytes: message.length, ack });
   }
 
-  #queue(item: { sample?: Sample; envelopes?: Envelope[]; ack: () => void }): void {
-    this.#pending.push(item);
-    // After-commit acks hold the broker's stream: hand each message over at once.
-    if (this.config.ack === "commit" || this.#pending.length >= this.config.batch) this.#flush();
-    else this.#timer ??= setTimeout(() => this.#flush(), this.config.max_wait);
+  #queue(item: Pending): void {
+    if (!this.#emitter.push(item)) {
+      // handleMessage pauses reading before this can happen; counted if it ever does.
+      this.ctx.status.drop("backlog_full");
+      return item.ack();
+    }
   }
 
-  #flush(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const batch = this.#pending;
-    this.#pending = [];
-    if (batch.length === 0) return;
-    this.#flushing = this.#flushing.then(async () => {
-      try {
-        // Policed messages changed the buffers even when they made no row yet (an Aggregation
-        // window, a pending LastValue): those are saved before the messages are acknowledged.
-        if (batch.some((b) => b.envelopes)) this.#append(batch.flatMap((b) => b.envelopes ?? []));
-        const samples = batch.flatMap((b) => b.sample ? [b.sample] : []);
-        if (samples.length > 0) await this.ctx.emit(samples);
-        this.ctx.status.ok(batch.length);
-        for (const b of batch) b.ack();
-      } catch (e) {
-        // Not acknowledged: with QoS 1 and a persistent session the broker redelivers.
-        this.ctx.status.fail(e, batch.length);
-        this.ctx.log.warn("samples not accepted; leaving them unacknowledged", {
-          error: errorMessage(e),
-        });
+  async #handle(batch: Pending[]): Promise<void> {
+    try {
+      // Policed messages changed the buffers even when they made no row yet (an Aggregation
+      // window, a pending LastValue): those are saved before the messages are acknowledged.
+      if (batch.some((b) => b.envelopes)) this.#append(batch.flatMap((b) => b.envelopes ?? []));
+      const samples: Sample[] = [];
+      const receipts: [string, string][] = [];
+      for (const b of batch) {
+        if (b.sample) samples.push(b.sample);
+        if (b.receipt) receipts.push(b.receipt);
       }
-    });
+      if (samples.length > 0) {
+        await this.ctx.emit(samples, receipts.length > 0 ? { receipts } : undefined);
+      }
+      this.ctx.status.ok(batch.length);
+      for (const b of batch) b.ack();
+    } catch (e) {
+      // Not acknowledged: with QoS 1 and a persistent session the broker redelivers.
+      this.ctx.status.fail(e, batch.length);
+      this.ctx.log.warn("samples not accepted; leaving them unacknowledged", {
+        error: errorMessage(e),
+      });
+    }
   }
 
   /** Hands over LastValue rows whose interval passed and Aggregation windows ended by `now`. */
-  tick(now: number = Date.now()): Promise<void> {
+  tick(now: number = this.ctx.clock.now()): Promise<void> {
     const policies = this.#policies;
-    if (!policies) return this.#flushing;
-    this.#flushing = this.#flushing.then(() => this.#append(policies.tick(now)));
+    if (!policies) return this.#chain;
+    const rows = this.#serially(() => this.#append(policies.tick(now)));
     const videos = this.#images?.tick(now);
-    return Promise.all([this.#flushing, videos]).then(() => {});
+    return Promise.all([rows, videos]).then(() => {});
   }
 
   /**
@@ -308,10 +392,10 @@ export class MqttSource {
 
   async stop(): Promise<void> {
     clearInterval(this.#tick);
-    this.#flush();
+    await this.#emitter.drain();
     await this.#images?.close();
     this.#images = null;
-    await this.#flushing;
+    await this.#chain;
     this.#policies?.close();
     this.#policies = null;
     const client = this.#client;

@@ -55,7 +55,7 @@ function fill(template: string, m: RegExpExecArray): string {
 export function hashToSample(
   key: string,
   hash: Record<string, string>,
-  options: { config: RedisKeysConfig; source: string; now: number },
+  options: { config: RedisKeysConfig; source: string; stamp: (node: string) => number },
 ): Sample | null {
   const { mappings, filters } = options.config;
   let node = key;
@@ -94,7 +94,7 @@ export function hashToSample(
     if (["number", "string", "boolean"].includes(typeof value)) fields[name] = value as FieldValue;
   }
   if (Object.keys(fields).length === 0) return null;
-  return { source: options.source, node, ts: options.now, fields, tags };
+  return { source: options.source, node, ts: options.stamp(node), fields, tags };
 }
 
 /** Scans Redis for hashes matching patterns and emits the changed ones as samples. */
@@ -133,7 +133,8 @@ export class RedisKeysSource {
     this.ctx.status.state = "stopped";
   }
 
-  async #scanOnce(): Promise<Sample[]> {
+  /** The changed hashes as samples, and what every scanned key holds now. */
+  async #scanOnce(): Promise<{ samples: Sample[]; seen: Map<string, string> }> {
     const redis = this.#redis!;
     if (redis.status === "wait" || redis.status === "end") await redis.connect();
     const keys = new Set<string>();
@@ -155,33 +156,36 @@ export class RedisKeysSource {
     const pipe = redis.pipeline();
     for (const k of list) pipe.hgetall(k);
     const results = (await pipe.exec()) ?? [];
-    const now = Date.now();
     const samples: Sample[] = [];
+    // Keys gone from Redis are forgotten: only what this scan found is remembered.
+    const seen = new Map<string, string>();
     list.forEach((key, i) => {
       const [err, hash] = results[i];
       if (err) return; // not a hash: skip (counted below)
       const content = JSON.stringify(hash);
+      seen.set(key, content);
       if (this.#seen.get(key) === content) {
         this.ctx.status.count("unchanged");
         return;
       }
-      this.#seen.set(key, content);
       const s = hashToSample(key, hash as Record<string, string>, {
         config: this.config,
         source: this.ctx.name,
-        now,
+        stamp: (node) => this.ctx.stamp(node),
       });
       if (s) samples.push(s);
     });
     this.ctx.status.count("wrong_type", results.filter(([e]) => e).length);
-    return samples;
+    return { samples, seen };
   }
 
   /** One scan; returns the pause before the next. */
   async #cycle(): Promise<number> {
     try {
-      const samples = await this.#scanOnce();
+      const { samples, seen } = await this.#scanOnce();
       if (samples.length > 0) await this.ctx.emit(samples);
+      // Only once the pipeline took them: a refused value is sent again on the next scan.
+      this.#seen = seen;
       this.ctx.status.ok(samples.length);
       this.ctx.status.count("scans");
       this.ctx.status.state = "up";

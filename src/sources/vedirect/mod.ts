@@ -9,7 +9,9 @@ import { type VeDirectConfig, vedirectSchema } from "./schema.ts";
 import { DeviceSimulator } from "./simulator.ts";
 import { VeDirectStream } from "./stream.ts";
 import { Snooze } from "../../util/timing.ts";
+import { BatchEmitter } from "../emitter.ts";
 
+/** Records waiting for a slow pipeline at most (about 15 minutes of one device). */
 const MAX_QUEUED = 1000;
 
 interface PendingGet {
@@ -25,14 +27,21 @@ export class VeDirectSource {
   #line: SerialLine | null = null;
   #loop: Promise<void> | null = null;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  #queue: Sample[] = [];
-  #emitting: Promise<void> | null = null;
+  readonly #emitter: BatchEmitter<Sample>;
   #lastRecordAt: number | null = null;
   #gets: PendingGet[] = [];
   readonly #snooze = new Snooze();
 
   constructor(readonly config: VeDirectConfig, readonly ctx: SourceContext) {
     this.node = config.node ?? ctx.name;
+    this.#emitter = new BatchEmitter<Sample>({
+      handle: (batch) => this.#handle(batch),
+      batch: MAX_QUEUED,
+      maxWait: 0,
+      maxQueued: MAX_QUEUED,
+      onFull: "drop_oldest",
+      dropped: (n) => ctx.status.drop("pipeline_backpressure", n),
+    });
     this.stream = new VeDirectStream({
       validateChecksum: config.validate_checksum,
       gapMs: config.gap,
@@ -55,7 +64,7 @@ export class VeDirectSource {
     await this.#line?.close();
     this.#snooze.wake();
     await this.#loop;
-    while (this.#emitting) await this.#emitting;
+    await this.#emitter.drain();
     this.ctx.status.state = "stopped";
   }
 
@@ -97,28 +106,18 @@ export class VeDirectSource {
       tags: record.tags,
     };
     this.ctx.status.info.device = { ...record.tags, values: record.fields, units: unitsOf(record) };
-    if (this.#queue.length >= MAX_QUEUED) {
-      this.#queue.shift();
-      this.ctx.status.drop("pipeline_backpressure");
-    }
-    this.#queue.push(sample);
-    if (!this.#emitting) this.#emitting = this.#drain();
+    this.#emitter.push(sample);
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue;
-      this.#queue = [];
-      try {
-        await this.ctx.emit(batch);
-        this.ctx.status.ok(batch.length);
-      } catch (e) {
-        this.ctx.status.fail(e, batch.length);
-        this.ctx.status.drop("pipeline_rejected", batch.length);
-        this.ctx.log.warn("samples not accepted by the pipeline", { error: errorMessage(e) });
-      }
+  async #handle(batch: Sample[]): Promise<void> {
+    try {
+      await this.ctx.emit(batch);
+      this.ctx.status.ok(batch.length);
+    } catch (e) {
+      this.ctx.status.fail(e, batch.length);
+      this.ctx.status.drop("pipeline_rejected", batch.length);
+      this.ctx.log.warn("samples not accepted by the pipeline", { error: errorMessage(e) });
     }
-    this.#emitting = null;
   }
 
   #publishCounters(): void {

@@ -4,7 +4,7 @@ import { createEncoder } from "../../../src/sinks/influxdb/encode.ts";
 
 const base = { type: "influxdb", url: "http://127.0.0.1:8086", database: "d" };
 
-Deno.test("samples become line protocol with node and gateway tags, floats, ms timestamps", () => {
+Deno.test("samples become line protocol with node and gateway tags, floats, microsecond timestamps", () => {
   const enc = createEncoder(influxdbSchema.parse(base), { gatewayId: "gw 1" });
   const out = enc([{
     kind: "sample",
@@ -18,7 +18,7 @@ Deno.test("samples become line protocol with node and gateway tags, floats, ms t
   }]);
   assert.equal(
     out,
-    'vedirect,gateway=gw\\ 1,node=mppt1,product=SmartSolar\\ MPPT\\ 75/15 V=12.064,PPV=120,LOAD=true,CS_text="Bulk \\"fast\\"" 1700000000123',
+    'vedirect,gateway=gw\\ 1,node=mppt1,product=SmartSolar\\ MPPT\\ 75/15 V=12.064,PPV=120,LOAD=true,CS_text="Bulk \\"fast\\"" 1700000000123000',
   );
 });
 
@@ -39,7 +39,7 @@ Deno.test("hissrv-style mappings: regex captures become tags, fields are renamed
     kind: "sample",
     data: { source: "redis", node: "comsrv:1001:m", ts: 5, fields: { "101": 230.1, "102": 1 } },
   }]);
-  assert.equal(out, "channel_data,channel=1001,gateway=g,node=comsrv:1001:m voltage=230.1 5");
+  assert.equal(out, "channel_data,channel=1001,gateway=g,node=comsrv:1001:m voltage=230.1 5000");
 });
 
 Deno.test("windows become one point per window with _avg/_min/_max/_sum/_count fields", () => {
@@ -56,6 +56,19 @@ Deno.test("windows become one point per window with _avg/_min/_max/_sum/_count f
   }]);
   assert.equal(
     out,
-    "window_1m,gateway=g,level=1m,node=bmv1 V_avg=2,V_min=1,V_max=3,V_sum=4,V_count=2 60000",
+    "window_1m,gateway=g,level=1m,node=bmv1 V_avg=2,V_min=1,V_max=3,V_sum=4,V_count=2 60000000",
   );
+});
+
+Deno.test("samples stamped in one millisecond keep their microsecond steps in the line", () => {
+  const enc = createEncoder(influxdbSchema.parse(base), { gatewayId: "g" });
+  const lines = enc([0, 1, 2].map((i) => ({
+    kind: "sample" as const,
+    data: { source: "mqtt", node: "n", ts: (1_795_000_000_123_000 + i) / 1000, fields: { v: i } },
+  }))).split("\n");
+  assert.deepEqual(lines.map((l) => l.split(" ").pop()), [
+    "1795000000123000",
+    "1795000000123001",
+    "1795000000123002",
+  ]);
 });

@@ -1,0 +1,143 @@
+/**
+ * End to end: messages published to mosquitto -> the gateway (its own process,
+ * production flags) -> distinct points stored in influxd, per second, against
+ * influxd's own ceiling for the same points (5,000-line gzip batches by fetch),
+ * measured in the same run. BENCH_E2E_MESSAGES sets the burst (default 200000).
+ */
+import { spawnGateway } from "../tests/helpers/cli.ts";
+import {
+  freePort,
+  influxQuery,
+  type Server,
+  startInfluxd,
+  startMosquitto,
+  waitFor,
+} from "../tests/helpers/servers.ts";
+import { spawnPublisher } from "./publish.ts";
+import { report } from "./util.ts";
+
+const MESSAGES = Number(Deno.env.get("BENCH_E2E_MESSAGES") ?? 200_000);
+
+function rssMiB(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function gzip(text: string): Promise<Uint8Array> {
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function points(influx: Server, db: string, measurement: string): Promise<number> {
+  const s = await influxQuery(influx.port, { db, q: `SELECT count(*) FROM "${measurement}"` });
+  return Number(s[0]?.values[0]?.[1] ?? 0);
+}
+
+/** influxd alone: the same points the gateway writes, in 5,000-line gzip batches. */
+async function ceiling(influx: Server, nodes: number): Promise<number> {
+  const db = `ceiling${nodes}`;
+  await fetch(`http://127.0.0.1:${influx.port}/query?q=CREATE+DATABASE+${db}`, { method: "POST" });
+  const t0 = Date.UTC(2026, 0, 1) * 1000;
+  const batches: Uint8Array[] = [];
+  for (let i = 0; i < MESSAGES; i += 5000) {
+    const lines: string[] = [];
+    for (let j = i; j < Math.min(i + 5000, MESSAGES); j++) {
+      const node = `00000000-0000-4000-8000-${String(j % nodes).padStart(12, "0")}`;
+      lines.push(
+        `units,gateway=bench,node=${node},topic=pepeunit/${node}/pepeunit value=${j % 1000 / 10} ${
+          t0 + j
+        }`,
+      );
+    }
+    batches.push(await gzip(lines.join("\n")));
+  }
+  const started = performance.now();
+  for (const body of batches) {
+    const res = await fetch(`http://127.0.0.1:${influx.port}/write?db=${db}&precision=u`, {
+      method: "POST",
+      headers: { "Content-Encoding": "gzip" },
+      body,
+    });
+    await res.body?.cancel();
+    if (res.status !== 204) throw new Error(`influxd answered ${res.status}`);
+  }
+  return MESSAGES / ((performance.now() - started) / 1000);
+}
+
+async function endToEnd(
+  influx: Server,
+  nodes: number,
+): Promise<{ rate: number; stored: number; rss: number }> {
+  const broker = await startMosquitto({
+    config: "max_queued_messages 0\nmax_inflight_messages 0\n",
+  });
+  const db = `e2e${nodes}`;
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "e2e-bench-" });
+  await Deno.writeTextFile(
+    `${dir}/gateway.yml`,
+    `gateway: {id: bench, data_dir: ${dir}/data}
+log: {level: warn}
+http: {port: ${port}}
+sources:
+  units: {type: mqtt, url: "mqtt://127.0.0.1:${broker.port}", topics: ["pepeunit/+/pepeunit"]}
+sinks:
+  influx: {type: influxdb, url: "http://127.0.0.1:${influx.port}", database: ${db}, create_database: true, batch_size: 5000, max_wait: 200ms}
+`,
+  );
+  const gateway = spawnGateway(`${dir}/gateway.yml`);
+  let rss = 0;
+  const sampler = setInterval(() => rss = Math.max(rss, rssMiB(gateway.pid)), 100);
+  try {
+    await waitFor(async () => {
+      const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
+      return health.components["mqtt.units"] === "up";
+    }, { what: "gateway subscribed", timeoutMs: 30_000 });
+    const started = performance.now();
+    const publisher = spawnPublisher(`mqtt://127.0.0.1:${broker.port}`, MESSAGES, nodes);
+    let stored = 0;
+    const deadline = Date.now() + 300_000;
+    while (stored < MESSAGES && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      stored = await points(influx, db, "units").catch(() => stored);
+    }
+    const rate = stored / ((performance.now() - started) / 1000);
+    await publisher.status;
+    return { rate, stored, rss };
+  } finally {
+    clearInterval(sampler);
+    gateway.kill("SIGTERM");
+    await gateway.status;
+    await gateway.stderr.cancel();
+    await broker.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Runs the end-to-end benchmark on 4 and 200 nodes. */
+export async function benchMqttInflux(): Promise<void> {
+  for (const nodes of [4, 200]) {
+    const influx = await startInfluxd();
+    try {
+      const top = await ceiling(influx, nodes);
+      const e2e = await endToEnd(influx, nodes);
+      report(
+        `influxd alone (5000-line gzip batches)`,
+        `${Math.round(top)} points/s`,
+        `${MESSAGES} points, ${nodes} series`,
+      );
+      report(
+        `mosquitto -> gateway -> influxd`,
+        `${Math.round(e2e.rate)} points/s`,
+        `${e2e.stored} of ${MESSAGES} QoS 1 messages stored as distinct points, ${nodes} nodes, ` +
+          `${(100 * e2e.rate / top).toFixed(0)}% of influxd alone, gateway RSS max ${
+            e2e.rss.toFixed(0)
+          } MiB`,
+      );
+    } finally {
+      await influx.stop();
+    }
+  }
+}
+
+if (import.meta.main) await benchMqttInflux();
