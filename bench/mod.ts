@@ -2,6 +2,7 @@
 import { benchGateway } from "./gateway_bench.ts";
 import { benchImages } from "./images_bench.ts";
 import { benchMqtt } from "./mqtt_bench.ts";
+import { benchMqttInflux } from "./mqtt_influx_bench.ts";
 import { benchOutbox } from "./outbox_bench.ts";
 import { benchPolicies } from "./policies_bench.ts";
 import { benchStore } from "./store_bench.ts";
@@ -13,6 +14,7 @@ await benchVedirect();
 await benchStore();
 await benchOutbox();
 await benchMqtt();
+await benchMqttInflux();
 await benchPolicies();
 await benchImages();
 await benchGateway();

@@ -26,7 +26,7 @@ async function run(ack: "commit" | "receipt", count: number): Promise<void> {
   const agent = new Agent(parseConfig(
     `gateway: {id: bench, data_dir: ${dir}}
 http: {port: ${freePort()}}
-outbox: {sync: normal}
+outbox: {sync: full}
 sources:
   units: {type: mqtt, url: "${url}", topics: ["pepeunit/+/pepeunit"], qos: 1, ack: ${ack}}
 sinks:
@@ -50,7 +50,7 @@ sinks:
   report(
     `mqtt source -> store + outbox (ack ${ack})`,
     `${Math.round(total / s)} msgs/s`,
-    `${total} QoS 1 messages from mosquitto (publisher process), 200 nodes`,
+    `${total} QoS 1 messages from mosquitto (publisher process), 200 nodes, outbox sync: full`,
   );
   await agent.stop();
   await broker.stop();

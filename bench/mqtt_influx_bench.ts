@@ -56,7 +56,7 @@ async function ceiling(influx: Server, nodes: number): Promise<number> {
     const res = await fetch(`http://127.0.0.1:${influx.port}/write?db=${db}&precision=u`, {
       method: "POST",
       headers: { "Content-Encoding": "gzip" },
-      body,
+      body: body as BodyInit,
     });
     await res.body?.cancel();
     if (res.status !== 204) throw new Error(`influxd answered ${res.status}`);

@@ -58,6 +58,8 @@ export async function connectBroker(
     connectTimeout: config.timeout,
     queueQoSZero: false,
     will: options.will,
+    // mqtt.js traces every packet through `debug` (formatting included): a cost per message.
+    log: () => {},
     ca: read(config.ca),
     cert: read(config.cert),
     key: read(config.key),

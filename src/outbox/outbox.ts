@@ -29,6 +29,9 @@ export interface Receipts {
   entries: [string, string][];
 }
 
+/** Rows per multi-row INSERT statement. */
+const INSERT_ROWS = 50;
+
 /** The outbox refused records: it is full with `on_full: reject_new`, or the disk failed. */
 export class OutboxFullError extends Error {
   constructor(message: string, readonly reason: string) {
@@ -108,6 +111,8 @@ export class Outbox {
   #readers = new Map<string, Reader>();
   #listeners = new Set<() => void>();
   #insert!: StatementSync;
+  /** Inserts INSERT_ROWS rows per statement: a step per row cost more than the row. */
+  #insertMany!: StatementSync;
   #putReceipt!: StatementSync;
   #getReceipt!: StatementSync;
 
@@ -156,6 +161,10 @@ export class Outbox {
     this.#db.exec(SCHEMA);
     this.#insert = this.#db.prepare(
       "INSERT INTO records (kind, node, created, bytes, payload) VALUES (?, ?, ?, ?, ?)",
+    );
+    this.#insertMany = this.#db.prepare(
+      "INSERT INTO records (kind, node, created, bytes, payload) VALUES " +
+        Array(INSERT_ROWS).fill("(?, ?, ?, ?, ?)").join(", "),
     );
     this.#putReceipt = this.#db.prepare(
       "INSERT OR REPLACE INTO receipts (source, id, digest) VALUES (?, ?, ?)",
@@ -294,7 +303,19 @@ export class Outbox {
     receipts?: Receipts,
   ) {
     this.#transaction(() => {
-      for (const r of rows) this.#insert.run(r.kind, r.node, now, r.bytes, r.payload);
+      let i = 0;
+      for (; i + INSERT_ROWS <= rows.length; i += INSERT_ROWS) {
+        const args: (string | number)[] = [];
+        for (let j = i; j < i + INSERT_ROWS; j++) {
+          const r = rows[j];
+          args.push(r.kind, r.node, now, r.bytes, r.payload);
+        }
+        this.#insertMany.run(...args);
+      }
+      for (; i < rows.length; i++) {
+        const r = rows[i];
+        this.#insert.run(r.kind, r.node, now, r.bytes, r.payload);
+      }
       if (receipts) this.#putReceipts(receipts);
     });
     for (const r of rows) {

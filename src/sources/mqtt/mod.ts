@@ -34,7 +34,7 @@ export const mqttSourceSchema = z.strictObject({
    */
   ack: z.enum(["commit", "receipt"]).default("receipt"),
   /** Most messages handed to the pipeline in one commit. */
-  batch: z.number().int().min(1).max(10_000).default(500),
+  batch: z.number().int().min(1).max(10_000).default(2000),
   /** Longest a message waits for its batch (ack: receipt; commit mode goes at once). */
   max_wait: duration.default(50),
   /** Payload bytes waiting for the pipeline at most; beyond, reading pauses (TCP back-pressure). */
@@ -214,28 +214,49 @@ export class MqttSource {
 
   /** Message handling, set up before the connection opens (queued messages come at once). */
   #prepare(client: mqtt.MqttClient): void {
-    if (this.config.ack === "commit") this.#acks = new HeldAcks(client);
+    if (this.config.qos === 1) this.#acks = new HeldAcks(client);
     client.on("message", (topic, message, packet) => this.#onMessage(topic, message, packet));
     // Back-pressure: while too much waits for the pipeline, mqtt.js reads no further message
     // (the socket fills and the broker holds the rest) instead of this process's memory growing.
+    let yielded = performance.now();
     client.handleMessage = (_packet, done) => {
+      const t = performance.now();
+      if (t - yielded > 10) {
+        yielded = t;
+        return void setTimeout(done, 0);
+      }
       if (!this.#emitter.full) return done();
       this.ctx.status.count("paused");
       this.#emitter.room().then(() => done(), done);
     };
   }
 
+  /** Topics seen lately and their node: most messages come on a few topics again and again. */
+  #topicNodes = new Map<string, string>();
+
   #nodeOf(topic: string): string {
+    let node = this.#topicNodes.get(topic);
+    if (node !== undefined) return node;
+    node = topic;
     for (const filter of this.config.topics) {
       const n = nodeOf(topic, filter, this.config.node_segment);
-      if (n !== null) return n;
+      if (n !== null) {
+        node = n;
+        break;
+      }
     }
-    return topic;
+    if (this.#topicNodes.size >= 10_000) this.#topicNodes.clear();
+    this.#topicNodes.set(topic, node);
+    return node;
   }
 
   #onMessage(topic: string, message: Uint8Array, packet: mqtt.IPublishPacket): void {
     const id = packet.qos > 0 ? packet.messageId : undefined;
-    const ack = this.#acks && id !== undefined ? this.#acks.hold(id) : () => {};
+    const release = this.#acks && id !== undefined ? this.#acks.hold(id) : () => {};
+    const commit = this.config.ack === "commit";
+    // ack: receipt lets the PUBACK go now (with the others of this read, in one write).
+    if (!commit) release();
+    const ack = commit ? release : () => {};
     const node = this.#nodeOf(topic);
     const stats = this.#node(node);
     stats.messages++;
@@ -249,7 +270,7 @@ export class MqttSource {
     // With ack: commit, a message stored before a crash ate its PUBACK comes again (DUP flag,
     // same packet id): its receipt says so, and it is acknowledged without being stored twice.
     let receipt: [string, string] | undefined;
-    if (this.#acks && id !== undefined) {
+    if (commit && id !== undefined) {
       receipt = [String(id), digestOf(topic, message)];
       if (packet.dup && this.ctx.receipt(receipt[0]) === receipt[1]) {
         this.ctx.status.count("redelivered_duplicates");
