@@ -41,6 +41,12 @@ export const mqttSourceSchema = z.strictObject({
   max_pending: size.default(16 * 1024 * 1024),
   ...timeFields,
   /**
+   * Follow the broker's own count of messages it dropped (mosquitto's
+   * `$SYS/broker/publish/messages/dropped`: queue and in-flight limits), shown
+   * as `broker_dropped` in /status. Brokers without it, or ACLs refusing it, show nothing.
+   */
+  broker_drops: z.boolean().default(true),
+  /**
    * Per-node storage policies (pepeunit's documents): values of a node with a
    * policy become rows for ClickHouse (and files for S3) instead of samples.
    */
@@ -50,6 +56,9 @@ export const mqttSourceSchema = z.strictObject({
   message: "ack: commit needs qos: 1 (QoS 0 messages are never acknowledged, so there is " +
     "nothing to hold back until the commit); use ack: receipt with qos: 0",
 });
+
+/** mosquitto's count of messages it dropped (queue and in-flight limits), all clients together. */
+const BROKER_DROPPED = "$SYS/broker/publish/messages/dropped";
 
 /** Parsed MQTT source config. */
 export type MqttSourceConfig = z.output<typeof mqttSourceSchema>;
@@ -188,7 +197,15 @@ export class MqttSource {
       { prepare: (client) => this.#prepare(client) },
     );
     const subscribe = () =>
-      client.subscribeAsync(c.topics, { qos: c.qos }).then(() =>
+      client.subscribeAsync(
+        c.broker_drops
+          ? {
+            ...Object.fromEntries(c.topics.map((t) => [t, { qos: c.qos }])),
+            [BROKER_DROPPED]: { qos: 0 },
+          }
+          : c.topics,
+        { qos: c.qos },
+      ).then(() =>
         // Without ffmpeg the image policies cannot work: degraded, with the reason in /status.
         this.ctx.status.state = this.#images && !this.#images.ffmpeg ? "degraded" : "up"
       )
@@ -251,6 +268,10 @@ export class MqttSource {
   }
 
   #onMessage(topic: string, message: Uint8Array, packet: mqtt.IPublishPacket): void {
+    if (topic === BROKER_DROPPED) {
+      this.ctx.status.info.broker_dropped = Number(new TextDecoder().decode(message)) || 0;
+      return;
+    }
     const id = packet.qos > 0 ? packet.messageId : undefined;
     const release = this.#acks && id !== undefined ? this.#acks.hold(id) : () => {};
     const commit = this.config.ack === "commit";

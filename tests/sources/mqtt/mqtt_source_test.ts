@@ -141,3 +141,33 @@ Deno.test("storage policies reload in place: the connection stays, the new polic
     await broker.stop();
   }
 });
+
+Deno.test("messages the broker dropped for a slow subscriber show in /status as broker_dropped", async () => {
+  // A broker keeping only 5 messages for an offline session, publishing $SYS every second.
+  const broker = await startMosquitto({ config: "max_queued_messages 5\nsys_interval 1\n" });
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const config = mqttSourceSchema.parse({
+    type: "mqtt",
+    url,
+    topics: ["site/+/data"],
+    client_id: "slow-units",
+  });
+  const ctx = collectingContext("units");
+  let source = new MqttSource(config, ctx);
+  await source.start();
+  await source.stop();
+  const pub = await mqtt.connectAsync(url);
+  try {
+    for (let i = 0; i < 50; i++) await pub.publishAsync("site/a/data", String(i), { qos: 1 });
+    source = new MqttSource(config, ctx);
+    await source.start();
+    await waitFor(() => (ctx.status.info.broker_dropped as number) >= 45, {
+      what: "the broker's drop count",
+    });
+    await waitFor(() => ctx.samples.length === 5, { what: "the 5 messages the broker kept" });
+  } finally {
+    await source.stop();
+    await pub.endAsync();
+    await broker.stop();
+  }
+});
