@@ -84,6 +84,15 @@ async function run(args: string[]): Promise<number> {
   if (typeof config === "number") return config;
   configureLog(config.log);
   const agent = new Agent(config, { configFile: file });
+  // An error no component caught is logged and counted; it never ends the process.
+  addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    agent.uncaught(e.reason);
+  });
+  addEventListener("error", (e) => {
+    e.preventDefault();
+    agent.uncaught(e.error ?? e.message);
+  });
   const notifier = Notifier.fromEnv(agent.log.child("systemd"));
   let firstSignalAt = 0;
   const stopped = Promise.withResolvers<number>();

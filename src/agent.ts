@@ -2,6 +2,7 @@ import type { GatewayConfig } from "./config/schema.ts";
 import { ConfigError, loadConfigFile } from "./config/load.ts";
 import { gatewaySchema } from "./config/schema.ts";
 import { createApp, type GatewayView, type ReloadResult } from "./http/app.ts";
+import { HttpServer } from "./http/server.ts";
 import { configureLog, createLogger, type Logger } from "./log.ts";
 import type { EnvelopeKind, Sample } from "./model.ts";
 import { Delivery } from "./outbox/delivery.ts";
@@ -48,9 +49,11 @@ export class Agent implements GatewayView {
   readonly pipeline: Pipeline;
   readonly levels: Level[];
   readonly clock: Clock;
+  /** Errors no component caught. */
+  readonly process = new ComponentStatus("gateway", "process");
   readonly sources = new Map<string, RunningSource>();
   readonly deliveries = new Map<string, Delivery>();
-  #server: Deno.HttpServer | null = null;
+  #server: HttpServer | null = null;
   #timers: ReturnType<typeof setInterval>[] = [];
   #aggregating: Promise<unknown> | null = null;
   #startedAt: number;
@@ -71,6 +74,7 @@ export class Agent implements GatewayView {
     this.#config = config;
     this.gatewayId = config.gateway.id ?? hostname();
     this.levels = levelsOf(config.store);
+    this.clock = options.clock ?? systemClock;
     this.store = createStore(config);
     this.outbox = new Outbox({
       path: `${config.gateway.data_dir}/outbox.db`,
@@ -80,7 +84,6 @@ export class Agent implements GatewayView {
       sync: config.outbox.sync,
       log: this.log.child("outbox"),
     });
-    this.clock = options.clock ?? systemClock;
     this.#startedAt = this.clock.now();
     this.#summaryFrom = { at: this.#startedAt, stored: 0, failed: 0 };
     this.pipeline = new Pipeline(this.store, this.outbox, this.log.child("pipeline"), {
@@ -97,8 +100,7 @@ export class Agent implements GatewayView {
 
   /** The address the HTTP server listens on, once started. */
   get address(): { hostname: string; port: number } | null {
-    const a = this.#server?.addr as Deno.NetAddr | undefined;
-    return a ? { hostname: a.hostname, port: a.port } : null;
+    return this.#server?.address ?? null;
   }
 
   /** Opens the store and outbox, starts sinks, the HTTP server, then sources. */
@@ -115,12 +117,19 @@ export class Agent implements GatewayView {
         ranges: c.http.ranges as Record<string, [number, number]>,
         maxFuture: c.http.max_future,
       });
-      this.#server = Deno.serve({
+      this.#server = new HttpServer(app.fetch, {
         hostname: c.http.host,
         port: c.http.port,
-        onListen: () => {},
-      }, app.fetch);
-      this.log.info("http listening", { address: `${c.http.host}:${this.address?.port}` });
+        socketDir: c.gateway.data_dir,
+        maxConnections: c.http.max_connections,
+        idleTimeout: c.http.idle_timeout,
+        headerTimeout: c.http.header_timeout,
+        log: this.log.child("http"),
+      });
+      this.#server.start();
+      this.log.info("http listening", {
+        address: `http://${c.http.host}:${this.address?.port}/`,
+      });
     }
     this.#timers.push(setInterval(() => this.#flushStore(), storeFlushInterval(c)));
     this.#timers.push(setInterval(() => this.aggregateNow(), c.store.aggregate_every));
@@ -252,7 +261,7 @@ export class Agent implements GatewayView {
     await this.#aggregating;
     await this.#flushStore();
     await Promise.all([...this.deliveries.values()].map((d) => d.stop()));
-    await this.#server?.shutdown();
+    await this.#server?.stop();
     await this.store.close().catch((e) => this.log.warn("store close", { error: errorMessage(e) }));
     this.outbox.close();
     this.log.info("stopped");
@@ -303,8 +312,17 @@ export class Agent implements GatewayView {
         ...(this.#ingest ? [["http_ingest", this.#ingest.toJSON()]] : []),
       ]),
       sinks,
+      http: this.#server?.status.toJSON() ?? null,
+      process: this.process.toJSON(),
       reload: this.#lastReload,
     };
+  }
+
+  /** Counts an error nothing else caught (the process carries on; main.ts reports them here). */
+  uncaught(error: unknown): void {
+    this.process.fail(error);
+    this.process.count("uncaught_errors");
+    this.log.error("unexpected error; the gateway carries on", { error: errorMessage(error) });
   }
 
   async ingest(samples: Sample[], options: { clamped?: number } = {}): Promise<void> {

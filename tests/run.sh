@@ -15,6 +15,7 @@ fi
 declare -A PACKAGES=(
   [redis-server]=redis-server [mosquitto]=mosquitto [influxd]=influxdb [socat]=socat
   [clickhouse-server]=clickhouse-server [chromium]=chromium [ffmpeg]=ffmpeg [ffprobe]=ffmpeg
+  [prlimit]=util-linux
 )
 export PATH="$PATH:/usr/sbin:/sbin"
 missing=()

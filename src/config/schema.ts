@@ -80,6 +80,12 @@ export const gatewaySchema = z.strictObject({
     /** Bearer token for mutating endpoints; without it they answer 401. */
     token: z.string().optional(),
     max_body: size.default(1024 * 1024),
+    /** Connections served at once; more are closed on arrival. */
+    max_connections: z.number().int().min(1).max(10_000).default(64),
+    /** A connection silent this long is closed. */
+    idle_timeout: duration.default(30_000),
+    /** A new connection must send its request's first bytes within this long. */
+    header_timeout: duration.default(10_000),
     /** How far ahead of the clock a sample's own time (`ts`, `measured_at`) may be. */
     max_future: duration.default(300_000),
     /** Valid ranges of /ingest fields: values beyond are clamped and counted. */
@@ -89,6 +95,9 @@ export const gatewaySchema = z.strictObject({
     host: "127.0.0.1",
     port: 8082,
     max_body: 1024 * 1024,
+    max_connections: 64,
+    idle_timeout: 30_000,
+    header_timeout: 10_000,
     max_future: 300_000,
     ranges: DEFAULT_RANGES,
   }),

@@ -4,8 +4,9 @@ import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Sample } from "../model.ts";
 import { OutboxFullError } from "../outbox/outbox.ts";
-import type { SeriesQuery } from "../store/store.ts";
+import { QUERY_LIMIT, type SeriesQuery } from "../store/store.ts";
 import { errorMessage } from "../status.ts";
+import { parseDuration } from "../config/types.ts";
 import { parseIngestBody, toSamples } from "./ingest.ts";
 import { createMetrics } from "./metrics.ts";
 import { renderFragment, renderPage, SPARK_FIELDS, type Sparks } from "./page.ts";
@@ -53,6 +54,9 @@ export interface AppOptions {
   maxFuture: number;
 }
 
+/** Window starts one window query may span. */
+const MAX_WINDOWS = 20_000;
+
 const RELATIVE = /^-(\d+)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -72,6 +76,8 @@ const querySchema = z.strictObject({
   from: timeParam,
   to: timeParam,
   window: z.string().optional(),
+  /** Points or windows at most (a query never walks an unbounded range). */
+  limit: z.coerce.number().int().min(1).max(QUERY_LIMIT).default(1000),
 });
 
 /** The last hour of the sparkline fields of every source, at most 120 points each. */
@@ -82,7 +88,12 @@ async function collectSparks(view: GatewayView, status: StatusJson): Promise<Spa
     const values = c.device?.values ?? {};
     const fields = SPARK_FIELDS.filter((f) => typeof values[f] === "number");
     if (!c.node || fields.length === 0) continue;
-    const points = await view.query({ node: c.node, from: now - 3_600_000, to: now + 1000 })
+    const points = await view.query({
+      node: c.node,
+      from: now - 3_600_000,
+      to: now + 1000,
+      limit: 3600,
+    })
       .catch(() => []) as { fields: Record<string, unknown> }[];
     const step = Math.max(1, Math.ceil(points.length / 120));
     out[name] = {};
@@ -155,10 +166,28 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
     if (from === null || to === null) {
       return c.json({ error: "from/to: use epoch ms, ISO 8601 or a relative time like -1h" }, 400);
     }
+    if (q.window) {
+      // A window query reads every window start of its span: the span is what is bounded.
+      let level: number;
+      try {
+        level = parseDuration(q.window);
+      } catch {
+        return c.json({ error: `window: "${q.window}" is not a level like 1m or 5m` }, 400);
+      }
+      if ((to - from) / level > MAX_WINDOWS) {
+        return c.json({
+          error: `from/to: at most ${MAX_WINDOWS} windows of ${q.window} per query ` +
+            `(${Math.round(MAX_WINDOWS * level / 86_400_000)} days); narrow the range`,
+        }, 400);
+      }
+    }
     try {
       const node = q.node ?? q.device;
-      const points = await view.query({ node, from, to, level: q.window });
-      return c.json({ node, from, to, window: q.window ?? null, points });
+      const points = await view.query({ node, from, to, level: q.window, limit: q.limit + 1 });
+      // One more than asked for says whether the range holds more: ask again from the last one.
+      const truncated = points.length > q.limit;
+      if (truncated) points.length = q.limit;
+      return c.json({ node, from, to, window: q.window ?? null, points, truncated });
     } catch (e) {
       return c.json({ error: errorMessage(e) }, 400);
     }

@@ -41,6 +41,10 @@ export interface StatusJson {
   gateway_id: string;
   store: ComponentJson & { levels?: string[] };
   outbox: ComponentJson & { bytes: number; max_bytes: number; recovered?: { moved_to: string } };
+  /** The HTTP front: connections open, refused, timed out. */
+  http: (ComponentJson & { connections: number }) | null;
+  /** Errors no component caught. */
+  process: ComponentJson;
   reload?: { at: string; ok: boolean; errors?: string[]; restart_required?: string[] };
   sources: Record<string, ComponentJson>;
   sinks: Record<string, ComponentJson>;

@@ -1,7 +1,14 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { FieldValue, Sample, Stats, Window } from "../model.ts";
 import { ComponentStatus } from "../status.ts";
-import type { Level, SeriesPoint, SeriesQuery, Store, StoreOptions } from "./store.ts";
+import {
+  type Level,
+  QUERY_LIMIT,
+  type SeriesPoint,
+  type SeriesQuery,
+  type Store,
+  type StoreOptions,
+} from "./store.ts";
 import { findLevel, groupBySecond, StatsAccumulator, windowRange } from "./windows.ts";
 
 const SCHEMA = `
@@ -190,8 +197,8 @@ export class EmbeddedStore implements Store {
       const level = findLevel(this.options.levels, q.level);
       const rows = this.#db.prepare(
         "SELECT start, stats FROM windows WHERE level = ? AND node = ? AND start >= ? AND start < ? " +
-          "ORDER BY start",
-      ).all(q.level, q.node, from, to);
+          "ORDER BY start LIMIT ?",
+      ).all(q.level, q.node, from, to, q.limit ?? QUERY_LIMIT);
       return Promise.resolve(rows.map((r): Window => ({
         level: q.level!,
         node: q.node,
@@ -201,8 +208,8 @@ export class EmbeddedStore implements Store {
       })));
     }
     const rows = this.#db.prepare(
-      "SELECT ts, data FROM samples WHERE node = ? AND ts >= ? AND ts < ? ORDER BY ts",
-    ).all(q.node, from, to);
+      "SELECT ts, data FROM samples WHERE node = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?",
+    ).all(q.node, from, to, q.limit ?? QUERY_LIMIT);
     return Promise.resolve(
       rows.map((r) => ({ ts: Number(r.ts) * 1000, fields: JSON.parse(String(r.data)) })),
     );

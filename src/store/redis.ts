@@ -2,7 +2,14 @@ import { Redis } from "ioredis";
 import type { FieldValue, Sample, Stats, Window } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import { readLuaScript } from "./lua.ts";
-import type { Level, SeriesPoint, SeriesQuery, Store, StoreOptions } from "./store.ts";
+import {
+  type Level,
+  QUERY_LIMIT,
+  type SeriesPoint,
+  type SeriesQuery,
+  type Store,
+  type StoreOptions,
+} from "./store.ts";
 import { findLevel, groupBySecond, StatsAccumulator } from "./windows.ts";
 
 /** Connection and layout settings of the Redis store. */
@@ -191,30 +198,40 @@ export class RedisStore implements Store {
     const member = `${o.hashPrefix}_${q.node}`;
     const from = Math.floor(q.from / 1000);
     const to = Math.ceil(q.to / 1000);
+    const limit = q.limit ?? QUERY_LIMIT;
     if (q.level) {
       const level = findLevel(o.levels, q.level);
-      const starts: number[] = [];
-      for (let w = Math.ceil(from / level.seconds) * level.seconds; w < to; w += level.seconds) {
-        starts.push(w);
-      }
-      const pipe = this.#redis.pipeline();
-      for (const w of starts) pipe.hgetall(`${o.keyPrefix}archive:${level.name}:${w}:${q.node}`);
-      const results = (await pipe.exec()) ?? [];
+      // Window starts are read 1000 at a time (the HTTP API bounds the span it asks for).
       const out: Window[] = [];
-      results.forEach(([, hash], i) => {
-        const h = hash as Record<string, string>;
-        if (!h || Object.keys(h).length === 0) return;
-        out.push({
-          level: level.name,
-          node: q.node,
-          start: starts[i] * 1000,
-          end: (starts[i] + level.seconds) * 1000,
-          stats: statsFromHash(h),
+      let w = Math.ceil(from / level.seconds) * level.seconds;
+      while (w < to && out.length < limit) {
+        const starts: number[] = [];
+        for (; w < to && starts.length < 1000; w += level.seconds) starts.push(w);
+        const pipe = this.#redis.pipeline();
+        for (const s of starts) pipe.hgetall(`${o.keyPrefix}archive:${level.name}:${s}:${q.node}`);
+        const results = (await pipe.exec()) ?? [];
+        results.forEach(([, hash], i) => {
+          const h = hash as Record<string, string>;
+          if (!h || Object.keys(h).length === 0 || out.length >= limit) return;
+          out.push({
+            level: level.name,
+            node: q.node,
+            start: starts[i] * 1000,
+            end: (starts[i] + level.seconds) * 1000,
+            stats: statsFromHash(h),
+          });
         });
-      });
+      }
       return out;
     }
-    const secs = await this.#redis.zrangebyscore(`${member}:idx`, from, `(${to}`);
+    const secs = await this.#redis.zrangebyscore(
+      `${member}:idx`,
+      from,
+      `(${to}`,
+      "LIMIT",
+      0,
+      limit,
+    );
     if (secs.length === 0) return [];
     const values = await this.#redis.hmget(member, ...secs);
     const points: SeriesPoint[] = [];

@@ -23,7 +23,12 @@ export interface SeriesQuery {
   to: number;
   /** Level name for aggregated windows; raw samples when absent. */
   level?: string;
+  /** At most this many points or windows, oldest first (default {@link QUERY_LIMIT}). */
+  limit?: number;
 }
+
+/** Points or windows one query returns at most unless it asks for fewer. */
+export const QUERY_LIMIT = 10_000;
 
 /** The local store: recent history per node, and where windows are aggregated. */
 export interface Store {

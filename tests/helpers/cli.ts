@@ -34,13 +34,15 @@ export async function runCli(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** Starts `main.ts run --config FILE` in the background. */
+/** Starts `main.ts run --config FILE` in the background (`nofile`: its open-file limit). */
 export function spawnGateway(
   configFile: string,
-  options: { env?: Record<string, string>; cwd?: string } = {},
+  options: { env?: Record<string, string>; cwd?: string; nofile?: number } = {},
 ): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
+  const limit = options.nofile ? [`--nofile=${options.nofile}:${options.nofile}`, "--"] : [];
+  return new Deno.Command(options.nofile ? "prlimit" : Deno.execPath(), {
     args: [
+      ...(options.nofile ? [...limit, Deno.execPath()] : []),
       "run",
       ...RUN_FLAGS,
       new URL("../../main.ts", import.meta.url).pathname,

@@ -1,0 +1,100 @@
+/**
+ * The HTTP API as a component: Deno.serve on a Unix socket in the data dir,
+ * behind the {@link ConnectionGate} on the configured TCP address. If the
+ * server ever stops with an error, it is started again.
+ */
+import type { Logger } from "../log.ts";
+import { ComponentStatus, errorMessage } from "../status.ts";
+import { ConnectionGate } from "./gate.ts";
+
+/** Options of {@link HttpServer}. */
+export interface HttpServerOptions {
+  hostname: string;
+  port: number;
+  /** Where the Unix socket between the gate and the server goes. */
+  socketDir: string;
+  maxConnections: number;
+  idleTimeout: number;
+  headerTimeout: number;
+  log: Logger;
+}
+
+// Unix socket paths are limited to 108 bytes on Linux.
+const MAX_SOCKET_PATH = 100;
+
+/** Serves a fetch handler on a bounded TCP front. */
+export class HttpServer {
+  readonly status = new ComponentStatus("http", "http");
+  #server: Deno.HttpServer | null = null;
+  #gate: ConnectionGate | null = null;
+  #socket = "";
+  #stopped = false;
+
+  constructor(
+    readonly handler: (request: Request) => Response | Promise<Response>,
+    readonly options: HttpServerOptions,
+  ) {}
+
+  /** The TCP address the API answers on. */
+  get address(): { hostname: string; port: number } | null {
+    const a = this.#gate?.addr;
+    return a ? { hostname: a.hostname, port: a.port } : null;
+  }
+
+  /** Listens; throws a message naming the address when it is taken. */
+  start(): void {
+    const o = this.options;
+    this.#socket = `${o.socketDir}/http.sock`;
+    if (this.#socket.length > MAX_SOCKET_PATH) {
+      this.#socket = `${Deno.makeTempDirSync({ prefix: "edge-gateway-" })}/http.sock`;
+    }
+    this.#serve();
+    this.#gate = new ConnectionGate({ ...o, target: this.#socket, status: this.status });
+    try {
+      this.#gate.start();
+    } catch (e) {
+      throw new Error(
+        `cannot listen on ${o.hostname}:${o.port} (http.host/http.port, or GATEWAY_HTTP_PORT ` +
+          `in the demo config): ${errorMessage(e)}`,
+      );
+    }
+    Object.defineProperty(this.status.info, "connections", {
+      enumerable: true,
+      configurable: true,
+      get: () => this.#gate?.connections ?? 0,
+    });
+    this.status.state = "up";
+  }
+
+  #serve(): void {
+    try {
+      Deno.removeSync(this.#socket);
+    } catch { /* not there */ }
+    const server = Deno.serve({
+      path: this.#socket,
+      onListen: () => {},
+      onError: (e) => {
+        this.status.fail(e);
+        return new Response(JSON.stringify({ error: errorMessage(e) }), { status: 500 });
+      },
+    }, this.handler);
+    this.#server = server;
+    server.finished.catch((e) => {
+      if (this.#stopped) return;
+      this.status.count("restarts");
+      this.status.fail(e);
+      this.options.log.error("HTTP server stopped; starting it again", { error: errorMessage(e) });
+      setTimeout(() => !this.#stopped && this.#serve(), 500);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#gate?.stop();
+    await this.#server?.shutdown().catch(() => {});
+    try {
+      Deno.removeSync(this.#socket);
+    } catch { /* gone */ }
+    this.status.state = "stopped";
+  }
+}

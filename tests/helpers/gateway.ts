@@ -1,0 +1,79 @@
+/** A gateway in its own process (production flags) for tests and benches that push it hard. */
+import { spawnGateway } from "./cli.ts";
+import { freePort, waitFor } from "./servers.ts";
+
+/** A running gateway process. */
+export interface GatewayProcess {
+  url: string;
+  port: number;
+  /** The temp dir holding gateway.yml and the data dir (`dir/data`). */
+  dir: string;
+  child: Deno.ChildProcess;
+  /** Resident memory now (MiB). */
+  rssMiB(): number;
+  status(): Promise<Record<string, unknown> & { sources: Record<string, Status> }>;
+  /** GET /health: status code and body. */
+  health(): Promise<{ code: number; body: { status: string; components: Record<string, string> } }>;
+  /** SIGTERM, wait, and collect stderr. */
+  stop(): Promise<string>;
+}
+
+/** The parts of a component's /status the tests read. */
+export interface Status {
+  state: string;
+  processed: number;
+  counters: Record<string, number>;
+  dropped: Record<string, number>;
+  [key: string]: unknown;
+}
+
+/** Resident memory of a process in MiB (Linux). */
+export function rssMiB(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/**
+ * Writes `yaml(port, dataDir)` to a temp dir and starts the gateway on it; resolves once
+ * /health answers. `dir` reuses a data dir (a restart).
+ */
+export async function startGateway(
+  yaml: (port: number, dataDir: string) => string,
+  options: { dir?: string; env?: Record<string, string>; timeoutMs?: number; nofile?: number } = {},
+): Promise<GatewayProcess> {
+  const port = freePort();
+  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "gateway-" });
+  await Deno.writeTextFile(`${dir}/gateway.yml`, yaml(port, `${dir}/data`));
+  const child = spawnGateway(`${dir}/gateway.yml`, { env: options.env, nofile: options.nofile });
+  const url = `http://127.0.0.1:${port}`;
+  const stderr = new Response(child.stderr).text();
+  try {
+    await waitFor(async () => (await fetch(`${url}/health`)).status > 0, {
+      what: `gateway on port ${port}`,
+      timeoutMs: options.timeoutMs ?? 30_000,
+    });
+  } catch (e) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw new Error(`${(e as Error).message}; its log:\n${(await stderr).slice(-2000)}`);
+  }
+  return {
+    url,
+    port,
+    dir,
+    child,
+    rssMiB: () => rssMiB(child.pid),
+    status: async () => await (await fetch(`${url}/status`)).json(),
+    health: async () => {
+      const res = await fetch(`${url}/health`);
+      return { code: res.status, body: await res.json() };
+    },
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await child.status;
+      return await stderr;
+    },
+  };
+}
