@@ -13,7 +13,7 @@ import {
   startMosquitto,
   waitFor,
 } from "../tests/helpers/servers.ts";
-import { spawnPublisher } from "./publish.ts";
+import { spawnPublisher } from "../tests/helpers/publisher.ts";
 import { report } from "./util.ts";
 
 const MESSAGES = Number(Deno.env.get("BENCH_E2E_MESSAGES") ?? 200_000);

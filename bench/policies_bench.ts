@@ -8,7 +8,7 @@ import { parseConfig } from "../src/config/load.ts";
 import { gatewaySchema } from "../src/config/schema.ts";
 import { configureLog } from "../src/log.ts";
 import { startClickHouse, startMosquitto } from "../tests/helpers/servers.ts";
-import { spawnPublisher } from "./publish.ts";
+import { spawnPublisher } from "../tests/helpers/publisher.ts";
 import { report } from "./util.ts";
 
 const KINDS = [

@@ -75,7 +75,7 @@ export class Agent implements GatewayView {
     this.gatewayId = config.gateway.id ?? hostname();
     this.levels = levelsOf(config.store);
     this.clock = options.clock ?? systemClock;
-    this.store = createStore(config);
+    this.store = createStore(config, { log: this.log.child("store") });
     this.outbox = new Outbox({
       path: `${config.gateway.data_dir}/outbox.db`,
       maxBytes: config.outbox.max_bytes,

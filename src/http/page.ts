@@ -85,9 +85,9 @@ function messageSource(name: string, c: ComponentJson): string {
   const t = c.timelapse;
   return `<article class="card" data-source="${esc(name)}">
   <header><h3>${esc(name)}</h3>${badge(c.state)}</header>
-  <p class="sub">${esc(c.kind)} · ${nodes.length} nodes · ${c.counters.messages ?? 0} messages · ${
-    bytes(c.counters.bytes ?? 0)
-  }</p>
+  <p class="sub">${esc(c.kind)} · ${c.nodes_tracked ?? nodes.length} nodes · ${
+    c.counters.messages ?? 0
+  } messages · ${bytes(c.counters.bytes ?? 0)}</p>
   ${
     t
       ? `<p class="sub">timelapse: ${t.frames} frames waiting, ${bytes(t.bytes)} of ${

@@ -23,7 +23,8 @@ export interface ComponentJson {
     units?: Record<string, string>;
   };
   queue?: { records: number; bytes: number; oldest_age_ms: number | null };
-  /** MQTT sources: figures per node. */
+  /** MQTT sources: how many nodes are tracked, and the busiest nodes' figures. */
+  nodes_tracked?: number;
   nodes?: Record<
     string,
     { messages: number; bytes: number; stored_bytes?: number; dropped: Record<string, number> }

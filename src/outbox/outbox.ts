@@ -1,7 +1,9 @@
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Logger } from "../log.ts";
 import type { Envelope, EnvelopeKind } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
+import { moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
+import { salvageOutbox } from "./salvage.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS records (
@@ -111,6 +113,8 @@ export class Outbox {
   #readers = new Map<string, Reader>();
   #listeners = new Set<() => void>();
   #insert!: StatementSync;
+  /** Where a sink without a cursor starts: the end of the log, or its start after a salvage. */
+  #newSinksStartAt: "end" | "start" = "end";
   /** Inserts INSERT_ROWS rows per statement: a step per row cost more than the row. */
   #insertMany!: StatementSync;
   #putReceipt!: StatementSync;
@@ -118,46 +122,35 @@ export class Outbox {
 
   constructor(readonly options: OutboxOptions) {}
 
-  /** Opens the buffer; a damaged file is moved aside and a new one started. */
+  /**
+   * Opens the buffer. A damaged file is moved aside and a new one started with
+   * every row that can still be read from it (each sink resumes where it was).
+   */
   open(): void {
     try {
       this.#openFile();
     } catch (e) {
-      try {
-        this.#db?.close();
-      } catch { /* already unusable */ }
-      const aside = `${this.options.path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "")}`;
-      for (const suffix of ["", "-wal", "-shm"]) {
-        try {
-          Deno.renameSync(this.options.path + suffix, aside + suffix);
-        } catch { /* not there */ }
-      }
-      this.options.log.error("outbox buffer file is damaged; moved aside, starting a new one", {
+      const aside = moveAside(this.options.path);
+      this.#openFile();
+      const salvage = salvageOutbox(aside, this.#db);
+      this.#countHeld();
+      // Without the old cursors, sinks start at the beginning: the salvaged rows are theirs.
+      if (!salvage.cursors) this.#newSinksStartAt = "start";
+      this.options.log.error("outbox buffer file is damaged; moved aside, unsent rows salvaged", {
         path: this.options.path,
         moved_to: aside,
         error: errorMessage(e),
+        ...salvage,
       });
-      this.status.info.recovered = {
-        at: new Date().toISOString(),
-        moved_to: aside,
-        error: errorMessage(e),
-      };
+      this.status.info.recovered = { ...recovery(aside, e), ...salvage };
       this.status.count("recoveries");
-      this.#openFile();
+      if (salvage.lost > 0) this.status.drop("damaged_file", salvage.lost);
     }
     this.status.state = "up";
   }
 
   #openFile(): void {
-    this.#db = new DatabaseSync(this.options.path);
-    this.#db.exec(
-      `PRAGMA journal_mode=WAL; PRAGMA synchronous=${this.options.sync.toUpperCase()};`,
-    );
-    const check = this.#db.prepare("PRAGMA quick_check").get();
-    if (check?.quick_check !== "ok") {
-      const report = String(check?.quick_check ?? "no answer").split("\n").slice(0, 3).join("; ");
-      throw new Error(`integrity check failed: ${report.slice(0, 300)}`);
-    }
+    this.#db = openChecked(this.options.path, { synchronous: this.options.sync.toUpperCase() });
     this.#db.exec(SCHEMA);
     this.#insert = this.#db.prepare(
       "INSERT INTO records (kind, node, created, bytes, payload) VALUES (?, ?, ?, ?, ?)",
@@ -172,6 +165,10 @@ export class Outbox {
     this.#getReceipt = this.#db.prepare(
       "SELECT digest FROM receipts WHERE source = ? AND id = ?",
     );
+    this.#countHeld();
+  }
+
+  #countHeld(): void {
     const held = this.#db.prepare(
       "SELECT COALESCE(SUM(bytes), 0) AS b, COALESCE(MAX(bytes), 0) AS m FROM records",
     ).get();
@@ -186,7 +183,8 @@ export class Outbox {
   ): void {
     // A new sink starts at the end of the log: it gets what arrives from now on.
     this.#db.prepare(
-      "INSERT OR IGNORE INTO cursors (sink, last_id) VALUES (?, (SELECT COALESCE(MAX(id), 0) FROM records))",
+      "INSERT OR IGNORE INTO cursors (sink, last_id) VALUES (?, " +
+        (this.#newSinksStartAt === "end" ? "(SELECT COALESCE(MAX(id), 0) FROM records))" : "0)"),
     ).run(sink);
     const kinds = options.kinds.map((k) => `'${k.replace(/'/g, "")}'`).join(",");
     const nodes = options.nodes.length
@@ -330,19 +328,8 @@ export class Outbox {
     }
   }
 
-  /** Runs `fn` in one transaction: all of it is committed, or none. */
   #transaction<T>(fn: () => T): T {
-    this.#db.exec("BEGIN");
-    try {
-      const out = fn();
-      this.#db.exec("COMMIT");
-      return out;
-    } catch (e) {
-      try {
-        this.#db.exec("ROLLBACK");
-      } catch { /* the failed commit already rolled back */ }
-      throw e;
-    }
+    return transaction(this.#db, fn);
   }
 
   #putReceipts(receipts: Receipts): void {

@@ -6,7 +6,7 @@
  * loses neither an Aggregation window in progress nor a pending LastValue.
  */
 import { Buffer } from "node:buffer";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import type { Logger } from "../log.ts";
 import type { Entry, Envelope, StateType } from "../model.ts";
 import type { Payload } from "../sources/mqtt/payload.ts";
@@ -22,6 +22,9 @@ import {
   type Value,
 } from "./filters.ts";
 import type { PoliciesConfig, Policy } from "./schema.ts";
+import { NodeStates } from "./node_states.ts";
+import { moveAside, openChecked, type Recovery, recovery } from "../util/sqlite.ts";
+import { errorMessage } from "../status.ts";
 
 /** An Aggregation window being accumulated. */
 interface Accumulator {
@@ -46,6 +49,8 @@ interface NodeState {
   /** When the last LastValue row was written, and the one waiting for its turn. */
   writtenAt?: number;
   pending?: Entry;
+  /** When the pending LastValue row is due. */
+  pendingDue?: number;
   agg?: Accumulator;
   /** Payload bytes this node has had stored (accepted by its policy). */
   stored: number;
@@ -71,15 +76,15 @@ export interface PoliciesOptions {
   /** SQLite file holding each node's buffers. */
   path: string;
   log: Logger;
+  /** Node states held in memory at most (default 10000); the rest stay in the file. */
+  maxInMemory?: number;
 }
 
 /** The storage policies of one source's nodes. */
 export class Policies {
   #config: PoliciesConfig;
   #db: DatabaseSync | null = null;
-  #put: StatementSync | null = null;
-  #nodes = new Map<string, NodeState>();
-  #dirty = new Set<string>();
+  #states: NodeStates<NodeState> | null = null;
   /** Rows the outbox could not take yet (persisted with the buffers, handed over first). */
   #carry: Envelope[] = [];
   #carryDirty = false;
@@ -93,18 +98,41 @@ export class Policies {
     return this.#config;
   }
 
-  /** Opens the state file and loads every node's buffers. */
+  /**
+   * Opens the state file. Nothing is loaded but rows the outbox refused: node
+   * states are read when their node is heard from or has work due.
+   */
   open(): void {
-    const db = new DatabaseSync(this.options.path);
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
-    db.exec("CREATE TABLE IF NOT EXISTS nodes (node TEXT PRIMARY KEY, state TEXT NOT NULL)");
-    for (const row of db.prepare("SELECT node, state FROM nodes").iterate()) {
-      if (row.node === CARRY) this.#carry = JSON.parse(String(row.state));
-      else this.#nodes.set(String(row.node), JSON.parse(String(row.state)));
+    const path = this.options.path;
+    let db: DatabaseSync;
+    try {
+      db = openChecked(path, { synchronous: "NORMAL" });
+    } catch (e) {
+      // Buffers in progress are lost with the file; what the outbox holds is not.
+      const aside = moveAside(path);
+      this.options.log.error("policy state file is damaged; moved aside, starting a new one", {
+        path,
+        moved_to: aside,
+        error: errorMessage(e),
+      });
+      this.recovered = recovery(aside, e);
+      db = openChecked(path, { synchronous: "NORMAL" });
     }
+    this.#states = new NodeStates<NodeState>(db, {
+      maxInMemory: this.options.maxInMemory ?? 10_000,
+      due: (s) => {
+        const pending = s.pending ? s.pendingDue ?? s.writtenAt ?? 0 : Infinity;
+        const due = Math.min(s.agg?.end ?? Infinity, pending);
+        return due === Infinity ? null : due;
+      },
+    });
+    const carry = db.prepare("SELECT state FROM nodes WHERE node = ?").get(CARRY);
+    if (carry) this.#carry = JSON.parse(String(carry.state));
     this.#db = db;
-    this.#put = db.prepare("INSERT OR REPLACE INTO nodes (node, state) VALUES (?, ?)");
   }
+
+  /** Set when the state file was damaged at open and moved aside. */
+  recovered: Recovery | null = null;
 
   /** Swaps the policy documents in place (hot reload); buffers carry on. */
   update(config: PoliciesConfig): void {
@@ -119,14 +147,11 @@ export class Policies {
 
   /** Payload bytes each node has had stored. */
   storedBytes(node: string): number {
-    return this.#nodes.get(node)?.stored ?? 0;
+    return this.#states?.get(node)?.stored ?? 0;
   }
 
   #state(node: string): NodeState {
-    let s = this.#nodes.get(node);
-    if (!s) this.#nodes.set(node, s = { lastTs: 0, seq: 0, memory: {}, stored: 0 });
-    this.#dirty.add(node);
-    return s;
+    return this.#states!.change(node, () => ({ lastTs: 0, seq: 0, memory: {}, stored: 0 }));
   }
 
   /** Runs one message through its node's policy. */
@@ -208,9 +233,12 @@ export class Policies {
         };
         if (s.writtenAt === undefined || now - s.writtenAt >= rule.write_interval) {
           s.writtenAt = now;
-          s.pending = undefined;
+          s.pending = s.pendingDue = undefined;
           envelopes.push({ kind: "entry", data: entry });
-        } else s.pending = entry;
+        } else {
+          s.pending = entry;
+          s.pendingDue = s.writtenAt + rule.write_interval;
+        }
         break;
       }
       case "NRecords":
@@ -401,7 +429,7 @@ export class Policies {
   #finish(node: string, s: NodeState): Envelope[] {
     const a = s.agg!;
     s.agg = undefined;
-    this.#dirty.add(node);
+    this.#states!.touch(node, s);
     const values = { Avg: a.sum / a.count, Min: a.min, Max: a.max, Sum: a.sum };
     return a.functions.map((f, i): Envelope => ({
       kind: "entry",
@@ -435,16 +463,16 @@ export class Policies {
     const out: Envelope[] = this.#carry;
     this.#carry = [];
     if (out.length > 0) this.#carryDirty = true;
-    for (const [node, s] of this.#nodes) {
+    const states = this.#states!;
+    for (const node of states.due(now, MAX_DUE_PER_TICK)) {
+      const s = states.get(node);
+      if (!s) continue;
       if (s.agg && now >= s.agg.end) out.push(...this.#finish(node, s));
-      if (s.pending) {
-        const interval = this.policyOf(node)?.processing_policy?.write_interval ?? 0;
-        if (now - (s.writtenAt ?? 0) >= interval) {
-          out.push({ kind: "entry", data: s.pending });
-          s.pending = undefined;
-          s.writtenAt = now;
-          this.#dirty.add(node);
-        }
+      if (s.pending && now >= (s.pendingDue ?? 0)) {
+        out.push({ kind: "entry", data: s.pending });
+        s.pending = s.pendingDue = undefined;
+        s.writtenAt = now;
+        states.touch(node, s);
       }
     }
     return out;
@@ -452,19 +480,10 @@ export class Policies {
 
   /** Persists the buffers changed since the last commit (call after the outbox took their rows). */
   commit(): void {
-    const db = this.#db;
-    const put = this.#put;
-    if (!db || !put || (this.#dirty.size === 0 && !this.#carryDirty)) return;
-    db.exec("BEGIN");
-    try {
-      for (const node of this.#dirty) put.run(node, JSON.stringify(this.#nodes.get(node)));
-      if (this.#carryDirty) put.run(CARRY, JSON.stringify(this.#carry));
-      db.exec("COMMIT");
-    } catch (e) {
-      db.exec("ROLLBACK");
-      throw e;
-    }
-    this.#dirty.clear();
+    const states = this.#states;
+    if (!states || (states.changed === 0 && !this.#carryDirty)) return;
+    const carry = this.#carryDirty ? this.#carry : null;
+    states.commit(carry ? (put) => put(CARRY, carry) : undefined);
     this.#carryDirty = false;
   }
 
@@ -475,12 +494,15 @@ export class Policies {
     } finally {
       this.#db?.close();
       this.#db = null;
-      this.#put = null;
+      this.#states = null;
     }
   }
 }
 
 const UTF8 = new TextDecoder();
+
+/** Nodes with work due handled per tick at most (the rest come with the next). */
+const MAX_DUE_PER_TICK = 10_000;
 
 /** The state row holding rows put back; no node id is empty. */
 const CARRY = "";

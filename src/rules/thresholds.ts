@@ -1,5 +1,6 @@
 import type { GatewayEvent, Sample } from "../model.ts";
 import { globMatcher } from "../util/glob.ts";
+import { LruMap } from "../util/lru.ts";
 import type { ThresholdRule } from "./schema.ts";
 
 /** Severity levels, in order. */
@@ -18,7 +19,8 @@ interface Compiled {
  */
 export class Thresholds {
   readonly #rules: Compiled[];
-  #levels = new Map<string, Severity>();
+  /** Levels of the node/field pairs seen lately (node names come from outside: bounded). */
+  #levels = new LruMap<string, Severity>(100_000);
 
   constructor(rules: ThresholdRule[]) {
     this.#rules = rules.map((rule) => ({ rule, match: globMatcher(rule.nodes) }));

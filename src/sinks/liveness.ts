@@ -1,6 +1,10 @@
+import { LruMap } from "../util/lru.ts";
+/** Devices a sink keeps state for; beyond, the least recently heard is forgotten. */
+export const MAX_DEVICES = 10_000;
+
 /** Tracks when each device was last heard from, to flip it offline after a silence. */
 export class Liveness {
-  #seen = new Map<string, { at: number; online: boolean }>();
+  #seen = new LruMap<string, { at: number; online: boolean }>(MAX_DEVICES);
 
   /** Records a reading at `ts`; true when the device was offline (or new) until now. */
   seen(key: string, ts: number): boolean {

@@ -1,6 +1,8 @@
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { FieldValue, Sample, Stats, Window } from "../model.ts";
-import { ComponentStatus } from "../status.ts";
+import { ComponentStatus, errorMessage } from "../status.ts";
+import { LruMap } from "../util/lru.ts";
+import { moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
 import {
   type Level,
   QUERY_LIMIT,
@@ -27,18 +29,33 @@ CREATE TABLE IF NOT EXISTS window_state (level TEXT PRIMARY KEY, last INTEGER NO
 export class EmbeddedStore implements Store {
   readonly status = new ComponentStatus("store", "embedded", true);
   #db!: DatabaseSync;
-  #rows = new Map<string, number>();
+  /** Rows per node, for the nodes written lately (counted from the table on a miss). */
+  #rows = new LruMap<string, number>(10_000);
   #stmt!: Record<string, StatementSync>;
 
   constructor(readonly path: string, readonly options: StoreOptions) {}
 
+  /** Opens the file; a damaged one is moved aside (the store is a cache) and a new one started. */
   open(): Promise<void> {
-    this.#db = new DatabaseSync(this.path);
-    this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16000;");
+    try {
+      this.#db = openChecked(this.path, { synchronous: "NORMAL" });
+    } catch (e) {
+      const aside = moveAside(this.path);
+      this.status.info.recovered = recovery(aside, e);
+      this.status.count("recoveries");
+      this.options.log?.error("store file is damaged; moved aside, starting a new one", {
+        path: this.path,
+        moved_to: aside,
+        error: errorMessage(e),
+      });
+      this.#db = openChecked(this.path, { synchronous: "NORMAL" });
+    }
+    this.#db.exec("PRAGMA cache_size=-16000;");
     this.#db.exec(SCHEMA);
     const db = this.#db;
     this.#stmt = {
       insert: db.prepare("INSERT OR IGNORE INTO samples (node, ts, data) VALUES (?, ?, ?)"),
+      count: db.prepare("SELECT COUNT(*) AS n FROM samples WHERE node = ?"),
       select: db.prepare("SELECT data FROM samples WHERE node = ? AND ts = ?"),
       update: db.prepare("UPDATE samples SET data = ? WHERE node = ? AND ts = ?"),
       trim: db.prepare(
@@ -59,24 +76,13 @@ export class EmbeddedStore implements Store {
       state: db.prepare("SELECT last FROM window_state WHERE level = ?"),
       setState: db.prepare("INSERT OR REPLACE INTO window_state (level, last) VALUES (?, ?)"),
     };
-    for (const row of db.prepare("SELECT node, COUNT(*) AS n FROM samples GROUP BY node").all()) {
-      this.#rows.set(String(row.node), Number(row.n));
-    }
     this.status.state = "up";
     this.status.info.path = this.path;
     return Promise.resolve();
   }
 
   #transaction<T>(fn: () => T): T {
-    this.#db.exec("BEGIN");
-    try {
-      const out = fn();
-      this.#db.exec("COMMIT");
-      return out;
-    } catch (e) {
-      this.#db.exec("ROLLBACK");
-      throw e;
-    }
+    return transaction(this.#db, fn);
   }
 
   write(samples: Sample[]): Promise<void> {
@@ -85,7 +91,7 @@ export class EmbeddedStore implements Store {
     try {
       this.#transaction(() => {
         for (const [node, seconds] of grouped) {
-          let rows = this.#rows.get(node) ?? 0;
+          let rows = this.#rows.get(node) ?? Number(this.#stmt.count.get(node)?.n ?? 0);
           for (const [sec, fields] of seconds) {
             if (Number(insert.run(node, sec, JSON.stringify(fields)).changes) > 0) {
               rows++;
@@ -153,27 +159,32 @@ export class EmbeddedStore implements Store {
     return Promise.resolve({ windows: written, more: end < lastClosable });
   }
 
-  #compute(level: Level, start: number): Window[] {
-    const acc = new Map<string, StatsAccumulator>();
-    const get = (node: string) => {
-      let a = acc.get(node);
-      if (!a) acc.set(node, a = new StatsAccumulator());
-      return a;
-    };
-    if (!level.from) {
-      for (const row of this.#stmt.range.all(start, start + level.seconds)) {
-        const a = get(String(row.node));
-        const fields = JSON.parse(String(row.data)) as Record<string, FieldValue>;
-        for (const k in fields) a.add(k, fields[k]);
+  /**
+   * The windows of every node starting at `start`, one node at a time: rows come
+   * ordered by node, so memory holds one node's statistics however many nodes there are.
+   */
+  *#compute(level: Level, start: number): Generator<Window> {
+    const rows = level.from
+      ? this.#stmt.windowsIn.iterate(level.from.name, start, start + level.seconds)
+      : this.#stmt.range.iterate(start, start + level.seconds);
+    let node: string | null = null;
+    let acc = new StatsAccumulator();
+    for (const row of rows) {
+      const n = String(row.node);
+      if (n !== node) {
+        if (node !== null && !acc.empty) yield acc.window(level, node, start);
+        node = n;
+        acc = new StatsAccumulator();
       }
-    } else {
-      for (const row of this.#stmt.windowsIn.all(level.from.name, start, start + level.seconds)) {
-        const a = get(String(row.node));
+      if (level.from) {
         const stats = JSON.parse(String(row.stats)) as Record<string, Stats>;
-        for (const k in stats) a.merge(k, stats[k]);
+        for (const k in stats) acc.merge(k, stats[k]);
+      } else {
+        const fields = JSON.parse(String(row.data)) as Record<string, FieldValue>;
+        for (const k in fields) acc.add(k, fields[k]);
       }
     }
-    return [...acc].filter(([, a]) => !a.empty).map(([node, a]) => a.window(level, node, start));
+    if (node !== null && !acc.empty) yield acc.window(level, node, start);
   }
 
   pendingWindows(limit: number): Promise<Window[]> {
@@ -216,7 +227,8 @@ export class EmbeddedStore implements Store {
   }
 
   nodes(): Promise<string[]> {
-    return Promise.resolve([...this.#rows.keys()].sort());
+    const rows = this.#db.prepare("SELECT DISTINCT node FROM samples ORDER BY node").all();
+    return Promise.resolve(rows.map((r) => String(r.node)));
   }
 
   close(): Promise<void> {

@@ -3,6 +3,7 @@ import { parseDuration } from "../config/types.ts";
 import { EmbeddedStore } from "./embedded.ts";
 import { RedisStore } from "./redis.ts";
 import type { Level, Store, StoreOptions } from "./store.ts";
+import type { Logger } from "../log.ts";
 import { buildLevels } from "./windows.ts";
 
 export type { Level, Store } from "./store.ts";
@@ -17,7 +18,7 @@ export function levelsOf(store: GatewayConfig["store"]): Level[] {
 }
 
 /** Builds the configured store (embedded by default, Redis when `store.type: redis`). */
-export function createStore(config: GatewayConfig): Store {
+export function createStore(config: GatewayConfig, context: { log?: Logger } = {}): Store {
   const s = config.store;
   const options: StoreOptions = {
     maxRows: s.max_rows,
@@ -26,6 +27,7 @@ export function createStore(config: GatewayConfig): Store {
     archiveTtlSeconds: Math.round(s.archive_ttl / 1000),
     maxWindowsPerCall: 240,
     levels: levelsOf(s),
+    log: context.log,
   };
   if (s.type === "redis" && s.redis) {
     const r = s.redis;

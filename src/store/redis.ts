@@ -256,6 +256,9 @@ export class RedisStore implements Store {
   }
 }
 
+/** Window hints kept at most (per node and window: a flood of nodes must not grow memory). */
+const MAX_HINTS = 100_000;
+
 interface Hint {
   stats: StatsAccumulator;
   /** Distinct seconds accumulated. */
@@ -272,6 +275,8 @@ interface Hint {
  */
 class WindowHints {
   #byLevel = new Map<string, Map<number, Map<string, Hint>>>();
+  /** Hints held; beyond MAX_HINTS new nodes get none (the script reads their samples instead). */
+  #count = 0;
 
   constructor(readonly levels: Level[]) {
     for (const l of levels) this.#byLevel.set(l.name, new Map());
@@ -288,6 +293,8 @@ class WindowHints {
           if (!nodes) byStart.set(start, nodes = new Map());
           let h = nodes.get(node);
           if (!h) {
+            if (this.#count >= MAX_HINTS) continue;
+            this.#count++;
             nodes.set(
               node,
               h = { stats: new StatsAccumulator(), seconds: 0, last: -1, clean: true },
@@ -320,7 +327,11 @@ class WindowHints {
   /** Drops hints of windows up to `stop` (aggregated). */
   forget(level: Level, stop: number): void {
     const byStart = this.#byLevel.get(level.name);
-    for (const start of byStart?.keys() ?? []) if (start <= stop) byStart!.delete(start);
+    for (const [start, nodes] of byStart ?? []) {
+      if (start > stop) continue;
+      this.#count -= nodes.size;
+      byStart!.delete(start);
+    }
   }
 }
 

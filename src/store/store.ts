@@ -1,4 +1,5 @@
 import type { FieldValue, Sample, Window } from "../model.ts";
+import type { Logger } from "../log.ts";
 import type { ComponentStatus } from "../status.ts";
 
 /** One aggregation level: `5m` from `1m` means a rollup over exactly five 1m windows. */
@@ -66,4 +67,6 @@ export interface StoreOptions {
   maxWindowsPerCall: number;
   /** The configured aggregation levels, finest first. */
   levels: Level[];
+  /** Where the store reports what it had to repair. */
+  log?: Logger;
 }

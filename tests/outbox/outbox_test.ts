@@ -161,7 +161,9 @@ for (
     ],
     ["a damaged page", (p: string) => {
       const bytes = Deno.readFileSync(p);
-      bytes.fill(0xa5, 4096 + 8, 4096 + 600);
+      // A page in the middle of the records.
+      const page = 4096 * Math.floor(bytes.length / 4096 / 2);
+      bytes.fill(0xa5, page + 8, page + 600);
       Deno.writeFileSync(p, bytes);
     }],
   ] as const
@@ -179,8 +181,19 @@ for (
     assert.ok(recovered, "recovery reported in status");
     assert.ok((await Deno.stat(recovered.moved_to)).isFile, "damaged file kept for inspection");
     register(fresh, "a");
-    fresh.append([sampleEnv(1)]);
-    assert.equal(fresh.read("a", 10).length, 1);
+    const { salvaged, lost } = recovered as unknown as { salvaged: number; lost: number };
+    const back = seqs(fresh.read("a", 5000));
+    assert.equal(back.length, salvaged, "every salvaged record goes to the sink");
+    if (what === "a damaged page") {
+      // Only the rows on the damaged page are gone; they are counted.
+      assert.ok(salvaged > 2000, `salvaged ${salvaged}`);
+      assert.ok(lost > 0, "the unreadable rows are counted");
+      assert.equal(salvaged + lost, 2500);
+      assert.equal(fresh.status.dropped.damaged_file, lost);
+      assert.deepEqual(back, [...back].sort((a, b) => Number(a) - Number(b)), "in order");
+    } else assert.equal(salvaged, 0);
+    fresh.append([sampleEnv(9999)]);
+    assert.deepEqual(seqs(fresh.read("a", 5000)).slice(-1), [9999]);
     fresh.close();
   });
 }

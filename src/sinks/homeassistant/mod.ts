@@ -5,6 +5,8 @@ import type { Envelope, Sample } from "../../model.ts";
 import { Liveness } from "../liveness.ts";
 import { brokerFields, closeBroker, connectBroker, publishAll } from "../../mqtt/broker.ts";
 import { defineSink, deliveryFields, type Sink, type SinkContext } from "../sink.ts";
+import { LruMap } from "../../util/lru.ts";
+import { MAX_DEVICES } from "../liveness.ts";
 import { sensorFor } from "./sensors.ts";
 
 /** Config of the Home Assistant MQTT discovery sink. */
@@ -34,7 +36,8 @@ function objectId(s: string): string {
  */
 export class HomeAssistantSink implements Sink {
   #client: mqtt.MqttClient | null = null;
-  #announced = new Map<string, Sample>();
+  /** Devices announced (bounded: a flood of node names must not grow memory). */
+  #announced = new LruMap<string, Sample>(MAX_DEVICES);
   #liveness = new Liveness();
   #timer: ReturnType<typeof setInterval> | undefined;
   readonly base: string;

@@ -5,6 +5,8 @@ import type { Envelope } from "../../model.ts";
 import { Liveness } from "../liveness.ts";
 import { brokerFields, closeBroker, connectBroker, publishAll } from "../../mqtt/broker.ts";
 import { defineSink, deliveryFields, type Sink, type SinkContext } from "../sink.ts";
+import { LruMap } from "../../util/lru.ts";
+import { MAX_DEVICES } from "../liveness.ts";
 import { defaultInstance, venusValues } from "./paths.ts";
 
 /** Config of the Venus OS MQTT layout sink. */
@@ -31,7 +33,8 @@ export type VenusConfig = z.output<typeof venusSchema>;
  */
 export class VenusSink implements Sink {
   #client: mqtt.MqttClient | null = null;
-  #last = new Map<string, string>();
+  /** The last value published per topic (bounded: about 50 topics per device). */
+  #last = new LruMap<string, string>(MAX_DEVICES * 50);
   #liveness = new Liveness();
   #timer: ReturnType<typeof setInterval> | undefined;
   readonly portal: string;

@@ -11,6 +11,7 @@ import { Policies } from "../../policies/policies.ts";
 import { hasImagePolicy, policiesSchema } from "../../policies/schema.ts";
 import { takeTime, timeFields } from "../../sample_time.ts";
 import { errorMessage } from "../../status.ts";
+import { LruMap } from "../../util/lru.ts";
 import { BatchEmitter } from "../emitter.ts";
 import { defineSource, type SourceContext } from "../source.ts";
 import { classify } from "./payload.ts";
@@ -47,6 +48,11 @@ export const mqttSourceSchema = z.strictObject({
    */
   broker_drops: z.boolean().default(true),
   /**
+   * Nodes whose figures are kept in memory; beyond, the least recently heard is forgotten
+   * (counted `nodes_evicted`). Policy buffers of forgotten nodes stay on disk.
+   */
+  max_nodes: z.number().int().min(1).max(1_000_000).default(10_000),
+  /**
    * Per-node storage policies (pepeunit's documents): values of a node with a
    * policy become rows for ClickHouse (and files for S3) instead of samples.
    */
@@ -59,6 +65,9 @@ export const mqttSourceSchema = z.strictObject({
 
 /** mosquitto's count of messages it dropped (queue and in-flight limits), all clients together. */
 const BROKER_DROPPED = "$SYS/broker/publish/messages/dropped";
+
+/** Nodes listed in /status (the busiest first). */
+const BUSIEST = 100;
 
 /** Parsed MQTT source config. */
 export type MqttSourceConfig = z.output<typeof mqttSourceSchema>;
@@ -116,9 +125,11 @@ export class MqttSource {
   #tick: ReturnType<typeof setInterval> | undefined;
   /** Hand-overs run one after another (messages, policy ticks, videos), in order. */
   #chain: Promise<void> = Promise.resolve();
-  readonly nodes = new Map<string, NodeStats>();
+  /** Figures of the nodes heard lately (bounded: node ids come from topics). */
+  readonly nodes: LruMap<string, NodeStats>;
 
   constructor(readonly config: MqttSourceConfig, readonly ctx: SourceContext) {
+    this.nodes = new LruMap(config.max_nodes, () => ctx.status.count("nodes_evicted"));
     this.#emitter = new BatchEmitter<Pending>({
       handle: (batch) => this.#serially(() => this.#handle(batch)),
       batch: config.batch,
@@ -168,8 +179,10 @@ export class MqttSource {
       const policies = new Policies(c.policies, {
         path: `${this.ctx.dataDir}/policies-${this.ctx.name}.db`,
         log: this.ctx.log,
+        maxInMemory: c.max_nodes,
       });
       policies.open();
+      if (policies.recovered) this.ctx.status.info.policy_state_recovered = policies.recovered;
       this.#policies = policies;
       if (hasImagePolicy(c.policies)) {
         const images = new ImageIntake({
@@ -220,13 +233,23 @@ export class MqttSource {
     Object.defineProperty(this.ctx.status.info, "nodes", {
       enumerable: true,
       configurable: true,
-      get: () =>
-        Object.fromEntries(
-          [...this.nodes].map((
-            [node, s],
-          ) => [node, { ...s, stored_bytes: this.#policies?.storedBytes(node) ?? 0 }]),
-        ),
+      get: () => this.#busiest(),
     });
+    Object.defineProperty(this.ctx.status.info, "nodes_tracked", {
+      enumerable: true,
+      configurable: true,
+      get: () => this.nodes.size,
+    });
+  }
+
+  /** The busiest nodes' figures, for /status and the page (all of them would be unbounded). */
+  #busiest(): Record<string, NodeStats & { stored_bytes: number }> {
+    const top = [...this.nodes].sort((a, b) => b[1].messages - a[1].messages).slice(0, BUSIEST);
+    return Object.fromEntries(
+      top.map((
+        [node, s],
+      ) => [node, { ...s, stored_bytes: this.#policies?.storedBytes(node) ?? 0 }]),
+    );
   }
 
   /** Message handling, set up before the connection opens (queued messages come at once). */

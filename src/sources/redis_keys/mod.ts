@@ -1,4 +1,5 @@
 import { Redis } from "ioredis";
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { duration } from "../../config/types.ts";
 import type { FieldValue, Sample } from "../../model.ts";
@@ -26,6 +27,8 @@ export const redisKeysSchema = z.strictObject({
   /** SCAN MATCH patterns (never KEYS). */
   patterns: z.array(z.string().min(1)).min(1),
   interval: duration.default(10_000),
+  /** Keys read per scan at most (memory grows with them); more are counted and skipped. */
+  max_keys: z.number().int().min(1).max(1_000_000).default(100_000),
   /** SCAN COUNT hint. */
   count: z.number().int().min(1).default(1000),
   /** First matching mapping wins: node and tags from capture groups, point ids to field names. */
@@ -101,7 +104,7 @@ export function hashToSample(
 export class RedisKeysSource {
   #redis: Redis | null = null;
   readonly #loop = new PollLoop();
-  /** Last content per key, so an unchanged hash is not emitted again. */
+  /** A digest of each key's last content, so an unchanged hash is not emitted again. */
   #seen = new Map<string, string>();
 
   constructor(readonly config: RedisKeysConfig, readonly ctx: SourceContext) {}
@@ -150,9 +153,16 @@ export class RedisKeysSource {
         );
         cursor = next;
         for (const k of found) keys.add(k);
-      } while (cursor !== "0");
+      } while (cursor !== "0" && keys.size < this.config.max_keys);
     }
-    const list = [...keys].sort();
+    if (keys.size >= this.config.max_keys) {
+      this.ctx.status.count("scans_over_max_keys");
+      this.ctx.log.warn("more keys match than max_keys; the rest are not read this scan", {
+        max_keys: this.config.max_keys,
+        patterns: this.config.patterns.join(","),
+      });
+    }
+    const list = [...keys].sort().slice(0, this.config.max_keys);
     const pipe = redis.pipeline();
     for (const k of list) pipe.hgetall(k);
     const results = (await pipe.exec()) ?? [];
@@ -162,7 +172,7 @@ export class RedisKeysSource {
     list.forEach((key, i) => {
       const [err, hash] = results[i];
       if (err) return; // not a hash: skip (counted below)
-      const content = JSON.stringify(hash);
+      const content = createHash("sha1").update(JSON.stringify(hash)).digest("base64");
       seen.set(key, content);
       if (this.#seen.get(key) === content) {
         this.ctx.status.count("unchanged");

@@ -1,8 +1,8 @@
 /**
  * Publishes MQTT messages as fast as the broker takes them, in its own process
  * so the publisher does not share the gateway's event loop:
- * `publish.ts URL COUNT NODES [QOS]` (numbers and short text, topics
- * pepeunit/<node>/pepeunit). MQTT 3.1.1 packets are written straight to the
+ * `publisher.ts URL COUNT NODES [QOS] [TOPIC]` (numbers, on TOPIC with `{node}` replaced;
+ * pepeunit/{node}/pepeunit by default). MQTT 3.1.1 packets are written straight to the
  * socket in large chunks, QoS 1 with many messages in flight: a client library
  * sending one packet per write (mqtt.js: ~23k messages/s here) would measure
  * itself, not the broker or the gateway.
@@ -13,7 +13,7 @@ export function spawnPublisher(
   url: string,
   count: number,
   nodes: number,
-  options: { qos?: 0 | 1 } = {},
+  options: { qos?: 0 | 1; topic?: string } = {},
 ): Deno.ChildProcess {
   const args = [
     "run",
@@ -23,6 +23,7 @@ export function spawnPublisher(
     String(count),
     String(nodes),
     String(options.qos ?? 1),
+    options.topic ?? "pepeunit/{node}/pepeunit",
   ];
   return new Deno.Command(Deno.execPath(), { args }).spawn();
 }
@@ -92,7 +93,13 @@ async function countAcks(conn: Deno.Conn, onAck: () => void): Promise<void> {
   }
 }
 
-async function publish(url: string, count: number, nodes: number, qos: 0 | 1): Promise<void> {
+async function publish(
+  url: string,
+  count: number,
+  nodes: number,
+  options: { qos: 0 | 1; topic: string },
+): Promise<void> {
+  const qos = options.qos;
   const u = new URL(url);
   const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port || 1883) });
   conn.setNoDelay(true);
@@ -105,10 +112,13 @@ async function publish(url: string, count: number, nodes: number, qos: 0 | 1): P
     acked++;
     wake?.();
   });
-  const topics = Array.from({ length: nodes }, (_, n) => {
-    const node = `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
-    return `pepeunit/${node}/pepeunit`;
-  });
+  // Node ids in UUID form (pepeunit's); a topic per node is built when first used.
+  const topics: string[] = [];
+  const topicOf = (n: number) =>
+    topics[n] ??= options.topic.replace(
+      "{node}",
+      `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
+    );
   const CHUNK = 2000;
   // Packet ids are 16 bits: never more in flight than there are ids.
   const MAX_IN_FLIGHT = 60_000;
@@ -120,7 +130,7 @@ async function publish(url: string, count: number, nodes: number, qos: 0 | 1): P
     const parts: Uint8Array[] = [];
     let size = 0;
     for (let j = i; j < Math.min(i + CHUNK, count); j++) {
-      const p = publishPacket(topics[j % nodes], String(j % 1000 / 10), qos, (j % 65535) + 1);
+      const p = publishPacket(topicOf(j % nodes), String(j % 1000 / 10), qos, (j % 65535) + 1);
       parts.push(p);
       size += p.length;
     }
@@ -142,6 +152,9 @@ async function publish(url: string, count: number, nodes: number, qos: 0 | 1): P
 }
 
 if (import.meta.main) {
-  const [url, count, nodes, qos] = Deno.args;
-  await publish(url, Number(count), Number(nodes), qos === "0" ? 0 : 1);
+  const [url, count, nodes, qos, topic] = Deno.args;
+  await publish(url, Number(count), Number(nodes), {
+    qos: qos === "0" ? 0 : 1,
+    topic: topic ?? "pepeunit/{node}/pepeunit",
+  });
 }

@@ -1,0 +1,66 @@
+/** What every SQLite file of the gateway needs: checked opening, transactions, setting aside. */
+import { DatabaseSync } from "node:sqlite";
+import { errorMessage } from "../status.ts";
+
+/**
+ * Opens a database in WAL mode and checks it (`PRAGMA quick_check`); throws
+ * when the file is damaged, closing what it opened.
+ */
+export function openChecked(path: string, options: { synchronous: string }): DatabaseSync {
+  const db = new DatabaseSync(path);
+  try {
+    db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=${options.synchronous};`);
+    const check = db.prepare("PRAGMA quick_check").get();
+    if (check?.quick_check !== "ok") {
+      const report = String(check?.quick_check ?? "no answer").split("\n").slice(0, 3).join("; ");
+      throw new Error(`integrity check failed: ${report.slice(0, 300)}`);
+    }
+    return db;
+  } catch (e) {
+    try {
+      db.close();
+    } catch { /* unusable */ }
+    throw e;
+  }
+}
+
+/**
+ * Moves a damaged database (and its -wal and -shm) aside as
+ * `<path>.corrupt-<time>`, so a new one can start; returns where it went.
+ */
+export function moveAside(path: string, now: Date = new Date()): string {
+  const aside = `${path}.corrupt-${now.toISOString().replace(/[:.]/g, "")}`;
+  for (const suffix of ["", "-wal", "-shm"]) {
+    try {
+      Deno.renameSync(path + suffix, aside + suffix);
+    } catch { /* not there */ }
+  }
+  return aside;
+}
+
+/** Runs `fn` in one transaction: all of it is committed, or none. */
+export function transaction<T>(db: DatabaseSync, fn: () => T): T {
+  db.exec("BEGIN");
+  try {
+    const out = fn();
+    db.exec("COMMIT");
+    return out;
+  } catch (e) {
+    try {
+      db.exec("ROLLBACK");
+    } catch { /* the failed commit already rolled back */ }
+    throw e;
+  }
+}
+
+/** What opening a damaged file did: where it went and why. */
+export interface Recovery {
+  at: string;
+  moved_to: string;
+  error: string;
+}
+
+/** A recovery record for a file moved aside because of `error`. */
+export function recovery(movedTo: string, error: unknown): Recovery {
+  return { at: new Date().toISOString(), moved_to: movedTo, error: errorMessage(error) };
+}
