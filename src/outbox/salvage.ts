@@ -45,9 +45,10 @@ export function salvageOutbox(path: string, into: DatabaseSync): Salvage {
     );
     let salvaged = 0;
     let lost = 0;
-    const copy = (rows: Record<string, unknown>[]) => {
+    // A damaged page can return a row twice: only rows that went in count.
+    const copy = (rows: Iterable<Record<string, unknown>>) => {
       for (const r of rows) {
-        insert.run(
+        const put = insert.run(
           Number(r.id),
           String(r.kind),
           String(r.node),
@@ -55,8 +56,8 @@ export function salvageOutbox(path: string, into: DatabaseSync): Salvage {
           Number(r.bytes),
           String(r.payload),
         );
+        salvaged += Number(put.changes);
       }
-      salvaged += rows.length;
     };
     const range = (lo: number, hi: number): void => {
       const rows = tryAll(
@@ -83,23 +84,7 @@ export function salvageOutbox(path: string, into: DatabaseSync): Salvage {
         // The ends of the table cannot be found: take what a walk from each end reads.
         for (const order of ["ASC", "DESC"]) {
           try {
-            for (
-              const r of old.prepare(`SELECT ${COLUMNS} FROM records ORDER BY id ${order}`)
-                .iterate()
-            ) {
-              if (
-                Number(
-                  insert.run(
-                    Number(r.id),
-                    String(r.kind),
-                    String(r.node),
-                    Number(r.created),
-                    Number(r.bytes),
-                    String(r.payload),
-                  ).changes,
-                ) > 0
-              ) salvaged++;
-            }
+            copy(old.prepare(`SELECT ${COLUMNS} FROM records ORDER BY id ${order}`).iterate());
           } catch { /* the walk reached a damaged page */ }
         }
       } else if (bounds.lo !== null) {

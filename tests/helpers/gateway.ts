@@ -11,11 +11,21 @@ export interface GatewayProcess {
   child: Deno.ChildProcess;
   /** Resident memory now (MiB). */
   rssMiB(): number;
-  status(): Promise<Record<string, unknown> & { sources: Record<string, Status> }>;
+  status(): Promise<StatusDoc>;
   /** GET /health: status code and body. */
   health(): Promise<{ code: number; body: { status: string; components: Record<string, string> } }>;
   /** SIGTERM, wait, and collect stderr. */
   stop(): Promise<string>;
+}
+
+/** The parts of /status the tests read. */
+export interface StatusDoc {
+  sources: Record<string, Status>;
+  sinks: Record<string, Status & { queue: { records: number; bytes: number } }>;
+  outbox: Status;
+  store: Status;
+  http: Status;
+  [key: string]: unknown;
 }
 
 /** The parts of a component's /status the tests read. */
