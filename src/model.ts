@@ -15,6 +15,19 @@ export interface Sample {
   tags?: Record<string, string>;
 }
 
+/** Fields one sample may carry; payloads with more are refused (`too_many_fields`). */
+export const MAX_FIELDS = 256;
+
+/** About how many bytes a sample takes in memory (for byte-bounded buffers). */
+export function sampleBytes(sample: Sample): number {
+  let n = 64 + sample.node.length;
+  for (const k in sample.fields) {
+    const v = sample.fields[k];
+    n += 16 + k.length + (typeof v === "string" ? v.length : 8);
+  }
+  return n;
+}
+
 /** Statistics of one numeric column over one window. */
 export interface Stats {
   count: number;

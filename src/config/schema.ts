@@ -56,8 +56,10 @@ const redisSchema = z.strictObject({
   /** vemonitor_m8's read period; samples are sent every time_interval x cache_interval. */
   time_interval: duration.default(1000),
   cache_interval: z.number().int().min(1).default(1),
-  /** Samples kept in memory while Redis is down. */
+  /** Samples kept in memory while Redis is down (or cannot keep up). */
   max_pending: z.number().int().min(1).default(100_000),
+  /** The same bound in bytes: samples can be large. */
+  max_pending_bytes: size.default(64 * 1024 * 1024),
 });
 
 /** The whole gateway configuration. */

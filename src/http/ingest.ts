@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Sample } from "../model.ts";
+import { MAX_FIELDS, type Sample } from "../model.ts";
 import { readTime, timeProblem } from "../sample_time.ts";
 
 const fieldValue = z.union([z.number(), z.string().max(1024), z.boolean(), z.null()]);
@@ -12,7 +12,7 @@ export const ingestSampleSchema = z.strictObject({
   fields: z.record(z.string().min(1).max(64), fieldValue).refine(
     (f) => Object.keys(f).length > 0,
     "at least one field",
-  ),
+  ).refine((f) => Object.keys(f).length <= MAX_FIELDS, `at most ${MAX_FIELDS} fields`),
   tags: z.record(z.string().min(1).max(64), z.string().max(256)).optional(),
 });
 

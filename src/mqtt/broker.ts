@@ -12,6 +12,11 @@ export const brokerFields = {
   password: z.string().optional(),
   /** Keep the session (and QoS 1 in-flight messages) across reconnects. */
   clean: z.boolean().default(false),
+  /**
+   * MQTT 5 (the default) lets the gateway announce the largest message it takes, so the
+   * broker never sends a larger one; 4 (3.1.1) for brokers without MQTT 5.
+   */
+  protocol_version: z.union([z.literal(4), z.literal(5)]).default(5),
   /** CA / client certificate files for mqtts. */
   ca: z.string().optional(),
   cert: z.string().optional(),
@@ -25,6 +30,7 @@ export interface BrokerConfig {
   username?: string;
   password?: string;
   clean: boolean;
+  protocol_version: 4 | 5;
   ca?: string;
   cert?: string;
   key?: string;
@@ -46,6 +52,8 @@ export async function connectBroker(
      * messages can arrive with the CONNACK, before this function returns.
      */
     prepare?: (client: mqtt.MqttClient) => void;
+    /** The largest packet the broker may send us (MQTT 5 Maximum Packet Size). */
+    maxPacketSize?: number;
   } = {},
 ): Promise<mqtt.MqttClient> {
   const read = (p?: string) => (p ? Deno.readTextFileSync(p) : undefined);
@@ -54,6 +62,15 @@ export async function connectBroker(
     username: config.username,
     password: config.password,
     clean: config.clean,
+    protocolVersion: config.protocol_version,
+    // MQTT 5 ends a session at disconnect unless it is given an expiry: keep it (and the
+    // messages queued for it) as MQTT 3.1.1 does with clean: false.
+    properties: config.protocol_version === 5
+      ? {
+        sessionExpiryInterval: config.clean ? 0 : 0xffffffff,
+        ...(options.maxPacketSize ? { maximumPacketSize: options.maxPacketSize } : {}),
+      }
+      : undefined,
     reconnectPeriod: 1000,
     connectTimeout: config.timeout,
     queueQoSZero: false,

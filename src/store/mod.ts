@@ -43,6 +43,7 @@ export function createStore(config: GatewayConfig, context: { log?: Logger } = {
       hashPrefix: r.hash_prefix ?? r.node_set,
       keyPrefix: r.key_prefix,
       maxPending: r.max_pending,
+      maxPendingBytes: r.max_pending_bytes,
     });
   }
   return new EmbeddedStore(`${config.gateway.data_dir}/store.db`, options);

@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import type { FieldValue, Sample, Stats, Window } from "../model.ts";
+import { type FieldValue, type Sample, sampleBytes, type Stats, type Window } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import { readLuaScript } from "./lua.ts";
 import {
@@ -28,6 +28,8 @@ export interface RedisStoreOptions extends StoreOptions {
   keyPrefix: string;
   /** Samples kept in memory while Redis is unreachable; the oldest are dropped beyond it. */
   maxPending: number;
+  /** The same bound in bytes (about). */
+  maxPendingBytes: number;
 }
 
 interface Script {
@@ -47,6 +49,7 @@ export class RedisStore implements Store {
     aggregate: { source: "", sha: "" },
   };
   #pending: Sample[] = [];
+  #pendingBytes = 0;
   #hints: WindowHints;
   #flushing: Promise<void> | null = null;
 
@@ -111,13 +114,26 @@ export class RedisStore implements Store {
   }
 
   write(samples: Sample[]): Promise<void> {
-    this.#pending.push(...samples);
-    const over = this.#pending.length - this.options.maxPending;
+    for (const s of samples) {
+      this.#pending.push(s);
+      this.#pendingBytes += sampleBytes(s);
+    }
+    // Bounded in samples and in bytes (a sample can hold hundreds of fields): oldest go first.
+    let over = 0;
+    while (
+      over < this.#pending.length &&
+      (this.#pending.length - over > this.options.maxPending ||
+        this.#pendingBytes > this.options.maxPendingBytes)
+    ) {
+      this.#pendingBytes -= sampleBytes(this.#pending[over]);
+      over++;
+    }
     if (over > 0) {
       this.#pending.splice(0, over);
       this.status.drop("redis_unavailable_buffer_full", over);
     }
     this.status.info.pending = this.#pending.length;
+    this.status.info.pending_bytes = this.#pendingBytes;
     return Promise.resolve();
   }
 
@@ -131,6 +147,7 @@ export class RedisStore implements Store {
     if (this.#pending.length === 0 || this.#redis.status !== "ready") return;
     const batch = this.#pending;
     this.#pending = [];
+    this.#pendingBytes = 0;
     const o = this.options;
     try {
       const sha = this.#scripts.write.sha ||
@@ -155,10 +172,12 @@ export class RedisStore implements Store {
     } catch (e) {
       if (errorMessage(e).includes("NOSCRIPT")) this.#scripts.write.sha = "";
       // Put the batch back in front; write() bounds the buffer.
-      this.#pending = batch.concat(this.#pending);
+      const later = this.#pending;
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      this.write(batch.concat(later));
       this.status.fail(e);
       this.status.state = "degraded";
-      this.write([]);
     }
     this.status.info.pending = this.#pending.length;
   }

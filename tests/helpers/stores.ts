@@ -54,6 +54,7 @@ export function redisFactory(
       hashPrefix: nodeSet,
       keyPrefix: `${nodeSet}:`,
       maxPending: 1_000_000,
+      maxPendingBytes: 1024 ** 3,
     });
     await s.open();
     return s;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { duration } from "../../config/types.ts";
-import type { FieldValue, Sample } from "../../model.ts";
+import { type FieldValue, MAX_FIELDS, type Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { globMatcher } from "../../util/glob.ts";
 import { deadline } from "../../util/timing.ts";
@@ -57,6 +57,10 @@ export function pollToSamples(
         continue;
       }
       fields[name] = value as FieldValue;
+    }
+    if (Object.keys(fields).length > MAX_FIELDS) {
+      skipped += Object.keys(fields).length;
+      continue;
     }
     if (Object.keys(fields).length > 0) {
       samples.push({ source: options.source, node: device, ts: options.stamp(device), fields });

@@ -207,7 +207,11 @@ export class MqttSource {
     const client = await connectBroker(
       { ...c },
       { name: this.ctx.name, gatewayId: this.ctx.gatewayId, status: this.ctx.status },
-      { prepare: (client) => this.#prepare(client) },
+      {
+        prepare: (client) => this.#prepare(client),
+        // Larger messages are never sent (MQTT 5): a topic, properties and headers fit in 64 KiB.
+        maxPacketSize: Math.min(c.max_size + 64 * 1024, 268_435_455),
+      },
     );
     const subscribe = () =>
       client.subscribeAsync(

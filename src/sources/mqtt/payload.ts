@@ -1,5 +1,5 @@
 /** What an MQTT payload is, decided by its content (never by its topic). */
-import type { FieldValue } from "../../model.ts";
+import { type FieldValue, MAX_FIELDS } from "../../model.ts";
 
 /** Payload kinds: policies accept some and refuse others. */
 export type PayloadKind = "number" | "text" | "json" | "image" | "binary";
@@ -61,7 +61,9 @@ export function classify(bytes: Uint8Array): Payload {
       return { kind: "invalid", reason: "json_not_an_object" };
     }
     const fields: Record<string, FieldValue> = {};
-    for (const [k, v] of Object.entries(parsed)) {
+    const entries = Object.entries(parsed);
+    if (entries.length > MAX_FIELDS) return { kind: "invalid", reason: "too_many_fields" };
+    for (const [k, v] of entries) {
       if (v === null || ["number", "string", "boolean"].includes(typeof v)) {
         fields[k] = v as FieldValue;
       }

@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { duration } from "../../config/types.ts";
-import type { FieldValue, Sample } from "../../model.ts";
+import { type FieldValue, MAX_FIELDS, type Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { PollLoop } from "../poll_loop.ts";
 import { defineSource, type SourceContext } from "../source.ts";
@@ -172,6 +172,10 @@ export class RedisKeysSource {
     list.forEach((key, i) => {
       const [err, hash] = results[i];
       if (err) return; // not a hash: skip (counted below)
+      if (Object.keys(hash as object).length > MAX_FIELDS) {
+        this.ctx.status.drop("too_many_fields");
+        return;
+      }
       const content = createHash("sha1").update(JSON.stringify(hash)).digest("base64");
       seen.set(key, content);
       if (this.#seen.get(key) === content) {

@@ -1,0 +1,60 @@
+/**
+ * Attack 9: huge MQTT messages. mqtt.js holds a whole message in memory before
+ * the source can look at its size; with MQTT 5 the gateway announces a Maximum
+ * Packet Size from `max_size`, so the broker never sends a larger one.
+ */
+import assert from "node:assert/strict";
+import mqtt from "mqtt";
+import { startGateway } from "../helpers/gateway.ts";
+import { startMosquitto, waitFor } from "../helpers/servers.ts";
+
+const BIG = 20 * 1024 * 1024;
+
+for (const version of [5, 4] as const) {
+  Deno.test(`20 MiB messages against max_size 256KiB (MQTT ${version}): refused and counted, small ones stored`, async () => {
+    const broker = await startMosquitto({ config: "sys_interval 1\n" });
+    const url = `mqtt://127.0.0.1:${broker.port}`;
+    const gw = await startGateway((port, data) =>
+      `gateway: {id: big, data_dir: ${data}}
+log: {level: error}
+http: {port: ${port}}
+sources:
+  units: {type: mqtt, url: "${url}", topics: ["big/+"], client_id: big, protocol_version: ${version}}
+`
+    );
+    let maxRss = 0;
+    const sampler = setInterval(() => maxRss = Math.max(maxRss, gw.rssMiB()), 50);
+    const pub = await mqtt.connectAsync(url);
+    try {
+      await waitFor(async () => (await gw.health()).body.components["mqtt.units"] === "up", {
+        what: "subscribed",
+      });
+      const big = new Uint8Array(BIG).fill(0x31);
+      for (let i = 0; i < 5; i++) {
+        await pub.publishAsync("big/a", big as unknown as string, { qos: 1 });
+        await pub.publishAsync("big/b", String(i), { qos: 1 });
+      }
+      await waitFor(async () => (await gw.status()).sources.units.processed === 5, {
+        what: "the 5 small messages stored",
+      });
+      const s = await gw.status();
+      if (version === 5) {
+        // Never sent to the gateway (mosquitto drops them for this client without a count).
+        assert.equal(s.sources.units.counters.messages, 5);
+        assert.ok(s.sources.units.counters.bytes < 100);
+        assert.equal(s.sources.units.dropped.over_max_size ?? 0, 0);
+      } else {
+        // MQTT 3.1.1 has no way to refuse: received whole, then dropped and counted.
+        assert.equal(s.sources.units.dropped.over_max_size, 5);
+      }
+      console.log(`MQTT ${version}: gateway RSS max ${maxRss.toFixed(0)} MiB with 5 x 20 MiB`);
+      if (version === 5) assert.ok(maxRss < 150, `RSS ${maxRss.toFixed(0)} MiB`);
+      assert.equal((await gw.health()).code, 200);
+    } finally {
+      clearInterval(sampler);
+      await pub.endAsync();
+      await gw.stop();
+      await broker.stop();
+    }
+  });
+}
