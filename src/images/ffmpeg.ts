@@ -49,20 +49,42 @@ export async function ffmpegVersion(binary = "ffmpeg"): Promise<string | null> {
 export const FFMPEG_MISSING =
   "ffmpeg was not found on PATH: image policies need it (Debian: apt-get install ffmpeg)";
 
-async function run(args: string[], input?: Uint8Array): Promise<Uint8Array> {
+/** ffmpeg ran longer than it was given: stopped, its work dropped. */
+export class MediaTimeout extends MediaError {
+  constructor(message: string) {
+    super(message);
+    this.name = "MediaTimeout";
+  }
+}
+
+async function run(
+  args: string[],
+  options: { input?: Uint8Array; timeoutMs?: number } = {},
+): Promise<Uint8Array> {
+  const { input, timeoutMs } = options;
   const child = new Deno.Command("ffmpeg", {
     args: ["-hide_banner", "-nostdin", "-v", "error", "-xerror", ...args],
     stdin: input ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  let timedOut = false;
+  const timer = timeoutMs
+    ? setTimeout(() => {
+      timedOut = true;
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+    }, timeoutMs)
+    : undefined;
   if (input) {
     const writer = child.stdin.getWriter();
     // ffmpeg may stop reading early on a corrupt input: its exit status tells.
     await writer.write(input).catch(() => {});
     await writer.close().catch(() => {});
   }
-  const out = await child.output();
+  const out = await child.output().finally(() => clearTimeout(timer));
+  if (timedOut) throw new MediaTimeout(`ffmpeg took longer than ${timeoutMs} ms; stopped`);
   if (!out.success) {
     const err = new TextDecoder().decode(out.stderr).trim().split("\n").pop() ?? "";
     throw new MediaError(`ffmpeg exited with ${out.code}: ${err.slice(0, 300)}`);
@@ -106,6 +128,9 @@ export function normaliseImage(
     // A damaged image is refused, not half-decoded into a grey frame.
     "-err_detect",
     "explode",
+    // The header was checked; the decoder refuses anything larger all the same.
+    "-max_pixels",
+    String(policy.max_pixels),
     "-f",
     `${options.from}_pipe`,
     "-i",
@@ -119,7 +144,7 @@ export function normaliseImage(
     "-f",
     "image2pipe",
     "pipe:1",
-  ], image);
+  ], { input: image, timeoutMs: policy.timeout });
 }
 
 /**

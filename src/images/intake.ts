@@ -15,6 +15,7 @@ import {
   IMAGE_EXTENSION,
   type ImageFormat,
   MediaError,
+  MediaTimeout,
   normaliseImage,
 } from "./ffmpeg.ts";
 import { FramesFullError, Timelapse } from "./timelapse.ts";
@@ -127,7 +128,7 @@ export class ImageIntake {
       frame = await normalised;
     } catch (e) {
       if (!(e instanceof MediaError)) throw e;
-      this.options.drop(node, "corrupt_image");
+      this.options.drop(node, e instanceof MediaTimeout ? "image_timeout" : "corrupt_image");
       this.options.log.warn("image skipped: ffmpeg could not decode it", {
         node,
         bytes: options.bytes,

@@ -12,6 +12,7 @@ import type { Entry, Envelope, StateType } from "../model.ts";
 import type { Payload } from "../sources/mqtt/payload.ts";
 import { IMAGE_EXTENSION, IMAGE_TYPE, type ImageFormat } from "../images/ffmpeg.ts";
 import type { Video } from "../images/timelapse.ts";
+import { imageDimensions } from "../images/dimensions.ts";
 import { ARCHIVE_EXTENSION, pack } from "./archive.ts";
 import {
   type FilterMemory,
@@ -171,6 +172,12 @@ export class Policies {
       // Images only, recognised by content; normalised and accumulated by the source (ffmpeg).
       if (payload.kind !== "image") return dropped("not_an_image");
       if (size > policy.image_policy.max_size) return dropped("over_max_size");
+      // Judged from the header, before ffmpeg decodes anything.
+      const dims = imageDimensions(message, payload.format);
+      if (!dims) return dropped("corrupt_image");
+      if (dims.width * dims.height > policy.image_policy.max_pixels) {
+        return dropped("over_max_pixels");
+      }
       const reason = this.#rateLimit(policy, s, now);
       if (reason) return dropped(reason);
       // Frames are files named by their time: one node's never share a millisecond.

@@ -121,6 +121,13 @@ const imageSchema = z.strictObject({
   fit: z.enum(["inside", "cover"]).default("inside"),
   /** Larger images are refused before decoding (over_max_size). */
   max_size: size.default(5 * 1024 * 1024),
+  /**
+   * Images whose header declares more pixels are refused before decoding (over_max_pixels):
+   * a small file can declare a huge image. 40 MP takes an 8K frame.
+   */
+  max_pixels: z.number().int().min(1).max(1_000_000_000).default(40_000_000),
+  /** ffmpeg is stopped after this long on one image (image_timeout). */
+  timeout: duration.default(30_000),
   /** Accumulate frames on disk and turn them into videos. */
   timelapse: timelapseSchema.optional(),
 });

@@ -1,4 +1,5 @@
 /** Test JPEG frames made by ffmpeg (its test pattern, a different picture per frame). */
+import { deflateSync } from "node:zlib";
 
 /** `count` JPEG frames of width x height, each with a comment segment carrying `comment`. */
 export async function jpegFrames(
@@ -65,4 +66,53 @@ export async function probeVideo(path: string): Promise<{ frames: number; durati
     frames: Number(info.streams[0].nb_read_frames),
     duration: Number(info.format.duration),
   };
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const body = new Uint8Array([...new TextEncoder().encode(type), ...data]);
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  out.set(body, 4);
+  view.setUint32(8 + data.length, crc32(body));
+  return out;
+}
+
+/**
+ * A valid PNG of width x height black pixels (1-bit grayscale) that compresses to
+ * a few tens of KB: a decompression bomb for a decoder that trusts it.
+ */
+export function bombPng(width: number, height: number): Uint8Array {
+  const ihdr = new Uint8Array(13);
+  const v = new DataView(ihdr.buffer);
+  v.setUint32(0, width);
+  v.setUint32(4, height);
+  ihdr.set([1, 0, 0, 0, 0], 8); // bit depth 1, grayscale, deflate, no filter, no interlace
+  const raw = new Uint8Array(height * (1 + Math.ceil(width / 8))); // filter byte + zero pixels
+  const idat = deflateSync(raw, { level: 9 });
+  return new Uint8Array([
+    0x89,
+    0x50,
+    0x4e,
+    0x47,
+    0x0d,
+    0x0a,
+    0x1a,
+    0x0a,
+    ...chunk("IHDR", ihdr),
+    ...chunk("IDAT", idat),
+    ...chunk("IEND", new Uint8Array(0)),
+  ]);
 }
