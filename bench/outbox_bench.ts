@@ -28,6 +28,7 @@ export async function benchOutbox(): Promise<void> {
   for (const sync of ["full", "normal"] as const) {
     const dir = await Deno.makeTempDir({ prefix: "outbox-bench-" });
     const ob = new Outbox({
+      maxDeadLetterBytes: 16 * 1024 * 1024,
       path: `${dir}/outbox.db`,
       maxBytes: 2 * 1024 ** 3,
       maxAgeMs: 0,

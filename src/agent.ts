@@ -7,6 +7,7 @@ import { configureLog, createLogger, type Logger } from "./log.ts";
 import type { EnvelopeKind, Sample } from "./model.ts";
 import { Delivery } from "./outbox/delivery.ts";
 import { Outbox } from "./outbox/outbox.ts";
+import type { DeadLetter } from "./outbox/dead_letters.ts";
 import { Pipeline } from "./pipeline.ts";
 import { Alerts } from "./rules/alerts.ts";
 import { Thresholds } from "./rules/thresholds.ts";
@@ -82,6 +83,7 @@ export class Agent implements GatewayView {
       maxAgeMs: config.outbox.max_age,
       onFull: config.outbox.on_full,
       sync: config.outbox.sync,
+      maxDeadLetterBytes: config.outbox.max_dead_letters,
       log: this.log.child("outbox"),
     });
     this.#startedAt = this.clock.now();
@@ -305,6 +307,7 @@ export class Agent implements GatewayView {
       outbox: {
         ...this.outbox.status.toJSON(),
         bytes: this.outbox.bytes,
+        dead_letter_bytes: this.outbox.deadLetters.bytes,
         max_bytes: this.config.outbox.max_bytes,
       },
       sources: Object.fromEntries([
@@ -385,6 +388,26 @@ export class Agent implements GatewayView {
     d.setPaused(paused);
     this.log.info(paused ? "sink paused" : "sink resumed", { sink: name });
     return true;
+  }
+
+  deadLetters(options: { sink?: string; limit: number; data: boolean }): DeadLetter[] {
+    return this.outbox.deadLetters.list(options);
+  }
+
+  async replayDeadLetters(
+    sink: string,
+  ): Promise<{ replayed: number; refused: number; error?: string } | null> {
+    const d = this.deliveries.get(sink);
+    if (!d) return null;
+    const result = await d.replayDeadLetters();
+    this.log.info("dead letters replayed", { sink, ...result });
+    return result;
+  }
+
+  purgeDeadLetters(sink?: string): number {
+    const n = this.outbox.deadLetters.purge(sink);
+    this.log.info("dead letters purged", { sink: sink ?? "(all)", records: n });
+    return n;
   }
 
   /**

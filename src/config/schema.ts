@@ -134,10 +134,18 @@ export const gatewaySchema = z.strictObject({
   ),
   outbox: z.strictObject({
     max_bytes: size.default(256 * 1024 ** 2),
+    /** Records upstreams refused, kept for inspection and replay (inside max_bytes, at most 1/4). */
+    max_dead_letters: size.default(16 * 1024 ** 2),
     max_age: duration.default(0),
     on_full: z.enum(["drop_oldest", "reject_new"]).default("drop_oldest"),
     sync: z.enum(["full", "normal"]).default("full"),
-  }).default({ max_bytes: 256 * 1024 ** 2, max_age: 0, on_full: "drop_oldest", sync: "full" }),
+  }).default({
+    max_bytes: 256 * 1024 ** 2,
+    max_dead_letters: 16 * 1024 ** 2,
+    max_age: 0,
+    on_full: "drop_oldest",
+    sync: "full",
+  }),
   events: eventsSchema,
   sources: z.record(componentName, pluginUnion(SOURCE_PLUGINS, "source")).default({}),
   sinks: z.record(componentName, pluginUnion(SINK_PLUGINS, "sink")).default({}),

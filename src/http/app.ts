@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Sample } from "../model.ts";
 import { OutboxFullError } from "../outbox/outbox.ts";
+import type { DeadLetter } from "../outbox/dead_letters.ts";
 import { QUERY_LIMIT, type SeriesQuery } from "../store/store.ts";
 import { errorMessage } from "../status.ts";
 import { parseDuration } from "../config/types.ts";
@@ -31,6 +32,14 @@ export interface GatewayView {
   reload(): Promise<ReloadResult>;
   /** Pauses or resumes a sink; false when there is no such sink. */
   setSinkPaused(name: string, paused: boolean): boolean;
+  /** Records upstreams refused, newest first. */
+  deadLetters(options: { sink?: string; limit: number; data: boolean }): DeadLetter[];
+  /** Delivers a sink's dead letters again; null when there is no such sink. */
+  replayDeadLetters(
+    sink: string,
+  ): Promise<{ replayed: number; refused: number; error?: string } | null>;
+  /** Deletes dead letters (of one sink, or all); returns how many. */
+  purgeDeadLetters(sink?: string): number;
 }
 
 /** What a reload did. */
@@ -218,6 +227,37 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
       return c.json({ sink: name, paused });
     });
   }
+
+  const deadLettersQuery = z.strictObject({
+    sink: z.string().optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    data: z.enum(["true", "false"]).default("false"),
+  });
+  // Dead letters hold data: reading them needs the token too.
+  app.get("/dead-letters", requireToken as never, (c) => {
+    const q = deadLettersQuery.safeParse(c.req.query());
+    if (!q.success) {
+      return c.json({
+        error: "invalid query",
+        details: q.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`),
+      }, 400);
+    }
+    const { sink, limit, data } = q.data;
+    return c.json({ dead_letters: view.deadLetters({ sink, limit, data: data === "true" }) });
+  });
+
+  app.post("/dead-letters/replay", requireToken as never, limit, async (c) => {
+    const sink = c.req.query("sink");
+    if (!sink) return c.json({ error: "sink: name the sink whose dead letters to replay" }, 400);
+    const result = await view.replayDeadLetters(sink);
+    if (!result) return c.json({ error: `no sink named "${sink}"` }, 404);
+    return c.json({ sink, ...result });
+  });
+
+  app.post("/dead-letters/purge", requireToken as never, limit, (c) => {
+    const sink = c.req.query("sink");
+    return c.json({ sink: sink ?? null, purged: view.purgeDeadLetters(sink) });
+  });
 
   app.post("/ingest", requireToken as never, limit, async (c) => {
     let body: unknown;

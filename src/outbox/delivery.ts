@@ -49,6 +49,7 @@ export class Delivery {
   #filter: (e: Envelope) => Envelope;
   #idleWaiters: (() => void)[] = [];
   #lastError: unknown = null;
+  #writing: Promise<unknown> = Promise.resolve();
 
   constructor(name: string, readonly options: DeliveryOptions) {
     this.name = name;
@@ -154,18 +155,19 @@ export class Delivery {
 
   /** Writes one batch; true when the cursor moved (sent or dead-lettered). */
   async #deliver(rows: OutboxRow[]): Promise<boolean> {
-    const { outbox, sink, config, status, log } = this.options;
+    const { outbox, config, status, log } = this.options;
     try {
-      if (!this.#connected) {
-        if (sink.connect) {
-          await deadline(sink.connect(), config.timeout, `connect of sink ${this.name}`);
-        }
-        this.#connected = true;
+      await this.#connect();
+      const refused = await this.#lock(() => this.#writeSplitting(rows));
+      for (const [error, bad] of groupByError(refused)) {
+        outbox.deadLetter(this.name, bad, error);
+        log.warn("upstream refused records; kept in dead_letters", {
+          records: bad.length,
+          error,
+        });
       }
-      const batch = rows.map((r) => this.#filter(r.envelope));
-      await deadline(sink.write(batch), config.timeout, `write to sink ${this.name}`);
       outbox.ack(this.name, rows[rows.length - 1].id);
-      status.ok(rows.length);
+      status.ok(rows.length - refused.length);
       status.state = "up";
       this.#attempt = 0;
       this.#lastError = null;
@@ -181,20 +183,85 @@ export class Delivery {
         log.warn("batch too large for the upstream, halving it", { size: rows.length });
         return true;
       }
-      if (e instanceof RejectedError) {
-        outbox.deadLetter(this.name, rows, errorMessage(e));
-        outbox.ack(this.name, rows[rows.length - 1].id);
-        log.warn("upstream rejected a batch; kept in dead_letters", {
-          records: rows.length,
-          status: e.status,
-          error: errorMessage(e),
-        });
-        return true;
-      }
       status.count("retried");
       status.state = "degraded";
       log.warn("delivery failed, will retry", { error: errorMessage(e) });
       return false;
     }
   }
+
+  async #connect(): Promise<void> {
+    const { sink, config } = this.options;
+    if (this.#connected) return;
+    if (sink.connect) {
+      await deadline(sink.connect(), config.timeout, `connect of sink ${this.name}`);
+    }
+    this.#connected = true;
+  }
+
+  /** One write to the sink at a time (the loop and a replay share it). */
+  #lock<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#writing.then(fn);
+    this.#writing = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Writes rows; when the upstream refuses the batch (4xx), halves it until the
+   * refused records are found, so only they are set aside and the rest is
+   * delivered (a record written twice overwrites itself). Throws retryable errors.
+   */
+  async #writeSplitting(rows: OutboxRow[]): Promise<(OutboxRow & { error: string })[]> {
+    const { sink, config } = this.options;
+    try {
+      const batch = rows.map((r) => this.#filter(r.envelope));
+      await deadline(sink.write(batch), config.timeout, `write to sink ${this.name}`);
+      return [];
+    } catch (e) {
+      if (!(e instanceof RejectedError) || e instanceof TooLargeError) throw e;
+      if (rows.length === 1) return [{ ...rows[0], error: errorMessage(e) }];
+      this.options.status.count("rejected_batches_split");
+      const mid = rows.length >> 1;
+      const left = await this.#writeSplitting(rows.slice(0, mid));
+      return left.concat(await this.#writeSplitting(rows.slice(mid)));
+    }
+  }
+
+  /**
+   * Delivers this sink's dead letters again (after the cause was fixed): those
+   * the upstream takes leave the table, the others stay with the new message.
+   */
+  async replayDeadLetters(): Promise<{ replayed: number; refused: number; error?: string }> {
+    const letters = this.options.outbox.deadLetters;
+    let replayed = 0;
+    let refused = 0;
+    try {
+      await this.#connect();
+      let after = 0;
+      for (;;) {
+        const rows = letters.take(this.name, this.options.config.batch_size, { after });
+        if (rows.length === 0) break;
+        after = rows[rows.length - 1].id;
+        const bad = await this.#lock(() => this.#writeSplitting(rows));
+        const badIds = new Set(bad.map((b) => b.id));
+        replayed += letters.remove(rows.filter((r) => !badIds.has(r.id)).map((r) => r.id));
+        refused += bad.length;
+      }
+      this.options.status.count("dead_letters_replayed", replayed);
+      return { replayed, refused };
+    } catch (e) {
+      return { replayed, refused, error: errorMessage(e) };
+    }
+  }
+}
+
+/** Refused records grouped by the upstream's message. */
+function groupByError(rows: (OutboxRow & { error: string })[]): Map<string, OutboxRow[]> {
+  const out = new Map<string, OutboxRow[]>();
+  for (const r of rows) {
+    let list = out.get(r.error);
+    if (!list) out.set(r.error, list = []);
+    list.push({ id: r.id, envelope: r.envelope });
+  }
+  return out;
 }

@@ -3,6 +3,7 @@ import type { Logger } from "../log.ts";
 import type { Envelope, EnvelopeKind } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import { moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
+import { DeadLetters } from "./dead_letters.ts";
 import { salvageOutbox } from "./salvage.ts";
 
 const SCHEMA = `
@@ -55,6 +56,8 @@ export interface OutboxOptions {
   onFull: "drop_oldest" | "reject_new";
   /** `full` survives power loss (fsync per commit); `normal` survives a process crash only. */
   sync: "full" | "normal";
+  /** Bytes of dead letters kept at most (never more than a quarter of maxBytes). */
+  maxDeadLetterBytes: number;
   log: Logger;
 }
 
@@ -111,6 +114,7 @@ export class Outbox {
   /** The largest record held since opening: when a full batch of them fits, sizes need no check. */
   #largest = 0;
   #readers = new Map<string, Reader>();
+  #deadLetters: DeadLetters | null = null;
   #listeners = new Set<() => void>();
   #insert!: StatementSync;
   /** Where a sink without a cursor starts: the end of the log, or its start after a salvage. */
@@ -168,7 +172,17 @@ export class Outbox {
     this.#countHeld();
   }
 
+  /** Records upstreams refused, kept with their messages (bounded, inside max_bytes). */
+  get deadLetters(): DeadLetters {
+    return this.#deadLetters!;
+  }
+
+  /** Counts what the file holds (after opening, and after a salvage filled it). */
   #countHeld(): void {
+    this.#deadLetters = new DeadLetters(this.#db, {
+      maxBytes: Math.min(this.options.maxDeadLetterBytes, this.options.maxBytes / 4),
+      dropped: (sink, n) => this.#readers.get(sink)?.status.drop("dead_letters_dropped", n),
+    });
     const held = this.#db.prepare(
       "SELECT COALESCE(SUM(bytes), 0) AS b, COALESCE(MAX(bytes), 0) AS m FROM records",
     ).get();
@@ -251,7 +265,7 @@ export class Outbox {
       return { kind: e.kind, node: e.data.node ?? "", payload, bytes: payload.length + 48 };
     });
     const size = rows.reduce((n, r) => n + r.bytes, 0);
-    if (this.#bytes + size > this.options.maxBytes) {
+    if (this.bytes + size > this.options.maxBytes) {
       if (this.options.onFull === "reject_new") {
         this.status.drop("buffer_full", rows.length);
         throw new OutboxFullError(
@@ -261,8 +275,13 @@ export class Outbox {
       }
       try {
         // Free a slice at once so a full buffer does not pay for a drop on every append.
-        const need = this.#bytes + size - this.options.maxBytes;
-        this.#dropOldest(Math.max(need, Math.floor(this.options.maxBytes / 50)), "buffer_full");
+        // Dead letters (refused already) go before records still on their way.
+        let need = Math.max(
+          this.bytes + size - this.options.maxBytes,
+          Math.floor(this.options.maxBytes / 50),
+        );
+        need -= this.deadLetters.dropOldest(need);
+        if (need > 0) this.#dropOldest(need, "buffer_full");
       } catch (e) {
         return this.#refuse(rows.length, ioReason(e), e);
       }
@@ -457,28 +476,10 @@ export class Outbox {
     }
   }
 
-  /** Keeps rejected records (4xx from upstream) with the server's message, then moves past them. */
+  /** Keeps rejected records (4xx from upstream) with the server's message. */
   deadLetter(sink: string, rows: OutboxRow[], error: string): void {
-    const stmt = this.#db.prepare(
-      "INSERT INTO dead_letters (sink, record_id, kind, payload, error, at) VALUES (?, ?, ?, ?, ?, ?)",
-    );
-    this.#transaction(() => {
-      for (const r of rows) {
-        stmt.run(sink, r.id, r.envelope.kind, JSON.stringify(r.envelope.data), error, Date.now());
-      }
-    });
+    this.deadLetters.add(sink, rows, error, Date.now());
     this.#reader(sink).status.count("dead_lettered", rows.length);
-  }
-
-  /** Dead-lettered records of a sink (newest first), for inspection. */
-  deadLetters(sink: string, limit = 100): { record_id: number; kind: string; error: string }[] {
-    return this.#db.prepare(
-      "SELECT record_id, kind, error FROM dead_letters WHERE sink = ? ORDER BY id DESC LIMIT ?",
-    ).all(sink, limit).map((r) => ({
-      record_id: Number(r.record_id),
-      kind: String(r.kind),
-      error: String(r.error),
-    }));
   }
 
   /** Removes rows every sink has passed, and rows older than max_age. */
@@ -514,9 +515,9 @@ export class Outbox {
     };
   }
 
-  /** Total bytes held. */
+  /** Total bytes held: records waiting and dead letters. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#bytes + (this.#deadLetters?.bytes ?? 0);
   }
 
   close(): void {

@@ -16,6 +16,7 @@ export async function deliveryFor(config: Record<string, unknown>, options: { di
   const status = new ComponentStatus("sink", String(config.type));
   const log = createLogger("test.sink");
   const outbox = new Outbox({
+    maxDeadLetterBytes: 16 * 1024 * 1024,
     path: `${dir}/outbox.db`,
     maxBytes: 512 * 1024 ** 2,
     maxAgeMs: 0,

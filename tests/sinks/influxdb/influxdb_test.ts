@@ -83,7 +83,10 @@ Deno.test("a payload InfluxDB rejects (400) goes to dead letters; the rest keeps
       data: { source: "test", node: "n1", ts: T0 + 99_000, fields: { seq: "x" } },
     }]);
     await waitFor(() => (d.status.counters.dead_lettered ?? 0) === 1, { what: "dead letter" });
-    assert.match(d.outbox.deadLetters("sink")[0].error, /InfluxDB answered 400: .*conflict/);
+    assert.match(
+      d.outbox.deadLetters.list({ sink: "sink", limit: 1 })[0].error,
+      /InfluxDB answered 400: .*conflict/,
+    );
     d.append(samples(5, 5));
     await waitFor(async () => await count(influx.port, "dl") === 10, { what: "later batch" });
   } finally {
