@@ -19,11 +19,16 @@ import { ComponentStatus, errorMessage } from "./status.ts";
 import { createStore, levelsOf, storeFlushInterval } from "./store/mod.ts";
 import type { Level, SeriesQuery, Store } from "./store/store.ts";
 import { VERSION } from "./version.ts";
+import { backoffDelay } from "./util/timing.ts";
 import { type Clock, systemClock } from "./util/clock.ts";
 
 interface RunningSource {
   source: Source;
   status: ComponentStatus;
+  /** Start attempts that failed before this one. */
+  attempt: number;
+  /** The next start attempt, when this one failed. */
+  retry?: ReturnType<typeof setTimeout>;
 }
 
 /** Options of {@link Agent}. */
@@ -177,9 +182,15 @@ export class Agent implements GatewayView {
     this.deliveries.set(name, d);
   }
 
-  async #startSource(name: string, config: { type: string } & Record<string, unknown>) {
+  async #startSource(
+    name: string,
+    config: { type: string } & Record<string, unknown>,
+    options: { attempt?: number; status?: ComponentStatus } = {},
+  ) {
+    const attempt = options.attempt ?? 0;
     const plugin = SOURCE_PLUGINS.find((p) => p.type === config.type)!;
-    const status = new ComponentStatus(name, config.type, plugin.required ?? false);
+    const status = options.status ??
+      new ComponentStatus(name, config.type, plugin.required ?? false);
     const log = this.log.child(`source.${name}`);
     const source = plugin.create(config, {
       name,
@@ -196,14 +207,26 @@ export class Agent implements GatewayView {
       clock: this.clock,
       stamp: (node, at) => this.pipeline.stamps.next(node, at),
     });
-    this.sources.set(name, { source, status });
+    const running: RunningSource = { source, status, attempt };
+    this.sources.set(name, running);
     try {
       await source.start();
     } catch (e) {
-      // One failing source never takes the gateway down.
+      // One failing source never takes the gateway down: it is started again, backing off.
       status.state = "down";
       status.fail(e);
-      log.error("source failed to start", { error: errorMessage(e) });
+      status.count("start_failures");
+      const wait = backoffDelay(attempt, { min: 1000, max: 60_000 });
+      log.error("source failed to start; trying again", {
+        error: errorMessage(e),
+        retry_ms: Math.round(wait),
+      });
+      await source.stop().catch(() => {});
+      status.state = "down";
+      running.retry = setTimeout(() => {
+        if (this.sources.get(name) !== running) return; // stopped or replaced meanwhile
+        void this.#startSource(name, config, { attempt: attempt + 1, status });
+      }, wait);
     }
   }
 
@@ -255,9 +278,10 @@ export class Agent implements GatewayView {
   async #stop(): Promise<void> {
     this.log.info("stopping");
     await Promise.all(
-      [...this.sources.values()].map(({ source, status }) =>
-        source.stop().catch((e) => status.fail(e))
-      ),
+      [...this.sources.values()].map(({ source, status, retry }) => {
+        clearTimeout(retry);
+        return source.stop().catch((e) => status.fail(e));
+      }),
     );
     for (const t of this.#timers) clearInterval(t);
     await this.#aggregating;
@@ -437,6 +461,7 @@ export class Agent implements GatewayView {
         changed.push(`source.${name}`);
         continue;
       }
+      clearTimeout(running?.retry);
       await running?.source.stop().catch((e) => running.status.fail(e));
       this.sources.delete(name);
       changed.push(`source.${name}`);

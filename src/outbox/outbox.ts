@@ -2,7 +2,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Logger } from "../log.ts";
 import type { Envelope, EnvelopeKind } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
-import { moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
+import { DamagedFileError, moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
 import { DeadLetters } from "./dead_letters.ts";
 import { salvageOutbox } from "./salvage.ts";
 
@@ -134,6 +134,7 @@ export class Outbox {
     try {
       this.#openFile();
     } catch (e) {
+      if (!(e instanceof DamagedFileError)) throw e;
       const aside = moveAside(this.options.path);
       this.#openFile();
       const salvage = salvageOutbox(aside, this.#db);

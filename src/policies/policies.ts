@@ -24,7 +24,13 @@ import {
 } from "./filters.ts";
 import type { PoliciesConfig, Policy } from "./schema.ts";
 import { NodeStates } from "./node_states.ts";
-import { moveAside, openChecked, type Recovery, recovery } from "../util/sqlite.ts";
+import {
+  DamagedFileError,
+  moveAside,
+  openChecked,
+  type Recovery,
+  recovery,
+} from "../util/sqlite.ts";
 import { errorMessage } from "../status.ts";
 
 /** An Aggregation window being accumulated. */
@@ -109,6 +115,7 @@ export class Policies {
     try {
       db = openChecked(path, { synchronous: "NORMAL" });
     } catch (e) {
+      if (!(e instanceof DamagedFileError)) throw e;
       // Buffers in progress are lost with the file; what the outbox holds is not.
       const aside = moveAside(path);
       this.options.log.error("policy state file is damaged; moved aside, starting a new one", {

@@ -2,7 +2,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { FieldValue, Sample, Stats, Window } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import { LruMap } from "../util/lru.ts";
-import { moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
+import { DamagedFileError, moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
 import {
   type Level,
   QUERY_LIMIT,
@@ -40,6 +40,7 @@ export class EmbeddedStore implements Store {
     try {
       this.#db = openChecked(this.path, { synchronous: "NORMAL" });
     } catch (e) {
+      if (!(e instanceof DamagedFileError)) throw e;
       const aside = moveAside(this.path);
       this.status.info.recovered = recovery(aside, e);
       this.status.count("recoveries");

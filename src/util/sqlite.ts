@@ -2,18 +2,34 @@
 import { DatabaseSync } from "node:sqlite";
 import { errorMessage } from "../status.ts";
 
+/** The file opened but its content is damaged (not a database, or failing the integrity check). */
+export class DamagedFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DamagedFileError";
+  }
+}
+
 /**
- * Opens a database in WAL mode and checks it (`PRAGMA quick_check`); throws
- * when the file is damaged, closing what it opened.
+ * Opens a database in WAL mode and checks it (`PRAGMA quick_check`). Throws
+ * {@link DamagedFileError} when the content is damaged; an error opening the
+ * file at all (permissions, a directory in the way) is thrown as it is.
  */
 export function openChecked(path: string, options: { synchronous: string }): DatabaseSync {
   const db = new DatabaseSync(path);
   try {
-    db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=${options.synchronous};`);
+    try {
+      db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=${options.synchronous};`);
+    } catch (e) {
+      if (/not a database|malformed|corrupt/i.test(errorMessage(e))) {
+        throw new DamagedFileError(errorMessage(e));
+      }
+      throw e;
+    }
     const check = db.prepare("PRAGMA quick_check").get();
     if (check?.quick_check !== "ok") {
       const report = String(check?.quick_check ?? "no answer").split("\n").slice(0, 3).join("; ");
-      throw new Error(`integrity check failed: ${report.slice(0, 300)}`);
+      throw new DamagedFileError(`integrity check failed: ${report.slice(0, 300)}`);
     }
     return db;
   } catch (e) {
