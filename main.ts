@@ -7,8 +7,7 @@ import { parseArgs } from "node:util";
 import { Agent } from "./src/agent.ts";
 import { decodeCapture } from "./src/cli/decode.ts";
 import { simulateToPort } from "./src/cli/simulate.ts";
-import { FFMPEG_MISSING, ffmpegVersion } from "./src/images/ffmpeg.ts";
-import { hasImagePolicy, type PoliciesConfig } from "./src/policies/schema.ts";
+import { SOURCE_PLUGINS } from "./src/sources/registry.ts";
 import { ConfigError, loadConfigFile, maskSecrets } from "./src/config/load.ts";
 import { type GatewayConfig, gatewaySchema } from "./src/config/schema.ts";
 import { parseDuration } from "./src/config/types.ts";
@@ -137,15 +136,14 @@ async function check(args: string[]): Promise<number> {
   if (positionals.length !== 1) return usage("check", "check takes exactly one FILE");
   const config = await load(positionals[0]);
   if (typeof config === "number") return config;
-  const needsFfmpeg = Object.entries(config.sources).filter(([, s]) => {
-    const p = (s as { policies?: PoliciesConfig }).policies;
-    return p !== undefined && hasImagePolicy(p);
-  });
-  if (needsFfmpeg.length > 0 && !(await ffmpegVersion())) {
-    console.error(
-      `invalid setup ${positionals[0]}:\n` +
-        needsFfmpeg.map(([name]) => `  sources.${name}.policies: ${FFMPEG_MISSING}`).join("\n"),
-    );
+  // What the schema cannot see (a program a plugin needs), each plugin checks itself.
+  const problems: string[] = [];
+  for (const [name, source] of Object.entries(config.sources)) {
+    const plugin = SOURCE_PLUGINS.find((p) => p.type === source.type);
+    for (const p of await plugin?.preflight?.(source) ?? []) problems.push(`sources.${name}.${p}`);
+  }
+  if (problems.length > 0) {
+    console.error(`invalid setup ${positionals[0]}:\n  ${problems.join("\n  ")}`);
     return 2;
   }
   console.log(JSON.stringify(maskSecrets(config), null, 2));

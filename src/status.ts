@@ -1,6 +1,43 @@
 /** Lifecycle state of a pipeline component as shown on /health and /status. */
 export type ComponentState = "starting" | "up" | "degraded" | "down" | "stopped";
 
+/** A component's status as /status shows it (and the page and /metrics read it). */
+export interface ComponentJson {
+  name: string;
+  kind: string;
+  state: string;
+  processed: number;
+  failed: number;
+  counters: Record<string, number>;
+  dropped: Record<string, number>;
+  last_success: string | null;
+  last_error: { at: string; message: string } | null;
+  last_record_at?: string | null;
+  port?: string;
+  node?: string;
+  paused?: boolean;
+  connected?: boolean;
+  device?: {
+    product?: string;
+    serial?: string;
+    values?: Record<string, unknown>;
+    units?: Record<string, string>;
+  };
+  queue?: { records: number; bytes: number; oldest_age_ms: number | null };
+  /** MQTT sources: how many nodes are tracked, and the busiest nodes' figures. */
+  nodes_tracked?: number;
+  nodes?: Record<
+    string,
+    { messages: number; bytes: number; stored_bytes?: number; dropped: Record<string, number> }
+  >;
+  /** The HTTP front: connections open now. */
+  connections?: number;
+  /** Further live details a plugin shows (its info). */
+  [key: string]: unknown;
+  /** MQTT sources with image policies: frames waiting on disk. */
+  timelapse?: { ffmpeg: string; frames: number; bytes: number; max_bytes: number };
+}
+
 /** Counters and state of one source, sink or store: what /status, /metrics and logs read. */
 export class ComponentStatus {
   state: ComponentState = "starting";
@@ -39,8 +76,8 @@ export class ComponentStatus {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + n;
   }
 
-  /** Plain object for JSON responses. */
-  toJSON(): Record<string, unknown> {
+  /** Plain object for JSON responses (with the component's live details). */
+  toJSON(): ComponentJson {
     return {
       name: this.name,
       kind: this.kind,
@@ -54,7 +91,7 @@ export class ComponentStatus {
       counters: this.counters,
       dropped: this.dropped,
       ...this.info,
-    };
+    } as ComponentJson;
   }
 }
 

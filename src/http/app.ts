@@ -11,7 +11,7 @@ import { parseDuration } from "../config/types.ts";
 import { parseIngestBody, toSamples } from "./ingest.ts";
 import { createMetrics } from "./metrics.ts";
 import { renderFragment, renderPage, SPARK_FIELDS, type Sparks } from "./page.ts";
-import type { StatusJson } from "./status_doc.ts";
+import type { Health, StatusJson } from "../status_report.ts";
 import type { Clock } from "../util/clock.ts";
 
 /** What the HTTP API reads from and asks of the running gateway. */
@@ -20,8 +20,8 @@ export interface GatewayView {
   readonly clock: Clock;
   /** An arrival stamp for a sample of `node`, unique within its series. */
   stamp(node: string): number;
-  health(): { status: "ok" | "degraded" | "down"; components: Record<string, string> };
-  status(): Record<string, unknown>;
+  health(): Health;
+  status(): StatusJson;
   query(query: SeriesQuery): Promise<unknown[]>;
   sync(): Promise<Record<string, { sent: number; error?: string }>>;
   /** Hands samples to the pipeline; resolves once they are durably accepted. */
@@ -148,17 +148,17 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
   app.get("/status", (c) => c.json(view.status()));
 
   app.get("/", async (c) => {
-    const status = view.status() as unknown as StatusJson;
+    const status = view.status();
     return c.html(renderPage(status, await collectSparks(view, status)));
   });
 
   app.get("/fragment", async (c) => {
-    const status = view.status() as unknown as StatusJson;
+    const status = view.status();
     return c.html(renderFragment(status, await collectSparks(view, status)));
   });
 
   app.get("/metrics", async (c) => {
-    const { body, type } = await metrics(view.status() as unknown as StatusJson);
+    const { body, type } = await metrics(view.status());
     return c.body(body, 200, { "Content-Type": type });
   });
 

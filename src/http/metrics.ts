@@ -1,5 +1,5 @@
 import client from "prom-client";
-import type { ComponentJson, StatusJson } from "./status_doc.ts";
+import type { ComponentJson, StatusJson } from "../status_report.ts";
 
 const STATE_VALUE: Record<string, number> = { up: 1, degraded: 0.5 };
 

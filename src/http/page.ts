@@ -2,7 +2,7 @@
  * The status page: server-rendered HTML, no build step, no CDN. The page
  * replaces its live part with /fragment every few seconds (no full reload).
  */
-import type { ComponentJson, StatusJson } from "./status_doc.ts";
+import type { ComponentJson, StatusJson } from "../status_report.ts";
 
 /** Points of the sparklines per source: field -> values, oldest first. */
 export type Sparks = Record<string, Record<string, number[]>>;

@@ -1,6 +1,6 @@
 import mqtt from "mqtt";
 import { z } from "zod";
-import { RetryableError } from "../sinks/sink.ts";
+import { RetryableError } from "../errors.ts";
 import { type ComponentStatus, errorMessage } from "../status.ts";
 
 /** Broker settings shared by every MQTT source and sink. */

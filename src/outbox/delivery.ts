@@ -1,7 +1,7 @@
 import type { Logger } from "../log.ts";
 import type { Envelope } from "../model.ts";
-import type { DeliveryConfig, Sink } from "../sinks/sink.ts";
-import { RejectedError, RetryableError, TooLargeError } from "../sinks/sink.ts";
+import type { DeliveryConfig, Sink } from "../plugin.ts";
+import { RejectedError, RetryableError, TooLargeError } from "../errors.ts";
 import { type ComponentStatus, errorMessage } from "../status.ts";
 import { globMatcher } from "../util/glob.ts";
 import { backoffDelay, deadline, Snooze } from "../util/timing.ts";

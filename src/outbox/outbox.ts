@@ -5,6 +5,7 @@ import { ComponentStatus, errorMessage } from "../status.ts";
 import { DamagedFileError, moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
 import { DeadLetters } from "./dead_letters.ts";
 import { salvageOutbox } from "./salvage.ts";
+import { SinkCursor } from "./cursors.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS records (
@@ -67,42 +68,6 @@ export interface OutboxRow {
   envelope: Envelope;
 }
 
-interface Reader {
-  kinds: EnvelopeKind[];
-  nodes: string[];
-  /** The node globs as one regular expression (null: every node). */
-  nodeMatch: RegExp | null;
-  status: ComponentStatus;
-  read: StatementSync;
-  sizes: StatementSync;
-  oldest: StatementSync;
-  countRange: StatementSync;
-  /** Records and bytes after the cursor, kept up to date (COUNT over millions of rows is slow). */
-  pending: { records: number; bytes: number };
-}
-
-/** SQLite GLOB (case-sensitive `*`, `?`, `[...]`, `[^...]`) as a regular expression. */
-export function globRegExp(globs: string[]): RegExp {
-  const one = (g: string) => {
-    let out = "";
-    for (let i = 0; i < g.length; i++) {
-      const c = g[i];
-      if (c === "*") out += "[\\s\\S]*";
-      else if (c === "?") out += "[\\s\\S]";
-      else if (c === "[" && g.indexOf("]", i + 2) > i) {
-        const end = g.indexOf("]", i + 2);
-        let set = g.slice(i + 1, end);
-        if (set.startsWith("^")) set = "^" + set.slice(1).replace(/[\\\]]/g, "\\$&");
-        else set = set.replace(/[\\\]]/g, "\\$&");
-        out += `[${set}]`;
-        i = end;
-      } else out += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-    }
-    return out;
-  };
-  return new RegExp(`^(?:${globs.map(one).join("|")})$`);
-}
-
 /**
  * The durable store-and-forward queue: one append-only log in node:sqlite (WAL),
  * one cursor per sink. A row is deleted once every sink's cursor has passed it.
@@ -113,7 +78,7 @@ export class Outbox {
   #bytes = 0;
   /** The largest record held since opening: when a full batch of them fits, sizes need no check. */
   #largest = 0;
-  #readers = new Map<string, Reader>();
+  #cursors = new Map<string, SinkCursor>();
   #deadLetters: DeadLetters | null = null;
   #listeners = new Set<() => void>();
   #insert!: StatementSync;
@@ -182,7 +147,7 @@ export class Outbox {
   #countHeld(): void {
     this.#deadLetters = new DeadLetters(this.#db, {
       maxBytes: Math.min(this.options.maxDeadLetterBytes, this.options.maxBytes / 4),
-      dropped: (sink, n) => this.#readers.get(sink)?.status.drop("dead_letters_dropped", n),
+      dropped: (sink, n) => this.#cursors.get(sink)?.status.drop("dead_letters_dropped", n),
     });
     const held = this.#db.prepare(
       "SELECT COALESCE(SUM(bytes), 0) AS b, COALESCE(MAX(bytes), 0) AS m FROM records",
@@ -191,54 +156,27 @@ export class Outbox {
     this.#largest = Number(held?.m);
   }
 
-  /** Registers a sink's cursor: what kinds it wants and which nodes (SQL GLOB patterns). */
+  /** Registers a sink's cursor: what kinds it wants and which nodes (SQLite GLOB patterns). */
   register(
     sink: string,
     options: { kinds: EnvelopeKind[]; nodes: string[]; status: ComponentStatus },
   ): void {
-    // A new sink starts at the end of the log: it gets what arrives from now on.
-    this.#db.prepare(
-      "INSERT OR IGNORE INTO cursors (sink, last_id) VALUES (?, " +
-        (this.#newSinksStartAt === "end" ? "(SELECT COALESCE(MAX(id), 0) FROM records))" : "0)"),
-    ).run(sink);
-    const kinds = options.kinds.map((k) => `'${k.replace(/'/g, "")}'`).join(",");
-    const nodes = options.nodes.length
-      ? ` AND (${options.nodes.map(() => "node GLOB ?").join(" OR ")})`
-      : "";
-    const where = `id > ? AND kind IN (${kinds})${nodes}`;
-    const read = this.#db.prepare(
-      `SELECT id, kind, payload, bytes FROM records WHERE ${where} ORDER BY id LIMIT ?`,
+    this.#cursors.set(
+      sink,
+      new SinkCursor(this.#db, sink, { ...options, startAt: this.#newSinksStartAt }),
     );
-    const sizes = this.#db.prepare(`SELECT bytes FROM records WHERE ${where} ORDER BY id LIMIT ?`);
-    const oldest = this.#db.prepare(
-      `SELECT created FROM records WHERE ${where} ORDER BY id LIMIT 1`,
-    );
-    const countRange = this.#db.prepare(
-      `SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM records WHERE ${where} AND id <= ?`,
-    );
-    // Counted once here; then appends add and cursor moves subtract.
-    const all = countRange.get(this.#cursor(sink), ...options.nodes, Number.MAX_SAFE_INTEGER);
-    this.#readers.set(sink, {
-      ...options,
-      nodeMatch: options.nodes.length ? globRegExp(options.nodes) : null,
-      read,
-      sizes,
-      oldest,
-      countRange,
-      pending: { records: Number(all?.n ?? 0), bytes: Number(all?.b ?? 0) },
-    });
   }
 
   /** Forgets a sink (removed from config): its cursor no longer holds rows back. */
   unregister(sink: string): void {
-    this.#readers.delete(sink);
-    this.#db.prepare("DELETE FROM cursors WHERE sink = ?").run(sink);
+    this.#cursors.get(sink)?.forget();
+    this.#cursors.delete(sink);
     this.compact();
   }
 
   /** True when some registered sink forwards this kind. */
   wants(kind: EnvelopeKind): boolean {
-    for (const r of this.#readers.values()) if (r.kinds.includes(kind)) return true;
+    for (const c of this.#cursors.values()) if (c.kinds.includes(kind)) return true;
     return false;
   }
 
@@ -339,12 +277,7 @@ export class Outbox {
     for (const r of rows) {
       this.#bytes += r.bytes;
       if (r.bytes > this.#largest) this.#largest = r.bytes;
-      for (const reader of this.#readers.values()) {
-        if (!reader.kinds.includes(r.kind as EnvelopeKind)) continue;
-        if (reader.nodeMatch && !reader.nodeMatch.test(r.node)) continue;
-        reader.pending.records++;
-        reader.pending.bytes += r.bytes;
-      }
+      for (const c of this.#cursors.values()) c.appended(r.kind as EnvelopeKind, r.node, r.bytes);
     }
   }
 
@@ -377,10 +310,10 @@ export class Outbox {
   }
 
   #dropUpTo(upTo: number, reason: string): void {
-    for (const [sink, reader] of this.#readers) {
-      const lost = this.#setCursor(sink, upTo);
+    for (const [sink, cursor] of this.#cursors) {
+      const lost = cursor.moveTo(upTo);
       if (lost > 0) {
-        reader.status.drop(reason, lost);
+        cursor.status.drop(reason, lost);
         this.options.log.warn("outbox dropped undelivered records", {
           sink,
           reason,
@@ -389,32 +322,6 @@ export class Outbox {
       }
     }
     this.#deleteUpTo(upTo);
-  }
-
-  /** Takes the sink's records in (from, to] off its pending figures; returns how many. */
-  #passed(reader: Reader, from: number, to: number): number {
-    const r = reader.countRange.get(from, ...reader.nodes, to);
-    const n = Number(r?.n ?? 0);
-    reader.pending.records = Math.max(0, reader.pending.records - n);
-    reader.pending.bytes = Math.max(0, reader.pending.bytes - Number(r?.b ?? 0));
-    return n;
-  }
-
-  #cursor(sink: string): number {
-    return Number(
-      this.#db.prepare("SELECT last_id FROM cursors WHERE sink = ?").get(sink)?.last_id ?? 0,
-    );
-  }
-
-  /**
-   * Moves a sink's cursor forward to `id`; returns how many of its records it
-   * passed (not counted when the caller knows there were none).
-   */
-  #setCursor(sink: string, id: number, options: { passedNone?: boolean } = {}): number {
-    const from = this.#cursor(sink);
-    if (id <= from) return 0;
-    this.#db.prepare("UPDATE cursors SET last_id = ? WHERE sink = ?").run(id, sink);
-    return options.passedNone ? 0 : this.#passed(this.#reader(sink), from, id);
   }
 
   #deleteUpTo(id: number): void {
@@ -429,44 +336,34 @@ export class Outbox {
    * records and, past the first, at most `maxBytes` (files and videos are large).
    */
   read(sink: string, limit: number, options: { maxBytes?: number } = {}): OutboxRow[] {
-    const reader = this.#reader(sink);
     const cursor = this.#cursor(sink);
-    const maxBytes = options.maxBytes ?? Infinity;
-    if (limit * this.#largest > maxBytes) {
-      // Sizes first (the payloads of large records stay on disk), then only what fits.
-      let bytes = 0;
-      let fit = 0;
-      for (const r of reader.sizes.all(cursor, ...reader.nodes, limit)) {
-        bytes += Number(r.bytes);
-        if (fit > 0 && bytes > maxBytes) break;
-        fit++;
-      }
-      limit = Math.max(1, fit);
-    }
-    const rows = reader.read.all(cursor, ...reader.nodes, limit);
+    const rows = cursor.read(limit, {
+      maxBytes: options.maxBytes ?? Infinity,
+      largest: this.#largest,
+    });
     if (rows.length === 0) {
       // Nothing for this sink: skip past rows meant for others so they can be removed.
       const max = Number(
         this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM records").get()?.m,
       );
-      this.#setCursor(sink, max, { passedNone: true });
+      cursor.moveTo(max, { passedNone: true });
     }
     return rows.map((r) => ({
-      id: Number(r.id),
-      envelope: { kind: String(r.kind), data: JSON.parse(String(r.payload)) } as Envelope,
+      id: r.id,
+      envelope: { kind: r.kind, data: JSON.parse(r.payload) } as Envelope,
     }));
   }
 
-  #reader(sink: string): Reader {
-    const reader = this.#readers.get(sink);
-    if (!reader) throw new Error(`sink ${sink} is not registered with the outbox`);
-    return reader;
+  #cursor(sink: string): SinkCursor {
+    const cursor = this.#cursors.get(sink);
+    if (!cursor) throw new Error(`sink ${sink} is not registered with the outbox`);
+    return cursor;
   }
 
   /** The sink acknowledged everything up to `id`: move its cursor and remove rows all sinks passed. */
   ack(sink: string, id: number): void {
     try {
-      this.#setCursor(sink, id);
+      this.#cursor(sink).moveTo(id);
       this.compact();
     } catch (e) {
       // The upstream has the records; a failed cursor update only means a replay later.
@@ -480,7 +377,7 @@ export class Outbox {
   /** Keeps rejected records (4xx from upstream) with the server's message. */
   deadLetter(sink: string, rows: OutboxRow[], error: string): void {
     this.deadLetters.add(sink, rows, error, Date.now());
-    this.#reader(sink).status.count("dead_lettered", rows.length);
+    this.#cursor(sink).status.count("dead_lettered", rows.length);
   }
 
   /** Removes rows every sink has passed, and rows older than max_age. */
@@ -506,13 +403,11 @@ export class Outbox {
 
   /** Queue depth of one sink: records, bytes and age of the oldest. */
   depth(sink: string): { records: number; bytes: number; oldest_age_ms: number | null } {
-    const reader = this.#reader(sink);
-    const { records, bytes } = reader.pending;
-    const row = records > 0 ? reader.oldest.get(this.#cursor(sink), ...reader.nodes) : undefined;
+    const cursor = this.#cursor(sink);
+    const oldest = cursor.oldestCreated();
     return {
-      records,
-      bytes,
-      oldest_age_ms: row?.created ? Date.now() - Number(row.created) : null,
+      ...cursor.pending,
+      oldest_age_ms: oldest === null ? null : Date.now() - oldest,
     };
   }
 

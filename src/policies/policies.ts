@@ -5,23 +5,16 @@
  * shared between nodes, and the buffers' state lives in SQLite so a restart
  * loses neither an Aggregation window in progress nor a pending LastValue.
  */
-import { Buffer } from "node:buffer";
 import type { DatabaseSync } from "node:sqlite";
 import type { Logger } from "../log.ts";
 import type { Entry, Envelope, StateType } from "../model.ts";
-import type { Payload } from "../sources/mqtt/payload.ts";
-import { IMAGE_EXTENSION, IMAGE_TYPE, type ImageFormat } from "../images/ffmpeg.ts";
+import type { Payload } from "../payload.ts";
+import { fileEnvelopes, videoEnvelopes } from "./files.ts";
+import type { NodeState } from "./state.ts";
+import type { ImageFormat } from "../images/ffmpeg.ts";
 import type { Video } from "../images/timelapse.ts";
 import { imageDimensions } from "../images/dimensions.ts";
-import { ARCHIVE_EXTENSION, pack } from "./archive.ts";
-import {
-  type FilterMemory,
-  filterValue,
-  isActive,
-  rateLimited,
-  transform,
-  type Value,
-} from "./filters.ts";
+import { filterValue, isActive, rateLimited, transform, type Value } from "./filters.ts";
 import type { PoliciesConfig, Policy } from "./schema.ts";
 import { NodeStates } from "./node_states.ts";
 import {
@@ -33,36 +26,6 @@ import {
 } from "../util/sqlite.ts";
 import { errorMessage } from "../status.ts";
 
-/** An Aggregation window being accumulated. */
-interface Accumulator {
-  start: number;
-  end: number;
-  window: number;
-  functions: ("Avg" | "Min" | "Max" | "Sum")[];
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  bytes: number;
-}
-
-/** What the gateway keeps of a node between messages (persisted). */
-interface NodeState {
-  /** The last timestamp given to a row: rows of one node never share one. */
-  lastTs: number;
-  /** Files stored, for the NRecords slot. */
-  seq: number;
-  memory: FilterMemory;
-  /** When the last LastValue row was written, and the one waiting for its turn. */
-  writtenAt?: number;
-  pending?: Entry;
-  /** When the pending LastValue row is due. */
-  pendingDue?: number;
-  agg?: Accumulator;
-  /** Payload bytes this node has had stored (accepted by its policy). */
-  stored: number;
-}
-
 /** What a policy made of one message. */
 export type Verdict =
   | { kind: "unpoliced" }
@@ -70,13 +33,6 @@ export type Verdict =
   /** An image for the node's image policy: the source normalises it (async, ffmpeg). */
   | { kind: "image"; format: ImageFormat; policy: Policy; ts: number }
   | { kind: "accepted"; envelopes: Envelope[] };
-
-const ARCHIVE_TYPES: Record<string, string> = {
-  gzip: "application/gzip",
-  tar: "application/x-tar",
-  tgz: "application/gzip",
-  zip: "application/zip",
-};
 
 /** Options of {@link Policies}. */
 export interface PoliciesOptions {
@@ -203,7 +159,7 @@ export class Policies {
       const format = payload.kind === "image" ? payload.format : null;
       return {
         kind: "accepted",
-        envelopes: this.#file(node, message, { policy, state: s, format, now }),
+        envelopes: fileEnvelopes(node, message, { policy, state: s, format, now }),
       };
     }
     const rule = policy.processing_policy;
@@ -329,114 +285,12 @@ export class Policies {
   ): Envelope[] {
     const policy = this.policyOf(node);
     if (!policy?.file_policy) return [];
-    return this.#file(node, frame, { policy, state: this.#state(node), ...options });
+    return fileEnvelopes(node, frame, { policy, state: this.#state(node), ...options });
   }
 
   /** The video object and its timelapse_entry row; its bytes count as stored for the node. */
   video(node: string, video: Video, options: { now: number }): Envelope[] {
-    const s = this.#state(node);
-    s.stored += video.bytes.length;
-    return [
-      {
-        kind: "file",
-        data: {
-          node,
-          ts: video.last,
-          key: video.key,
-          content_type: "video/mp4",
-          body: Buffer.from(video.bytes).toString("base64"),
-          expires: 0,
-        },
-      },
-      {
-        kind: "entry",
-        data: {
-          table: "timelapse_entry",
-          node,
-          ts: options.now,
-          object_key: video.key,
-          first: video.first,
-          last: video.last,
-          frames: video.frames,
-          duration: video.duration,
-          size: video.bytes.length,
-        },
-      },
-    ];
-  }
-
-  #file(
-    node: string,
-    message: Uint8Array,
-    options: { policy: Policy; state: NodeState; format: ImageFormat | null; now: number },
-  ): Envelope[] {
-    const { policy, state: s, format, now } = options;
-    const fp = policy.file_policy!;
-    const ts = s.lastTs = Math.max(now, s.lastTs + 1);
-    const [ext, type] = format
-      ? [IMAGE_EXTENSION[format], IMAGE_TYPE[format]]
-      : [".bin", "application/octet-stream"];
-    const body = pack(message, fp.compression, {
-      level: fp.level,
-      windowBits: fp.window_bits,
-      name: `${ts}${ext}`,
-      mtime: ts,
-    });
-    const suffix = ext + ARCHIVE_EXTENSION[fp.compression];
-    const rule = policy.processing_policy;
-    let key: string;
-    let maxCount = 0;
-    let expires = 0;
-    switch (rule?.policy_type) {
-      case "LastValue":
-        key = `${node}/last${suffix}`;
-        maxCount = 1;
-        break;
-      case "NRecords":
-        // A ring of N slots: the N newest files exist, older ones are overwritten.
-        key = `${node}/n/${s.seq % rule.n_records_count}${suffix}`;
-        maxCount = rule.n_records_count;
-        break;
-      case "TimeWindow":
-        expires = ts + rule.time_window_size * 1000;
-        key = `${node}/window/${expires}-${ts}${suffix}`;
-        break;
-      default:
-        key = `${node}/all/${ts}${suffix}`;
-    }
-    key = fp.prefix + key;
-    s.seq++;
-    s.stored += message.length;
-    const contentType = ARCHIVE_TYPES[fp.compression] ?? type;
-    return [
-      {
-        kind: "file",
-        data: {
-          node,
-          ts,
-          key,
-          content_type: contentType,
-          body: Buffer.from(body).toString("base64"),
-          expires,
-        },
-      },
-      {
-        kind: "entry",
-        data: {
-          table: "file_entry",
-          node,
-          ts,
-          object_key: key,
-          content_type: contentType,
-          state_type: format ? "Image" : "Binary",
-          compression: fp.compression,
-          max_count: maxCount,
-          expires,
-          size: message.length,
-          stored_size: body.length,
-        },
-      },
-    ];
+    return videoEnvelopes(node, video, { state: this.#state(node), now: options.now });
   }
 
   /** Rows of an ended Aggregation window: one per function; the payload bytes on the first. */

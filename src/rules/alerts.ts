@@ -17,7 +17,7 @@ export class Alerts {
   constructor(readonly rules: AlertRule[]) {}
 
   /** Alert events for the current status document. */
-  evaluate(status: Record<string, unknown>, now: number = Date.now()): GatewayEvent[] {
+  evaluate(status: { gateway_id?: string }, now: number): GatewayEvent[] {
     const events: GatewayEvent[] = [];
     for (const rule of this.rules) {
       const value = lookup(status, rule.metric);

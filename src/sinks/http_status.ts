@@ -1,4 +1,4 @@
-import { RejectedError, RetryableError, TooLargeError } from "./sink.ts";
+import { RejectedError, RetryableError, TooLargeError } from "../errors.ts";
 
 /** Retry-After as ms (seconds or an HTTP date). */
 export function retryAfterMs(header: string | null): number | undefined {

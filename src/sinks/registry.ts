@@ -4,7 +4,7 @@ import { homeassistantSink } from "./homeassistant/mod.ts";
 import { influxdbSink } from "./influxdb/mod.ts";
 import { mqttSink } from "./mqtt/mod.ts";
 import { s3Sink } from "./s3/mod.ts";
-import type { SinkPlugin } from "./sink.ts";
+import type { SinkPlugin } from "../plugin.ts";
 import { venusSink } from "./venus/mod.ts";
 import { webhookSink } from "./webhook/mod.ts";
 

@@ -1,7 +1,7 @@
 import { dataserviceSource } from "./dataservice/mod.ts";
 import { mqttSource } from "./mqtt/mod.ts";
 import { redisKeysSource } from "./redis_keys/mod.ts";
-import type { SourcePlugin } from "./source.ts";
+import type { SourcePlugin } from "../plugin.ts";
 import { vedirectSource } from "./vedirect/mod.ts";
 
 /** Every source kind the gateway knows; adding one is one line here. */

@@ -79,8 +79,7 @@ sinks:
       q: `SELECT "seq" FROM "units" WHERE "node" = 'clock'`,
     });
     assert.deepEqual(timed[0].values, [[own * 1000, -1]]);
-    const status = agent.status() as { sources: { units: { dropped: Record<string, number> } } };
-    assert.equal(status.sources.units.dropped.bad_timestamp, 1);
+    assert.equal(agent.status().sources.units.dropped.bad_timestamp, 1);
   } finally {
     await pub.endAsync();
     await agent.stop();

@@ -1,7 +1,7 @@
 /** A real SourceContext that collects what a source emits (no gateway needed). */
 import { createLogger } from "../../src/log.ts";
 import type { Envelope, Sample } from "../../src/model.ts";
-import type { SourceContext } from "../../src/sources/source.ts";
+import type { SourceContext } from "../../src/plugin.ts";
 import { SeriesStamps } from "../../src/stamps.ts";
 import { ComponentStatus } from "../../src/status.ts";
 import { type Clock, systemClock } from "../../src/util/clock.ts";

@@ -4,7 +4,7 @@ import type { Envelope } from "../../src/model.ts";
 import { Delivery } from "../../src/outbox/delivery.ts";
 import { Outbox } from "../../src/outbox/outbox.ts";
 import { SINK_PLUGINS } from "../../src/sinks/registry.ts";
-import type { DeliveryConfig } from "../../src/sinks/sink.ts";
+import type { DeliveryConfig } from "../../src/plugin.ts";
 import { ComponentStatus } from "../../src/status.ts";
 import { systemClock } from "../../src/util/clock.ts";
 

@@ -3,13 +3,9 @@ import { createLogger } from "../../src/log.ts";
 import { configureLog } from "../../src/log.ts";
 import type { Envelope, Sample } from "../../src/model.ts";
 import { DatabaseSync } from "node:sqlite";
-import {
-  globRegExp,
-  Outbox,
-  OutboxFullError,
-  type OutboxOptions,
-} from "../../src/outbox/outbox.ts";
+import { Outbox, OutboxFullError, type OutboxOptions } from "../../src/outbox/outbox.ts";
 import { ComponentStatus } from "../../src/status.ts";
+import { globMatcher, globRegExp } from "../../src/util/glob.ts";
 import { canMount, withTmpfs } from "../helpers/tmpfs.ts";
 
 configureLog({ level: "error" });
@@ -334,6 +330,8 @@ Deno.test("SQLite GLOB patterns match the same nodes in JavaScript", () => {
     const sqlite = Number(db.prepare("SELECT ? GLOB ? AS m").get(node, glob)?.m) === 1;
     assert.equal(sqlite, expected, `sqlite ${glob} ${node}`);
     assert.equal(globRegExp([glob]).test(node), expected, `js ${glob} ${node}`);
+    // Field filters and rules read globs the same way.
+    assert.equal(globMatcher([glob])(node), expected, `matcher ${glob} ${node}`);
   }
   db.close();
 });

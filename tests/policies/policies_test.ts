@@ -4,7 +4,7 @@ import { createLogger } from "../../src/log.ts";
 import type { Entry, Envelope } from "../../src/model.ts";
 import { Policies } from "../../src/policies/policies.ts";
 import { policiesSchema } from "../../src/policies/schema.ts";
-import { classify } from "../../src/sources/mqtt/payload.ts";
+import { classify } from "../../src/payload.ts";
 
 const enc = new TextEncoder();
 const T0 = Date.UTC(2026, 10, 23, 6, 0, 0);

@@ -9,14 +9,8 @@ import { z } from "zod";
 import { duration } from "../../config/types.ts";
 import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
-import {
-  defineSink,
-  deliveryFields,
-  RejectedError,
-  RetryableError,
-  type Sink,
-  type SinkContext,
-} from "../sink.ts";
+import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../plugin.ts";
+import { RejectedError, RetryableError } from "../../errors.ts";
 import {
   createTable,
   type Dialect,

@@ -1,13 +1,8 @@
 import { z } from "zod";
 import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
-import {
-  defineSink,
-  deliveryFields,
-  RetryableError,
-  type Sink,
-  type SinkContext,
-} from "../sink.ts";
+import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../plugin.ts";
+import { RetryableError } from "../../errors.ts";
 
 /** Config of the Data-Service IPC sink. */
 export const dataserviceIpcSchema = z.strictObject({

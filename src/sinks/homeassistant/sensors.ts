@@ -1,5 +1,5 @@
 /** Home Assistant sensor metadata for VE.Direct fields (units follow HA's device classes). */
-import { NUMERIC_LABELS } from "../../sources/vedirect/labels.ts";
+import { NUMERIC_LABELS } from "../../victron/labels.ts";
 
 /** What HA needs to know about one sensor. */
 export interface SensorSpec {

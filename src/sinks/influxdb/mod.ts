@@ -2,7 +2,8 @@ import { InfluxDB, type WriteApi } from "@influxdata/influxdb-client";
 import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { classifyStatus, retryAfterMs } from "../http_status.ts";
-import { defineSink, RetryableError, type Sink, type SinkContext } from "../sink.ts";
+import { defineSink, type Sink, type SinkContext } from "../../plugin.ts";
+import { RetryableError } from "../../errors.ts";
 import { createEncoder } from "./encode.ts";
 import { type InfluxConfig, influxdbSchema } from "./schema.ts";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { deliveryFields } from "../sink.ts";
+import { deliveryFields } from "../../plugin.ts";
 
 /** A hissrv-style mapping: a regex on the node name picks the measurement, tags and field names. */
 export const mappingSchema = z.strictObject({

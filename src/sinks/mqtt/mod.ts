@@ -1,6 +1,6 @@
 import mqtt from "mqtt";
 import type { Envelope } from "../../model.ts";
-import { defineSink, type Sink, type SinkContext } from "../sink.ts";
+import { defineSink, type Sink, type SinkContext } from "../../plugin.ts";
 import { closeBroker, connectBroker, publishAll } from "../../mqtt/broker.ts";
 import { encodeMessages } from "./encode.ts";
 import { type MqttSinkConfig, mqttSinkSchema } from "./schema.ts";

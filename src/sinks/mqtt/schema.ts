@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { deliveryFields } from "../sink.ts";
+import { deliveryFields } from "../../plugin.ts";
 import { brokerFields } from "../../mqtt/broker.ts";
 
 /** Config of the MQTT sink. */

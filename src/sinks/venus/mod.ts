@@ -4,7 +4,7 @@ import { duration } from "../../config/types.ts";
 import type { Envelope } from "../../model.ts";
 import { Liveness } from "../liveness.ts";
 import { brokerFields, closeBroker, connectBroker, publishAll } from "../../mqtt/broker.ts";
-import { defineSink, deliveryFields, type Sink, type SinkContext } from "../sink.ts";
+import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../plugin.ts";
 import { LruMap } from "../../util/lru.ts";
 import { MAX_DEVICES } from "../liveness.ts";
 import { defaultInstance, venusValues } from "./paths.ts";

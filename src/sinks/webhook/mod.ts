@@ -2,13 +2,8 @@ import { z } from "zod";
 import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { classifyStatus, retryAfterMs } from "../http_status.ts";
-import {
-  defineSink,
-  deliveryFields,
-  RetryableError,
-  type Sink,
-  type SinkContext,
-} from "../sink.ts";
+import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../plugin.ts";
+import { RetryableError } from "../../errors.ts";
 
 /** Config of the webhook sink: events (or anything) POSTed as JSON. */
 export const webhookSchema = z.strictObject({

@@ -5,7 +5,7 @@ import { errorMessage } from "../../status.ts";
 import { globMatcher } from "../../util/glob.ts";
 import { deadline } from "../../util/timing.ts";
 import { PollLoop } from "../poll_loop.ts";
-import { defineSource, type SourceContext } from "../source.ts";
+import { defineSource, type SourceContext } from "../../plugin.ts";
 
 /** Config of the Data-Service polling source (IOT-GATEWAY polling service). */
 export const dataserviceSchema = z.strictObject({

@@ -5,7 +5,7 @@ import { duration, size } from "../../config/types.ts";
 import { brokerFields, connectBroker } from "../../mqtt/broker.ts";
 import { HeldAcks } from "../../mqtt/held_acks.ts";
 import type { Envelope, Sample } from "../../model.ts";
-import { FFMPEG_MISSING } from "../../images/ffmpeg.ts";
+import { FFMPEG_MISSING, ffmpegVersion } from "../../images/ffmpeg.ts";
 import { ImageIntake } from "../../images/intake.ts";
 import { Policies } from "../../policies/policies.ts";
 import { hasImagePolicy, policiesSchema } from "../../policies/schema.ts";
@@ -13,8 +13,8 @@ import { takeTime, timeFields } from "../../sample_time.ts";
 import { errorMessage } from "../../status.ts";
 import { LruMap } from "../../util/lru.ts";
 import { BatchEmitter } from "../emitter.ts";
-import { defineSource, type SourceContext } from "../source.ts";
-import { classify } from "./payload.ts";
+import { defineSource, type SourceContext } from "../../plugin.ts";
+import { classify } from "../../payload.ts";
 
 /** Config of the MQTT subscriber source. */
 export const mqttSourceSchema = z.strictObject({
@@ -479,4 +479,10 @@ export const mqttSource = defineSource({
   type: "mqtt",
   schema: mqttSourceSchema,
   create: (config, ctx) => new MqttSource(config, ctx),
+  // Storage policies make rows (ClickHouse) and files (S3) instead of samples.
+  produces: (config) => config.policies ? ["entry", "file"] : [],
+  preflight: async (config) =>
+    config.policies && hasImagePolicy(config.policies) && !(await ffmpegVersion())
+      ? [`policies: ${FFMPEG_MISSING}`]
+      : [],
 });

@@ -5,7 +5,7 @@ import { duration } from "../../config/types.ts";
 import { type FieldValue, MAX_FIELDS, type Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { PollLoop } from "../poll_loop.ts";
-import { defineSource, type SourceContext } from "../source.ts";
+import { defineSource, type SourceContext } from "../../plugin.ts";
 
 const regex = z.string().refine((s) => {
   try {

@@ -11,7 +11,7 @@ import {
   NUMERIC_LABELS,
   OR_BITS,
   productName,
-} from "./labels.ts";
+} from "../../victron/labels.ts";
 
 /** One device's decoded reading: fields in display units plus identity tags. */
 export interface DeviceRecord {

@@ -1,9 +1,9 @@
 import type { Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
-import { defineSource, type SourceContext } from "../source.ts";
+import { defineSource, type SourceContext } from "../../plugin.ts";
 import type { DeviceRecord } from "./decode.ts";
 import { getRequest, type HexMessage } from "./hex.ts";
-import { NUMERIC_LABELS } from "./labels.ts";
+import { NUMERIC_LABELS } from "../../victron/labels.ts";
 import { SerialLine } from "./port.ts";
 import { type VeDirectConfig, vedirectSchema } from "./schema.ts";
 import { DeviceSimulator } from "./simulator.ts";

@@ -5,7 +5,7 @@ import { Buffer } from "node:buffer";
 import { createLogger } from "../../../src/log.ts";
 import type { Envelope } from "../../../src/model.ts";
 import { s3Schema, S3Sink } from "../../../src/sinks/s3/mod.ts";
-import { RetryableError } from "../../../src/sinks/sink.ts";
+import { RetryableError } from "../../../src/errors.ts";
 import { ComponentStatus } from "../../../src/status.ts";
 import { objectKeys, readObject, s3rverClient, startS3rver } from "../../helpers/servers.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { configureLog } from "../../../src/log.ts";
 import { MqttSource, mqttSourceSchema, nodeOf } from "../../../src/sources/mqtt/mod.ts";
-import { classify } from "../../../src/sources/mqtt/payload.ts";
+import { classify } from "../../../src/payload.ts";
 import { collectingContext } from "../../helpers/context.ts";
 import { startMosquitto, waitFor } from "../../helpers/servers.ts";
 

@@ -1,5 +1,5 @@
 /** What an MQTT payload is, decided by its content (never by its topic). */
-import { type FieldValue, MAX_FIELDS } from "../../model.ts";
+import { type FieldValue, MAX_FIELDS } from "./model.ts";
 
 /** Payload kinds: policies accept some and refuse others. */
 export type PayloadKind = "number" | "text" | "json" | "image" | "binary";

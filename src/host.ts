@@ -1,0 +1,150 @@
+/**
+ * The component host: builds sources and sinks from their plugins, starts and
+ * stops them, and keeps one failing component from taking the gateway down (a
+ * source that cannot start is started again, backing off). Every sink is
+ * wrapped in a {@link Delivery} on the outbox, here and nowhere else.
+ */
+import type { Logger } from "./log.ts";
+import { Delivery } from "./outbox/delivery.ts";
+import type { Outbox } from "./outbox/outbox.ts";
+import type { Pipeline } from "./pipeline.ts";
+import type { DeliveryConfig, Source } from "./plugin.ts";
+import { SINK_PLUGINS } from "./sinks/registry.ts";
+import { SOURCE_PLUGINS } from "./sources/registry.ts";
+import { ComponentStatus, errorMessage } from "./status.ts";
+import type { Clock } from "./util/clock.ts";
+import { backoffDelay } from "./util/timing.ts";
+
+/** A component's config as parsed: its plugin type and its settings. */
+export type ComponentConfig = { type: string } & Record<string, unknown>;
+
+/** A source the host runs. */
+export interface RunningSource {
+  source: Source;
+  status: ComponentStatus;
+  /** The next start attempt, when the last one failed. */
+  retry?: ReturnType<typeof setTimeout>;
+}
+
+/** What the host builds components with. */
+export interface HostOptions {
+  outbox: Outbox;
+  /** Where sources hand their samples (not needed for a host of sinks only). */
+  pipeline?: Pipeline;
+  gatewayId: string;
+  dataDir: string;
+  clock: Clock;
+  log: Logger;
+}
+
+/** Runs the configured sources and sinks. */
+export class ComponentHost {
+  readonly sources = new Map<string, RunningSource>();
+  readonly deliveries = new Map<string, Delivery>();
+
+  constructor(readonly options: HostOptions) {}
+
+  /** Builds a sink, registers its cursor and starts delivering to it. */
+  startSink(name: string, config: ComponentConfig): Delivery {
+    const { outbox, gatewayId, clock } = this.options;
+    const plugin = SINK_PLUGINS.find((p) => p.type === config.type)!;
+    const status = new ComponentStatus(name, config.type);
+    const log = this.options.log.child(`sink.${name}`);
+    const sink = plugin.create(config, { name, gatewayId, log, status, clock });
+    const delivery = config as unknown as DeliveryConfig;
+    outbox.register(name, { kinds: delivery.forward, nodes: delivery.nodes, status });
+    const d = new Delivery(name, { outbox, sink, config: delivery, status, log });
+    d.start();
+    this.deliveries.set(name, d);
+    return d;
+  }
+
+  /** Stops a sink; `forget` also drops its cursor (removed from the config). */
+  async stopSink(name: string, options: { forget?: boolean } = {}): Promise<void> {
+    await this.deliveries.get(name)?.stop();
+    this.deliveries.delete(name);
+    if (options.forget) this.options.outbox.unregister(name);
+  }
+
+  /** Builds and starts a source; a failed start is retried with backoff (1 s to 1 min). */
+  async startSource(
+    name: string,
+    config: ComponentConfig,
+    options: { attempt?: number; status?: ComponentStatus } = {},
+  ): Promise<void> {
+    const { outbox, pipeline, gatewayId, dataDir, clock } = this.options;
+    if (!pipeline) throw new Error("this host runs sinks only: sources need a pipeline");
+    const attempt = options.attempt ?? 0;
+    const plugin = SOURCE_PLUGINS.find((p) => p.type === config.type)!;
+    const status = options.status ??
+      new ComponentStatus(name, config.type, plugin.required ?? false);
+    const log = this.options.log.child(`source.${name}`);
+    const source = plugin.create(config, {
+      name,
+      gatewayId,
+      log,
+      status,
+      emit: (samples, o) =>
+        pipeline.emit(samples, {
+          receipts: o?.receipts ? { source: name, entries: o.receipts } : undefined,
+        }),
+      receipt: (id) => outbox.receipt(name, id),
+      append: (envelopes) => void outbox.append(envelopes),
+      dataDir,
+      clock,
+      stamp: (node, at) => pipeline.stamps.next(node, at),
+    });
+    const running: RunningSource = { source, status };
+    this.sources.set(name, running);
+    try {
+      await source.start();
+    } catch (e) {
+      // One failing source never takes the gateway down: it is started again, backing off.
+      status.fail(e);
+      status.count("start_failures");
+      const wait = backoffDelay(attempt, { min: 1000, max: 60_000 });
+      log.error("source failed to start; trying again", {
+        error: errorMessage(e),
+        retry_ms: Math.round(wait),
+      });
+      await source.stop().catch(() => {});
+      status.state = "down";
+      running.retry = setTimeout(() => {
+        if (this.sources.get(name) !== running) return; // stopped or replaced meanwhile
+        void this.startSource(name, config, { attempt: attempt + 1, status });
+      }, wait);
+    }
+  }
+
+  /** Applies a changed config to a running source in place; false when it must restart. */
+  updateSource(name: string, config: ComponentConfig): boolean {
+    return this.sources.get(name)?.source.update?.(config) ?? false;
+  }
+
+  /** Stops a source (and any pending restart of it). */
+  async stopSource(name: string): Promise<void> {
+    const running = this.sources.get(name);
+    this.sources.delete(name);
+    if (!running) return;
+    clearTimeout(running.retry);
+    await running.source.stop().catch((e) => running.status.fail(e));
+  }
+
+  /** Stops every source. */
+  async stopSources(): Promise<void> {
+    await Promise.all([...this.sources.keys()].map((name) => this.stopSource(name)));
+  }
+
+  /** Stops every sink (undelivered records stay in the outbox). */
+  async stopSinks(): Promise<void> {
+    await Promise.all([...this.deliveries.keys()].map((name) => this.stopSink(name)));
+  }
+
+  /** The statuses of every source and sink. */
+  statuses(): { sources: ComponentStatus[]; sinks: ComponentStatus[] } {
+    return {
+      sources: [...this.sources.values()].map((s) => s.status),
+      sinks: [...this.deliveries.values()].map((d) => d.options.status),
+    };
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The plugin contract: what a source or a sink is, what the gateway gives it,
+ * and the delivery settings every sink shares. Sources push samples and await
+ * the commit (back-pressure); sinks only write batches, the outbox owns the rest.
+ */
+import { z } from "zod";
+import { duration, size } from "./config/types.ts";
+import type { Logger } from "./log.ts";
+import type { Envelope, EnvelopeKind, Sample } from "./model.ts";
+import type { ComponentStatus } from "./status.ts";
+import type { Clock } from "./util/clock.ts";
+
+/** What the agent gives each source: where to push samples, how to log and count. */
+export interface SourceContext {
+  /** The source's config key. */
+  name: string;
+  /** The gateway id (unique per gateway, e.g. for MQTT client ids). */
+  gatewayId: string;
+  /**
+   * Hands samples to the pipeline. The promise resolves once they are durably
+   * accepted (local store and outbox); awaiting it is the backpressure path.
+   * `receipts` ([id, digest] pairs) are committed with them: see {@link receipt}.
+   */
+  emit(samples: Sample[], options?: { receipts?: [string, string][] }): Promise<void>;
+  /** The digest this source's receipt `id` holds, committed by an earlier emit. */
+  receipt(id: string): string | undefined;
+  /**
+   * Appends records that are not samples (policy rows, files) to the outbox in
+   * one durable commit; throws when the outbox cannot take them.
+   */
+  append(envelopes: Envelope[]): void;
+  /** The gateway's data directory, for a source's own state files. */
+  dataDir: string;
+  /** The time: read it here, never from `Date.now()`, so tests can move it. */
+  clock: Clock;
+  /**
+   * The timestamp of a sample of `node` made at `at` (default: now), unique within
+   * the node's series: samples arriving in one millisecond get microsecond steps.
+   */
+  stamp(node: string, at?: number): number;
+  log: Logger;
+  status: ComponentStatus;
+}
+
+/** A running source. `start` returns once the source is running; `stop` ends it. */
+export interface Source {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Applies a changed config in place when it can (true), else the agent restarts the source. */
+  update?(config: unknown): boolean;
+}
+
+/** A kind of source: its config schema and its factory. */
+export interface SourcePlugin<S extends z.ZodType = z.ZodType> {
+  type: string;
+  /** Whether /health reports 503 when this source is down. */
+  required?: boolean;
+  schema: S;
+  create(config: z.output<S>, ctx: SourceContext): Source;
+  /** Kinds of record this source makes besides samples (the gateway warns when no sink takes one). */
+  produces?(config: z.output<S>): EnvelopeKind[];
+  /** Problems the setup has that the schema cannot see (a missing program); `check` shows them. */
+  preflight?(config: z.output<S>): Promise<string[]>;
+}
+
+/** Identity helper that keeps a plugin's config type tied to its schema. */
+export function defineSource<S extends z.ZodType>(plugin: SourcePlugin<S>): SourcePlugin<S> {
+  return plugin;
+}
+
+/** An upstream hop. The outbox owns batching, retries and acknowledgement. */
+export interface Sink {
+  /** Opens the connection (omitted by sinks with nothing to open, e.g. one request per write). */
+  connect?(): Promise<void>;
+  /** Delivers a batch; resolves only when the upstream acknowledged all of it. */
+  write(batch: Envelope[]): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** What the agent gives each sink. */
+export interface SinkContext {
+  name: string;
+  /** The gateway id, tagged on every record so a fleet can share one database. */
+  gatewayId: string;
+  log: Logger;
+  status: ComponentStatus;
+  /** The time, as the sources read it (records carry its stamps). */
+  clock: Clock;
+}
+
+/** Config fields every sink shares: what it forwards and how the outbox delivers to it. */
+export const deliveryFields = {
+  /** What this sink receives from the outbox. */
+  forward: z.array(z.enum(["sample", "window", "event", "entry", "file"])).min(1).default([
+    "sample",
+  ]),
+  /** Only nodes matching one of these globs (`mppt*`); all when empty. */
+  nodes: z.array(z.string()).default([]),
+  /** Only fields matching one of these globs; all when empty. */
+  fields: z.array(z.string()).default([]),
+  batch_size: z.number().int().min(1).max(100_000).default(1000),
+  /** A batch stops growing past this many bytes (the first record always goes). */
+  batch_bytes: size.default(8 * 1024 * 1024),
+  max_wait: duration.default(1000),
+  backoff_min: duration.default(500),
+  backoff_max: duration.default(60_000),
+  /** Per-attempt timeout for one write. */
+  timeout: duration.default(10_000),
+};
+
+/** The delivery settings as parsed. */
+export interface DeliveryConfig {
+  forward: EnvelopeKind[];
+  nodes: string[];
+  fields: string[];
+  batch_size: number;
+  batch_bytes: number;
+  max_wait: number;
+  backoff_min: number;
+  backoff_max: number;
+  timeout: number;
+}
+
+/** A kind of sink: its config schema and its factory. */
+export interface SinkPlugin<S extends z.ZodType = z.ZodType> {
+  type: string;
+  schema: S;
+  create(config: z.output<S>, ctx: SinkContext): Sink;
+}
+
+/** Identity helper that keeps a plugin's config type tied to its schema. */
+export function defineSink<S extends z.ZodType>(plugin: SinkPlugin<S>): SinkPlugin<S> {
+  return plugin;
+}

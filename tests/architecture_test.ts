@@ -1,0 +1,158 @@
+/**
+ * The shape of the house: imports run one way (see docs/architecture.md), there
+ * are no cycles, no file grows past 500 lines, and every plugin folder carries a
+ * sample config that its own schema accepts.
+ */
+import assert from "node:assert/strict";
+import { dirname, join, relative } from "node:path";
+import { parseConfig } from "../src/config/load.ts";
+import { SINK_PLUGINS } from "../src/sinks/registry.ts";
+import { SOURCE_PLUGINS } from "../src/sources/registry.ts";
+
+const SRC = new URL("../src/", import.meta.url).pathname;
+
+function files(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) out.push(...files(p));
+    else if (e.name.endsWith(".ts")) out.push(p);
+  }
+  return out;
+}
+
+/** Relative imports of every source file, as paths relative to src/. */
+function importGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of files(SRC)) {
+    const text = Deno.readTextFileSync(file);
+    const deps = [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+"(\.[^"]+)"/gms)]
+      .map((m) => relative(SRC, join(dirname(file), m[1])))
+      .filter((dep) => !dep.startsWith("..")); // deno.json (the version) is outside src/
+    graph.set(relative(SRC, file), deps);
+  }
+  return graph;
+}
+
+/** The layer of a file: its first folder under src/ (or the file itself at the top). */
+function layer(path: string): string {
+  return path.includes("/") ? path.slice(0, path.indexOf("/")) : path.replace(/\.ts$/, "");
+}
+
+// Which layers each layer may import. Plugins (sources, sinks) sit above the core they use;
+// util, model and errors sit below everything.
+const BASE = [
+  "util",
+  "model",
+  "errors",
+  "status",
+  "log",
+  "config",
+  "sample_time",
+  "stamps",
+  "payload",
+  "plugin",
+];
+const ALLOWED: Record<string, string[]> = {
+  util: ["util", "status"],
+  model: [],
+  errors: [],
+  status: [],
+  log: [],
+  sample_time: ["config", "model"],
+  stamps: ["util"],
+  payload: ["model"],
+  plugin: ["config", "log", "model", "status", "util"],
+  victron: [],
+  config: ["config", "util", "http", "rules", "sinks", "sources"], // the schema gathers plugin schemas
+  images: [...BASE, "images", "policies"],
+  policies: [...BASE, "policies", "images"],
+  mqtt: [...BASE, "mqtt"],
+  outbox: [...BASE, "outbox"],
+  store: [...BASE, "store"],
+  rules: [...BASE, "rules"],
+  sources: [...BASE, "sources", "policies", "images", "mqtt", "victron"],
+  sinks: [...BASE, "sinks", "mqtt", "victron"],
+  pipeline: [...BASE, "outbox", "store", "rules"],
+  status_report: ["status"],
+  scheduler: ["log", "status"],
+  host: [...BASE, "outbox", "pipeline", "sinks", "sources"],
+  http: [...BASE, "http", "outbox", "store", "sources", "sinks", "status_report"],
+  cli: [...BASE, "cli", "sources"],
+  systemd: [...BASE],
+  version: [],
+  agent: [
+    ...BASE,
+    "host",
+    "http",
+    "outbox",
+    "pipeline",
+    "rules",
+    "scheduler",
+    "sources",
+    "status_report",
+    "store",
+    "version",
+  ],
+};
+
+Deno.test("imports run one way between the folders of src/", () => {
+  const wrong: string[] = [];
+  for (const [file, deps] of importGraph()) {
+    const from = layer(file);
+    const allowed = ALLOWED[from];
+    if (!allowed) {
+      wrong.push(`${file}: folder "${from}" has no place in the layering (add it to ALLOWED)`);
+      continue;
+    }
+    for (const dep of deps) {
+      const to = layer(dep);
+      if (to !== from && !allowed.includes(to)) wrong.push(`${file} imports ${dep}`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
+
+Deno.test("no import cycles in src/", () => {
+  const graph = importGraph();
+  const cycles: string[] = [];
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const visit = (f: string) => {
+    if (state.get(f) === "done") return;
+    if (state.get(f) === "open") {
+      cycles.push([...stack.slice(stack.indexOf(f)), f].join(" -> "));
+      return;
+    }
+    state.set(f, "open");
+    stack.push(f);
+    for (const d of graph.get(f) ?? []) visit(d);
+    stack.pop();
+    state.set(f, "done");
+  };
+  for (const f of graph.keys()) visit(f);
+  assert.deepEqual(cycles, []);
+});
+
+Deno.test("no source file is over 500 lines", () => {
+  const long = files(SRC)
+    .map((f) => [relative(SRC, f), Deno.readTextFileSync(f).split("\n").length] as const)
+    .filter(([, n]) => n > 500);
+  assert.deepEqual(long, []);
+});
+
+Deno.test("every plugin folder has a sample.yml its schema accepts", async () => {
+  for (const [kind, plugins] of [["sources", SOURCE_PLUGINS], ["sinks", SINK_PLUGINS]] as const) {
+    for (const plugin of plugins) {
+      const path = `${SRC}${kind}/${plugin.type}/sample.yml`;
+      const text = await Deno.readTextFile(path).catch(() => null);
+      assert.ok(text, `${kind}/${plugin.type}/sample.yml is missing`);
+      // A sample is a config fragment for one component; ${VAR} references get stand-ins.
+      const parsed = parseConfig(text, plugin.schema, {
+        file: path,
+        env: (name) => `sample-${name.toLowerCase()}`,
+      });
+      assert.equal((parsed as { type: string }).type, plugin.type);
+    }
+  }
+});
