@@ -44,8 +44,11 @@ export class ComponentHost {
 
   constructor(readonly options: HostOptions) {}
 
-  /** Builds a sink, registers its cursor and starts delivering to it. */
-  startSink(name: string, config: ComponentConfig): Delivery {
+  /**
+   * Builds a sink, registers its cursor and starts delivering to it
+   * (`deliver: false` leaves the start to the caller).
+   */
+  startSink(name: string, config: ComponentConfig, options: { deliver?: boolean } = {}): Delivery {
     const { outbox, gatewayId, clock } = this.options;
     const plugin = SINK_PLUGINS.find((p) => p.type === config.type)!;
     const status = new ComponentStatus(name, config.type);
@@ -54,7 +57,7 @@ export class ComponentHost {
     const delivery = config as unknown as DeliveryConfig;
     outbox.register(name, { kinds: delivery.forward, nodes: delivery.nodes, status });
     const d = new Delivery(name, { outbox, sink, config: delivery, status, log });
-    d.start();
+    if (options.deliver ?? true) d.start();
     this.deliveries.set(name, d);
     return d;
   }

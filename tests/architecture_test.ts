@@ -65,7 +65,7 @@ const ALLOWED: Record<string, string[]> = {
   plugin: ["config", "log", "model", "status", "util"],
   victron: [],
   config: ["config", "util", "http", "rules", "sinks", "sources"], // the schema gathers plugin schemas
-  images: [...BASE, "images", "policies"],
+  images: [...BASE, "images"],
   policies: [...BASE, "policies", "images"],
   mqtt: [...BASE, "mqtt"],
   outbox: [...BASE, "outbox"],

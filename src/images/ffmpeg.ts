@@ -4,7 +4,7 @@
  * enough), decoder crashes and memory stay outside it, and one tool does both
  * the per-frame normalisation and the timelapse encoding.
  */
-import type { ImagePolicy } from "../policies/schema.ts";
+import type { ImagePolicy } from "./schema.ts";
 
 /** The image formats frames come in and are stored as. */
 export type ImageFormat = "jpeg" | "png" | "webp";

@@ -6,8 +6,8 @@
  */
 import type { Logger } from "../log.ts";
 import type { Envelope } from "../model.ts";
-import type { Policies } from "../policies/policies.ts";
-import type { Policy } from "../policies/schema.ts";
+import type { ImagePolicy } from "./schema.ts";
+import type { Video } from "./timelapse.ts";
 import { type ComponentStatus, errorMessage } from "../status.ts";
 import {
   FFMPEG_MISSING,
@@ -27,9 +27,28 @@ const CONCURRENCY = Math.max(1, Math.min(4, navigator.hardwareConcurrency));
 /** A video that failed to encode this often is given up (its frames counted as dropped). */
 const MAX_ATTEMPTS = 3;
 
+/** The parts of a node's policy the intake reads. */
+export interface ImageSettings {
+  image_policy?: ImagePolicy;
+  file_policy?: { prefix: string };
+}
+
+/** What the intake asks of its source's storage policies (they turn frames into records). */
+export interface ImageKeeper {
+  policyOf(node: string): ImageSettings | undefined;
+  /** Records keeping a normalised frame (by the node's file policy; none without one). */
+  imageFile(
+    node: string,
+    frame: Uint8Array,
+    options: { format: ImageFormat; now: number },
+  ): Envelope[];
+  /** Records of a built video. */
+  video(node: string, video: Video, options: { now: number }): Envelope[];
+}
+
 /** What the intake needs from its source. */
 export interface ImageIntakeOptions {
-  policies: Policies;
+  policies: ImageKeeper;
   /** Where waiting frames live. */
   dir: string;
   maxDisk: number;
@@ -73,7 +92,7 @@ export class ImageIntake {
   accept(
     node: string,
     image: Uint8Array,
-    options: { format: ImageFormat; policy: Policy; ts: number; ack: () => void },
+    options: { format: ImageFormat; policy: ImageSettings; ts: number; ack: () => void },
   ): void {
     if (!this.#ffmpeg) {
       this.options.drop(node, "ffmpeg_missing");
@@ -100,7 +119,7 @@ export class ImageIntake {
   /** Normalises with at most {@link CONCURRENCY} ffmpeg processes at a time. */
   async #normalise(
     image: Uint8Array,
-    options: { format: ImageFormat; policy: Policy },
+    options: { format: ImageFormat; policy: ImageSettings },
   ): Promise<Uint8Array> {
     while (this.#running >= CONCURRENCY) {
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
@@ -120,7 +139,7 @@ export class ImageIntake {
   async #take(
     node: string,
     normalised: Promise<Uint8Array>,
-    options: { format: ImageFormat; policy: Policy; ts: number; bytes: number },
+    options: { format: ImageFormat; policy: ImageSettings; ts: number; bytes: number },
   ): Promise<void> {
     const ip = options.policy.image_policy!;
     let frame: Uint8Array;
@@ -178,7 +197,7 @@ export class ImageIntake {
     return this.#chain;
   }
 
-  async #build(node: string, policy: Policy): Promise<void> {
+  async #build(node: string, policy: ImageSettings): Promise<void> {
     if (!this.#ffmpeg) return;
     const settings = policy.image_policy!.timelapse!;
     try {

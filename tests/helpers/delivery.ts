@@ -1,47 +1,46 @@
-/** Wires a real sink to a real outbox and delivery loop, as the agent does. */
+/** A real sink on a real outbox, built by the component host exactly as the agent builds it. */
+import { ComponentHost } from "../../src/host.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Envelope } from "../../src/model.ts";
-import { Delivery } from "../../src/outbox/delivery.ts";
 import { Outbox } from "../../src/outbox/outbox.ts";
 import { SINK_PLUGINS } from "../../src/sinks/registry.ts";
-import type { DeliveryConfig } from "../../src/plugin.ts";
-import { ComponentStatus } from "../../src/status.ts";
 import { systemClock } from "../../src/util/clock.ts";
 
-/** An outbox in a temp dir with one sink built from `config` (parsed by the sink's schema). */
+/**
+ * An outbox in a temp dir with one sink named "sink" built from `config` (parsed by
+ * the sink's schema); its delivery is started by the test (`delivery.start()`).
+ */
 export async function deliveryFor(config: Record<string, unknown>, options: { dir?: string } = {}) {
   const dir = options.dir ?? await Deno.makeTempDir({ prefix: "delivery-" });
   const plugin = SINK_PLUGINS.find((p) => p.type === config.type)!;
-  const parsed = plugin.schema.parse(config) as DeliveryConfig & Record<string, unknown>;
-  const status = new ComponentStatus("sink", String(config.type));
+  const parsed = plugin.schema.parse(config) as { type: string } & Record<string, unknown>;
   const log = createLogger("test.sink");
   const outbox = new Outbox({
-    maxDeadLetterBytes: 16 * 1024 * 1024,
     path: `${dir}/outbox.db`,
     maxBytes: 512 * 1024 ** 2,
+    maxDeadLetterBytes: 16 * 1024 * 1024,
     maxAgeMs: 0,
     onFull: "drop_oldest",
     sync: "normal",
     log,
   });
   outbox.open();
-  outbox.register("sink", { kinds: parsed.forward, nodes: parsed.nodes, status });
-  const sink = plugin.create(parsed, {
-    name: "sink",
+  const host = new ComponentHost({
+    outbox,
     gatewayId: "gw-test",
-    log,
-    status,
+    dataDir: dir,
     clock: systemClock,
+    log,
   });
-  const delivery = new Delivery("sink", { outbox, sink, config: parsed, status, log });
+  const delivery = host.startSink("sink", parsed, { deliver: false });
   return {
     dir,
     outbox,
-    status,
+    status: delivery.options.status,
     delivery,
     append: (envs: Envelope[]) => outbox.append(envs),
     async close() {
-      await delivery.stop();
+      await host.stopSinks();
       outbox.close();
     },
   };
