@@ -7,7 +7,7 @@ import { z } from "zod";
 import { duration, size } from "./config/types.ts";
 import type { Logger } from "./log.ts";
 import type { Envelope, EnvelopeKind, Sample } from "./model.ts";
-import type { ComponentStatus } from "./status.ts";
+import type { ComponentJson, ComponentStatus } from "./status.ts";
 import type { Clock } from "./util/clock.ts";
 
 /** What the agent gives each source: where to push samples, how to log and count. */
@@ -61,6 +61,20 @@ export interface SourcePlugin<S extends z.ZodType = z.ZodType> {
   produces?(config: z.output<S>): EnvelopeKind[];
   /** Problems the setup has that the schema cannot see (a missing program); `check` shows them. */
   preflight?(config: z.output<S>): Promise<string[]>;
+  /** How the source shows on the status page (a plain card without one). */
+  card?: SourceCard;
+}
+
+/** A source's card on the status page. */
+export interface SourceCard {
+  /** The card's HTML from the source's status (every value escaped). */
+  render(
+    name: string,
+    status: ComponentJson,
+    options: { sparks: Record<string, number[]>; now: number },
+  ): string;
+  /** The series drawn as last-hour sparklines (a node and its fields), if any. */
+  sparks?(status: ComponentJson): { node: string; fields: string[] } | null;
 }
 
 /** Identity helper that keeps a plugin's config type tied to its schema. */

@@ -10,7 +10,8 @@ import { errorMessage } from "../status.ts";
 import { parseDuration } from "../config/types.ts";
 import { parseIngestBody, toSamples } from "./ingest.ts";
 import { createMetrics } from "./metrics.ts";
-import { renderFragment, renderPage, SPARK_FIELDS, type Sparks } from "./page.ts";
+import { renderFragment, renderPage, type Sparks } from "./page.ts";
+import { SOURCE_PLUGINS } from "../sources/registry.ts";
 import type { Health, StatusJson } from "../status_report.ts";
 import type { Clock } from "../util/clock.ts";
 
@@ -89,24 +90,22 @@ const querySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(QUERY_LIMIT).default(1000),
 });
 
-/** The last hour of the sparkline fields of every source, at most 120 points each. */
+/** The last hour of the series each source's card draws, at most 120 points each. */
 async function collectSparks(view: GatewayView, status: StatusJson): Promise<Sparks> {
   const now = view.clock.now();
   const out: Sparks = {};
   for (const [name, c] of Object.entries(status.sources)) {
-    const values = c.device?.values ?? {};
-    const fields = SPARK_FIELDS.filter((f) => typeof values[f] === "number");
-    if (!c.node || fields.length === 0) continue;
+    const wanted = SOURCE_PLUGINS.find((p) => p.type === c.kind)?.card?.sparks?.(c);
+    if (!wanted) continue;
     const points = await view.query({
-      node: c.node,
+      node: wanted.node,
       from: now - 3_600_000,
       to: now + 1000,
       limit: 3600,
-    })
-      .catch(() => []) as { fields: Record<string, unknown> }[];
+    }).catch(() => []) as { fields: Record<string, unknown> }[];
     const step = Math.max(1, Math.ceil(points.length / 120));
     out[name] = {};
-    for (const f of fields) {
+    for (const f of wanted.fields) {
       const series: number[] = [];
       for (let i = 0; i < points.length; i += step) {
         const v = points[i].fields[f];

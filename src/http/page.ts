@@ -2,137 +2,24 @@
  * The status page: server-rendered HTML, no build step, no CDN. The page
  * replaces its live part with /fragment every few seconds (no full reload).
  */
+import { SOURCE_PLUGINS } from "../sources/registry.ts";
 import type { ComponentJson, StatusJson } from "../status_report.ts";
+import { age, badge, bytes, esc, sum } from "../util/html.ts";
 
 /** Points of the sparklines per source: field -> values, oldest first. */
 export type Sparks = Record<string, Record<string, number[]>>;
 
-/** Fields drawn as sparklines when a device has them. */
-export const SPARK_FIELDS = ["V", "PPV", "SOC", "I"];
-
-function esc(v: unknown): string {
-  return String(v ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function age(iso: string | null | undefined, now: number): string {
-  if (!iso) return "never";
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  return s < 120
-    ? `${s} s ago`
-    : s < 7200
-    ? `${Math.round(s / 60)} min ago`
-    : `${Math.round(s / 3600)} h ago`;
-}
-
-function bytes(n: number): string {
-  return n < 1024
-    ? `${n} B`
-    : n < 1024 ** 2
-    ? `${(n / 1024).toFixed(1)} KiB`
-    : `${(n / 1024 ** 2).toFixed(1)} MiB`;
-}
-
-function badge(state: string): string {
-  const cls = state === "up" || state === "ok" ? "ok" : state === "degraded" ? "warn" : "bad";
-  return `<span class="badge ${cls}">${esc(state)}</span>`;
-}
-
-function sum(o: Record<string, number>): number {
-  return Object.values(o).reduce((a, b) => a + b, 0);
-}
-
-/** An inline SVG polyline of `values`, scaled to its own min..max. */
-export function sparkline(
-  values: number[],
-  options: { width?: number; height?: number } = {},
-): string {
-  const w = options.width ?? 140;
-  const h = options.height ?? 30;
-  if (values.length < 2) return `<svg class="spark" width="${w}" height="${h}"></svg>`;
-  const min = Math.min(...values);
-  const max = Math.max(...values);
-  const span = max - min || 1;
-  const pts = values.map((v, i) =>
-    `${(i / (values.length - 1) * (w - 2) + 1).toFixed(1)},${
-      (h - 1 - (v - min) / span * (h - 2)).toFixed(1)
-    }`
-  ).join(" ");
-  return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img">` +
-    `<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="${pts}"/></svg>`;
-}
-
-function value(v: unknown): string {
-  if (typeof v === "number") {
-    // Up to 3 decimals: VE.Direct resolves mV/mA, so rounding to 2 would hide real changes.
-    return String(Math.round(v * 1000) / 1000);
-  }
-  if (typeof v === "boolean") return v ? "on" : "off";
-  return esc(v);
-}
-
-/** A message source (MQTT): its busiest nodes, what they sent, stored and had dropped. */
-function messageSource(name: string, c: ComponentJson): string {
-  const nodes = Object.entries(c.nodes ?? {}).sort((a, b) => b[1].messages - a[1].messages);
-  const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
-  const rows = nodes.slice(0, 12).map(([node, n]) => {
-    const why = Object.entries(n.dropped).map(([r, k]) => `${r} ${k}`).join(", ");
-    return `<tr><th title="${esc(node)}">${
-      esc(node.length > 14 ? node.slice(0, 13) + "…" : node)
-    }</th>
-<td class="num">${n.messages}</td><td class="num">${bytes(n.stored_bytes ?? 0)}</td>
-<td class="num" title="${esc(why)}">${sum(n.dropped)}</td></tr>`;
-  }).join("");
-  const t = c.timelapse;
+/** A source without a card of its own (POST /ingest): its state and figures. */
+function plainSource(name: string, c: ComponentJson): string {
   return `<article class="card" data-source="${esc(name)}">
   <header><h3>${esc(name)}</h3>${badge(c.state)}</header>
-  <p class="sub">${esc(c.kind)} · ${c.nodes_tracked ?? nodes.length} nodes · ${
-    c.counters.messages ?? 0
-  } messages · ${bytes(c.counters.bytes ?? 0)}</p>
-  ${
-    t
-      ? `<p class="sub">timelapse: ${t.frames} frames waiting, ${bytes(t.bytes)} of ${
-        bytes(t.max_bytes)
-      }</p>`
-      : ""
-  }
-  <table class="values"><tr><th>node</th><td>messages</td><td>stored</td><td>dropped</td></tr>${rows}</table>
+  <p class="sub">${esc(c.kind)} · ${c.processed} taken · ${sum(c.dropped)} refused</p>
 </article>`;
 }
 
 function source(name: string, c: ComponentJson, sparks: Sparks, now: number): string {
-  if (c.nodes) return messageSource(name, c);
-  const d = c.device ?? {};
-  const values = d.values ?? {};
-  const units = d.units ?? {};
-  const checked = (c.counters.blocks_ok ?? 0) + (c.counters.checksum_errors ?? 0);
-  const errRate = checked ? ((c.counters.checksum_errors ?? 0) / checked * 100).toFixed(2) : "0.00";
-  // Code fields show their name with the number: "Bulk (3)"; identity labels are in the header.
-  const rows = Object.entries(values)
-    .filter(([k]) => !k.endsWith("_text") && !["PID", "SER#", "FW", "FWE", "BMV"].includes(k))
-    .slice(0, 16)
-    .map(([k, v]) => {
-      const text = values[`${k}_text`];
-      const shown = typeof text === "string" ? `${esc(text || "none")} (${value(v)})` : value(v);
-      return `<tr><th>${esc(k)}</th><td class="num" data-field="${esc(k)}">${shown}</td><td>${
-        esc(units[k] ?? "")
-      }</td></tr>`;
-    }).join("");
-  const lines = Object.entries(sparks[name] ?? {}).map(([f, pts]) =>
-    `<div class="sparkrow"><span>${esc(f)}${
-      units[f] ? ` (${esc(units[f])})` : ""
-    }, last hour</span>${sparkline(pts)}</div>`
-  ).join("");
-  return `<article class="card" data-source="${esc(name)}">
-  <header><h3>${esc(name)}</h3>${badge(c.state)}</header>
-  <p class="sub">${esc(d.product ?? c.kind)}${d.serial ? ` · ${esc(d.serial)}` : ""} · ${
-    esc(c.port ?? "")
-  }</p>
-  <p class="sub">last frame <b class="age">${
-    age(c.last_record_at, now)
-  }</b> · checksum errors ${errRate}% · ${c.counters.blocks_ok ?? 0} blocks</p>
-  ${lines ? `<div class="sparks">${lines}</div>` : ""}
-  <table class="values">${rows}</table>
-</article>`;
+  const card = SOURCE_PLUGINS.find((p) => p.type === c.kind)?.card;
+  return card ? card.render(name, c, { sparks: sparks[name] ?? {}, now }) : plainSource(name, c);
 }
 
 function sinkRow(name: string, c: ComponentJson, now: number): string {

@@ -13,6 +13,7 @@ import { takeTime, timeFields } from "../../sample_time.ts";
 import { errorMessage } from "../../status.ts";
 import { LruMap } from "../../util/lru.ts";
 import { BatchEmitter } from "../emitter.ts";
+import { mqttCard } from "./card.ts";
 import { defineSource, type SourceContext } from "../../plugin.ts";
 import { classify } from "../../payload.ts";
 
@@ -479,6 +480,7 @@ export const mqttSource = defineSource({
   type: "mqtt",
   schema: mqttSourceSchema,
   create: (config, ctx) => new MqttSource(config, ctx),
+  card: mqttCard,
   // Storage policies make rows (ClickHouse) and files (S3) instead of samples.
   produces: (config) => config.policies ? ["entry", "file"] : [],
   preflight: async (config) =>

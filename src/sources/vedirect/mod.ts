@@ -10,6 +10,7 @@ import { DeviceSimulator } from "./simulator.ts";
 import { VeDirectStream } from "./stream.ts";
 import { Snooze } from "../../util/timing.ts";
 import { BatchEmitter } from "../emitter.ts";
+import { vedirectCard } from "./card.ts";
 
 /** Records waiting for a slow pipeline at most (about 15 minutes of one device). */
 const MAX_QUEUED = 1000;
@@ -204,4 +205,5 @@ export const vedirectSource = defineSource({
   type: "vedirect",
   schema: vedirectSchema,
   create: (config, ctx) => new VeDirectSource(config, ctx),
+  card: vedirectCard,
 });
