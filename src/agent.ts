@@ -79,6 +79,7 @@ export class Agent implements GatewayView {
       sync: config.outbox.sync,
       maxDeadLetterBytes: config.outbox.max_dead_letters,
       log: this.log.child("outbox"),
+      clock: this.clock,
     });
     this.pipeline = new Pipeline(this.store, this.outbox, this.log.child("pipeline"), {
       thresholds: new Thresholds(config.events.thresholds),

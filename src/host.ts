@@ -56,7 +56,7 @@ export class ComponentHost {
     const sink = plugin.create(config, { name, gatewayId, log, status, clock });
     const delivery = config as unknown as DeliveryConfig;
     outbox.register(name, { kinds: delivery.forward, nodes: delivery.nodes, status });
-    const d = new Delivery(name, { outbox, sink, config: delivery, status, log });
+    const d = new Delivery(name, { outbox, sink, config: delivery, status, log, clock });
     if (options.deliver ?? true) d.start();
     this.deliveries.set(name, d);
     return d;

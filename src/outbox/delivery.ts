@@ -5,6 +5,7 @@ import { RejectedError, RetryableError, TooLargeError } from "../errors.ts";
 import { type ComponentStatus, errorMessage } from "../status.ts";
 import { globMatcher } from "../util/glob.ts";
 import { backoffDelay, deadline, Snooze } from "../util/timing.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 import type { Outbox, OutboxRow } from "./outbox.ts";
 
 /** Options of {@link Delivery}. */
@@ -14,6 +15,8 @@ export interface DeliveryOptions {
   config: DeliveryConfig;
   status: ComponentStatus;
   log: Logger;
+  /** The time batches wait and backoffs sleep on (default: the system clock). */
+  clock?: Clock;
 }
 
 /** Keeps only the configured fields of samples and windows. */
@@ -40,7 +43,7 @@ export class Delivery {
   #running = false;
   #paused = false;
   #loop: Promise<void> | null = null;
-  readonly #snooze = new Snooze();
+  readonly #snooze: Snooze;
   #backingOff = false;
   #unsubscribe: (() => void) | null = null;
   #connected = false;
@@ -50,10 +53,13 @@ export class Delivery {
   #idleWaiters: (() => void)[] = [];
   #lastError: unknown = null;
   #writing: Promise<unknown> = Promise.resolve();
+  readonly #clock: Clock;
 
   constructor(name: string, readonly options: DeliveryOptions) {
     this.name = name;
     this.#limit = options.config.batch_size;
+    this.#clock = options.clock ?? systemClock;
+    this.#snooze = new Snooze(this.#clock);
     this.#filter = fieldFilter(options.config.fields);
   }
 
@@ -122,7 +128,7 @@ export class Delivery {
       }
       if (rows.length < this.#limit && this.#idleWaiters.length === 0) {
         // Let a batch fill up, but never hold the oldest record longer than max_wait.
-        const age = Date.now() - this.#firstSeen(rows[0].id);
+        const age = this.#clock.now() - this.#firstSeen(rows[0].id);
         if (age < config.max_wait) {
           await this.#snooze.sleep(config.max_wait - age);
           if (!this.#running) break;
@@ -149,7 +155,7 @@ export class Delivery {
   #oldest = { id: -1, at: 0 };
   /** When the oldest waiting record was first read (max_wait counts from there). */
   #firstSeen(id: number): number {
-    if (this.#oldest.id !== id) this.#oldest = { id, at: Date.now() };
+    if (this.#oldest.id !== id) this.#oldest = { id, at: this.#clock.now() };
     return this.#oldest.at;
   }
 

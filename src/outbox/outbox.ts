@@ -2,6 +2,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Logger } from "../log.ts";
 import type { Envelope, EnvelopeKind } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
+import type { Clock } from "../util/clock.ts";
 import { DamagedFileError, moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
 import { DeadLetters } from "./dead_letters.ts";
 import { salvageOutbox } from "./salvage.ts";
@@ -59,6 +60,8 @@ export interface OutboxOptions {
   sync: "full" | "normal";
   /** Bytes of dead letters kept at most (never more than a quarter of maxBytes). */
   maxDeadLetterBytes: number;
+  /** Records' times and their age (default: the system clock). */
+  clock?: Clock;
   log: Logger;
 }
 
@@ -79,6 +82,10 @@ export class Outbox {
   /** The largest record held since opening: when a full batch of them fits, sizes need no check. */
   #largest = 0;
   #cursors = new Map<string, SinkCursor>();
+
+  #now(): number {
+    return this.options.clock?.now() ?? Date.now();
+  }
   #deadLetters: DeadLetters | null = null;
   #listeners = new Set<() => void>();
   #insert!: StatementSync;
@@ -198,7 +205,7 @@ export class Outbox {
       if (receipts) this.#transaction(() => this.#putReceipts(receipts));
       return 0;
     }
-    const now = Date.now();
+    const now = this.#now();
     const rows = wanted.map((e) => {
       const payload = JSON.stringify(e.data);
       return { kind: e.kind, node: e.data.node ?? "", payload, bytes: payload.length + 48 };
@@ -376,7 +383,7 @@ export class Outbox {
 
   /** Keeps rejected records (4xx from upstream) with the server's message. */
   deadLetter(sink: string, rows: OutboxRow[], error: string): void {
-    this.deadLetters.add(sink, rows, error, Date.now());
+    this.deadLetters.add(sink, rows, error, this.#now());
     this.#cursor(sink).status.count("dead_lettered", rows.length);
   }
 
@@ -391,7 +398,7 @@ export class Outbox {
     }
     if (this.options.maxAgeMs > 0) {
       // Rows are appended in time order: walk from the oldest and stop at the first young one.
-      const cutoff = Date.now() - this.options.maxAgeMs;
+      const cutoff = this.#now() - this.options.maxAgeMs;
       let old = 0;
       for (const row of this.#db.prepare("SELECT id, created FROM records ORDER BY id").iterate()) {
         if (Number(row.created) >= cutoff) break;
@@ -407,7 +414,7 @@ export class Outbox {
     const oldest = cursor.oldestCreated();
     return {
       ...cursor.pending,
-      oldest_age_ms: oldest === null ? null : Date.now() - oldest,
+      oldest_age_ms: oldest === null ? null : this.#now() - oldest,
     };
   }
 

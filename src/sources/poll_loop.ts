@@ -1,10 +1,15 @@
+import type { Clock } from "../util/clock.ts";
 import { Snooze } from "../util/timing.ts";
 
 /** Runs a polling cycle until stopped; the cycle returns how long to wait before the next. */
 export class PollLoop {
   #running = false;
   #done: Promise<void> | null = null;
-  readonly #snooze = new Snooze();
+  readonly #snooze: Snooze;
+
+  constructor(clock: Clock) {
+    this.#snooze = new Snooze(clock);
+  }
 
   /** Starts cycling in the background. */
   start(cycle: () => Promise<number>): void {

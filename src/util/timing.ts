@@ -35,23 +35,28 @@ export function backoffDelay(attempt: number, options: { min: number; max: numbe
 
 /** A sleep that can be cut short: loops wait on it and events (new data, stop) wake them. */
 export class Snooze {
-  #wake: (() => void) | null = null;
+  #wake: AbortController | null = null;
+
+  /** Sleeps on `clock` (the real one by default), so tests can move the time instead of waiting. */
+  constructor(
+    readonly clock: { sleep(ms: number, options?: { signal?: AbortSignal }): Promise<void> } = {
+      sleep: delay,
+    },
+  ) {}
 
   /** Resolves after `ms`, or earlier when {@link wake} is called. */
-  sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wake = done;
-    });
+  async sleep(ms: number): Promise<void> {
+    const wake = new AbortController();
+    this.#wake = wake;
+    try {
+      await this.clock.sleep(ms, { signal: wake.signal });
+    } finally {
+      if (this.#wake === wake) this.#wake = null;
+    }
   }
 
   /** Ends the current sleep, if any. */
   wake(): void {
-    this.#wake?.();
+    this.#wake?.abort();
   }
 }

@@ -5,6 +5,7 @@ import type { Envelope, Sample } from "../../src/model.ts";
 import { DatabaseSync } from "node:sqlite";
 import { Outbox, OutboxFullError, type OutboxOptions } from "../../src/outbox/outbox.ts";
 import { ComponentStatus } from "../../src/status.ts";
+import { FakeClock } from "../../src/util/clock.ts";
 import { globMatcher, globRegExp } from "../../src/util/glob.ts";
 import { canMount, withTmpfs } from "../helpers/tmpfs.ts";
 
@@ -139,11 +140,13 @@ Deno.test("reject_new refuses new records instead, counted, and keeps the old on
 });
 
 Deno.test("records older than max_age are dropped as expired", async () => {
-  const { ob } = await openOutbox({ maxAgeMs: 50 });
+  const clock = new FakeClock();
+  const { ob } = await openOutbox({ maxAgeMs: 50, clock });
   const a = register(ob, "a");
   ob.append([sampleEnv(1), sampleEnv(2)]);
-  await new Promise((r) => setTimeout(r, 80));
+  await clock.advance(80);
   ob.append([sampleEnv(3)]);
+  assert.equal(ob.depth("a").oldest_age_ms, 80);
   ob.compact();
   assert.equal(a.dropped.expired, 2);
   assert.deepEqual(seqs(ob.read("a", 10)), [3]);

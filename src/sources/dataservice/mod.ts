@@ -71,10 +71,12 @@ export function pollToSamples(
 
 /** Polls the Data-Service's polled-values endpoint and emits one sample per device and cycle. */
 export class DataServiceSource {
-  readonly #loop = new PollLoop();
+  readonly #loop: PollLoop;
   #client: Deno.HttpClient | undefined;
 
-  constructor(readonly config: DataServiceConfig, readonly ctx: SourceContext) {}
+  constructor(readonly config: DataServiceConfig, readonly ctx: SourceContext) {
+    this.#loop = new PollLoop(ctx.clock);
+  }
 
   start(): Promise<void> {
     if (this.config.socket) {

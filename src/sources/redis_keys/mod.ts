@@ -103,11 +103,13 @@ export function hashToSample(
 /** Scans Redis for hashes matching patterns and emits the changed ones as samples. */
 export class RedisKeysSource {
   #redis: Redis | null = null;
-  readonly #loop = new PollLoop();
+  readonly #loop: PollLoop;
   /** A digest of each key's last content, so an unchanged hash is not emitted again. */
   #seen = new Map<string, string>();
 
-  constructor(readonly config: RedisKeysConfig, readonly ctx: SourceContext) {}
+  constructor(readonly config: RedisKeysConfig, readonly ctx: SourceContext) {
+    this.#loop = new PollLoop(ctx.clock);
+  }
 
   start(): Promise<void> {
     const c = this.config;

@@ -31,10 +31,11 @@ export class VeDirectSource {
   readonly #emitter: BatchEmitter<Sample>;
   #lastRecordAt: number | null = null;
   #gets: PendingGet[] = [];
-  readonly #snooze = new Snooze();
+  readonly #snooze: Snooze;
 
   constructor(readonly config: VeDirectConfig, readonly ctx: SourceContext) {
     this.node = config.node ?? ctx.name;
+    this.#snooze = new Snooze(ctx.clock);
     this.#emitter = new BatchEmitter<Sample>({
       handle: (batch) => this.#handle(batch),
       batch: MAX_QUEUED,
