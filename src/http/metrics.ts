@@ -1,4 +1,3 @@
-import client from "prom-client";
 import type { ComponentJson, StatusJson } from "../status_report.ts";
 
 const STATE_VALUE: Record<string, number> = { up: 1, degraded: 0.5 };
@@ -8,6 +7,18 @@ const STATE_VALUE: Record<string, number> = { up: 1, degraded: 0.5 };
  * scrape reads one status snapshot, so the figures are consistent.
  */
 export function createMetrics(): (status: StatusJson) => Promise<{ body: string; type: string }> {
+  // prom-client (~14 MB) is loaded with the first scrape, not by every gateway.
+  let built: Promise<(status: StatusJson) => Promise<{ body: string; type: string }>> | null = null;
+  return async (status) => {
+    built ??= buildMetrics();
+    return (await built)(status);
+  };
+}
+
+async function buildMetrics(): Promise<
+  (status: StatusJson) => Promise<{ body: string; type: string }>
+> {
+  const client = (await import("prom-client")).default;
   const registry = new client.Registry();
   let snap: StatusJson | null = null;
   const components = () =>

@@ -1,4 +1,4 @@
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { type FieldValue, type Sample, sampleBytes, type Stats, type Window } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import { readLuaScript } from "./lua.ts";
@@ -62,6 +62,8 @@ export class RedisStore implements Store {
       this.#scripts[name].source = await readLuaScript(name);
     }
     const o = this.options;
+    // Loaded only for the Redis store: ~18 MB of memory the embedded store does not carry.
+    const { Redis } = await import("ioredis");
     this.#redis = new Redis({
       host: o.host,
       port: o.port,

@@ -11,6 +11,10 @@ export interface GatewayProcess {
   child: Deno.ChildProcess;
   /** Resident memory now (MiB). */
   rssMiB(): number;
+  /** The highest resident memory seen since the start (sampled every 50 ms). */
+  peakRssMiB(): number;
+  /** Waits until /health says `component` (`mqtt.units`) is up. */
+  up(component: string): Promise<void>;
   status(): Promise<StatusDoc>;
   /** GET /health: status code and body. */
   health(): Promise<{ code: number; body: { status: string; components: Record<string, string> } }>;
@@ -67,18 +71,31 @@ export async function startGateway(
     await child.status;
     throw new Error(`${(e as Error).message}; its log:\n${(await stderr).slice(-2000)}`);
   }
+  let peak = 0;
+  const sampler = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssMiB(child.pid));
+    } catch { /* exited */ }
+  }, 50);
+  const health = async () => {
+    const res = await fetch(`${url}/health`);
+    return { code: res.status, body: await res.json() };
+  };
   return {
     url,
     port,
     dir,
     child,
     rssMiB: () => rssMiB(child.pid),
+    peakRssMiB: () => peak,
+    up: (component) =>
+      waitFor(async () => (await health()).body.components[component] === "up", {
+        what: `${component} up`,
+      }),
     status: async () => await (await fetch(`${url}/status`)).json(),
-    health: async () => {
-      const res = await fetch(`${url}/health`);
-      return { code: res.status, body: await res.json() };
-    },
+    health,
     async stop() {
+      clearInterval(sampler);
       try {
         child.kill("SIGTERM");
       } catch { /* already gone */ }

@@ -22,13 +22,9 @@ sources:
   units: {type: mqtt, url: "${url}", topics: ["big/+"], client_id: big, protocol_version: ${version}}
 `
     );
-    let maxRss = 0;
-    const sampler = setInterval(() => maxRss = Math.max(maxRss, gw.rssMiB()), 50);
     const pub = await mqtt.connectAsync(url);
     try {
-      await waitFor(async () => (await gw.health()).body.components["mqtt.units"] === "up", {
-        what: "subscribed",
-      });
+      await gw.up("mqtt.units");
       const big = new Uint8Array(BIG).fill(0x31);
       for (let i = 0; i < 5; i++) {
         await pub.publishAsync("big/a", big as unknown as string, { qos: 1 });
@@ -47,11 +43,12 @@ sources:
         // MQTT 3.1.1 has no way to refuse: received whole, then dropped and counted.
         assert.equal(s.sources.units.dropped.over_max_size, 5);
       }
-      console.log(`MQTT ${version}: gateway RSS max ${maxRss.toFixed(0)} MiB with 5 x 20 MiB`);
-      if (version === 5) assert.ok(maxRss < 150, `RSS ${maxRss.toFixed(0)} MiB`);
+      console.log(
+        `MQTT ${version}: gateway RSS max ${gw.peakRssMiB().toFixed(0)} MiB with 5 x 20 MiB`,
+      );
+      if (version === 5) assert.ok(gw.peakRssMiB() < 150, `RSS ${gw.peakRssMiB().toFixed(0)} MiB`);
       assert.equal((await gw.health()).code, 200);
     } finally {
-      clearInterval(sampler);
       await pub.endAsync();
       await gw.stop();
       await broker.stop();

@@ -233,7 +233,7 @@ Deno.test("DataLake records are accepted, clamped to valid ranges and counted", 
       equipment_id: "EQ-7",
       facility_id: "F-1",
       equipment_location: "boiler room",
-      measured_at: "2026-11-23T04:00:00Z",
+      measured_at: "2026-01-15T04:00:00Z",
       temperature: 512,
       humidity: 40,
       smoke_density: 0.1,
@@ -243,7 +243,7 @@ Deno.test("DataLake records are accepted, clamped to valid ranges and counted", 
     const ok = await post([record]);
     assert.deepEqual(ok, { status: 200, body: { accepted: 1, clamped: 2 } });
     const q = await call(
-      `${url}/query?node=EQ-7&from=2026-11-23T03:59:00Z&to=2026-11-23T04:01:00Z`,
+      `${url}/query?node=EQ-7&from=2026-01-15T03:59:00Z&to=2026-01-15T04:01:00Z`,
     );
     assert.deepEqual(q.body.points[0].fields, {
       temperature: 150,

@@ -1,4 +1,4 @@
-import { InfluxDB, type WriteApi } from "@influxdata/influxdb-client";
+import type { WriteApi } from "@influxdata/influxdb-client";
 import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { classifyStatus, retryAfterMs } from "../http_status.ts";
@@ -43,6 +43,8 @@ export class InfluxSink implements Sink {
   async connect(): Promise<void> {
     const c = this.config;
     if (c.api === "v2") {
+      // The official client is loaded only for InfluxDB 2 (v1 is plain fetch).
+      const { InfluxDB } = await import("@influxdata/influxdb-client");
       // The outbox owns retries and batching: the client's own are switched off.
       this.#v2 = new InfluxDB({ url: c.url, token: c.token, timeout: c.timeout })
         .getWriteApi(c.org!, c.bucket!, "us", {

@@ -1,4 +1,4 @@
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { duration } from "../../config/types.ts";
@@ -111,8 +111,9 @@ export class RedisKeysSource {
     this.#loop = new PollLoop(ctx.clock);
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
     const c = this.config;
+    const { Redis } = await import("ioredis");
     this.#redis = new Redis({
       host: c.host,
       port: c.port,
@@ -129,7 +130,6 @@ export class RedisKeysSource {
       (e: Error) => this.ctx.status.lastError = { at: Date.now(), message: e.message },
     );
     this.#loop.start(() => this.#cycle());
-    return Promise.resolve();
   }
 
   async stop(): Promise<void> {
