@@ -1,5 +1,6 @@
 /** What an MQTT payload is, decided by its content (never by its topic). */
 import { type FieldValue, MAX_FIELDS } from "./model.ts";
+import { MAX_FIELD_NAME, nameProblem } from "./names.ts";
 
 /** Payload kinds: policies accept some and refuse others. */
 export type PayloadKind = "number" | "text" | "json" | "image" | "binary";
@@ -64,6 +65,9 @@ export function classify(bytes: Uint8Array): Payload {
     const entries = Object.entries(parsed);
     if (entries.length > MAX_FIELDS) return { kind: "invalid", reason: "too_many_fields" };
     for (const [k, v] of entries) {
+      if (nameProblem(k, MAX_FIELD_NAME) !== null) {
+        return { kind: "invalid", reason: "bad_field_name" };
+      }
       if (v === null || ["number", "string", "boolean"].includes(typeof v)) {
         fields[k] = v as FieldValue;
       }

@@ -52,6 +52,7 @@ const BASE = [
   "stamps",
   "payload",
   "plugin",
+  "names",
 ];
 const ALLOWED: Record<string, string[]> = {
   util: ["util", "status"],
@@ -61,7 +62,8 @@ const ALLOWED: Record<string, string[]> = {
   log: [],
   sample_time: ["config", "model"],
   stamps: ["util"],
-  payload: ["model"],
+  payload: ["model", "names"],
+  names: [],
   plugin: ["config", "log", "model", "status", "util"],
   victron: [],
   config: ["config", "util", "http", "rules", "sinks", "sources"], // the schema gathers plugin schemas

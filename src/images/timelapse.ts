@@ -12,6 +12,7 @@
  * video is in the outbox. Nothing of a frame is held in memory.
  */
 import { encodeTimelapse } from "./ffmpeg.ts";
+import { fromSegment, pathSegment } from "../names.ts";
 
 /** When a node's frames become a video, and what it looks like. */
 export interface TimelapseSettings {
@@ -72,15 +73,21 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * A node id as a directory name: URI-escaped with `~` for `%`, because ffmpeg
- * reads `%` in an input path as part of the frame number pattern.
+ * A node id as a directory name: one safe path segment (never `..`, never a
+ * `/`) with `~` escapes and no `%`, which ffmpeg would read as part of the
+ * frame number pattern.
  */
 function dirName(node: string): string {
-  return encodeURIComponent(node).replace(/~/g, "%7E").replace(/%/g, "~");
+  return pathSegment(node);
 }
 
+/** The node of a directory (also of those named by earlier versions: encodeURIComponent, `~`). */
 function nodeName(dir: string): string {
-  return decodeURIComponent(dir.replace(/~/g, "%"));
+  try {
+    return decodeURIComponent(dir.replace(/~/g, "%"));
+  } catch {
+    return fromSegment(dir);
+  }
 }
 
 /** Waiting frames of every node of one source, bounded in bytes. */
@@ -217,7 +224,9 @@ export class Timelapse {
       const ext = chosen[0].ext;
       const picked = chosen.filter((f) => f.ext === ext).map((f) => f.ts);
       manifest = {
-        key: `${options.prefix}${node}/timelapse/${picked[0]}-${picked[picked.length - 1]}.mp4`,
+        key: `${options.prefix}${pathSegment(node)}/timelapse/${picked[0]}-${
+          picked[picked.length - 1]
+        }.mp4`,
         ext,
         frames: picked,
         fps: settings.fps,

@@ -10,6 +10,7 @@ import type { Envelope } from "../model.ts";
 import { ARCHIVE_EXTENSION, pack } from "./archive.ts";
 import type { Policy } from "./schema.ts";
 import type { NodeState } from "./state.ts";
+import { pathSegment } from "../names.ts";
 
 const ARCHIVE_TYPES: Record<string, string> = {
   gzip: "application/gzip",
@@ -37,26 +38,28 @@ export function fileEnvelopes(
     mtime: ts,
   });
   const suffix = ext + ARCHIVE_EXTENSION[fp.compression];
+  // The node id comes from a topic: it must not lead the key out of its place ("..").
+  const dir = pathSegment(node);
   const rule = policy.processing_policy;
   let key: string;
   let maxCount = 0;
   let expires = 0;
   switch (rule?.policy_type) {
     case "LastValue":
-      key = `${node}/last${suffix}`;
+      key = `${dir}/last${suffix}`;
       maxCount = 1;
       break;
     case "NRecords":
       // A ring of N slots: the N newest files exist, older ones are overwritten.
-      key = `${node}/n/${s.seq % rule.n_records_count}${suffix}`;
+      key = `${dir}/n/${s.seq % rule.n_records_count}${suffix}`;
       maxCount = rule.n_records_count;
       break;
     case "TimeWindow":
       expires = ts + rule.time_window_size * 1000;
-      key = `${node}/window/${expires}-${ts}${suffix}`;
+      key = `${dir}/window/${expires}-${ts}${suffix}`;
       break;
     default:
-      key = `${node}/all/${ts}${suffix}`;
+      key = `${dir}/all/${ts}${suffix}`;
   }
   key = fp.prefix + key;
   s.seq++;

@@ -71,7 +71,8 @@ Deno.test("timelapse frames: due by count, bytes or span; a restart mid-build fi
   }
   assert.equal(t.due("cam/1", settings, t0 + 12_000), true, "count reached");
   const first = await t.build("cam/1", settings, { prefix: "p/" });
-  assert.equal(first.key, `p/cam/1/timelapse/${t0}-${t0 + 9000}.mp4`);
+  // A node id is one key level: its "/" is escaped (~2F).
+  assert.equal(first.key, `p/cam~2F1/timelapse/${t0}-${t0 + 9000}.mp4`);
   assert.equal(first.frames, 10);
 
   // Crash before the outbox took it, with the video file lost and half the frames not yet moved.

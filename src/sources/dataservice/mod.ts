@@ -4,6 +4,7 @@ import { type FieldValue, MAX_FIELDS, type Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { globMatcher } from "../../util/glob.ts";
 import { deadline } from "../../util/timing.ts";
+import { MAX_FIELD_NAME, nameProblem } from "../../names.ts";
 import { PollLoop } from "../poll_loop.ts";
 import { defineSource, type SourceContext } from "../../plugin.ts";
 
@@ -45,10 +46,18 @@ export function pollToSamples(
   if (!body || typeof body !== "object") throw new Error("polled-values is not a JSON object");
   for (const [device, tags] of Object.entries(body as Record<string, unknown>)) {
     if (!options.device(device) || !tags || typeof tags !== "object") continue;
+    if (nameProblem(device) !== null) {
+      skipped++;
+      continue;
+    }
     const fields: Record<string, FieldValue> = {};
     for (const [id, raw] of Object.entries(tags as Record<string, Record<string, unknown>>)) {
       const name = String(raw?.tag_name ?? raw?.name ?? id);
       if (!options.tag(name)) continue;
+      if (nameProblem(name, MAX_FIELD_NAME) !== null) {
+        skipped++;
+        continue;
+      }
       const value = raw?.value;
       const ok = GOOD.has(String(raw?.status)) && value !== null && value !== undefined &&
         ["number", "string", "boolean"].includes(typeof value);

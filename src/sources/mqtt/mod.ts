@@ -9,6 +9,7 @@ import { FFMPEG_MISSING, ffmpegVersion } from "../../images/ffmpeg.ts";
 import { ImageIntake } from "../../images/intake.ts";
 import { Policies } from "../../policies/policies.ts";
 import { hasImagePolicy, policiesSchema } from "../../policies/schema.ts";
+import { nameProblem } from "../../names.ts";
 import { takeTime, timeFields } from "../../sample_time.ts";
 import { errorMessage } from "../../status.ts";
 import { LruMap } from "../../util/lru.ts";
@@ -307,6 +308,11 @@ export class MqttSource {
     if (!commit) release();
     const ack = commit ? release : () => {};
     const node = this.#nodeOf(topic);
+    if (nameProblem(node) !== null) {
+      // An empty, huge or control-character node id: counted for the source, no figures kept.
+      this.ctx.status.drop("bad_node_name");
+      return ack();
+    }
     const stats = this.#node(node);
     stats.messages++;
     stats.bytes += message.length;

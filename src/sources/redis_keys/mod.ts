@@ -4,6 +4,7 @@ import { z } from "zod";
 import { duration } from "../../config/types.ts";
 import { type FieldValue, MAX_FIELDS, type Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
+import { nameProblem } from "../../names.ts";
 import { PollLoop } from "../poll_loop.ts";
 import { defineSource, type SourceContext } from "../../plugin.ts";
 
@@ -96,7 +97,7 @@ export function hashToSample(
     if (!pass) continue;
     if (["number", "string", "boolean"].includes(typeof value)) fields[name] = value as FieldValue;
   }
-  if (Object.keys(fields).length === 0) return null;
+  if (Object.keys(fields).length === 0 || nameProblem(node) !== null) return null;
   return { source: options.source, node, ts: options.stamp(node), fields, tags };
 }
 
