@@ -1,4 +1,5 @@
 /** Frames normalised per second and timelapse encoding time, with Debian's ffmpeg. */
+import { systemClock } from "../src/util/clock.ts";
 import { encodeTimelapse, normaliseImage } from "../src/images/ffmpeg.ts";
 import { ImageIntake } from "../src/images/intake.ts";
 import { createLogger } from "../src/log.ts";
@@ -35,6 +36,7 @@ export async function benchImages(): Promise<void> {
   );
   policies.open();
   const intake = new ImageIntake({
+    clock: systemClock,
     policies,
     dir: await Deno.makeTempDir(),
     maxDisk: 1024 ** 3,

@@ -15,6 +15,8 @@ import { type Clock, systemClock } from "./util/clock.ts";
 export class Pipeline {
   /** Arrival stamps unique per node (sample identity). */
   readonly stamps: SeriesStamps;
+  /** Threshold rules judged on every sample. */
+  readonly thresholds: Thresholds;
 
   constructor(
     readonly store: Store,
@@ -26,8 +28,6 @@ export class Pipeline {
     this.stamps = new SeriesStamps(options.clock ?? systemClock);
   }
 
-  readonly thresholds: Thresholds;
-
   /** Hands samples over (with the source's receipts); resolves once the outbox committed them. */
   async emit(samples: Sample[], options: { receipts?: Receipts } = {}): Promise<void> {
     if (samples.length === 0) {
@@ -35,7 +35,9 @@ export class Pipeline {
       return;
     }
     this.outbox.append(samples.map((data): Envelope => ({ kind: "sample", data })), options);
-    if (!this.thresholds.empty) this.raise(this.thresholds.evaluate(samples));
+    if (!this.thresholds.empty) {
+      this.raise(this.thresholds.evaluate(samples, this.stamps.clock.now()));
+    }
     try {
       await this.store.write(samples);
     } catch (e) {

@@ -6,6 +6,7 @@
  */
 import type { Logger } from "../log.ts";
 import type { Envelope } from "../model.ts";
+import type { Clock } from "../util/clock.ts";
 import type { ImagePolicy } from "./schema.ts";
 import type { Video } from "./timelapse.ts";
 import { type ComponentStatus, errorMessage } from "../status.ts";
@@ -58,6 +59,8 @@ export interface ImageIntakeOptions {
   drop(node: string, reason: string, n?: number): void;
   log: Logger;
   status: ComponentStatus;
+  /** When videos are due and stamped (the source's clock). */
+  clock: Clock;
 }
 
 /** Normalises images, keeps frames and builds timelapse videos for one source. */
@@ -170,7 +173,8 @@ export class ImageIntake {
       this.options.drop(node, "frames_disk_full");
       return;
     }
-    if (this.timelapse.due(node, ip.timelapse, Date.now())) await this.#build(node, options.policy);
+    const now = this.options.clock.now();
+    if (this.timelapse.due(node, ip.timelapse, now)) await this.#build(node, options.policy);
   }
 
   /** An unexpected failure (disk, outbox): counted and logged; the intake carries on. */
@@ -181,7 +185,7 @@ export class ImageIntake {
   }
 
   /** Builds every video that is due (span reached, or half built before a restart). */
-  tick(now: number = Date.now()): Promise<void> {
+  tick(now: number = this.options.clock.now()): Promise<void> {
     this.#chain = this.#chain.then(async () => {
       for (const node of this.timelapse.nodes()) {
         const policy = this.options.policies.policyOf(node);
@@ -204,7 +208,8 @@ export class ImageIntake {
       const video = await this.timelapse.build(node, settings, {
         prefix: policy.file_policy?.prefix ?? "",
       });
-      await this.options.append(this.options.policies.video(node, video, { now: Date.now() }));
+      const now = this.options.clock.now();
+      await this.options.append(this.options.policies.video(node, video, { now }));
       await this.timelapse.finish(node);
       this.options.status.count("videos");
       this.options.log.info("timelapse video built", {

@@ -52,7 +52,7 @@ export class Thresholds {
   }
 
   /** Events raised by these samples (in order). */
-  evaluate(samples: Sample[], now: number = Date.now()): GatewayEvent[] {
+  evaluate(samples: Sample[], now: number): GatewayEvent[] {
     const events: GatewayEvent[] = [];
     for (const s of samples) {
       for (const { rule, match } of this.#rules) {

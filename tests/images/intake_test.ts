@@ -1,4 +1,5 @@
 /** The image intake when the disk fills up for real (a 256 KiB tmpfs): counted, never a crash. */
+import { systemClock } from "../../src/util/clock.ts";
 import assert from "node:assert/strict";
 import { ImageIntake } from "../../src/images/intake.ts";
 import { createLogger } from "../../src/log.ts";
@@ -26,6 +27,7 @@ Deno.test({
       const dropped: Record<string, number> = {};
       const appended: Envelope[] = [];
       const intake = new ImageIntake({
+        clock: systemClock,
         policies,
         dir: `${disk}/frames`,
         maxDisk: 100 * 1024 * 1024,

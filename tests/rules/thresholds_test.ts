@@ -20,7 +20,7 @@ Deno.test("a value hovering on a threshold raises one event, not a flood (hyster
     }),
   ]);
   const values = [70, 80, 79.5, 80.2, 79, 80.1, 78.5, 77.9, 81, 101, 99, 97.5, 50];
-  const events = t.evaluate(values.map((v, i) => temp("eq1", v, i)));
+  const events = t.evaluate(values.map((v, i) => temp("eq1", v, i)), 0);
   assert.deepEqual(events.map((e) => [e.data.severity, e.data.value]), [
     ["WARN", 80],
     ["ok", 77.9],
@@ -53,7 +53,7 @@ Deno.test("below-thresholds and node globs; nodes keep their own state", () => {
     s("bmv2", 12.5),
     s("bmv1", 11.4),
     s("bmv2", 11.79),
-  ]);
+  ], 0);
   assert.deepEqual(events.map((e) => [e.node, e.data.severity]), [
     ["bmv1", "WARN"],
     ["bmv1", "EMERGENCY"],

@@ -195,6 +195,7 @@ export class MqttSource {
           drop: (node, reason) => this.#drop(node, reason),
           log: this.ctx.log,
           status: this.ctx.status,
+          clock: this.ctx.clock,
         });
         await images.open();
         this.#images = images;
