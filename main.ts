@@ -8,7 +8,8 @@ import { Agent } from "./src/agent.ts";
 import { decodeCapture } from "./src/cli/decode.ts";
 import { simulateToPort } from "./src/cli/simulate.ts";
 import { SOURCE_PLUGINS } from "./src/sources/registry.ts";
-import { ConfigError, loadConfigFile, maskSecrets } from "./src/config/load.ts";
+import { ConfigError, loadConfigFile } from "./src/config/load.ts";
+import { maskConfig } from "./src/secrets.ts";
 import { type GatewayConfig, gatewaySchema } from "./src/config/schema.ts";
 import { parseDuration } from "./src/config/types.ts";
 import { configureLog } from "./src/log.ts";
@@ -146,7 +147,7 @@ async function check(args: string[]): Promise<number> {
     console.error(`invalid setup ${positionals[0]}:\n  ${problems.join("\n  ")}`);
     return 2;
   }
-  console.log(JSON.stringify(maskSecrets(config), null, 2));
+  console.log(JSON.stringify(maskConfig(config), null, 2));
   console.error(`${positionals[0]}: valid`);
   return 0;
 }

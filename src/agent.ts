@@ -19,6 +19,7 @@ import { Alerts } from "./rules/alerts.ts";
 import { Summary } from "./rules/summary.ts";
 import { Thresholds } from "./rules/thresholds.ts";
 import { Scheduler } from "./scheduler.ts";
+import { useSecrets } from "./secrets.ts";
 import { SOURCE_PLUGINS } from "./sources/registry.ts";
 import { ComponentStatus, errorMessage } from "./status.ts";
 import { type Health, healthOf, type StatusJson, statusReport } from "./status_report.ts";
@@ -67,6 +68,7 @@ export class Agent implements GatewayView {
 
   constructor(config: GatewayConfig, readonly options: AgentOptions = {}) {
     this.#config = config;
+    useSecrets(config);
     this.clock = options.clock ?? systemClock;
     this.gatewayId = config.gateway.id ?? hostname();
     this.levels = levelsOf(config.store);
@@ -351,6 +353,7 @@ export class Agent implements GatewayView {
       return this.#reloaded({ ok: false, errors });
     }
     const plan = planReload(this.#config, next);
+    useSecrets(next);
     const host = this.host;
     for (const name of plan.sources.change) {
       if (!host.updateSource(name, next.sources[name])) await host.stopSource(name);

@@ -1,3 +1,5 @@
+import { isSecretKey, redact } from "./secrets.ts";
+
 /** Log levels in increasing severity. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 /** Output format: `text` is key=value, `json` one object per line. */
@@ -6,7 +8,6 @@ export type LogFormat = "text" | "json";
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 // journald maps `<N>` prefixes to priorities when stderr is not a terminal.
 const JOURNAL: Record<LogLevel, number> = { debug: 7, info: 6, warn: 4, error: 3 };
-const SECRET_KEY = /(token|password|secret|authorization|api_?key)$/i;
 
 const settings = { level: "info" as LogLevel, format: "text" as LogFormat, journald: false };
 
@@ -36,7 +37,11 @@ function write(level: LogLevel, component: string, msg: string, fields: Record<s
   if (ORDER[level] < ORDER[settings.level]) return;
   const clean: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) {
-    clean[k] = SECRET_KEY.test(k) ? "***" : v instanceof Error ? v.message : v;
+    clean[k] = isSecretKey(k) || k.toLowerCase() === "authorization"
+      ? "***"
+      : v instanceof Error
+      ? v.message
+      : v;
   }
   let line: string;
   if (settings.format === "json") {
@@ -46,7 +51,8 @@ function write(level: LogLevel, component: string, msg: string, fields: Record<s
     const head = settings.journald ? `<${JOURNAL[level]}>` : `${new Date().toISOString()} `;
     line = `${head}level=${level} component=${component} msg=${render(msg)}${kv ? " " + kv : ""}`;
   }
-  console.error(line);
+  // Every line, at every level: secrets of the config masked wherever they turn up.
+  console.error(redact(line));
 }
 
 /** Creates a logger for one component (`agent`, `source.mppt1`, ...). */

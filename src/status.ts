@@ -1,3 +1,5 @@
+import { redact } from "./secrets.ts";
+
 /** Lifecycle state of a pipeline component as shown on /health and /status. */
 export type ComponentState = "starting" | "up" | "degraded" | "down" | "stopped";
 
@@ -63,7 +65,8 @@ export class ComponentStatus {
   /** Counts a failure and remembers its message. */
   fail(error: unknown, n = 1): void {
     this.failed += n;
-    this.lastError = { at: Date.now(), message: errorMessage(error) };
+    // Clients echo URLs (with their passwords) in errors: masked before anyone reads them.
+    this.lastError = { at: Date.now(), message: redact(errorMessage(error)) };
   }
 
   /** Adds to a named counter. */

@@ -53,13 +53,15 @@ const BASE = [
   "payload",
   "plugin",
   "names",
+  "secrets",
 ];
 const ALLOWED: Record<string, string[]> = {
   util: ["util", "status"],
   model: [],
   errors: [],
-  status: [],
-  log: [],
+  status: ["secrets"],
+  log: ["secrets"],
+  secrets: [],
   sample_time: ["config", "model"],
   stamps: ["util"],
   payload: ["model", "names"],

@@ -133,18 +133,3 @@ export async function loadConfigFile<S extends z.ZodType>(
   }
   return parseConfig(text, schema, { file });
 }
-
-const SECRET_KEY = /(token|password|secret|secret_key|access_key|api_?key)$/i;
-
-/** A copy of a config with secret values replaced by `***`, for `check` and logs. */
-export function maskSecrets(tree: unknown): unknown {
-  if (Array.isArray(tree)) return tree.map(maskSecrets);
-  if (tree && typeof tree === "object") {
-    return Object.fromEntries(
-      Object.entries(tree).map((
-        [k, v],
-      ) => [k, SECRET_KEY.test(k) && v !== undefined && v !== "" ? "***" : maskSecrets(v)]),
-    );
-  }
-  return tree;
-}

@@ -7,6 +7,9 @@ import { OutboxFullError } from "../outbox/outbox.ts";
 import type { DeadLetter } from "../outbox/dead_letters.ts";
 import { QUERY_LIMIT, type SeriesQuery } from "../store/store.ts";
 import { errorMessage } from "../status.ts";
+import { redact } from "../secrets.ts";
+
+const HTML = "text/html; charset=UTF-8";
 import { parseDuration } from "../config/types.ts";
 import { parseIngestBody, toSamples } from "./ingest.ts";
 import { createMetrics } from "./metrics.ts";
@@ -144,21 +147,28 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
     return c.json(h, h.status === "down" ? 503 : 200);
   });
 
-  app.get("/status", (c) => c.json(view.status()));
+  // What leaves the gateway is masked as a whole: secrets can hide in any figure or message.
+  const masked = (
+    c: { body(b: string, s: 200, h: Record<string, string>): Response },
+    body: string,
+    type: string,
+  ) => c.body(redact(body), 200, { "Content-Type": type });
+
+  app.get("/status", (c) => masked(c, JSON.stringify(view.status()), "application/json"));
 
   app.get("/", async (c) => {
     const status = view.status();
-    return c.html(renderPage(status, await collectSparks(view, status)));
+    return masked(c, renderPage(status, await collectSparks(view, status)), HTML);
   });
 
   app.get("/fragment", async (c) => {
     const status = view.status();
-    return c.html(renderFragment(status, await collectSparks(view, status)));
+    return masked(c, renderFragment(status, await collectSparks(view, status)), HTML);
   });
 
   app.get("/metrics", async (c) => {
     const { body, type } = await metrics(view.status());
-    return c.body(body, 200, { "Content-Type": type });
+    return masked(c, body, type);
   });
 
   app.get("/query", async (c) => {

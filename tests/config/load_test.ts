@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError, maskSecrets, parseConfig } from "../../src/config/load.ts";
+import { ConfigError, parseConfig } from "../../src/config/load.ts";
+import { maskConfig } from "../../src/secrets.ts";
 import { gatewaySchema } from "../../src/config/schema.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
@@ -80,7 +81,7 @@ Deno.test("a secret that looks like YAML stays a string", () => {
 });
 
 Deno.test("secrets are masked for display", () => {
-  const masked = maskSecrets({ http: { token: "t0k" }, sinks: { i: { password: "p", url: "u" } } });
+  const masked = maskConfig({ http: { token: "t0k" }, sinks: { i: { password: "p", url: "u" } } });
   assert.deepEqual(masked, { http: { token: "***" }, sinks: { i: { password: "***", url: "u" } } });
 });
 

@@ -36,6 +36,7 @@ export interface StatusDoc {
 export interface Status {
   state: string;
   processed: number;
+  failed: number;
   counters: Record<string, number>;
   dropped: Record<string, number>;
   [key: string]: unknown;
