@@ -148,6 +148,16 @@ async function check(args: string[]): Promise<number> {
     return 2;
   }
   console.log(JSON.stringify(maskConfig(config), null, 2));
+  const h = config.http;
+  if (h.enabled && !/^(127\.|::1$|localhost$)/.test(h.host) && !(h.token && h.read_token)) {
+    console.error(
+      `warning: http.host ${h.host} is reachable from the network and ` +
+        `${h.token ? "http.read_token" : "http.token"} is not set: ` +
+        (h.token
+          ? "anyone there can read /status, the page, /query and /metrics"
+          : "mutating endpoints are refused, but reading is open"),
+    );
+  }
   console.error(`${positionals[0]}: valid`);
   return 0;
 }

@@ -156,6 +156,7 @@ export class Agent implements GatewayView {
     const c = this.config;
     const app = createApp(this, {
       token: c.http.token,
+      readToken: c.http.read_token,
       maxBody: c.http.max_body,
       ranges: c.http.ranges as Record<string, [number, number]>,
       maxFuture: c.http.max_future,

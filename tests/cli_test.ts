@@ -200,3 +200,17 @@ Deno.test("the start and compile tasks use exactly the permissions the tests run
   assert.match(tasks.compile, /--include lua --include config\/gateway.yml --include COMMIT/);
   assert.match(tasks.compile, / main\.ts$/);
 });
+
+Deno.test("check warns when the HTTP API listens beyond loopback without tokens", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/open.yml`, `http: {host: 0.0.0.0}\n`);
+  const open = await runCli(["check", `${dir}/open.yml`]);
+  assert.equal(open.code, 0);
+  assert.match(open.stderr, /warning: http.host 0.0.0.0 is reachable from the network/);
+  await Deno.writeTextFile(
+    `${dir}/closed.yml`,
+    `http: {host: 0.0.0.0, token: a1, read_token: b2}\n`,
+  );
+  const closed = await runCli(["check", `${dir}/closed.yml`]);
+  assert.doesNotMatch(closed.stderr, /warning/);
+});

@@ -81,6 +81,8 @@ export const gatewaySchema = z.strictObject({
     port: z.number().int().min(0).max(65535).default(8082),
     /** Bearer token for mutating endpoints; without it they answer 401. */
     token: z.string().optional(),
+    /** When set, GET endpoints other than /health need this bearer token (or `?token=`). */
+    read_token: z.string().optional(),
     max_body: size.default(1024 * 1024),
     /** Connections served at once; more are closed on arrival. */
     max_connections: z.number().int().min(1).max(10_000).default(64),

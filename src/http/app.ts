@@ -60,6 +60,8 @@ export interface ReloadResult {
 export interface AppOptions {
   /** Bearer token for mutating endpoints; without one they are refused. */
   token?: string;
+  /** When set, GET endpoints other than /health need it (or the mutating token). */
+  readToken?: string;
   maxBody: number;
   /** Valid ranges for /ingest values (clamped beyond). */
   ranges?: Record<string, [number, number]>;
@@ -146,6 +148,19 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
     const h = view.health();
     return c.json(h, h.status === "down" ? 503 : 200);
   });
+
+  // With http.read_token, every other GET needs it: a bearer token, or `?token=` for a browser
+  // (the page passes it on to its /fragment requests). The mutating token is accepted too.
+  if (options.readToken) {
+    const accepted = [options.readToken, options.token].filter((t): t is string => !!t);
+    app.use("*", async (c, next) => {
+      if (c.req.method !== "GET" || c.req.path === "/health") return await next();
+      const given = c.req.header("Authorization")?.replace(/^Bearer\s+/i, "") ??
+        c.req.query("token");
+      if (given && accepted.includes(given)) return await next();
+      return c.json({ error: "this gateway needs a read token (http.read_token)" }, 401);
+    });
+  }
 
   // What leaves the gateway is masked as a whole: secrets can hide in any figure or message.
   const masked = (

@@ -108,8 +108,11 @@ table{border-collapse:collapse;width:100%}td,th{padding:3px 6px;border-bottom:1p
 export function renderPage(
   s: StatusJson,
   sparks: Sparks,
-  options: { refreshMs?: number } = {},
+  options: { refreshMs?: number; token?: string } = {},
 ): string {
+  const fragment = options.token
+    ? `/fragment?token=${encodeURIComponent(options.token)}`
+    : "/fragment";
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${esc(s.gateway_id)} · edge-gateway</title><style>${STYLE}</style></head><body>
@@ -121,7 +124,11 @@ export function renderPage(
 <script>
 setInterval(async () => {
   try {
-    const r = await fetch("/fragment", { cache: "no-store" });
+    // A read token given in the page's address goes along (never written into the page).
+    const token = new URLSearchParams(location.search).get("token");
+    const r = await fetch(token ? "/fragment?token=" + encodeURIComponent(token) : "/fragment", {
+      cache: "no-store",
+    });
     if (r.ok) document.getElementById("live").innerHTML = await r.text();
   } catch (_) { /* gateway restarting: keep the last view */ }
 }, ${options.refreshMs ?? 2000});

@@ -265,3 +265,30 @@ Deno.test("DataLake records are accepted, clamped to valid ranges and counted", 
     await agent.stop();
   }
 });
+
+Deno.test("with http.read_token, reading needs it too (bearer or ?token=); /health stays open", async () => {
+  const { agent, url } = await startAgent(`, token: ${TOKEN}, read_token: r3ad-only-token`);
+  try {
+    for (const path of ["/status", "/", "/fragment", "/metrics", "/query?node=mppt1"]) {
+      assert.equal((await fetch(`${url}${path}`)).status, 401, path);
+      const res = await fetch(`${url}${path}`, {
+        headers: { Authorization: "Bearer r3ad-only-token" },
+      });
+      assert.equal(res.status, 200, path);
+      await res.body?.cancel();
+    }
+    const page = await fetch(`${url}/?token=r3ad-only-token`);
+    assert.equal(page.status, 200);
+    assert.doesNotMatch(
+      await page.text(),
+      /r3ad-only-token/,
+      "the token is not written into the page",
+    );
+    assert.equal((await fetch(`${url}/fragment?token=wrong`)).status, 401);
+    assert.equal((await call(`${url}/health`)).status, 200);
+    // The mutating token reads as well.
+    assert.equal((await fetch(`${url}/status`, { headers: auth() })).status, 200);
+  } finally {
+    await agent.stop();
+  }
+});
