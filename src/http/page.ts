@@ -108,11 +108,8 @@ table{border-collapse:collapse;width:100%}td,th{padding:3px 6px;border-bottom:1p
 export function renderPage(
   s: StatusJson,
   sparks: Sparks,
-  options: { refreshMs?: number; token?: string } = {},
+  options: { refreshMs?: number } = {},
 ): string {
-  const fragment = options.token
-    ? `/fragment?token=${encodeURIComponent(options.token)}`
-    : "/fragment";
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${esc(s.gateway_id)} · edge-gateway</title><style>${STYLE}</style></head><body>
