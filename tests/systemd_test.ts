@@ -190,3 +190,19 @@ Deno.test("under journald (JOURNAL_STREAM set) log lines carry priorities and no
   assert.ok(lines.some((l) => l.startsWith("<6>level=info")));
   assert.ok(!lines.join("\n").includes("\u001b["), "no ANSI escapes");
 });
+
+Deno.test(
+  "systemd-analyze security rates the unit below 2.5",
+  { ignore: !hasSystemdAnalyze },
+  async () => {
+    const unit = new URL("../systemd/edge-gateway.service", import.meta.url).pathname;
+    const out = await new Deno.Command("systemd-analyze", {
+      args: ["security", "--offline=true", unit],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    const level = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(text)?.[1]);
+    assert.ok(level < 2.5, `exposure ${level}\n${text.slice(-400)}`);
+  },
+);
