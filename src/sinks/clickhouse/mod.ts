@@ -148,9 +148,13 @@ export class ClickHouseSink implements Sink {
     if (!client) return;
     const db = this.config.database;
     const sql = { dialect: this.#dialect, database: db };
+    // The tables written since the last pass, taken now: a write during this pass marks its table
+    // again for the next one (clearing after the pass lost those, and their rows stayed).
+    const written = new Set(this.#written);
+    this.#written.clear();
     try {
       for (const table of ["n_last_entry", "file_entry"] as const) {
-        if (!this.#written.has(table)) continue;
+        if (!written.has(table)) continue;
         const over = await (await client.query({
           query: overLimitQuery(table, sql),
           format: "JSONEachRow",
@@ -159,7 +163,6 @@ export class ClickHouseSink implements Sink {
         await client.command({ query: trimStatement(table, over, sql) });
         this.ctx.status.count("retention_deletes");
       }
-      this.#written.clear();
       // Without TTL (legacy servers, and file rows that never expire) the sink deletes them.
       const expiring: Table[] = this.#dialect === "legacy"
         ? ["window_entry", "file_entry"]
@@ -174,6 +177,7 @@ export class ClickHouseSink implements Sink {
         this.ctx.status.count("expiry_deletes");
       }
     } catch (e) {
+      for (const t of written) this.#written.add(t);
       this.ctx.log.warn("retention pass failed; will retry", {
         error: errorMessage(e).slice(0, 300),
       });
