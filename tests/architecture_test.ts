@@ -54,6 +54,7 @@ const BASE = [
   "plugin",
   "names",
   "secrets",
+  "tls",
 ];
 const ALLOWED: Record<string, string[]> = {
   util: ["util", "status"],
@@ -62,13 +63,14 @@ const ALLOWED: Record<string, string[]> = {
   status: ["secrets"],
   log: ["secrets"],
   secrets: [],
+  tls: [],
   sample_time: ["config", "model"],
   stamps: ["util"],
   payload: ["model", "names"],
   names: [],
   plugin: ["config", "log", "model", "status", "util"],
   victron: [],
-  config: ["config", "util", "http", "rules", "sinks", "sources"], // the schema gathers plugin schemas
+  config: ["config", "util", "http", "rules", "sinks", "sources", "tls"], // the schema gathers plugin schemas
   images: [...BASE, "images"],
   policies: [...BASE, "policies", "images"],
   mqtt: [...BASE, "mqtt"],

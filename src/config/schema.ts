@@ -4,6 +4,7 @@ import { eventsSchema } from "../rules/schema.ts";
 import { SINK_PLUGINS } from "../sinks/registry.ts";
 import { SOURCE_PLUGINS } from "../sources/registry.ts";
 import { componentName, duration, parseDuration, size } from "./types.ts";
+import { tlsFields } from "../tls.ts";
 
 function pluginUnion(plugins: { type: string; schema: z.ZodType }[], what: string) {
   const types = plugins.map((p) => p.type);
@@ -46,7 +47,9 @@ const redisSchema = z.strictObject({
   db: z.number().int().min(0).max(15).default(3),
   username: z.string().optional(),
   password: z.string().optional(),
+  /** rediss: TLS to Redis, with a CA to trust, a client certificate, or `insecure`. */
   tls: z.boolean().default(false),
+  ...tlsFields,
   /** vemonitor_m8's `redis_node`: the key of the set listing the node hashes. */
   node_set: z.string().min(1).default("gateway"),
   /** Hash names are `<hash_prefix>_<node>`; defaults to node_set (older vemonitor_m8 uses "n"). */

@@ -1,6 +1,7 @@
 import mqtt from "mqtt";
 import { z } from "zod";
 import { RetryableError } from "../errors.ts";
+import { tlsFields, tlsOptions } from "../tls.ts";
 import { type ComponentStatus, errorMessage } from "../status.ts";
 
 /** Broker settings shared by every MQTT source and sink. */
@@ -17,10 +18,8 @@ export const brokerFields = {
    * broker never sends a larger one; 4 (3.1.1) for brokers without MQTT 5.
    */
   protocol_version: z.union([z.literal(4), z.literal(5)]).default(5),
-  /** CA / client certificate files for mqtts. */
-  ca: z.string().optional(),
-  cert: z.string().optional(),
-  key: z.string().optional(),
+  /** TLS for mqtts:// (CA, client certificate, `insecure`). */
+  ...tlsFields,
 };
 
 /** Parsed broker settings. */
@@ -34,6 +33,7 @@ export interface BrokerConfig {
   ca?: string;
   cert?: string;
   key?: string;
+  insecure: boolean;
   timeout: number;
 }
 
@@ -56,7 +56,6 @@ export async function connectBroker(
     maxPacketSize?: number;
   } = {},
 ): Promise<mqtt.MqttClient> {
-  const read = (p?: string) => (p ? Deno.readTextFileSync(p) : undefined);
   const client = mqtt.connect(config.url, {
     clientId: config.client_id ?? `edge-gateway-${ctx.gatewayId}-${ctx.name}`,
     username: config.username,
@@ -77,9 +76,7 @@ export async function connectBroker(
     will: options.will,
     // mqtt.js traces every packet through `debug` (formatting included): a cost per message.
     log: () => {},
-    ca: read(config.ca),
-    cert: read(config.cert),
-    key: read(config.key),
+    ...tlsOptions(config),
   });
   options.prepare?.(client);
   client.on("error", (e) => ctx.status.lastError = { at: Date.now(), message: e.message });

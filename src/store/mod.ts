@@ -38,7 +38,7 @@ export function createStore(config: GatewayConfig, context: { log?: Logger } = {
       db: r.db,
       username: r.username,
       password: r.password,
-      tls: r.tls,
+      tls: r.tls ? { ca: r.ca, cert: r.cert, key: r.key, insecure: r.insecure } : null,
       nodeSet: r.node_set,
       hashPrefix: r.hash_prefix ?? r.node_set,
       keyPrefix: r.key_prefix,

@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import { type FieldValue, type Sample, sampleBytes, type Stats, type Window } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import { readLuaScript } from "./lua.ts";
+import { tlsOptions, type TlsSettings } from "../tls.ts";
 import {
   type Level,
   QUERY_LIMIT,
@@ -19,7 +20,8 @@ export interface RedisStoreOptions extends StoreOptions {
   db: number;
   password?: string;
   username?: string;
-  tls: boolean;
+  /** TLS to Redis (with its CA, client certificate, `insecure`), or none. */
+  tls: TlsSettings | null;
   /** vemonitor_m8's `redis_node`: the set listing the node hashes. */
   nodeSet: string;
   /** Hash names are `<hashPrefix>_<node>`. */
@@ -70,7 +72,7 @@ export class RedisStore implements Store {
       db: o.db,
       password: o.password || undefined,
       username: o.username || undefined,
-      tls: o.tls ? {} : undefined,
+      tls: o.tls ? tlsOptions(o.tls) : undefined,
       lazyConnect: true,
       // Commands fail fast while disconnected: the buffer here is bounded, ioredis' is not.
       enableOfflineQueue: false,

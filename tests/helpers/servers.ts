@@ -1,4 +1,5 @@
 import * as Minio from "minio";
+import type { TestCa } from "./tls.ts";
 import { Buffer } from "node:buffer";
 /** Starts real servers (redis-server, mosquitto, influxd) on free loopback ports in temp dirs. */
 
@@ -27,6 +28,17 @@ export async function waitFor(
 
 async function tcpOpen(port: number): Promise<boolean> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  conn.close();
+  return true;
+}
+
+async function tlsOpen(port: number, ca: string): Promise<boolean> {
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port,
+    caCerts: [await Deno.readTextFile(ca)],
+  });
+  await conn.handshake();
   conn.close();
   return true;
 }
@@ -83,10 +95,35 @@ export class Server {
 
 /** redis-server without persistence (on `port` when given, to test "down at start"). */
 export async function startRedis(
-  options: { port?: number; password?: string } = {},
+  options: { port?: number; password?: string; tls?: TestCa } = {},
 ): Promise<Server> {
   const port = options.port ?? freePort();
   const dir = await Deno.makeTempDir({ prefix: "redis-" });
+  const tls = options.tls;
+  if (tls) {
+    // TLS only: the plain port is off.
+    return await new Server("redis-server", port, dir, [
+      "redis-server",
+      "--port",
+      "0",
+      "--tls-port",
+      String(port),
+      "--tls-cert-file",
+      tls.cert,
+      "--tls-key-file",
+      tls.key,
+      "--tls-ca-cert-file",
+      tls.ca,
+      "--tls-auth-clients",
+      "no",
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--dir",
+      dir,
+    ], () => tlsOpen(port, tls.ca)).start();
+  }
   return await new Server("redis-server", port, dir, [
     "redis-server",
     "--port",
@@ -116,21 +153,28 @@ export async function startRedis(
 
 /** mosquitto with anonymous access on loopback (persistence keeps sessions across restarts). */
 export async function startMosquitto(
-  options: { persistence?: boolean; config?: string } = {},
+  options: { persistence?: boolean; config?: string; tls?: TestCa } = {},
 ): Promise<Server> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "mosquitto-" });
   const conf = `${dir}/mosquitto.conf`;
+  const tls = options.tls;
   await Deno.writeTextFile(
     conf,
     `listener ${port} 127.0.0.1\nallow_anonymous true\nlog_dest none\n` +
+      (tls ? `cafile ${tls.ca}\ncertfile ${tls.cert}\nkeyfile ${tls.key}\n` : "") +
       (options.persistence
         ? `persistence true\npersistence_location ${dir}/\n`
         : "persistence false\n") +
       (options.config ?? ""),
   );
-  return await new Server("mosquitto", port, dir, ["mosquitto", "-c", conf], () => tcpOpen(port))
-    .start();
+  return await new Server(
+    "mosquitto",
+    port,
+    dir,
+    ["mosquitto", "-c", conf],
+    () => tls ? tlsOpen(port, tls.ca) : tcpOpen(port),
+  ).start();
 }
 
 /** influxd 1.x with its data in a temp dir (v1 /write and /query). */

@@ -49,7 +49,7 @@ export function redisFactory(
       port,
       db: 3,
       password: auth.password,
-      tls: false,
+      tls: null,
       nodeSet,
       hashPrefix: nodeSet,
       keyPrefix: `${nodeSet}:`,

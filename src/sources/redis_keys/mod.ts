@@ -5,6 +5,7 @@ import { duration } from "../../config/types.ts";
 import { type FieldValue, MAX_FIELDS, type Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { nameProblem } from "../../names.ts";
+import { tlsFields, tlsOptions } from "../../tls.ts";
 import { PollLoop } from "../poll_loop.ts";
 import { defineSource, type SourceContext } from "../../plugin.ts";
 
@@ -25,6 +26,9 @@ export const redisKeysSchema = z.strictObject({
   db: z.number().int().min(0).max(15).default(0),
   username: z.string().optional(),
   password: z.string().optional(),
+  /** rediss: TLS to Redis, with a CA to trust, a client certificate, or `insecure`. */
+  tls: z.boolean().default(false),
+  ...tlsFields,
   /** SCAN MATCH patterns (never KEYS). */
   patterns: z.array(z.string().min(1)).min(1),
   interval: duration.default(10_000),
@@ -121,6 +125,7 @@ export class RedisKeysSource {
       db: c.db,
       username: c.username,
       password: c.password,
+      tls: c.tls ? tlsOptions(c) : undefined,
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,

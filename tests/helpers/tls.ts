@@ -1,0 +1,68 @@
+/** A throwaway certificate authority and a server certificate for 127.0.0.1, made with openssl. */
+
+/** Paths of the CA certificate and the server's certificate and key. */
+export interface TestCa {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+async function openssl(dir: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "piped" })
+    .output();
+  if (!out.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+/** Makes a CA and a certificate it signed for 127.0.0.1 / localhost, in a temp dir. */
+export async function makeTestCa(): Promise<TestCa> {
+  const dir = await Deno.makeTempDir({ prefix: "ca-" });
+  await openssl(dir, [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=edge-gateway test CA",
+  ]);
+  await openssl(dir, [
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+    "-subj",
+    "/CN=127.0.0.1",
+  ]);
+  await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  await openssl(dir, [
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.crt",
+    "-days",
+    "2",
+    "-extfile",
+    "ext.cnf",
+  ]);
+  // mosquitto started as root drops to its own user: it must be able to read them (test keys).
+  await Deno.chmod(dir, 0o755);
+  for (const f of ["ca.crt", "server.crt", "server.key"]) await Deno.chmod(`${dir}/${f}`, 0o644);
+  return { ca: `${dir}/ca.crt`, cert: `${dir}/server.crt`, key: `${dir}/server.key` };
+}
