@@ -70,7 +70,7 @@ const ALLOWED: Record<string, string[]> = {
   names: [],
   plugin: ["config", "log", "model", "status", "util"],
   victron: [],
-  config: ["config", "util", "http", "rules", "sinks", "sources", "tls"], // the schema gathers plugin schemas
+  config: ["config", "util", "http", "rules", "sinks", "sources", "tls", "secrets"], // the schema gathers plugin schemas
   images: [...BASE, "images"],
   policies: [...BASE, "policies", "images"],
   mqtt: [...BASE, "mqtt"],

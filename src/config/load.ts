@@ -1,5 +1,6 @@
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { isSecretKey } from "../secrets.ts";
 
 /** A configuration problem, carrying every error found (each names its path). */
 export class ConfigError extends Error {
@@ -55,6 +56,41 @@ export function substituteEnv(
     );
   }
   return tree;
+}
+
+/**
+ * Secrets from files: `password_file: influx` beside (instead of) `password:` reads the file
+ * (trailing newline dropped). A relative path is looked up in `$CREDENTIALS_DIRECTORY`, where
+ * systemd's `LoadCredential=` puts them. Only keys that name a secret take a `_file` form.
+ */
+export function readSecretFiles(
+  tree: unknown,
+  options: { env: (name: string) => string | undefined; problems: string[]; path?: string },
+): unknown {
+  const path = options.path ?? "";
+  if (Array.isArray(tree)) {
+    return tree.map((v, i) => readSecretFiles(v, { ...options, path: `${path}[${i}]` }));
+  }
+  if (!tree || typeof tree !== "object") return tree;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(tree)) {
+    const at = path ? `${path}.${k}` : k;
+    const key = k.endsWith("_file") ? k.slice(0, -5) : null;
+    if (key && isSecretKey(key) && typeof v === "string") {
+      const dir = options.env("CREDENTIALS_DIRECTORY");
+      const file = v.startsWith("/") || !dir ? v : `${dir}/${v}`;
+      try {
+        out[key] = Deno.readTextFileSync(file).replace(/\r?\n$/, "");
+      } catch (e) {
+        options.problems.push(
+          `${at}: cannot read the secret file ${file}: ${(e as Error).message}`,
+        );
+      }
+      continue;
+    }
+    out[k] = readSecretFiles(v, { ...options, path: at });
+  }
+  return out;
 }
 
 function describe(value: unknown): string {
@@ -113,7 +149,7 @@ export function parseConfig<S extends z.ZodType>(
   }
   const problems: string[] = [];
   const env = options.env ?? ((name: string) => Deno.env.get(name));
-  const substituted = substituteEnv(raw, { env, problems });
+  const substituted = readSecretFiles(substituteEnv(raw, { env, problems }), { env, problems });
   const result = schema.safeParse(substituted, { reportInput: true });
   if (!result.success) problems.push(...formatIssues(result.error.issues));
   if (problems.length > 0) throw new ConfigError(file, problems);

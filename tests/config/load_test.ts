@@ -105,3 +105,22 @@ sources:
   assert.equal(p.length, 1, p.join("\n"));
   assert.match(p[0], /^sources\.units\.ack: ack: commit needs qos: 1 .*use ack: receipt/);
 });
+
+Deno.test("secrets come from files too: *_file beside the key, relative to $CREDENTIALS_DIRECTORY", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/influx`, "fr0m-a-file\n");
+  await Deno.writeTextFile(`${dir}/token`, "t0ken-file");
+  const c = parseConfig(
+    `http: {token_file: ${dir}/token}
+sinks:
+  influx: {type: influxdb, url: "http://127.0.0.1:8086", database: d, password_file: influx}
+`,
+    gatewaySchema,
+    { env: env({ CREDENTIALS_DIRECTORY: dir }) },
+  );
+  assert.equal(c.http.token, "t0ken-file");
+  assert.equal(c.sinks.influx.password, "fr0m-a-file");
+  const p = problems(`http: {token_file: /nonexistent/token}\n`);
+  assert.equal(p.length, 1);
+  assert.match(p[0], /^http\.token_file: cannot read the secret file \/nonexistent\/token/);
+});
