@@ -148,6 +148,7 @@ async function check(args: string[]): Promise<number> {
     return 2;
   }
   console.log(JSON.stringify(maskConfig(config), null, 2));
+  console.error(`permissions: ${effectivePermissions()}`);
   const h = config.http;
   if (h.enabled && !/^(127\.|::1$|localhost$)/.test(h.host) && !(h.token && h.read_token)) {
     console.error(
@@ -160,6 +161,22 @@ async function check(args: string[]): Promise<number> {
   }
   console.error(`${positionals[0]}: valid`);
   return 0;
+}
+
+/** The Deno permissions this process runs with, as flags (what `check` reports). */
+function effectivePermissions(): string {
+  const names = ["read", "write", "net", "env", "sys", "run", "ffi"] as const;
+  const granted = names.filter((name) => Deno.permissions.querySync({ name }).state === "granted");
+  const partial = names.filter((name) =>
+    !granted.includes(name) && Deno.permissions.querySync({ name }).state === "prompt"
+  );
+  const runs = ["stty", "cat", "dd", "ffmpeg"].filter((command) =>
+    Deno.permissions.querySync({ name: "run", command }).state === "granted"
+  );
+  return [
+    ...granted.map((n) => `--allow-${n}`),
+    ...(partial.includes("run") && runs.length ? [`--allow-run=${runs.join(",")}`] : []),
+  ].join(" ") || "none";
 }
 
 async function decode(args: string[]): Promise<number> {

@@ -201,6 +201,17 @@ Deno.test("the start and compile tasks use exactly the permissions the tests run
   assert.match(tasks.compile, / main\.ts$/);
 });
 
+Deno.test("check prints the permissions the gateway runs with (the production flags)", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/ok.yml`, ``);
+  const out = await runCli(["check", `${dir}/ok.yml`]);
+  assert.match(
+    out.stderr,
+    /permissions: --allow-read --allow-write --allow-net --allow-env --allow-sys --allow-run=stty,cat,dd,ffmpeg\n/,
+  );
+  assert.doesNotMatch(out.stderr, /allow-ffi|allow-all/);
+});
+
 Deno.test("check warns when the HTTP API listens beyond loopback without tokens", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/open.yml`, `http: {host: 0.0.0.0}\n`);
