@@ -79,9 +79,4 @@ export class HeldAcks {
       stream?.uncork();
     }
   }
-
-  /** PUBACKs not sent yet. */
-  get waiting(): number {
-    return this.#held.size + this.#waiting.size + this.#outgoing.length;
-  }
 }

@@ -97,11 +97,6 @@ export class NodeStates<T> {
     this.#dirty.clear();
   }
 
-  /** States held in memory now. */
-  get inMemory(): number {
-    return this.#memory.size;
-  }
-
   /** Changed states not saved yet. */
   get changed(): number {
     return this.#dirty.size;

@@ -18,11 +18,6 @@ export class LruMap<K, V> {
     return v;
   }
 
-  /** The value without refreshing it. */
-  peek(key: K): V | undefined {
-    return this.#map.get(key);
-  }
-
   /** Sets a value (most recently used), forgetting the least recently used beyond `max`. */
   set(key: K, value: V): this {
     this.#map.delete(key);
