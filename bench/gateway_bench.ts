@@ -3,8 +3,7 @@
  * 1 Hz, and RSS through an upstream outage at 10k samples/s (BENCH_OUTAGE_S,
  * default 60 s; the issue's figure is 600 s).
  */
-import { spawnGateway } from "../tests/helpers/cli.ts";
-import { freePort, waitFor } from "../tests/helpers/servers.ts";
+import { startGateway } from "../tests/helpers/gateway.ts";
 import { report } from "./util.ts";
 
 const CLK_TCK = 100;
@@ -15,38 +14,12 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]); // utime + stime
 }
 
-function rssMiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
-
-async function gateway(yaml: (port: number, dir: string) => string) {
-  const port = freePort();
-  const dir = await Deno.makeTempDir({ prefix: "gw-bench-" });
-  await Deno.writeTextFile(`${dir}/gateway.yml`, yaml(port, dir));
-  const child = spawnGateway(`${dir}/gateway.yml`);
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, {
-    what: "gateway",
-    timeoutMs: 30_000,
-  });
-  return {
-    child,
-    url: `http://127.0.0.1:${port}`,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stderr.cancel();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs the gateway benchmarks. */
 export async function benchGateway(): Promise<void> {
-  const sim = await gateway((port, dir) =>
-    `gateway: {data_dir: ${dir}/data}
+  const sim = await startGateway((port, data) =>
+    `gateway: {data_dir: ${data}}
 log: {level: warn}
 http: {port: ${port}}
 sources:
@@ -65,15 +38,16 @@ sources:
     report(
       "gateway CPU, 4 simulated devices at 1 Hz",
       `${(used / window * 100).toFixed(2)} %`,
-      `of one core over ${window} s, embedded store, RSS ${rssMiB(sim.child.pid).toFixed(0)} MiB`,
+      `of one core over ${window} s, embedded store, RSS ${sim.rssMiB().toFixed(0)} MiB`,
     );
   } finally {
     await sim.stop();
+    await Deno.remove(sim.dir, { recursive: true });
   }
 
   const outageS = Number(Deno.env.get("BENCH_OUTAGE_S") ?? 60);
-  const gw = await gateway((port, dir) =>
-    `gateway: {data_dir: ${dir}/data}
+  const gw = await startGateway((port, data) =>
+    `gateway: {data_dir: ${data}}
 log: {level: error}
 http: {port: ${port}, token: bench}
 outbox: {sync: normal}
@@ -103,12 +77,10 @@ sinks:
         });
         await res.body?.cancel();
       }
-      maxRss = Math.max(maxRss, rssMiB(gw.child.pid));
+      maxRss = Math.max(maxRss, gw.rssMiB());
       if (Deno.env.get("BENCH_VERBOSE")) {
         console.log(
-          `  t=${Math.round((Date.now() - started) / 1000)}s rss=${
-            rssMiB(gw.child.pid).toFixed(0)
-          } MiB`,
+          `  t=${Math.round((Date.now() - started) / 1000)}s rss=${gw.rssMiB().toFixed(0)} MiB`,
         );
       }
       const left = 1000 - (Date.now() - second);
@@ -122,6 +94,7 @@ sinks:
     );
   } finally {
     await gw.stop();
+    await Deno.remove(gw.dir, { recursive: true });
   }
 }
 

@@ -4,24 +4,17 @@
  * influxd's own ceiling for the same points (5,000-line gzip batches by fetch),
  * measured in the same run. BENCH_E2E_MESSAGES sets the burst (default 200000).
  */
-import { spawnGateway } from "../tests/helpers/cli.ts";
+import { startGateway } from "../tests/helpers/gateway.ts";
 import {
-  freePort,
   influxQuery,
   type Server,
   startInfluxd,
   startMosquitto,
-  waitFor,
 } from "../tests/helpers/servers.ts";
 import { spawnPublisher } from "../tests/helpers/publisher.ts";
 import { report } from "./util.ts";
 
 const MESSAGES = Number(Deno.env.get("BENCH_E2E_MESSAGES") ?? 200_000);
-
-function rssMiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
 
 async function gzip(text: string): Promise<Uint8Array> {
   const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
@@ -72,27 +65,18 @@ async function endToEnd(
     config: "max_queued_messages 0\nmax_inflight_messages 0\n",
   });
   const db = `e2e${nodes}`;
-  const port = freePort();
-  const dir = await Deno.makeTempDir({ prefix: "e2e-bench-" });
-  await Deno.writeTextFile(
-    `${dir}/gateway.yml`,
-    `gateway: {id: bench, data_dir: ${dir}/data}
+  const gw = await startGateway((port, data) =>
+    `gateway: {id: bench, data_dir: ${data}}
 log: {level: warn}
 http: {port: ${port}}
 sources:
   units: {type: mqtt, url: "mqtt://127.0.0.1:${broker.port}", topics: ["pepeunit/+/pepeunit"]}
 sinks:
   influx: {type: influxdb, url: "http://127.0.0.1:${influx.port}", database: ${db}, create_database: true, batch_size: 5000, max_wait: 200ms}
-`,
+`
   );
-  const gateway = spawnGateway(`${dir}/gateway.yml`);
-  let rss = 0;
-  const sampler = setInterval(() => rss = Math.max(rss, rssMiB(gateway.pid)), 100);
   try {
-    await waitFor(async () => {
-      const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
-      return health.components["mqtt.units"] === "up";
-    }, { what: "gateway subscribed", timeoutMs: 30_000 });
+    await gw.up("mqtt.units");
     const started = performance.now();
     const publisher = spawnPublisher(`mqtt://127.0.0.1:${broker.port}`, MESSAGES, nodes);
     let stored = 0;
@@ -103,14 +87,11 @@ sinks:
     }
     const rate = stored / ((performance.now() - started) / 1000);
     await publisher.status;
-    return { rate, stored, rss };
+    return { rate, stored, rss: gw.peakRssMiB() };
   } finally {
-    clearInterval(sampler);
-    gateway.kill("SIGTERM");
-    await gateway.status;
-    await gateway.stderr.cancel();
+    await gw.stop();
     await broker.stop();
-    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(gw.dir, { recursive: true });
   }
 }
 

@@ -278,13 +278,16 @@ export class MqttSource {
     };
   }
 
-  /** Topics seen lately and their node: most messages come on a few topics again and again. */
-  #topicNodes = new Map<string, string>();
+  /**
+   * Topics seen lately and their node (null: the id is unusable): most messages come on a few
+   * topics again and again, so matching and validation happen once per topic.
+   */
+  #topicNodes = new Map<string, string | null>();
 
-  #nodeOf(topic: string): string {
-    let node = this.#topicNodes.get(topic);
-    if (node !== undefined) return node;
-    node = topic;
+  #nodeOf(topic: string): string | null {
+    const known = this.#topicNodes.get(topic);
+    if (known !== undefined) return known;
+    let node: string | null = topic;
     for (const filter of this.config.topics) {
       const n = nodeOf(topic, filter, this.config.node_segment);
       if (n !== null) {
@@ -292,6 +295,7 @@ export class MqttSource {
         break;
       }
     }
+    if (nameProblem(node) !== null) node = null;
     if (this.#topicNodes.size >= 10_000) this.#topicNodes.clear();
     this.#topicNodes.set(topic, node);
     return node;
@@ -309,7 +313,7 @@ export class MqttSource {
     if (!commit) release();
     const ack = commit ? release : () => {};
     const node = this.#nodeOf(topic);
-    if (nameProblem(node) !== null) {
+    if (node === null) {
       // An empty, huge or control-character node id: counted for the source, no figures kept.
       this.ctx.status.drop("bad_node_name");
       return ack();
