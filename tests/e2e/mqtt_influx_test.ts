@@ -8,7 +8,7 @@ import { Agent } from "../../src/agent.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { gatewaySchema } from "../../src/config/schema.ts";
 import { configureLog } from "../../src/log.ts";
-import { spawnGateway } from "../helpers/cli.ts";
+import { startGateway } from "../helpers/gateway.ts";
 import {
   freePort,
   influxQuery,
@@ -91,33 +91,22 @@ Deno.test("the same burst at QoS 1 with ack: commit and 5 kill -9 restarts: ever
   // The broker keeps every QoS 1 message for the gateway's session while it is down.
   const broker = await startMosquitto({ config: "max_queued_messages 0\n" });
   const influx = await startInfluxd();
-  const dir = await Deno.makeTempDir({ prefix: "mqtt-influx-kill9-" });
-  const port = freePort();
-  const configFile = `${dir}/gateway.yml`;
-  await Deno.writeTextFile(
-    configFile,
-    `gateway: {id: k9, data_dir: ${dir}/data}
+  const yaml = (port: number, dataDir: string) =>
+    `gateway: {id: k9, data_dir: ${dataDir}}
 log: {level: error}
 http: {port: ${port}}
 sources:
   units: {type: mqtt, url: "mqtt://127.0.0.1:${broker.port}", topics: ["site/+/data"], client_id: k9, ack: commit}
 sinks:
   influx: {type: influxdb, url: "http://127.0.0.1:${influx.port}", database: k9, create_database: true, batch_size: 5000, max_wait: 50ms}
-`,
-  );
-  const processed = async () => {
-    const s = await (await fetch(`http://127.0.0.1:${port}/status`)).json();
-    return s.sources.units.processed as number;
-  };
+`;
   const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
     clientId: "k9-publisher",
   });
-  let child: Deno.ChildProcess | null = spawnGateway(configFile);
+  let gateway = await startGateway(yaml);
+  const processed = async () => (await gateway.status()).sources.units.processed;
   try {
-    await waitFor(async () => {
-      const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
-      return health.components["mqtt.units"] === "up";
-    }, { what: "gateway subscribed" });
+    await gateway.up("mqtt.units");
     // `acked`: the broker has the message (PUBACK to the publisher). The burst is paced
     // (200 messages, then a 10 ms pause) so that it lasts some seconds and the kills fall in it.
     const acked: number[] = [];
@@ -142,13 +131,9 @@ sinks:
         intervalMs: 10,
       });
       took.push(await processed());
-      child.kill("SIGKILL");
-      await child.stderr.cancel();
-      await child.status;
-      child = spawnGateway(configFile);
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, {
-        what: `gateway back after kill ${kill}`,
-      });
+      gateway.child.kill("SIGKILL");
+      await gateway.stop();
+      gateway = await startGateway(yaml, { dir: gateway.dir });
     }
     await publishing;
     assert.equal(acked.length, COUNT);
@@ -163,11 +148,8 @@ sinks:
     assert.equal(total(c, 1), COUNT);
   } finally {
     await pub.endAsync();
-    if (child) {
-      child.kill("SIGTERM");
-      await child.stderr.cancel().catch(() => {});
-      await child.status;
-    }
+    await gateway.stop();
+    await Deno.remove(gateway.dir, { recursive: true });
     await Promise.all([broker.stop(), influx.stop()]);
   }
 });
