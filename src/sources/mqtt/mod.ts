@@ -1,78 +1,27 @@
 import type mqtt from "mqtt";
 import { createHash } from "node:crypto";
-import { z } from "zod";
-import { duration, size } from "../../config/types.ts";
-import { brokerFields, connectBroker } from "../../mqtt/broker.ts";
+import { connectBroker } from "../../mqtt/broker.ts";
 import { HeldAcks } from "../../mqtt/held_acks.ts";
 import type { Envelope, Sample } from "../../model.ts";
 import { FFMPEG_MISSING, ffmpegVersion } from "../../images/ffmpeg.ts";
 import { ImageIntake } from "../../images/intake.ts";
 import { Policies } from "../../policies/policies.ts";
-import { hasImagePolicy, policiesSchema } from "../../policies/schema.ts";
+import { hasImagePolicy } from "../../policies/schema.ts";
 import { nameProblem } from "../../names.ts";
-import { takeTime, timeFields } from "../../sample_time.ts";
+import { takeTime } from "../../sample_time.ts";
 import { errorMessage } from "../../status.ts";
 import { LruMap } from "../../util/lru.ts";
 import { BatchEmitter } from "../emitter.ts";
 import { mqttCard } from "./card.ts";
+import { type MqttSourceConfig, mqttSourceSchema } from "./schema.ts";
 import { defineSource, type SourceContext } from "../../plugin.ts";
 import { classify } from "../../payload.ts";
-
-/** Config of the MQTT subscriber source. */
-export const mqttSourceSchema = z.strictObject({
-  type: z.literal("mqtt"),
-  ...brokerFields,
-  timeout: duration.default(10_000),
-  /** Topic filters, wildcards allowed: `pepeunit/+/pepeunit`. */
-  topics: z.array(z.string().min(1)).min(1),
-  qos: z.union([z.literal(0), z.literal(1)]).default(1),
-  /** Which `+` of the matching filter is the node id (1 = the first); the whole topic without `+`. */
-  node_segment: z.number().int().min(1).default(1),
-  /** Larger payloads are dropped (reason over_max_size). */
-  max_size: size.default(256 * 1024),
-  /**
-   * `commit`: acknowledge QoS 1 messages only once the outbox holds them (a crash means a
-   * redelivery, never a loss; one commit covers every message that arrived meanwhile).
-   * `receipt`: acknowledge on arrival (a crash may lose the batch being committed).
-   */
-  ack: z.enum(["commit", "receipt"]).default("receipt"),
-  /** Most messages handed to the pipeline in one commit. */
-  batch: z.number().int().min(1).max(10_000).default(2000),
-  /** Longest a message waits for its batch (ack: receipt; commit mode goes at once). */
-  max_wait: duration.default(50),
-  /** Payload bytes waiting for the pipeline at most; beyond, reading pauses (TCP back-pressure). */
-  max_pending: size.default(16 * 1024 * 1024),
-  ...timeFields,
-  /**
-   * Follow the broker's own count of messages it dropped (mosquitto's
-   * `$SYS/broker/publish/messages/dropped`: queue and in-flight limits), shown
-   * as `broker_dropped` in /status. Brokers without it, or ACLs refusing it, show nothing.
-   */
-  broker_drops: z.boolean().default(true),
-  /**
-   * Nodes whose figures are kept in memory; beyond, the least recently heard is forgotten
-   * (counted `nodes_evicted`). Policy buffers of forgotten nodes stay on disk.
-   */
-  max_nodes: z.number().int().min(1).max(1_000_000).default(10_000),
-  /**
-   * Per-node storage policies (pepeunit's documents): values of a node with a
-   * policy become rows for ClickHouse (and files for S3) instead of samples.
-   */
-  policies: policiesSchema.optional(),
-}).refine((c) => c.ack !== "commit" || c.qos === 1, {
-  path: ["ack"],
-  message: "ack: commit needs qos: 1 (QoS 0 messages are never acknowledged, so there is " +
-    "nothing to hold back until the commit); use ack: receipt with qos: 0",
-});
 
 /** mosquitto's count of messages it dropped (queue and in-flight limits), all clients together. */
 const BROKER_DROPPED = "$SYS/broker/publish/messages/dropped";
 
 /** Nodes listed in /status (the busiest first). */
 const BUSIEST = 100;
-
-/** Parsed MQTT source config. */
-export type MqttSourceConfig = z.output<typeof mqttSourceSchema>;
 
 /** The node id of a topic under a filter; null when the topic does not match it. */
 export function nodeOf(topic: string, filter: string, segment: number): string | null {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { configureLog } from "../../../src/log.ts";
-import { MqttSource, mqttSourceSchema, nodeOf } from "../../../src/sources/mqtt/mod.ts";
+import { MqttSource, nodeOf } from "../../../src/sources/mqtt/mod.ts";
+import { mqttSourceSchema } from "../../../src/sources/mqtt/schema.ts";
 import { classify } from "../../../src/payload.ts";
 import { collectingContext } from "../../helpers/context.ts";
 import { startMosquitto, waitFor } from "../../helpers/servers.ts";
