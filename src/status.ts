@@ -100,5 +100,8 @@ export class ComponentStatus {
 
 /** The message of any thrown value. */
 export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (!(error instanceof Error)) return String(error);
+  // fetch says only "fetch failed"; the reason (refused, untrusted certificate) is its cause.
+  const cause = error.cause instanceof Error ? error.cause.message : "";
+  return cause && !error.message.includes(cause) ? `${error.message}: ${cause}` : error.message;
 }

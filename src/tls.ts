@@ -1,5 +1,5 @@
 /**
- * TLS settings of a client (MQTT, Redis): a CA to trust (a private one on a site
+ * TLS settings of a client (MQTT, Redis, the HTTP sinks): a CA to trust (a private one on a site
  * LAN), a client certificate when the server asks for one, and `insecure` to
  * skip verification, which has to be asked for by name.
  */
@@ -24,10 +24,54 @@ export interface TlsSettings {
   insecure: boolean;
 }
 
+/** Node-style TLS options (mqtt.js, ioredis, node:https agents), the files read now. */
+export interface NodeTlsOptions {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  rejectUnauthorized: boolean;
+}
+
+const read = (path?: string) => (path ? Deno.readTextFileSync(path) : undefined);
+
 /** Node-style TLS options (for mqtt.js and ioredis) from the settings, files read now. */
-export function tlsOptions(
-  s: TlsSettings,
-): { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean } {
-  const read = (path?: string) => (path ? Deno.readTextFileSync(path) : undefined);
+export function tlsOptions(s: TlsSettings): NodeTlsOptions {
   return { ca: read(s.ca), cert: read(s.cert), key: read(s.key), rejectUnauthorized: !s.insecure };
+}
+
+/** True when the settings ask for anything beyond the system's trust store. */
+export function hasTls(s: TlsSettings): boolean {
+  return !!(s.ca || s.cert || s.key || s.insecure);
+}
+
+/**
+ * A fetch client with the settings' CA and client certificate, or undefined when
+ * there are none (fetch's default client then). Deno's fetch cannot skip
+ * verification per client, so `insecure` is refused by {@link fetchTlsIssue}.
+ */
+export function fetchClient(s: TlsSettings): Deno.HttpClient | undefined {
+  if (!s.ca && !s.cert) return undefined;
+  return Deno.createHttpClient({
+    caCerts: s.ca ? [read(s.ca)!] : undefined,
+    cert: read(s.cert),
+    key: read(s.key),
+  });
+}
+
+/** Why TLS settings cannot apply to a fetch-based client, or null when they can. */
+export function fetchTlsIssue(s: TlsSettings): string | null {
+  if (s.insecure) {
+    return "`insecure` is not available here (Deno's fetch always verifies): give the server's CA with `ca:`";
+  }
+  if (!!s.cert !== !!s.key) return "`cert` and `key` go together";
+  return null;
+}
+
+/** A zod `superRefine` for the config of a fetch-based client: reports {@link fetchTlsIssue}. */
+export function refineFetchTls(
+  s: TlsSettings,
+  ctx: { addIssue(i: z.core.$ZodRawIssue): void },
+): void {
+  const issue = fetchTlsIssue(s);
+  if (issue) ctx.addIssue({ code: "custom", message: issue, input: s, path: ["insecure"] });
 }

@@ -43,6 +43,13 @@ async function tlsOpen(port: number, ca: string): Promise<boolean> {
   return true;
 }
 
+/** A fetch that trusts the test CA (for servers started with `tls`), or plain fetch. */
+export function fetchWith(tls?: TestCa): typeof fetch {
+  if (!tls) return fetch;
+  const client = Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(tls.ca)] });
+  return (input, init) => fetch(input, { ...init, client });
+}
+
 /** A running server process with its port and temp dir. */
 export class Server {
   #child: Deno.ChildProcess | null = null;
@@ -177,8 +184,10 @@ export async function startMosquitto(
   ).start();
 }
 
-/** influxd 1.x with its data in a temp dir (v1 /write and /query). */
-export async function startInfluxd(options: { maxBodySize?: number } = {}): Promise<Server> {
+/** influxd 1.x with its data in a temp dir (v1 /write and /query); https only with `tls`. */
+export async function startInfluxd(
+  options: { maxBodySize?: number; tls?: TestCa } = {},
+): Promise<Server> {
   const port = freePort();
   const rpc = freePort();
   const dir = await Deno.makeTempDir({ prefix: "influxd-" });
@@ -197,14 +206,23 @@ bind-address = "127.0.0.1:${rpc}"
   bind-address = "127.0.0.1:${port}"
   log-enabled = false
   max-body-size = ${options.maxBodySize ?? 25_000_000}
-[monitor]
+${
+      options.tls
+        ? `  https-enabled = true
+  https-certificate = "${options.tls.cert}"
+  https-private-key = "${options.tls.key}"
+`
+        : ""
+    }[monitor]
   store-enabled = false
 [continuous_queries]
   enabled = false
 `,
   );
+  const get = fetchWith(options.tls);
+  const scheme = options.tls ? "https" : "http";
   return await new Server("influxd", port, dir, ["influxd", "-config", conf], async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/ping`);
+    const res = await get(`${scheme}://127.0.0.1:${port}/ping`);
     await res.body?.cancel();
     return res.status === 204;
   }).start();
@@ -223,8 +241,12 @@ export async function influxQuery(
   return body.results?.[0]?.series ?? [];
 }
 
-/** clickhouse-server (Debian's 18.16) with its data in a temp dir; HTTP interface on `port`. */
-export async function startClickHouse(): Promise<Server> {
+/**
+ * clickhouse-server (Debian's 18.16) with its data in a temp dir; HTTP interface on
+ * `port` (HTTPS only, with `tls`).
+ */
+export async function startClickHouse(options: { tls?: TestCa } = {}): Promise<Server> {
+  const tls = options.tls;
   const port = freePort();
   const tcp = freePort();
   const dir = await Deno.makeTempDir({ prefix: "clickhouse-" });
@@ -242,7 +264,14 @@ export async function startClickHouse(): Promise<Server> {
     `${dir}/config.xml`,
     `<yandex>
   <logger><level>warning</level><console>1</console></logger>
-  <http_port>${port}</http_port>
+  ${
+      tls
+        ? `<https_port>${port}</https_port>
+  <openSSL><server><certificateFile>${tls.cert}</certificateFile>
+    <privateKeyFile>${tls.key}</privateKeyFile><verificationMode>none</verificationMode>
+    <loadDefaultCAFile>false</loadDefaultCAFile></server></openSSL>`
+        : `<http_port>${port}</http_port>`
+    }
   <tcp_port>${tcp}</tcp_port>
   <listen_host>127.0.0.1</listen_host>
   <path>${dir}/data/</path>
@@ -262,7 +291,7 @@ export async function startClickHouse(): Promise<Server> {
     dir,
     ["clickhouse-server", `--config-file=${dir}/config.xml`],
     async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/ping`);
+      const res = await fetchWith(tls)(`${tls ? "https" : "http"}://127.0.0.1:${port}/ping`);
       return (await res.text()).startsWith("Ok");
     },
   ).start();
@@ -276,8 +305,8 @@ export async function clickhouseQuery(port: number, query: string): Promise<stri
   return text;
 }
 
-/** s3rver (npm) in its own process, storing objects in a temp dir. */
-export async function startS3rver(): Promise<Server> {
+/** s3rver (npm) in its own process, storing objects in a temp dir; https with `tls`. */
+export async function startS3rver(options: { tls?: TestCa } = {}): Promise<Server> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "s3rver-" });
   const main = new URL("./s3rver_main.ts", import.meta.url).pathname;
@@ -285,7 +314,15 @@ export async function startS3rver(): Promise<Server> {
     "s3rver",
     port,
     dir,
-    [Deno.execPath(), "run", "-A", main, String(port), dir],
+    [
+      Deno.execPath(),
+      "run",
+      "-A",
+      main,
+      String(port),
+      dir,
+      ...(options.tls ? [options.tls.cert, options.tls.key] : []),
+    ],
     () => tcpOpen(port),
   ).start();
 }

@@ -5,12 +5,14 @@
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import { createHash } from "node:crypto";
+import https from "node:https";
 import { z } from "zod";
 import { duration } from "../../config/types.ts";
 import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../plugin.ts";
 import { RejectedError, RetryableError } from "../../errors.ts";
+import { hasTls, tlsFields, tlsOptions } from "../../tls.ts";
 import {
   createTable,
   type Dialect,
@@ -39,6 +41,8 @@ export const clickhouseSchema = z.strictObject({
   create_tables: z.boolean().default(true),
   /** How often rows beyond a node's max_count (and expired rows) are deleted. */
   retention_every: duration.default(60_000),
+  /** TLS for `https://`: a private CA, a client certificate. */
+  ...tlsFields,
 });
 
 /** Parsed ClickHouse sink config. */
@@ -82,6 +86,8 @@ export class ClickHouseSink implements Sink {
       request_timeout: c.timeout,
       // The outbox owns retries and logs failures once, with context.
       log: { level: ClickHouseLogLevel.OFF },
+      // An agent of our own carries the CA, the client certificate and `insecure` alike.
+      http_agent: hasTls(c) ? new https.Agent({ ...tlsOptions(c), keepAlive: true }) : undefined,
     });
     this.#client = client;
     try {

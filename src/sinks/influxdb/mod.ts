@@ -6,6 +6,7 @@ import { defineSink, type Sink, type SinkContext } from "../../plugin.ts";
 import { RetryableError } from "../../errors.ts";
 import { createEncoder } from "./encode.ts";
 import { type InfluxConfig, influxdbSchema } from "./schema.ts";
+import { fetchClient, hasTls, tlsOptions } from "../../tls.ts";
 
 async function gzip(text: string): Promise<Uint8Array> {
   const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
@@ -21,6 +22,7 @@ export function classifyResponse(status: number, body: string, retryAfter?: numb
 export class InfluxSink implements Sink {
   readonly #encode: (batch: Envelope[]) => string;
   #v2: WriteApi | null = null;
+  #client: Deno.HttpClient | undefined;
 
   constructor(readonly config: InfluxConfig, readonly ctx: SinkContext) {
     this.#encode = createEncoder(config, { gatewayId: ctx.gatewayId });
@@ -46,7 +48,12 @@ export class InfluxSink implements Sink {
       // The official client is loaded only for InfluxDB 2 (v1 is plain fetch).
       const { InfluxDB } = await import("@influxdata/influxdb-client");
       // The outbox owns retries and batching: the client's own are switched off.
-      this.#v2 = new InfluxDB({ url: c.url, token: c.token, timeout: c.timeout })
+      this.#v2 = new InfluxDB({
+        url: c.url,
+        token: c.token,
+        timeout: c.timeout,
+        transportOptions: hasTls(c) ? tlsOptions(c) : undefined,
+      })
         .getWriteApi(c.org!, c.bucket!, "us", {
           maxRetries: 0,
           batchSize: c.batch_size + 1,
@@ -56,6 +63,7 @@ export class InfluxSink implements Sink {
         });
       return;
     }
+    this.#client ??= fetchClient(c);
     if (c.create_database) {
       const q = `CREATE DATABASE "${c.database!.replace(/"/g, '\\"')}"`;
       const res = await this.#fetch(this.#v1Url("query", { q }), { method: "POST" });
@@ -70,6 +78,7 @@ export class InfluxSink implements Sink {
         ...init,
         headers: { ...this.#authHeaders(), ...init.headers },
         signal: AbortSignal.timeout(this.config.timeout),
+        client: this.#client,
       });
     } catch (e) {
       throw new RetryableError(`InfluxDB at ${this.config.url} unreachable: ${errorMessage(e)}`);
@@ -111,6 +120,8 @@ export class InfluxSink implements Sink {
   async close(): Promise<void> {
     await this.#v2?.close().catch(() => {});
     this.#v2 = null;
+    this.#client?.close();
+    this.#client = undefined;
   }
 }
 

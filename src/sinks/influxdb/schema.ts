@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { deliveryFields } from "../../plugin.ts";
+import { fetchTlsIssue, tlsFields } from "../../tls.ts";
 
 /** A hissrv-style mapping: a regex on the node name picks the measurement, tags and field names. */
 export const mappingSchema = z.strictObject({
@@ -47,8 +48,14 @@ export const influxdbSchema = z.strictObject({
   /** Also write the tags sources attach (device model, serial): low cardinality by design. */
   sample_tags: z.boolean().default(true),
   mappings: z.array(mappingSchema).default([]),
+  /** TLS for `https://`: a private CA, a client certificate (`insecure` with api v2 only). */
+  ...tlsFields,
 }).refine((c) => c.api === "v2" ? !!(c.org && c.bucket && c.token) : !!c.database, {
   message: "api v1 needs database; api v2 needs org, bucket and token",
+}).superRefine((c, ctx) => {
+  // v1 writes with Deno's fetch, v2 through the client's node:https transport.
+  const issue = c.api === "v1" ? fetchTlsIssue(c) : null;
+  if (issue) ctx.addIssue({ code: "custom", message: issue, input: c, path: ["insecure"] });
 });
 
 /** Parsed InfluxDB sink config. */

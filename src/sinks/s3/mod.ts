@@ -5,12 +5,14 @@
  */
 import type { Client as MinioClient } from "minio";
 import { Buffer } from "node:buffer";
+import https from "node:https";
 import { z } from "zod";
 import { duration } from "../../config/types.ts";
 import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../plugin.ts";
 import { RejectedError, RetryableError } from "../../errors.ts";
+import { hasTls, tlsFields, tlsOptions } from "../../tls.ts";
 
 /** Config of the S3 / MinIO sink. */
 export const s3Schema = z.strictObject({
@@ -27,6 +29,8 @@ export const s3Schema = z.strictObject({
   create_bucket: z.boolean().default(true),
   /** How often expired TimeWindow objects are deleted. */
   sweep_every: duration.default(60_000),
+  /** TLS for `https://`: a private CA, a client certificate. */
+  ...tlsFields,
 });
 
 /** Parsed S3 sink config. */
@@ -68,6 +72,9 @@ export class S3Sink implements Sink {
         secretKey: c.secret_key,
         region: c.region,
         pathStyle: true,
+        transportAgent: hasTls(c)
+          ? new https.Agent({ ...tlsOptions(c), keepAlive: true })
+          : undefined,
       });
     }
     try {

@@ -4,6 +4,7 @@ import { errorMessage } from "../../status.ts";
 import { classifyStatus, retryAfterMs } from "../http_status.ts";
 import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../plugin.ts";
 import { RetryableError } from "../../errors.ts";
+import { fetchClient, refineFetchTls, tlsFields } from "../../tls.ts";
 
 /** Config of the webhook sink: events (or anything) POSTed as JSON. */
 export const webhookSchema = z.strictObject({
@@ -15,14 +16,29 @@ export const webhookSchema = z.strictObject({
   headers: z.record(z.string(), z.string()).default({}),
   /** One request per record (`each`) or one JSON array per batch (`batch`). */
   mode: z.enum(["each", "batch"]).default("each"),
-});
+  /** TLS for `https://`: a private CA, a client certificate. */
+  ...tlsFields,
+}).superRefine(refineFetchTls);
 
 /** Parsed webhook config. */
 export type WebhookConfig = z.output<typeof webhookSchema>;
 
 /** POSTs records as JSON; the outbox retries, splits and dead-letters by the answer. */
 export class WebhookSink implements Sink {
+  #client: Deno.HttpClient | undefined;
+
   constructor(readonly config: WebhookConfig, readonly ctx: SinkContext) {}
+
+  connect(): Promise<void> {
+    this.#client ??= fetchClient(this.config);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.#client?.close();
+    this.#client = undefined;
+    return Promise.resolve();
+  }
 
   async #post(body: unknown): Promise<void> {
     let res: Response;
@@ -32,6 +48,7 @@ export class WebhookSink implements Sink {
         headers: { "Content-Type": "application/json", ...this.config.headers },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.config.timeout),
+        client: this.#client,
       });
     } catch (e) {
       throw new RetryableError(`webhook ${this.config.url} unreachable: ${errorMessage(e)}`);
