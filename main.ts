@@ -14,6 +14,7 @@ import { type GatewayConfig, gatewaySchema } from "./src/config/schema.ts";
 import { parseDuration } from "./src/config/types.ts";
 import { configureLog } from "./src/log.ts";
 import { Notifier } from "./src/systemd.ts";
+import { effectivePermissions, pathNeeds, permissionProblems } from "./src/permissions.ts";
 import { commit, VERSION } from "./src/version.ts";
 
 const DEFAULT_CONFIG = "config/gateway.yml";
@@ -82,6 +83,11 @@ async function run(args: string[]): Promise<number> {
   const file = values.config ?? DEFAULT_CONFIG;
   const config = await load(file);
   if (typeof config === "number") return config;
+  const denied = permissionProblems(pathNeeds(config, file));
+  if (denied.length > 0) {
+    console.error(`cannot run ${file}:\n  ${denied.join("\n  ")}`);
+    return 2;
+  }
   configureLog(config.log);
   const agent = new Agent(config, { configFile: file });
   // An error no component caught is logged and counted; it never ends the process.
@@ -138,7 +144,8 @@ async function check(args: string[]): Promise<number> {
   const config = await load(positionals[0]);
   if (typeof config === "number") return config;
   // What the schema cannot see (a program a plugin needs), each plugin checks itself.
-  const problems: string[] = [];
+  const needs = pathNeeds(config, positionals[0]);
+  const problems: string[] = permissionProblems(needs);
   for (const [name, source] of Object.entries(config.sources)) {
     const plugin = SOURCE_PLUGINS.find((p) => p.type === source.type);
     for (const p of await plugin?.preflight?.(source) ?? []) problems.push(`sources.${name}.${p}`);
@@ -148,7 +155,7 @@ async function check(args: string[]): Promise<number> {
     return 2;
   }
   console.log(JSON.stringify(maskConfig(config), null, 2));
-  console.error(`permissions: ${effectivePermissions()}`);
+  console.error(`permissions: ${effectivePermissions(needs)}`);
   const h = config.http;
   if (h.enabled && !/^(127\.|::1$|localhost$)/.test(h.host) && !(h.token && h.read_token)) {
     console.error(
@@ -161,22 +168,6 @@ async function check(args: string[]): Promise<number> {
   }
   console.error(`${positionals[0]}: valid`);
   return 0;
-}
-
-/** The Deno permissions this process runs with, as flags (what `check` reports). */
-function effectivePermissions(): string {
-  const names = ["read", "write", "net", "env", "sys", "run", "ffi"] as const;
-  const granted = names.filter((name) => Deno.permissions.querySync({ name }).state === "granted");
-  const partial = names.filter((name) =>
-    !granted.includes(name) && Deno.permissions.querySync({ name }).state === "prompt"
-  );
-  const runs = ["stty", "cat", "dd", "ffmpeg"].filter((command) =>
-    Deno.permissions.querySync({ name: "run", command }).state === "granted"
-  );
-  return [
-    ...granted.map((n) => `--allow-${n}`),
-    ...(partial.includes("run") && runs.length ? [`--allow-run=${runs.join(",")}`] : []),
-  ].join(" ") || "none";
 }
 
 async function decode(args: string[]): Promise<number> {

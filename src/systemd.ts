@@ -10,6 +10,7 @@ import { errorMessage } from "./status.ts";
 export class Notifier {
   #conn: Deno.DatagramConn | null = null;
   #dir: string | null = null;
+  #path: string | null = null;
   #watchdog: ReturnType<typeof setInterval> | undefined;
 
   private constructor(readonly socket: string | null, readonly log: Logger) {}
@@ -23,9 +24,16 @@ export class Notifier {
     if (!this.socket) return;
     try {
       if (!this.#conn) {
-        // A datagram socket needs an address of its own: a file in a private temp dir.
-        this.#dir = await Deno.makeTempDir({ prefix: "edge-notify-" });
-        this.#conn = Deno.listenDatagram({ transport: "unixpacket", path: `${this.#dir}/s` });
+        // A datagram socket needs an address of its own: a file in the service's runtime
+        // directory (RuntimeDirectory=, writable under its narrow permissions) or a temp dir.
+        const runtime = Deno.env.get("RUNTIME_DIRECTORY")?.split(":")[0];
+        if (runtime) this.#path = `${runtime}/notify-${Deno.pid}`;
+        else {
+          this.#dir = await Deno.makeTempDir({ prefix: "edge-notify-" });
+          this.#path = `${this.#dir}/s`;
+        }
+        await Deno.remove(this.#path).catch(() => {});
+        this.#conn = Deno.listenDatagram({ transport: "unixpacket", path: this.#path });
       }
       const path = this.socket.startsWith("@") ? `\0${this.socket.slice(1)}` : this.socket;
       await this.#conn.send(
@@ -60,5 +68,6 @@ export class Notifier {
     this.#conn?.close();
     this.#conn = null;
     if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+    else if (this.#path) await Deno.remove(this.#path).catch(() => {});
   }
 }

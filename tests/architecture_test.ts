@@ -87,6 +87,7 @@ const ALLOWED: Record<string, string[]> = {
   cli: [...BASE, "cli", "sources"],
   systemd: [...BASE],
   version: [],
+  permissions: ["config"],
   agent: [
     ...BASE,
     "host",

@@ -184,23 +184,6 @@ Deno.test("run + simulate with production permissions: a serial port is read wit
   }
 });
 
-Deno.test("the start and compile tasks use exactly the permissions the tests run main.ts with", async () => {
-  const tasks = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks as Record<
-    string,
-    string
-  >;
-  const flags = (task: string) =>
-    task.split(/\s+/).filter((w) =>
-      w.startsWith("--") && !w.startsWith("--include") && !w.startsWith("--output") &&
-      !w.startsWith("--target")
-    );
-  assert.deepEqual(flags(tasks.start), RUN_FLAGS);
-  assert.deepEqual(flags(tasks.compile.split("&&")[1]), RUN_FLAGS);
-  assert.deepEqual(flags(tasks["compile:aarch64"].split("&&")[1]), RUN_FLAGS);
-  assert.match(tasks.compile, /--include lua --include config\/gateway.yml --include COMMIT/);
-  assert.match(tasks.compile, / main\.ts$/);
-});
-
 Deno.test("check prints the permissions the gateway runs with (the production flags)", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/ok.yml`, ``);

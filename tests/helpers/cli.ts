@@ -14,10 +14,17 @@ export const RUN_FLAGS = [
 /** Runs `main.ts <args>` to completion and returns its exit code and output. */
 export async function runCli(
   args: string[],
-  options: { env?: Record<string, string>; stdin?: Uint8Array; cwd?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    stdin?: Uint8Array;
+    cwd?: string;
+    /** Deno flags instead of {@link RUN_FLAGS} (the service binary's, say). */
+    flags?: string[];
+  } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  const flags = options.flags ?? RUN_FLAGS;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...RUN_FLAGS, new URL("../../main.ts", import.meta.url).pathname, ...args],
+    args: ["run", ...flags, new URL("../../main.ts", import.meta.url).pathname, ...args],
     env: options.env,
     cwd: options.cwd,
     stdin: options.stdin ? "piped" : "null",
@@ -37,14 +44,14 @@ export async function runCli(
 /** Starts `main.ts run --config FILE` in the background (`nofile`: its open-file limit). */
 export function spawnGateway(
   configFile: string,
-  options: { env?: Record<string, string>; cwd?: string; nofile?: number } = {},
+  options: { env?: Record<string, string>; cwd?: string; nofile?: number; flags?: string[] } = {},
 ): Deno.ChildProcess {
   const limit = options.nofile ? [`--nofile=${options.nofile}:${options.nofile}`, "--"] : [];
   return new Deno.Command(options.nofile ? "prlimit" : Deno.execPath(), {
     args: [
       ...(options.nofile ? [...limit, Deno.execPath()] : []),
       "run",
-      ...RUN_FLAGS,
+      ...(options.flags ?? RUN_FLAGS),
       new URL("../../main.ts", import.meta.url).pathname,
       "run",
       "--config",
