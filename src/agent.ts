@@ -171,7 +171,8 @@ export class Agent implements GatewayView {
       log: this.log.child("http"),
     });
     this.#server.start();
-    this.log.info("http listening", { address: `http://${c.http.host}:${this.address?.port}/` });
+    // The first thing a new user looks for in the start-up log.
+    this.log.info(`status page: http://${c.http.host}:${this.address?.port}/`);
   }
 
   /** Says so when a source makes records (policy rows, files) that no sink takes. */
