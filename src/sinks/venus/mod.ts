@@ -19,54 +19,146 @@ export const venusSchema = z.strictObject({
   /** Device instance per node; otherwise a stable number derived from the node name. */
   instances: z.record(z.string(), z.number().int().min(0).max(65535)).default({}),
   qos: z.union([z.literal(0), z.literal(1)]).default(0),
-  /** A device silent this long gets `/Connected` 0. */
+  /** A device silent this long is removed: an empty payload on each of its topics. */
   offline_after: duration.default(30_000),
+  /**
+   * As a GX: publish only while a client sent `R/<portal>/keepalive` within
+   * `keepalive_timeout`; false publishes every change, keepalive or not.
+   */
+  keepalive: z.boolean().default(true),
+  keepalive_timeout: duration.default(60_000),
+  /** Full republishes closer together than this are answered from the last one. */
+  min_republish: duration.default(5_000),
+  /** `N/<portal>/heartbeat` while a client is alive. */
+  heartbeat_every: duration.default(3_000),
+  /** What `platform/0/Firmware/Installed/Version` says (clients compare it with v3.50). */
+  firmware_version: z.string().default("v3.60"),
 });
 
 /** Parsed Venus sink config. */
 export type VenusConfig = z.output<typeof venusSchema>;
 
+/** What a `R/<portal>/keepalive` asks: an echo to return, and whether to skip the republish. */
+export function keepaliveOptions(payload: string): { echo?: string; suppress: boolean } {
+  let options: unknown[] = [];
+  try {
+    const parsed = JSON.parse(payload);
+    if (Array.isArray(parsed?.["keepalive-options"])) options = parsed["keepalive-options"];
+  } catch { /* an empty or plain keepalive: republish everything */ }
+  const echo = options.find((o): o is Record<string, unknown> =>
+    typeof o === "object" && o !== null && "full-publish-completed-echo" in o
+  )?.["full-publish-completed-echo"];
+  return {
+    echo: typeof echo === "string" ? echo.slice(0, 256) : undefined,
+    suppress: options.includes("suppress-republish"),
+  };
+}
+
 /**
- * Publishes VE.Direct records as Venus OS does on its broker:
- * `N/<portal>/<service>/<instance>/<path>` with `{"value": ...}`, on change,
- * and everything again when someone publishes `R/<portal>/keepalive`.
+ * Publishes VE.Direct records as Venus OS (dbus-flashmq) does on its broker:
+ * `N/<portal>/<service>/<instance>/<path>` with `{"value": ...}`, on change, while
+ * a client keeps it alive; a retained `system/0/Serial` to find the installation;
+ * everything again on a keepalive, then `full_publish_completed` with its echo.
  */
 export class VenusSink implements Sink {
   #client: mqtt.MqttClient | null = null;
   /** The last value published per topic (bounded: about 50 topics per device). */
   #last = new LruMap<string, string>(MAX_DEVICES * 50);
   #liveness = new Liveness();
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #aliveUntil = 0;
+  #lastFullPublish = -Infinity;
+  /** Keepalives are answered one after another: an echo follows its own republish. */
+  #answering: Promise<void> = Promise.resolve();
   readonly portal: string;
 
   constructor(readonly config: VenusConfig, readonly ctx: SinkContext) {
     this.portal = config.portal_id ?? ctx.gatewayId.replace(/[^A-Za-z0-9_-]/g, "_");
   }
 
-  async connect(): Promise<void> {
-    const client = await connectBroker(this.config, this.ctx);
-    client.on("message", (topic) => {
-      if (topic === `R/${this.portal}/keepalive`) void this.#republish();
-    });
-    client.on(
-      "connect",
-      () => void client.subscribeAsync(`R/${this.portal}/keepalive`).catch(() => {}),
-    );
-    if (client.connected) await client.subscribeAsync(`R/${this.portal}/keepalive`);
-    this.#client = client;
-    this.#timer = setInterval(() => void this.#expire(), 1000);
+  get #alive(): boolean {
+    return !this.config.keepalive || this.ctx.clock.now() < this.#aliveUntil;
   }
 
-  // An unplugged device: /Connected goes to 0, as Venus shows a lost VE.Direct device.
+  /** Installation-level topics a GX publishes besides the devices'. */
+  #system(): [string, string][] {
+    return [
+      [
+        `N/${this.portal}/platform/0/Firmware/Installed/Version`,
+        value(this.config.firmware_version),
+      ],
+    ];
+  }
+
+  async connect(): Promise<void> {
+    const client = await connectBroker(this.config, this.ctx);
+    const keepalive = `R/${this.portal}/keepalive`;
+    client.on("message", (topic, payload) => {
+      if (topic === keepalive) this.#onKeepalive(payload.toString());
+    });
+    // Clients find the installation by this one retained topic, on every (re)connection.
+    const announce = () =>
+      void Promise.all([
+        client.subscribeAsync(keepalive),
+        client.publishAsync(`N/${this.portal}/system/0/Serial`, value(this.portal), {
+          qos: 1,
+          retain: true,
+        }),
+      ]).catch((e) => this.ctx.status.fail(e));
+    client.on("connect", announce);
+    if (client.connected) announce();
+    this.#client = client;
+    this.#timers.push(
+      setInterval(() => void this.#expire(), 1000),
+      setInterval(() => void this.#heartbeat(), this.config.heartbeat_every),
+    );
+  }
+
+  #onKeepalive(payload: string): void {
+    const { echo, suppress } = keepaliveOptions(payload);
+    const now = this.ctx.clock.now();
+    const wasAlive = now < this.#aliveUntil;
+    this.#aliveUntil = now + this.config.keepalive_timeout;
+    this.ctx.status.count("keepalives");
+    // suppress-republish is honoured only for a client that was already being served.
+    if (suppress && wasAlive) return;
+    this.#answering = this.#answering.then(() => this.#fullPublish(echo));
+  }
+
+  async #fullPublish(echo?: string): Promise<void> {
+    try {
+      const now = this.ctx.clock.now();
+      if (now - this.#lastFullPublish >= this.config.min_republish) {
+        this.#lastFullPublish = now;
+        await this.#publish([...this.#system(), ...this.#last]);
+        this.ctx.status.count("keepalive_republish");
+      } else this.ctx.status.count("keepalive_republish_skipped");
+      const done: Record<string, unknown> = { value: Math.floor(now / 1000) };
+      if (echo !== undefined) done["full-publish-completed-echo"] = echo;
+      await this.#publish([[`N/${this.portal}/full_publish_completed`, JSON.stringify(done)]]);
+    } catch (e) {
+      this.ctx.status.fail(e);
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (!this.#alive || !this.#client?.connected) return;
+    const now = Math.floor(this.ctx.clock.now() / 1000);
+    await this.#publish([[`N/${this.portal}/heartbeat`, value(now)]])
+      .catch((e) => this.ctx.status.fail(e));
+  }
+
+  // A device gone (unplugged, or its source removed): an empty payload on each of its
+  // topics tells clients it no longer exists, as a GX does when a service leaves D-Bus.
   async #expire(): Promise<void> {
     const gone = this.#liveness.expire(this.ctx.clock.now(), this.config.offline_after);
     if (gone.length === 0) return;
-    const messages: [string, string][] = gone.map((
-      prefix,
-    ) => [`${prefix}/Connected`, JSON.stringify({ value: 0 })]);
+    const topics = [...this.#last.keys()].filter((t) => gone.some((p) => t.startsWith(p + "/")));
+    for (const t of topics) this.#last.delete(t);
+    if (!this.#alive) return;
     try {
-      await this.#publish(messages);
-      for (const [t, p] of messages) this.#last.set(t, p);
+      await this.#publish(topics.map((t) => [t, ""]));
+      this.ctx.status.count("devices_removed", gone.length);
     } catch (e) {
       this.ctx.status.fail(e);
     }
@@ -75,15 +167,6 @@ export class VenusSink implements Sink {
   #publish(messages: [string, string][]): Promise<void> {
     const out = messages.map(([topic, payload]) => ({ topic, payload }));
     return publishAll(this.#client, out, this.config);
-  }
-
-  async #republish(): Promise<void> {
-    try {
-      await this.#publish([...this.#last]);
-      this.ctx.status.count("keepalive_republish");
-    } catch (e) {
-      this.ctx.status.fail(e);
-    }
   }
 
   async write(batch: Envelope[]): Promise<void> {
@@ -96,23 +179,29 @@ export class VenusSink implements Sink {
       const prefix = `N/${this.portal}/${mapped.service}/${instance}`;
       mapped.values["/DeviceInstance"] = instance;
       this.#liveness.seen(prefix, e.data.ts);
-      for (const [path, value] of Object.entries(mapped.values)) {
+      for (const [path, v] of Object.entries(mapped.values)) {
         const topic = prefix + path;
-        const payload = JSON.stringify({ value });
+        const payload = value(v);
         if (this.#last.get(topic) !== payload) changed.set(topic, payload);
       }
     }
     if (changed.size === 0) return;
-    await this.#publish([...changed]);
+    // Without a live client a GX publishes nothing; the values wait for the next keepalive.
+    if (this.#alive) await this.#publish([...changed]);
     for (const [t, p] of changed) this.#last.set(t, p);
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#timer);
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
     const client = this.#client;
     this.#client = null;
     await closeBroker(client);
   }
+}
+
+function value(v: unknown): string {
+  return JSON.stringify({ value: v });
 }
 
 /** The `venus` sink kind. */

@@ -28,6 +28,8 @@ export const SOLARCHARGER: Mapping = {
   "/Load/State": num("LOAD"),
   "/Load/I": num("IL"),
   "/Yield/User": num("H19"),
+  // One charger is the whole system a VE.Direct port sees.
+  "/Yield/System": num("H19"),
   "/History/Daily/0/Yield": num("H20"),
   "/History/Daily/0/MaxPower": num("H21"),
   "/History/Daily/1/Yield": num("H22"),

@@ -1,0 +1,180 @@
+/**
+ * The GX protocol around the Venus paths, on real mosquitto, with a client that
+ * behaves as Home Assistant's Victron libraries do (victron-mqtt, victronvenusclient):
+ * find the installation by its retained serial, keep it alive with echoes and
+ * `suppress-republish`, watch the heartbeat, see a device leave.
+ */
+import assert from "node:assert/strict";
+import mqtt from "mqtt";
+import { Agent } from "../../../src/agent.ts";
+import { simulateToPort } from "../../../src/cli/simulate.ts";
+import { parseConfig } from "../../../src/config/load.ts";
+import { gatewaySchema } from "../../../src/config/schema.ts";
+import { configureLog } from "../../../src/log.ts";
+import { keepaliveOptions } from "../../../src/sinks/venus/mod.ts";
+import { shiftedClock } from "../../../src/util/clock.ts";
+import { PtyPair } from "../../helpers/pty.ts";
+import { freePort, startMosquitto, waitFor } from "../../helpers/servers.ts";
+
+configureLog({ level: "error" });
+
+// At 02:00 UTC the simulated BMV discharges: a finite time-to-go, whatever the hour of the run.
+const clock = shiftedClock(Date.UTC(2026, 0, 15, 2));
+
+/** The keepalive victron-mqtt sends: `force` asks for a full republish. */
+function keepalive(echo: string, force: boolean): string {
+  const options: unknown[] = [{ "full-publish-completed-echo": echo }];
+  if (!force) options.push("suppress-republish");
+  return JSON.stringify({ "keepalive-options": options });
+}
+
+Deno.test("keepalive options: the echo and suppress-republish, from what the libraries send", () => {
+  assert.deepEqual(keepaliveOptions(keepalive("ha-1", true)), { echo: "ha-1", suppress: false });
+  assert.deepEqual(keepaliveOptions(keepalive("ha-2", false)), { echo: "ha-2", suppress: true });
+  assert.deepEqual(keepaliveOptions(""), { echo: undefined, suppress: false });
+  assert.deepEqual(keepaliveOptions("{not json"), { echo: undefined, suppress: false });
+  assert.deepEqual(keepaliveOptions('{"keepalive-options": "x"}'), {
+    echo: undefined,
+    suppress: false,
+  });
+});
+
+Deno.test("a Victron MQTT client finds the installation, gets its echo, is not flooded, sees a device leave", async () => {
+  const broker = await startMosquitto();
+  const pty = await PtyPair.create();
+  const dir = await Deno.makeTempDir();
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const agent = new Agent(
+    parseConfig(
+      `gateway: {id: van, data_dir: ${dir}}
+http: {port: ${freePort()}}
+sources:
+  mppt1: {type: vedirect, port: ${pty.device}, gap: 80ms, reconnect_min: 100ms}
+  bmv1: {type: vedirect, simulate: bmv, interval: 200ms}
+sinks:
+  venus: {type: venus, url: "${url}", portal_id: c0619ab00001, instances: {bmv1: 512},
+    offline_after: 1s, max_wait: 20ms, heartbeat_every: 300ms, min_republish: 1s}
+`,
+      gatewaySchema,
+    ),
+    { clock },
+  );
+  const got = new Map<string, string>();
+  const log: [number, string, string][] = [];
+  const client = await mqtt.connectAsync(url, { clientId: "ha-victron" });
+  client.on("message", (t, p) => {
+    got.set(t, p.toString());
+    log.push([Date.now(), t, p.toString()]);
+  });
+  await agent.start();
+  let stop = new AbortController();
+  let device = simulateToPort(pty.peer, {
+    device: "mppt",
+    intervalMs: 150,
+    count: 0,
+    signal: stop.signal,
+    clock,
+  });
+  const sent = (suffix: string, since = 0) =>
+    log.filter(([at, t]) => at >= since && t.endsWith(suffix)).length;
+  try {
+    // 1. The installation is found by the one retained topic, as the libraries look for it.
+    await client.subscribeAsync("N/+/system/0/Serial");
+    await waitFor(() => got.has("N/c0619ab00001/system/0/Serial"), { what: "retained serial" });
+    assert.deepEqual(JSON.parse(got.get("N/c0619ab00001/system/0/Serial")!), {
+      value: "c0619ab00001",
+    });
+    await client.subscribeAsync("N/c0619ab00001/#");
+    // Nobody kept it alive yet: a GX publishes nothing.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(log.filter(([, t]) => t.includes("/solarcharger/")).length, 0);
+    assert.equal(sent("/heartbeat"), 0);
+
+    // 2. A forced keepalive: every value, then full_publish_completed with our echo, in 2 s.
+    let at = Date.now();
+    await client.publishAsync("R/c0619ab00001/keepalive", keepalive("ha-victron-1", true));
+    await waitFor(() => sent("/full_publish_completed", at) === 1, {
+      what: "full_publish_completed",
+      timeoutMs: 2000,
+    });
+    const done = JSON.parse(got.get("N/c0619ab00001/full_publish_completed")!);
+    assert.equal(done["full-publish-completed-echo"], "ha-victron-1");
+    assert.ok(Math.abs(done.value - clock.now() / 1000) < 5, "unix seconds");
+    const completedAt = log.findIndex(([, t]) => t.endsWith("/full_publish_completed"));
+    const before = log.slice(0, completedAt).map(([, t]) => t);
+    assert.ok(before.includes("N/c0619ab00001/battery/512/Soc"), "values before the completion");
+    assert.ok(before.some((t) => /solarcharger\/\d+\/ProductName$/.test(t)));
+    assert.match(
+      JSON.parse(got.get("N/c0619ab00001/platform/0/Firmware/Installed/Version")!).value,
+      /^v3\.\d+/,
+    );
+    // Values as decoded, as /status shows them.
+    const status = agent.status().sources as Record<
+      string,
+      { device: { values: Record<string, number> } }
+    >;
+    await waitFor(
+      () =>
+        JSON.parse(got.get("N/c0619ab00001/battery/512/Soc")!).value ===
+          status.bmv1.device.values.SOC,
+      { what: "Soc equal to the decoded record" },
+    );
+    const inst = before.find((t) => t.includes("/solarcharger/"))!.split("/")[3];
+    const charger = `N/c0619ab00001/solarcharger/${inst}`;
+    assert.equal(JSON.parse(got.get(`${charger}/ProductName`)!).value, "SmartSolar MPPT 75/15");
+    assert.equal(typeof JSON.parse(got.get(`${charger}/Yield/System`)!).value, "number");
+    assert.equal(
+      typeof JSON.parse(got.get("N/c0619ab00001/battery/512/TimeToGo")!).value,
+      "number",
+    );
+
+    // 3. Heartbeat ticking while the client is alive.
+    at = Date.now();
+    await waitFor(() => sent("/heartbeat", at) >= 2, { what: "heartbeats" });
+
+    // 4. suppress-republish (every 30 s from victron-mqtt): no full republish, changes go on.
+    await new Promise((r) => setTimeout(r, 1100)); // past min_republish
+    at = Date.now();
+    const names = sent("/ProductName");
+    await client.publishAsync("R/c0619ab00001/keepalive", keepalive("ha-victron-2", false));
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(sent("/ProductName"), names, "no full republish");
+    assert.equal(sent("/full_publish_completed", at), 0);
+    assert.ok(sent("/Soc", at) + sent("/Dc/0/Voltage", at) > 0, "changes still published");
+
+    // 5. Unplug the MPPT: an empty payload on each of its topics; the BMV stays.
+    stop.abort();
+    await device.catch(() => 0);
+    await pty.unplug();
+    await waitFor(() => got.get(`${charger}/ProductName`) === "", { what: "charger removed" });
+    for (const path of ["/Dc/0/Voltage", "/Yield/Power", "/Connected", "/Serial"]) {
+      assert.equal(got.get(charger + path), "", path);
+    }
+    assert.notEqual(got.get("N/c0619ab00001/battery/512/Soc"), "");
+    // Not replayed by the next full republish.
+    await new Promise((r) => setTimeout(r, 1100));
+    at = Date.now();
+    await client.publishAsync("R/c0619ab00001/keepalive", keepalive("ha-victron-3", true));
+    await waitFor(() => sent("/full_publish_completed", at) === 1, { what: "third completion" });
+    assert.equal(log.filter(([t0, t]) => t0 >= at && t.startsWith(charger)).length, 0);
+
+    // 6. Plugged back: the charger appears again.
+    await pty.plug();
+    stop = new AbortController();
+    device = simulateToPort(pty.peer, {
+      device: "mppt",
+      intervalMs: 150,
+      count: 0,
+      signal: stop.signal,
+      clock,
+    });
+    await waitFor(() => (got.get(`${charger}/ProductName`) ?? "") !== "", { what: "back" });
+  } finally {
+    stop.abort();
+    await device.catch(() => 0);
+    await agent.stop();
+    await client.endAsync(true);
+    await pty.unplug();
+    await broker.stop();
+  }
+});
