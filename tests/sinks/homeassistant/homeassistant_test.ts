@@ -1,20 +1,11 @@
 /** Home Assistant discovery from simulated devices, on real mosquitto (the Venus layout: tests/sinks/venus). */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { Agent } from "../../../src/agent.ts";
-import { simulateToPort } from "../../../src/cli/simulate.ts";
-import { parseConfig } from "../../../src/config/load.ts";
-import { gatewaySchema } from "../../../src/config/schema.ts";
 import { configureLog } from "../../../src/log.ts";
-import { shiftedClock } from "../../../src/util/clock.ts";
-import { PtyPair } from "../../helpers/pty.ts";
-import { freePort, startMosquitto, waitFor } from "../../helpers/servers.ts";
+import { waitFor } from "../../helpers/servers.ts";
+import { startVan } from "../../helpers/van.ts";
 
 configureLog({ level: "error" });
-
-// The simulated devices follow their clock's sun: at 02:00 UTC the BMV discharges, so its
-// time-to-go is finite whatever the hour of the test run.
-const clock = shiftedClock(Date.UTC(2026, 0, 15, 2));
 
 // Units Home Assistant accepts per device class (the subset our sensors use).
 const UNITS: Record<string, string[]> = {
@@ -54,37 +45,14 @@ function validateSensor(topic: string, config: Record<string, unknown>): string[
 }
 
 Deno.test("a simulated MPPT and BMV appear in Home Assistant; unplug flips availability", async () => {
-  const broker = await startMosquitto();
-  const pty = await PtyPair.create();
-  const dir = await Deno.makeTempDir();
-  const url = `mqtt://127.0.0.1:${broker.port}`;
-  const agent = new Agent(
-    parseConfig(
-      `gateway: {id: van, data_dir: ${dir}}
-http: {port: ${freePort()}}
-sources:
-  mppt1: {type: vedirect, port: ${pty.device}, gap: 80ms, reconnect_min: 100ms}
-  bmv1: {type: vedirect, simulate: bmv, interval: 200ms}
-sinks:
-  ha: {type: homeassistant, url: "${url}", offline_after: 1s, max_wait: 20ms}
-`,
-      gatewaySchema,
-    ),
-    { clock },
+  const van = await startVan((url) =>
+    `  ha: {type: homeassistant, url: "${url}", offline_after: 1s, max_wait: 20ms}`
   );
   const got = new Map<string, string>();
-  const sub = await mqtt.connectAsync(url, { clientId: "test-observer" });
+  const sub = await mqtt.connectAsync(van.url, { clientId: "test-observer" });
   sub.on("message", (t, p) => got.set(t, p.toString()));
   await sub.subscribeAsync(["homeassistant/#", "edge-gateway/#"]);
-  await agent.start();
-  let stop = new AbortController();
-  let device = simulateToPort(pty.peer, {
-    device: "mppt",
-    intervalMs: 150,
-    count: 0,
-    signal: stop.signal,
-    clock,
-  });
+  await van.start();
   try {
     // Home Assistant discovery: valid configs for both devices.
     await waitFor(
@@ -112,9 +80,7 @@ sinks:
     assert.equal(typeof state.V, "number");
 
     // Unplug the MPPT: offline within offline_after; replug: online again.
-    stop.abort();
-    await device.catch(() => 0);
-    await pty.unplug();
+    await van.unplugMppt();
     await waitFor(() => got.get("edge-gateway/van/mppt1/availability") === "offline", {
       what: "offline after unplug",
     });
@@ -123,24 +89,12 @@ sinks:
       "offline",
       "the BMV stays online",
     );
-    await pty.plug();
-    stop = new AbortController();
-    device = simulateToPort(pty.peer, {
-      device: "mppt",
-      intervalMs: 150,
-      count: 0,
-      signal: stop.signal,
-      clock,
-    });
+    await van.replugMppt();
     await waitFor(() => got.get("edge-gateway/van/mppt1/availability") === "online", {
       what: "online after replug",
     });
   } finally {
-    stop.abort();
-    await device.catch(() => 0);
-    await agent.stop();
     await sub.endAsync(true);
-    await pty.unplug();
-    await broker.stop();
+    await van.stop();
   }
 });

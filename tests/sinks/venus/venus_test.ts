@@ -6,20 +6,12 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { Agent } from "../../../src/agent.ts";
-import { simulateToPort } from "../../../src/cli/simulate.ts";
-import { parseConfig } from "../../../src/config/load.ts";
-import { gatewaySchema } from "../../../src/config/schema.ts";
 import { configureLog } from "../../../src/log.ts";
 import { keepaliveOptions } from "../../../src/sinks/venus/mod.ts";
-import { shiftedClock } from "../../../src/util/clock.ts";
-import { PtyPair } from "../../helpers/pty.ts";
-import { freePort, startMosquitto, waitFor } from "../../helpers/servers.ts";
+import { waitFor } from "../../helpers/servers.ts";
+import { startVan, vanClock as clock } from "../../helpers/van.ts";
 
 configureLog({ level: "error" });
-
-// At 02:00 UTC the simulated BMV discharges: a finite time-to-go, whatever the hour of the run.
-const clock = shiftedClock(Date.UTC(2026, 0, 15, 2));
 
 /** The keepalive victron-mqtt sends: `force` asks for a full republish. */
 function keepalive(echo: string, force: boolean): string {
@@ -40,41 +32,19 @@ Deno.test("keepalive options: the echo and suppress-republish, from what the lib
 });
 
 Deno.test("a Victron MQTT client finds the installation, gets its echo, is not flooded, sees a device leave", async () => {
-  const broker = await startMosquitto();
-  const pty = await PtyPair.create();
-  const dir = await Deno.makeTempDir();
-  const url = `mqtt://127.0.0.1:${broker.port}`;
-  const agent = new Agent(
-    parseConfig(
-      `gateway: {id: van, data_dir: ${dir}}
-http: {port: ${freePort()}}
-sources:
-  mppt1: {type: vedirect, port: ${pty.device}, gap: 80ms, reconnect_min: 100ms}
-  bmv1: {type: vedirect, simulate: bmv, interval: 200ms}
-sinks:
-  venus: {type: venus, url: "${url}", portal_id: c0619ab00001, instances: {bmv1: 512},
-    offline_after: 1s, max_wait: 20ms, heartbeat_every: 300ms, min_republish: 1s}
-`,
-      gatewaySchema,
-    ),
-    { clock },
+  const van = await startVan((url) =>
+    `  venus: {type: venus, url: "${url}", portal_id: c0619ab00001, instances: {bmv1: 512},
+    offline_after: 1s, max_wait: 20ms, heartbeat_every: 300ms, min_republish: 1s}`
   );
+  const agent = van.agent;
   const got = new Map<string, string>();
   const log: [number, string, string][] = [];
-  const client = await mqtt.connectAsync(url, { clientId: "ha-victron" });
+  const client = await mqtt.connectAsync(van.url, { clientId: "ha-victron" });
   client.on("message", (t, p) => {
     got.set(t, p.toString());
     log.push([Date.now(), t, p.toString()]);
   });
-  await agent.start();
-  let stop = new AbortController();
-  let device = simulateToPort(pty.peer, {
-    device: "mppt",
-    intervalMs: 150,
-    count: 0,
-    signal: stop.signal,
-    clock,
-  });
+  await van.start();
   const sent = (suffix: string, since = 0) =>
     log.filter(([at, t]) => at >= since && t.endsWith(suffix)).length;
   try {
@@ -143,9 +113,7 @@ sinks:
     assert.ok(sent("/Soc", at) + sent("/Dc/0/Voltage", at) > 0, "changes still published");
 
     // 5. Unplug the MPPT: an empty payload on each of its topics; the BMV stays.
-    stop.abort();
-    await device.catch(() => 0);
-    await pty.unplug();
+    await van.unplugMppt();
     await waitFor(() => got.get(`${charger}/ProductName`) === "", { what: "charger removed" });
     for (const path of ["/Dc/0/Voltage", "/Yield/Power", "/Connected", "/Serial"]) {
       assert.equal(got.get(charger + path), "", path);
@@ -159,22 +127,10 @@ sinks:
     assert.equal(log.filter(([t0, t]) => t0 >= at && t.startsWith(charger)).length, 0);
 
     // 6. Plugged back: the charger appears again.
-    await pty.plug();
-    stop = new AbortController();
-    device = simulateToPort(pty.peer, {
-      device: "mppt",
-      intervalMs: 150,
-      count: 0,
-      signal: stop.signal,
-      clock,
-    });
+    await van.replugMppt();
     await waitFor(() => (got.get(`${charger}/ProductName`) ?? "") !== "", { what: "back" });
   } finally {
-    stop.abort();
-    await device.catch(() => 0);
-    await agent.stop();
     await client.endAsync(true);
-    await pty.unplug();
-    await broker.stop();
+    await van.stop();
   }
 });

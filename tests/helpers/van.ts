@@ -1,0 +1,75 @@
+/**
+ * A small Victron site for the ecosystem sinks' tests: mosquitto, an MPPT played on a
+ * pseudo-terminal (so it can be unplugged), a simulated BMV, and a gateway whose
+ * sinks the test gives. The devices run at 02:00 UTC, where the simulated BMV
+ * discharges: a finite time-to-go whatever the hour of the run.
+ */
+import { Agent } from "../../src/agent.ts";
+import { simulateToPort } from "../../src/cli/simulate.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { gatewaySchema } from "../../src/config/schema.ts";
+import { shiftedClock } from "../../src/util/clock.ts";
+import { PtyPair } from "./pty.ts";
+import { freePort, startMosquitto } from "./servers.ts";
+
+/** The site's clock: 02:00 UTC on a winter day, moving. */
+export const vanClock = shiftedClock(Date.UTC(2026, 0, 15, 2));
+
+/** Starts the site; `sinks(url)` is the YAML of the gateway's sinks for broker `url`. */
+export async function startVan(sinks: (url: string) => string) {
+  const broker = await startMosquitto();
+  const pty = await PtyPair.create();
+  const dir = await Deno.makeTempDir();
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const agent = new Agent(
+    parseConfig(
+      `gateway: {id: van, data_dir: ${dir}}
+http: {port: ${freePort()}}
+sources:
+  mppt1: {type: vedirect, port: ${pty.device}, gap: 80ms, reconnect_min: 100ms}
+  bmv1: {type: vedirect, simulate: bmv, interval: 200ms}
+sinks:
+${sinks(url)}
+`,
+      gatewaySchema,
+    ),
+    { clock: vanClock },
+  );
+  let stop = new AbortController();
+  let device: Promise<unknown> = Promise.resolve();
+  const play = () => {
+    stop = new AbortController();
+    device = simulateToPort(pty.peer, {
+      device: "mppt",
+      intervalMs: 150,
+      count: 0,
+      signal: stop.signal,
+      clock: vanClock,
+    });
+  };
+  const unplugMppt = async () => {
+    stop.abort();
+    await device.catch(() => 0);
+    await pty.unplug();
+  };
+  return {
+    url,
+    agent,
+    /** Starts the gateway and plays the MPPT. */
+    async start() {
+      await agent.start();
+      play();
+    },
+    unplugMppt,
+    /** Plugs the MPPT back in and plays it again. */
+    async replugMppt() {
+      await pty.plug();
+      play();
+    },
+    async stop() {
+      await unplugMppt();
+      await agent.stop();
+      await broker.stop();
+    },
+  };
+}
