@@ -32,6 +32,12 @@ export const NUMERIC_LABELS: Record<string, LabelSpec> = {
   CE: mAh("consumed Ah"),
   SOC: { scale: 0.1, unit: "%", description: "state of charge" },
   TTG: one("min", "time to go (-1 = infinite)"),
+  // From a charger's HEX daily history (already in these units), not the text protocol.
+  H_VBAT_MAX: one("V", "highest battery voltage today"),
+  H_VBAT_MIN: one("V", "lowest battery voltage today"),
+  H_BULK: one("min", "time in bulk today"),
+  H_ABSORPTION: one("min", "time in absorption today"),
+  H_FLOAT: one("min", "time in float today"),
   H1: mAh("deepest discharge"),
   H2: mAh("last discharge"),
   H3: mAh("average discharge"),

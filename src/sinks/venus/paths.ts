@@ -34,6 +34,12 @@ export const SOLARCHARGER: Mapping = {
   "/History/Daily/0/MaxPower": num("H21"),
   "/History/Daily/1/Yield": num("H22"),
   "/History/Daily/1/MaxPower": num("H23"),
+  // From the charger's HEX daily history (src/sources/vedirect/history.ts).
+  "/History/Daily/0/MaxBatteryVoltage": num("H_VBAT_MAX"),
+  "/History/Daily/0/MinBatteryVoltage": num("H_VBAT_MIN"),
+  "/History/Daily/0/TimeInBulk": num("H_BULK"),
+  "/History/Daily/0/TimeInAbsorption": num("H_ABSORPTION"),
+  "/History/Daily/0/TimeInFloat": num("H_FLOAT"),
 };
 
 const ALARM_BITS: Record<string, number> = {

@@ -131,8 +131,15 @@ export function setRequest(register: number, value: number, options: { size: 1 |
 export function registerResponse(
   command: number,
   register: number,
-  options: { value?: number; size?: 0 | 1 | 2 | 4; flags?: number },
+  options: { value?: number; size?: 0 | 1 | 2 | 4; flags?: number; bytes?: Uint8Array },
 ): string {
+  if (options.bytes) {
+    const head = registerPayload(register, options.flags ?? 0);
+    const out = new Uint8Array(head.length + options.bytes.length);
+    out.set(head);
+    out.set(options.bytes, head.length);
+    return encodeHex(command, out);
+  }
   const size = options.size ?? 2;
   return encodeHex(command, registerPayload(register, options.flags ?? 0, options.value, size));
 }

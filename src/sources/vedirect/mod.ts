@@ -2,7 +2,8 @@ import type { Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { defineSource, type SourceContext } from "../../plugin.ts";
 import type { DeviceRecord } from "./decode.ts";
-import { getRequest, type HexMessage } from "./hex.ts";
+import { decodeHex, getRequest, type HexMessage } from "./hex.ts";
+import { type DayHistory, decodeDayHistory, HISTORY_TODAY } from "./history.ts";
 import { NUMERIC_LABELS } from "../../victron/labels.ts";
 import { SerialLine } from "./port.ts";
 import { type VeDirectConfig, vedirectSchema } from "./schema.ts";
@@ -31,6 +32,10 @@ export class VeDirectSource {
   readonly #emitter: BatchEmitter<Sample>;
   #lastRecordAt: number | null = null;
   #gets: PendingGet[] = [];
+  /** Today's history of a charger (HEX), merged into its samples. */
+  #history: DayHistory = {};
+  #historyAt = -Infinity;
+  #isCharger = false;
   readonly #snooze: Snooze;
 
   constructor(readonly config: VeDirectConfig, readonly ctx: SourceContext) {
@@ -92,6 +97,33 @@ export class VeDirectSource {
     }
   }
 
+  /** Takes a day-history answer; false when the device has none (it stops being asked). */
+  #takeHistory(msg: HexMessage): boolean {
+    const day = msg.flags === 0 ? decodeDayHistory(msg.payload.subarray(3)) : null;
+    if (!day) {
+      this.ctx.status.count("history_unavailable");
+      return false;
+    }
+    this.#history = day;
+    this.ctx.status.count("history_reads");
+    return true;
+  }
+
+  /** Reads today's history when it is due (chargers only; a port that answers HEX). */
+  async #readHistory(ask: () => Promise<HexMessage>): Promise<void> {
+    const every = this.config.history_every;
+    const now = this.ctx.clock.now();
+    if (every <= 0 || !this.#isCharger || now - this.#historyAt < every) return;
+    this.#historyAt = now;
+    try {
+      if (!this.#takeHistory(await ask())) this.#historyAt = Infinity;
+    } catch (e) {
+      // No answer (an older charger, a busy line): asked again at the next interval.
+      this.ctx.status.count("history_unanswered");
+      this.ctx.log.debug("no daily history", { error: errorMessage(e) });
+    }
+  }
+
   #onHex(msg: HexMessage): void {
     this.ctx.status.count("hex_" + msg.name);
     const waiting = this.#gets.find((g) => g.register === msg.register);
@@ -100,14 +132,16 @@ export class VeDirectSource {
 
   #onRecord(record: DeviceRecord): void {
     this.#lastRecordAt = record.ts;
+    this.#isCharger ||= "PPV" in record.fields;
+    const fields = { ...record.fields, ...this.#history };
     const sample: Sample = {
       source: this.ctx.name,
       node: this.node,
       ts: this.ctx.stamp(this.node, record.ts),
-      fields: record.fields,
+      fields,
       tags: record.tags,
     };
-    this.ctx.status.info.device = { ...record.tags, values: record.fields, units: unitsOf(record) };
+    this.ctx.status.info.device = { ...record.tags, values: fields, units: unitsOf(fields) };
     this.#emitter.push(sample);
   }
 
@@ -138,6 +172,12 @@ export class VeDirectSource {
       const now = this.ctx.clock.now();
       this.stream.push(sim.frame(now), now);
       this.stream.idle();
+      await this.#readHistory(() => {
+        const answer = decodeHex(sim.reply(getRequest(HISTORY_TODAY), now)!.trim().slice(1));
+        return "error" in answer
+          ? Promise.reject(new Error(answer.error))
+          : Promise.resolve(answer);
+      });
       this.#publishCounters();
       await this.#snooze.sleep(this.config.interval);
     }
@@ -160,6 +200,7 @@ export class VeDirectSource {
           if (bytes === null) throw new Error(`serial port ${port} closed (device unplugged?)`);
           this.stream.push(bytes, this.ctx.clock.now());
           this.#armIdle();
+          void this.#readHistory(() => this.get(HISTORY_TODAY));
           this.#publishCounters();
         }
       } catch (e) {
@@ -192,9 +233,9 @@ export class VeDirectSource {
 }
 
 /** Display units of the numeric fields of a record (for the status page and metrics). */
-function unitsOf(record: DeviceRecord): Record<string, string> {
+function unitsOf(fields: DeviceRecord["fields"]): Record<string, string> {
   const units: Record<string, string> = {};
-  for (const k in record.fields) {
+  for (const k in fields) {
     const unit = NUMERIC_LABELS[k]?.unit;
     if (unit) units[k] = unit;
   }

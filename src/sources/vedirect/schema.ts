@@ -15,6 +15,11 @@ export const vedirectSchema = z.strictObject({
   validate_checksum: z.boolean().default(true),
   /** Silence that ends a burst of blocks. */
   gap: duration.default(300),
+  /**
+   * How often a charger's daily history (HEX register 0x1050: battery voltage range,
+   * minutes in bulk/absorption/float) is read; 0 never.
+   */
+  history_every: duration.default(300_000),
   reconnect_min: duration.default(500),
   reconnect_max: duration.default(30_000),
   /** Simulator: one frame every `interval`. */

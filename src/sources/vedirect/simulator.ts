@@ -1,5 +1,6 @@
 import { concatBytes, seededRandom } from "../../util/bytes.ts";
 import { decodeHex, encodeHex, HexCommand, HexFlags, registerResponse } from "./hex.ts";
+import { encodeDayHistory, HISTORY_TODAY } from "./history.ts";
 
 /** Kinds of device the simulator can play. */
 export type SimulatedDevice = "mppt" | "bmv";
@@ -43,6 +44,9 @@ export class DeviceSimulator {
   #ce = -30_000; // mAh
   #yieldToday = 0; // Wh
   #maxPowerToday = 0;
+  /** Today's battery voltage range (V) and minutes per charge state (3 bulk, 4 abs, 5 float). */
+  #vbatRange: [number, number] | null = null;
+  #stageSeconds: Record<number, number> = { 3: 0, 4: 0, 5: 0 };
   #lastAt: number | null = null;
 
   constructor(readonly kind: SimulatedDevice, options: DeviceSimulatorOptions = {}) {
@@ -82,6 +86,11 @@ export class DeviceSimulator {
     this.#yieldToday += ppv * dt / 3600;
     this.#maxPowerToday = Math.max(this.#maxPowerToday, ppv);
     const cs = ppv < 2 ? 0 : vbat > 14_200 ? 4 : 3;
+    const v = vbat / 1000;
+    this.#vbatRange = this.#vbatRange
+      ? [Math.min(this.#vbatRange[0], v), Math.max(this.#vbatRange[1], v)]
+      : [v, v];
+    if (cs in this.#stageSeconds) this.#stageSeconds[cs] += dt;
     return encodeBlock([
       ["PID", "0xA053"],
       ["FW", "159"],
@@ -165,6 +174,18 @@ export class DeviceSimulator {
       0x1000: 200, // battery capacity, Ah
       0x0fff: Math.round(this.#soc / 10 * 100), // SOC, 0.01 %
     };
+    if (this.kind === "mppt" && msg.register === HISTORY_TODAY) {
+      const [vbatMin, vbatMax] = this.#vbatRange ?? [0, 0];
+      const minutes = (cs: number) => Math.floor(this.#stageSeconds[cs] / 60);
+      const bytes = encodeDayHistory({
+        vbatMin,
+        vbatMax,
+        bulk: minutes(3),
+        absorption: minutes(4),
+        float: minutes(5),
+      });
+      return registerResponse(HexCommand.Get, msg.register, { bytes });
+    }
     const value = known[msg.register];
     if (value === undefined) {
       return registerResponse(HexCommand.Get, msg.register, {

@@ -93,6 +93,18 @@ Deno.test("a Victron MQTT client finds the installation, gets its echo, is not f
     const charger = `N/c0619ab00001/solarcharger/${inst}`;
     assert.equal(JSON.parse(got.get(`${charger}/ProductName`)!).value, "SmartSolar MPPT 75/15");
     assert.equal(typeof JSON.parse(got.get(`${charger}/Yield/System`)!).value, "number");
+    // Today's history, read from the charger over HEX (register 0x1050) on its serial line.
+    await waitFor(() => got.has(`${charger}/History/Daily/0/TimeInBulk`), { what: "HEX history" });
+    const vmax = JSON.parse(got.get(`${charger}/History/Daily/0/MaxBatteryVoltage`)!).value;
+    const vmin = JSON.parse(got.get(`${charger}/History/Daily/0/MinBatteryVoltage`)!).value;
+    assert.ok(vmax >= vmin && vmin > 10, `${vmin}..${vmax} V`);
+    for (const stage of ["Absorption", "Float"]) {
+      assert.equal(
+        typeof JSON.parse(got.get(`${charger}/History/Daily/0/TimeIn${stage}`)!).value,
+        "number",
+      );
+    }
+    assert.ok((agent.status().sources.mppt1.counters.history_reads ?? 0) >= 1);
     assert.equal(
       typeof JSON.parse(got.get("N/c0619ab00001/battery/512/TimeToGo")!).value,
       "number",
