@@ -83,7 +83,7 @@ sinks:
     const deadline = Date.now() + 300_000;
     while (stored < MESSAGES && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));
-      stored = await points(influx, db, "units").catch(() => stored);
+      stored = await points(influx, db, "mqtt").catch(() => stored);
     }
     const rate = stored / ((performance.now() - started) / 1000);
     await publisher.status;

@@ -53,7 +53,8 @@ export class ComponentHost {
     const plugin = SINK_PLUGINS.find((p) => p.type === config.type)!;
     const status = new ComponentStatus(name, config.type);
     const log = this.options.log.child(`sink.${name}`);
-    const sink = plugin.create(config, { name, gatewayId, log, status, clock });
+    const kindOf = (source: string) => this.sources.get(source)?.status.kind;
+    const sink = plugin.create(config, { name, gatewayId, log, status, clock, kindOf });
     const delivery = config as unknown as DeliveryConfig;
     outbox.register(name, { kinds: delivery.forward, nodes: delivery.nodes, status });
     const d = new Delivery(name, { outbox, sink, config: delivery, status, log, clock });

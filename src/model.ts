@@ -42,6 +42,8 @@ export interface Window {
   /** Level name from config, e.g. `1m`. */
   level: string;
   node: string;
+  /** The source whose samples it summarises, when known (upstream layouts group by its kind). */
+  source?: string;
   /** Window start in ms (the stamp); end is start + level length. */
   start: number;
   end: number;

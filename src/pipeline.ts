@@ -6,6 +6,7 @@ import { errorMessage } from "./status.ts";
 import type { Level, Store } from "./store/store.ts";
 import { SeriesStamps } from "./stamps.ts";
 import { type Clock, systemClock } from "./util/clock.ts";
+import { LruMap } from "./util/lru.ts";
 
 /**
  * The path every sample takes: outbox first (the durable hand-over upstream),
@@ -17,6 +18,8 @@ export class Pipeline {
   readonly stamps: SeriesStamps;
   /** Threshold rules judged on every sample. */
   readonly thresholds: Thresholds;
+  /** Which source each node's samples came from, to name it on the node's windows. */
+  readonly #sourceOf = new LruMap<string, string>(10_000);
 
   constructor(
     readonly store: Store,
@@ -35,6 +38,9 @@ export class Pipeline {
       return;
     }
     this.outbox.append(samples.map((data): Envelope => ({ kind: "sample", data })), options);
+    for (const s of samples) {
+      if (this.#sourceOf.get(s.node) !== s.source) this.#sourceOf.set(s.node, s.source);
+    }
     if (!this.thresholds.empty) {
       this.raise(this.thresholds.evaluate(samples, this.stamps.clock.now()));
     }
@@ -79,7 +85,10 @@ export class Pipeline {
     for (;;) {
       const windows: Window[] = await this.store.pendingWindows(1000);
       if (windows.length === 0) return moved;
-      this.outbox.append(windows.map((data): Envelope => ({ kind: "window", data })));
+      this.outbox.append(windows.map((w): Envelope => {
+        const source = w.source ?? this.#sourceOf.get(w.node);
+        return { kind: "window", data: source ? { ...w, source } : w };
+      }));
       await this.store.ackWindows(windows.length);
       moved += windows.length;
     }

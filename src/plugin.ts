@@ -100,6 +100,8 @@ export interface SinkContext {
   status: ComponentStatus;
   /** The time, as the sources read it (records carry its stamps). */
   clock: Clock;
+  /** The kind (`vedirect`, `mqtt`, ...) of a configured source, by its name. */
+  kindOf?(source: string): string | undefined;
 }
 
 /** Config fields every sink shares: what it forwards and how the outbox delivers to it. */

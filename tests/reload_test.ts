@@ -46,7 +46,10 @@ Deno.test("POST /reload adds a sink without a restart; an invalid file keeps the
     assert.deepEqual(ok.body.restart_required, []);
     assert.equal(agent.sources.get("mppt1")!.source, source, "unchanged source kept running");
     await waitFor(async () => {
-      const s = await influxQuery(influx.port, { db: "rl", q: 'SELECT count("V") FROM "mppt1"' });
+      const s = await influxQuery(influx.port, {
+        db: "rl",
+        q: 'SELECT count("V") FROM "vedirect"',
+      });
       return Number(s[0]?.values[0]?.[1] ?? 0) >= 3;
     }, { what: "samples through the new sink" });
 
@@ -84,7 +87,10 @@ Deno.test("a changed sink resumes from its cursor: records buffered across the r
     await agent.sources.get("mppt1")!.source.stop();
     const emitted = agent.sources.get("mppt1")!.status.processed;
     await waitFor(async () => {
-      const s = await influxQuery(influx.port, { db: "rl", q: 'SELECT count("V") FROM "mppt1"' });
+      const s = await influxQuery(influx.port, {
+        db: "rl",
+        q: 'SELECT count("V") FROM "vedirect"',
+      });
       return Number(s[0]?.values[0]?.[1] ?? 0) >= emitted;
     }, { what: `all ${emitted} samples after the reload`, timeoutMs: 30_000 });
   } finally {

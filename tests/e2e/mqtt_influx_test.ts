@@ -26,7 +26,7 @@ const COUNT = 20_000;
 async function counts(port: number, db: string): Promise<Map<string, [number, number]>> {
   const series = await influxQuery(port, {
     db,
-    q: 'SELECT count("seq"), count(distinct("seq")) FROM "units" GROUP BY "node"',
+    q: 'SELECT count("seq"), count(distinct("seq")) FROM "mqtt" GROUP BY "node"',
   });
   return new Map(
     series.map((s) => [s.tags!.node, [Number(s.values[0][1]), Number(s.values[0][2])]]),
@@ -76,7 +76,7 @@ sinks:
     assert.equal(total(c, 0), COUNT + 1);
     const timed = await influxQuery(influx.port, {
       db: "burst",
-      q: `SELECT "seq" FROM "units" WHERE "node" = 'clock'`,
+      q: `SELECT "seq" FROM "mqtt" WHERE "node" = 'clock'`,
     });
     assert.deepEqual(timed[0].values, [[own * 1000, -1]]);
     assert.equal(agent.status().sources.units.dropped.bad_timestamp, 1);

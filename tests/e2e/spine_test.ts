@@ -43,13 +43,13 @@ sinks:
     await waitFor(async () => {
       const s = await influxQuery(influx.port, {
         db: "solar",
-        q: 'SELECT count("V") FROM "mppt1"',
+        q: 'SELECT count("V") FROM "vedirect" WHERE "node" = \'mppt1\'',
       });
       return Number(s[0]?.values[0]?.[1] ?? 0) >= 5;
     }, { what: "samples in InfluxDB" });
     const rows = await influxQuery(influx.port, {
       db: "solar",
-      q: 'SELECT "V", "PPV", "CS_text", "gateway", "product", "serial" FROM "mppt1" LIMIT 1',
+      q: 'SELECT "V", "PPV", "CS_text", "gateway", "product", "serial" FROM "vedirect" WHERE "node" = \'mppt1\' LIMIT 1',
     });
     const [, v, , cs, gateway, product, serial] = rows[0].values[0] as unknown[];
     assert.ok(typeof v === "number" && v > 10 && v < 16);
@@ -64,7 +64,7 @@ sinks:
     await agent.sync();
     const w = await influxQuery(influx.port, {
       db: "solar",
-      q: 'SELECT "V_avg", "V_min", "V_max", "V_count" FROM "window_1m" WHERE "node" = \'mppt1\'',
+      q: 'SELECT "V_avg", "V_min", "V_max", "V_count" FROM "vedirect_1m" WHERE "node" = \'mppt1\'',
     });
     assert.equal(w[0]?.values.length, 1);
     const [time, avg, min, max, n] = w[0].values[0] as number[];

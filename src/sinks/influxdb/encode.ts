@@ -57,7 +57,10 @@ interface CompiledMapping {
  * Encodes envelopes to line protocol (microsecond precision). The identity of a point
  * is measurement + tags + timestamp, so a replay overwrites instead of duplicating.
  */
-export function createEncoder(config: InfluxConfig, options: { gatewayId: string }) {
+export function createEncoder(
+  config: InfluxConfig,
+  options: { gatewayId: string; kindOf?: (source: string) => string | undefined },
+) {
   const mappings: CompiledMapping[] = config.mappings.map((m) => ({
     ...m,
     re: new RegExp(m.match),
@@ -66,9 +69,12 @@ export function createEncoder(config: InfluxConfig, options: { gatewayId: string
 
   const noTags: Record<string, string> = {};
   const templated = config.measurement.includes("{");
+  // A source not run by this gateway (POST /ingest's `http`) is its own kind.
+  const kindOf = (source: string) => options.kindOf?.(source) ?? source;
   function defaultMeasurement(source: string, node: string): string {
     return templated
-      ? config.measurement.replace("{source}", source).replace("{node}", node)
+      ? config.measurement.replace("{kind}", kindOf(source)).replace("{source}", source)
+        .replace("{node}", node)
       : config.measurement;
   }
 
@@ -94,7 +100,7 @@ export function createEncoder(config: InfluxConfig, options: { gatewayId: string
   const seriesCache = new Map<string, string>();
   function sampleSeries(s: Sample, mapped: { measurement: string; tags: Record<string, string> }) {
     const sampleTags = config.sample_tags && s.tags ? s.tags : {};
-    let cacheKey = mapped.measurement + "\u0000" + s.node;
+    let cacheKey = mapped.measurement + "\u0000" + s.node + "\u0000" + s.source;
     for (const k in sampleTags) cacheKey += "\u0000" + k + "=" + sampleTags[k];
     for (const k in mapped.tags) cacheKey += "\u0001" + k + "=" + mapped.tags[k];
     let series = seriesCache.get(cacheKey);
@@ -103,6 +109,7 @@ export function createEncoder(config: InfluxConfig, options: { gatewayId: string
         ...sampleTags,
         ...mapped.tags,
         ...base,
+        source: s.source,
         node: s.node,
       });
       if (seriesCache.size > 10_000) seriesCache.clear();
@@ -122,7 +129,7 @@ export function createEncoder(config: InfluxConfig, options: { gatewayId: string
       } else if (e.kind === "window") {
         const w = e.data;
         const measurement = config.window_measurement
-          .replace("{measurement}", mapSample(w.node, "window", {}).measurement)
+          .replace("{measurement}", mapSample(w.node, w.source ?? "window", {}).measurement)
           .replace("{level}", w.level);
         const fields: Record<string, number> = {};
         for (const [col, st] of Object.entries(w.stats)) {
@@ -133,7 +140,12 @@ export function createEncoder(config: InfluxConfig, options: { gatewayId: string
           fields[`${col}_count`] = st.count;
         }
         l = line(
-          seriesKey(measurement, { ...base, node: w.node, level: w.level }),
+          seriesKey(measurement, {
+            ...base,
+            ...(w.source ? { source: w.source } : {}),
+            node: w.node,
+            level: w.level,
+          }),
           fields,
           w.start,
         );

@@ -25,7 +25,7 @@ export class InfluxSink implements Sink {
   #client: Deno.HttpClient | undefined;
 
   constructor(readonly config: InfluxConfig, readonly ctx: SinkContext) {
-    this.#encode = createEncoder(config, { gatewayId: ctx.gatewayId });
+    this.#encode = createEncoder(config, { gatewayId: ctx.gatewayId, kindOf: ctx.kindOf });
   }
 
   #v1Url(path: string, params: Record<string, string | undefined>): string {

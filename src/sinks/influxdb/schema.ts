@@ -38,8 +38,11 @@ export const influxdbSchema = z.strictObject({
   bucket: z.string().optional(),
   token: z.string().optional(),
   gzip: z.boolean().default(true),
-  /** Measurement for samples without a mapping; `{source}` and `{node}` are replaced. */
-  measurement: z.string().default("{source}"),
+  /**
+   * Measurement for samples without a mapping: `{kind}` (the source's kind: `vedirect`,
+   * `mqtt`, `dataservice`, ... as Telegraf names by input), `{source}` and `{node}` are replaced.
+   */
+  measurement: z.string().default("{kind}"),
   /** Measurement for windows; `{measurement}` and `{level}` are replaced. */
   window_measurement: z.string().default("{measurement}_{level}"),
   event_measurement: z.string().default("events"),
