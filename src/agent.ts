@@ -86,6 +86,7 @@ export class Agent implements GatewayView {
     this.pipeline = new Pipeline(this.store, this.outbox, this.log.child("pipeline"), {
       thresholds: new Thresholds(config.events.thresholds),
       clock: this.clock,
+      latestNodes: config.http.metrics_max_nodes,
     });
     this.host = new ComponentHost({
       outbox: this.outbox,
@@ -229,6 +230,14 @@ export class Agent implements GatewayView {
       core: [this.store.status, this.outbox.status],
       plugins: [...sources, ...sinks],
     });
+  }
+
+  readings(): { sample: Sample; kind: string }[] {
+    return this.pipeline.latest.all().map((sample) => ({
+      sample,
+      // POST /ingest is no configured source: `http` is its kind.
+      kind: this.host.sources.get(sample.source)?.status.kind ?? sample.source,
+    }));
   }
 
   status(): StatusJson {

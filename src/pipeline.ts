@@ -7,6 +7,7 @@ import type { Level, Store } from "./store/store.ts";
 import { SeriesStamps } from "./stamps.ts";
 import { type Clock, systemClock } from "./util/clock.ts";
 import { LruMap } from "./util/lru.ts";
+import { LatestReadings } from "./readings.ts";
 
 /**
  * The path every sample takes: outbox first (the durable hand-over upstream),
@@ -18,6 +19,8 @@ export class Pipeline {
   readonly stamps: SeriesStamps;
   /** Threshold rules judged on every sample. */
   readonly thresholds: Thresholds;
+  /** Each node's latest sample (what /metrics exposes). */
+  readonly latest: LatestReadings;
   /** Which source each node's samples came from, to name it on the node's windows. */
   readonly #sourceOf = new LruMap<string, string>(10_000);
 
@@ -25,8 +28,9 @@ export class Pipeline {
     readonly store: Store,
     readonly outbox: Outbox,
     readonly log: Logger,
-    readonly options: { thresholds?: Thresholds; clock?: Clock } = {},
+    readonly options: { thresholds?: Thresholds; clock?: Clock; latestNodes?: number } = {},
   ) {
+    this.latest = new LatestReadings(options.latestNodes ?? 1000);
     this.thresholds = options.thresholds ?? new Thresholds([]);
     this.stamps = new SeriesStamps(options.clock ?? systemClock);
   }
@@ -41,6 +45,7 @@ export class Pipeline {
     for (const s of samples) {
       if (this.#sourceOf.get(s.node) !== s.source) this.#sourceOf.set(s.node, s.source);
     }
+    this.latest.record(samples);
     if (!this.thresholds.empty) {
       this.raise(this.thresholds.evaluate(samples, this.stamps.clock.now()));
     }

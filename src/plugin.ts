@@ -63,6 +63,17 @@ export interface SourcePlugin<S extends z.ZodType = z.ZodType> {
   preflight?(config: z.output<S>): Promise<string[]>;
   /** How the source shows on the status page (a plain card without one). */
   card?: SourceCard;
+  /** Its samples as Prometheus gauges; without it, every number is `<kind>_value{field}`. */
+  metrics?(sample: Sample): DeviceMetric[];
+}
+
+/** One measured value as a Prometheus gauge. */
+export interface DeviceMetric {
+  /** Family name with base units (`vedirect_battery_voltage_volts`). */
+  name: string;
+  help: string;
+  labels: Record<string, string>;
+  value: number;
 }
 
 /** A source's card on the status page. */

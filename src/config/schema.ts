@@ -95,6 +95,8 @@ export const gatewaySchema = z.strictObject({
     header_timeout: duration.default(10_000),
     /** How far ahead of the clock a sample's own time (`ts`, `measured_at`) may be. */
     max_future: duration.default(300_000),
+    /** Nodes whose latest values /metrics exposes (the least recently heard go first); 0 none. */
+    metrics_max_nodes: z.number().int().min(0).max(100_000).default(1000),
     /** Valid ranges of /ingest fields: values beyond are clamped and counted. */
     ranges: z.record(z.string(), z.tuple([z.number(), z.number()])).default(DEFAULT_RANGES),
   }).default({
@@ -106,6 +108,7 @@ export const gatewaySchema = z.strictObject({
     idle_timeout: 30_000,
     header_timeout: 10_000,
     max_future: 300_000,
+    metrics_max_nodes: 1000,
     ranges: DEFAULT_RANGES,
   }),
   store: z.strictObject({

@@ -26,6 +26,8 @@ export interface GatewayView {
   stamp(node: string): number;
   health(): Health;
   status(): StatusJson;
+  /** Each node's latest sample and its source's kind (for /metrics). */
+  readings(): { sample: Sample; kind: string }[];
   query(query: SeriesQuery): Promise<unknown[]>;
   sync(): Promise<Record<string, { sent: number; error?: string }>>;
   /** Hands samples to the pipeline; resolves once they are durably accepted. */
@@ -182,7 +184,7 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
   });
 
   app.get("/metrics", async (c) => {
-    const { body, type } = await metrics(view.status());
+    const { body, type } = await metrics(view.status(), view.readings());
     return masked(c, body, type);
   });
 

@@ -1,4 +1,39 @@
+import type { Sample } from "../model.ts";
+import type { DeviceMetric } from "../plugin.ts";
+import { SOURCE_PLUGINS } from "../sources/registry.ts";
 import type { ComponentJson, StatusJson } from "../status_report.ts";
+
+/** A node's latest sample and the kind of its source. */
+export interface Reading {
+  sample: Sample;
+  kind: string;
+}
+
+type Render = (status: StatusJson, readings?: Reading[]) => Promise<{ body: string; type: string }>;
+
+/** Prometheus names allow [a-zA-Z_:][a-zA-Z0-9_:]*; kinds are plain words already. */
+function metricName(s: string): string {
+  return s.replace(/[^a-zA-Z0-9_]/g, "_").replace(/^([0-9])/, "_$1");
+}
+
+/** The gauges of a reading: its plugin's table, or every number as `<kind>_value{field}`. */
+export function deviceMetrics(reading: Reading): DeviceMetric[] {
+  const plugin = SOURCE_PLUGINS.find((p) => p.type === reading.kind);
+  if (plugin?.metrics) return plugin.metrics(reading.sample);
+  const { sample, kind } = reading;
+  const out: DeviceMetric[] = [];
+  for (const [field, v] of Object.entries(sample.fields)) {
+    const value = typeof v === "boolean" ? +v : v;
+    if (typeof value !== "number" || !Number.isFinite(value)) continue;
+    out.push({
+      name: `${metricName(kind)}_value`,
+      help: `Latest numeric values from ${kind} sources, by node and field`,
+      labels: { source: sample.source, node: sample.node, field },
+      value,
+    });
+  }
+  return out;
+}
 
 const STATE_VALUE: Record<string, number> = { up: 1, degraded: 0.5 };
 
@@ -6,18 +41,16 @@ const STATE_VALUE: Record<string, number> = { up: 1, degraded: 0.5 };
  * Prometheus metrics for every figure of /status, with prom-client. Each
  * scrape reads one status snapshot, so the figures are consistent.
  */
-export function createMetrics(): (status: StatusJson) => Promise<{ body: string; type: string }> {
+export function createMetrics(): Render {
   // prom-client (~14 MB) is loaded with the first scrape, not by every gateway.
-  let built: Promise<(status: StatusJson) => Promise<{ body: string; type: string }>> | null = null;
-  return async (status) => {
+  let built: Promise<Render> | null = null;
+  return async (status, readings) => {
     built ??= buildMetrics();
-    return (await built)(status);
+    return (await built)(status, readings);
   };
 }
 
-async function buildMetrics(): Promise<
-  (status: StatusJson) => Promise<{ body: string; type: string }>
-> {
+async function buildMetrics(): Promise<Render> {
   const client = (await import("prom-client")).default;
   const registry = new client.Registry();
   let snap: StatusJson | null = null;
@@ -170,8 +203,34 @@ async function buildMetrics(): Promise<
     },
   });
 
-  return async function render(status: StatusJson) {
+  // Device families appear as plugins name them; each scrape sets them afresh, so a node
+  // forgotten (beyond http.metrics_max_nodes) disappears from the next one.
+  const families = new Map<string, InstanceType<typeof client.Gauge>>();
+  const labelNames = new Map<string, string>();
+  function setDevices(readings: Reading[]): void {
+    for (const g of families.values()) g.reset();
+    for (const r of readings) {
+      for (const m of deviceMetrics(r)) {
+        const keys = Object.keys(m.labels).sort().join(",");
+        let g = families.get(m.name);
+        if (!g) {
+          g = new client.Gauge({
+            name: m.name,
+            help: m.help,
+            labelNames: keys ? keys.split(",") : [],
+            registers: [registry],
+          });
+          families.set(m.name, g);
+          labelNames.set(m.name, keys);
+        }
+        if (labelNames.get(m.name) === keys) g.set(m.labels, m.value);
+      }
+    }
+  }
+
+  return async function render(status: StatusJson, readings: Reading[] = []) {
     snap = status;
+    setDevices(readings);
     return { body: await registry.metrics(), type: registry.contentType };
   };
 }

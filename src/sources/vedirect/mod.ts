@@ -12,6 +12,7 @@ import { VeDirectStream } from "./stream.ts";
 import { Snooze } from "../../util/timing.ts";
 import { BatchEmitter } from "../emitter.ts";
 import { vedirectCard } from "./card.ts";
+import { vedirectMetrics } from "./metrics.ts";
 
 /** Records waiting for a slow pipeline at most (about 15 minutes of one device). */
 const MAX_QUEUED = 1000;
@@ -248,4 +249,5 @@ export const vedirectSource = defineSource({
   schema: vedirectSchema,
   create: (config, ctx) => new VeDirectSource(config, ctx),
   card: vedirectCard,
+  metrics: vedirectMetrics,
 });
