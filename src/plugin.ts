@@ -9,6 +9,7 @@ import type { Logger } from "./log.ts";
 import type { Envelope, EnvelopeKind, Sample } from "./model.ts";
 import type { ComponentJson, ComponentStatus } from "./status.ts";
 import type { Clock } from "./util/clock.ts";
+import type { TimePoint } from "./util/html.ts";
 
 /** What the agent gives each source: where to push samples, how to log and count. */
 export interface SourceContext {
@@ -82,10 +83,12 @@ export interface SourceCard {
   render(
     name: string,
     status: ComponentJson,
-    options: { sparks: Record<string, number[]>; now: number },
+    options: { sparks: Record<string, TimePoint[]>; now: number },
   ): string;
   /** The series drawn as last-hour sparklines (a node and its fields), if any. */
   sparks?(status: ComponentJson): { node: string; fields: string[] } | null;
+  /** A field's plain name ("Yield today" for H20). */
+  fieldName?(field: string): string;
 }
 
 /** Identity helper that keeps a plugin's config type tied to its schema. */

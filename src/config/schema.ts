@@ -119,7 +119,8 @@ export const gatewaySchema = z.strictObject({
     windows: z.array(z.strictObject({ level: levelName, from: z.string().optional() }))
       .default([{ level: "1m" }, { level: "5m", from: "1m" }]),
     grace: duration.default(10_000),
-    archive_ttl: duration.default(2 * 3_600_000),
+    /** How long windows stay in the store (the device view draws the last 24 h of them). */
+    archive_ttl: duration.default(26 * 3_600_000),
     aggregate_every: duration.default(5000),
     redis: redisSchema.optional(),
   }).default({
@@ -128,7 +129,7 @@ export const gatewaySchema = z.strictObject({
     columns: [],
     windows: [{ level: "1m" }, { level: "5m", from: "1m" }],
     grace: 10_000,
-    archive_ttl: 7_200_000,
+    archive_ttl: 26 * 3_600_000,
     aggregate_every: 5000,
   }).refine((s) => s.type !== "redis" || s.redis !== undefined, {
     message: "store.type redis needs a store.redis section (host, port, db, ...)",

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import type { Sample } from "../model.ts";
+import type { Sample, Window } from "../model.ts";
 import { OutboxFullError } from "../outbox/outbox.ts";
 import type { DeadLetter } from "../outbox/dead_letters.ts";
 import { QUERY_LIMIT, type SeriesQuery } from "../store/store.ts";
@@ -13,6 +13,8 @@ const HTML = "text/html; charset=UTF-8";
 import { parseDuration } from "../config/types.ts";
 import { parseIngestBody, toSamples } from "./ingest.ts";
 import { createMetrics } from "./metrics.ts";
+import { dayLevel, renderDevice } from "./device.ts";
+import type { TimePoint } from "../util/html.ts";
 import { renderFragment, renderPage, type Sparks } from "./page.ts";
 import { SOURCE_PLUGINS } from "../sources/registry.ts";
 import type { Health, StatusJson } from "../status_report.ts";
@@ -109,14 +111,14 @@ async function collectSparks(view: GatewayView, status: StatusJson): Promise<Spa
       from: now - 3_600_000,
       to: now + 1000,
       limit: 3600,
-    }).catch(() => []) as { fields: Record<string, unknown> }[];
+    }).catch(() => []) as { ts: number; fields: Record<string, unknown> }[];
     const step = Math.max(1, Math.ceil(points.length / 120));
     out[name] = {};
     for (const f of wanted.fields) {
-      const series: number[] = [];
+      const series: TimePoint[] = [];
       for (let i = 0; i < points.length; i += step) {
         const v = points[i].fields[f];
-        if (typeof v === "number") series.push(v);
+        if (typeof v === "number") series.push([points[i].ts, v]);
       }
       out[name][f] = series;
     }
@@ -181,6 +183,28 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
   app.get("/fragment", async (c) => {
     const status = view.status();
     return masked(c, renderFragment(status, await collectSparks(view, status)), HTML);
+  });
+
+  app.get("/device/:node", async (c) => {
+    const node = c.req.param("node");
+    const status = view.status();
+    const now = view.clock.now();
+    const level = dayLevel(status.store.levels ?? []);
+    const windows = level
+      ? await view.query({ node, from: now - 86_400_000, to: now, level, limit: 2000 })
+        .catch(() => []) as Window[]
+      : [];
+    // The card of the node's source says which quantities matter and how they are named.
+    const source = Object.values(status.sources).find((s) => s.node === node);
+    const card = SOURCE_PLUGINS.find((p) => p.type === source?.kind)?.card;
+    const html = renderDevice(node, windows.sort((a, b) => a.start - b.start), {
+      now,
+      level,
+      fields: source ? card?.sparks?.(source)?.fields : undefined,
+      units: source?.device?.units,
+      names: card?.fieldName,
+    });
+    return masked(c, html, HTML);
   });
 
   app.get("/metrics", async (c) => {

@@ -4,10 +4,10 @@
  */
 import { SOURCE_PLUGINS } from "../sources/registry.ts";
 import type { ComponentJson, StatusJson } from "../status_report.ts";
-import { age, badge, bytes, esc, sum } from "../util/html.ts";
+import { age, badge, bytes, esc, sum, type TimePoint } from "../util/html.ts";
 
-/** Points of the sparklines per source: field -> values, oldest first. */
-export type Sparks = Record<string, Record<string, number[]>>;
+/** Points of the sparklines per source: field -> [ms, value], oldest first. */
+export type Sparks = Record<string, Record<string, TimePoint[]>>;
 
 /** A source without a card of its own (POST /ingest): its state and figures. */
 function plainSource(name: string, c: ComponentJson): string {
@@ -70,7 +70,7 @@ export function renderFragment(s: StatusJson, sparks: Sparks, now: number = Date
   }</div></section>
 <section><h2>Upstream</h2>${
     sinks
-      ? `<div class="scroll"><table class="sinks"><tr><th>sink</th><th>state</th><th>queue</th><th>sent</th><th>retried</th><th>dropped</th><th>dead-lettered</th></tr>${sinks}</table></div>`
+      ? `<div class="scroll"><table class="sinks"><tr><th>sink</th><th>state</th><th class="num">queue</th><th class="num">sent</th><th class="num">retried</th><th class="num">dropped</th><th class="num">dead-lettered</th></tr>${sinks}</table></div>`
       : "<p>No sinks configured: data stays on this gateway.</p>"
   }</section>
 <section><h2>Local store</h2><p>${esc(s.store.kind)} ${
@@ -90,7 +90,8 @@ export function renderFragment(s: StatusJson, sparks: Sparks, now: number = Date
   }</section>`;
 }
 
-const STYLE = `
+/** The page's style sheet (the device view builds on it). */
+export const PAGE_STYLE = `
 :root{color-scheme:light dark;--ok:#1a7f37;--warn:#b08800;--bad:#cf222e;--line:#8884}
 *{box-sizing:border-box}body{font:15px/1.4 system-ui,sans-serif;margin:0;padding:12px;max-width:1200px;margin:auto}
 h1{font-size:1.3em;margin:0 0 4px}h2{font-size:1.1em;margin:18px 0 8px}h3{margin:0;font-size:1.05em}
@@ -100,7 +101,9 @@ h1{font-size:1.3em;margin:0 0 4px}h2{font-size:1.1em;margin:18px 0 8px}h3{margin
 table{border-collapse:collapse;width:100%}td,th{padding:3px 6px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 .num{text-align:right;font-variant-numeric:tabular-nums}.values th{font-weight:500}
 .badge{border-radius:10px;padding:1px 8px;font-size:.8em;color:#fff;background:var(--bad)}.badge.ok{background:var(--ok)}.badge.warn{background:var(--warn)}
-.sparks{margin:6px 0}.sparkrow{display:flex;justify-content:space-between;align-items:center;color:#2f81f7}.sparkrow span{color:#888;font-size:.85em}
+.sparks{margin:6px 0}.sparkrow{display:flex;justify-content:space-between;align-items:center;color:#2f81f7;gap:6px}.sparkrow span{color:#888;font-size:.85em}
+.spark .axis{stroke:var(--line)}.spark .lo{fill:#cf222e}.spark .hi{fill:#1a7f37}abbr{text-decoration:none}
+details{margin-top:6px}summary{cursor:pointer;color:#888}
 .scroll{overflow-x:auto}.err{color:var(--bad);overflow-wrap:anywhere}.errors{padding-left:18px}
 `;
 
@@ -112,21 +115,27 @@ export function renderPage(
 ): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${esc(s.gateway_id)} · edge-gateway</title><style>${STYLE}</style></head><body>
+<title>${esc(s.gateway_id)} · edge-gateway</title><style>${PAGE_STYLE}</style></head><body>
 <h1>edge-gateway · ${esc(s.gateway_id)}</h1>
 <p class="sub">version ${esc(s.version)} · config ${
     esc(s.config_file ?? "(none)")
   } · <a href="/status">/status</a> · <a href="/metrics">/metrics</a></p>
 <div id="live">${renderFragment(s, sparks)}</div>
 <script>
+// A read token given in the page's address goes along (never written into the page).
+const token = new URLSearchParams(location.search).get("token");
+const withToken = () => token && document.querySelectorAll('a[href^="device/"]')
+  .forEach((a) => { a.search = "?token=" + encodeURIComponent(token); });
+withToken();
 setInterval(async () => {
   try {
-    // A read token given in the page's address goes along (never written into the page).
-    const token = new URLSearchParams(location.search).get("token");
     const r = await fetch(token ? "/fragment?token=" + encodeURIComponent(token) : "/fragment", {
       cache: "no-store",
     });
-    if (r.ok) document.getElementById("live").innerHTML = await r.text();
+    if (r.ok) {
+      document.getElementById("live").innerHTML = await r.text();
+      withToken();
+    }
   } catch (_) { /* gateway restarting: keep the last view */ }
 }, ${options.refreshMs ?? 2000});
 </script></body></html>`;

@@ -36,24 +36,63 @@ export function sum(o: Record<string, number>): number {
   return Object.values(o).reduce((a, b) => a + b, 0);
 }
 
-/** An inline SVG polyline of `values`, scaled to its own min..max. */
+/** Points of a time series: [ms, value]. */
+export type TimePoint = [number, number];
+
+/** Splits a series where consecutive points are further apart than `maxGap` ms. */
+export function runs(points: TimePoint[], maxGap: number): TimePoint[][] {
+  const out: TimePoint[][] = [];
+  let run: TimePoint[] = [];
+  for (const p of points) {
+    if (run.length && p[0] - run[run.length - 1][0] > maxGap) {
+      out.push(run);
+      run = [];
+    }
+    run.push(p);
+  }
+  if (run.length) out.push(run);
+  return out;
+}
+
+/** Typical spacing of a series' points (the median gap), for telling gaps from cadence. */
+export function cadence(points: TimePoint[]): number {
+  const gaps = points.slice(1).map((p, i) => p[0] - points[i][0]).sort((a, b) => a - b);
+  return gaps.length ? gaps[Math.floor(gaps.length / 2)] : 0;
+}
+
+/**
+ * An inline SVG sparkline on a time axis from `from` to `to`: silences longer than
+ * three times the usual spacing are drawn as gaps, the lowest and highest points marked.
+ */
 export function sparkline(
-  values: number[],
-  options: { width?: number; height?: number } = {},
+  points: TimePoint[],
+  options: { from: number; to: number; width?: number; height?: number },
 ): string {
   const w = options.width ?? 140;
   const h = options.height ?? 30;
-  if (values.length < 2) return `<svg class="spark" width="${w}" height="${h}"></svg>`;
-  const min = Math.min(...values);
-  const max = Math.max(...values);
-  const span = max - min || 1;
-  const pts = values.map((v, i) =>
-    `${(i / (values.length - 1) * (w - 2) + 1).toFixed(1)},${
-      (h - 1 - (v - min) / span * (h - 2)).toFixed(1)
-    }`
-  ).join(" ");
+  const empty = `<svg class="spark" width="${w}" height="${h}"></svg>`;
+  if (points.length < 2) return empty;
+  let lo = points[0], hi = points[0];
+  for (const p of points) {
+    if (p[1] < lo[1]) lo = p;
+    if (p[1] > hi[1]) hi = p;
+  }
+  const span = hi[1] - lo[1] || 1;
+  const x = (t: number) => ((t - options.from) / (options.to - options.from) * (w - 4) + 2);
+  const y = (v: number) => (h - 3 - (v - lo[1]) / span * (h - 6));
+  const at = (p: TimePoint) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`;
+  const lines = runs(points, Math.max(3 * cadence(points), 5000)).map((run) =>
+    run.length === 1
+      ? `<circle cx="${x(run[0][0]).toFixed(1)}" cy="${y(run[0][1]).toFixed(1)}" r="1"/>`
+      : `<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="${
+        run.map(at).join(" ")
+      }"/>`
+  ).join("");
+  const mark = (p: TimePoint, cls: string) =>
+    `<circle class="${cls}" cx="${x(p[0]).toFixed(1)}" cy="${y(p[1]).toFixed(1)}" r="2.5"/>`;
   return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img">` +
-    `<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="${pts}"/></svg>`;
+    `<line x1="2" x2="${w - 2}" y1="${h - 1}" y2="${h - 1}" class="axis"/>` +
+    lines + mark(lo, "lo") + mark(hi, "hi") + `</svg>`;
 }
 
 /** A field value as shown: numbers to 3 decimals, booleans as on/off. */

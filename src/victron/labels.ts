@@ -31,7 +31,7 @@ export const NUMERIC_LABELS: Record<string, LabelSpec> = {
   P: one("W", "instantaneous power"),
   CE: mAh("consumed Ah"),
   SOC: { scale: 0.1, unit: "%", description: "state of charge" },
-  TTG: one("min", "time to go (-1 = infinite)"),
+  TTG: one("min", "time to go"), // -1: infinite (charging); the page shows ∞
   // From a charger's HEX daily history (already in these units), not the text protocol.
   H_VBAT_MAX: one("V", "highest battery voltage today"),
   H_VBAT_MIN: one("V", "lowest battery voltage today"),
@@ -66,6 +66,26 @@ export const NUMERIC_LABELS: Record<string, LabelSpec> = {
   AC_OUT_I: { scale: 0.1, unit: "A", description: "AC output current" },
   AC_OUT_S: one("VA", "AC output apparent power"),
 };
+
+/** Plain names of the labels that are not numeric measurements (the numeric ones: description). */
+export const OTHER_LABEL_NAMES: Record<string, string> = {
+  CS: "charge state",
+  MPPT: "tracker mode",
+  OR: "off reason",
+  ERR: "error",
+  LOAD: "load output",
+  Alarm: "alarm",
+  Relay: "relay",
+  AR: "alarm reason",
+  MODE: "device mode",
+  WARN: "warning reason",
+  MON: "DC monitor mode",
+};
+
+/** A label's plain name ("yield today" for H20), or the label itself. */
+export function labelName(label: string): string {
+  return NUMERIC_LABELS[label]?.description ?? OTHER_LABEL_NAMES[label] ?? label;
+}
 
 /** Labels whose value is ON/OFF. */
 export const BOOLEAN_LABELS = new Set(["LOAD", "Alarm", "Relay"]);

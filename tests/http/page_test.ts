@@ -69,6 +69,131 @@ Deno.test("status page in Chromium: live values change without reloads; phone an
   }
 });
 
+Deno.test("the card: plain names with labels in tooltips, every field, history folded, TTG -1 as infinity", async () => {
+  const { agent, url } = await startAgent();
+  const browser = await launchChromium();
+  try {
+    await waitFor(() => agent.sources.get("bmv1")!.status.processed >= 3, { what: "records" });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(url);
+    const bmv = '[data-source="bmv1"]';
+    // Every field of the BMV is there, H7-H18 included (16 were shown before).
+    for (const label of ["V", "SOC", "TTG", "H1", "H7", "H17", "H18"]) {
+      assert.equal(await page.locator(`${bmv} td[data-field="${label}"]`).count(), 1, label);
+    }
+    assert.equal(
+      await page.locator(`${bmv} abbr[title="VE.Direct label H17"]`).textContent(),
+      "Discharged energy",
+    );
+    assert.equal(
+      await page.locator(`${bmv} details td[data-field="H17"]`).isVisible(),
+      false,
+      "history folded",
+    );
+    await page.click(`${bmv} details summary`);
+    assert.equal(await page.locator(`${bmv} details td[data-field="H17"]`).isVisible(), true);
+    const ttg = agent.status().sources.bmv1 as unknown as { device: { values: { TTG: number } } };
+    if (ttg.device.values.TTG === -1) {
+      assert.equal(await page.textContent(`${bmv} td[data-field="TTG"]`), "∞");
+    }
+    // Numbers line up with their headers in the Upstream table.
+    const align = await page.evaluate<string[]>(
+      `[...document.querySelectorAll("table.sinks tr:first-child th")].slice(2).map((th) => getComputedStyle(th).textAlign)`,
+    );
+    assert.deepEqual(align, ["right", "right", "right", "right", "right"]);
+    // Sparklines on a time axis, their lowest and highest points marked.
+    assert.equal(
+      await page.locator('[data-source="mppt1"] svg.spark circle.hi').count() >= 1,
+      true,
+    );
+  } finally {
+    await browser.close();
+    await agent.stop();
+  }
+});
+
+Deno.test("the device view draws the last 24 h from the stored windows, with gaps", async () => {
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const agent = new Agent(parseConfig(
+    `gateway: {id: roof-demo, data_dir: ${dir}}
+http: {port: ${port}, token: ${TOKEN}}
+store: {type: embedded, max_rows: 5000, windows: [{level: 1m}, {level: 5m, from: 1m}]}
+sources:
+  mppt1: {type: vedirect, simulate: mppt, interval: 1h}
+sinks: {}
+`,
+    gatewaySchema,
+  ));
+  await agent.start();
+  const url = `http://127.0.0.1:${port}`;
+  const browser = await launchChromium();
+  try {
+    // A day of readings every 2 minutes, silent from 10 to 7 hours ago (a gap to show).
+    const now = Date.now();
+    const start = Math.floor((now - 86_400_000) / 300_000) * 300_000;
+    await agent.aggregateNow(start);
+    const samples = [];
+    for (let t = start; t < now - 120_000; t += 120_000) {
+      const hoursAgo = (now - t) / 3_600_000;
+      if (hoursAgo < 10 && hoursAgo > 7) continue;
+      const day = Math.max(0, Math.sin((t % 86_400_000) / 86_400_000 * 2 * Math.PI - Math.PI / 2));
+      samples.push({
+        node: "mppt1",
+        ts: t,
+        fields: { V: 12.6 + 1.5 * day, PPV: 200 * day, I: 10 * day },
+      });
+    }
+    const res = await fetch(`${url}/ingest`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
+      body: JSON.stringify(samples),
+    });
+    assert.equal(res.status, 200, await res.text());
+    await agent.aggregateNow(now);
+    const html = await (await fetch(`${url}/device/mppt1`)).text();
+    assert.match(html, /5m windows/);
+    for (
+      const page of [
+        await browser.newPage({ viewport: { width: 390, height: 844 } }),
+        await browser.newPage({ viewport: { width: 1280, height: 900 } }),
+      ]
+    ) {
+      await page.goto(`${url}/device/mppt1`);
+      for (const field of ["V", "PPV", "I"]) {
+        const figure = page.locator(`figure[data-field="${field}"]`);
+        assert.equal(await figure.count(), 1, field);
+        assert.equal(
+          await figure.locator("polyline.avg").count(),
+          2,
+          `${field}: the gap splits it`,
+        );
+      }
+      assert.match(
+        await page.textContent('figure[data-field="V"] figcaption') ?? "",
+        /Battery voltage \(V\) · min 12\.6/,
+      );
+      const overflow = await page.evaluate<number>(
+        "document.documentElement.scrollWidth - window.innerWidth",
+      );
+      assert.ok(overflow <= 0, `no horizontal scrolling (${overflow}px)`);
+      const width = page.viewportSize()!.width;
+      await page.screenshot({
+        path: await testOutput(`device-view-${width < 600 ? "phone" : "desktop"}.png`),
+        fullPage: true,
+      });
+    }
+    // From the status page, the card links there.
+    const status = await browser.newPage();
+    await status.goto(url);
+    await status.click('[data-source="mppt1"] a:has-text("last 24 h")');
+    assert.match(status.url(), /\/device\/mppt1$/);
+  } finally {
+    await browser.close();
+    await agent.stop();
+  }
+});
+
 Deno.test("/metrics parses as Prometheus text and carries the page's figures", async () => {
   const { agent, url } = await startAgent();
   try {

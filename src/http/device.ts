@@ -1,0 +1,118 @@
+/**
+ * A device's last 24 hours from the stored windows: per quantity an SVG chart of
+ * the window averages inside their min..max band, on a time axis with hour
+ * ticks, gaps left open. Server-rendered, no script, no CDN.
+ */
+import { parseDuration } from "../config/types.ts";
+import type { Stats, Window } from "../model.ts";
+import { esc, runs, type TimePoint, value } from "../util/html.ts";
+import { PAGE_STYLE } from "./page.ts";
+
+const DAY = 86_400_000;
+const W = 720;
+const H = 170;
+const PAD = { left: 72, right: 8, top: 12, bottom: 26 };
+
+/** An axis label: four significant digits at most ("187", "14.0"). */
+function short(v: number): string {
+  return String(Number(v.toPrecision(4)));
+}
+
+/** The level to draw 24 h with: the finest with at most 500 windows a day, else the coarsest. */
+export function dayLevel(levels: string[]): string | null {
+  const sized = levels.map((l) => [l, parseDuration(l)] as const).sort((a, b) => a[1] - b[1]);
+  return sized.find(([, ms]) => DAY / ms <= 500)?.[0] ?? sized.at(-1)?.[0] ?? null;
+}
+
+function chart(
+  field: string,
+  windows: { start: number; s: Stats }[],
+  options: { from: number; to: number; stepMs: number; unit?: string; name: string },
+): string {
+  const { from, to } = options;
+  const lo = Math.min(...windows.map((w) => w.s.min));
+  const hi = Math.max(...windows.map((w) => w.s.max));
+  const span = hi - lo || 1;
+  const x = (t: number) => PAD.left + (t - from) / (to - from) * (W - PAD.left - PAD.right);
+  const y = (v: number) => H - PAD.bottom - (v - lo) / span * (H - PAD.top - PAD.bottom);
+  const f1 = (n: number) => n.toFixed(1);
+  // Windows further apart than one and a half steps: the device was silent there.
+  const parts = runs(windows.map((w): TimePoint => [w.start, 0]), options.stepMs * 1.5);
+  let i = 0;
+  const shapes = parts.map((run) => {
+    const ws = windows.slice(i, i += run.length);
+    const mid = (w: { start: number }) => w.start + options.stepMs / 2;
+    const band = ws.map((w) => `${f1(x(mid(w)))},${f1(y(w.s.max))}`).join(" ") + " " +
+      ws.slice().reverse().map((w) => `${f1(x(mid(w)))},${f1(y(w.s.min))}`).join(" ");
+    const avg = ws.map((w) => `${f1(x(mid(w)))},${f1(y(w.s.avg))}`).join(" ");
+    return `<polygon class="band" points="${band}"/><polyline class="avg" points="${avg}"/>`;
+  }).join("");
+  const ticks: string[] = [];
+  for (let t = Math.ceil(from / 10_800_000) * 10_800_000; t <= to; t += 10_800_000) {
+    ticks.push(
+      `<line class="grid" x1="${f1(x(t))}" x2="${f1(x(t))}" y1="${PAD.top}" y2="${
+        H - PAD.bottom
+      }"/><text x="${f1(x(t))}" y="${H - 6}" text-anchor="middle">${
+        new Date(t).toISOString().slice(11, 16)
+      }</text>`,
+    );
+  }
+  return `<figure data-field="${esc(field)}"><figcaption>${esc(options.name)}${
+    options.unit ? ` (${esc(options.unit)})` : ""
+  } · min ${value(lo)}, max ${value(hi)}</figcaption>
+<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(options.name)}, last 24 h">
+<line class="axis" x1="${PAD.left}" x2="${W - PAD.right}" y1="${H - PAD.bottom}" y2="${
+    H - PAD.bottom
+  }"/>${ticks.join("")}
+<text x="${PAD.left - 4}" y="${f1(y(hi) + 4)}" text-anchor="end">${short(hi)}</text>
+<text x="${PAD.left - 4}" y="${f1(y(lo))}" text-anchor="end">${short(lo)}</text>
+${shapes}</svg></figure>`;
+}
+
+/** The device page: a chart per field that the windows carry numbers for. */
+export function renderDevice(
+  node: string,
+  windows: Window[],
+  options: {
+    now: number;
+    level: string | null;
+    fields?: string[];
+    units?: Record<string, string>;
+    names?: (field: string) => string;
+  },
+): string {
+  const to = options.now;
+  const from = to - DAY;
+  const stepMs = options.level ? parseDuration(options.level) : 60_000;
+  const present = new Set(windows.flatMap((w) => Object.keys(w.stats)));
+  const fields = (options.fields?.filter((f) => present.has(f)) ?? [...present].sort())
+    .slice(0, 12);
+  const charts = fields.map((f) => {
+    const ws = windows.filter((w) => w.stats[f]).map((w) => ({ start: w.start, s: w.stats[f] }));
+    return chart(f, ws, {
+      from,
+      to,
+      stepMs,
+      unit: options.units?.[f],
+      name: options.names?.(f) ?? f,
+    });
+  }).join("");
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${esc(node)} · last 24 h</title><style>${PAGE_STYLE}${CHART_STYLE}</style></head><body>
+<h1>${esc(node)} · last 24 h</h1>
+<p class="sub"><a href="../">status page</a> · ${
+    options.level ? `${esc(options.level)} windows: average line, min..max band` : "no windows"
+  } · times UTC</p>
+${charts || "<p>No windows stored for this device in the last 24 hours yet.</p>"}
+</body></html>`;
+}
+
+const CHART_STYLE = `
+figure{margin:12px 0}figcaption{font-weight:500;margin-bottom:2px}
+.chart{width:100%;height:auto;font-size:12px;fill:#888}
+.chart line,.chart polyline{vector-effect:non-scaling-stroke}
+.chart .axis{stroke:#888}.chart .grid{stroke:var(--line)}
+.chart .band{fill:#2f81f7;opacity:.18;stroke:none}.chart .avg{fill:none;stroke:#2f81f7;stroke-width:1.5}
+@media (max-width:600px){.chart{font-size:22px}}
+`;
