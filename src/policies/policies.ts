@@ -147,7 +147,9 @@ export class Policies {
       const ts = s.lastTs = Math.max(now, s.lastTs + 1);
       return { kind: "image", format: payload.format, policy, ts };
     }
-    if (policy.filters?.max_size !== undefined && size > policy.filters.max_size) {
+    // max_size 0 is no limit, as in pepeunit (the source's own max_size still bounds it).
+    const maxSize = policy.filters?.max_size;
+    if (maxSize !== undefined && maxSize > 0 && size > maxSize) {
       return dropped("over_max_size");
     }
     if (payload.kind === "image" || payload.kind === "binary") {

@@ -28,59 +28,117 @@ const date = z.union([z.iso.datetime({ offset: true }), z.iso.date()]).transform
   Date.parse(s)
 );
 
+/**
+ * pepeunit stores documents as JSON with `null` for an absent key: null is absent here too.
+ * (Its validator is pydantic's; its messages are kept where they say what to fix.)
+ */
+function nullable<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => v === null ? undefined : v, schema);
+}
+
+/** An integer as pydantic's `int` takes it (12.0 yes, 12.5 no). */
+const int = z.number().int("must be a whole number (pepeunit takes integers here)");
+
 const activePeriodSchema = z.strictObject({
   type: z.enum(["Permanent", "FromDate", "ToDate", "DateRange"]).default("Permanent"),
-  start: date.optional(),
-  end: date.optional(),
+  start: nullable(date.optional()),
+  end: nullable(date.optional()),
 }).superRefine((p, ctx) => {
   if ((p.type === "FromDate" || p.type === "DateRange") && p.start === undefined) {
-    ctx.addIssue({ code: "custom", path: ["start"], message: `${p.type} needs a start date` });
+    ctx.addIssue({
+      code: "custom",
+      path: ["start"],
+      message: `start must be provided for ${p.type}`,
+    });
   }
   if ((p.type === "ToDate" || p.type === "DateRange") && p.end === undefined) {
-    ctx.addIssue({ code: "custom", path: ["end"], message: `${p.type} needs an end date` });
+    ctx.addIssue({ code: "custom", path: ["end"], message: `end must be provided for ${p.type}` });
+  }
+  if (p.type === "DateRange" && p.start !== undefined && p.end !== undefined && p.start >= p.end) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["end"],
+      message: "start must be before end for DateRange",
+    });
   }
 });
 
+/** pepeunit's MQTT payload limit (pu_mqtt_max_payload_size, 256 KB): the largest max_size. */
+export const PEPEUNIT_MAX_SIZE = 256 * 1024;
+
 const filtersSchema = z.strictObject({
-  /** The value type this node must send; other types are dropped (wrong_type). */
-  type_input_value: z.enum(["Text", "Number"]).optional(),
-  type_value_filtering: z.enum(["WhiteList", "BlackList"]).optional(),
-  filtering_values: z.array(z.union([z.string(), z.number()])).default([]),
-  type_value_threshold: z.enum(["Min", "Max", "Range"]).optional(),
-  threshold_min: z.number().optional(),
-  threshold_max: z.number().optional(),
+  /** Text or Number: how values are typed, kept and transformed (pepeunit's state_type). */
+  type_input_value: nullable(z.enum(["Text", "Number"]).optional()),
+  type_value_filtering: nullable(z.enum(["WhiteList", "BlackList"]).optional()),
+  filtering_values: nullable(z.array(z.union([z.string(), z.number()])).default([])),
+  type_value_threshold: nullable(z.enum(["Min", "Max", "Range"]).optional()),
+  threshold_min: nullable(int.optional()),
+  threshold_max: nullable(int.optional()),
   /** Seconds that must pass between two accepted values of the node. */
-  max_rate: z.number().min(0).optional(),
+  max_rate: nullable(int.min(0).max(86400).optional()),
   /** Drop a value equal to the node's previous accepted one. */
-  last_unique_check: z.boolean().default(false),
-  /** Larger payloads are dropped (over_max_size). */
-  max_size: z.number().int().min(1).optional(),
+  last_unique_check: nullable(z.boolean().default(false)),
+  /** Larger payloads are dropped (over_max_size); 0 is no limit, as in pepeunit. */
+  max_size: nullable(
+    int.min(0).max(PEPEUNIT_MAX_SIZE, `max_size must be <= ${PEPEUNIT_MAX_SIZE}`).optional(),
+  ),
 }).superRefine((f, ctx) => {
-  if (f.type_value_threshold && f.type_value_threshold !== "Max" && f.threshold_min === undefined) {
-    ctx.addIssue({ code: "custom", path: ["threshold_min"], message: "needed by the threshold" });
+  const issue = (path: string, message: string) =>
+    ctx.addIssue({ code: "custom", path: [path], message });
+  if (f.type_value_filtering && f.filtering_values.length > 0) {
+    if (
+      f.type_input_value === "Number" && !f.filtering_values.every((v) => typeof v === "number")
+    ) {
+      issue("filtering_values", "filtering_values must be numeric for Number input");
+    }
+    if (f.type_input_value === "Text" && !f.filtering_values.every((v) => typeof v === "string")) {
+      issue("filtering_values", "filtering_values must be strings for Text input");
+    }
   }
-  if (f.type_value_threshold && f.type_value_threshold !== "Min" && f.threshold_max === undefined) {
-    ctx.addIssue({ code: "custom", path: ["threshold_max"], message: "needed by the threshold" });
+  // Thresholds apply to numbers only; pepeunit ignores them on Text nodes.
+  if (f.type_input_value === "Text") return;
+  const t = f.type_value_threshold;
+  if ((t === "Min" || t === "Range") && f.threshold_min === undefined) {
+    issue("threshold_min", `threshold_min is required for ${t} threshold`);
+  }
+  if ((t === "Max" || t === "Range") && f.threshold_max === undefined) {
+    issue("threshold_max", `threshold_max is required for ${t} threshold`);
+  }
+  if (
+    t === "Range" && f.threshold_min !== undefined && f.threshold_max !== undefined &&
+    f.threshold_min >= f.threshold_max
+  ) {
+    issue("threshold_max", "threshold_min must be less than threshold_max");
   }
 });
 
 const transformationsSchema = z.strictObject({
-  multiplication_ratio: z.number().optional(),
-  round_decimal_point: z.number().int().min(0).max(7).optional(),
-  slice_start: z.number().int().optional(),
-  slice_end: z.number().int().optional(),
+  multiplication_ratio: nullable(z.number().optional()),
+  round_decimal_point: nullable(int.min(0).max(7).optional()),
+  slice_start: nullable(int.optional()),
+  slice_end: nullable(int.optional()),
 });
+
+const FUNCTIONS = z.enum(["Avg", "Min", "Max", "Sum"]);
 
 const processingSchema = z.strictObject({
   policy_type: z.enum(["LastValue", "NRecords", "TimeWindow", "Aggregation"]),
-  n_records_count: z.number().int().min(1).max(1024).default(10),
-  time_window_size: z.number().int().refine(
-    (n) => (WINDOW_SIZES as readonly number[]).includes(n),
-    { message: `one of ${WINDOW_SIZES.join(", ")} (seconds)` },
-  ).default(60),
-  aggregation_functions: z.array(z.enum(["Avg", "Min", "Max", "Sum"])).min(1).default(["Avg"]),
+  n_records_count: nullable(
+    int.min(1, "n_records_count must be between 1 and 1024")
+      .max(1024, "n_records_count must be between 1 and 1024").default(10),
+  ),
+  time_window_size: nullable(
+    int.refine(
+      (n) => (WINDOW_SIZES as readonly number[]).includes(n),
+      { message: `Invalid time_window_size. Must be one of: ${WINDOW_SIZES.join(", ")}` },
+    ).default(60),
+  ),
+  /** One function as pepeunit has it (`Avg`), or several (our extension: one row each). */
+  aggregation_functions: nullable(
+    z.union([FUNCTIONS.transform((f) => [f]), z.array(FUNCTIONS).min(1)]).default(["Avg"]),
+  ),
   /** LastValue: at most one write per this interval; the latest value wins. */
-  write_interval: duration.default(5_000),
+  write_interval: nullable(duration.default(5_000)),
 });
 
 const fileSchema = z.strictObject({
@@ -100,11 +158,11 @@ const fileSchema = z.strictObject({
 export const policySchema = z.strictObject({
   /** Everything is off unless the user enables the policy. */
   enabled: z.boolean().default(true),
-  active_period: activePeriodSchema.default({ type: "Permanent" }),
-  filters: filtersSchema.optional(),
-  transformations: transformationsSchema.optional(),
+  active_period: nullable(activePeriodSchema.default({ type: "Permanent" })),
+  filters: nullable(filtersSchema.optional()),
+  transformations: nullable(transformationsSchema.optional()),
   /** How numbers, text and JSON are kept (in ClickHouse). */
-  processing_policy: processingSchema.optional(),
+  processing_policy: nullable(processingSchema.optional()),
   /**
    * How images and binary payloads are kept (objects in MinIO/S3 plus a row in
    * ClickHouse); retention follows processing_policy (LastValue, NRecords or TimeWindow).

@@ -167,7 +167,7 @@ Deno.test("types per policy: JSON only for LastValue and NRecords, text never ag
       policiesSchema.parse({
         nodes: { x: { processing_policy: { policy_type: "TimeWindow", time_window_size: 61 } } },
       }),
-    /one of 60/,
+    /Must be one of: 60/,
   );
 });
 
