@@ -16,7 +16,7 @@ export const ingestSampleSchema = z.strictObject({
   tags: z.record(z.string().min(1).max(64), z.string().max(256)).optional(),
 });
 
-/** DataLake's fire-monitoring record (REFERENCE.md section 7). */
+/** DataLake's fire-monitoring record (its ingest API's JSON body). */
 export const dataLakeSchema = z.strictObject({
   equipment_id: z.string().min(1).max(128),
   facility_id: z.string().min(1).max(128),

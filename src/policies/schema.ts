@@ -1,5 +1,5 @@
 /**
- * Per-node storage policy documents in pepeunit's format (REFERENCE.md section 5),
+ * Per-node storage policy documents in pepeunit's DataPipe format (its backend's validator),
  * plus the file policy pepeunit planned (payloads into MinIO/S3).
  */
 import { z } from "zod";

@@ -13,7 +13,7 @@ const mAh = (d: string): LabelSpec => ({ scale: 0.001, unit: "Ah", description: 
 const kWh = (d: string): LabelSpec => ({ scale: 0.01, unit: "kWh", description: d });
 const one = (unit: string, d: string): LabelSpec => ({ scale: 1, unit, description: d });
 
-/** Numeric labels and their scaling (REFERENCE.md section 1). */
+/** Numeric labels and their scaling (Victron's VE.Direct protocol document). */
 export const NUMERIC_LABELS: Record<string, LabelSpec> = {
   V: mV("battery voltage"),
   V2: mV("battery voltage 2"),

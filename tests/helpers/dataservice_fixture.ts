@@ -1,6 +1,5 @@
 /**
- * A Data-Service stand-in speaking its documented protocols (REFERENCE.md
- * section 6): the IPC Unix socket (one JSON request line per connection, one
+ * A Data-Service stand-in speaking its documented protocols: the IPC Unix socket (one JSON request line per connection, one
  * JSON response line) and the polling service's `polled-values` over HTTP on a
  * Unix socket. A protocol fixture, not our code.
  */
@@ -15,7 +14,9 @@ export class DataServiceFixture {
   /** What polled-values returns. */
   polled: Record<string, Record<string, unknown>> = {};
   #ipc: Deno.UnixListener | null = null;
-  #http: Deno.HttpServer | null = null;
+  #http: Deno.Listener | null = null;
+  /** Request lines the polling service received, as sent. */
+  readonly requests: string[] = [];
 
   constructor(readonly ipcPath: string, readonly httpPath: string) {}
 
@@ -98,19 +99,56 @@ export class DataServiceFixture {
     } catch { /* gone */ }
   }
 
-  /** Starts polled-values over HTTP on its Unix socket. */
+  /**
+   * Starts polled-values over HTTP on its Unix socket. Strict as Python's http.server
+   * is: only an origin-form target (`GET /deploy/... HTTP/1.1`) is routed; the absolute
+   * form (`GET http://localhost/deploy/...`) gets 404.
+   */
   startHttp(): void {
-    this.#http = Deno.serve({ path: this.httpPath, onListen() {} }, (req) => {
-      if (new URL(req.url).pathname !== "/deploy/api/io/polled-values") {
-        return new Response("not found", { status: 404 });
+    try {
+      Deno.removeSync(this.httpPath);
+    } catch { /* none */ }
+    const listener = Deno.listen({ transport: "unix", path: this.httpPath });
+    this.#http = listener;
+    (async () => {
+      for await (const conn of listener) {
+        (async () => {
+          try {
+            const head = await readHead(conn);
+            const line = head.split("\r\n")[0];
+            this.requests.push(line);
+            const [, target] = line.split(" ");
+            const ok = target === "/deploy/api/io/polled-values";
+            const body = ok ? JSON.stringify(this.polled) : "not found";
+            await conn.write(new TextEncoder().encode(
+              `HTTP/1.1 ${ok ? "200 OK" : "404 Not Found"}\r\nContent-Type: ${
+                ok ? "application/json" : "text/plain"
+              }\r\nContent-Length: ${new TextEncoder().encode(body).length}\r\n` +
+                `Connection: close\r\n\r\n${body}`,
+            ));
+          } finally {
+            conn.close();
+          }
+        })().catch(() => {});
       }
-      return Response.json(this.polled);
-    });
+    })().catch(() => {});
   }
 
   async stop(): Promise<void> {
     this.stopIpc();
-    await this.#http?.shutdown();
+    this.#http?.close();
     this.#http = null;
   }
+}
+
+/** Reads a request's head (up to the blank line). */
+async function readHead(conn: Deno.Conn): Promise<string> {
+  let text = "";
+  const buf = new Uint8Array(4096);
+  while (!text.includes("\r\n\r\n") && text.length < 65536) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  return text;
 }

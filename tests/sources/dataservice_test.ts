@@ -74,6 +74,8 @@ sinks:
       what: "IPC writes",
     });
     assert.equal(ds.values.has("plc9:ignored"), false, "device filter");
+    // Requested as curl --unix-socket does: origin-form, which Python's servers route.
+    assert.equal(ds.requests[0], "GET /deploy/api/io/polled-values HTTP/1.1");
     const sink = agent.deliveries.get("ipc")!.options.status;
     await waitFor(() => (sink.counters.key_errors ?? 0) > 0, { what: "per-key error" });
     assert.equal((sink.info.key_errors as Record<string, string>)["plc1:flow"], "id not found");

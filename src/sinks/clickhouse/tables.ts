@@ -1,5 +1,5 @@
 /**
- * pepeunit's ClickHouse tables (REFERENCE.md section 5) and the rows the
+ * pepeunit's ClickHouse tables (as its backend's migrations create them) and the rows the
  * policies make for them. Current servers get pepeunit's types (DateTime64(3),
  * TTL); servers older than 20.1 (Debian's 18.16) have neither, so there the
  * milliseconds go to a `create_ms` column and the sink deletes expired rows itself.

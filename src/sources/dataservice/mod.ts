@@ -1,3 +1,5 @@
+import { Buffer } from "node:buffer";
+import http from "node:http";
 import { z } from "zod";
 import { duration } from "../../config/types.ts";
 import { type FieldValue, MAX_FIELDS, type Sample } from "../../model.ts";
@@ -78,21 +80,59 @@ export function pollToSamples(
   return { samples, skipped };
 }
 
+/** Answers beyond this many bytes are refused: a poll never grows memory without bound. */
+const MAX_ANSWER = 16 * 1024 * 1024;
+
+/**
+ * GET over a Unix socket with an origin-form target (`GET /deploy/... HTTP/1.1`, as
+ * `curl --unix-socket` sends): Deno's unix proxy client sends the absolute form, which
+ * Python's http.server and uvicorn route to 404.
+ */
+function getOverSocket(
+  socketPath: string,
+  path: string,
+  timeoutMs: number,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        socketPath,
+        path,
+        method: "GET",
+        headers: { Accept: "application/json" },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Uint8Array[] = [];
+        let size = 0;
+        res.on("data", (chunk: Uint8Array) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER) req.destroy(new Error(`answer larger than ${MAX_ANSWER} bytes`));
+          else chunks.push(chunk);
+        });
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            text: new TextDecoder().decode(Buffer.concat(chunks)),
+          }));
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 /** Polls the Data-Service's polled-values endpoint and emits one sample per device and cycle. */
 export class DataServiceSource {
   readonly #loop: PollLoop;
-  #client: Deno.HttpClient | undefined;
 
   constructor(readonly config: DataServiceConfig, readonly ctx: SourceContext) {
     this.#loop = new PollLoop(ctx.clock);
   }
 
   start(): Promise<void> {
-    if (this.config.socket) {
-      this.#client = Deno.createHttpClient(
-        { proxy: { transport: "unix", path: this.config.socket } } as never,
-      );
-    }
     const device = globMatcher(this.config.devices);
     const tag = globMatcher(this.config.tags);
     this.#loop.start(() => this.#cycle(device, tag));
@@ -101,23 +141,29 @@ export class DataServiceSource {
 
   async stop(): Promise<void> {
     await this.#loop.stop();
-    this.#client?.close();
     this.ctx.status.state = "stopped";
   }
 
   async #poll(): Promise<unknown> {
-    const url = new URL(this.config.path, this.config.url).toString();
-    const res = await deadline(
-      fetch(url, { client: this.#client, signal: AbortSignal.timeout(this.config.timeout) }),
+    const url = new URL(this.config.path, this.config.url);
+    const where = this.config.socket
+      ? `${url.pathname}${url.search} on ${this.config.socket}`
+      : url;
+    const { status, text } = await deadline(
+      this.config.socket
+        ? getOverSocket(this.config.socket, `${url.pathname}${url.search}`, this.config.timeout)
+        : fetch(url, { signal: AbortSignal.timeout(this.config.timeout) })
+          .then(async (res) => ({ status: res.status, text: await res.text() })),
       this.config.timeout + 100,
-      `poll of ${url}`,
+      `poll of ${where}`,
     );
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 200)}`);
+    if (status < 200 || status > 299) {
+      throw new Error(`${where} answered ${status}: ${text.slice(0, 200)}`);
+    }
     try {
       return JSON.parse(text);
     } catch {
-      throw new Error(`${url} did not answer JSON: ${text.slice(0, 80)}`);
+      throw new Error(`${where} did not answer JSON: ${text.slice(0, 80)}`);
     }
   }
 
