@@ -134,10 +134,11 @@ export class DataServiceFixture {
     })().catch(() => {});
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.stopIpc();
     this.#http?.close();
     this.#http = null;
+    return Promise.resolve();
   }
 }
 
