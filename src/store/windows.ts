@@ -88,9 +88,13 @@ export function storedFields(
   sample: Sample,
   columns: string[],
 ): Record<string, FieldValue> {
-  if (columns.length === 0) return sample.fields;
   const out: Record<string, FieldValue> = {};
-  for (const c of columns) if (c in sample.fields) out[c] = sample.fields[c];
+  for (const c of columns.length === 0 ? Object.keys(sample.fields) : columns) {
+    if (!(c in sample.fields)) continue;
+    const v = sample.fields[c];
+    // vemonitor_m8 keeps ON/OFF labels (LOAD, Alarm, Relay) as 1/0 in its series.
+    out[c] = typeof v === "boolean" ? +v : v;
+  }
   return out;
 }
 

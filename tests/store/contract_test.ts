@@ -63,7 +63,8 @@ async function contract(t: Deno.TestContext, make: StoreFactory): Promise<unknow
     const points = await s.query({ node: "n1", from: T0, to: T0 + 60_000 }) as SeriesPoint[];
     assert.equal(points.length, 60);
     assert.equal(points[0].ts, T0);
-    assert.deepEqual(points[3].fields, { V: 12.003, I: -1.5, LOAD: true, CS_text: "Bulk" });
+    // ON/OFF labels are kept as 1/0, as vemonitor_m8 keeps them.
+    assert.deepEqual(points[3].fields, { V: 12.003, I: -1.5, LOAD: 1, CS_text: "Bulk" });
     assert.deepEqual(await s.nodes(), ["n1"]);
     seen.push(points);
     await s.close();
@@ -107,7 +108,9 @@ async function contract(t: Deno.TestContext, make: StoreFactory): Promise<unknow
       const n1 = windows.find((w) => w.node === "n1")!;
       assert.equal(n1.start, T0);
       assert.equal(n1.end, T0 + 60_000);
-      assert.deepEqual(Object.keys(n1.stats).sort(), ["I", "V"]);
+      // LOAD (on/off, kept as 1/0) is aggregated too: its avg is the share of time it was on.
+      assert.deepEqual(Object.keys(n1.stats).sort(), ["I", "LOAD", "V"]);
+      assert.equal(n1.stats.LOAD.avg, 1);
       assert.equal(n1.stats.V.count, 60);
       assert.equal(n1.stats.V.min, 12);
       assert.equal(n1.stats.V.max, 12.059);

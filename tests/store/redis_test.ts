@@ -39,7 +39,12 @@ Deno.test("Redis content matches what vemonitor_m8 writes for the same input", a
     const samples: Sample[] = [];
     for (let i = 0; i < 30; i++) {
       const node = i % 2 ? "mppt1" : "bmv1";
-      samples.push({ source: "t", node, ts: T0 + i * 1000, fields: { V: 12.064 + i, SOC: 87.5 } });
+      samples.push({
+        source: "t",
+        node,
+        ts: T0 + i * 1000,
+        fields: { V: 12.064 + i, SOC: 87.5, LOAD: i % 3 === 0, Relay: false },
+      });
     }
     samples.push({ source: "t", node: "mppt1", ts: T0 + 29_500, fields: { PPV: 120, V: 13 } });
     for (const s of samples) {
@@ -47,7 +52,10 @@ Deno.test("Redis content matches what vemonitor_m8 writes for the same input", a
         redisNode: "vem",
         node: s.node,
         time: Math.floor(s.ts / 1000),
-        data: s.fields,
+        // vemonitor keeps ON/OFF labels (LOAD, Alarm, Relay) as 1/0.
+        data: Object.fromEntries(
+          Object.entries(s.fields).map(([k, v]) => [k, typeof v === "boolean" ? +v : v]),
+        ),
       }, 10);
     }
     const store = await redisFactory(redis.port, "ours")({ maxRows: 10 });
@@ -75,6 +83,8 @@ Deno.test("Redis content matches what vemonitor_m8 writes for the same input", a
     assert.deepEqual(JSON.parse((await r.hget("ours_mppt1", second))!), {
       V: 13,
       SOC: 87.5,
+      LOAD: 0,
+      Relay: 0,
       PPV: 120,
     });
   } finally {
