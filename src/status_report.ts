@@ -27,6 +27,11 @@ export interface StatusJson {
   reload: { at: string; ok: boolean; errors?: string[]; restart_required?: string[] } | null;
   sources: Record<string, ComponentJson>;
   sinks: Record<string, ComponentJson>;
+  /** hissrv's top-level figures, so its monitoring scripts read the gateway unchanged. */
+  processed: number;
+  failed: number;
+  queue_size: number;
+  last_sync: string | null;
 }
 
 /** The gateway's overall state. */
@@ -76,6 +81,7 @@ export interface StatusParts {
 /** The /status document. */
 export function statusReport(parts: StatusParts): StatusJson {
   const http = parts.http?.toJSON();
+  const sinks = parts.sinks.map((s) => ({ ...s.status.toJSON(), queue: s.queue }));
   return {
     status: parts.health.status,
     version: parts.version,
@@ -90,11 +96,19 @@ export function statusReport(parts: StatusParts): StatusJson {
       max_bytes: parts.outbox.maxBytes,
     },
     sources: Object.fromEntries(parts.sources.map((s) => [s.name, s.toJSON()])),
-    sinks: Object.fromEntries(
-      parts.sinks.map((s) => [s.status.name, { ...s.status.toJSON(), queue: s.queue }]),
-    ),
+    sinks: Object.fromEntries(sinks.map((s) => [s.name, s])),
     http: http ? { ...http, connections: Number(http.connections ?? 0) } : null,
     process: parts.process.toJSON(),
     reload: parts.reload,
+    // hissrv's fields: records delivered upstream, failed writes, records waiting, last delivery.
+    processed: sum(sinks.map((s) => s.processed)),
+    failed: sum(sinks.map((s) => s.failed)),
+    queue_size: sum(sinks.map((s) => s.queue?.records ?? 0)),
+    last_sync: sinks.map((s) => s.last_success).filter((t): t is string => !!t).sort().at(-1) ??
+      null,
   };
+}
+
+function sum(ns: number[]): number {
+  return ns.reduce((a, b) => a + b, 0);
 }

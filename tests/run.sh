@@ -38,7 +38,7 @@ deno fmt --check || failed_checks=$((failed_checks + 1))
 echo "== deno lint"
 deno lint || failed_checks=$((failed_checks + 1))
 echo "== deno check"
-deno check main.ts bench/ tests/ || failed_checks=$((failed_checks + 1))
+deno check main.ts bench/ tests/ tools/ || failed_checks=$((failed_checks + 1))
 
 echo "== deno task test"
 log=$(mktemp)

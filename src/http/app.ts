@@ -90,8 +90,12 @@ export function parseTime(text: string, now: number): number | null {
 
 const timeParam = z.string().optional();
 const querySchema = z.strictObject({
-  node: z.string().min(1, "node is required"),
+  node: z.string().min(1, "node is required").optional(),
   device: z.string().optional(),
+  /** hissrv's form: `channel` names the node, `range=1h` the span back from now. */
+  channel: z.string().min(1).optional(),
+  measurement: z.string().optional(),
+  range: z.string().regex(/^\d+(ms|s|m|h|d)$/, "a duration like 1h").optional(),
   from: timeParam,
   to: timeParam,
   window: z.string().optional(),
@@ -220,7 +224,11 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
     }
     const q = parsed.data;
     const now = view.clock.now();
-    const from = q.from ? parseTime(q.from, now) : now - 3_600_000;
+    const node = q.node ?? q.device ?? q.channel;
+    if (!node) return c.json({ error: "invalid query", details: ["node: node is required"] }, 400);
+    const from = q.from
+      ? parseTime(q.from, now)
+      : now - (q.range ? parseDuration(q.range) : 3_600_000);
     const to = q.to ? parseTime(q.to, now) : now + 1000;
     if (from === null || to === null) {
       return c.json({ error: "from/to: use epoch ms, ISO 8601 or a relative time like -1h" }, 400);
@@ -241,7 +249,6 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
       }
     }
     try {
-      const node = q.node ?? q.device;
       const points = await view.query({ node, from, to, level: q.window, limit: q.limit + 1 });
       // One more than asked for says whether the range holds more: ask again from the last one.
       const truncated = points.length > q.limit;

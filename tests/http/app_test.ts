@@ -61,6 +61,20 @@ Deno.test("health, status and query describe the running gateway without secrets
     assert.equal((await call(`${url}/query?node=mppt1&from=yesterday-ish`)).status, 400);
     assert.equal((await call(`${url}/query?node=mppt1&window=7m`)).status, 400);
     assert.equal((await call(`${url}/query?node=mppt1&window=1m`)).status, 200);
+
+    // hissrv's forms, for its monitoring scripts: top-level figures and channel/range queries.
+    for (const key of ["status", "processed", "failed", "queue_size", "last_sync"]) {
+      assert.ok(key in status.body, key);
+    }
+    assert.equal(status.body.queue_size, status.body.sinks.influx.queue.records);
+    assert.equal(status.body.last_sync, null, "nothing delivered to an unreachable InfluxDB");
+    assert.ok(status.body.failed >= 0);
+    const h = await call(`${url}/query?measurement=vedirect&channel=mppt1&range=1h`);
+    assert.equal(h.status, 200);
+    assert.equal(h.body.node, "mppt1");
+    assert.ok(h.body.points.length >= 1);
+    assert.ok(h.body.from <= Date.now() - 3_599_000 && h.body.from >= Date.now() - 3_700_000);
+    assert.equal((await call(`${url}/query?channel=mppt1&range=an-hour`)).status, 400);
   } finally {
     await agent.stop();
   }
