@@ -80,16 +80,23 @@ Deno.test("decode: a raw capture becomes JSON lines with units, PID names and co
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
   const records = lines.filter((l) => l.fields);
-  // The first block of a capture may be partial and is dropped; BMV's second block stands alone.
+  // The capture starts at a block boundary (a line end): its first block is whole and kept.
   assert.equal(records.length, 4);
-  assert.equal(records[0].product, null);
-  for (const r of records.slice(1)) {
+  for (const r of records) {
     assert.equal(r.product, "BMV-702");
     assert.equal(typeof r.fields.SOC, "number");
     assert.equal(typeof r.fields.H18, "number");
   }
   assert.ok(lines.some((l) => l.hex === "async" && l.register === "0xEDD5"));
-  assert.match(r.stderr, /blocks_ok=7 checksum_errors=0/);
+  assert.match(r.stderr, /blocks_ok=8 checksum_errors=0/);
+
+  // Cut into mid-block: that partial block is dropped, and the BMV's history half after it
+  // (no PID to name the device) is not emitted as a record of no device.
+  const cut = await runCli(["decode", "-"], { stdin: capture.subarray(7) });
+  const kept = cut.stdout.trim().split("\n").map((l) => JSON.parse(l)).filter((l) => l.fields);
+  assert.equal(kept.length, 3);
+  assert.ok(kept.every((r) => r.product === "BMV-702"));
+  assert.match(cut.stderr, /orphan_records=1/);
 });
 
 Deno.test("run: the demo starts, /health answers 200, SIGINT stops it with exit 0", async () => {

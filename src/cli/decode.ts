@@ -29,7 +29,15 @@ export async function decodeCapture(
       }));
     },
   });
-  for await (const chunk of input) stream.push(chunk, Date.now());
+  let first = true;
+  for await (const chunk of input) {
+    // A capture that starts with a line end starts at a block boundary: its first block is whole.
+    if (first && chunk.length > 0) {
+      if (chunk[0] === 0x0d || chunk[0] === 0x0a) stream.idle();
+      first = false;
+    }
+    stream.push(chunk, Date.now());
+  }
   stream.idle();
   return { ...stream.counters };
 }

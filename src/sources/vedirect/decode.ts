@@ -94,8 +94,13 @@ export function decodeRecord(raw: Map<string, string>, ts: number): DeviceRecord
 export class RecordAssembler {
   #current = new Map<string, string>();
   #ts = 0;
+  /** Whether this device names itself (PID, or BMV on BMV-60x): then every record must. */
+  #identified = false;
 
-  constructor(readonly onRecord: (record: DeviceRecord) => void) {}
+  constructor(
+    readonly onRecord: (record: DeviceRecord) => void,
+    readonly onOrphan: () => void = () => {},
+  ) {}
 
   /** Adds a valid block received at `at`. */
   add(block: TextBlock, at: number): void {
@@ -118,6 +123,13 @@ export class RecordAssembler {
     if (this.#current.size === 0) return;
     const raw = this.#current;
     this.#current = new Map();
+    if (raw.has("PID") || raw.has("BMV")) this.#identified = true;
+    else if (this.#identified || [...raw.keys()].every((label) => /^H\d+$/.test(label))) {
+      // The half that names the device was refused, or came before the port was read (a BMV's
+      // H1-H18 block without its PID block): a record of no product would be filed under no device.
+      this.onOrphan();
+      return;
+    }
     this.onRecord(decodeRecord(raw, this.#ts));
   }
 

@@ -10,6 +10,8 @@ export interface StreamCounters {
   resyncs: number;
   hex_messages: number;
   hex_errors: number;
+  /** Records dropped because the block naming the device was refused. */
+  orphan_records: number;
   records: number;
 }
 
@@ -27,13 +29,14 @@ export class VeDirectStream {
   readonly #assembler: RecordAssembler;
   #hexErrors = 0;
   #records = 0;
+  #orphans = 0;
   #lastHexError = "";
 
   constructor(options: VeDirectStreamOptions) {
     this.#assembler = new RecordAssembler((record) => {
       this.#records++;
       options.onRecord(record);
-    });
+    }, () => this.#orphans++);
     this.#parser = new FrameParser({
       validateChecksum: options.validateChecksum,
       gapMs: options.gapMs,
@@ -74,6 +77,11 @@ export class VeDirectStream {
 
   /** A snapshot of the counters. */
   get counters(): StreamCounters {
-    return { ...this.#parser.counters, hex_errors: this.#hexErrors, records: this.#records };
+    return {
+      ...this.#parser.counters,
+      hex_errors: this.#hexErrors,
+      records: this.#records,
+      orphan_records: this.#orphans,
+    };
   }
 }

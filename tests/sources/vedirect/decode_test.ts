@@ -71,3 +71,25 @@ Deno.test("BMV's two blocks merge into one device record", () => {
   a.flush(); // the line went quiet
   assert.equal(out.length, 2);
 });
+
+Deno.test("a BMV history half whose PID half was refused is not a record of its own", () => {
+  const out: DeviceRecord[] = [];
+  let orphans = 0;
+  const a = new RecordAssembler((r) => out.push(r), () => orphans++);
+  const first: [string, string][] = [["PID", "0x204"], ["V", "12800"]];
+  const second: [string, string][] = [["H1", "-1000"], ["H18", "500"]];
+  a.add(first, 1000);
+  a.add(second, 1010);
+  a.add(second, 2010); // the PID block of this second was refused (checksum)
+  a.add(first, 3000);
+  a.flush();
+  assert.equal(out.length, 2);
+  assert.ok(out.every((r) => r.tags.product === "BMV-702"));
+  assert.equal(orphans, 1);
+  // A device that never names itself (no PID, no BMV) is still read.
+  const plain: DeviceRecord[] = [];
+  const b = new RecordAssembler((r) => plain.push(r));
+  b.add([["V", "12000"]], 1);
+  b.flush();
+  assert.equal(plain.length, 1);
+});
