@@ -5,6 +5,7 @@
  * it is encoded so that it cannot contain `/`, be `.` or `..`, or leave its
  * directory.
  */
+import { createHash } from "node:crypto";
 
 /** Longest node id or device name taken from outside (characters). */
 export const MAX_NODE_NAME = 256;
@@ -46,4 +47,16 @@ export function pathSegment(name: string): string {
 export function fromSegment(segment: string): string {
   if (segment === "~") return "";
   return segment.replace(/~([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+}
+
+/** pepeunit keys rows by UUID: a node id that is not one gets a stable name-based UUID (v5 layout). */
+export function nodeUuid(node: string): string {
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(node)) {
+    return node.toLowerCase();
+  }
+  const h = createHash("sha1").update("edge-gateway:" + node).digest("hex");
+  const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${
+    h.slice(20, 32)
+  }`;
 }

@@ -15,9 +15,11 @@ fi
 declare -A PACKAGES=(
   [redis-server]=redis-server [mosquitto]=mosquitto [influxd]=influxdb [socat]=socat
   [clickhouse-server]=clickhouse-server [chromium]=chromium [ffmpeg]=ffmpeg [ffprobe]=ffmpeg
-  [prlimit]=util-linux
+  [prlimit]=util-linux [setpriv]=util-linux [initdb]=postgresql
 )
-export PATH="$PATH:/usr/sbin:/sbin"
+# Debian keeps PostgreSQL's server programs in /usr/lib/postgresql/<version>/bin.
+pg_path() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
+export PATH="$PATH:/usr/sbin:/sbin:$(pg_path)"
 missing=()
 for cmd in "${!PACKAGES[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${PACKAGES[$cmd]}")
@@ -29,6 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq >/dev/null &&
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
       $(printf "%s\n" "${missing[@]}" | sort -u) >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+  export PATH="$PATH:$(pg_path)"
 fi
 
 export NO_COLOR=1

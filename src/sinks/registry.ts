@@ -3,6 +3,7 @@ import { dataserviceIpcSink } from "./dataservice_ipc/mod.ts";
 import { homeassistantSink } from "./homeassistant/mod.ts";
 import { influxdbSink } from "./influxdb/mod.ts";
 import { mqttSink } from "./mqtt/mod.ts";
+import { postgresSink } from "./postgres/mod.ts";
 import { s3Sink } from "./s3/mod.ts";
 import type { SinkPlugin } from "../plugin.ts";
 import { venusSink } from "./venus/mod.ts";
@@ -18,4 +19,5 @@ export const SINK_PLUGINS: SinkPlugin[] = [
   webhookSink,
   clickhouseSink,
   s3Sink,
+  postgresSink,
 ];

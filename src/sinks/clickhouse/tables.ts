@@ -6,8 +6,8 @@
  * Every table is a ReplacingMergeTree keyed by the row's identity (node,
  * time): a replayed batch collapses into the rows it repeats.
  */
-import { createHash } from "node:crypto";
 import type { Entry } from "../../model.ts";
+import { nodeUuid } from "../../names.ts";
 
 /** Which DDL and row layout a server gets. */
 export type Dialect = "modern" | "legacy";
@@ -113,18 +113,6 @@ export function trimStatement(
 
 /** Rows whose expiry has passed (0 = never expires). */
 export const EXPIRED = "expiration_datetime != 0 AND expiration_datetime < now()";
-
-/** pepeunit keys rows by UUID: a node id that is not one gets a stable name-based UUID (v5 layout). */
-export function nodeUuid(node: string): string {
-  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(node)) {
-    return node.toLowerCase();
-  }
-  const h = createHash("sha1").update("edge-gateway:" + node).digest("hex");
-  const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${
-    h.slice(20, 32)
-  }`;
-}
 
 function pad(n: number, w = 2): string {
   return String(n).padStart(w, "0");

@@ -9,7 +9,7 @@ import { gatewaySchema } from "../../../src/config/schema.ts";
 import { configureLog, createLogger } from "../../../src/log.ts";
 import type { Envelope } from "../../../src/model.ts";
 import { clickhouseSchema, ClickHouseSink } from "../../../src/sinks/clickhouse/mod.ts";
-import { nodeUuid } from "../../../src/sinks/clickhouse/tables.ts";
+import { nodeUuid } from "../../../src/names.ts";
 import type { MqttSource } from "../../../src/sources/mqtt/mod.ts";
 import { ComponentStatus } from "../../../src/status.ts";
 import {
