@@ -1,15 +1,63 @@
 /** pepeunit's order before a value reaches its buffer: active period, filters, transformations. */
 import type { Policy } from "./schema.ts";
 
-/** A value as the filters see it. */
-export type Value = { type: "Number"; value: number } | { type: "Text"; value: string };
+/**
+ * A value as pepeunit's data pipe sees it: the payload text as received, the number it
+ * parses as (if any), and its state_type (type_input_value; by content without one).
+ */
+export interface Value {
+  text: string;
+  number: number | null;
+  type: "Number" | "Text";
+}
 
 /** What the filters remember of a node between two values. */
 export interface FilterMemory {
   /** When the last value was accepted (ms), for max_rate. */
   acceptedAt?: number;
-  /** The last accepted value, for last_unique_check. */
+  /** The last accepted value as received, for last_unique_check. */
   last?: number | string;
+}
+
+// Go's strconv.ParseFloat accepts decimal and exponent forms and Inf/NaN (any case).
+const FLOAT = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const SPECIAL = /^[+-]?(inf|infinity|nan)$/i;
+
+/** The number a text is as Go's strconv.ParseFloat reads it, or null (pepeunit parses so). */
+export function parseGoFloat(text: string): number | null {
+  if (FLOAT.test(text)) return Number(text);
+  if (!SPECIAL.test(text)) return null;
+  return /nan/i.test(text) ? NaN : text.startsWith("-") ? -Infinity : Infinity;
+}
+
+const F64 = new DataView(new ArrayBuffer(8));
+
+/**
+ * `x` with `digits` decimals exactly as Go's fmt `%.Nf` prints it: the exact binary
+ * value rounded half to even (JavaScript's toFixed rounds exact halves away from zero).
+ */
+export function goFixed(x: number, digits: number): string {
+  if (Number.isNaN(x)) return "NaN";
+  if (!Number.isFinite(x)) return x > 0 ? "+Inf" : "-Inf";
+  F64.setFloat64(0, x);
+  const hi = F64.getUint32(0);
+  const lo = F64.getUint32(4);
+  const exp = (hi >>> 20) & 0x7ff;
+  let mant = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
+  let e = exp - 1075;
+  if (exp === 0) e = -1074;
+  else mant |= 1n << 52n;
+  // |x| = mant * 2^e; scaled = |x| * 10^digits = num / den, rounded half to even.
+  let num = mant * 10n ** BigInt(digits);
+  let den = 1n;
+  if (e >= 0) num <<= BigInt(e);
+  else den <<= BigInt(-e);
+  let q = num / den;
+  const twice = (num % den) * 2n;
+  if (twice > den || (twice === den && q % 2n === 1n)) q += 1n;
+  const s = q.toString().padStart(digits + 1, "0");
+  const body = digits === 0 ? s : `${s.slice(0, -digits)}.${s.slice(-digits)}`;
+  return (x < 0 || Object.is(x, -0) ? "-" : "") + body;
 }
 
 /** Whether the policy's active period covers `now`. */
@@ -28,9 +76,9 @@ export function rateLimited(policy: Policy, memory: FilterMemory, now: number): 
 }
 
 /**
- * Runs a value through the node's filters (max_size is checked for every
- * payload type before); returns the reason it was dropped, or null when it
- * passes. `memory` is updated only for passing values.
+ * Runs a value through the node's filters in pepeunit's order (lists, thresholds,
+ * max_rate, last_unique_check; max_size is checked for every payload before); returns
+ * the reason it was dropped, or null when it passes. `memory` changes only for passing values.
  */
 export function filterValue(
   policy: Policy,
@@ -39,35 +87,62 @@ export function filterValue(
 ): string | null {
   const f = policy.filters;
   if (!f) return null;
-  if (f.type_input_value && f.type_input_value !== value.type) return "wrong_type";
   if (f.type_value_filtering) {
-    const listed = f.filtering_values.some((v) => String(v) === String(value.value));
+    // A Number node compares numbers (10 and "10.0" are one value); a Text node the text.
+    const listed = f.filtering_values.some((v) =>
+      typeof v === "number" && value.type === "Number"
+        ? value.number !== null && v === value.number
+        : String(v) === value.text
+    );
     if (f.type_value_filtering === "WhiteList" && !listed) return "not_in_white_list";
     if (f.type_value_filtering === "BlackList" && listed) return "in_black_list";
   }
-  if (f.type_value_threshold && value.type === "Number") {
+  // Thresholds judge whatever parses as a number; pepeunit lets other text through.
+  if (f.type_value_threshold && value.number !== null) {
     const t = f.type_value_threshold;
-    if (t !== "Max" && value.value < f.threshold_min!) return "below_threshold";
-    if (t !== "Min" && value.value > f.threshold_max!) return "above_threshold";
+    if (t !== "Max" && f.threshold_min !== undefined && value.number < f.threshold_min) {
+      return "below_threshold";
+    }
+    if (t !== "Min" && f.threshold_max !== undefined && value.number > f.threshold_max) {
+      return "above_threshold";
+    }
   }
   const m = options.memory;
   if (rateLimited(policy, m, options.now)) return "rate_limited";
-  if (f.last_unique_check && m.last === value.value) return "not_unique";
+  // As pepeunit's docs say: the previous value as received (its code compares the transformed).
+  if (f.last_unique_check && m.last === value.text) return "not_unique";
   m.acceptedAt = options.now;
-  m.last = value.value;
+  m.last = value.text;
   return null;
 }
 
-/** Applies the node's transformations (numbers: ratio and rounding; text: slicing). */
-export function transform(policy: Policy, value: Value): Value {
+/**
+ * The node's transformations as pepeunit applies them to the text: a Number node's
+ * ratio (Go's `%f`, six decimals) then rounding (`%.Nf`), the text kept when it is not a
+ * number; a Text node's slice (Python-like indices, by characters as its docs say).
+ */
+export function transform(policy: Policy, value: Value): string {
   const t = policy.transformations;
-  if (!t) return value;
+  let text = value.text;
+  if (!t) return text;
   if (value.type === "Number") {
-    let n = value.value;
-    if (t.multiplication_ratio !== undefined) n *= t.multiplication_ratio;
-    if (t.round_decimal_point !== undefined) n = Number(n.toFixed(t.round_decimal_point));
-    return { type: "Number", value: n };
+    if (t.multiplication_ratio !== undefined) {
+      const n = parseGoFloat(text);
+      if (n === null) return text;
+      text = goFixed(n * t.multiplication_ratio, 6);
+    }
+    if (t.round_decimal_point !== undefined) {
+      const n = parseGoFloat(text);
+      if (n === null) return text;
+      text = goFixed(n, t.round_decimal_point);
+    }
+    return text;
   }
-  if (t.slice_start === undefined && t.slice_end === undefined) return value;
-  return { type: "Text", value: value.value.slice(t.slice_start ?? 0, t.slice_end) };
+  if (t.slice_start === undefined && t.slice_end === undefined) return text;
+  const chars = Array.from(text);
+  const at = (i: number | undefined, fallback: number) =>
+    i === undefined ? fallback : Math.min(chars.length, Math.max(0, i < 0 ? chars.length + i : i));
+  const start = at(t.slice_start, 0);
+  const end = at(t.slice_end, chars.length);
+  return start < end ? chars.slice(start, end).join("") : "";
 }

@@ -7,14 +7,14 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { Logger } from "../log.ts";
-import type { Entry, Envelope, StateType } from "../model.ts";
+import type { Entry, Envelope } from "../model.ts";
 import type { Payload } from "../payload.ts";
 import { fileEnvelopes, videoEnvelopes } from "./files.ts";
 import type { NodeState } from "./state.ts";
 import type { ImageFormat } from "../images/ffmpeg.ts";
 import type { Video } from "../images/timelapse.ts";
 import { imageDimensions } from "../images/dimensions.ts";
-import { filterValue, isActive, rateLimited, transform, type Value } from "./filters.ts";
+import { filterValue, isActive, parseGoFloat, rateLimited, transform } from "./filters.ts";
 import type { PoliciesConfig, Policy } from "./schema.ts";
 import { NodeStates } from "./node_states.ts";
 import {
@@ -128,7 +128,9 @@ export class Policies {
     if (!policy) return { kind: "unpoliced" };
     const { payload, now } = options;
     if (!isActive(policy, now)) return dropped("inactive");
-    if (payload.kind === "invalid") return dropped(payload.reason);
+    // To pepeunit every payload is text: JSON that does not parse is still text to a node that
+    // stores values; only nodes without a processing policy (files, images) refuse it.
+    if (payload.kind === "invalid" && !policy.processing_policy) return dropped(payload.reason);
     const size = message.length;
     const s = this.#state(node);
     if (policy.image_policy) {
@@ -166,29 +168,23 @@ export class Policies {
     }
     const rule = policy.processing_policy;
     if (!rule) return dropped(`${payload.kind}_not_accepted`);
-    let value: Value | null = null;
-    let text: string;
-    let type: StateType;
-    if (payload.kind === "json") {
-      if (rule.policy_type === "TimeWindow" || rule.policy_type === "Aggregation") {
-        return dropped(`json_not_accepted_by_${rule.policy_type}`);
-      }
-      if (policy.filters?.type_input_value) return dropped("wrong_type");
-      text = UTF8.decode(message).trim();
-      type = "Json";
-    } else {
-      value = payload.kind === "number"
-        ? { type: "Number", value: payload.value }
-        : { type: "Text", value: payload.value };
-      const reason = filterValue(policy, value, { now, memory: s.memory });
-      if (reason) return dropped(reason);
-      value = transform(policy, value);
-      if (rule.policy_type === "Aggregation" && value.type !== "Number") {
-        return dropped("text_not_accepted_by_Aggregation");
-      }
-      text = String(value.value);
-      type = value.type;
+    // pepeunit keeps the payload text as received; JSON is text to it (its readers know Number
+    // and Text only). type_input_value sets the state_type; without it, the content does.
+    const raw = UTF8.decode(message);
+    const type = policy.filters?.type_input_value ??
+      (payload.kind === "number" ? "Number" : "Text");
+    const reason = filterValue(policy, { text: raw, number: parseGoFloat(raw), type }, {
+      now,
+      memory: s.memory,
+    });
+    if (reason) return dropped(reason);
+    const text = transform(policy, { text: raw, number: null, type });
+    const number = parseGoFloat(text);
+    if (rule.policy_type === "Aggregation" && (number === null || !Number.isFinite(number))) {
+      return dropped("text_not_accepted_by_Aggregation");
     }
+    // pepeunit's size is the stored state's length in bytes.
+    const stateSize = UTF8_ENCODER.encode(text).length;
     const ts = s.lastTs = Math.max(now, s.lastTs + 1);
     s.stored += size;
     const envelopes: Envelope[] = [];
@@ -201,7 +197,7 @@ export class Policies {
           state: text,
           state_type: type,
           max_count: 1,
-          size,
+          size: stateSize,
         };
         if (s.writtenAt === undefined || now - s.writtenAt >= rule.write_interval) {
           s.writtenAt = now;
@@ -223,7 +219,7 @@ export class Policies {
             state: text,
             state_type: type,
             max_count: rule.n_records_count,
-            size,
+            size: stateSize,
           },
         });
         break;
@@ -237,12 +233,12 @@ export class Policies {
             state: text,
             state_type: type,
             expires: ts + rule.time_window_size * 1000,
-            size,
+            size: stateSize,
           },
         });
         break;
       case "Aggregation": {
-        const n = (value as { value: number }).value;
+        const n = number!;
         if (s.agg && now >= s.agg.end) envelopes.push(...this.#finish(node, s));
         const window = rule.time_window_size * 1000;
         const start = Math.floor(now / window) * window;
@@ -370,6 +366,7 @@ export class Policies {
 }
 
 const UTF8 = new TextDecoder();
+const UTF8_ENCODER = new TextEncoder();
 
 /** Nodes with work due handled per tick at most (the rest come with the next). */
 const MAX_DUE_PER_TICK = 10_000;

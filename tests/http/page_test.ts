@@ -279,7 +279,7 @@ sources:
     max_wait: 10ms
     policies:
       nodes:
-        relay: {processing_policy: {policy_type: NRecords}}
+        relay: {processing_policy: {policy_type: NRecords}, filters: {max_size: 3}}
 `,
     gatewaySchema,
   ));
@@ -287,12 +287,12 @@ sources:
   const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
   try {
     await pub.publishAsync("pepeunit/relay/pepeunit", "on", { qos: 1 });
-    await pub.publishAsync("pepeunit/relay/pepeunit", "{bad", { qos: 1 });
+    await pub.publishAsync("pepeunit/relay/pepeunit", "too long", { qos: 1 });
     await pub.publishAsync("pepeunit/thermo/pepeunit", "21.5", { qos: 1 });
     let html = "";
     await waitFor(async () => {
       html = await (await fetch(`http://127.0.0.1:${port}/fragment`)).text();
-      return html.includes("thermo") && html.includes("invalid_json 1");
+      return html.includes("thermo") && html.includes("over_max_size 1");
     }, { what: "node rows on the page" });
     assert.match(html, /2 nodes · 3 messages/);
     assert.match(

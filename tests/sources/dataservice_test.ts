@@ -93,6 +93,9 @@ sinks:
     const temps = ds.writes.slice(before).filter((w) => w.key === "plc1:temp").map((w) =>
       w.value as number
     );
+    // Polling goes on meanwhile: stop it and let the last writes land before counting.
+    await agent.sources.get("poll")!.source.stop();
+    await waitFor(() => agent.outbox.depth("ipc").records === 0, { what: "every write delivered" });
     const emitted = agent.sources.get("poll")!.status.processed;
     assert.ok(temps.length > 0);
     assert.deepEqual(temps, [...temps].sort((a, b) => a - b), "in order");

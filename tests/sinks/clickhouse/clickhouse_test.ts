@@ -78,7 +78,7 @@ Deno.test("each policy end to end: NRecords keeps N, TimeWindow rows expire, Agg
   try {
     for (let i = 1; i <= 12; i++) await send(N, String(i));
     await send(W, "open");
-    await send(W, "42"); // a number on a Text-only node: wrong_type
+    await send(W, "42"); // a number on a Text node: kept as text, as pepeunit keeps it
     for (const v of [1, 2, 3, 10]) await send(A, String(v));
     for (let i = 1; i <= 5; i++) await send(L, `state-${i}`);
     const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, ...new Array(200).fill(7)]);
@@ -99,12 +99,12 @@ Deno.test("each policy end to end: NRecords keeps N, TimeWindow rows expire, Agg
     );
     assert.deepEqual(sizes.map((r) => r.join(" ")), ["5 1", "5 1", "5 2", "5 2", "5 2"]);
 
-    // TimeWindow: one row, expiring 60 s after it was made; the number was refused.
+    // TimeWindow: rows expiring 60 s after they were made; the number is text on a Text node.
     const w = await rows(
       ch.port,
-      `SELECT state, state_type, expiration_datetime - create_datetime FROM window_entry WHERE unit_node_uuid = '${W}'`,
+      `SELECT state, state_type, expiration_datetime - create_datetime FROM window_entry WHERE unit_node_uuid = '${W}' ORDER BY create_datetime, create_ms`,
     );
-    assert.deepEqual(w, [["open", "Text", "60"]]);
+    assert.deepEqual(w, [["open", "Text", "60"], ["42", "Text", "60"]]);
 
     // LastValue: the first write at once, the latest after its interval.
     await waitFor(async () => {
@@ -160,7 +160,7 @@ Deno.test("each policy end to end: NRecords keeps N, TimeWindow rows expire, Agg
       string,
       { nodes: Record<string, { dropped: Record<string, number>; stored_bytes: number }> }
     >).units.nodes;
-    assert.deepEqual(nodes[W].dropped, { wrong_type: 1 });
+    assert.deepEqual(nodes[W].dropped, {});
     assert.deepEqual(nodes[N].dropped, { image_not_accepted: 1 });
     assert.equal(nodes[N].stored_bytes, 9 * 1 + 3 * 2);
     assert.equal(nodes[F].stored_bytes, 3 * 204);
@@ -174,7 +174,7 @@ Deno.test("each policy end to end: NRecords keeps N, TimeWindow rows expire, Agg
       UNION ALL SELECT unit_node_uuid, size FROM aggregation_entry FINAL
       UNION ALL SELECT unit_node_uuid, size FROM file_entry FINAL) GROUP BY u ORDER BY u`,
     );
-    assert.deepEqual(billed, [[N, "8"], [W, "4"], [A, "5"], [L, "7"], [F, "408"]]);
+    assert.deepEqual(billed, [[N, "8"], [W, "6"], [A, "5"], [L, "7"], [F, "408"]]);
   } finally {
     await pub.endAsync();
     await agent.stop();
@@ -227,7 +227,7 @@ sinks:
       if (i % 50 === 0) {
         await send(Y, "{not json");
         await send(Y, '{"a": "this is longer than sixteen bytes"}');
-        await send(T, '{"json": "not for TimeWindow"}');
+        await send(T, '{"json": "text to pepeunit"}');
       }
     }
     await waitFor(() => agent.outbox.depth("ch").records >= 900, {
@@ -239,20 +239,20 @@ sinks:
         ch.port,
         `SELECT count() FROM window_entry WHERE unit_node_uuid = '${T}'`,
       );
-      return r[0][0] === "300";
-    }, { what: "300 window rows", timeoutMs: 30_000 });
+      return r[0][0] === "306";
+    }, { what: "306 window rows", timeoutMs: 30_000 });
     await waitFor(async () => {
       const r = await rows(
         ch.port,
-        `SELECT count(), uniqExact(create_datetime, create_ms), min(toUInt32(state)), max(toUInt32(state)) FROM n_last_entry WHERE unit_node_uuid = '${Y}'`,
+        `SELECT count(), uniqExact(create_datetime, create_ms), min(toUInt32OrZero(state)), max(toUInt32OrZero(state)), countIf(state = '{not json') FROM n_last_entry WHERE unit_node_uuid = '${Y}'`,
       );
-      return r[0].join(" ") === "301 301 0 300";
-    }, { what: "301 rows of Y, each once" });
+      return r[0].join(" ") === "307 307 0 300 6";
+    }, { what: "307 rows of Y (the broken JSON is text to pepeunit), each once" });
     const t = await rows(
       ch.port,
       `SELECT count(), uniqExact(state) FROM window_entry WHERE unit_node_uuid = '${T}'`,
     );
-    assert.deepEqual(t, [["300", "300"]]);
+    assert.deepEqual(t, [["306", "301"]]);
     // X keeps its own 3, Y its 1000 (a shared buffer would have applied one to both).
     await waitFor(async () => {
       const r = await rows(
@@ -265,8 +265,8 @@ sinks:
       string,
       { nodes: Record<string, { dropped: Record<string, number> }> }
     >).units.nodes;
-    assert.deepEqual(nodes[Y].dropped, { invalid_json: 6, over_max_size: 6 });
-    assert.deepEqual(nodes[T].dropped, { json_not_accepted_by_TimeWindow: 6 });
+    assert.deepEqual(nodes[Y].dropped, { over_max_size: 6 });
+    assert.deepEqual(nodes[T].dropped, {});
     assert.equal(agent.health().components["clickhouse.ch"], "up");
   } finally {
     await pub.endAsync();
