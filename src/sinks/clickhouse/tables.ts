@@ -72,7 +72,13 @@ export function createTable(table: Table, options: { dialect: Dialect; database:
       order = "unit_node_uuid, first_frame_datetime, object_key";
       break;
   }
-  const settings = modern ? " SETTINGS non_replicated_deduplication_window = 1000" : "";
+  // pepeunit's own settings (its migrations), plus insert deduplication for replayed batches.
+  const pepeunit = table === "n_last_entry" || table === "window_entry"
+    ? "merge_with_ttl_timeout = 600, index_granularity = 128"
+    : "index_granularity = 128";
+  const settings = modern
+    ? ` SETTINGS ${pepeunit}, non_replicated_deduplication_window = 1000`
+    : "";
   return `CREATE TABLE IF NOT EXISTS ${options.database}.${table} (${columns}) ` +
     `ENGINE = ReplacingMergeTree ORDER BY (${order})${ttl}${settings}`;
 }

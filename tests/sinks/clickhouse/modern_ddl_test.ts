@@ -149,6 +149,11 @@ Deno.test("modern dialect: pepeunit's types and TTL, deduplicated replays, reten
       size: 99_000,
     }], "t-1"),
     "SELECT toUnixTimestamp64Milli(first_frame_datetime), toUnixTimestamp64Milli(last_frame_datetime), frames, duration, size FROM pepe.timelapse_entry",
+    // pepeunit's backend reads (app/repositories/data_pipe_repository.py), on our tables.
+    `SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY unit_node_uuid ORDER BY create_datetime ASC) AS id FROM pepe.n_last_entry WHERE unit_node_uuid = '${node}') AS numbered_entries WHERE unit_node_uuid = '${node}' AND state ILIKE '%' order by id desc limit 2`,
+    `select unit_node_uuid, state, state_type, create_datetime, expiration_datetime, size from pepe.window_entry where unit_node_uuid = '${node}' AND state ILIKE '%ne%' order by create_datetime asc`,
+    `select unit_node_uuid, state, aggregation_type, time_window_size, create_datetime, start_window_datetime, end_window_datetime from pepe.aggregation_entry where unit_node_uuid = '${node}' AND aggregation_type IN ('Avg') AND time_window_size = 60 order by create_datetime asc`,
+    "SHOW CREATE TABLE pepe.n_last_entry",
   ]);
   const at = 1 + TABLES.length + 2; // after CREATE DATABASE, the tables and the two inserts
   const [count, columns, create, over] = out.slice(at, at + 4);
@@ -165,6 +170,18 @@ Deno.test("modern dialect: pepeunit's types and TTL, deduplicated replays, reten
   assert.equal(agg.trim(), `2.5\tAvg\t${t0 - 60_000}\t7`);
   assert.equal(file.trim(), `${node}/n/0.jpg.gz\tImage\t204\t150`);
   assert.equal(out[at + 11].trim(), `${t0}\t${t0 + 2900}\t30\t3\t99000`);
+  // pepeunit's NRecords, TimeWindow and Aggregation reads work on the tables the gateway made.
+  const [nRecords, timeWindow, aggregation, createN] = out.slice(at + 12, at + 16);
+  const newest = nRecords.trim().split("\n").map((l) => l.split("\t"));
+  assert.deepEqual(newest.map((r) => [r[0], r[1], r[2], r.at(-1)]), [
+    [node, "4", "Number", "5"],
+    [node, "3", "Number", "4"],
+  ]);
+  assert.deepEqual(timeWindow.trim().split("\t").slice(0, 3), [node, "new", "Text"]);
+  assert.deepEqual(aggregation.trim().split("\t").slice(0, 4), [node, "2.5", "Avg", "60"]);
+  // pepeunit's settings on its tables.
+  assert.match(createN, /merge_with_ttl_timeout = 600/);
+  assert.match(createN, /index_granularity = 128/);
 
   // The trim mutation the sink issues keeps the newest 3.
   const trim = trimStatement("n_last_entry", [{ node, cutoff }], sql);
