@@ -1,4 +1,5 @@
 import { dataserviceSource } from "./dataservice/mod.ts";
+import { hmapSource } from "./hmap/mod.ts";
 import { mqttSource } from "./mqtt/mod.ts";
 import { redisKeysSource } from "./redis_keys/mod.ts";
 import type { SourcePlugin } from "../plugin.ts";
@@ -10,4 +11,5 @@ export const SOURCE_PLUGINS: SourcePlugin[] = [
   dataserviceSource,
   redisKeysSource,
   mqttSource,
+  hmapSource,
 ];

@@ -5,7 +5,7 @@ import { duration } from "../../config/types.ts";
 import { type FieldValue, MAX_FIELDS, type Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { nameProblem } from "../../names.ts";
-import { tlsFields, tlsOptions } from "../../tls.ts";
+import { ensureConnected, openRedis, redisFields } from "../redis_client.ts";
 import { PollLoop } from "../poll_loop.ts";
 import { defineSource, type SourceContext } from "../../plugin.ts";
 
@@ -21,14 +21,7 @@ const regex = z.string().refine((s) => {
 /** Config of the Redis key source (hissrv style: hashes of point id -> value). */
 export const redisKeysSchema = z.strictObject({
   type: z.literal("redis_keys"),
-  host: z.string().default("127.0.0.1"),
-  port: z.number().int().min(1).max(65535).default(6379),
-  db: z.number().int().min(0).max(15).default(0),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  /** rediss: TLS to Redis, with a CA to trust, a client certificate, or `insecure`. */
-  tls: z.boolean().default(false),
-  ...tlsFields,
+  ...redisFields,
   /** SCAN MATCH patterns (never KEYS). */
   patterns: z.array(z.string().min(1)).min(1),
   interval: duration.default(10_000),
@@ -117,24 +110,7 @@ export class RedisKeysSource {
   }
 
   async start(): Promise<void> {
-    const c = this.config;
-    const { Redis } = await import("ioredis");
-    this.#redis = new Redis({
-      host: c.host,
-      port: c.port,
-      db: c.db,
-      username: c.username,
-      password: c.password,
-      tls: c.tls ? tlsOptions(c) : undefined,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      retryStrategy: (n: number) => Math.min(n * 200, 5000),
-    });
-    this.#redis.on(
-      "error",
-      (e: Error) => this.ctx.status.lastError = { at: Date.now(), message: e.message },
-    );
+    this.#redis = await openRedis(this.config, this.ctx.status);
     this.#loop.start(() => this.#cycle());
   }
 
@@ -147,7 +123,7 @@ export class RedisKeysSource {
   /** The changed hashes as samples, and what every scanned key holds now. */
   async #scanOnce(): Promise<{ samples: Sample[]; seen: Map<string, string> }> {
     const redis = this.#redis!;
-    if (redis.status === "wait" || redis.status === "end") await redis.connect();
+    await ensureConnected(redis);
     const keys = new Set<string>();
     for (const pattern of this.config.patterns) {
       let cursor = "0";
