@@ -307,15 +307,19 @@ export class Agent implements GatewayView {
     this.pipeline.raise(this.#alerts.evaluate(this.status(), now));
   }
 
-  /** Raises a "data_saved" summary of the period since the last one (also a job). */
+  /** Raises a "data_saved" summary of the period since the last one, if it stored any (a job). */
   summarize(now: number = this.clock.now()): void {
     const c = this.config;
-    this.pipeline.raise([this.#summary.next(now, {
+    const event = this.#summary.next(now, {
       stored: this.store.status.processed,
       failed: this.store.status.failed,
       location: c.store.type === "redis" ? "redis" : `${c.gateway.data_dir}/store.db`,
       outboxBytes: this.outbox.bytes,
-    })]);
+    });
+    // As DataLake: "data saved" only when the period saved data, never an empty one.
+    if (Number(event.data.records) > 0 || Number(event.data.errors) > 0) {
+      this.pipeline.raise([event]);
+    }
   }
 
   setSinkPaused(name: string, paused: boolean): boolean {

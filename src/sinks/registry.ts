@@ -2,6 +2,7 @@ import { clickhouseSink } from "./clickhouse/mod.ts";
 import { dataserviceIpcSink } from "./dataservice_ipc/mod.ts";
 import { homeassistantSink } from "./homeassistant/mod.ts";
 import { influxdbSink } from "./influxdb/mod.ts";
+import { kafkaSink } from "./kafka/mod.ts";
 import { mqttSink } from "./mqtt/mod.ts";
 import { postgresSink } from "./postgres/mod.ts";
 import { s3Sink } from "./s3/mod.ts";
@@ -20,4 +21,5 @@ export const SINK_PLUGINS: SinkPlugin[] = [
   clickhouseSink,
   s3Sink,
   postgresSink,
+  kafkaSink,
 ];
