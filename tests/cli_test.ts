@@ -99,6 +99,26 @@ Deno.test("decode: a raw capture becomes JSON lines with units, PID names and co
   assert.match(cut.stderr, /orphan_records=1/);
 });
 
+Deno.test("run: a port in use is named with the keys that change it", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  try {
+    const out = await runCli(["run", "--config", `${ROOT}config/gateway.yml`], {
+      env: { GATEWAY_HTTP_PORT: String(port), GATEWAY_DATA_DIR: await Deno.makeTempDir() },
+      cwd: ROOT,
+    });
+    assert.equal(out.code, 1);
+    assert.match(
+      out.stderr,
+      new RegExp(
+        `cannot listen on 127\\.0\\.0\\.1:${port} \\(http\\.host/http\\.port, or GATEWAY_HTTP_PORT`,
+      ),
+    );
+  } finally {
+    taken.close();
+  }
+});
+
 Deno.test("run: the demo starts, /health answers 200, SIGINT stops it with exit 0", async () => {
   const port = freePort();
   const dataDir = await Deno.makeTempDir();
@@ -120,10 +140,10 @@ Deno.test("run: the demo starts, /health answers 200, SIGINT stops it with exit 
     child.kill("SIGINT");
   }
   const status = await child.status;
-  const log = new TextDecoder().decode(
-    (await child.stderr.getReader().read()).value ?? new Uint8Array(),
-  );
+  const log = await new Response(child.stderr).text();
   assert.equal(status.code, 0, log);
+  // The first thing a new user looks for: where the page is.
+  assert.match(log, new RegExp(`status page: http://127\\.0\\.0\\.1:${port}/`));
 });
 
 Deno.test("Ctrl-C on `deno task start` (SIGINT to the whole process group) is a graceful stop, not a forced one", async () => {
