@@ -9,7 +9,7 @@ import { startGateway } from "./helpers/gateway.ts";
 import { freePort, waitFor } from "./helpers/servers.ts";
 
 const S = (n: number) => `s3cr3t-${n}-x9q`;
-const SECRETS = Array.from({ length: 14 }, (_, i) => S(i + 1));
+const SECRETS = Array.from({ length: 18 }, (_, i) => S(i + 1));
 
 const yaml = (port: number, data: string) => {
   const dead = freePort(); // nothing listens: every sink fails, with its URL in the error
@@ -44,6 +44,15 @@ sinks:
   ha: {type: homeassistant, url: "mqtt://127.0.0.1:${dead}", username: ha, password: ${
     S(14)
   }, backoff_max: 200ms}
+  pg: {type: postgres, url: "postgres://pepe:${S(15)}@127.0.0.1:${dead}/pepeunit", password: ${
+    S(16)
+  }, forward: [sample], backoff_max: 200ms, timeout: 1s}
+  lake: {type: kafka, brokers: ["127.0.0.1:${dead}"], sasl: {mechanism: plain, username: k, password: ${
+    S(17)
+  }}, forward: [sample], backoff_max: 200ms, timeout: 1s}
+  lake2: {type: kafka, brokers: ["127.0.0.1:${dead}"], sasl: {mechanism: scram-sha-512, username: k, password: ${
+    S(18)
+  }}, forward: [sample], backoff_max: 200ms, timeout: 1s}
 `;
 };
 

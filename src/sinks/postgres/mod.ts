@@ -74,6 +74,10 @@ export class PostgresSink implements Sink {
     try {
       await this.#sql`SELECT 1`;
     } catch (e) {
+      // Not connected: the next attempt makes a new client and checks again.
+      const sql = this.#sql;
+      this.#sql = null;
+      await sql.end({ timeout: 0 }).catch(() => {});
       throw this.#classify(e, "connect");
     }
   }
