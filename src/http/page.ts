@@ -133,7 +133,14 @@ setInterval(async () => {
       cache: "no-store",
     });
     if (r.ok) {
+      // A history the user unfolded stays unfolded across refreshes.
+      const open = [...document.querySelectorAll("[data-source] details[open]")]
+        .map((d) => d.closest("[data-source]").dataset.source);
       document.getElementById("live").innerHTML = await r.text();
+      for (const source of open) {
+        document.querySelector('[data-source="' + CSS.escape(source) + '"] details')
+          ?.setAttribute("open", "");
+      }
       withToken();
     }
   } catch (_) { /* gateway restarting: keep the last view */ }

@@ -73,7 +73,12 @@ Deno.test("the card: plain names with labels in tooltips, every field, history f
   const { agent, url } = await startAgent();
   const browser = await launchChromium();
   try {
-    await waitFor(() => agent.sources.get("bmv1")!.status.processed >= 3, { what: "records" });
+    await waitFor(
+      () =>
+        agent.sources.get("bmv1")!.status.processed >= 3 &&
+        agent.sources.get("mppt1")!.status.processed >= 3,
+      { what: "records" },
+    );
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(url);
     const bmv = '[data-source="bmv1"]';
@@ -92,6 +97,9 @@ Deno.test("the card: plain names with labels in tooltips, every field, history f
     );
     await page.click(`${bmv} details summary`);
     assert.equal(await page.locator(`${bmv} details td[data-field="H17"]`).isVisible(), true);
+    // Unfolded, it stays so across the live refreshes (every 2 s).
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(await page.locator(`${bmv} details td[data-field="H17"]`).isVisible(), true);
     const ttg = agent.status().sources.bmv1 as unknown as { device: { values: { TTG: number } } };
     if (ttg.device.values.TTG === -1) {
       assert.equal(await page.textContent(`${bmv} td[data-field="TTG"]`), "∞");
@@ -101,10 +109,12 @@ Deno.test("the card: plain names with labels in tooltips, every field, history f
       `[...document.querySelectorAll("table.sinks tr:first-child th")].slice(2).map((th) => getComputedStyle(th).textAlign)`,
     );
     assert.deepEqual(align, ["right", "right", "right", "right", "right"]);
-    // Sparklines on a time axis, their lowest and highest points marked.
-    assert.equal(
-      await page.locator('[data-source="mppt1"] svg.spark circle.hi').count() >= 1,
-      true,
+    // Sparklines on a time axis, their lowest and highest points marked (once two points exist).
+    await waitFor(
+      async () => await page.locator('[data-source="mppt1"] svg.spark circle.hi').count() >= 1,
+      {
+        what: "a marked sparkline",
+      },
     );
   } finally {
     await browser.close();
