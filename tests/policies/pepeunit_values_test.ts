@@ -192,6 +192,55 @@ Deno.test("the same messages give the rows pepeunit's data pipe stores", () => {
   p.close();
 });
 
+Deno.test("Aggregation windows and functions are pepeunit's: epoch-aligned, a value at the boundary opens the next", () => {
+  // pepeunit_data_pipe's AggregationBuffer (its own file, with its database stubbed) fed the same
+  // values at W + 0, 10, 59.999, 60 and 61 s; its rows, times relative to W:
+  const GO: Record<string, [number, number, number][]> = {
+    Avg: [[5, 0, 60000], [53.75, 60000, 120000]],
+    Min: [[3, 0, 60000], [7.5, 60000, 120000]],
+    Max: [[8, 0, 60000], [100, 60000, 120000]],
+    Sum: [[15, 0, 60000], [107.5, 60000, 120000]],
+  };
+  const p = new Policies(
+    policiesSchema.parse({
+      nodes: {
+        agg: {
+          filters: { type_input_value: "Number", max_rate: 0, max_size: 0 },
+          processing_policy: {
+            policy_type: "Aggregation",
+            time_window_size: 60,
+            aggregation_functions: ["Avg", "Min", "Max", "Sum"],
+          },
+        },
+      },
+    }),
+    { path: `${Deno.makeTempDirSync()}/policies.db`, log: createLogger("test") },
+  );
+  p.open();
+  const W = Math.floor(T0 / 60_000) * 60_000;
+  const enc = new TextEncoder();
+  const rows: Extract<Entry, { table: "aggregation_entry" }>[] = [];
+  for (
+    const [at, v] of [[0, "4"], [10_000, "8"], [59_999, "3"], [60_000, "100"], [61_000, "7.5"]]
+  ) {
+    const bytes = enc.encode(v as string);
+    const r = p.accept("agg", bytes, { payload: classify(bytes), now: W + (at as number) });
+    if (r.kind === "accepted") {
+      rows.push(
+        ...(r.envelopes as Envelope[]).map((e) => e.data as never),
+      );
+    }
+  }
+  rows.push(...p.tick(W + 120_000).map((e) => e.data as never));
+  p.close();
+  for (const [fn, expected] of Object.entries(GO)) {
+    const ours = rows.filter((r) => r.aggregation_type === fn).map((
+      r,
+    ) => [r.state, r.start - W, r.end - W]);
+    assert.deepEqual(ours, expected, fn);
+  }
+});
+
 Deno.test("numbers print as Go's fmt prints them: six decimals for %f, exact halves to even", () => {
   // Go 1.19: fmt.Sprintf("%.0f", x), ("%.2f", x), ("%f", x).
   assert.deepEqual([0.5, 1.5, 2.5, -0.5, 3.5].map((x) => goFixed(x, 0)), [
