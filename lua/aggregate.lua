@@ -12,6 +12,9 @@
 -- a restart, a trimmed or merged second or another writer falls back to decoding the samples.
 -- Returns { windows written, 1 if more windows remain (catch-up is bounded per call) }.
 -- Not cluster-safe: keys are derived from the node set (single-instance Redis, as on a gateway).
+-- Leader fencing (several gateways on one Redis): with KEYS[1] the leader lock and KEYS[2] the
+-- caller's id, the script refuses ({ -1, 0 }) unless the lock still names the caller.
+if #KEYS >= 2 and redis.call('GET', KEYS[1]) ~= KEYS[2] then return { -1, 0 } end
 local set, hashprefix, prefix, level = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local win, from, fromwin = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local now, grace, ttl, maxw = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])

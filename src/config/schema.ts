@@ -63,6 +63,12 @@ const redisSchema = z.strictObject({
   max_pending: z.number().int().min(1).default(100_000),
   /** The same bound in bytes: samples can be large. */
   max_pending_bytes: size.default(64 * 1024 * 1024),
+  /**
+   * Several gateways on one Redis (hissrv's high availability): one leader, elected with a
+   * lock key renewed on every aggregation pass, computes and forwards the windows; the others
+   * keep writing samples. Windows are fenced: a stale leader's late pass is refused.
+   */
+  leader: z.strictObject({ ttl: duration.default(15_000) }).optional(),
 });
 
 /** The whole gateway configuration. */
@@ -133,6 +139,9 @@ export const gatewaySchema = z.strictObject({
     aggregate_every: 5000,
   }).refine((s) => s.type !== "redis" || s.redis !== undefined, {
     message: "store.type redis needs a store.redis section (host, port, db, ...)",
+  }).refine((s) => !s.redis?.leader || s.redis.leader.ttl >= 2 * s.aggregate_every, {
+    message: "store.redis.leader.ttl must be at least twice store.aggregate_every (the lock is " +
+      "renewed on every aggregation pass)",
   }).refine(
     (s) => s.windows.every((w) => w.from || parseDuration(w.level) / 1000 <= s.max_rows),
     {

@@ -44,6 +44,14 @@ export function createStore(config: GatewayConfig, context: { log?: Logger } = {
       keyPrefix: r.key_prefix,
       maxPending: r.max_pending,
       maxPendingBytes: r.max_pending_bytes,
+      leader: r.leader
+        ? {
+          key: `${r.key_prefix}leader`,
+          // Unique per process: two gateways copied with one id still tell each other apart.
+          id: `${config.gateway.id}:${crypto.randomUUID().slice(0, 8)}`,
+          ttlMs: r.leader.ttl,
+        }
+        : null,
     });
   }
   return new EmbeddedStore(`${config.gateway.data_dir}/store.db`, options);

@@ -32,7 +32,20 @@ export interface RedisStoreOptions extends StoreOptions {
   maxPending: number;
   /** The same bound in bytes (about). */
   maxPendingBytes: number;
+  /** Leader election among gateways sharing this Redis, or none (aggregate always). */
+  leader?: { key: string; id: string; ttlMs: number } | null;
 }
+
+// Takes the lock when free, renews it when ours; 1 when this gateway leads.
+const LEAD = `local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if not cur then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end
+return 0`;
+// Trims forwarded windows only while the lock is ours: a stale leader cannot drop the others'.
+const ACK = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('LTRIM', KEYS[2], ARGV[2], -1) return 1`;
+const RELEASE =
+  `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1`;
 
 interface Script {
   source: string;
@@ -46,6 +59,8 @@ interface Script {
 export class RedisStore implements Store {
   readonly status = new ComponentStatus("store", "redis", true);
   #redis!: Redis;
+  /** Whether this gateway held the leader lock at its last aggregation pass. */
+  #leading = false;
   #scripts: Record<"write" | "aggregate", Script> = {
     write: { source: "", sha: "" },
     aggregate: { source: "", sha: "" },
@@ -186,9 +201,27 @@ export class RedisStore implements Store {
     this.status.info.pending = this.#pending.length;
   }
 
+  /** Takes or renews the leader lock; true when this gateway leads (always without election). */
+  async #lead(): Promise<boolean> {
+    const l = this.options.leader;
+    if (!l) return true;
+    const r = Number(await this.#redis.eval(LEAD, 1, l.key, l.id, l.ttlMs));
+    if (r === 2) {
+      this.status.count("leader_acquired");
+      this.options.log?.info("leading the aggregation", { id: l.id });
+    }
+    if (r === 0 && this.#leading) this.options.log?.warn("no longer leading", { id: l.id });
+    this.#leading = r > 0;
+    this.status.info.leader = this.#leading;
+    return this.#leading;
+  }
+
   async aggregate(level: Level, now: number): Promise<{ windows: number; more: boolean }> {
     const o = this.options;
-    const [windows, more, stop] = await this.#eval("aggregate", [], [
+    if (!(await this.#lead())) return { windows: 0, more: false };
+    // Fencing: the script refuses to run unless the lock is still ours when it runs.
+    const fence = o.leader ? [o.leader.key, o.leader.id] : [];
+    const [windows, more, stop] = await this.#eval("aggregate", fence, [
       o.nodeSet,
       o.hashPrefix,
       o.keyPrefix,
@@ -202,18 +235,35 @@ export class RedisStore implements Store {
       o.maxWindowsPerCall,
       ...(level.from ? [] : this.#hints.args(level)),
     ]) as [number, number, number | undefined];
+    if (windows < 0) {
+      this.status.count("fenced");
+      this.#leading = false;
+      return { windows: 0, more: false };
+    }
     if (stop !== undefined) this.#hints.forget(level, stop);
     this.status.count("windows_" + level.name, windows);
     return { windows, more: more === 1 };
   }
 
   async pendingWindows(limit: number): Promise<Window[]> {
+    // Only the leader forwards: the others would race it on one list.
+    if (this.options.leader && !this.#leading) return [];
     const rows = await this.#redis.lrange(`${this.options.keyPrefix}archive:pending`, 0, limit - 1);
     return rows.map((r) => JSON.parse(r) as Window);
   }
 
   async ackWindows(count: number): Promise<void> {
-    await this.#redis.ltrim(`${this.options.keyPrefix}archive:pending`, count, -1);
+    const o = this.options;
+    const list = `${o.keyPrefix}archive:pending`;
+    if (!o.leader) {
+      await this.#redis.ltrim(list, count, -1);
+      return;
+    }
+    // Lost the lock meanwhile: the new leader forwards these again (same identity, no loss).
+    if (Number(await this.#redis.eval(ACK, 2, o.leader.key, list, o.leader.id, count)) === 0) {
+      this.status.count("fenced_acks");
+      this.#leading = false;
+    }
   }
 
   async query(q: SeriesQuery): Promise<SeriesPoint[] | Window[]> {
@@ -272,6 +322,9 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     try {
       await this.flush();
+      // A graceful stop hands the lead over at once instead of after the lock's TTL.
+      const l = this.options.leader;
+      if (l && this.#leading) await this.#redis.eval(RELEASE, 1, l.key, l.id).catch(() => {});
     } finally {
       this.#redis.disconnect();
       this.status.state = "stopped";
