@@ -51,19 +51,38 @@ local stop = math.min(closable, first + (maxw - 1) * win)
 -- Lua 5.1 prints numbers with %.14g: what cjson keeps too.
 local fmt = tostring
 
+-- Percentiles (the gateway writes the list to <prefix>archive:config): exact over a window's
+-- stored seconds, interpolated between the closest ranks; a rollup reads its raw seconds back
+-- and marks them approximate when some are gone (then from the finer windows' percentiles).
+local pcts = {}
+for q in string.gmatch(redis.call('HGET', prefix .. 'archive:config', 'percentiles') or '', '[^,]+') do
+  pcts[#pcts + 1] = tonumber(q)
+end
+local wantp = #pcts > 0
+local function pct(sorted, q)
+  local rank = (q / 100) * (#sorted - 1)
+  local lo, hi = math.floor(rank), math.ceil(rank)
+  return sorted[lo + 1] + (sorted[hi + 1] - sorted[lo + 1]) * (rank - lo)
+end
+local function keep(raw, k, x)
+  local r = raw[k]
+  if not r then r = {}; raw[k] = r end
+  r[#r + 1] = x
+end
+
 local members = redis.call('SMEMBERS', set)
 local skip = #hashprefix + 2
 local written = 0
 -- Per-column stats are arrays {count, min, max, sum}: cheaper than named fields in Lua.
 for w = first, stop, win do
   local fields = {}
-  if from == '' then
+  if from == '' or wantp then
     for s = w, w + win - 1 do fields[#fields + 1] = s end
   end
   for _, member in ipairs(members) do
     local node = string.sub(member, skip)
-    local stats, order = {}, {}
-    local hint = from == '' and hints[w .. ':' .. node]
+    local stats, order, raw, pw = {}, {}, {}, {}
+    local hint = not wantp and from == '' and hints[w .. ':' .. node]
     if hint and redis.call('ZCOUNT', member .. ':idx', w, w + win - 1) == hint.secs then
       -- The gateway saw every stored second of this window: no sample needs decoding.
       stats, order = hint.stats, hint.order
@@ -87,6 +106,7 @@ for w = first, stop, win do
                     stats[k] = { 1, x, x, x }
                     order[#order + 1] = k
                   end
+                  if wantp then keep(raw, k, x) end
                 end
               end
             end
@@ -96,12 +116,17 @@ for w = first, stop, win do
     else
       for s = w, w + win - fromwin, fromwin do
         local h = redis.call('HGETALL', prefix .. 'archive:' .. from .. ':' .. s .. ':' .. node)
-        local sub = {}
+        local sub, subp = {}, {}
         for i = 1, #h, 2 do
           local col, kind = string.match(h[i], '^(.+)_(%a+)$')
           if col and (kind == 'min' or kind == 'max' or kind == 'sum' or kind == 'count') then
             sub[col] = sub[col] or {}
             sub[col][kind] = tonumber(h[i + 1])
+          end
+          local pcol, q = string.match(h[i], '^(.+)_p(%d+)$')
+          if pcol then
+            subp[pcol] = subp[pcol] or {}
+            subp[pcol][tonumber(q)] = tonumber(h[i + 1])
           end
         end
         for col, t in pairs(sub) do
@@ -115,6 +140,30 @@ for w = first, stop, win do
             else
               stats[col] = { t.count, t.min, t.max, t.sum }
               order[#order + 1] = col
+            end
+            for _, q in ipairs(pcts) do
+              local p = subp[col] and subp[col][q]
+              if p then
+                pw[col] = pw[col] or {}
+                local acc = pw[col][q] or { 0, 0 }
+                acc[1] = acc[1] + p * t.count
+                acc[2] = acc[2] + t.count
+                pw[col][q] = acc
+              end
+            end
+          end
+        end
+      end
+      if wantp then
+        -- The rollup's raw seconds, for exact percentiles while they are all still stored.
+        for i = 1, #fields, 2000 do
+          local vals = redis.call('HMGET', member, unpack(fields, i, math.min(i + 1999, #fields)))
+          for j = 1, #vals do
+            local ok, obj = pcall(cjson.decode, vals[j] or '')
+            if vals[j] and ok and type(obj) == 'table' then
+              for k, x in pairs(obj) do
+                if type(x) == 'number' then keep(raw, k, x) end
+              end
             end
           end
         end
@@ -134,6 +183,28 @@ for w = first, stop, win do
         args[#args + 1] = col .. '_count'; args[#args + 1] = st[1]
         args[#args + 1] = col .. '_avg'; args[#args + 1] = fmt(avg)
         rec[col] = { count = st[1], min = st[2], max = st[3], sum = st[4], avg = avg }
+        if wantp then
+          local r = raw[col]
+          local exact = r ~= nil and #r == st[1]
+          if r then table.sort(r) end
+          local any = false
+          for _, q in ipairs(pcts) do
+            local val
+            local acc = pw[col] and pw[col][q]
+            if exact then val = pct(r, q)
+            elseif acc and acc[2] > 0 then val = acc[1] / acc[2]
+            elseif r and #r > 0 then val = pct(r, q) end
+            if val then
+              any = true
+              args[#args + 1] = col .. '_p' .. q; args[#args + 1] = fmt(val)
+              rec[col]['p' .. q] = val
+            end
+          end
+          if any and not exact then
+            args[#args + 1] = col .. '_approx'; args[#args + 1] = 1
+            rec[col].approx = true
+          end
+        end
       end
       args[#args + 1] = 'count'; args[#args + 1] = total
       redis.call('HSET', key, unpack(args))

@@ -35,6 +35,10 @@ export interface Stats {
   max: number;
   sum: number;
   avg: number;
+  /** Configured percentiles (`p50`, `p95`, ...) of the window's values. */
+  [percentile: `p${number}`]: number;
+  /** Set when the percentiles could not be exact (a rollup whose raw seconds were trimmed). */
+  approx?: boolean;
 }
 
 /** A closed, epoch-aligned aggregation window of one node. */

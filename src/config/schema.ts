@@ -125,6 +125,8 @@ export const gatewaySchema = z.strictObject({
     windows: z.array(z.strictObject({ level: levelName, from: z.string().optional() }))
       .default([{ level: "1m" }, { level: "5m", from: "1m" }]),
     grace: duration.default(10_000),
+    /** Percentiles added to every window and column (`[50, 90, 95, 99]`); none by default. */
+    percentiles: z.array(z.number().int().min(1).max(99)).max(8).default([]),
     /** How long windows stay in the store (the device view draws the last 24 h of them). */
     archive_ttl: duration.default(26 * 3_600_000),
     aggregate_every: duration.default(5000),
@@ -135,6 +137,7 @@ export const gatewaySchema = z.strictObject({
     columns: [],
     windows: [{ level: "1m" }, { level: "5m", from: "1m" }],
     grace: 10_000,
+    percentiles: [],
     archive_ttl: 26 * 3_600_000,
     aggregate_every: 5000,
   }).refine((s) => s.type !== "redis" || s.redis !== undefined, {

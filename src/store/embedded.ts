@@ -66,6 +66,7 @@ export class EmbeddedStore implements Store {
       range: db.prepare(
         "SELECT node, ts, data FROM samples WHERE ts >= ? AND ts < ? ORDER BY node, ts",
       ),
+      nodeRange: db.prepare("SELECT data FROM samples WHERE node = ? AND ts >= ? AND ts < ?"),
       windowsIn: db.prepare(
         "SELECT node, start, stats FROM windows WHERE level = ? AND start >= ? AND start < ? " +
           "ORDER BY node, start",
@@ -168,14 +169,25 @@ export class EmbeddedStore implements Store {
     const rows = level.from
       ? this.#stmt.windowsIn.iterate(level.from.name, start, start + level.seconds)
       : this.#stmt.range.iterate(start, start + level.seconds);
+    const percentiles = this.options.percentiles ?? [];
+    const finish = (node: string, acc: StatsAccumulator) => {
+      // A rollup's percentiles come from its raw seconds while they are all still stored.
+      if (level.from && percentiles.length > 0) {
+        for (const r of this.#stmt.nodeRange.iterate(node, start, start + level.seconds)) {
+          const fields = JSON.parse(String(r.data)) as Record<string, FieldValue>;
+          for (const k in fields) acc.rawValue(k, fields[k]);
+        }
+      }
+      return acc.window(level, node, start);
+    };
     let node: string | null = null;
-    let acc = new StatsAccumulator();
+    let acc = new StatsAccumulator(percentiles);
     for (const row of rows) {
       const n = String(row.node);
       if (n !== node) {
-        if (node !== null && !acc.empty) yield acc.window(level, node, start);
+        if (node !== null && !acc.empty) yield finish(node, acc);
         node = n;
-        acc = new StatsAccumulator();
+        acc = new StatsAccumulator(percentiles);
       }
       if (level.from) {
         const stats = JSON.parse(String(row.stats)) as Record<string, Stats>;
@@ -185,7 +197,7 @@ export class EmbeddedStore implements Store {
         for (const k in fields) acc.add(k, fields[k]);
       }
     }
-    if (node !== null && !acc.empty) yield acc.window(level, node, start);
+    if (node !== null && !acc.empty) yield finish(node, acc);
   }
 
   pendingWindows(limit: number): Promise<Window[]> {

@@ -27,6 +27,7 @@ export function createStore(config: GatewayConfig, context: { log?: Logger } = {
     archiveTtlSeconds: Math.round(s.archive_ttl / 1000),
     maxWindowsPerCall: 240,
     levels: levelsOf(s),
+    percentiles: s.percentiles,
     log: context.log,
   };
   if (s.type === "redis" && s.redis) {

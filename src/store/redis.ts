@@ -100,6 +100,8 @@ export class RedisStore implements Store {
     this.#redis.on("ready", () => {
       this.status.state = "up";
       for (const s of Object.values(this.#scripts)) s.sha = "";
+      // A Redis that came back empty (restarted without persistence) learns them again.
+      void this.#configure().catch(() => {});
     });
     this.#redis.on("end", () => this.status.state = "degraded");
     this.#redis.on("close", () => {
@@ -108,6 +110,7 @@ export class RedisStore implements Store {
     this.status.info.redis = `${o.host}:${o.port}/${o.db}`;
     try {
       await this.#redis.connect();
+      await this.#configure();
       this.status.state = "up";
     } catch (e) {
       // Redis down at start: keep going, samples wait in memory until it is back.
@@ -116,6 +119,17 @@ export class RedisStore implements Store {
       this.status.state = "degraded";
       this.status.fail(`Redis at ${o.host}:${o.port} db ${o.db} not usable: ${cause}`);
     }
+  }
+
+  /**
+   * The percentiles go to `aggregate.lua` through Redis itself (`<prefix>archive:config`), so
+   * the script's argument list stays as external triggers (cron) call it.
+   */
+  async #configure(): Promise<void> {
+    const key = `${this.options.keyPrefix}archive:config`;
+    const p = this.options.percentiles ?? [];
+    if (p.length > 0) await this.#redis.hset(key, "percentiles", p.join(","));
+    else await this.#redis.hdel(key, "percentiles");
   }
 
   async #eval(name: "write" | "aggregate", keys: string[], args: (string | number)[]) {
@@ -415,10 +429,11 @@ class WindowHints {
 export function statsFromHash(hash: Record<string, string>): Record<string, Stats> {
   const stats: Record<string, Stats> = {};
   for (const [field, value] of Object.entries(hash)) {
-    const m = /^(.+)_(min|max|sum|count|avg)$/.exec(field);
+    const m = /^(.+)_(min|max|sum|count|avg|p\d+|approx)$/.exec(field);
     if (!m) continue;
     const s = stats[m[1]] ??= { count: 0, min: 0, max: 0, sum: 0, avg: 0 };
-    s[m[2] as keyof Stats] = Number(value);
+    if (m[2] === "approx") s.approx = true;
+    else (s as unknown as Record<string, number>)[m[2]] = Number(value);
   }
   return stats;
 }

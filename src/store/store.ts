@@ -67,6 +67,8 @@ export interface StoreOptions {
   maxWindowsPerCall: number;
   /** The configured aggregation levels, finest first. */
   levels: Level[];
+  /** Percentiles computed per window and column (`[50, 95]`); none when empty. */
+  percentiles?: number[];
   /** Where the store reports what it had to repair. */
   log?: Logger;
 }

@@ -26,9 +26,26 @@ export function windowRange(
   return { first, lastClosable };
 }
 
-/** Accumulates per-column statistics of numeric values. */
+/**
+ * The q-th percentile of sorted values, interpolated linearly between the two closest
+ * ranks (numpy's default). The Lua aggregation computes it with the same arithmetic.
+ */
+export function percentile(sorted: number[], q: number): number {
+  const rank = (q / 100) * (sorted.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
+}
+
+/** Accumulates per-column statistics of numeric values (and their percentiles when asked). */
 export class StatsAccumulator {
   readonly stats: Record<string, Stats> = {};
+  /** Raw values per column, kept only when percentiles are configured. */
+  #values: Record<string, number[]> = {};
+  /** Rollups: sub-windows' percentiles weighted by their counts, [weighted sum, weight]. */
+  #weighted: Record<string, Record<number, [number, number]>> = {};
+
+  constructor(readonly percentiles: number[] = []) {}
 
   /** Adds one raw value. */
   add(column: string, value: FieldValue): void {
@@ -42,18 +59,59 @@ export class StatsAccumulator {
       if (value > s.max) s.max = value;
       s.sum += value;
     }
+    if (this.percentiles.length > 0) this.rawValue(column, value);
+  }
+
+  /** A raw value of a rollup's window, read back for exact percentiles. */
+  rawValue(column: string, value: FieldValue): void {
+    if (typeof value !== "number" || !Number.isFinite(value)) return;
+    (this.#values[column] ??= []).push(value);
   }
 
   /** Combines the statistics of a finer window. */
   merge(column: string, other: Stats): void {
     const s = this.stats[column];
-    if (!s) this.stats[column] = { ...other };
-    else {
+    if (!s) {
+      this.stats[column] = {
+        count: other.count,
+        min: other.min,
+        max: other.max,
+        sum: other.sum,
+        avg: other.avg,
+      };
+    } else {
       s.count += other.count;
       s.min = Math.min(s.min, other.min);
       s.max = Math.max(s.max, other.max);
       s.sum += other.sum;
     }
+    for (const q of this.percentiles) {
+      const p = other[`p${q}`];
+      if (typeof p !== "number") continue;
+      const w = (this.#weighted[column] ??= {})[q] ??= [0, 0];
+      w[0] += p * other.count;
+      w[1] += other.count;
+    }
+  }
+
+  /**
+   * Percentiles of a column: exact from its raw values when they are all of the window's;
+   * otherwise approximate, from the finer windows' percentiles or the raw values left.
+   */
+  #percentiles(column: string, s: Stats): Partial<Stats> {
+    if (this.percentiles.length === 0) return {};
+    const out: Partial<Stats> = {};
+    const raw = this.#values[column];
+    const exact = raw !== undefined && raw.length === s.count;
+    const sorted = raw ? [...raw].sort((a, b) => a - b) : [];
+    for (const q of this.percentiles) {
+      const w = this.#weighted[column]?.[q];
+      if (exact) out[`p${q}`] = round14(percentile(sorted, q));
+      else if (w && w[1] > 0) out[`p${q}`] = round14(w[0] / w[1]);
+      else if (sorted.length > 0) out[`p${q}`] = round14(percentile(sorted, q));
+    }
+    if (!exact && Object.keys(out).length > 0) out.approx = true;
+    return out;
   }
 
   /** True when no numeric value was seen. */
@@ -71,6 +129,7 @@ export class StatsAccumulator {
         max: round14(s.max),
         sum: round14(s.sum),
         avg: round14(s.sum / s.count),
+        ...this.#percentiles(k, s),
       };
     }
     return {

@@ -228,6 +228,68 @@ async function contract(t: Deno.TestContext, make: StoreFactory): Promise<unknow
     await s.close();
   });
 
+  await t.step(
+    "percentiles: exact over a window's seconds; a rollup approximate once trimmed",
+    async () => {
+      const pct = (values: number[], q: number) => {
+        const v = [...values].sort((a, b) => a - b);
+        const rank = (q / 100) * (v.length - 1);
+        const lo = Math.floor(rank);
+        return Number((v[lo] + (v[Math.ceil(rank)] - v[lo]) * (rank - lo)).toPrecision(14));
+      };
+      const value = (i: number) => ((i * 7919) % 300) / 10; // a permutation: order must not matter
+      let s = await make({ percentiles: [50, 90] });
+      const base = T0 + 70 * 60_000; // 01:10, a 5-minute boundary
+      await put(
+        s,
+        Array.from({ length: 300 }, (_, i) => sample("pc", base + i * 1000, { V: value(i) })),
+      );
+      await tick(s, base + 5 * 60_000 + GRACE + 1000, base + 5 * 60_000 + GRACE + 1000);
+      let all = (await drain(s)).filter((x) => x.node === "pc");
+      const ones = all.filter((x) => x.level === "1m");
+      assert.equal(ones.length, 5);
+      for (const [m, w] of ones.entries()) {
+        const v = Array.from({ length: 60 }, (_, i) => value(m * 60 + i));
+        assert.equal(w.stats.V.p50, pct(v, 50));
+        assert.equal(w.stats.V.p90, pct(v, 90));
+        assert.equal(w.stats.V.approx, undefined);
+      }
+      const five = all.find((x) => x.level === "5m")!;
+      const every = Array.from({ length: 300 }, (_, i) => value(i));
+      assert.deepEqual([five.stats.V.p50, five.stats.V.p90, five.stats.V.approx], [
+        pct(every, 50),
+        pct(every, 90),
+        undefined,
+      ]);
+      seen.push(all);
+      await s.close();
+
+      // Only 100 seconds kept: the 5-minute window's raw seconds are gone by the time it closes.
+      s = await make({ percentiles: [50, 90], maxRows: 100 });
+      const b2 = base + 10 * 60_000;
+      for (let m = 0; m < 5; m++) {
+        await put(
+          s,
+          Array.from(
+            { length: 60 },
+            (_, i) => sample("pt", b2 + (m * 60 + i) * 1000, { V: value(m * 60 + i) }),
+          ),
+        );
+        await tick(s, b2 + (m + 1) * 60_000 + GRACE + 1000, b2 + (m + 1) * 60_000 + GRACE + 1000);
+      }
+      all = (await drain(s)).filter((x) => x.node === "pt");
+      const minutes = all.filter((x) => x.level === "1m");
+      const rolled = all.find((x) => x.level === "5m")!;
+      assert.equal(minutes.length, 5);
+      assert.equal(rolled.stats.V.count, 300);
+      assert.equal(rolled.stats.V.approx, true);
+      const mean = minutes.reduce((a, w) => a + w.stats.V.p50 * 60, 0) / 300;
+      assert.equal(rolled.stats.V.p50, Number(mean.toPrecision(14)));
+      seen.push(all);
+      await s.close();
+    },
+  );
+
   return seen;
 }
 

@@ -138,6 +138,10 @@ export function createEncoder(
           fields[`${col}_max`] = st.max;
           fields[`${col}_sum`] = st.sum;
           fields[`${col}_count`] = st.count;
+          // Configured percentiles (store.percentiles): `V_p95`.
+          for (const k in st) {
+            if (/^p\d+$/.test(k)) fields[`${col}_${k}`] = st[k as `p${number}`];
+          }
         }
         l = line(
           seriesKey(measurement, {
