@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
 import { configureLog } from "../../src/log.ts";
+import { kafkaSchema } from "../../src/sinks/kafka/mod.ts";
 import type { Envelope } from "../../src/model.ts";
 import { deliveryFor } from "../helpers/delivery.ts";
 import { startKafkaMock } from "../helpers/kafka.ts";
@@ -27,6 +28,14 @@ function anomaly(node: string, seq: number): Envelope {
   };
 }
 
+Deno.test("the producer is idempotent unless told otherwise; DataLake's topic names by default", () => {
+  const c = kafkaSchema.parse({ type: "kafka", brokers: ["k:9092"] });
+  assert.equal(c.idempotent, true);
+  assert.deepEqual(c.forward, ["event"]);
+  assert.equal(c.topics.anomaly, "datalake.sensorDataAnomalyDetected");
+  assert.equal(c.topics.data_saved, "datalake.sensorDataSaved");
+});
+
 Deno.test("events reach DataLake's topics keyed by node, in order, across a broker outage", async () => {
   const mock = await startKafkaMock();
   const d = await deliveryFor({
@@ -38,6 +47,8 @@ Deno.test("events reach DataLake's topics keyed by node, in order, across a brok
     backoff_max: "300ms",
     timeout: "2s",
     forward: ["event", "sample"],
+    // The mock cluster reports no controller, which kafkajs' idempotent producer needs.
+    idempotent: false,
   });
   const kafka = new Kafka({
     brokers: [mock.bootstrap],

@@ -37,10 +37,11 @@ export const kafkaSchema = z.strictObject({
   }),
   compression: z.enum(["none", "gzip"]).default("gzip"),
   /**
-   * kafkajs' idempotent producer (experimental there; needs the cluster's controller).
-   * Without it: acks all, one request in flight, so a device's records stay in order.
+   * kafkajs' idempotent producer: the brokers drop a retried batch they already have. It needs
+   * the cluster's controller in the metadata (librdkafka's mock cluster has none: false there).
+   * Either way acks all and one request in flight keep a device's records in order.
    */
-  idempotent: z.boolean().default(false),
+  idempotent: z.boolean().default(true),
   sasl: z.strictObject({
     mechanism: z.enum(["plain", "scram-sha-256", "scram-sha-512"]),
     username: z.string(),
