@@ -21,6 +21,10 @@ const A = "34343434-3434-4343-8343-343434343434"; // Aggregation: its window sur
 const COUNT = 3000;
 
 Deno.test("kill -9 three times while MQTT values flow through policies: every value reaches ClickHouse", async () => {
+  // The gateway runs on the real clock: a day's Aggregation window must not end mid-test, so a
+  // run that would start in the last minutes before 00:00 UTC starts just after it instead.
+  const toMidnight = 86_400_000 - (Date.now() % 86_400_000);
+  if (toMidnight < 5 * 60_000) await new Promise((r) => setTimeout(r, toMidnight + 1000));
   // The broker keeps every QoS 1 message for the gateway's session while it is down.
   const broker = await startMosquitto({ config: "max_queued_messages 0\n" });
   const ch = await startClickHouse();

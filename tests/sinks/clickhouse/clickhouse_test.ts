@@ -1,5 +1,5 @@
 /** MQTT -> per-node storage policies -> outbox -> real clickhouse-server 18.16 and s3rver. */
-import { systemClock } from "../../../src/util/clock.ts";
+import { shiftedClock, systemClock } from "../../../src/util/clock.ts";
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 import mqtt from "mqtt";
@@ -67,10 +67,13 @@ Deno.test("each policy end to end: NRecords keeps N, TimeWindow rows expire, Agg
   const ch = await startClickHouse();
   const s3 = await startS3rver();
   const dir = await Deno.makeTempDir();
-  const agent = new Agent(parseConfig(
-    config(dir, { mqtt: broker.port, ch: ch.port, s3: s3.port }),
-    gatewaySchema,
-  ));
+  // The gateway's minute starts a second after the test does: the Aggregation window cannot end
+  // by itself while the test runs, whatever the second of the run (it is ended by a tick).
+  const clock = shiftedClock(Math.ceil(Date.now() / 60_000) * 60_000 + 1000);
+  const agent = new Agent(
+    parseConfig(config(dir, { mqtt: broker.port, ch: ch.port, s3: s3.port }), gatewaySchema),
+    { clock },
+  );
   await agent.start();
   const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
   const send = (node: string, payload: string | Uint8Array) =>
@@ -118,7 +121,7 @@ Deno.test("each policy end to end: NRecords keeps N, TimeWindow rows expire, Agg
     // Aggregation: nothing until the window ends; then Avg/Min/Max/Sum of the doubled values.
     assert.deepEqual(await rows(ch.port, `SELECT count() FROM aggregation_entry`), [["0"]]);
     const source = agent.sources.get("units")!.source as MqttSource;
-    await source.tick(Date.now() + 60_000);
+    await source.tick(clock.now() + 60_000);
     await waitFor(
       async () => (await rows(ch.port, "SELECT count() FROM aggregation_entry"))[0][0] === "4",
       { what: "aggregation rows" },
