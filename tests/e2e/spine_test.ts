@@ -5,6 +5,7 @@ import { simulateToPort } from "../../src/cli/simulate.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { gatewaySchema } from "../../src/config/schema.ts";
 import { configureLog } from "../../src/log.ts";
+import { shiftedClock } from "../../src/util/clock.ts";
 import { PtyPair } from "../helpers/pty.ts";
 import { freePort, influxQuery, startInfluxd, waitFor } from "../helpers/servers.ts";
 
@@ -30,7 +31,10 @@ sinks:
 `,
     gatewaySchema,
   );
-  const agent = new Agent(config);
+  // The gateway's minute starts a second after the test does: every sample of the test falls in
+  // one minute whatever the second of the run, and that minute's window is closed below.
+  const clock = shiftedClock(Math.ceil(Date.now() / 60_000) * 60_000 + 1000);
+  const agent = new Agent(config, { clock });
   await agent.start();
   const abort = new AbortController();
   const device = simulateToPort(pty.peer, {
@@ -58,8 +62,8 @@ sinks:
     assert.equal(product, "SmartSolar MPPT 75/15");
     assert.equal(serial, "HQ2132ABCDE");
 
-    // Close the current minute (fake clock for the aggregator only) and forward its window.
-    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    // Close the current minute (a clock ahead for the aggregator only) and forward its window.
+    const minute = Math.floor(clock.now() / 60_000) * 60_000;
     await agent.aggregateNow(minute + 60_000 + 11_000);
     await agent.sync();
     const w = await influxQuery(influx.port, {
