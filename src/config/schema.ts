@@ -4,7 +4,7 @@ import { eventsSchema } from "../rules/schema.ts";
 import { SINK_PLUGINS } from "../sinks/registry.ts";
 import { SOURCE_PLUGINS } from "../sources/registry.ts";
 import { componentName, duration, parseDuration, size } from "./types.ts";
-import { tlsFields } from "../tls.ts";
+import { redisFields } from "../sources/redis_client.ts";
 
 function pluginUnion(plugins: { type: string; schema: z.ZodType }[], what: string) {
   const types = plugins.map((p) => p.type);
@@ -41,15 +41,9 @@ const levelName = z.string().transform((v, ctx) => {
 });
 
 const redisSchema = z.strictObject({
-  host: z.string().default("127.0.0.1"),
-  port: z.number().int().min(1).max(65535).default(6379),
+  ...redisFields,
   /** vemonitor_m8 uses db 3. */
-  db: z.number().int().min(0).max(15).default(3),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  /** rediss: TLS to Redis, with a CA to trust, a client certificate, or `insecure`. */
-  tls: z.boolean().default(false),
-  ...tlsFields,
+  db: redisFields.db.default(3),
   /** vemonitor_m8's `redis_node`: the key of the set listing the node hashes. */
   node_set: z.string().min(1).default("gateway"),
   /** Hash names are `<hash_prefix>_<node>`; defaults to node_set (older vemonitor_m8 uses "n"). */
