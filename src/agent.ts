@@ -86,7 +86,6 @@ export class Agent implements GatewayView {
     this.pipeline = new Pipeline(this.store, this.outbox, this.log.child("pipeline"), {
       thresholds: new Thresholds(config.events.thresholds),
       clock: this.clock,
-      latestNodes: config.http.metrics_max_nodes,
     });
     this.host = new ComponentHost({
       outbox: this.outbox,
@@ -233,7 +232,7 @@ export class Agent implements GatewayView {
   }
 
   readings(): { sample: Sample; kind: string }[] {
-    return this.pipeline.latest.all().map((sample) => ({
+    return this.pipeline.latest.all(this.config.http.metrics_max_nodes).map((sample) => ({
       sample,
       // POST /ingest is no configured source: `http` is its kind.
       kind: this.host.sources.get(sample.source)?.status.kind ?? sample.source,

@@ -6,7 +6,6 @@ import { errorMessage } from "./status.ts";
 import type { Level, Store } from "./store/store.ts";
 import { SeriesStamps } from "./stamps.ts";
 import { type Clock, systemClock } from "./util/clock.ts";
-import { LruMap } from "./util/lru.ts";
 import { LatestReadings } from "./readings.ts";
 
 /**
@@ -21,16 +20,15 @@ export class Pipeline {
   readonly thresholds: Thresholds;
   /** Each node's latest sample (what /metrics exposes). */
   readonly latest: LatestReadings;
-  /** Which source each node's samples came from, to name it on the node's windows. */
-  readonly #sourceOf = new LruMap<string, string>(10_000);
 
   constructor(
     readonly store: Store,
     readonly outbox: Outbox,
     readonly log: Logger,
-    readonly options: { thresholds?: Thresholds; clock?: Clock; latestNodes?: number } = {},
+    readonly options: { thresholds?: Thresholds; clock?: Clock } = {},
   ) {
-    this.latest = new LatestReadings(options.latestNodes ?? 1000);
+    // Also names the source on a node's windows: more nodes than /metrics shows.
+    this.latest = new LatestReadings(10_000);
     this.thresholds = options.thresholds ?? new Thresholds([]);
     this.stamps = new SeriesStamps(options.clock ?? systemClock);
   }
@@ -42,9 +40,6 @@ export class Pipeline {
       return;
     }
     this.outbox.append(samples.map((data): Envelope => ({ kind: "sample", data })), options);
-    for (const s of samples) {
-      if (this.#sourceOf.get(s.node) !== s.source) this.#sourceOf.set(s.node, s.source);
-    }
     this.latest.record(samples);
     if (!this.thresholds.empty) {
       this.raise(this.thresholds.evaluate(samples, this.stamps.clock.now()));
@@ -91,7 +86,7 @@ export class Pipeline {
       const windows: Window[] = await this.store.pendingWindows(1000);
       if (windows.length === 0) return moved;
       this.outbox.append(windows.map((w): Envelope => {
-        const source = w.source ?? this.#sourceOf.get(w.node);
+        const source = w.source ?? this.latest.sourceOf(w.node);
         return { kind: "window", data: source ? { ...w, source } : w };
       }));
       await this.store.ackWindows(windows.length);

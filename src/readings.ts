@@ -1,7 +1,8 @@
 /**
- * The latest sample of each node, for exposing measured values (Prometheus).
- * Holds a reference to the sample the pipeline already has, never a copy;
- * bounded to `maxNodes` nodes, the least recently heard forgotten first.
+ * The latest sample of each node: the measured values /metrics exposes, and the
+ * source a node's windows name. Holds a reference to the sample the pipeline
+ * already has, never a copy; bounded to `maxNodes` nodes, the least recently
+ * heard forgotten first.
  */
 import type { Sample } from "./model.ts";
 import { LruMap } from "./util/lru.ts";
@@ -27,9 +28,15 @@ export class LatestReadings {
     }
   }
 
-  /** Every node's latest sample, most recently heard last. */
-  all(): Sample[] {
-    return [...this.#latest.values()];
+  /** The latest samples of the `limit` most recently heard nodes, most recent last. */
+  all(limit: number = this.maxNodes): Sample[] {
+    const all = [...this.#latest.values()];
+    return limit >= all.length ? all : all.slice(all.length - limit);
+  }
+
+  /** The source a node's latest sample came from. */
+  sourceOf(node: string): string | undefined {
+    return this.#latest.get(node)?.source;
   }
 }
 
