@@ -100,6 +100,8 @@ const REFUSED = new Set([
 export class KafkaSink implements Sink {
   #kafka: Kafka | null = null;
   #producer: Producer | null = null;
+  /** kafkajs' codec id of the configured compression (set at connect). */
+  #compression = 0;
 
   constructor(readonly config: KafkaConfig, readonly ctx: SinkContext) {}
 
@@ -107,7 +109,8 @@ export class KafkaSink implements Sink {
     const c = this.config;
     if (!this.#kafka) {
       // Loaded when a Kafka sink is configured.
-      const { Kafka, logLevel } = await import("kafkajs");
+      const { Kafka, logLevel, CompressionTypes } = await import("kafkajs");
+      this.#compression = c.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None;
       this.#kafka = new Kafka({
         clientId: c.client_id ?? `edge-gateway-${this.ctx.gatewayId}`,
         brokers: c.brokers,
@@ -146,14 +149,11 @@ export class KafkaSink implements Sink {
       byTopic.set(topic, list);
     }
     if (!this.#producer) await this.connect();
-    const { CompressionTypes } = await import("kafkajs");
     try {
       await this.#producer!.sendBatch({
         acks: -1,
         timeout: this.config.timeout,
-        compression: this.config.compression === "gzip"
-          ? CompressionTypes.GZIP
-          : CompressionTypes.None,
+        compression: this.#compression,
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
     } catch (e) {

@@ -110,12 +110,15 @@ export class VeDirectSource {
     return true;
   }
 
-  /** Reads today's history when it is due (chargers only; a port that answers HEX). */
-  async #readHistory(ask: () => Promise<HexMessage>): Promise<void> {
+  /** Whether today's history is due (chargers only, every history_every). */
+  #historyDue(): boolean {
     const every = this.config.history_every;
-    const now = this.ctx.clock.now();
-    if (every <= 0 || !this.#isCharger || now - this.#historyAt < every) return;
-    this.#historyAt = now;
+    return every > 0 && this.#isCharger && this.ctx.clock.now() - this.#historyAt >= every;
+  }
+
+  /** Reads today's history (a port that answers HEX). */
+  async #readHistory(ask: () => Promise<HexMessage>): Promise<void> {
+    this.#historyAt = this.ctx.clock.now();
     try {
       if (!this.#takeHistory(await ask())) this.#historyAt = Infinity;
     } catch (e) {
@@ -173,12 +176,14 @@ export class VeDirectSource {
       const now = this.ctx.clock.now();
       this.stream.push(sim.frame(now), now);
       this.stream.idle();
-      await this.#readHistory(() => {
-        const answer = decodeHex(sim.reply(getRequest(HISTORY_TODAY), now)!.trim().slice(1));
-        return "error" in answer
-          ? Promise.reject(new Error(answer.error))
-          : Promise.resolve(answer);
-      });
+      if (this.#historyDue()) {
+        await this.#readHistory(() => {
+          const answer = decodeHex(sim.reply(getRequest(HISTORY_TODAY), now)!.trim().slice(1));
+          return "error" in answer
+            ? Promise.reject(new Error(answer.error))
+            : Promise.resolve(answer);
+        });
+      }
       this.#publishCounters();
       await this.#snooze.sleep(this.config.interval);
     }
@@ -201,7 +206,8 @@ export class VeDirectSource {
           if (bytes === null) throw new Error(`serial port ${port} closed (device unplugged?)`);
           this.stream.push(bytes, this.ctx.clock.now());
           this.#armIdle();
-          void this.#readHistory(() => this.get(HISTORY_TODAY));
+          // Checked here, per chunk read: the read itself is started once per history_every.
+          if (this.#historyDue()) void this.#readHistory(() => this.get(HISTORY_TODAY));
           this.#publishCounters();
         }
       } catch (e) {
