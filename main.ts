@@ -93,11 +93,11 @@ async function run(args: string[]): Promise<number> {
   // An error no component caught is logged and counted; it never ends the process.
   addEventListener("unhandledrejection", (e) => {
     e.preventDefault();
-    agent.uncaught(e.reason);
+    agent.control.uncaught(e.reason);
   });
   addEventListener("error", (e) => {
     e.preventDefault();
-    agent.uncaught(e.error ?? e.message);
+    agent.control.uncaught(e.error ?? e.message);
   });
   const notifier = Notifier.fromEnv(agent.log.child("systemd"));
   let firstSignalAt = 0;
@@ -125,7 +125,7 @@ async function run(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   // SIGHUP re-reads the config; an invalid file leaves the running config in force.
-  Deno.addSignalListener("SIGHUP", () => void agent.reload());
+  Deno.addSignalListener("SIGHUP", () => void agent.control.reload());
   await agent.start();
   await notifier.ready(`${agent.sources.size} sources, ${agent.deliveries.size} sinks`);
   const code = await stopped.promise;

@@ -82,7 +82,7 @@ export async function benchPolicies(
       `${agent.outbox.status.processed} rows committed`,
   );
   const t1 = performance.now();
-  await agent.sync();
+  await agent.control.sync();
   while (agent.outbox.depth("ch").records > 0 && performance.now() - t1 < 120_000) {
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -4,7 +4,9 @@
  * source that cannot start is started again, backing off). Every sink is
  * wrapped in a {@link Delivery} on the outbox, here and nowhere else.
  */
+import type { ReloadPlan } from "./config/plan.ts";
 import type { Logger } from "./log.ts";
+import type { EnvelopeKind } from "./model.ts";
 import { Delivery } from "./outbox/delivery.ts";
 import type { Outbox } from "./outbox/outbox.ts";
 import type { Pipeline } from "./pipeline.ts";
@@ -17,6 +19,9 @@ import { backoffDelay } from "./util/timing.ts";
 
 /** A component's config as parsed: its plugin type and its settings. */
 export type ComponentConfig = { type: string } & Record<string, unknown>;
+
+/** Components by name. */
+type Configs = Record<string, ComponentConfig>;
 
 /** A source the host runs. */
 export interface RunningSource {
@@ -132,6 +137,45 @@ export class ComponentHost {
     if (!running) return;
     clearTimeout(running.retry);
     await running.source.stop().catch((e) => running.status.fail(e));
+  }
+
+  /**
+   * Applies a reload plan: changed sources updated in place or restarted,
+   * changed sinks restarted (from their cursors), removed ones stopped (a
+   * removed sink's cursor forgotten), new ones started.
+   */
+  async apply(plan: ReloadPlan, next: Record<"sources" | "sinks", Configs>): Promise<void> {
+    for (const name of plan.sources.change) {
+      if (!this.updateSource(name, next.sources[name])) await this.stopSource(name);
+    }
+    for (const name of plan.sources.stop) await this.stopSource(name);
+    for (const name of plan.sinks.change) await this.stopSink(name);
+    for (const name of plan.sinks.stop) await this.stopSink(name, { forget: true });
+    await this.startMissing(next);
+  }
+
+  /** Starts every configured sink, then every source, that is not running. */
+  async startMissing(config: Record<"sources" | "sinks", Configs>): Promise<void> {
+    for (const [name, sink] of Object.entries(config.sinks)) {
+      if (!this.deliveries.has(name)) this.startSink(name, sink);
+    }
+    for (const [name, source] of Object.entries(config.sources)) {
+      if (!this.sources.has(name)) await this.startSource(name, source);
+    }
+  }
+
+  /** Says so when a source makes records (policy rows, files) that no sink takes. */
+  warnUnforwarded(sources: Configs): void {
+    for (const [name, config] of Object.entries(sources)) {
+      const plugin = SOURCE_PLUGINS.find((p) => p.type === config.type);
+      const kinds = (plugin?.produces?.(config) ?? []) as EnvelopeKind[];
+      for (const kind of kinds.filter((k) => !this.options.outbox.wants(k))) {
+        this.options.log.warn(
+          `no sink forwards "${kind}" records: what source ${name} makes of them is discarded`,
+          { source: name, fix: `add a sink with "${kind}" in its forward list` },
+        );
+      }
+    }
   }
 
   /** Stops every source. */

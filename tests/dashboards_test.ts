@@ -61,7 +61,7 @@ sinks:
     // Close the current 5-minute window (a clock ahead for the aggregator only).
     const block = Math.floor(Date.now() / 300_000) * 300_000;
     await agent.aggregateNow(block + 300_000 + 11_000);
-    await agent.sync();
+    await agent.control.sync();
 
     const influxBoard = await dashboard("solar-influxdb.json");
     const nodes = await influxQuery(influx.port, {

@@ -58,7 +58,7 @@ Deno.test("POST /reload adds a sink without a restart; an invalid file keeps the
     assert.equal(bad.status, 400);
     assert.match(bad.body.errors[0], /unknown key "bogus"/);
     assert.ok(agent.deliveries.has("influx"), "the running config stays in force");
-    const status = agent.status() as { reload: { ok: boolean; errors: string[] } };
+    const status = agent.control.status() as { reload: { ok: boolean; errors: string[] } };
     assert.equal(status.reload.ok, false);
   } finally {
     await agent.stop();
@@ -81,7 +81,7 @@ Deno.test("a changed sink resumes from its cursor: records buffered across the r
       file,
       config(dir, port, influxSink(influx.port).replace("max_wait: 50ms", "max_wait: 60ms")),
     );
-    const r = await agent.reload();
+    const r = await agent.control.reload();
     assert.deepEqual(r.changed, ["sink.influx"]);
     await influx.start();
     await agent.sources.get("mppt1")!.source.stop();
@@ -159,7 +159,7 @@ sources:
   try {
     const source = agent.sources.get("units")!.source;
     await Deno.writeTextFile(file, policies(7));
-    const result = await agent.reload();
+    const result = await agent.control.reload();
     assert.equal(result.ok, true);
     assert.deepEqual(result.changed, ["source.units"]);
     assert.equal(agent.sources.get("units")!.source, source, "updated in place, not restarted");

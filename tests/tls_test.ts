@@ -49,11 +49,13 @@ sources:
     ca: await Deno.readTextFile(ca.ca),
   });
   try {
-    await waitFor(() => agent.health().components["mqtt.units"] === "up", { what: "subscribed" });
+    await waitFor(() => agent.control.health().components["mqtt.units"] === "up", {
+      what: "subscribed",
+    });
     assert.equal(agent.store.status.state, "up", "Redis over TLS");
     await pub.publishAsync("site/a", "21.5", { qos: 1 });
     await waitFor(async () => {
-      const points = await agent.query({
+      const points = await agent.control.query({
         node: "a",
         from: Date.now() - 60_000,
         to: Date.now() + 1000,
@@ -61,7 +63,7 @@ sources:
       return points.length === 1;
     }, { what: "the sample in Redis, over TLS both ways" });
     // Without the CA the server's certificate is not trusted: that source never connects.
-    const untrusted = agent.status().sources.untrusted;
+    const untrusted = agent.control.status().sources.untrusted;
     assert.notEqual(untrusted.state, "up");
     assert.match(String(untrusted.last_error?.message), /certificate|unknown issuer|self.signed/i);
   } finally {

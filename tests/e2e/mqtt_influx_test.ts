@@ -79,7 +79,7 @@ sinks:
       q: `SELECT "seq" FROM "mqtt" WHERE "node" = 'clock'`,
     });
     assert.deepEqual(timed[0].values, [[own * 1000, -1]]);
-    assert.equal(agent.status().sources.units.dropped.bad_timestamp, 1);
+    assert.equal(agent.control.status().sources.units.dropped.bad_timestamp, 1);
   } finally {
     await pub.endAsync();
     await agent.stop();

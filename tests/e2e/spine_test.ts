@@ -65,7 +65,7 @@ sinks:
     // Close the current minute (a clock ahead for the aggregator only) and forward its window.
     const minute = Math.floor(clock.now() / 60_000) * 60_000;
     await agent.aggregateNow(minute + 60_000 + 11_000);
-    await agent.sync();
+    await agent.control.sync();
     const w = await influxQuery(influx.port, {
       db: "solar",
       q: 'SELECT "V_avg", "V_min", "V_max", "V_count" FROM "vedirect_1m" WHERE "node" = \'mppt1\'',
@@ -74,7 +74,7 @@ sinks:
     const [time, avg, min, max, n] = w[0].values[0] as number[];
     assert.equal(time, minute);
     assert.ok(min <= avg && avg <= max && n >= 1);
-    const stored = await agent.query({ node: "mppt1", from: minute, to: minute + 60_000 });
+    const stored = await agent.control.query({ node: "mppt1", from: minute, to: minute + 60_000 });
     // Samples keep arriving after the (early, fake-clock) aggregation, never fewer.
     assert.ok(n <= stored.length, "the window counts stored seconds of the minute");
   } finally {

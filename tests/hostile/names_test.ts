@@ -68,7 +68,7 @@ sinks:
     );
     const nodes = [...Deno.readDirSync(`${data}/timelapse-cams`)].map((e) => e.name).sort();
     assert.deepEqual(nodes, ["~2E", "~2E~2E"]);
-    assert.equal(agent.status().sources.cams.dropped.bad_node_name, 1, "the 1 KB node id");
+    assert.equal(agent.control.status().sources.cams.dropped.bad_node_name, 1, "the 1 KB node id");
   } finally {
     await pub.endAsync();
     await agent.stop();

@@ -46,7 +46,9 @@ sinks: {}
     return new Map(families.map((f) => [f.name, f]));
   };
   try {
-    await waitFor(() => agent.health().components["mqtt.units"] === "up", { what: "mqtt up" });
+    await waitFor(() => agent.control.health().components["mqtt.units"] === "up", {
+      what: "mqtt up",
+    });
     await pub.publishAsync("site/boiler", JSON.stringify({ temperature: 61.5, pump: true }), {
       qos: 1,
     });
@@ -70,7 +72,9 @@ sinks: {}
       return { value: Number(hit.value), labels: hit.labels! };
     };
     const values = (node: string) =>
-      (agent.status().sources[node] as unknown as { device: { values: Record<string, number> } })
+      (agent.control.status().sources[node] as unknown as {
+        device: { values: Record<string, number> };
+      })
         .device.values;
 
     // VE.Direct: base units, identity labels.

@@ -100,7 +100,9 @@ Deno.test("the card: plain names with labels in tooltips, every field, history f
     // Unfolded, it stays so across the live refreshes (every 2 s).
     await new Promise((r) => setTimeout(r, 2500));
     assert.equal(await page.locator(`${bmv} details td[data-field="H17"]`).isVisible(), true);
-    const ttg = agent.status().sources.bmv1 as unknown as { device: { values: { TTG: number } } };
+    const ttg = agent.control.status().sources.bmv1 as unknown as {
+      device: { values: { TTG: number } };
+    };
     if (ttg.device.values.TTG === -1) {
       assert.equal(await page.textContent(`${bmv} td[data-field="TTG"]`), "∞");
     }
@@ -251,15 +253,18 @@ Deno.test("pause/resume a sink and reload need the token; without it nothing cha
     assert.equal((await post("/sinks/cloud/pause")).status, 401);
     assert.equal((await post("/reload")).status, 401);
     assert.equal(
-      agent.status().sinks &&
-        (agent.status().sinks as Record<string, { paused?: boolean }>).cloud.paused,
+      agent.control.status().sinks &&
+        (agent.control.status().sinks as Record<string, { paused?: boolean }>).cloud.paused,
       undefined,
     );
     assert.deepEqual(await post("/sinks/cloud/pause", TOKEN), {
       status: 200,
       body: { sink: "cloud", paused: true },
     });
-    assert.equal((agent.status().sinks as Record<string, { paused?: boolean }>).cloud.paused, true);
+    assert.equal(
+      (agent.control.status().sinks as Record<string, { paused?: boolean }>).cloud.paused,
+      true,
+    );
     assert.equal((await post("/sinks/nope/pause", TOKEN)).status, 404);
     assert.deepEqual(await post("/sinks/cloud/resume", TOKEN), {
       status: 200,

@@ -63,7 +63,7 @@ Deno.test("30 JPEG frames over MQTT become one video in S3 (ffprobe: 30 frames, 
   const send = (payload: Uint8Array) =>
     pub.publishAsync(`pepeunit/${CAM}/pepeunit`, Buffer.from(payload), { qos: 1 });
   const status = () =>
-    (agent.status().sources as Record<string, Record<string, unknown>>).cams as {
+    (agent.control.status().sources as Record<string, Record<string, unknown>>).cams as {
       nodes: Record<string, { dropped: Record<string, number>; stored_bytes: number }>;
       timelapse: { frames: number; bytes: number; ffmpeg: string };
     };

@@ -78,13 +78,13 @@ sinks: {}
       what: "30 + 20 seconds forwarded",
     });
     assert.deepEqual(agent.sources.get("vem")!.status.dropped, { bad_value: 1 });
-    const points = await agent.query({ node: "mppt1", from: T0, to: T0 + 60_000 }) as {
+    const points = await agent.control.query({ node: "mppt1", from: T0, to: T0 + 60_000 }) as {
       ts: number;
       fields: Record<string, unknown>;
     }[];
     assert.equal(points.length, 30);
     assert.deepEqual(points[3], { ts: T0 + 3000, fields: { V: 13.03, LOAD: 1 } });
-    await agent.sync();
+    await agent.control.sync();
     await agent.stop();
 
     // Meanwhile more seconds arrive and the oldest are trimmed; after a restart only the new go.

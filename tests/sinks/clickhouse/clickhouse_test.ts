@@ -159,7 +159,7 @@ Deno.test("each policy end to end: NRecords keeps N, TimeWindow rows expire, Agg
     }, { what: "file rows trimmed to 2" });
 
     // Drops are counted per node with the reason.
-    const nodes = (agent.status().sources as Record<
+    const nodes = (agent.control.status().sources as Record<
       string,
       { nodes: Record<string, { dropped: Record<string, number>; stored_bytes: number }> }
     >).units.nodes;
@@ -264,13 +264,13 @@ sinks:
       );
       return r.map((x) => x[0]).join(",") === "298,299,300";
     }, { what: "X trimmed to 3" });
-    const nodes = (agent.status().sources as Record<
+    const nodes = (agent.control.status().sources as Record<
       string,
       { nodes: Record<string, { dropped: Record<string, number> }> }
     >).units.nodes;
     assert.deepEqual(nodes[Y].dropped, { over_max_size: 6 });
     assert.deepEqual(nodes[T].dropped, {});
-    assert.equal(agent.health().components["clickhouse.ch"], "up");
+    assert.equal(agent.control.health().components["clickhouse.ch"], "up");
   } finally {
     await pub.endAsync();
     await agent.stop();

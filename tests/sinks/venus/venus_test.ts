@@ -79,7 +79,7 @@ Deno.test("a Victron MQTT client finds the installation, gets its echo, is not f
       /^v3\.\d+/,
     );
     // Values as decoded, as /status shows them.
-    const status = agent.status().sources as Record<
+    const status = agent.control.status().sources as Record<
       string,
       { device: { values: Record<string, number> } }
     >;
@@ -104,7 +104,7 @@ Deno.test("a Victron MQTT client finds the installation, gets its echo, is not f
         "number",
       );
     }
-    assert.ok((agent.status().sources.mppt1.counters.history_reads ?? 0) >= 1);
+    assert.ok((agent.control.status().sources.mppt1.counters.history_reads ?? 0) >= 1);
     assert.equal(
       typeof JSON.parse(got.get("N/c0619ab00001/battery/512/TimeToGo")!).value,
       "number",
