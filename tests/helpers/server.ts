@@ -53,6 +53,8 @@ export function fetchWith(tls?: TestCa): typeof fetch {
 /** A running server process with its port and temp dir. */
 export class Server {
   #child: Deno.ChildProcess | null = null;
+  /** How {@link stop} ends the process (its data is thrown away either way). */
+  stopSignal: Deno.Signal = "SIGTERM";
 
   constructor(
     readonly name: string,
@@ -87,7 +89,7 @@ export class Server {
 
   /** Stops the process and removes its temp dir. */
   async stop(): Promise<void> {
-    await this.kill("SIGTERM");
+    await this.kill(this.stopSignal);
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 

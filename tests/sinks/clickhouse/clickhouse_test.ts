@@ -22,6 +22,7 @@ import {
   startS3rver,
   waitFor,
 } from "../../helpers/servers.ts";
+import type { Server } from "../../helpers/server.ts";
 
 configureLog({ level: "error" });
 
@@ -62,9 +63,8 @@ async function rows(port: number, sql: string): Promise<string[][]> {
   return text.trim() === "" ? [] : text.trim().split("\n").map((l) => l.split("\t"));
 }
 
-Deno.test("each policy end to end: NRecords keeps N, TimeWindow rows expire, Aggregation values, LastValue, files in S3", async () => {
+async function policiesEndToEnd(ch: Server): Promise<void> {
   const broker = await startMosquitto();
-  const ch = await startClickHouse();
   const s3 = await startS3rver();
   const dir = await Deno.makeTempDir();
   // The gateway's minute starts a second after the test does: the Aggregation window cannot end
@@ -181,13 +181,12 @@ Deno.test("each policy end to end: NRecords keeps N, TimeWindow rows expire, Agg
   } finally {
     await pub.endAsync();
     await agent.stop();
-    await Promise.all([broker.stop(), ch.stop(), s3.stop()]);
+    await Promise.all([broker.stop(), s3.stop()]);
   }
-});
+}
 
-Deno.test("ClickHouse down while publishing, then back: nothing lost, no duplicates; nodes keep their own policies; bad payloads block nothing", async () => {
+async function clickhouseOutage(ch: Server): Promise<void> {
   const broker = await startMosquitto();
-  const ch = await startClickHouse();
   const dir = await Deno.makeTempDir();
   const X = "66666666-6666-4666-8666-666666666666";
   const Y = "77777777-7777-4777-8777-777777777777";
@@ -208,7 +207,7 @@ sources:
         ${Y}: {processing_policy: {policy_type: NRecords, n_records_count: 1000}, filters: {max_size: 16}}
         ${T}: {processing_policy: {policy_type: TimeWindow, time_window_size: 3600}}
 sinks:
-  ch: {type: clickhouse, url: "http://127.0.0.1:${ch.port}", max_wait: 50ms, batch_size: 100, retention_every: 200ms, backoff_min: 100ms, backoff_max: 300ms, timeout: 2s}
+  ch: {type: clickhouse, url: "http://127.0.0.1:${ch.port}", max_wait: 50ms, batch_size: 100, retention_every: 200ms, database: outage, backoff_min: 100ms, backoff_max: 300ms, timeout: 2s}
 `,
     gatewaySchema,
   ));
@@ -219,7 +218,7 @@ sinks:
   try {
     await send(Y, "0");
     await waitFor(
-      async () => (await rows(ch.port, "SELECT count() FROM n_last_entry"))[0][0] === "1",
+      async () => (await rows(ch.port, "SELECT count() FROM outage.n_last_entry"))[0][0] === "1",
       { what: "first row" },
     );
     await ch.kill();
@@ -240,27 +239,27 @@ sinks:
     await waitFor(async () => {
       const r = await rows(
         ch.port,
-        `SELECT count() FROM window_entry WHERE unit_node_uuid = '${T}'`,
+        `SELECT count() FROM outage.window_entry WHERE unit_node_uuid = '${T}'`,
       );
       return r[0][0] === "306";
     }, { what: "306 window rows", timeoutMs: 30_000 });
     await waitFor(async () => {
       const r = await rows(
         ch.port,
-        `SELECT count(), uniqExact(create_datetime, create_ms), min(toUInt32OrZero(state)), max(toUInt32OrZero(state)), countIf(state = '{not json') FROM n_last_entry WHERE unit_node_uuid = '${Y}'`,
+        `SELECT count(), uniqExact(create_datetime, create_ms), min(toUInt32OrZero(state)), max(toUInt32OrZero(state)), countIf(state = '{not json') FROM outage.n_last_entry WHERE unit_node_uuid = '${Y}'`,
       );
       return r[0].join(" ") === "307 307 0 300 6";
     }, { what: "307 rows of Y (the broken JSON is text to pepeunit), each once" });
     const t = await rows(
       ch.port,
-      `SELECT count(), uniqExact(state) FROM window_entry WHERE unit_node_uuid = '${T}'`,
+      `SELECT count(), uniqExact(state) FROM outage.window_entry WHERE unit_node_uuid = '${T}'`,
     );
     assert.deepEqual(t, [["306", "301"]]);
     // X keeps its own 3, Y its 1000 (a shared buffer would have applied one to both).
     await waitFor(async () => {
       const r = await rows(
         ch.port,
-        `SELECT state FROM n_last_entry FINAL WHERE unit_node_uuid = '${X}' ORDER BY create_datetime, create_ms`,
+        `SELECT state FROM outage.n_last_entry FINAL WHERE unit_node_uuid = '${X}' ORDER BY create_datetime, create_ms`,
       );
       return r.map((x) => x[0]).join(",") === "298,299,300";
     }, { what: "X trimmed to 3" });
@@ -274,12 +273,11 @@ sinks:
   } finally {
     await pub.endAsync();
     await agent.stop();
-    await Promise.all([broker.stop(), ch.stop()]);
+    await broker.stop();
   }
-});
+}
 
-Deno.test("expired TimeWindow rows are deleted on a server without TTL; node ids that are not UUIDs get stable ones", async () => {
-  const ch = await startClickHouse();
+async function retentionWithoutTtl(ch: Server): Promise<void> {
   const status = new ComponentStatus("ch", "clickhouse");
   const sink = new ClickHouseSink(
     clickhouseSchema.parse({
@@ -326,6 +324,26 @@ Deno.test("expired TimeWindow rows are deleted on a server without TTL; node ids
     assert.match(uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   } finally {
     await sink.close();
+  }
+}
+
+// One clickhouse-server for the file (it takes seconds to start); each step has its own database.
+Deno.test("ClickHouse sink and storage policies on clickhouse-server 18.16", async (t) => {
+  const ch = await startClickHouse();
+  try {
+    await t.step(
+      "each policy end to end: NRecords keeps N, TimeWindow rows expire, Aggregation values, LastValue, files in S3",
+      () => policiesEndToEnd(ch),
+    );
+    await t.step(
+      "ClickHouse down while publishing, then back: nothing lost, no duplicates; nodes keep their own policies; bad payloads block nothing",
+      () => clickhouseOutage(ch),
+    );
+    await t.step(
+      "expired TimeWindow rows are deleted on a server without TTL; node ids that are not UUIDs get stable ones",
+      () => retentionWithoutTtl(ch),
+    );
+  } finally {
     await ch.stop();
   }
 });
