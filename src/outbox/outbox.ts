@@ -5,6 +5,7 @@ import { ComponentStatus, errorMessage } from "../status.ts";
 import type { Clock } from "../util/clock.ts";
 import { DamagedFileError, moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
 import { DeadLetters } from "./dead_letters.ts";
+import { Retention } from "./retention.ts";
 import { salvageOutbox } from "./salvage.ts";
 import { SinkCursor } from "./cursors.ts";
 
@@ -95,6 +96,7 @@ export class Outbox {
   #insertMany!: StatementSync;
   #putReceipt!: StatementSync;
   #getReceipt!: StatementSync;
+  #retention!: Retention;
 
   constructor(readonly options: OutboxOptions) {}
 
@@ -142,6 +144,13 @@ export class Outbox {
     this.#getReceipt = this.#db.prepare(
       "SELECT digest FROM receipts WHERE source = ? AND id = ?",
     );
+    this.#retention = new Retention(this.#db, {
+      cursors: this.#cursors,
+      maxAgeMs: this.options.maxAgeMs,
+      now: () => this.#now(),
+      freed: (bytes) => this.#bytes -= bytes,
+      log: this.options.log,
+    });
     this.#countHeld();
   }
 
@@ -227,7 +236,7 @@ export class Outbox {
           Math.floor(this.options.maxBytes / 50),
         );
         need -= this.deadLetters.dropOldest(need);
-        if (need > 0) this.#dropOldest(need, "buffer_full");
+        if (need > 0) this.#retention.dropOldest(need, "buffer_full");
       } catch (e) {
         return this.#refuse(rows.length, ioReason(e), e);
       }
@@ -240,7 +249,7 @@ export class Outbox {
       if (this.options.onFull !== "drop_oldest") return this.#refuse(rows.length, reason, e);
       try {
         this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-        this.#dropOldest(Math.max(size, Math.floor(this.#bytes / 10)), reason);
+        this.#retention.dropOldest(Math.max(size, Math.floor(this.#bytes / 10)), reason);
         this.#insertRows(rows, now, receipts);
       } catch (e2) {
         return this.#refuse(rows.length, reason, e2);
@@ -304,40 +313,6 @@ export class Outbox {
     return row ? String(row.digest) : undefined;
   }
 
-  /** Drops the oldest rows until `need` bytes are free, counting drops per sink that had not sent them. */
-  #dropOldest(need: number, reason: string): void {
-    let freed = 0;
-    let upTo = 0;
-    for (const row of this.#db.prepare("SELECT id, bytes FROM records ORDER BY id").iterate()) {
-      freed += Number(row.bytes);
-      upTo = Number(row.id);
-      if (freed >= need) break;
-    }
-    if (upTo > 0) this.#dropUpTo(upTo, reason);
-  }
-
-  #dropUpTo(upTo: number, reason: string): void {
-    for (const [sink, cursor] of this.#cursors) {
-      const lost = cursor.moveTo(upTo);
-      if (lost > 0) {
-        cursor.status.drop(reason, lost);
-        this.options.log.warn("outbox dropped undelivered records", {
-          sink,
-          reason,
-          records: lost,
-        });
-      }
-    }
-    this.#deleteUpTo(upTo);
-  }
-
-  #deleteUpTo(id: number): void {
-    const freed = this.#db.prepare("SELECT COALESCE(SUM(bytes), 0) AS b FROM records WHERE id <= ?")
-      .get(id)?.b;
-    this.#db.prepare("DELETE FROM records WHERE id <= ?").run(id);
-    this.#bytes -= Number(freed);
-  }
-
   /**
    * The next records for a sink after its cursor, oldest first: at most `limit`
    * records and, past the first, at most `maxBytes` (files and videos are large).
@@ -389,23 +364,7 @@ export class Outbox {
 
   /** Removes rows every sink has passed, and rows older than max_age. */
   compact(): void {
-    const min = this.#db.prepare("SELECT MIN(last_id) AS m FROM cursors").get()?.m;
-    if (min !== null && min !== undefined && Number(min) > 0) {
-      const first = this.#db.prepare("SELECT MIN(id) AS m FROM records").get()?.m;
-      if (first !== null && first !== undefined && Number(first) <= Number(min)) {
-        this.#deleteUpTo(Number(min));
-      }
-    }
-    if (this.options.maxAgeMs > 0) {
-      // Rows are appended in time order: walk from the oldest and stop at the first young one.
-      const cutoff = this.#now() - this.options.maxAgeMs;
-      let old = 0;
-      for (const row of this.#db.prepare("SELECT id, created FROM records ORDER BY id").iterate()) {
-        if (Number(row.created) >= cutoff) break;
-        old = Number(row.id);
-      }
-      if (old > 0) this.#dropUpTo(old, "expired");
-    }
+    this.#retention.compact();
   }
 
   /** Queue depth of one sink: records, bytes and age of the oldest. */
