@@ -97,8 +97,9 @@ Deno.test("the card: plain names with labels in tooltips, every field, history f
     );
     await page.click(`${bmv} details summary`);
     assert.equal(await page.locator(`${bmv} details td[data-field="H17"]`).isVisible(), true);
-    // Unfolded, it stays so across the live refreshes (every 2 s).
-    await new Promise((r) => setTimeout(r, 2500));
+    // Unfolded, it stays so across the live refreshes (every 2 s): once a second refresh is
+    // fetched, the first one has been applied.
+    for (let i = 0; i < 2; i++) await page.waitForResponse((r) => r.url().includes("/fragment"));
     assert.equal(await page.locator(`${bmv} details td[data-field="H17"]`).isVisible(), true);
     const ttg = agent.control.status().sources.bmv1 as unknown as {
       device: { values: { TTG: number } };

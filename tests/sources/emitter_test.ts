@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { BatchEmitter } from "../../src/sources/emitter.ts";
+import { waitFor } from "../helpers/server.ts";
 
 Deno.test("while one batch is being handed over, the next gathers and goes as soon as it is done", async () => {
   const batches: number[][] = [];
@@ -15,7 +16,7 @@ Deno.test("while one batch is being handed over, the next gathers and goes as so
     onFull: "refuse",
   });
   emitter.push(0);
-  await new Promise((r) => setTimeout(r, 5));
+  await waitFor(() => batches.length === 1, { what: "the first hand-over" });
   for (let i = 1; i <= 250; i++) emitter.push(i);
   assert.deepEqual(batches.map((b) => b.length), [1]);
   release();
@@ -26,9 +27,10 @@ Deno.test("while one batch is being handed over, the next gathers and goes as so
 
 Deno.test("bounded in items and bytes: refuse says so, drop_oldest counts what it dropped", async () => {
   let hold = true;
+  let handed = 0;
   const gate = Promise.withResolvers<void>();
   const refusing = new BatchEmitter<string>({
-    handle: () => hold ? gate.promise : Promise.resolve(),
+    handle: () => (handed++, hold ? gate.promise : Promise.resolve()),
     batch: 1,
     maxWait: 0,
     maxQueued: 100,
@@ -37,7 +39,7 @@ Deno.test("bounded in items and bytes: refuse says so, drop_oldest counts what i
     onFull: "refuse",
   });
   refusing.push("first"); // taken into the hand-over that hangs
-  await new Promise((r) => setTimeout(r, 5));
+  await waitFor(() => handed === 1, { what: "the hanging hand-over" });
   assert.equal(refusing.push("12345"), true);
   assert.equal(refusing.push("67890"), true);
   assert.equal(refusing.full, true);
@@ -50,8 +52,9 @@ Deno.test("bounded in items and bytes: refuse says so, drop_oldest counts what i
   assert.equal(refusing.bytes, 0);
 
   let dropped = 0;
+  let taken = 0;
   const dropping = new BatchEmitter<number>({
-    handle: () => new Promise(() => {}),
+    handle: () => (taken++, new Promise(() => {})),
     batch: 1,
     maxWait: 0,
     maxQueued: 3,
@@ -59,7 +62,7 @@ Deno.test("bounded in items and bytes: refuse says so, drop_oldest counts what i
     dropped: (n) => dropped += n,
   });
   dropping.push(0);
-  await new Promise((r) => setTimeout(r, 5));
+  await waitFor(() => taken === 1, { what: "the hand-over that never ends" });
   for (let i = 1; i <= 10; i++) dropping.push(i);
   assert.equal(dropping.queued, 3);
   assert.equal(dropped, 7);
