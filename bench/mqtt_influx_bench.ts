@@ -11,10 +11,22 @@ import {
   startInfluxd,
   startMosquitto,
 } from "../tests/helpers/servers.ts";
+import { RUN_FLAGS } from "../tests/helpers/cli.ts";
 import { spawnPublisher } from "../tests/helpers/publisher.ts";
 import { report } from "./util.ts";
 
 const MESSAGES = Number(Deno.env.get("BENCH_E2E_MESSAGES") ?? 200_000);
+/** A directory for V8 profiles of the gateway (read them with `node --prof-process`). */
+const PROFILE_DIR = Deno.env.get("BENCH_PROFILE_DIR");
+
+function gatewayFlags(nodes: number): string[] | undefined {
+  if (!PROFILE_DIR) return undefined;
+  const [v8, ...rest] = RUN_FLAGS;
+  return [
+    `${v8},--prof,--logfile=${PROFILE_DIR}/gateway-${nodes}.log,--no-logfile-per-isolate`,
+    ...rest,
+  ];
+}
 
 async function gzip(text: string): Promise<Uint8Array> {
   const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
@@ -73,8 +85,7 @@ sources:
   units: {type: mqtt, url: "mqtt://127.0.0.1:${broker.port}", topics: ["pepeunit/+/pepeunit"]}
 sinks:
   influx: {type: influxdb, url: "http://127.0.0.1:${influx.port}", database: ${db}, create_database: true, batch_size: 5000, max_wait: 200ms}
-`
-  );
+`, { flags: gatewayFlags(nodes) });
   try {
     await gw.up("mqtt.units");
     const started = performance.now();

@@ -29,6 +29,7 @@ export interface StatusDoc {
   outbox: Status;
   store: Status;
   http: Status;
+  reload: { ok: boolean; errors?: string[] } | null;
   [key: string]: unknown;
 }
 
@@ -54,12 +55,23 @@ export function rssMiB(pid: number): number {
  */
 export async function startGateway(
   yaml: (port: number, dataDir: string) => string,
-  options: { dir?: string; env?: Record<string, string>; timeoutMs?: number; nofile?: number } = {},
+  options: {
+    dir?: string;
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    nofile?: number;
+    /** Deno flags instead of the run task's (a bench adds a profiler's). */
+    flags?: string[];
+  } = {},
 ): Promise<GatewayProcess> {
   const port = freePort();
   const dir = options.dir ?? await Deno.makeTempDir({ prefix: "gateway-" });
   await Deno.writeTextFile(`${dir}/gateway.yml`, yaml(port, `${dir}/data`));
-  const child = spawnGateway(`${dir}/gateway.yml`, { env: options.env, nofile: options.nofile });
+  const child = spawnGateway(`${dir}/gateway.yml`, {
+    env: options.env,
+    nofile: options.nofile,
+    flags: options.flags,
+  });
   const url = `http://127.0.0.1:${port}`;
   const stderr = new Response(child.stderr).text();
   try {

@@ -6,8 +6,12 @@ import { Liveness } from "../liveness.ts";
 import { brokerFields, closeBroker, connectBroker, publishAll } from "../../mqtt/broker.ts";
 import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../plugin.ts";
 import { LruMap } from "../../util/lru.ts";
+import { deadline } from "../../util/timing.ts";
 import { MAX_DEVICES } from "../liveness.ts";
 import { sensorFor } from "./sensors.ts";
+
+/** How long a stop waits for the broker to take the offline status. */
+const CLOSE_WAIT_MS = 2000;
 
 /** Config of the Home Assistant MQTT discovery sink. */
 export const homeassistantSchema = z.strictObject({
@@ -157,9 +161,15 @@ export class HomeAssistantSink implements Sink {
     const client = this.#client;
     this.#client = null;
     if (client) {
-      await client.publishAsync(`${this.base}/status`, "offline", { qos: 1, retain: true }).catch(
-        () => {},
-      );
+      // A message published while disconnected waits in mqtt.js's queue for ever: the stop
+      // would hang until stop_timeout. The broker's last will says "offline" then.
+      if (client.connected) {
+        const sent = client.publishAsync(`${this.base}/status`, "offline", {
+          qos: 1,
+          retain: true,
+        });
+        await deadline(sent, CLOSE_WAIT_MS, "the offline status").catch(() => {});
+      }
       await closeBroker(client);
     }
   }
