@@ -11,6 +11,7 @@ import {
   startInfluxd,
   startMosquitto,
 } from "../tests/helpers/servers.ts";
+import mqtt from "mqtt";
 import { RUN_FLAGS } from "../tests/helpers/cli.ts";
 import { spawnPublisher } from "../tests/helpers/publisher.ts";
 import { report } from "./util.ts";
@@ -69,6 +70,35 @@ async function ceiling(influx: Server, nodes: number): Promise<number> {
   return MESSAGES / ((performance.now() - started) / 1000);
 }
 
+/**
+ * mqtt.js alone in Deno, doing nothing with the messages: the most a gateway
+ * built on it can take from mosquitto on this machine.
+ */
+async function subscriberCeiling(nodes: number): Promise<number> {
+  const broker = await startMosquitto({
+    config: "max_queued_messages 0\nmax_inflight_messages 0\n",
+  });
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const client = await mqtt.connectAsync(url, { clientId: "ceiling" });
+  try {
+    let n = 0;
+    const all = Promise.withResolvers<void>();
+    client.on("message", () => {
+      if (++n === MESSAGES) all.resolve();
+    });
+    await client.subscribeAsync("pepeunit/+/pepeunit", { qos: 1 });
+    const started = performance.now();
+    const publisher = spawnPublisher(url, MESSAGES, nodes);
+    await all.promise;
+    const rate = MESSAGES / ((performance.now() - started) / 1000);
+    await publisher.status;
+    return rate;
+  } finally {
+    await client.endAsync();
+    await broker.stop();
+  }
+}
+
 async function endToEnd(
   influx: Server,
   nodes: number,
@@ -112,6 +142,7 @@ export async function benchMqttInflux(): Promise<void> {
     const influx = await startInfluxd();
     try {
       const top = await ceiling(influx, nodes);
+      const subscriber = await subscriberCeiling(nodes);
       const e2e = await endToEnd(influx, nodes);
       report(
         `influxd alone (5000-line gzip batches)`,
@@ -119,12 +150,19 @@ export async function benchMqttInflux(): Promise<void> {
         `${MESSAGES} points, ${nodes} series`,
       );
       report(
+        `mosquitto -> mqtt.js doing nothing`,
+        `${Math.round(subscriber)} msgs/s`,
+        `${MESSAGES} QoS 1 messages, ${nodes} nodes, ${
+          (100 * subscriber / top).toFixed(0)
+        }% of influxd alone: the most a gateway on mqtt.js can take here`,
+      );
+      report(
         `mosquitto -> gateway -> influxd`,
         `${Math.round(e2e.rate)} points/s`,
         `${e2e.stored} of ${MESSAGES} QoS 1 messages stored as distinct points, ${nodes} nodes, ` +
-          `${(100 * e2e.rate / top).toFixed(0)}% of influxd alone, gateway RSS max ${
-            e2e.rss.toFixed(0)
-          } MiB`,
+          `${(100 * e2e.rate / top).toFixed(0)}% of influxd alone, ${
+            (100 * e2e.rate / subscriber).toFixed(0)
+          }% of mqtt.js alone, gateway RSS max ${e2e.rss.toFixed(0)} MiB`,
       );
     } finally {
       await influx.stop();
