@@ -6,7 +6,7 @@
 import { parseDuration } from "../config/types.ts";
 import type { Stats, Window } from "../model.ts";
 import { esc, runs, type TimePoint, value } from "../util/html.ts";
-import { PAGE_STYLE } from "./page.ts";
+import { CARRY_TOKEN, PAGE_STYLE } from "./page.ts";
 
 const DAY = 86_400_000;
 const W = 720;
@@ -105,6 +105,8 @@ export function renderDevice(
     options.level ? `${esc(options.level)} windows: average line, min..max band` : "no windows"
   } · times UTC</p>
 ${charts || "<p>No windows stored for this device in the last 24 hours yet.</p>"}
+<script>${CARRY_TOKEN}
+carryToken('a[href="../"]');</script>
 </body></html>`;
 }
 

@@ -107,6 +107,14 @@ details{margin-top:6px}summary{cursor:pointer;color:#888}
 .scroll{overflow-x:auto}.err{color:var(--bad);overflow-wrap:anywhere}.errors{padding-left:18px}
 `;
 
+/**
+ * Page script: a read token given in the page's address goes along on its links
+ * (it is never written into the page itself).
+ */
+export const CARRY_TOKEN = `const token = new URLSearchParams(location.search).get("token");
+const carryToken = (links) => token && document.querySelectorAll(links)
+  .forEach((a) => { a.search = "?token=" + encodeURIComponent(token); });`;
+
 /** The whole page. */
 export function renderPage(
   s: StatusJson,
@@ -122,10 +130,8 @@ export function renderPage(
   } · <a href="/status">/status</a> · <a href="/metrics">/metrics</a></p>
 <div id="live">${renderFragment(s, sparks)}</div>
 <script>
-// A read token given in the page's address goes along (never written into the page).
-const token = new URLSearchParams(location.search).get("token");
-const withToken = () => token && document.querySelectorAll('a[href^="device/"]')
-  .forEach((a) => { a.search = "?token=" + encodeURIComponent(token); });
+${CARRY_TOKEN}
+const withToken = () => carryToken('a[href^="device/"], a[href="/status"], a[href="/metrics"]');
 withToken();
 setInterval(async () => {
   try {

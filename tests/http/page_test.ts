@@ -172,7 +172,12 @@ sinks: {}
         await browser.newPage({ viewport: { width: 1280, height: 900 } }),
       ]
     ) {
-      await page.goto(`${url}/device/mppt1`);
+      // A read token in the address goes along on the way back (not written into the page).
+      await page.goto(`${url}/device/mppt1?token=t0k`);
+      assert.equal(
+        await page.evaluate<string>(`document.querySelector("p.sub a").href`),
+        `${url}/?token=t0k`,
+      );
       for (const field of ["V", "PPV", "I"]) {
         const figure = page.locator(`figure[data-field="${field}"]`);
         assert.equal(await figure.count(), 1, field);
