@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs the tests whose gateways play simulated Victron devices (their sun follows the clock) with
 # the clock at five hours of the day (libfaketime): no result may depend on the hour of the run.
-# Not part of run.sh: libfaketime makes some tools hang (redis-cli; stty and cat reading a pty in
-# cli_test.ts), so the files that spawn those are left out here.
+# Not part of run.sh: libfaketime makes some tools hang (redis-server and redis-cli; stty and cat
+# reading a pty in cli_test.ts), and influxd (Go) does not see the faked time (its now() in the
+# dashboards' queries), so the files that start those are left out here.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 command -v faketime >/dev/null || { echo "needs faketime (apt-get install faketime)"; exit 2; }
-files=$(grep -l "simulate" -r tests --include='*_test.ts' | grep -v -e redis_test -e config/ -e cli_test)
+files=$(grep -l -e "simulate" -e "startVan" -r tests --include='*_test.ts' | xargs grep -L "startRedis" |
+  grep -v -e config/ -e cli_test -e dashboards_test)
 day=$(date -u +%F)
 status=0
 for hour in 03:10 09:20 12:30 17:40 22:50; do

@@ -10,6 +10,7 @@ import { Agent } from "../../src/agent.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { gatewaySchema } from "../../src/config/schema.ts";
 import { configureLog } from "../../src/log.ts";
+import { shiftedClock } from "../../src/util/clock.ts";
 import { freePort, startMosquitto, waitFor } from "../helpers/servers.ts";
 
 configureLog({ level: "error" });
@@ -21,12 +22,21 @@ interface Family {
   metrics: { value: string; labels?: Record<string, string> }[];
 }
 
+/** The site's clock: noon in June, the simulated battery charging (time-to-go infinite). */
+const SUMMER_NOON = shiftedClock(Date.UTC(2026, 5, 21, 12));
+
+/** A Prometheus sample value: a float, or +Inf / -Inf / NaN (which Number() reads as NaN). */
+function promFloat(text: string): number {
+  return { "+Inf": Infinity, "-Inf": -Infinity, "NaN": NaN }[text] ?? Number(text);
+}
+
 Deno.test("/metrics exposes every source's measured values, in base units, bounded", async () => {
   const broker = await startMosquitto();
   const dir = await Deno.makeTempDir();
   const port = freePort();
-  const agent = new Agent(parseConfig(
-    `gateway: {id: site, data_dir: ${dir}}
+  const agent = new Agent(
+    parseConfig(
+      `gateway: {id: site, data_dir: ${dir}}
 http: {port: ${port}, token: t, metrics_max_nodes: 6}
 sources:
   mppt1: {type: vedirect, simulate: mppt, interval: 200ms}
@@ -34,8 +44,10 @@ sources:
   units: {type: mqtt, url: "mqtt://127.0.0.1:${broker.port}", topics: ["site/+"], client_id: m}
 sinks: {}
 `,
-    gatewaySchema,
-  ));
+      gatewaySchema,
+    ),
+    { clock: SUMMER_NOON },
+  );
   const url = `http://127.0.0.1:${port}`;
   const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
   await agent.start();
@@ -69,7 +81,7 @@ sinks: {}
         Object.entries(labels).every(([k, v]) => s.labels?.[k] === v)
       );
       assert.ok(hit, `${name} ${JSON.stringify(labels)}`);
-      return { value: Number(hit.value), labels: hit.labels! };
+      return { value: promFloat(hit.value), labels: hit.labels! };
     };
     const values = (node: string) =>
       (agent.control.status().sources[node] as unknown as {
@@ -88,7 +100,9 @@ sinks: {}
     assert.ok(soc > 0 && soc <= 1, `SOC ratio ${soc}`);
     assert.ok(Math.abs(soc - values("bmv1").SOC / 100) < 0.05);
     const ttg = one("vedirect_time_to_go_seconds", { node: "bmv1" }).value;
-    assert.ok(ttg === Infinity || ttg >= 0, `TTG ${ttg}`);
+    // Charging: -1 in VE.Direct, +Inf in Prometheus.
+    assert.equal(values("bmv1").TTG, -1);
+    assert.equal(ttg, Infinity);
     const yieldJ = one("vedirect_yield_total_joules", { node: "mppt1" }).value;
     assert.ok(Math.abs(yieldJ - values("mppt1").H19 * 3.6e6) < 3.6e6);
     // The charger state as an enum: one series per state, exactly one at 1.
