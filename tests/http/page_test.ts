@@ -5,6 +5,7 @@ import { Agent } from "../../src/agent.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { gatewaySchema } from "../../src/config/schema.ts";
 import { configureLog } from "../../src/log.ts";
+import { shiftedClock } from "../../src/util/clock.ts";
 import { launchChromium, testOutput } from "../helpers/browser.ts";
 import { freePort, startMosquitto, waitFor } from "../helpers/servers.ts";
 
@@ -15,8 +16,9 @@ const TOKEN = "page-token";
 async function startAgent() {
   const dir = await Deno.makeTempDir();
   const port = freePort();
-  const agent = new Agent(parseConfig(
-    `gateway: {id: roof-demo, data_dir: ${dir}}
+  const agent = new Agent(
+    parseConfig(
+      `gateway: {id: roof-demo, data_dir: ${dir}}
 http: {port: ${port}, token: ${TOKEN}}
 sources:
   mppt1: {type: vedirect, simulate: mppt, interval: 300ms}
@@ -24,8 +26,11 @@ sources:
 sinks:
   cloud: {type: influxdb, url: "http://127.0.0.1:9", database: solar, backoff_max: 2s}
 `,
-    gatewaySchema,
-  ));
+      gatewaySchema,
+      // Noon in June whatever the hour of the run: the panels charge, the battery's TTG is -1.
+    ),
+    { clock: shiftedClock(Date.UTC(2026, 5, 21, 12)) },
+  );
   await agent.start();
   return { agent, url: `http://127.0.0.1:${port}` };
 }
@@ -104,9 +109,8 @@ Deno.test("the card: plain names with labels in tooltips, every field, history f
     const ttg = agent.control.status().sources.bmv1 as unknown as {
       device: { values: { TTG: number } };
     };
-    if (ttg.device.values.TTG === -1) {
-      assert.equal(await page.textContent(`${bmv} td[data-field="TTG"]`), "∞");
-    }
+    assert.equal(ttg.device.values.TTG, -1, "charging at noon");
+    assert.equal(await page.textContent(`${bmv} td[data-field="TTG"]`), "∞");
     // Numbers line up with their headers in the Upstream table.
     const align = await page.evaluate<string[]>(
       `[...document.querySelectorAll("table.sinks tr:first-child th")].slice(2).map((th) => getComputedStyle(th).textAlign)`,
