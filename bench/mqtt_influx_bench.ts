@@ -2,7 +2,8 @@
  * End to end: messages published to mosquitto -> the gateway (its own process,
  * production flags) -> distinct points stored in influxd, per second, against
  * influxd's own ceiling for the same points (5,000-line gzip batches by fetch),
- * measured in the same run. BENCH_E2E_MESSAGES sets the burst (default 200000).
+ * measured in the same run. BENCH_E2E_MESSAGES sets the burst (default 200000);
+ * BENCH_PROFILE_DIR profiles the gateway during it.
  */
 import { startGateway } from "../tests/helpers/gateway.ts";
 import {
@@ -14,20 +15,12 @@ import {
 import mqtt from "mqtt";
 import { RUN_FLAGS } from "../tests/helpers/cli.ts";
 import { spawnPublisher } from "../tests/helpers/publisher.ts";
+import { CpuProfile, inspectFlag } from "./cpu_profile.ts";
 import { report } from "./util.ts";
 
 const MESSAGES = Number(Deno.env.get("BENCH_E2E_MESSAGES") ?? 200_000);
-/** A directory for V8 profiles of the gateway (read them with `node --prof-process`). */
+/** Where to write a CPU profile of the gateway during each burst (`<dir>/gateway-<nodes>.cpuprofile`). */
 const PROFILE_DIR = Deno.env.get("BENCH_PROFILE_DIR");
-
-function gatewayFlags(nodes: number): string[] | undefined {
-  if (!PROFILE_DIR) return undefined;
-  const [v8, ...rest] = RUN_FLAGS;
-  return [
-    `${v8},--prof,--logfile=${PROFILE_DIR}/gateway-${nodes}.log,--no-logfile-per-isolate`,
-    ...rest,
-  ];
-}
 
 async function gzip(text: string): Promise<Uint8Array> {
   const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
@@ -107,6 +100,7 @@ async function endToEnd(
     config: "max_queued_messages 0\nmax_inflight_messages 0\n",
   });
   const db = `e2e${nodes}`;
+  const inspect = PROFILE_DIR ? inspectFlag() : null;
   const gw = await startGateway((port, data) =>
     `gateway: {id: bench, data_dir: ${data}}
 log: {level: warn}
@@ -115,9 +109,10 @@ sources:
   units: {type: mqtt, url: "mqtt://127.0.0.1:${broker.port}", topics: ["pepeunit/+/pepeunit"]}
 sinks:
   influx: {type: influxdb, url: "http://127.0.0.1:${influx.port}", database: ${db}, create_database: true, batch_size: 5000, max_wait: 200ms}
-`, { flags: gatewayFlags(nodes) });
+`, { flags: inspect ? [...RUN_FLAGS, inspect.flag] : undefined });
   try {
     await gw.up("mqtt.units");
+    const profile = inspect ? await CpuProfile.start(inspect.port) : null;
     const started = performance.now();
     const publisher = spawnPublisher(`mqtt://127.0.0.1:${broker.port}`, MESSAGES, nodes);
     let stored = 0;
@@ -127,6 +122,11 @@ sinks:
       stored = await points(influx, db, "mqtt").catch(() => stored);
     }
     const rate = stored / ((performance.now() - started) / 1000);
+    if (profile) {
+      const file = `${PROFILE_DIR}/gateway-${nodes}.cpuprofile`;
+      const top = await profile.stop(file);
+      console.log(`${file} (the profiler slows the gateway); most self time:\n${top.join("\n")}`);
+    }
     await publisher.status;
     return { rate, stored, rss: gw.peakRssMiB() };
   } finally {
