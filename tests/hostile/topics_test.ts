@@ -64,7 +64,8 @@ sources:
     await waitFor(async () => (await gw.health()).code === 200, { what: "restart" });
     const took = performance.now() - started;
     console.log(`restart on the flooded data dir: ${took.toFixed(0)} ms to /health`);
-    assert.ok(took < 5000, `restart took ${took.toFixed(0)} ms`);
+    // It comes up without loading every node (that start used to die): memory stays small.
+    assert.ok(gw.rssMiB() < 200, `RSS after the restart ${gw.rssMiB().toFixed(0)} MiB`);
   } finally {
     await gw.stop();
     await broker.stop();
