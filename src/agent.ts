@@ -122,7 +122,7 @@ export class Agent {
     await Deno.mkdir(c.gateway.data_dir, { recursive: true });
     this.outbox.open();
     await this.store.open();
-    await this.host.startMissing({ sinks: c.sinks, sources: {} });
+    this.host.startMissingSinks(c.sinks);
     if (c.http.enabled) {
       this.#server = serveApi(this.control, c.http, {
         socketDir: c.gateway.data_dir,
@@ -136,7 +136,9 @@ export class Agent {
       control: this.control,
       aggregate: () => this.aggregateNow(),
     });
-    await this.host.startMissing(c);
+    for (const [name, source] of Object.entries(c.sources)) {
+      await this.host.startSource(name, source);
+    }
     this.host.warnUnforwarded(c.sources);
     this.log.info("gateway started", {
       id: this.gatewayId,

@@ -156,11 +156,16 @@ export class ComponentHost {
 
   /** Starts every configured sink, then every source, that is not running. */
   async startMissing(config: Record<"sources" | "sinks", Configs>): Promise<void> {
-    for (const [name, sink] of Object.entries(config.sinks)) {
-      if (!this.deliveries.has(name)) this.startSink(name, sink);
-    }
+    this.startMissingSinks(config.sinks);
     for (const [name, source] of Object.entries(config.sources)) {
       if (!this.sources.has(name)) await this.startSource(name, source);
+    }
+  }
+
+  /** Starts every configured sink that is not running. */
+  startMissingSinks(sinks: Configs): void {
+    for (const [name, sink] of Object.entries(sinks)) {
+      if (!this.deliveries.has(name)) this.startSink(name, sink);
     }
   }
 
