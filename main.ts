@@ -1,17 +1,19 @@
 /**
  * Edge gateway CLI: run | check <config> | decode <file|-> | simulate | version.
  * Exit codes: 0 ok, 1 runtime failure or a stop longer than gateway.stop_timeout,
- * 2 bad usage or invalid config, 130 forced stop (second signal).
+ * 2 bad usage, invalid config or a data dir held by another gateway, 130 forced stop (second
+ * signal).
  */
 import { parseArgs } from "node:util";
 import { Agent } from "./src/agent.ts";
+import { DataDirInUseError } from "./src/data_dir_lock.ts";
 import { decodeCapture } from "./src/cli/decode.ts";
 import { simulateToPort } from "./src/cli/simulate.ts";
 import { SOURCE_PLUGINS } from "./src/sources/registry.ts";
 import { ConfigError, loadConfigFile } from "./src/config/load.ts";
 import { maskConfig } from "./src/secrets.ts";
 import { type GatewayConfig, gatewaySchema } from "./src/config/schema.ts";
-import { parseDuration } from "./src/config/types.ts";
+import { parseDuration } from "./src/config_values.ts";
 import { configureLog } from "./src/log.ts";
 import { Notifier } from "./src/systemd.ts";
 import { effectivePermissions, pathNeeds, permissionProblems } from "./src/permissions.ts";
@@ -126,7 +128,13 @@ async function run(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", onSignal);
   // SIGHUP re-reads the config; an invalid file leaves the running config in force.
   Deno.addSignalListener("SIGHUP", () => void agent.control.reload());
-  await agent.start();
+  try {
+    await agent.start();
+  } catch (e) {
+    if (!(e instanceof DataDirInUseError)) throw e;
+    console.error(`error: ${e.message}`);
+    return 2;
+  }
   await notifier.ready(`${agent.sources.size} sources, ${agent.deliveries.size} sinks`);
   const code = await stopped.promise;
   await notifier.close();

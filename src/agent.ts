@@ -5,6 +5,7 @@
  */
 import type { GatewayConfig } from "./config/schema.ts";
 import { Control } from "./control.ts";
+import { DataDirLock } from "./data_dir_lock.ts";
 import { ComponentHost } from "./host.ts";
 import { serveApi } from "./http/mod.ts";
 import type { HttpServer } from "./http/server.ts";
@@ -50,6 +51,7 @@ export class Agent {
   readonly control: Control;
   #scheduler: Scheduler;
   #server: HttpServer | null = null;
+  #lock: DataDirLock | null = null;
   #stopping: Promise<void> | null = null;
 
   constructor(config: GatewayConfig, readonly options: AgentOptions = {}) {
@@ -116,10 +118,15 @@ export class Agent {
     return this.#server?.address ?? null;
   }
 
-  /** Opens the store and outbox, starts sinks, the HTTP server, the jobs, then sources. */
+  /**
+   * Takes the data dir (throws DataDirInUseError when another gateway holds it, before any
+   * other file there is touched), opens the store and outbox, starts sinks, the HTTP server,
+   * the jobs, then sources.
+   */
   async start(): Promise<void> {
     const c = this.config;
     await Deno.mkdir(c.gateway.data_dir, { recursive: true });
+    this.#lock = await DataDirLock.acquire(c.gateway.data_dir);
     this.outbox.open();
     await this.store.open();
     this.host.startMissingSinks(c.sinks);
@@ -175,6 +182,7 @@ export class Agent {
         this.log.warn("store close", { error: errorMessage(e) })
       );
       this.outbox.close();
+      this.#lock?.release();
       this.log.info("stopped");
     })();
     return this.#stopping;

@@ -7,7 +7,7 @@ import { ConfigError, loadConfigFile } from "./config/load.ts";
 import { changedComponents, planReload } from "./config/plan.ts";
 import { type GatewayConfig, gatewaySchema } from "./config/schema.ts";
 import type { ComponentHost } from "./host.ts";
-import type { GatewayView, ReloadResult } from "./http/app.ts";
+import type { GatewayView, ReloadResult } from "./http/view.ts";
 import { configureLog, type Logger } from "./log.ts";
 import type { Sample } from "./model.ts";
 import type { DeadLetter } from "./outbox/dead_letters.ts";
@@ -143,6 +143,12 @@ export class Control implements GatewayView {
   /** Reads stored samples or windows. */
   query(q: SeriesQuery): Promise<unknown[]> {
     return this.parts.store.query(q);
+  }
+
+  /** The nodes the store holds or the gateway has heard since it started, sorted. */
+  async nodes(): Promise<string[]> {
+    const heard = this.parts.pipeline.latest.all().map((s) => s.node);
+    return [...new Set([...await this.parts.store.nodes(), ...heard])].sort();
   }
 
   /** Pauses or resumes a sink; false when there is no such sink. */

@@ -4,7 +4,7 @@
  * the commit (back-pressure); sinks only write batches, the outbox owns the rest.
  */
 import { z } from "zod";
-import { duration, size } from "./config/types.ts";
+import { duration, size } from "./config_values.ts";
 import type { Logger } from "./log.ts";
 import type { Envelope, EnvelopeKind, Sample } from "./model.ts";
 import type { ComponentJson, ComponentStatus } from "./status.ts";

@@ -3,7 +3,7 @@
  * time (epoch s/ms/us/ns or ISO 8601), checked against the gateway's clock.
  */
 import { z } from "zod";
-import { duration } from "./config/types.ts";
+import { duration } from "./config_values.ts";
 import type { FieldValue } from "./model.ts";
 
 /** How a time value is written: by magnitude (`auto`), an explicit epoch unit, or ISO 8601. */

@@ -1,9 +1,8 @@
 import { z } from "zod";
-import { DEFAULT_RANGES } from "../http/ingest.ts";
 import { eventsSchema } from "../rules/schema.ts";
 import { SINK_PLUGINS } from "../sinks/registry.ts";
 import { SOURCE_PLUGINS } from "../sources/registry.ts";
-import { componentName, duration, parseDuration, size } from "./types.ts";
+import { componentName, duration, parseDuration, size } from "../config_values.ts";
 import { redisFields } from "../sources/redis_client.ts";
 
 function pluginUnion(plugins: { type: string; schema: z.ZodType }[], what: string) {
@@ -64,6 +63,15 @@ const redisSchema = z.strictObject({
    */
   leader: z.strictObject({ ttl: duration.default(15_000) }).optional(),
 });
+
+/** Valid ranges of DataLake metrics; values outside are clamped (and counted). */
+export const DEFAULT_RANGES: Record<string, [number, number]> = {
+  temperature: [-40, 150],
+  humidity: [0, 100],
+  smoke_density: [0, 1],
+  co_level: [0, 1],
+  gas_level: [0, 1],
+};
 
 /** The whole gateway configuration. */
 export const gatewaySchema = z.strictObject({

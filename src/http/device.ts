@@ -1,14 +1,18 @@
 /**
  * A device's last 24 hours from the stored windows: per quantity an SVG chart of
  * the window averages inside their min..max band, on a time axis with hour
- * ticks, gaps left open. Server-rendered, no script, no CDN.
+ * ticks, gaps left open. Until the first window closes, the raw samples of the
+ * last hour are drawn instead, with the time the first window is due.
+ * Server-rendered, no script, no CDN.
  */
-import { parseDuration } from "../config/types.ts";
+import { parseDuration } from "../config_values.ts";
 import type { Stats, Window } from "../model.ts";
-import { esc, runs, type TimePoint, value } from "../util/html.ts";
+import type { SeriesPoint } from "../store/store.ts";
+import { cadence, esc, runs, type TimePoint, value } from "../util/html.ts";
 import { CARRY_TOKEN, PAGE_STYLE } from "./page.ts";
 
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
 const W = 720;
 const H = 170;
 const PAD = { left: 72, right: 8, top: 12, bottom: 26 };
@@ -26,8 +30,18 @@ export function dayLevel(levels: string[]): string | null {
 
 function chart(
   field: string,
-  windows: { start: number; s: Stats }[],
-  options: { from: number; to: number; stepMs: number; unit?: string; name: string },
+  windows: { start: number; s: Band }[],
+  options: {
+    from: number;
+    to: number;
+    stepMs: number;
+    unit?: string;
+    name: string;
+    /** Between two ticks of the time axis (ms). */
+    tickMs: number;
+    /** What the chart spans, for screen readers ("last 24 h"). */
+    span: string;
+  },
 ): string {
   const { from, to } = options;
   const lo = Math.min(...windows.map((w) => w.s.min));
@@ -48,7 +62,8 @@ function chart(
     return `<polygon class="band" points="${band}"/><polyline class="avg" points="${avg}"/>`;
   }).join("");
   const ticks: string[] = [];
-  for (let t = Math.ceil(from / 10_800_000) * 10_800_000; t <= to; t += 10_800_000) {
+  const tick = options.tickMs;
+  for (let t = Math.ceil(from / tick) * tick; t <= to; t += tick) {
     ticks.push(
       `<line class="grid" x1="${f1(x(t))}" x2="${f1(x(t))}" y1="${PAD.top}" y2="${
         H - PAD.bottom
@@ -60,7 +75,9 @@ function chart(
   return `<figure data-field="${esc(field)}"><figcaption>${esc(options.name)}${
     options.unit ? ` (${esc(options.unit)})` : ""
   } · min ${value(lo)}, max ${value(hi)}</figcaption>
-<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(options.name)}, last 24 h">
+<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="${
+    esc(options.name)
+  }, ${options.span}">
 <line class="axis" x1="${PAD.left}" x2="${W - PAD.right}" y1="${H - PAD.bottom}" y2="${
     H - PAD.bottom
   }"/>${ticks.join("")}
@@ -69,45 +86,88 @@ function chart(
 ${shapes}</svg></figure>`;
 }
 
-/** The device page: a chart per field that the windows carry numbers for. */
+type Band = Pick<Stats, "min" | "max" | "avg">;
+
+/** Each numeric field's points: windows' bands, or raw values as bands of no width. */
+function bands(
+  windows: Window[],
+  raw: SeriesPoint[] | null,
+): Map<string, { start: number; s: Band }[]> {
+  const out = new Map<string, { start: number; s: Band }[]>();
+  const add = (f: string, start: number, s: Band) => {
+    let list = out.get(f);
+    if (!list) out.set(f, list = []);
+    list.push({ start, s });
+  };
+  if (raw) {
+    for (const p of raw) {
+      for (const [f, v] of Object.entries(p.fields)) {
+        if (typeof v === "number") add(f, p.ts, { min: v, max: v, avg: v });
+      }
+    }
+  } else for (const w of windows) for (const [f, s] of Object.entries(w.stats)) add(f, w.start, s);
+  return out;
+}
+
+/** The device page: a chart per field that the windows (or, before any, raw samples) carry. */
 export function renderDevice(
   node: string,
   windows: Window[],
   options: {
     now: number;
     level: string | null;
+    /** The last hour's raw samples, drawn while there are no windows. */
+    raw?: SeriesPoint[];
     fields?: string[];
     units?: Record<string, string>;
     names?: (field: string) => string;
   },
 ): string {
   const to = options.now;
-  const from = to - DAY;
-  const stepMs = options.level ? parseDuration(options.level) : 60_000;
-  const present = new Set(windows.flatMap((w) => Object.keys(w.stats)));
-  const fields = (options.fields?.filter((f) => present.has(f)) ?? [...present].sort())
+  const levelMs = options.level ? parseDuration(options.level) : 60_000;
+  const raw = windows.length === 0 && options.raw?.length ? options.raw : null;
+  const series = bands(windows, raw);
+  const from = to - (raw ? HOUR : DAY);
+  const span = raw ? "last hour" : "last 24 h";
+  const stepMs = raw ? Math.max(1000, cadenceOf(raw)) : levelMs;
+  const fields = (options.fields?.filter((f) => series.has(f)) ?? [...series.keys()].sort())
     .slice(0, 12);
   const charts = fields.map((f) => {
-    const ws = windows.filter((w) => w.stats[f]).map((w) => ({ start: w.start, s: w.stats[f] }));
-    return chart(f, ws, {
+    return chart(f, series.get(f)!, {
       from,
       to,
       stepMs,
       unit: options.units?.[f],
       name: options.names?.(f) ?? f,
+      tickMs: raw ? 600_000 : 10_800_000,
+      span,
     });
   }).join("");
+  // The first window of the drawn level closes at the end of the window the first sample is in.
+  const due = raw && options.level
+    ? new Date(Math.floor(raw[0].ts / levelMs) * levelMs + levelMs).toISOString().slice(11, 16)
+    : null;
+  const legend = raw
+    ? `raw samples until the first ${esc(options.level ?? "")} window${
+      due ? `, due after ${due} UTC` : ""
+    }`
+    : options.level
+    ? `${esc(options.level)} windows: average line, min..max band`
+    : "no windows";
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${esc(node)} · last 24 h</title><style>${PAGE_STYLE}${CHART_STYLE}</style></head><body>
-<h1>${esc(node)} · last 24 h</h1>
-<p class="sub"><a href="../">status page</a> · ${
-    options.level ? `${esc(options.level)} windows: average line, min..max band` : "no windows"
-  } · times UTC</p>
+<title>${esc(node)} · ${span}</title><style>${PAGE_STYLE}${CHART_STYLE}</style></head><body>
+<h1>${esc(node)} · ${span}</h1>
+<p class="sub"><a href="../">status page</a> · <span class="legend">${legend}</span> · times UTC</p>
 ${charts || "<p>No windows stored for this device in the last 24 hours yet.</p>"}
 <script>${CARRY_TOKEN}
 carryToken('a[href="../"]');</script>
 </body></html>`;
+}
+
+/** The usual spacing of raw samples (ms). */
+function cadenceOf(raw: SeriesPoint[]): number {
+  return cadence(raw.map((p): TimePoint => [p.ts, 0]));
 }
 
 const CHART_STYLE = `

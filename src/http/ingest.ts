@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { MAX_FIELDS, type Sample } from "../model.ts";
 import { readTime, timeProblem } from "../sample_time.ts";
+import { DEFAULT_RANGES } from "../config/schema.ts";
 
 const fieldValue = z.union([z.number(), z.string().max(1024), z.boolean(), z.null()]);
 
@@ -28,15 +29,6 @@ export const dataLakeSchema = z.strictObject({
   co_level: z.number().optional(),
   gas_level: z.number().optional(),
 });
-
-/** Valid ranges of DataLake metrics; values outside are clamped (and counted). */
-export const DEFAULT_RANGES: Record<string, [number, number]> = {
-  temperature: [-40, 150],
-  humidity: [0, 100],
-  smoke_density: [0, 1],
-  co_level: [0, 1],
-  gas_level: [0, 1],
-};
 
 type Item = Omit<z.output<typeof ingestSampleSchema>, "ts"> & { ts?: number };
 

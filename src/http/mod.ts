@@ -1,7 +1,8 @@
 /** The HTTP API built from the `http` section of the config and started. */
 import type { GatewayConfig } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
-import { createApp, type GatewayView } from "./app.ts";
+import { createApp } from "./app.ts";
+import type { GatewayView } from "./view.ts";
 import { HttpServer } from "./server.ts";
 
 /** Builds the app on `view`, listens where `http` says, and logs the status page's address. */

@@ -1,7 +1,9 @@
 /**
  * The HTTP API as a component: Deno.serve on a Unix socket in the data dir,
  * behind the {@link ConnectionGate} on the configured TCP address. If the
- * server ever stops with an error, it is started again.
+ * server ever stops with an error, it is started again. The TCP port is bound
+ * first, so a gateway that cannot have it never touches the socket, and a
+ * server only ever removes a socket it bound itself.
  */
 import type { Logger } from "../log.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
@@ -28,6 +30,8 @@ export class HttpServer {
   #server: Deno.HttpServer | null = null;
   #gate: ConnectionGate | null = null;
   #socket = "";
+  /** Whether this server bound {@link #socket} (and so may remove it). */
+  #bound = false;
   #stopped = false;
 
   constructor(
@@ -48,16 +52,17 @@ export class HttpServer {
     if (this.#socket.length > MAX_SOCKET_PATH) {
       this.#socket = `${Deno.makeTempDirSync({ prefix: "edge-gateway-" })}/http.sock`;
     }
-    this.#serve();
     this.#gate = new ConnectionGate({ ...o, target: this.#socket, status: this.status });
     try {
       this.#gate.start();
     } catch (e) {
+      this.#gate = null;
       throw new Error(
         `cannot listen on ${o.hostname}:${o.port} (http.host/http.port, or GATEWAY_HTTP_PORT ` +
           `in the demo config): ${errorMessage(e)}`,
       );
     }
+    this.#serve();
     Object.defineProperty(this.status.info, "connections", {
       enumerable: true,
       configurable: true,
@@ -67,9 +72,9 @@ export class HttpServer {
   }
 
   #serve(): void {
-    try {
-      Deno.removeSync(this.#socket);
-    } catch { /* not there */ }
+    // A socket left here is this server's own from before a restart, or a killed gateway's:
+    // the data dir's lock says no live gateway serves on it.
+    this.#removeSocket();
     const server = Deno.serve({
       path: this.#socket,
       onListen: () => {},
@@ -78,6 +83,7 @@ export class HttpServer {
         return new Response(JSON.stringify({ error: errorMessage(e) }), { status: 500 });
       },
     }, this.handler);
+    this.#bound = true;
     this.#server = server;
     server.finished.catch((e) => {
       if (this.#stopped) return;
@@ -92,9 +98,14 @@ export class HttpServer {
     this.#stopped = true;
     await this.#gate?.stop();
     await this.#server?.shutdown().catch(() => {});
+    if (this.#bound) this.#removeSocket();
+    this.status.state = "stopped";
+  }
+
+  #removeSocket(): void {
     try {
       Deno.removeSync(this.#socket);
-    } catch { /* gone */ }
-    this.status.state = "stopped";
+    } catch { /* not there */ }
+    this.#bound = false;
   }
 }

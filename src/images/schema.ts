@@ -1,6 +1,6 @@
 /** How a node's images are kept: normalisation box and quality, limits, timelapse videos. */
 import { z } from "zod";
-import { duration, size } from "../config/types.ts";
+import { duration, size } from "../config_values.ts";
 
 /** When a timelapse video is built, and how. */
 export const timelapseSchema = z.strictObject({

@@ -3,7 +3,7 @@
  * plus the file policy pepeunit planned (payloads into MinIO/S3).
  */
 import { z } from "zod";
-import { duration, size } from "../config/types.ts";
+import { duration, size } from "../config_values.ts";
 import { imageSchema } from "../images/schema.ts";
 
 /** Window lengths pepeunit allows for TimeWindow and Aggregation, in seconds. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { duration } from "../config/types.ts";
+import { duration } from "../config_values.ts";
 
 const levels = z.strictObject({ warn: z.number().optional(), emergency: z.number().optional() })
   .refine((l) => l.warn !== undefined || l.emergency !== undefined, "set warn and/or emergency");

@@ -1,5 +1,5 @@
 import type { GatewayConfig } from "../config/schema.ts";
-import { parseDuration } from "../config/types.ts";
+import { parseDuration } from "../config_values.ts";
 import { EmbeddedStore } from "./embedded.ts";
 import { RedisStore } from "./redis.ts";
 import type { Level, Store, StoreOptions } from "./store.ts";

@@ -61,6 +61,22 @@ export function cadence(points: TimePoint[]): number {
 }
 
 /**
+ * The span of a last-hour sparkline: the hour, or, while the series is younger, from its
+ * first point (a minute at least), so the first points fill the width as they come.
+ */
+export function sparkSpan(points: TimePoint[], now: number): { from: number; label: string } {
+  const first = points[0]?.[0];
+  if (first === undefined || first <= now - 3_600_000) {
+    return { from: now - 3_600_000, label: "last hour" };
+  }
+  const minutes = Math.max(1, Math.ceil((now - first) / 60_000));
+  return {
+    from: now - minutes * 60_000,
+    label: minutes === 1 ? "last minute" : `last ${minutes} min`,
+  };
+}
+
+/**
  * An inline SVG sparkline on a time axis from `from` to `to`: silences longer than
  * three times the usual spacing are drawn as gaps, the lowest and highest points marked.
  */

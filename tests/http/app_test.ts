@@ -4,6 +4,7 @@ import { parseConfig } from "../../src/config/load.ts";
 import { gatewaySchema } from "../../src/config/schema.ts";
 import { configureLog } from "../../src/log.ts";
 import { ComponentStatus } from "../../src/status.ts";
+import { type Clock, shiftedClock } from "../../src/util/clock.ts";
 import { freePort, waitFor } from "../helpers/servers.ts";
 import { canMount, withTmpfs } from "../helpers/tmpfs.ts";
 
@@ -12,19 +13,22 @@ configureLog({ level: "error" });
 const TOKEN = "t0ken-for-tests";
 const T0 = Date.UTC(2026, 0, 1);
 
-async function startAgent(extra = "") {
+async function startAgent(extra = "", options: { clock?: Clock } = {}) {
   const dir = await Deno.makeTempDir();
   const port = freePort();
-  const agent = new Agent(parseConfig(
-    `gateway: {id: http-test, data_dir: ${dir}}
+  const agent = new Agent(
+    parseConfig(
+      `gateway: {id: http-test, data_dir: ${dir}}
 http: {port: ${port}, max_body: 2KiB${extra}}
 sources:
   mppt1: {type: vedirect, simulate: mppt, interval: 100ms}
 sinks:
   influx: {type: influxdb, url: "http://127.0.0.1:9", database: d, password: hunter2-secret}
 `,
-    gatewaySchema,
-  ));
+      gatewaySchema,
+    ),
+    options,
+  );
   await agent.start();
   return { agent, url: `http://127.0.0.1:${port}` };
 }
@@ -75,6 +79,49 @@ Deno.test("health, status and query describe the running gateway without secrets
     assert.ok(h.body.points.length >= 1);
     assert.ok(h.body.from <= Date.now() - 3_599_000 && h.body.from >= Date.now() - 3_700_000);
     assert.equal((await call(`${url}/query?channel=mppt1&range=an-hour`)).status, 400);
+  } finally {
+    await agent.stop();
+  }
+});
+
+Deno.test("an unknown node is a 404 naming the known ones, on /query and /device", async () => {
+  const { agent, url } = await startAgent();
+  try {
+    await waitFor(() => agent.sources.get("mppt1")!.status.processed >= 1, { what: "samples" });
+    const q = await call(`${url}/query?node=nope`);
+    assert.equal(q.status, 404);
+    assert.match(q.body.error, /no node "nope"/);
+    assert.deepEqual(q.body.known, ["mppt1"]);
+    assert.equal(q.body.more, 0);
+    const w = await call(`${url}/query?node=nope&window=1m`);
+    assert.equal(w.status, 404);
+    const page = await fetch(`${url}/device/nope`);
+    assert.equal(page.status, 404);
+    const html = await page.text();
+    assert.match(html, /No node “nope”/);
+    assert.match(html, /<a href="mppt1">mppt1<\/a>/);
+    // A known node with nothing in the range is still 200, with no points.
+    const empty = await call(`${url}/query?node=mppt1&from=0&to=1000`);
+    assert.equal(empty.status, 200);
+    assert.deepEqual(empty.body.points, []);
+  } finally {
+    await agent.stop();
+  }
+});
+
+Deno.test("before its first window the device view draws the last hour's raw samples and says when the window is due", async () => {
+  // 14:02:10 UTC: the first 5m window (14:00-14:05) closes at 14:05.
+  const { agent, url } = await startAgent("", {
+    clock: shiftedClock(Date.UTC(2026, 2, 3, 14, 2, 10)),
+  });
+  try {
+    await waitFor(() => agent.sources.get("mppt1")!.status.processed >= 25, { what: "samples" });
+    await agent.store.flush();
+    const html = await (await fetch(`${url}/device/mppt1`)).text();
+    assert.match(html, /mppt1 · last hour/);
+    assert.match(html, /raw samples until the first 5m window, due after 14:05 UTC/);
+    assert.match(html, /<figure data-field="V">/);
+    assert.match(html, /<polyline class="avg" points="[^"]+ [^"]+"/, "several raw points drawn");
   } finally {
     await agent.stop();
   }

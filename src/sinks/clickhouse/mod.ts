@@ -7,7 +7,7 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import { createHash } from "node:crypto";
 import https from "node:https";
 import { z } from "zod";
-import { duration } from "../../config/types.ts";
+import { duration } from "../../config_values.ts";
 import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../plugin.ts";

@@ -1,6 +1,6 @@
 import type mqtt from "mqtt";
 import { z } from "zod";
-import { duration } from "../../config/types.ts";
+import { duration } from "../../config_values.ts";
 import type { Envelope } from "../../model.ts";
 import { Liveness } from "../liveness.ts";
 import { brokerFields, closeBroker, connectBroker, publishAll } from "../../mqtt/broker.ts";

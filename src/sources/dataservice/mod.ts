@@ -1,7 +1,7 @@
 import { Buffer } from "node:buffer";
 import http from "node:http";
 import { z } from "zod";
-import { duration } from "../../config/types.ts";
+import { duration } from "../../config_values.ts";
 import { type FieldValue, MAX_FIELDS, type Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { globMatcher } from "../../util/glob.ts";

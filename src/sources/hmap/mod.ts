@@ -9,7 +9,7 @@
 import type { Redis } from "ioredis";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { z } from "zod";
-import { duration } from "../../config/types.ts";
+import { duration } from "../../config_values.ts";
 import { type FieldValue, MAX_FIELDS, type Sample } from "../../model.ts";
 import { nameProblem, pathSegment } from "../../names.ts";
 import { errorMessage } from "../../status.ts";

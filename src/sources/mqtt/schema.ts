@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { duration, size } from "../../config/types.ts";
+import { duration, size } from "../../config_values.ts";
 import { brokerFields } from "../../mqtt/broker.ts";
 import { policiesSchema } from "../../policies/schema.ts";
 import { timeFields } from "../../sample_time.ts";

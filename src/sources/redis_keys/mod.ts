@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { duration } from "../../config/types.ts";
+import { duration } from "../../config_values.ts";
 import { type FieldValue, MAX_FIELDS, type Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { nameProblem } from "../../names.ts";

@@ -1,7 +1,7 @@
 /** A VE.Direct device's card on the status page: live values, sparklines, frame health. */
 import type { SourceCard } from "../../plugin.ts";
 import type { ComponentJson } from "../../status.ts";
-import { age, badge, esc, sparkline, type TimePoint, value } from "../../util/html.ts";
+import { age, badge, esc, sparkline, sparkSpan, type TimePoint, value } from "../../util/html.ts";
 import { labelName } from "../../victron/labels.ts";
 
 /** Fields drawn as sparklines when a device has them. */
@@ -51,9 +51,10 @@ function render(
   const lines = Object.entries(options.sparks).map(([f, pts]) => {
     const vs = pts.map((p) => p[1]);
     const range = vs.length ? ` · ${value(Math.min(...vs))} to ${value(Math.max(...vs))}` : "";
+    const span = sparkSpan(pts, now);
     return `<div class="sparkrow"><span>${esc(capitalised(labelName(f)))}${
       units[f] ? ` (${esc(units[f])})` : ""
-    }, last hour${range}</span>${sparkline(pts, { from: now - 3_600_000, to: now })}</div>`;
+    }, ${span.label}${range}</span>${sparkline(pts, { from: span.from, to: now })}</div>`;
   }).join("");
   return `<article class="card" data-source="${esc(name)}">
   <header><h3>${esc(name)}</h3>${badge(c.state)}</header>

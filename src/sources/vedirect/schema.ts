@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { duration } from "../../config/types.ts";
+import { duration } from "../../config_values.ts";
 
 /** Config of a VE.Direct source: a serial port, or a simulated device. */
 export const vedirectSchema = z.strictObject({
