@@ -68,10 +68,12 @@ export interface SourcePlugin<S extends z.ZodType = z.ZodType> {
   metrics?(sample: Sample): DeviceMetric[];
 }
 
-/** One measured value as a Prometheus gauge. */
+/** One measured value as a Prometheus gauge, or a counter for an ever-growing total. */
 export interface DeviceMetric {
-  /** Family name with base units (`vedirect_battery_voltage_volts`). */
+  /** Family name with base units (`vedirect_battery_voltage_volts`); counters end in `_total`. */
   name: string;
+  /** `counter` for totals that only grow (a device reset aside); `gauge` by default. */
+  type?: "gauge" | "counter";
   help: string;
   labels: Record<string, string>;
   value: number;

@@ -102,3 +102,26 @@ sinks:
     await influx.stop();
   }
 });
+
+Deno.test("the InfluxDB dashboard shows a time to go of -1 (charging) as ∞, as the page does", async () => {
+  const d = await dashboard("solar-influxdb.json") as unknown as {
+    panels: {
+      targets: { query?: string }[];
+      fieldConfig?: {
+        overrides: {
+          matcher: { options: string };
+          properties: { id: string; value: { options: Record<string, { text: string }> }[] }[];
+        }[];
+      };
+    }[];
+  };
+  const columns = d.panels.filter((p) =>
+    p.targets.some((t) => /AS "time to go/.test(t.query ?? ""))
+  );
+  assert.ok(columns.length > 0, "a panel shows time to go");
+  for (const p of columns) {
+    const ttg = p.fieldConfig?.overrides.find((o) => o.matcher.options.startsWith("time to go"));
+    const mapping = ttg?.properties.find((q) => q.id === "mappings")?.value[0];
+    assert.equal(mapping?.options["-1"]?.text, "∞");
+  }
+});

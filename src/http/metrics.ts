@@ -204,27 +204,40 @@ async function buildMetrics(): Promise<Render> {
   });
 
   // Device families appear as plugins name them; each scrape sets them afresh, so a node
-  // forgotten (beyond http.metrics_max_nodes) disappears from the next one.
-  const families = new Map<string, InstanceType<typeof client.Gauge>>();
-  const labelNames = new Map<string, string>();
+  // forgotten (beyond http.metrics_max_nodes) disappears from the next one. A family's label
+  // names are the union of its series' (a label a device lacks is left out, not set to "").
+  type Family = {
+    labels: Set<string>;
+    metric: InstanceType<typeof client.Gauge> | InstanceType<typeof client.Counter>;
+  };
+  const families = new Map<string, Family>();
+  function family(m: DeviceMetric, labels: Set<string>): Family {
+    const known = families.get(m.name);
+    if (known && [...labels].every((l) => known.labels.has(l))) return known;
+    if (known) registry.removeSingleMetric(m.name);
+    const options = { name: m.name, help: m.help, labelNames: [...labels], registers: [registry] };
+    const made = {
+      labels,
+      metric: m.type === "counter" ? new client.Counter(options) : new client.Gauge(options),
+    };
+    families.set(m.name, made);
+    return made;
+  }
   function setDevices(readings: Reading[]): void {
-    for (const g of families.values()) g.reset();
-    for (const r of readings) {
-      for (const m of deviceMetrics(r)) {
-        const keys = Object.keys(m.labels).sort().join(",");
-        let g = families.get(m.name);
-        if (!g) {
-          g = new client.Gauge({
-            name: m.name,
-            help: m.help,
-            labelNames: keys ? keys.split(",") : [],
-            registers: [registry],
-          });
-          families.set(m.name, g);
-          labelNames.set(m.name, keys);
-        }
-        if (labelNames.get(m.name) === keys) g.set(m.labels, m.value);
-      }
+    for (const f of families.values()) f.metric.reset();
+    const metrics = readings.flatMap(deviceMetrics);
+    const labels = new Map<string, Set<string>>();
+    for (const m of metrics) {
+      const set = labels.get(m.name) ?? new Set();
+      for (const l in m.labels) set.add(l);
+      labels.set(m.name, set);
+    }
+    for (const m of metrics) {
+      const f = family(m, labels.get(m.name)!);
+      if (f.metric instanceof client.Counter) {
+        // A counter cannot go down; a device whose history was cleared shows 0 until it grows.
+        if (m.value >= 0 && Number.isFinite(m.value)) f.metric.inc(m.labels, m.value);
+      } else f.metric.set(m.labels, m.value);
     }
   }
 

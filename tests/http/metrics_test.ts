@@ -73,10 +73,10 @@ sinks: {}
     await waitFor(async () => (await scrape()).has("mqtt_value"), { what: "mqtt values" });
     await waitFor(() => agent.sources.get("bmv1")!.status.processed >= 2, { what: "bmv" });
     const m = await scrape();
-    const one = (name: string, labels: Record<string, string>) => {
+    const one = (name: string, labels: Record<string, string>, type = "GAUGE") => {
       const f = m.get(name);
       assert.ok(f, `${name} missing`);
-      assert.equal(f.type, "GAUGE");
+      assert.equal(f.type, type, name);
       const hit = f.metrics.find((s) =>
         Object.entries(labels).every(([k, v]) => s.labels?.[k] === v)
       );
@@ -103,8 +103,14 @@ sinks: {}
     // Charging: -1 in VE.Direct, +Inf in Prometheus.
     assert.equal(values("bmv1").TTG, -1);
     assert.equal(ttg, Infinity);
-    const yieldJ = one("vedirect_yield_total_joules", { node: "mppt1" }).value;
+    // Ever-growing totals are counters named _total.
+    const yieldJ = one("vedirect_yield_joules_total", { node: "mppt1" }, "COUNTER").value;
     assert.ok(Math.abs(yieldJ - values("mppt1").H19 * 3.6e6) < 3.6e6);
+    const cycles = one("vedirect_charge_cycles_total", { node: "bmv1" }, "COUNTER").value;
+    assert.equal(cycles, values("bmv1").H4);
+    one("vedirect_charged_energy_joules_total", { node: "bmv1" }, "COUNTER");
+    one("vedirect_discharged_ampere_hours_total", { node: "bmv1" }, "COUNTER");
+    one("vedirect_deepest_discharge_ampere_hours", { node: "bmv1" });
     // The charger state as an enum: one series per state, exactly one at 1.
     const cs = m.get("vedirect_charge_state")!.metrics.filter((s) => s.labels?.node === "mppt1");
     assert.ok(cs.length >= 10);

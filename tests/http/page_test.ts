@@ -111,6 +111,7 @@ Deno.test("the card: plain names with labels in tooltips, every field, history f
     };
     assert.equal(ttg.device.values.TTG, -1, "charging at noon");
     assert.equal(await page.textContent(`${bmv} td[data-field="TTG"]`), "∞");
+    assert.equal(await page.textContent(`${bmv} td[data-field="TTG"] + td`), "", "∞ has no unit");
     // Numbers line up with their headers in the Upstream table.
     const align = await page.evaluate<string[]>(
       `[...document.querySelectorAll("table.sinks tr:first-child th")].slice(2).map((th) => getComputedStyle(th).textAlign)`,

@@ -18,8 +18,9 @@ function capitalised(s: string): string {
 }
 
 function row(label: string, v: unknown, options: { text?: unknown; unit?: string }): string {
-  // Code fields show their name with the number: "Bulk (3)"; TTG -1 means infinite.
-  const shown = label === "TTG" && v === -1
+  // Code fields show their name with the number: "Bulk (3)"; TTG -1 means infinite (no unit).
+  const infinite = label === "TTG" && v === -1;
+  const shown = infinite
     ? "∞"
     : typeof options.text === "string"
     ? `${esc(options.text || "none")} (${value(v)})`
@@ -27,7 +28,7 @@ function row(label: string, v: unknown, options: { text?: unknown; unit?: string
   return `<tr><th><abbr title="VE.Direct label ${esc(label)}">${
     esc(capitalised(labelName(label)))
   }</abbr></th><td class="num" data-field="${esc(label)}">${shown}</td><td>${
-    esc(options.unit ?? "")
+    infinite ? "" : esc(options.unit ?? "")
   }</td></tr>`;
 }
 

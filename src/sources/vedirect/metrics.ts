@@ -1,7 +1,8 @@
 /**
- * A VE.Direct device's values as Prometheus gauges: one family per quantity,
+ * A VE.Direct device's values as Prometheus metrics: one family per quantity,
  * base units in the name (volts, amperes, watts, joules, seconds, ratios), the
- * charger state and tracker mode as enums (one series per state, 1 for the current).
+ * charger state and tracker mode as enums (one series per state, 1 for the current),
+ * and the lifetime totals of the history (H fields) as counters named `_total`.
  */
 import type { DeviceMetric } from "../../plugin.ts";
 import type { Sample } from "../../model.ts";
@@ -23,7 +24,14 @@ const GAUGES: Record<string, [string, string, number]> = {
   P: ["power_watts", "Instantaneous power", 1],
   CE: ["consumed_ampere_hours", "Consumed charge since full", 1],
   SOC: ["state_of_charge_ratio", "State of charge", 0.01],
-  H19: ["yield_total_joules", "Yield since the last reset", 3.6e6],
+  H1: ["deepest_discharge_ampere_hours", "Deepest discharge (negative: drawn)", 1],
+  H2: ["last_discharge_ampere_hours", "Last discharge (negative: drawn)", 1],
+  H3: ["average_discharge_ampere_hours", "Average discharge (negative: drawn)", 1],
+  H7: ["battery_voltage_min_volts", "Lowest battery voltage seen", 1],
+  H8: ["battery_voltage_max_volts", "Highest battery voltage seen", 1],
+  H9: ["since_full_charge_seconds", "Time since the last full charge", 1],
+  H15: ["auxiliary_voltage_min_volts", "Lowest auxiliary voltage seen", 1],
+  H16: ["auxiliary_voltage_max_volts", "Highest auxiliary voltage seen", 1],
   H20: ["yield_today_joules", "Yield today", 3.6e6],
   H21: ["max_power_today_watts", "Highest power today", 1],
   H22: ["yield_yesterday_joules", "Yield yesterday", 3.6e6],
@@ -38,6 +46,22 @@ const GAUGES: Record<string, [string, string, number]> = {
   AR: ["alarm_reason_code", "Alarm reason bits (0: none)", 1],
 };
 
+/** Lifetime totals (they only grow until the history is cleared): counters. */
+const COUNTERS: Record<string, [string, string, number]> = {
+  H4: ["charge_cycles_total", "Charge cycles", 1],
+  H5: ["full_discharges_total", "Full discharges", 1],
+  // The BMV reports charge drawn as a negative number of Ah; the counter counts it up.
+  H6: ["discharged_ampere_hours_total", "Charge drawn from the battery, cumulative", -1],
+  H10: ["automatic_syncs_total", "Automatic synchronisations", 1],
+  H11: ["low_voltage_alarms_total", "Low main voltage alarms", 1],
+  H12: ["high_voltage_alarms_total", "High main voltage alarms", 1],
+  H13: ["low_auxiliary_voltage_alarms_total", "Low auxiliary voltage alarms", 1],
+  H14: ["high_auxiliary_voltage_alarms_total", "High auxiliary voltage alarms", 1],
+  H17: ["discharged_energy_joules_total", "Energy discharged from the battery", 3.6e6],
+  H18: ["charged_energy_joules_total", "Energy charged into the battery", 3.6e6],
+  H19: ["yield_joules_total", "Solar yield since the last reset", 3.6e6],
+};
+
 const ENUMS: Record<string, [string, string, string, Record<number, string>]> = {
   CS: ["charge_state", "Charger state (1 for the current one)", "state", CS_NAMES],
   MPPT: ["tracker_mode", "Tracker operation mode (1 for the current one)", "mode", MPPT_NAMES],
@@ -45,17 +69,18 @@ const ENUMS: Record<string, [string, string, string, Record<number, string>]> = 
 
 /** The gauges of one VE.Direct sample. */
 export function vedirectMetrics(sample: Sample): DeviceMetric[] {
-  const labels: Record<string, string> = {
-    node: sample.node,
-    product: sample.tags?.product ?? "",
-    serial: sample.tags?.serial ?? "",
-  };
+  // A label with no value is left out (a simulated or older device has no serial).
+  const labels: Record<string, string> = { node: sample.node };
+  if (sample.tags?.product) labels.product = sample.tags.product;
+  if (sample.tags?.serial) labels.serial = sample.tags.serial;
   const out: DeviceMetric[] = [];
   const f = sample.fields;
-  for (const [field, [name, help, factor]] of Object.entries(GAUGES)) {
-    const v = f[field];
-    if (typeof v === "number") {
-      out.push({ name: `vedirect_${name}`, help, labels, value: v * factor });
+  for (const [table, type] of [[GAUGES, "gauge"], [COUNTERS, "counter"]] as const) {
+    for (const [field, [name, help, factor]] of Object.entries(table)) {
+      const v = f[field];
+      if (typeof v === "number") {
+        out.push({ name: `vedirect_${name}`, help, labels, value: v * factor, type });
+      }
     }
   }
   if (typeof f.TTG === "number") {
