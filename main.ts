@@ -5,11 +5,13 @@
  * signal).
  */
 import { parseArgs } from "node:util";
+import { stringify as stringifyYaml } from "yaml";
 import { Agent } from "./src/agent.ts";
 import { DataDirInUseError } from "./src/data_dir_lock.ts";
 import { decodeCapture } from "./src/cli/decode.ts";
 import { simulateToPort } from "./src/cli/simulate.ts";
 import { SOURCE_PLUGINS } from "./src/sources/registry.ts";
+import { displayConfig } from "./src/config/display.ts";
 import { ConfigError, loadConfigFile } from "./src/config/load.ts";
 import { maskConfig } from "./src/secrets.ts";
 import { type GatewayConfig, gatewaySchema } from "./src/config/schema.ts";
@@ -42,7 +44,8 @@ SIGHUP (or POST /reload) re-reads the config file and applies what changed.
   check: `Usage: edge-gateway check FILE
 
 Validates FILE (YAML, \${ENV} substitution, schema) and prints the effective
-config with secrets masked. Exit 0 when valid, 2 with every error otherwise.`,
+config as YAML (defaults filled in, durations and sizes in units, secrets
+masked). Exit 0 when valid, 2 with every error otherwise.`,
   decode: `Usage: edge-gateway decode FILE|- [--no-checksum]
 
 Decodes a raw VE.Direct capture (a file, or - for stdin) to JSON lines, one
@@ -162,7 +165,8 @@ async function check(args: string[]): Promise<number> {
     console.error(`invalid setup ${positionals[0]}:\n  ${problems.join("\n  ")}`);
     return 2;
   }
-  console.log(JSON.stringify(maskConfig(config), null, 2));
+  // The effective config, defaults filled in, in the units the user writes (20s, 1MiB).
+  console.log(stringifyYaml(displayConfig(gatewaySchema, maskConfig(config))).trimEnd());
   console.error(`permissions: ${effectivePermissions(needs)}`);
   const h = config.http;
   if (h.enabled && !/^(127\.|::1$|localhost$)/.test(h.host) && !(h.token && h.read_token)) {

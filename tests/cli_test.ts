@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parse as parseYaml } from "yaml";
 import { DeviceSimulator } from "../src/sources/vedirect/simulator.ts";
 import { concatBytes } from "../src/util/bytes.ts";
 import { RUN_FLAGS, runCli, spawnGateway } from "./helpers/cli.ts";
@@ -43,8 +44,37 @@ Deno.test("check: a missing ${VAR} names the variable; a valid file prints maske
   assert.match(missing.stderr, /environment variable EDGE_TEST_TOKEN is not set/);
   const ok = await runCli(["check", file], { env: { EDGE_TEST_TOKEN: "s3cret-value" } });
   assert.equal(ok.code, 0, ok.stderr);
-  assert.equal(JSON.parse(ok.stdout).http.token, "***");
+  assert.equal(parseYaml(ok.stdout).http.token, "***");
   assert.doesNotMatch(ok.stdout + ok.stderr, /s3cret-value/);
+});
+
+Deno.test("check prints the effective config as YAML, durations and sizes in the units people write", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/c.yml`,
+    `gateway: {stop_timeout: 90000}
+outbox: {max_bytes: 64MiB}
+sources:
+  units: {type: mqtt, url: "mqtt://127.0.0.1:1883", topics: [a/+]}
+sinks:
+  influx: {type: influxdb, url: "http://127.0.0.1:8086", database: d, max_wait: 1500}
+`,
+  );
+  const r = await runCli(["check", `${dir}/c.yml`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^gateway:\n/);
+  const c = parseYaml(r.stdout);
+  assert.equal(c.gateway.stop_timeout, "90s");
+  assert.equal(c.http.max_body, "1MiB");
+  assert.equal(c.outbox.max_bytes, "64MiB");
+  assert.equal(c.store.grace, "10s");
+  assert.equal(c.sinks.influx.max_wait, "1500ms");
+  assert.equal(c.http.port, 8082, "plain numbers stay numbers");
+  // What check prints is itself a valid config, read back to the same values.
+  await Deno.writeTextFile(`${dir}/again.yml`, r.stdout);
+  const again = await runCli(["check", `${dir}/again.yml`]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.stdout, r.stdout);
 });
 
 Deno.test("check: the shipped configs are valid", async () => {
@@ -52,7 +82,7 @@ Deno.test("check: the shipped configs are valid", async () => {
   assert.equal(r.code, 0, r.stderr);
   const units = await runCli(["check", `${ROOT}config/pepeunit.yml`]);
   assert.equal(units.code, 0, units.stderr);
-  const parsed = JSON.parse(units.stdout);
+  const parsed = parseYaml(units.stdout);
   assert.equal(parsed.sinks.files.secret_key, "***");
   assert.equal(
     parsed.sources.units.policies.default.processing_policy.policy_type,

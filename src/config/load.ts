@@ -19,12 +19,20 @@ const REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
  */
 export function substituteEnv(
   tree: unknown,
-  options: { env: (name: string) => string | undefined; problems: string[]; path?: string },
+  options: {
+    env: (name: string) => string | undefined;
+    problems: string[];
+    path?: string;
+    /** Filled with the variables each substituted string came from, by dotted path. */
+    origins?: Map<string, string[]>;
+  },
 ): unknown {
   const path = options.path ?? "";
   if (typeof tree === "string") {
     let missing = false;
+    const names: string[] = [];
     const out = tree.replace(REF, (_, name: string, fallback?: string) => {
+      names.push(name);
       const value = options.env(name);
       if (value !== undefined && value !== "") return value;
       if (fallback !== undefined) return fallback;
@@ -35,6 +43,7 @@ export function substituteEnv(
       );
       return "";
     });
+    if (names.length > 0) options.origins?.set(path, names);
     if (missing) return out;
     if (!/^\$\{[^}]+\}$/.test(tree) || out === "") return out;
     // A lone reference may stand for a number or a boolean; anything else stays text.
@@ -46,7 +55,7 @@ export function substituteEnv(
     }
   }
   if (Array.isArray(tree)) {
-    return tree.map((v, i) => substituteEnv(v, { ...options, path: `${path}[${i}]` }));
+    return tree.map((v, i) => substituteEnv(v, { ...options, path: `${path}.${i}` }));
   }
   if (tree && typeof tree === "object") {
     return Object.fromEntries(
@@ -93,17 +102,31 @@ export function readSecretFiles(
   return out;
 }
 
-function describe(value: unknown): string {
-  if (value === undefined) return "nothing";
-  const s = JSON.stringify(value);
-  return s.length > 60 ? s.slice(0, 57) + "..." : s;
+/** Where a value came from, when the environment gave it: ` (from $VAR)`. */
+function origin(path: string, origins?: Map<string, string[]>): string {
+  const names = origins?.get(path);
+  return names ? ` (from ${names.map((n) => `\${${n}}`).join(", ")})` : "";
 }
 
-/** Turns zod issues into one line each: `sinks.influx.batch_size: expected number, got "abc"`. */
-export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
+/**
+ * Turns zod issues into one line each: `sinks.influx.batch_size: expected number, got "abc"`;
+ * a value that came from `${VAR}` names the variable, a secret's value is never shown.
+ */
+export function formatIssues(
+  issues: z.core.$ZodIssue[],
+  options: { origins?: Map<string, string[]> } = {},
+): string[] {
   return issues.map((issue) => {
     const path = issue.path.map(String).join(".") || "(root)";
     const input = (issue as { input?: unknown }).input;
+    const last = issue.path.at(-1);
+    const secret = typeof last === "string" && isSecretKey(last);
+    const describe = (value: unknown): string => {
+      if (value === undefined) return "nothing";
+      if (secret) return "(a secret, not shown)";
+      const s = JSON.stringify(value);
+      return (s.length > 60 ? s.slice(0, 57) + "..." : s) + origin(path, options.origins);
+    };
     switch (issue.code) {
       case "invalid_type":
         return input === undefined
@@ -129,7 +152,10 @@ export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
         return `${path}: ${issue.message}, got ${describe(input)}`;
       }
       default:
-        return `${path}: ${issue.message}`;
+        // "Invalid URL" alone does not say which value: show it.
+        return input === undefined || typeof input === "object"
+          ? `${path}: ${issue.message}`
+          : `${path}: ${issue.message}, got ${describe(input)}`;
     }
   });
 }
@@ -145,13 +171,19 @@ export function parseConfig<S extends z.ZodType>(
   try {
     raw = parseYaml(text) ?? {};
   } catch (e) {
-    throw new ConfigError(file, [`not valid YAML: ${(e as Error).message.split("\n")[0]}`]);
+    // The parser's first line ends in ":" before a code excerpt; the position is all we keep.
+    const first = (e as Error).message.split("\n")[0].replace(/:\s*$/, "");
+    throw new ConfigError(file, [`not valid YAML: ${first}`]);
   }
   const problems: string[] = [];
   const env = options.env ?? ((name: string) => Deno.env.get(name));
-  const substituted = readSecretFiles(substituteEnv(raw, { env, problems }), { env, problems });
+  const origins = new Map<string, string[]>();
+  const substituted = readSecretFiles(substituteEnv(raw, { env, problems, origins }), {
+    env,
+    problems,
+  });
   const result = schema.safeParse(substituted, { reportInput: true });
-  if (!result.success) problems.push(...formatIssues(result.error.issues));
+  if (!result.success) problems.push(...formatIssues(result.error.issues, { origins }));
   if (problems.length > 0) throw new ConfigError(file, problems);
   return result.data as z.output<S>;
 }

@@ -2,12 +2,13 @@ import { z } from "zod";
 import { eventsSchema } from "../rules/schema.ts";
 import { SINK_PLUGINS } from "../sinks/registry.ts";
 import { SOURCE_PLUGINS } from "../sources/registry.ts";
+import { SCHEMA_CHOICES } from "./display.ts";
 import { componentName, duration, parseDuration, size } from "../config_values.ts";
 import { redisFields } from "../sources/redis_client.ts";
 
 function pluginUnion(plugins: { type: string; schema: z.ZodType }[], what: string) {
   const types = plugins.map((p) => p.type);
-  return z.looseObject({ type: z.string() }).transform((value, ctx) => {
+  const union = z.looseObject({ type: z.string() }).transform((value, ctx) => {
     const plugin = plugins.find((p) => p.type === value.type);
     if (!plugin) {
       ctx.addIssue({
@@ -26,6 +27,11 @@ function pluginUnion(plugins: { type: string; schema: z.ZodType }[], what: strin
     }
     return result.data as { type: string } & Record<string, unknown>;
   });
+  SCHEMA_CHOICES.set(
+    union,
+    (v) => plugins.find((p) => p.type === (v as { type?: unknown } | null)?.type)?.schema,
+  );
+  return union;
 }
 
 const levelName = z.string().transform((v, ctx) => {

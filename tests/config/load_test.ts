@@ -89,6 +89,21 @@ Deno.test("invalid YAML is one clear error", () => {
   const p = problems("http: [unclosed");
   assert.equal(p.length, 1);
   assert.match(p[0], /^not valid YAML/);
+  assert.doesNotMatch(p[0], /:$/, "no dangling colon");
+  assert.match(problems("a: b: c")[0], /at line 1, column \d+$/);
+});
+
+Deno.test("an invalid URL shows the value; a wrong type from ${VAR} names the variable; secrets stay hidden", () => {
+  const url = problems(`sinks:\n  i: {type: influxdb, url: "not a url", database: d}\n`);
+  assert.match(url[0], /^sinks\.i\.url: .*, got "not a url"$/);
+  const port = problems("http:\n  port: ${GATEWAY_HTTP_PORT}\n", { GATEWAY_HTTP_PORT: "eighty" });
+  assert.deepEqual(port, [
+    'http.port: expected number, got "eighty" (from ${GATEWAY_HTTP_PORT})',
+  ]);
+  const secret = problems("http:\n  token: ${TOKEN}\n", { TOKEN: "123456" });
+  assert.equal(secret.length, 1);
+  assert.match(secret[0], /^http\.token: expected string, got \(a secret, not shown\)$/);
+  assert.doesNotMatch(secret[0], /123456/);
 });
 
 Deno.test("a vedirect source needs exactly one of port or simulate", () => {
