@@ -16,6 +16,7 @@ declare -A PACKAGES=(
   [redis-server]=redis-server [mosquitto]=mosquitto [influxd]=influxdb [socat]=socat
   [clickhouse-server]=clickhouse-server [chromium]=chromium [ffmpeg]=ffmpeg [ffprobe]=ffmpeg
   [prlimit]=util-linux [setpriv]=util-linux [initdb]=postgresql
+  [go]=golang-go # Go's own strconv.ParseFloat, to check the gateway's stand-in for it
 )
 # Debian keeps PostgreSQL's server programs in /usr/lib/postgresql/<version>/bin.
 pg_path() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }

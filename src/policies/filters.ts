@@ -1,4 +1,5 @@
 /** pepeunit's order before a value reaches its buffer: active period, filters, transformations. */
+import { goFixed, parseGoFloat } from "./go_float.ts";
 import type { Policy } from "./schema.ts";
 
 /**
@@ -17,47 +18,6 @@ export interface FilterMemory {
   acceptedAt?: number;
   /** The last accepted value as received, for last_unique_check. */
   last?: number | string;
-}
-
-// Go's strconv.ParseFloat accepts decimal and exponent forms and Inf/NaN (any case).
-const FLOAT = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
-const SPECIAL = /^[+-]?(inf|infinity|nan)$/i;
-
-/** The number a text is as Go's strconv.ParseFloat reads it, or null (pepeunit parses so). */
-export function parseGoFloat(text: string): number | null {
-  if (FLOAT.test(text)) return Number(text);
-  if (!SPECIAL.test(text)) return null;
-  return /nan/i.test(text) ? NaN : text.startsWith("-") ? -Infinity : Infinity;
-}
-
-const F64 = new DataView(new ArrayBuffer(8));
-
-/**
- * `x` with `digits` decimals exactly as Go's fmt `%.Nf` prints it: the exact binary
- * value rounded half to even (JavaScript's toFixed rounds exact halves away from zero).
- */
-export function goFixed(x: number, digits: number): string {
-  if (Number.isNaN(x)) return "NaN";
-  if (!Number.isFinite(x)) return x > 0 ? "+Inf" : "-Inf";
-  F64.setFloat64(0, x);
-  const hi = F64.getUint32(0);
-  const lo = F64.getUint32(4);
-  const exp = (hi >>> 20) & 0x7ff;
-  let mant = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
-  let e = exp - 1075;
-  if (exp === 0) e = -1074;
-  else mant |= 1n << 52n;
-  // |x| = mant * 2^e; scaled = |x| * 10^digits = num / den, rounded half to even.
-  let num = mant * 10n ** BigInt(digits);
-  let den = 1n;
-  if (e >= 0) num <<= BigInt(e);
-  else den <<= BigInt(-e);
-  let q = num / den;
-  const twice = (num % den) * 2n;
-  if (twice > den || (twice === den && q % 2n === 1n)) q += 1n;
-  const s = q.toString().padStart(digits + 1, "0");
-  const body = digits === 0 ? s : `${s.slice(0, -digits)}.${s.slice(-digits)}`;
-  return (x < 0 || Object.is(x, -0) ? "-" : "") + body;
 }
 
 /** Whether the policy's active period covers `now`. */

@@ -14,7 +14,8 @@ import type { NodeState } from "./state.ts";
 import type { ImageFormat } from "../images/ffmpeg.ts";
 import type { Video } from "../images/timelapse.ts";
 import { imageDimensions } from "../images/dimensions.ts";
-import { filterValue, isActive, parseGoFloat, rateLimited, transform } from "./filters.ts";
+import { filterValue, isActive, rateLimited, transform } from "./filters.ts";
+import { parseGoFloat } from "./go_float.ts";
 import type { PoliciesConfig, Policy } from "./schema.ts";
 import { NodeStates } from "./node_states.ts";
 import {

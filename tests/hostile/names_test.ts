@@ -59,12 +59,11 @@ sinks:
     for (const key of keys) {
       assert.match(key, /^cams\/~2E(~2E)?\/all\/\d+\.jpg$/, key);
     }
-    // On disk: only the source's own folder, holding one encoded folder per node.
+    // On disk: only the source's own folder, holding one encoded folder per node (beside
+    // the databases and the data dir's lock).
     assert.deepEqual(
       [...Deno.readDirSync(data)].map((e) => e.name).filter((n) => !/\.db/.test(n)).sort(),
-      [
-        "timelapse-cams",
-      ],
+      ["gateway.lock", "timelapse-cams"],
     );
     const nodes = [...Deno.readDirSync(`${data}/timelapse-cams`)].map((e) => e.name).sort();
     assert.deepEqual(nodes, ["~2E", "~2E~2E"]);

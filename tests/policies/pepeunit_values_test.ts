@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../../src/log.ts";
 import type { Entry, Envelope } from "../../src/model.ts";
-import { goFixed, parseGoFloat } from "../../src/policies/filters.ts";
+import { goFixed, parseGoFloat } from "../../src/policies/go_float.ts";
 import { Policies } from "../../src/policies/policies.ts";
 import { policiesSchema } from "../../src/policies/schema.ts";
 import { classify } from "../../src/payload.ts";
