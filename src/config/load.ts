@@ -151,11 +151,11 @@ export function formatIssues(
       case "invalid_union": {
         return `${path}: ${issue.message}, got ${describe(input)}`;
       }
-      default:
+      case "invalid_format":
         // "Invalid URL" alone does not say which value: show it.
-        return input === undefined || typeof input === "object"
-          ? `${path}: ${issue.message}`
-          : `${path}: ${issue.message}, got ${describe(input)}`;
+        return `${path}: ${issue.message}, got ${describe(input)}`;
+      default:
+        return `${path}: ${issue.message}`;
     }
   });
 }

@@ -24,9 +24,53 @@ export const WINDOW_SIZES = [
   86400,
 ] as const;
 
-const date = z.union([z.iso.datetime({ offset: true }), z.iso.date()]).transform((s) =>
-  Date.parse(s)
-);
+// pydantic's lax datetime: YYYY-MM-DD, or YYYY-MM-DD[T]HH:MM[:SS[.f]] with an optional Z or
+// ±HH[:]MM (T, t, _ or a space between date and time), or Unix time as a number or numeric text.
+const PYDANTIC_DATETIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt _](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** pydantic's seconds-or-milliseconds rule for Unix time. */
+function unixTime(n: number): number {
+  return Math.abs(n) > 2e10 ? n : n * 1000;
+}
+
+/**
+ * A datetime as pepeunit's validator (pydantic v2, lax) takes it, in ms; null when it refuses.
+ * Without an offset it is read as UTC: pydantic keeps such a datetime naive, pepeunit's Go pipe
+ * cannot read it at all (its time.Time wants RFC 3339), so UTC is the reading that makes sense.
+ */
+export function parsePydanticDatetime(v: string | number): number | null {
+  if (typeof v === "number") return Number.isFinite(v) ? unixTime(v) : null;
+  if (/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(v)) return unixTime(Number(v));
+  const m = PYDANTIC_DATETIME.exec(v);
+  if (!m) return null;
+  const [, y, mo, d, h = "0", mi = "0", sec = "0", fraction = "", zone] = m;
+  const ms = Number(fraction.slice(0, 3).padEnd(3, "0"));
+  const t = Date.UTC(+y, +mo - 1, +d, +h, +mi, +sec, ms);
+  const back = new Date(t);
+  // Date.UTC rolls 2023-02-30 over to March: a field that changed was out of range.
+  if (
+    back.getUTCFullYear() !== +y || back.getUTCMonth() !== +mo - 1 || back.getUTCDate() !== +d ||
+    back.getUTCHours() !== +h || back.getUTCMinutes() !== +mi || back.getUTCSeconds() !== +sec
+  ) return null;
+  if (!zone || /^z$/i.test(zone)) return t;
+  const z = /^([+-])(\d{2}):?(\d{2})$/.exec(zone)!;
+  const offset = (Number(z[2]) * 60 + Number(z[3])) * 60_000;
+  return z[1] === "+" ? t - offset : t + offset;
+}
+
+const date = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const t = parsePydanticDatetime(v);
+  if (t === null) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected a datetime like 2023-11-15T00:00:00Z, 2023-11-15T00:00:00 (UTC), ` +
+        `2023-11-15 or Unix seconds, got ${JSON.stringify(v)}`,
+    });
+    return z.NEVER;
+  }
+  return t;
+});
 
 /**
  * pepeunit stores documents as JSON with `null` for an absent key: null is absent here too.

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { policySchema } from "../../src/policies/schema.ts";
+import { runCli } from "../helpers/cli.ts";
 
 function problems(doc: unknown): string[] {
   const r = policySchema.safeParse(doc);
@@ -204,4 +205,68 @@ processing_policy: {policy_type: LastValue}
     }),
     [],
   );
+});
+
+Deno.test("active_period takes every datetime form pepeunit's validator (pydantic, lax) takes; naive is UTC", () => {
+  const base = parse(EXAMPLES.n_records);
+  const start = (value: unknown) =>
+    policySchema.safeParse({ ...base, active_period: { type: "FromDate", start: value } });
+  const T = Date.UTC(2023, 10, 15);
+  const accepted: [unknown, number][] = [
+    ["2023-11-15T00:00:00", T], // a date exported without an offset
+    ["2023-11-15 00:00:00", T],
+    ["2023-11-15t00:00", T],
+    ["2023-11-15_00:00:00", T],
+    ["2023-11-15", T],
+    ["2023-11-15T00:00:00Z", T],
+    ["2023-11-15T03:00:00+03:00", T],
+    ["2023-11-14T21:30:00-0230", T],
+    ["2023-11-15T00:00:00.250", T + 250],
+    ["2023-11-15T00:00:00.123456", T + 123],
+    [T / 1000, T], // Unix seconds
+    [T, T], // beyond 2e10: milliseconds
+    [String(T / 1000), T],
+  ];
+  for (const [value, ms] of accepted) {
+    const r = start(value);
+    assert.ok(r.success, `${JSON.stringify(value)}: ${JSON.stringify(r.error?.issues)}`);
+    assert.equal(r.data.active_period.start, ms, JSON.stringify(value));
+  }
+  for (
+    const refused of [
+      "2023-11-15T24:00:00",
+      "2023-02-30",
+      "2023-11-15T00:00:60",
+      "15.11.2023",
+      "2023-11-15T00",
+      "2023-11-15Z",
+      "2023-11-15T00:00:00+3",
+      "yesterday",
+      "",
+    ]
+  ) {
+    const r = start(refused);
+    assert.ok(!r.success, JSON.stringify(refused));
+    assert.match(r.error.issues[0].message, /expected a datetime like/);
+  }
+});
+
+Deno.test("check passes a pepeunit document with naive datetimes", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/gateway.yml`,
+    `sources:
+  units:
+    type: mqtt
+    url: mqtt://127.0.0.1:1883
+    topics: ["pepeunit.local/+/pepeunit"]
+    policies:
+      default:
+        active_period: {type: DateRange, start: 2023-11-15T00:00:00, end: 2100-01-01 00:00:00}
+        filters: {type_input_value: Number, max_rate: 0, max_size: 0}
+        processing_policy: {policy_type: LastValue}
+`,
+  );
+  const r = await runCli(["check", `${dir}/gateway.yml`]);
+  assert.equal(r.code, 0, r.stderr);
 });

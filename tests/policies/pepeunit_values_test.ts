@@ -45,6 +45,25 @@ const CASES: Case[] = [
     ],
   },
   {
+    // Go's ParseFloat grammar: hex floats and underscores are numbers; surrounding space,
+    // out-of-range and malformed text stay verbatim (rows of Go 1.19 running the pipe's code).
+    "name": "go_grammar",
+    "filters": { "type_input_value": "Number", "max_rate": 0, "max_size": 0 },
+    "transformations": { "multiplication_ratio": 0.7, "round_decimal_point": 3 },
+    "messages": ["0x1p-2", "1_000", "1e400", " 12", "Inf", "-infinity", "NaN", "0x10", "1__0"],
+    "rows": [
+      ["0.175", "Number", 5],
+      ["700.000", "Number", 7],
+      ["1e400", "Number", 5],
+      [" 12", "Number", 3],
+      ["+Inf", "Number", 4],
+      ["-Inf", "Number", 4],
+      ["NaN", "Number", 3],
+      ["0x10", "Number", 4],
+      ["1__0", "Number", 4],
+    ],
+  },
+  {
     "name": "round_half_even",
     "filters": { "type_input_value": "Number", "max_rate": 0, "max_size": 0 },
     "transformations": { "round_decimal_point": 0 },
