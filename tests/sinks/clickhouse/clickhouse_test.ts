@@ -31,6 +31,17 @@ const W = "22222222-2222-4222-8222-222222222222"; // TimeWindow 60 s
 const A = "33333333-3333-4333-8333-333333333333"; // Aggregation 60 s
 const L = "44444444-4444-4444-8444-444444444444"; // LastValue every 300 ms
 const F = "55555555-5555-4555-8555-555555555555"; // files: NRecords 2, gzip
+const G = "99999999-9999-4999-8999-999999999999"; // Number, ratio and rounding: Go's ParseFloat
+
+/** Payloads for G and the rows pepeunit's Go pipe makes of them (Go 1.19, its transformations). */
+const GO_ROWS: [string, string][] = [
+  ["0x1p-2", "0.175"],
+  ["1_000", "700.000"],
+  ["1e400", "1e400"],
+  [" 12", " 12"],
+  ["-infinity", "-Inf"],
+  ["abc", "abc"],
+];
 
 function config(dir: string, ports: { mqtt: number; ch: number; s3: number }): string {
   return `gateway: {id: t, data_dir: ${dir}}
@@ -52,6 +63,10 @@ sources:
           transformations: {multiplication_ratio: 2}
         ${L}: {processing_policy: {policy_type: LastValue, write_interval: 300ms}}
         ${F}: {processing_policy: {policy_type: NRecords, n_records_count: 2}, file_policy: {compression: gzip, level: 9}}
+        ${G}:
+          processing_policy: {policy_type: NRecords, n_records_count: 20}
+          filters: {type_input_value: Number}
+          transformations: {multiplication_ratio: 0.7, round_decimal_point: 3}
 sinks:
   ch: {type: clickhouse, url: "http://127.0.0.1:${ports.ch}", max_wait: 50ms, retention_every: 300ms, backoff_min: 100ms, backoff_max: 300ms}
   s3: {type: s3, url: "http://127.0.0.1:${ports.s3}", bucket: unit-files, access_key: S3RVER, secret_key: S3RVER, max_wait: 50ms, backoff_max: 300ms}
@@ -87,6 +102,7 @@ async function policiesEndToEnd(ch: Server): Promise<void> {
     const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, ...new Array(200).fill(7)]);
     for (let i = 0; i < 3; i++) await send(F, jpeg.map((b, j) => j === 10 ? i : b));
     await send(N, new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1])); // an image on a value policy
+    for (const [payload] of GO_ROWS) await send(G, payload);
 
     // NRecords: the newest 5 of 12 stay.
     await waitFor(async () => {
@@ -101,6 +117,22 @@ async function policiesEndToEnd(ch: Server): Promise<void> {
       `SELECT max_count, size FROM n_last_entry WHERE unit_node_uuid = '${N}' ORDER BY create_datetime, create_ms`,
     );
     assert.deepEqual(sizes.map((r) => r.join(" ")), ["5 1", "5 1", "5 2", "5 2", "5 2"]);
+
+    // A Number node with transformations stores what pepeunit's Go pipe stores, row for row.
+    await waitFor(async () => {
+      const r = await rows(
+        ch.port,
+        `SELECT state FROM n_last_entry FINAL WHERE unit_node_uuid = '${G}' ORDER BY create_datetime, create_ms`,
+      );
+      return r.length === GO_ROWS.length;
+    }, { what: "the Go-grammar rows" });
+    assert.deepEqual(
+      await rows(
+        ch.port,
+        `SELECT state, state_type FROM n_last_entry FINAL WHERE unit_node_uuid = '${G}' ORDER BY create_datetime, create_ms`,
+      ),
+      GO_ROWS.map(([, state]) => [state, "Number"]),
+    );
 
     // TimeWindow: rows expiring 60 s after they were made; the number is text on a Text node.
     const w = await rows(
@@ -177,7 +209,7 @@ async function policiesEndToEnd(ch: Server): Promise<void> {
       UNION ALL SELECT unit_node_uuid, size FROM aggregation_entry FINAL
       UNION ALL SELECT unit_node_uuid, size FROM file_entry FINAL) GROUP BY u ORDER BY u`,
     );
-    assert.deepEqual(billed, [[N, "8"], [W, "6"], [A, "5"], [L, "7"], [F, "408"]]);
+    assert.deepEqual(billed, [[N, "8"], [W, "6"], [A, "5"], [L, "7"], [F, "408"], [G, "27"]]);
   } finally {
     await pub.endAsync();
     await agent.stop();
