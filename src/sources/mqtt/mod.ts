@@ -1,5 +1,5 @@
 import type mqtt from "mqtt";
-import { createHash } from "node:crypto";
+export { nodeOf } from "./topics.ts";
 import { connectBroker } from "../../mqtt/broker.ts";
 import { HeldAcks } from "../../mqtt/held_acks.ts";
 import type { Envelope, Sample } from "../../model.ts";
@@ -7,42 +7,15 @@ import { FFMPEG_MISSING, ffmpegVersion } from "../../images/ffmpeg.ts";
 import { ImageIntake } from "../../images/intake.ts";
 import { Policies } from "../../policies/policies.ts";
 import { hasImagePolicy } from "../../policies/schema.ts";
-import { nameProblem } from "../../names.ts";
-import { takeTime } from "../../sample_time.ts";
 import { errorMessage } from "../../status.ts";
-import { LruMap } from "../../util/lru.ts";
 import { BatchEmitter } from "../emitter.ts";
 import { mqttCard } from "./card.ts";
+import { BROKER_DROPPED, digestOf, TopicNodes } from "./topics.ts";
+import { readPayload } from "./values.ts";
+import { NodeFigures } from "./node_figures.ts";
 import { type MqttSourceConfig, mqttSourceSchema } from "./schema.ts";
 import { defineSource, type SourceContext } from "../../plugin.ts";
 import { classify } from "../../payload.ts";
-
-/** mosquitto's count of messages it dropped (queue and in-flight limits), all clients together. */
-const BROKER_DROPPED = "$SYS/broker/publish/messages/dropped";
-
-/** Nodes listed in /status (the busiest first). */
-const BUSIEST = 100;
-
-/** The node id of a topic under a filter; null when the topic does not match it. */
-export function nodeOf(topic: string, filter: string, segment: number): string | null {
-  const t = topic.split("/");
-  const f = filter.split("/");
-  const plus: string[] = [];
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === "#") return plus[segment - 1] ?? (plus.length === 0 ? topic : null);
-    if (i >= t.length) return null;
-    if (f[i] === "+") plus.push(t[i]);
-    else if (f[i] !== t[i]) return null;
-  }
-  if (t.length !== f.length) return null;
-  return plus.length === 0 ? topic : plus[segment - 1] ?? null;
-}
-
-interface NodeStats {
-  messages: number;
-  bytes: number;
-  dropped: Record<string, number>;
-}
 
 /** A message on its way to the pipeline. */
 interface Pending {
@@ -53,11 +26,6 @@ interface Pending {
   /** Payload bytes (for the pending bound). */
   bytes: number;
   ack: () => void;
-}
-
-/** Identifies a message's content: a redelivery carries the same packet id and digest. */
-function digestOf(topic: string, message: Uint8Array): string {
-  return createHash("sha1").update(topic).update("\u0000").update(message).digest("base64");
 }
 
 /**
@@ -77,10 +45,12 @@ export class MqttSource {
   /** Hand-overs run one after another (messages, policy ticks, videos), in order. */
   #chain: Promise<void> = Promise.resolve();
   /** Figures of the nodes heard lately (bounded: node ids come from topics). */
-  readonly nodes: LruMap<string, NodeStats>;
+  readonly nodes: NodeFigures;
+  readonly #topicNodes: TopicNodes;
 
   constructor(readonly config: MqttSourceConfig, readonly ctx: SourceContext) {
-    this.nodes = new LruMap(config.max_nodes, () => ctx.status.count("nodes_evicted"));
+    this.nodes = new NodeFigures(config.max_nodes, ctx.status);
+    this.#topicNodes = new TopicNodes(config.topics, config.node_segment);
     this.#emitter = new BatchEmitter<Pending>({
       handle: (batch) => this.#serially(() => this.#handle(batch)),
       batch: config.batch,
@@ -96,18 +66,6 @@ export class MqttSource {
   #serially(fn: () => void | Promise<void>): Promise<void> {
     this.#chain = this.#chain.then(fn);
     return this.#chain;
-  }
-
-  #node(node: string): NodeStats {
-    let s = this.nodes.get(node);
-    if (!s) this.nodes.set(node, s = { messages: 0, bytes: 0, dropped: {} });
-    return s;
-  }
-
-  #drop(node: string, reason: string): void {
-    const s = this.#node(node);
-    s.dropped[reason] = (s.dropped[reason] ?? 0) + 1;
-    this.ctx.status.drop(reason);
   }
 
   /** Applies a config that differs only in its policies without reconnecting. */
@@ -141,7 +99,7 @@ export class MqttSource {
           dir: `${this.ctx.dataDir}/timelapse-${this.ctx.name}`,
           maxDisk: c.policies.frames_max_disk,
           append: (envelopes) => this.#serially(() => this.#append(envelopes)),
-          drop: (node, reason) => this.#drop(node, reason),
+          drop: (node, reason) => this.nodes.drop(node, reason),
           log: this.ctx.log,
           status: this.ctx.status,
           clock: this.ctx.clock,
@@ -185,27 +143,7 @@ export class MqttSource {
     client.on("close", () => this.ctx.status.state = "degraded");
     if (client.connected) await subscribe();
     this.#client = client;
-    // Per-node figures are read when /status is rendered, not rebuilt on every message.
-    Object.defineProperty(this.ctx.status.info, "nodes", {
-      enumerable: true,
-      configurable: true,
-      get: () => this.#busiest(),
-    });
-    Object.defineProperty(this.ctx.status.info, "nodes_tracked", {
-      enumerable: true,
-      configurable: true,
-      get: () => this.nodes.size,
-    });
-  }
-
-  /** The busiest nodes' figures, for /status and the page (all of them would be unbounded). */
-  #busiest(): Record<string, NodeStats & { stored_bytes: number }> {
-    const top = [...this.nodes].sort((a, b) => b[1].messages - a[1].messages).slice(0, BUSIEST);
-    return Object.fromEntries(
-      top.map((
-        [node, s],
-      ) => [node, { ...s, stored_bytes: this.#policies?.storedBytes(node) ?? 0 }]),
-    );
+    this.nodes.show((node) => this.#policies?.storedBytes(node) ?? 0);
   }
 
   /** Message handling, set up before the connection opens (queued messages come at once). */
@@ -227,29 +165,6 @@ export class MqttSource {
     };
   }
 
-  /**
-   * Topics seen lately and their node (null: the id is unusable): most messages come on a few
-   * topics again and again, so matching and validation happen once per topic.
-   */
-  #topicNodes = new Map<string, string | null>();
-
-  #nodeOf(topic: string): string | null {
-    const known = this.#topicNodes.get(topic);
-    if (known !== undefined) return known;
-    let node: string | null = topic;
-    for (const filter of this.config.topics) {
-      const n = nodeOf(topic, filter, this.config.node_segment);
-      if (n !== null) {
-        node = n;
-        break;
-      }
-    }
-    if (nameProblem(node) !== null) node = null;
-    if (this.#topicNodes.size >= 10_000) this.#topicNodes.clear();
-    this.#topicNodes.set(topic, node);
-    return node;
-  }
-
   #onMessage(topic: string, message: Uint8Array, packet: mqtt.IPublishPacket): void {
     if (topic === BROKER_DROPPED) {
       this.ctx.status.info.broker_dropped = Number(new TextDecoder().decode(message)) || 0;
@@ -261,19 +176,19 @@ export class MqttSource {
     // ack: receipt lets the PUBACK go now (with the others of this read, in one write).
     if (!commit) release();
     const ack = commit ? release : () => {};
-    const node = this.#nodeOf(topic);
+    const node = this.#topicNodes.of(topic);
     if (node === null) {
       // An empty, huge or control-character node id: counted for the source, no figures kept.
       this.ctx.status.drop("bad_node_name");
       return ack();
     }
-    const stats = this.#node(node);
+    const stats = this.nodes.heard(node);
     stats.messages++;
     stats.bytes += message.length;
     this.ctx.status.count("messages");
     this.ctx.status.count("bytes", message.length);
     if (message.length > this.config.max_size) {
-      this.#drop(node, "over_max_size");
+      this.nodes.drop(node, "over_max_size");
       return ack();
     }
     // With ack: commit, a message stored before a crash ate its PUBACK comes again (DUP flag,
@@ -292,7 +207,7 @@ export class MqttSource {
     if (this.#policies) {
       const verdict = this.#policies.accept(node, message, { payload, now });
       if (verdict.kind === "dropped") {
-        this.#drop(node, verdict.reason);
+        this.nodes.drop(node, verdict.reason);
         return ack();
       }
       if (verdict.kind === "image") {
@@ -311,41 +226,19 @@ export class MqttSource {
         receipt = undefined;
       }
     }
-    let fields: Sample["fields"];
-    let ts: number | undefined;
-    switch (payload.kind) {
-      case "number":
-      case "text":
-        fields = { value: payload.value };
-        break;
-      case "json": {
-        fields = payload.fields;
-        const own = takeTime(fields, { ...this.config, now });
-        if (own.problem) {
-          this.#drop(node, "bad_timestamp");
-          this.ctx.log.debug("payload time refused", { topic, problem: own.problem });
-          return ack();
-        }
-        ts = own.ts;
-        break;
+    const read = readPayload(payload, { ...this.config, now });
+    if ("reason" in read) {
+      this.nodes.drop(node, read.reason);
+      if (read.problem) {
+        this.ctx.log.debug("payload time refused", { topic, problem: read.problem });
       }
-      case "invalid":
-        this.#drop(node, payload.reason);
-        return ack();
-      default:
-        // Images and binary data need a file policy (MinIO/S3), not a time series.
-        this.#drop(node, `unsupported_${payload.kind}`);
-        return ack();
-    }
-    if (Object.keys(fields).length === 0) {
-      this.#drop(node, "no_values");
       return ack();
     }
     const sample: Sample = {
       source: this.ctx.name,
       node,
-      ts: ts ?? this.ctx.stamp(node, now),
-      fields,
+      ts: read.ts ?? this.ctx.stamp(node, now),
+      fields: read.fields,
       tags: { topic },
     };
     this.#queue({ sample, receipt, bytes: message.length, ack });
