@@ -1,4 +1,4 @@
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import type { Logger } from "../log.ts";
 import type { Envelope, EnvelopeKind } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
@@ -8,6 +8,12 @@ import { DeadLetters } from "./dead_letters.ts";
 import { Retention } from "./retention.ts";
 import { salvageOutbox } from "./salvage.ts";
 import { SinkCursor } from "./cursors.ts";
+import { ioReason, OutboxFullError } from "./errors.ts";
+import { ReceiptBook, type Receipts } from "./receipts.ts";
+import { RecordInserts, type StoredRecord } from "./record_inserts.ts";
+
+export { OutboxFullError } from "./errors.ts";
+export type { Receipts } from "./receipts.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS records (
@@ -19,36 +25,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, record_id INTEGER NOT NULL,
   kind TEXT NOT NULL, payload TEXT NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS receipts (
-  source TEXT NOT NULL, id TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (source, id)
-) WITHOUT ROWID;
 `;
-
-/**
- * What a source remembers of messages it handed over, committed with them: an
- * MQTT packet id and the message's digest, so a redelivery of a message already
- * stored is recognised and not stored twice.
- */
-export interface Receipts {
-  source: string;
-  /** [id, digest] pairs; an id seen again replaces the older receipt (ids are reused). */
-  entries: [string, string][];
-}
-
-/** Rows per multi-row INSERT statement. */
-const INSERT_ROWS = 50;
-
-/** The outbox refused records: it is full with `on_full: reject_new`, or the disk failed. */
-export class OutboxFullError extends Error {
-  constructor(message: string, readonly reason: string) {
-    super(message);
-    this.name = "OutboxFullError";
-  }
-}
-
-function ioReason(e: unknown): string {
-  return /full/i.test(errorMessage(e)) ? "disk_full" : "io_error";
-}
 
 /** Outbox settings. */
 export interface OutboxOptions {
@@ -89,13 +66,10 @@ export class Outbox {
   }
   #deadLetters: DeadLetters | null = null;
   #listeners = new Set<() => void>();
-  #insert!: StatementSync;
   /** Where a sink without a cursor starts: the end of the log, or its start after a salvage. */
   #newSinksStartAt: "end" | "start" = "end";
-  /** Inserts INSERT_ROWS rows per statement: a step per row cost more than the row. */
-  #insertMany!: StatementSync;
-  #putReceipt!: StatementSync;
-  #getReceipt!: StatementSync;
+  #inserts!: RecordInserts;
+  #receipts!: ReceiptBook;
   #retention!: Retention;
 
   constructor(readonly options: OutboxOptions) {}
@@ -131,19 +105,8 @@ export class Outbox {
   #openFile(): void {
     this.#db = openChecked(this.options.path, { synchronous: this.options.sync.toUpperCase() });
     this.#db.exec(SCHEMA);
-    this.#insert = this.#db.prepare(
-      "INSERT INTO records (kind, node, created, bytes, payload) VALUES (?, ?, ?, ?, ?)",
-    );
-    this.#insertMany = this.#db.prepare(
-      "INSERT INTO records (kind, node, created, bytes, payload) VALUES " +
-        Array(INSERT_ROWS).fill("(?, ?, ?, ?, ?)").join(", "),
-    );
-    this.#putReceipt = this.#db.prepare(
-      "INSERT OR REPLACE INTO receipts (source, id, digest) VALUES (?, ?, ?)",
-    );
-    this.#getReceipt = this.#db.prepare(
-      "SELECT digest FROM receipts WHERE source = ? AND id = ?",
-    );
+    this.#inserts = new RecordInserts(this.#db);
+    this.#receipts = new ReceiptBook(this.#db);
     this.#retention = new Retention(this.#db, {
       cursors: this.#cursors,
       maxAgeMs: this.options.maxAgeMs,
@@ -211,7 +174,7 @@ export class Outbox {
     const wanted = envelopes.filter((e) => this.wants(e.kind));
     const receipts = options.receipts;
     if (wanted.length === 0) {
-      if (receipts) this.#transaction(() => this.#putReceipts(receipts));
+      if (receipts) this.#transaction(() => this.#receipts.put(receipts));
       return 0;
     }
     const now = this.#now();
@@ -270,25 +233,13 @@ export class Outbox {
   }
 
   #insertRows(
-    rows: { kind: string; node: string; payload: string; bytes: number }[],
+    rows: StoredRecord[],
     now: number,
     receipts?: Receipts,
   ) {
     this.#transaction(() => {
-      let i = 0;
-      for (; i + INSERT_ROWS <= rows.length; i += INSERT_ROWS) {
-        const args: (string | number)[] = [];
-        for (let j = i; j < i + INSERT_ROWS; j++) {
-          const r = rows[j];
-          args.push(r.kind, r.node, now, r.bytes, r.payload);
-        }
-        this.#insertMany.run(...args);
-      }
-      for (; i < rows.length; i++) {
-        const r = rows[i];
-        this.#insert.run(r.kind, r.node, now, r.bytes, r.payload);
-      }
-      if (receipts) this.#putReceipts(receipts);
+      this.#inserts.run(rows, now);
+      if (receipts) this.#receipts.put(receipts);
     });
     for (const r of rows) {
       this.#bytes += r.bytes;
@@ -301,16 +252,9 @@ export class Outbox {
     return transaction(this.#db, fn);
   }
 
-  #putReceipts(receipts: Receipts): void {
-    for (const [id, digest] of receipts.entries) {
-      this.#putReceipt.run(receipts.source, id, digest);
-    }
-  }
-
   /** The digest a source's receipt `id` holds, if any. */
   receipt(source: string, id: string): string | undefined {
-    const row = this.#getReceipt.get(source, id);
-    return row ? String(row.digest) : undefined;
+    return this.#receipts.get(source, id);
   }
 
   /**
