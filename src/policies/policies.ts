@@ -7,7 +7,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { Logger } from "../log.ts";
-import type { Entry, Envelope } from "../model.ts";
+import type { Envelope } from "../model.ts";
 import type { Payload } from "../payload.ts";
 import { fileEnvelopes, videoEnvelopes } from "./files.ts";
 import type { NodeState } from "./state.ts";
@@ -16,6 +16,7 @@ import type { Video } from "../images/timelapse.ts";
 import { imageDimensions } from "../images/dimensions.ts";
 import { filterValue, isActive, rateLimited, transform } from "./filters.ts";
 import { parseGoFloat } from "./go_float.ts";
+import { valueRows, windowRows } from "./rows.ts";
 import type { PoliciesConfig, Policy } from "./schema.ts";
 import { NodeStates } from "./node_states.ts";
 import {
@@ -184,86 +185,12 @@ export class Policies {
     if (rule.policy_type === "Aggregation" && (number === null || !Number.isFinite(number))) {
       return dropped("text_not_accepted_by_Aggregation");
     }
-    // pepeunit's size is the stored state's length in bytes.
-    const stateSize = UTF8_ENCODER.encode(text).length;
-    const ts = s.lastTs = Math.max(now, s.lastTs + 1);
+    s.lastTs = Math.max(now, s.lastTs + 1);
     s.stored += size;
-    const envelopes: Envelope[] = [];
-    switch (rule.policy_type) {
-      case "LastValue": {
-        const entry: Entry = {
-          table: "n_last_entry",
-          node,
-          ts,
-          state: text,
-          state_type: type,
-          max_count: 1,
-          size: stateSize,
-        };
-        if (s.writtenAt === undefined || now - s.writtenAt >= rule.write_interval) {
-          s.writtenAt = now;
-          s.pending = s.pendingDue = undefined;
-          envelopes.push({ kind: "entry", data: entry });
-        } else {
-          s.pending = entry;
-          s.pendingDue = s.writtenAt + rule.write_interval;
-        }
-        break;
-      }
-      case "NRecords":
-        envelopes.push({
-          kind: "entry",
-          data: {
-            table: "n_last_entry",
-            node,
-            ts,
-            state: text,
-            state_type: type,
-            max_count: rule.n_records_count,
-            size: stateSize,
-          },
-        });
-        break;
-      case "TimeWindow":
-        envelopes.push({
-          kind: "entry",
-          data: {
-            table: "window_entry",
-            node,
-            ts,
-            state: text,
-            state_type: type,
-            expires: ts + rule.time_window_size * 1000,
-            size: stateSize,
-          },
-        });
-        break;
-      case "Aggregation": {
-        const n = number!;
-        if (s.agg && now >= s.agg.end) envelopes.push(...this.#finish(node, s));
-        const window = rule.time_window_size * 1000;
-        const start = Math.floor(now / window) * window;
-        s.agg ??= {
-          start,
-          end: start + window,
-          window: rule.time_window_size,
-          functions: [...new Set(rule.aggregation_functions)],
-          count: 0,
-          sum: 0,
-          min: n,
-          max: n,
-          bytes: 0,
-        };
-        const a = s.agg;
-        a.count++;
-        a.sum += n;
-        a.min = Math.min(a.min, n);
-        a.max = Math.max(a.max, n);
-        a.bytes += size;
-        break;
-      }
-    }
-    return { kind: "accepted", envelopes };
+    return {
+      kind: "accepted",
+      envelopes: valueRows(node, text, { rule, type, number, now, size, state: s }),
+    };
   }
 
   /** Files and images: at most one per filters.max_rate seconds. */
@@ -292,26 +219,12 @@ export class Policies {
     return videoEnvelopes(node, video, { state: this.#state(node), now: options.now });
   }
 
-  /** Rows of an ended Aggregation window: one per function; the payload bytes on the first. */
+  /** Rows of the node's ended Aggregation window, which leaves its state. */
   #finish(node: string, s: NodeState): Envelope[] {
-    const a = s.agg!;
+    const rows = windowRows(node, s.agg!);
     s.agg = undefined;
     this.#states!.touch(node, s);
-    const values = { Avg: a.sum / a.count, Min: a.min, Max: a.max, Sum: a.sum };
-    return a.functions.map((f, i): Envelope => ({
-      kind: "entry",
-      data: {
-        table: "aggregation_entry",
-        node,
-        ts: a.end,
-        state: values[f],
-        aggregation_type: f,
-        time_window_size: a.window,
-        start: a.start,
-        end: a.end,
-        size: i === 0 ? a.bytes : 0,
-      },
-    }));
+    return rows;
   }
 
   /**
@@ -367,7 +280,6 @@ export class Policies {
 }
 
 const UTF8 = new TextDecoder();
-const UTF8_ENCODER = new TextEncoder();
 
 /** Nodes with work due handled per tick at most (the rest come with the next). */
 const MAX_DUE_PER_TICK = 10_000;
