@@ -8,11 +8,10 @@
 import { parseDuration } from "../config_values.ts";
 import type { Stats, Window } from "../model.ts";
 import type { SeriesPoint } from "../store/store.ts";
-import { cadence, esc, runs, type TimePoint, value } from "../util/html.ts";
+import { cadence, esc, runs, sparkSpan, type TimePoint, value } from "../util/html.ts";
 import { CARRY_TOKEN, PAGE_STYLE } from "./page.ts";
 
 const DAY = 86_400_000;
-const HOUR = 3_600_000;
 const W = 720;
 const H = 170;
 const PAD = { left: 72, right: 8, top: 12, bottom: 26 };
@@ -127,8 +126,10 @@ export function renderDevice(
   const levelMs = options.level ? parseDuration(options.level) : 60_000;
   const raw = windows.length === 0 && options.raw?.length ? options.raw : null;
   const series = bands(windows, raw);
-  const from = to - (raw ? HOUR : DAY);
-  const span = raw ? "last hour" : "last 24 h";
+  // Raw samples fill the width from the first (as the page's sparklines do) until an hour.
+  const rawSpan = raw ? sparkSpan(raw.map((p): TimePoint => [p.ts, 0]), to) : null;
+  const from = rawSpan ? rawSpan.from : to - DAY;
+  const span = rawSpan ? rawSpan.label : "last 24 h";
   const stepMs = raw ? Math.max(1000, cadenceOf(raw)) : levelMs;
   const fields = (options.fields?.filter((f) => series.has(f)) ?? [...series.keys()].sort())
     .slice(0, 12);
@@ -139,7 +140,7 @@ export function renderDevice(
       stepMs,
       unit: options.units?.[f],
       name: options.names?.(f) ?? f,
-      tickMs: raw ? 600_000 : 10_800_000,
+      tickMs: !raw ? 10_800_000 : to - from > 600_000 ? 600_000 : 60_000,
       span,
     });
   }).join("");

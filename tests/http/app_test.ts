@@ -118,7 +118,7 @@ Deno.test("before its first window the device view draws the last hour's raw sam
     await waitFor(() => agent.sources.get("mppt1")!.status.processed >= 25, { what: "samples" });
     await agent.store.flush();
     const html = await (await fetch(`${url}/device/mppt1`)).text();
-    assert.match(html, /mppt1 · last hour/);
+    assert.match(html, /mppt1 · last minute/, "the raw samples fill the width from the first");
     assert.match(html, /raw samples until the first 5m window, due after 14:05 UTC/);
     assert.match(html, /<figure data-field="V">/);
     assert.match(html, /<polyline class="avg" points="[^"]+ [^"]+"/, "several raw points drawn");
