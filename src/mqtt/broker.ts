@@ -1,4 +1,4 @@
-import mqtt from "mqtt";
+import type mqtt from "mqtt";
 import { z } from "zod";
 import { RetryableError } from "../errors.ts";
 import { tlsFields, tlsOptions } from "../tls.ts";
@@ -56,7 +56,9 @@ export async function connectBroker(
     maxPacketSize?: number;
   } = {},
 ): Promise<mqtt.MqttClient> {
-  const client = mqtt.connect(config.url, {
+  // mqtt.js and its dependencies (~35 MiB resident) load only for a gateway that uses MQTT.
+  const { connect } = (await import("mqtt")).default;
+  const client = connect(config.url, {
     clientId: config.client_id ?? `edge-gateway-${ctx.gatewayId}-${ctx.name}`,
     username: config.username,
     password: config.password,

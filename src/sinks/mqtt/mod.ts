@@ -1,4 +1,4 @@
-import mqtt from "mqtt";
+import type mqtt from "mqtt";
 import type { Envelope } from "../../model.ts";
 import { defineSink, type Sink, type SinkContext } from "../../plugin.ts";
 import { closeBroker, connectBroker, publishAll } from "../../mqtt/broker.ts";
