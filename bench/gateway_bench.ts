@@ -4,6 +4,7 @@
  * default 60 s; the issue's figure is 600 s).
  */
 import { startGateway } from "../tests/helpers/gateway.ts";
+import { record } from "./summary.ts";
 import { report } from "./util.ts";
 
 const CLK_TCK = 100;
@@ -12,6 +13,15 @@ function cpuTicks(pid: number): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+/** Anonymous memory vs pages of files (the deno executable's code above all: clean, shared). */
+function residentSplit(pid: number): string {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return `${(kib("RssAnon") / 1024).toFixed(0)} MiB anonymous, ${
+    (kib("RssFile") / 1024).toFixed(0)
+  } MiB of files`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -35,10 +45,13 @@ sources:
     const window = 30;
     await sleep(window * 1000);
     const used = (cpuTicks(sim.child.pid) - t0) / CLK_TCK;
+    record("devices_cpu", used / window);
+    record("idle_rss_mib", sim.rssMiB());
     report(
       "gateway CPU, 4 simulated devices at 1 Hz",
       `${(used / window * 100).toFixed(2)} %`,
-      `of one core over ${window} s, embedded store, RSS ${sim.rssMiB().toFixed(0)} MiB`,
+      `of one core over ${window} s, embedded store, RSS ${sim.rssMiB().toFixed(0)} MiB ` +
+        `(${residentSplit(sim.child.pid)})`,
     );
   } finally {
     await sim.stop();

@@ -6,6 +6,7 @@ import { benchMqttInflux } from "./mqtt_influx_bench.ts";
 import { benchOutbox } from "./outbox_bench.ts";
 import { benchPolicies } from "./policies_bench.ts";
 import { benchStore } from "./store_bench.ts";
+import { printSummary } from "./summary.ts";
 import { machine } from "./util.ts";
 import { benchVedirect } from "./vedirect_bench.ts";
 
@@ -18,3 +19,4 @@ await benchMqttInflux();
 await benchPolicies();
 await benchImages();
 await benchGateway();
+printSummary();

@@ -16,6 +16,7 @@ import mqtt from "mqtt";
 import { RUN_FLAGS } from "../tests/helpers/cli.ts";
 import { spawnPublisher } from "../tests/helpers/publisher.ts";
 import { CpuProfile, inspectFlag } from "./cpu_profile.ts";
+import { record } from "./summary.ts";
 import { report } from "./util.ts";
 
 const MESSAGES = Number(Deno.env.get("BENCH_E2E_MESSAGES") ?? 200_000);
@@ -138,12 +139,19 @@ sinks:
 
 /** Runs the end-to-end benchmark on 4 and 200 nodes. */
 export async function benchMqttInflux(): Promise<void> {
+  let burst = 0;
   for (const nodes of [4, 200]) {
     const influx = await startInfluxd();
     try {
       const top = await ceiling(influx, nodes);
       const subscriber = await subscriberCeiling(nodes);
       const e2e = await endToEnd(influx, nodes);
+      if (nodes === 4) {
+        record("influxd_points_s", top);
+        record("mqttjs_msgs_s", subscriber);
+        record("e2e_points_s", e2e.rate);
+      }
+      burst = Math.max(burst, e2e.rss);
       report(
         `influxd alone (5000-line gzip batches)`,
         `${Math.round(top)} points/s`,
@@ -168,6 +176,7 @@ export async function benchMqttInflux(): Promise<void> {
       await influx.stop();
     }
   }
+  record("burst_rss_mib", burst);
 }
 
 if (import.meta.main) await benchMqttInflux();

@@ -5,6 +5,8 @@ import type { Sample } from "../src/model.ts";
 import type { Store } from "../src/store/store.ts";
 import { embeddedFactory, LEVELS, redisFactory } from "../tests/helpers/stores.ts";
 import { startRedis } from "../tests/helpers/servers.ts";
+import { DatabaseSync } from "node:sqlite";
+import { record } from "./summary.ts";
 import { report, seconds } from "./util.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -57,6 +59,41 @@ async function evalshaUsec(port: number): Promise<number> {
   return Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(info)?.[1] ?? 0);
 }
 
+/** node:sqlite alone: the same rows (node, second, JSON of the fields), 10000 per transaction. */
+async function rawSqlite(nodes: number, secs: number): Promise<number> {
+  const dir = await Deno.makeTempDir();
+  const db = new DatabaseSync(`${dir}/raw.db`);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
+  db.exec("CREATE TABLE samples (node TEXT, ts INTEGER, fields TEXT, PRIMARY KEY (node, ts))");
+  const insert = db.prepare("INSERT OR REPLACE INTO samples VALUES (?, ?, ?)");
+  let n = 0;
+  const t = await seconds(() => {
+    db.exec("BEGIN");
+    for (let s = 0; s < secs; s++) {
+      for (let node = 0; node < nodes; node++) {
+        const x = sample(node, s);
+        insert.run(x.node, s, JSON.stringify(x.fields));
+        if (++n % 10_000 === 0) db.exec("COMMIT; BEGIN");
+      }
+    }
+    db.exec("COMMIT");
+  });
+  db.close();
+  await Deno.remove(dir, { recursive: true });
+  return n / t;
+}
+
+/** redis-benchmark's pipelined HSET rate (-P 64) on the same server. */
+async function redisBenchmark(port: number): Promise<number> {
+  const out = await new Deno.Command("redis-benchmark", {
+    args: ["-p", String(port), "-P", "64", "-n", "1000000", "-t", "hset", "-q"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  return Number(/HSET: ([\d.]+) requests per second/.exec(text)?.[1] ?? 0);
+}
+
 /** Runs the store benchmarks. */
 export async function benchStore(): Promise<void> {
   configureLog({ level: "error" });
@@ -74,6 +111,7 @@ export async function benchStore(): Promise<void> {
       const before0 = name === "redis" ? await evalshaUsec(redis.port) : 0;
       const t = await seconds(async () => count = await ingest(store, nodes, secs, 10_000));
       const redisS = name === "redis" ? ((await evalshaUsec(redis.port)) - before0) / 1e6 : NaN;
+      record(`${name}_samples_s`, count / t);
       report(
         `store ${name}: samples/s`,
         `${Math.round(count / t)}`,
@@ -97,6 +135,12 @@ export async function benchStore(): Promise<void> {
       );
       await store.close();
     }
+    const raw = await rawSqlite(nodes, secs);
+    record("sqlite_rows_s", raw);
+    report("node:sqlite alone: rows/s", `${Math.round(raw)}`, "the same samples as JSON rows");
+    const hset = await redisBenchmark(redis.port);
+    record("redis_benchmark_ops_s", hset);
+    report("redis-benchmark -P 64: HSET/s", `${Math.round(hset)}`, "1000000 requests, one client");
   } finally {
     await redis.stop();
   }

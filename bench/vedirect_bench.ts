@@ -2,6 +2,7 @@
 import { FrameParser } from "../src/sources/vedirect/frame.ts";
 import { VeDirectStream } from "../src/sources/vedirect/stream.ts";
 import { DeviceSimulator } from "../src/sources/vedirect/simulator.ts";
+import { record } from "./summary.ts";
 import { report, seconds } from "./util.ts";
 
 function capture(bytes: number): Uint8Array {
@@ -31,6 +32,7 @@ export async function benchVedirect(): Promise<void> {
   const t = await seconds(() => {
     for (let i = 0; i < size; i += chunk) parser.push(data.subarray(i, i + chunk), 0);
   });
+  record("parser_mb_s", size / 1024 / 1024 / t);
   report(
     "vedirect frame parser",
     `${(size / 1024 / 1024 / t).toFixed(0)} MB/s`,
