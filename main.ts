@@ -19,6 +19,7 @@ import { parseDuration } from "./src/config_values.ts";
 import { configureLog } from "./src/log.ts";
 import { Notifier } from "./src/systemd.ts";
 import { effectivePermissions, pathNeeds, permissionProblems } from "./src/permissions.ts";
+import { tlsReport } from "./src/tls.ts";
 import { commit, VERSION } from "./src/version.ts";
 
 const DEFAULT_CONFIG = "config/gateway.yml";
@@ -168,6 +169,13 @@ async function check(args: string[]): Promise<number> {
   // The effective config, defaults filled in, in the units the user writes (20s, 1MiB).
   console.log(stringifyYaml(displayConfig(gatewaySchema, maskConfig(config))).trimEnd());
   console.error(`permissions: ${effectivePermissions(needs)}`);
+  const tls = tlsReport({
+    ...(config.store.redis ? { "store.redis": config.store.redis } : {}),
+    ...Object.fromEntries(Object.entries(config.sources).map(([n, c]) => [`sources.${n}`, c])),
+    ...Object.fromEntries(Object.entries(config.sinks).map(([n, c]) => [`sinks.${n}`, c])),
+  });
+  for (const line of tls.lines) console.error(`tls: ${line}`);
+  for (const w of tls.warnings) console.error(`warning: ${w}`);
   const h = config.http;
   if (h.enabled && !/^(127\.|::1$|localhost$)/.test(h.host) && !(h.token && h.read_token)) {
     console.error(

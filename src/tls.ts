@@ -75,3 +75,46 @@ export function refineFetchTls(
   const issue = fetchTlsIssue(s);
   if (issue) ctx.addIssue({ code: "custom", message: issue, input: s, path: ["insecure"] });
 }
+
+/** Whether a component's settings make it speak TLS: an https/mqtts/rediss/wss url, or `tls: true`. */
+function speaksTls(c: Record<string, unknown>): boolean {
+  return c.tls === true ||
+    (typeof c.url === "string" && /^(https|mqtts|ssl|wss|rediss):/.test(c.url));
+}
+
+/**
+ * What `check` says of TLS, per component (`sinks.influx` -> its settings): which CA it trusts
+ * and which client certificate it shows, and a warning for each `insecure: true`.
+ */
+export function tlsReport(
+  components: Record<string, unknown>,
+): { lines: string[]; warnings: string[] } {
+  const lines: string[] = [];
+  const warnings: string[] = [];
+  for (const [at, value] of Object.entries(components)) {
+    if (!value || typeof value !== "object") continue;
+    const c = value as Record<string, unknown>;
+    const set = typeof c.ca === "string" || typeof c.cert === "string" || c.insecure === true;
+    if (!speaksTls(c) && !set) continue;
+    if (!speaksTls(c)) {
+      warnings.push(`${at}: TLS settings are given but it does not use TLS (url or tls: true)`);
+      continue;
+    }
+    const trust = c.insecure === true
+      ? "without verifying the server (insecure)"
+      : typeof c.ca === "string"
+      ? `trusting the system CAs and ${c.ca}`
+      : "trusting the system CAs";
+    const cert = typeof c.cert === "string"
+      ? `client certificate ${c.cert} (key ${c.key})`
+      : "no client certificate";
+    lines.push(`${at}: TLS ${trust}, ${cert}`);
+    if (c.insecure === true) {
+      warnings.push(
+        `${at}: insecure: true accepts any server certificate; the connection is not ` +
+          `authenticated: give the server's CA with ca: instead`,
+      );
+    }
+  }
+  return { lines, warnings };
+}

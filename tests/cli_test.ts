@@ -252,6 +252,30 @@ Deno.test("check prints the permissions the gateway runs with (the production fl
   assert.doesNotMatch(out.stderr, /allow-ffi|allow-all/);
 });
 
+Deno.test("check says per component which CA and client certificate TLS uses, and warns on insecure", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/tls.yml`,
+    `store: {type: redis, redis: {host: 127.0.0.1, tls: true, insecure: true}}
+sources:
+  ds: {type: dataservice, url: "https://127.0.0.1:8443", ca: /etc/site-ca.crt, cert: /etc/gw.crt, key: /etc/gw.key}
+  units: {type: mqtt, url: "mqtt://127.0.0.1:1883", topics: [a/+], ca: /etc/site-ca.crt}
+sinks:
+  influx: {type: influxdb, url: "https://db.site:8086", database: d}
+`,
+  );
+  const r = await runCli(["check", `${dir}/tls.yml`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /tls: sources\.ds: TLS trusting the system CAs and \/etc\/site-ca\.crt, client certificate \/etc\/gw\.crt \(key \/etc\/gw\.key\)/,
+  );
+  assert.match(r.stderr, /tls: sinks\.influx: TLS trusting the system CAs, no client certificate/);
+  assert.match(r.stderr, /tls: store\.redis: TLS without verifying the server \(insecure\)/);
+  assert.match(r.stderr, /warning: store\.redis: insecure: true accepts any server certificate/);
+  assert.match(r.stderr, /warning: sources\.units: TLS settings are given but it does not use TLS/);
+});
+
 Deno.test("check warns when the HTTP API listens beyond loopback without tokens", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/open.yml`, `http: {host: 0.0.0.0}\n`);

@@ -6,8 +6,9 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
+import https from "node:https";
 import { Agent } from "../src/agent.ts";
-import { parseConfig } from "../src/config/load.ts";
+import { loadConfigFile, parseConfig } from "../src/config/load.ts";
 import { gatewaySchema } from "../src/config/schema.ts";
 import { configureLog } from "../src/log.ts";
 import { createLogger } from "../src/log.ts";
@@ -18,6 +19,7 @@ import { ComponentStatus } from "../src/status.ts";
 import { systemClock } from "../src/util/clock.ts";
 import {
   fetchWith,
+  freePort,
   startClickHouse,
   startInfluxd,
   startMosquitto,
@@ -25,7 +27,7 @@ import {
   startS3rver,
   waitFor,
 } from "./helpers/servers.ts";
-import { makeTestCa } from "./helpers/tls.ts";
+import { makeTestCa, signCertificate, type TestCa } from "./helpers/tls.ts";
 
 configureLog({ level: "error" });
 
@@ -204,5 +206,115 @@ Deno.test("HTTP sinks over TLS (InfluxDB, ClickHouse, S3, webhook) trust a priva
   } finally {
     await hook.shutdown();
     await Promise.all([influx.stop(), ch.stop(), s3.stop()]);
+  }
+});
+
+/** An HTTPS receiver that takes only clients with a certificate from the CA (node:https). */
+function clientCertReceiver(
+  ca: TestCa,
+  options: { cert: string; key: string; requireClientCert: boolean },
+): Promise<{ port: number; posted: unknown[]; close(): void }> {
+  const posted: unknown[] = [];
+  const server = https.createServer({
+    cert: Deno.readTextFileSync(options.cert),
+    key: Deno.readTextFileSync(options.key),
+    ca: Deno.readTextFileSync(ca.ca),
+    requestCert: options.requireClientCert,
+    rejectUnauthorized: options.requireClientCert,
+  }, (req, res) => {
+    let body = "";
+    req.on("data", (c) => body += c);
+    req.on("end", () => {
+      posted.push(...JSON.parse(body));
+      res.writeHead(204);
+      res.end();
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({
+        port: (server.address() as { port: number }).port,
+        posted,
+        close: () => server.close(),
+      }))
+  );
+}
+
+Deno.test("a receiver that demands a client certificate, and one whose certificate expired, are refused: the records wait and go once a reload gives the certificate", async () => {
+  const ca = await makeTestCa();
+  const client = await signCertificate(ca, { kind: "client", name: "gateway" });
+  const expired = await signCertificate(ca, { kind: "expired-server", name: "expired" });
+  const strict = await clientCertReceiver(ca, { ...ca, requireClientCert: true });
+  const stale = await clientCertReceiver(ca, { ...expired, requireClientCert: false });
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const file = `${dir}/gateway.yml`;
+  const write = (withCert: boolean) =>
+    Deno.writeTextFile(
+      file,
+      `gateway: {id: tls, data_dir: ${dir}/data}
+http: {port: ${port}, token: t}
+sinks:
+  strict:
+    type: webhook
+    url: https://127.0.0.1:${strict.port}/hook
+    forward: [sample]
+    mode: batch
+    backoff_min: 50ms
+    backoff_max: 200ms
+    ca: ${ca.ca}
+${withCert ? `    cert: ${client.cert}\n    key: ${client.key}\n` : ""}  stale:
+    type: webhook
+    url: https://127.0.0.1:${stale.port}/hook
+    forward: [sample]
+    mode: batch
+    backoff_min: 50ms
+    backoff_max: 200ms
+    ca: ${ca.ca}
+`,
+    );
+  await write(false);
+  const agent = new Agent(await loadConfigFile(file, gatewaySchema), { configFile: file });
+  await agent.start();
+  const url = `http://127.0.0.1:${port}`;
+  type Sink = { last_error: { message: string } | null; queue: { records: number } };
+  const sinks = async () =>
+    (await (await fetch(`${url}/status`)).json()).sinks as Record<string, Sink>;
+  try {
+    const res = await fetch(`${url}/ingest`, {
+      method: "POST",
+      headers: { Authorization: "Bearer t", "Content-Type": "application/json" },
+      body: JSON.stringify([1, 2, 3].map((v) => ({ node: "n", fields: { v } }))),
+    });
+    assert.equal(res.status, 200, await res.text());
+    // Without a client certificate and past the certificate's end: refused, named in /status.
+    await waitFor(async () => {
+      const s = await sinks();
+      return /certificate/i.test(s.strict.last_error?.message ?? "") &&
+        /expired/i.test(s.stale.last_error?.message ?? "");
+    }, { what: "both refusals in /status" });
+    const refused = await sinks();
+    assert.match(refused.strict.last_error!.message, /CertificateRequired|certificate required/i);
+    assert.match(refused.stale.last_error!.message, /certificate expired/i);
+    assert.equal(refused.strict.queue.records, 3, "the records wait in the outbox");
+    assert.equal(refused.stale.queue.records, 3);
+    assert.equal(strict.posted.length, 0);
+    assert.equal(stale.posted.length, 0);
+
+    // The certificate given by a reload: the waiting records go, once each.
+    await write(true);
+    const reload = await agent.control.reload();
+    assert.ok(reload.ok, JSON.stringify(reload));
+    await waitFor(() => strict.posted.length >= 3, { what: "delivery after the reload" });
+    await waitFor(async () => (await sinks()).strict.queue.records === 0, { what: "queue empty" });
+    assert.deepEqual(
+      strict.posted.map((p) => (p as { fields: { v: number } }).fields.v),
+      [1, 2, 3],
+    );
+    assert.equal((await sinks()).stale.queue.records, 3, "the expired one still holds its own");
+  } finally {
+    await agent.stop();
+    strict.close();
+    stale.close();
   }
 });

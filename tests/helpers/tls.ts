@@ -66,3 +66,56 @@ export async function makeTestCa(): Promise<TestCa> {
   for (const f of ["ca.crt", "server.crt", "server.key"]) await Deno.chmod(`${dir}/${f}`, 0o644);
   return { ca: `${dir}/ca.crt`, cert: `${dir}/server.crt`, key: `${dir}/server.key` };
 }
+
+/**
+ * A further certificate signed by the test CA: a client certificate for `name`, or a server
+ * certificate for 127.0.0.1 that has already expired (valid for no time at all).
+ */
+export async function signCertificate(
+  ca: TestCa,
+  options: { kind: "client" | "expired-server"; name: string },
+): Promise<{ cert: string; key: string }> {
+  const dir = ca.ca.slice(0, ca.ca.lastIndexOf("/"));
+  const { name, kind } = options;
+  await openssl(dir, [
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.csr`,
+    "-subj",
+    `/CN=${kind === "client" ? name : "127.0.0.1"}`,
+  ]);
+  // Extensions make it an X.509 v3 certificate: rustls refuses v1 ones.
+  await Deno.writeTextFile(
+    `${dir}/${name}.cnf`,
+    kind === "client"
+      ? "extendedKeyUsage=clientAuth\n"
+      : "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+  );
+  await openssl(dir, [
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    `${name}.crt`,
+    "-days",
+    kind === "client" ? "2" : "0",
+    "-extfile",
+    `${name}.cnf`,
+  ]);
+  if (kind === "expired-server") {
+    // Not valid after the second it was made in: a second later it has expired.
+    await new Promise((r) => setTimeout(r, 1100));
+  }
+  return { cert: `${dir}/${name}.crt`, key: `${dir}/${name}.key` };
+}

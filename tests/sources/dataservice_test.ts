@@ -7,6 +7,7 @@ import { configureLog } from "../../src/log.ts";
 import { pollToSamples } from "../../src/sources/dataservice/mod.ts";
 import { DataServiceFixture } from "../helpers/dataservice_fixture.ts";
 import { freePort, waitFor } from "../helpers/servers.ts";
+import { makeTestCa } from "../helpers/tls.ts";
 
 configureLog({ level: "error" });
 
@@ -132,5 +133,39 @@ sources:
   } finally {
     await agent.stop();
     await ds.stop();
+  }
+});
+
+Deno.test("the polling service over HTTPS with a private CA: polled with the CA, refused without it", async () => {
+  const ca = await makeTestCa();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(ca.cert),
+    key: await Deno.readTextFile(ca.key),
+    onListen: () => {},
+  }, () => Response.json({ plc1: { "1": { tag_name: "temp", value: 21.5, status: "SUCCESS" } } }));
+  const dir = await Deno.makeTempDir();
+  const agent = new Agent(parseConfig(
+    `gateway: {id: ds-tls, data_dir: ${dir}}
+http: {enabled: false}
+sources:
+  trusted: {type: dataservice, url: "https://127.0.0.1:${server.addr.port}", interval: 100ms, ca: ${ca.ca}}
+  untrusted: {type: dataservice, url: "https://127.0.0.1:${server.addr.port}", interval: 100ms, error_pause: 100ms}
+`,
+    gatewaySchema,
+  ));
+  await agent.start();
+  try {
+    const status = (name: string) => agent.sources.get(name)!.status;
+    await waitFor(() => status("trusted").processed >= 2, { what: "polls over TLS" });
+    await waitFor(() => (status("untrusted").counters.failed_cycles ?? 0) >= 1, {
+      what: "a refused poll",
+    });
+    assert.equal(status("untrusted").processed, 0);
+    assert.match(status("untrusted").lastError?.message ?? "", /certificate|UnknownIssuer/i);
+  } finally {
+    await agent.stop();
+    await server.shutdown();
   }
 });

@@ -9,6 +9,7 @@ import { deadline } from "../../util/timing.ts";
 import { MAX_FIELD_NAME, nameProblem } from "../../names.ts";
 import { PollLoop } from "../poll_loop.ts";
 import { defineSource, type SourceContext } from "../../plugin.ts";
+import { fetchClient, refineFetchTls, tlsFields } from "../../tls.ts";
 
 /** Config of the Data-Service polling source (IOT-GATEWAY polling service). */
 export const dataserviceSchema = z.strictObject({
@@ -25,7 +26,9 @@ export const dataserviceSchema = z.strictObject({
   /** Only these devices / tag names (globs); all when empty. */
   devices: z.array(z.string()).default([]),
   tags: z.array(z.string()).default([]),
-});
+  /** TLS for an https:// url: a private CA, a client certificate. */
+  ...tlsFields,
+}).superRefine(refineFetchTls);
 
 /** Parsed Data-Service source config. */
 export type DataServiceConfig = z.output<typeof dataserviceSchema>;
@@ -127,12 +130,15 @@ function getOverSocket(
 /** Polls the Data-Service's polled-values endpoint and emits one sample per device and cycle. */
 export class DataServiceSource {
   readonly #loop: PollLoop;
+  /** The fetch client with the configured CA and client certificate (none: fetch's own). */
+  #client: Deno.HttpClient | undefined;
 
   constructor(readonly config: DataServiceConfig, readonly ctx: SourceContext) {
     this.#loop = new PollLoop(ctx.clock);
   }
 
   start(): Promise<void> {
+    this.#client = this.config.socket ? undefined : fetchClient(this.config);
     const device = globMatcher(this.config.devices);
     const tag = globMatcher(this.config.tags);
     this.#loop.start(() => this.#cycle(device, tag));
@@ -141,6 +147,7 @@ export class DataServiceSource {
 
   async stop(): Promise<void> {
     await this.#loop.stop();
+    this.#client?.close();
     this.ctx.status.state = "stopped";
   }
 
@@ -152,7 +159,7 @@ export class DataServiceSource {
     const { status, text } = await deadline(
       this.config.socket
         ? getOverSocket(this.config.socket, `${url.pathname}${url.search}`, this.config.timeout)
-        : fetch(url, { signal: AbortSignal.timeout(this.config.timeout) })
+        : fetch(url, { signal: AbortSignal.timeout(this.config.timeout), client: this.#client })
           .then(async (res) => ({ status: res.status, text: await res.text() })),
       this.config.timeout + 100,
       `poll of ${where}`,
