@@ -81,12 +81,17 @@ export class VenusSink implements Sink {
   }
 
   /** Installation-level topics a GX publishes besides the devices'. */
+  /**
+   * What a GX publishes of itself: its firmware, and the heartbeat, so a client that makes its
+   * metrics at `full_publish_completed` (victron-mqtt) has the heartbeat from the first refresh.
+   */
   #system(): [string, string][] {
     return [
       [
         `N/${this.portal}/platform/0/Firmware/Installed/Version`,
         value(this.config.firmware_version),
       ],
+      [`N/${this.portal}/heartbeat`, value(Math.floor(this.ctx.clock.now() / 1000))],
     ];
   }
 

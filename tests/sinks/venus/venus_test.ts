@@ -73,6 +73,8 @@ Deno.test("a Victron MQTT client finds the installation, gets its echo, is not f
     const completedAt = log.findIndex(([, t]) => t.endsWith("/full_publish_completed"));
     const before = log.slice(0, completedAt).map(([, t]) => t);
     assert.ok(before.includes("N/c0619ab00001/battery/512/Soc"), "values before the completion");
+    // victron-mqtt makes its metrics at full_publish_completed: the heartbeat is one of them.
+    assert.ok(before.includes("N/c0619ab00001/heartbeat"), "the heartbeat in the full publish");
     assert.ok(before.some((t) => /solarcharger\/\d+\/ProductName$/.test(t)));
     assert.match(
       JSON.parse(got.get("N/c0619ab00001/platform/0/Firmware/Installed/Version")!).value,
