@@ -13,6 +13,44 @@ async function openssl(dir: string, args: string[]): Promise<void> {
   if (!out.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
 }
 
+/** A key and a certificate `<name>.crt` signed by the CA in `dir`, valid `days` (0: none). */
+async function sign(
+  dir: string,
+  name: string,
+  options: { subject: string; days: number; extensions: string },
+): Promise<void> {
+  await openssl(dir, [
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.csr`,
+    "-subj",
+    options.subject,
+  ]);
+  await Deno.writeTextFile(`${dir}/${name}.cnf`, `${options.extensions}\n`);
+  await openssl(dir, [
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    `${name}.crt`,
+    "-days",
+    String(options.days),
+    "-extfile",
+    `${name}.cnf`,
+  ]);
+}
+
 /** Makes a CA and a certificate it signed for 127.0.0.1 / localhost, in a temp dir. */
 export async function makeTestCa(): Promise<TestCa> {
   const dir = await Deno.makeTempDir({ prefix: "ca-" });
@@ -31,36 +69,11 @@ export async function makeTestCa(): Promise<TestCa> {
     "-subj",
     "/CN=edge-gateway test CA",
   ]);
-  await openssl(dir, [
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=127.0.0.1",
-  ]);
-  await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  await openssl(dir, [
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.crt",
-    "-days",
-    "2",
-    "-extfile",
-    "ext.cnf",
-  ]);
+  await sign(dir, "server", {
+    subject: "/CN=127.0.0.1",
+    days: 2,
+    extensions: "subjectAltName=IP:127.0.0.1,DNS:localhost",
+  });
   // mosquitto started as root drops to its own user: it must be able to read them (test keys).
   await Deno.chmod(dir, 0o755);
   for (const f of ["ca.crt", "server.crt", "server.key"]) await Deno.chmod(`${dir}/${f}`, 0o644);
@@ -77,42 +90,18 @@ export async function signCertificate(
 ): Promise<{ cert: string; key: string }> {
   const dir = ca.ca.slice(0, ca.ca.lastIndexOf("/"));
   const { name, kind } = options;
-  await openssl(dir, [
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    `${name}.csr`,
-    "-subj",
-    `/CN=${kind === "client" ? name : "127.0.0.1"}`,
-  ]);
   // Extensions make it an X.509 v3 certificate: rustls refuses v1 ones.
-  await Deno.writeTextFile(
-    `${dir}/${name}.cnf`,
+  await sign(
+    dir,
+    name,
     kind === "client"
-      ? "extendedKeyUsage=clientAuth\n"
-      : "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+      ? { subject: `/CN=${name}`, days: 2, extensions: "extendedKeyUsage=clientAuth" }
+      : {
+        subject: "/CN=127.0.0.1",
+        days: 0,
+        extensions: "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      },
   );
-  await openssl(dir, [
-    "x509",
-    "-req",
-    "-in",
-    `${name}.csr`,
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    `${name}.crt`,
-    "-days",
-    kind === "client" ? "2" : "0",
-    "-extfile",
-    `${name}.cnf`,
-  ]);
   if (kind === "expired-server") {
     // Not valid after the second it was made in: a second later it has expired.
     await new Promise((r) => setTimeout(r, 1100));
