@@ -96,21 +96,25 @@ async function subscriberCeiling(nodes: number): Promise<number> {
 async function endToEnd(
   influx: Server,
   nodes: number,
+  options: { workers: boolean },
 ): Promise<{ rate: number; stored: number; rss: number }> {
   const broker = await startMosquitto({
     config: "max_queued_messages 0\nmax_inflight_messages 0\n",
   });
-  const db = `e2e${nodes}`;
+  const db = `e2e${nodes}${options.workers ? "w" : ""}`;
   const inspect = PROFILE_DIR ? inspectFlag() : null;
-  const gw = await startGateway((port, data) =>
-    `gateway: {id: bench, data_dir: ${data}}
+  const gw = await startGateway(
+    (port, data) =>
+      `gateway: {id: bench, data_dir: ${data}, delivery_workers: ${options.workers}}
 log: {level: warn}
 http: {port: ${port}}
 sources:
   units: {type: mqtt, url: "mqtt://127.0.0.1:${broker.port}", topics: ["pepeunit/+/pepeunit"]}
 sinks:
   influx: {type: influxdb, url: "http://127.0.0.1:${influx.port}", database: ${db}, create_database: true, batch_size: 5000, max_wait: 200ms}
-`, { flags: inspect ? [...RUN_FLAGS, inspect.flag] : undefined });
+`,
+    { flags: inspect ? [...RUN_FLAGS, inspect.flag] : undefined },
+  );
   try {
     await gw.up("mqtt.units");
     const profile = inspect ? await CpuProfile.start(inspect.port) : null;
@@ -145,13 +149,6 @@ export async function benchMqttInflux(): Promise<void> {
     try {
       const top = await ceiling(influx, nodes);
       const subscriber = await subscriberCeiling(nodes);
-      const e2e = await endToEnd(influx, nodes);
-      if (nodes === 4) {
-        record("influxd_points_s", top);
-        record("mqttjs_msgs_s", subscriber);
-        record("e2e_points_s", e2e.rate);
-      }
-      burst = Math.max(burst, e2e.rss);
       report(
         `influxd alone (5000-line gzip batches)`,
         `${Math.round(top)} points/s`,
@@ -164,14 +161,24 @@ export async function benchMqttInflux(): Promise<void> {
           (100 * subscriber / top).toFixed(0)
         }% of influxd alone: the most a gateway on mqtt.js can take here`,
       );
-      report(
-        `mosquitto -> gateway -> influxd`,
-        `${Math.round(e2e.rate)} points/s`,
-        `${e2e.stored} of ${MESSAGES} QoS 1 messages stored as distinct points, ${nodes} nodes, ` +
-          `${(100 * e2e.rate / top).toFixed(0)}% of influxd alone, ${
-            (100 * e2e.rate / subscriber).toFixed(0)
-          }% of mqtt.js alone, gateway RSS max ${e2e.rss.toFixed(0)} MiB`,
-      );
+      if (nodes === 4) {
+        record("influxd_points_s", top);
+        record("mqttjs_msgs_s", subscriber);
+      }
+      // The default (the InfluxDB sink on the ingest thread), and the sink in a Worker.
+      for (const workers of [false, true]) {
+        const e2e = await endToEnd(influx, nodes, { workers });
+        if (nodes === 4 && !workers) record("e2e_points_s", e2e.rate);
+        if (!workers) burst = Math.max(burst, e2e.rss);
+        report(
+          `mosquitto -> gateway -> influxd${workers ? " (sink Worker)" : ""}`,
+          `${Math.round(e2e.rate)} points/s`,
+          `${e2e.stored} of ${MESSAGES} QoS 1 messages stored as distinct points, ${nodes} nodes, ` +
+            `${(100 * e2e.rate / top).toFixed(0)}% of influxd alone, ${
+              (100 * e2e.rate / subscriber).toFixed(0)
+            }% of mqtt.js alone, gateway RSS max ${e2e.rss.toFixed(0)} MiB`,
+        );
+      }
     } finally {
       await influx.stop();
     }

@@ -82,6 +82,7 @@ export class Agent {
       dataDir: config.gateway.data_dir,
       clock,
       log,
+      workers: config.gateway.delivery_workers,
     });
     this.control = new Control(config, {
       store,

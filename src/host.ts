@@ -7,6 +7,7 @@
 import type { ReloadPlan } from "./config/plan.ts";
 import type { Logger } from "./log.ts";
 import type { EnvelopeKind } from "./model.ts";
+import { workersAllowed, WorkerSink } from "./sinks/worker_sink.ts";
 import { Delivery } from "./outbox/delivery.ts";
 import type { Outbox } from "./outbox/outbox.ts";
 import type { Pipeline } from "./pipeline.ts";
@@ -40,6 +41,8 @@ export interface HostOptions {
   dataDir: string;
   clock: Clock;
   log: Logger;
+  /** Run the sinks whose plugin asks for it in Workers (gateway.delivery_workers). */
+  workers?: boolean;
 }
 
 /** Runs the configured sources and sinks. */
@@ -59,13 +62,21 @@ export class ComponentHost {
     const status = new ComponentStatus(name, config.type);
     const log = this.options.log.child(`sink.${name}`);
     const kindOf = (source: string) => this.sources.get(source)?.status.kind;
-    const sink = plugin.create(config, { name, gatewayId, log, status, clock, kindOf });
+    const ctx = { name, gatewayId, log, status, clock, kindOf };
+    const sink = plugin.worker && this.options.workers && workersAllowed()
+      ? new WorkerSink({ type: config.type, config, kinds: () => this.#kinds() }, ctx)
+      : plugin.create(config, ctx);
     const delivery = config as unknown as DeliveryConfig;
     outbox.register(name, { kinds: delivery.forward, nodes: delivery.nodes, status });
     const d = new Delivery(name, { outbox, sink, config: delivery, status, log, clock });
     if (options.deliver ?? true) d.start();
     this.deliveries.set(name, d);
     return d;
+  }
+
+  /** The kind of each running source, by name. */
+  #kinds(): Record<string, string> {
+    return Object.fromEntries([...this.sources].map(([n, s]) => [n, s.status.kind]));
   }
 
   /** Stops a sink; `forget` also drops its cursor (removed from the config). */

@@ -104,6 +104,11 @@ export interface Sink {
   connect?(): Promise<void>;
   /** Delivers a batch; resolves only when the upstream acknowledged all of it. */
   write(batch: Envelope[]): Promise<void>;
+  /**
+   * The same with records as stored (kind and JSON text), for a sink that decodes them
+   * elsewhere (a Worker): the delivery then never parses them on the main thread.
+   */
+  writeRaw?(batch: { kind: EnvelopeKind; payload: string }[]): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -158,6 +163,11 @@ export interface SinkPlugin<S extends z.ZodType = z.ZodType> {
   type: string;
   schema: S;
   create(config: z.output<S>, ctx: SinkContext): Sink;
+  /**
+   * Its work is CPU (decoding, encoding, compressing): it runs in a Worker of its own, off the
+   * thread that takes data in (gateway.delivery_workers). It must not need `ctx.clock`.
+   */
+  worker?: boolean;
 }
 
 /** Identity helper that keeps a plugin's config type tied to its schema. */

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { SERVICE_PATHS, serviceFlags } from "../src/permissions.ts";
 import { V8_FLAGS } from "../tools/compile.ts";
 import { runCli, spawnGateway } from "./helpers/cli.ts";
-import { freePort, startMosquitto, startRedis, waitFor } from "./helpers/servers.ts";
+import { freePort, startInfluxd, startMosquitto, startRedis, waitFor } from "./helpers/servers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -27,7 +27,7 @@ async function serviceLayout(root: string) {
   }
   const flags = serviceFlags(paths).map((f) =>
     // What the binary embeds, readable from the checkout here.
-    f.startsWith("--allow-read=") ? `${f},${ROOT}lua,${ROOT}COMMIT` : f
+    f.startsWith("--allow-read=") ? `${f},${ROOT}lua,${ROOT}COMMIT,${ROOT}src` : f
   );
   return { paths, flags: [V8_FLAGS, ...flags] };
 }
@@ -37,20 +37,25 @@ Deno.test("the gateway runs under the service binary's narrow permissions", asyn
   const { paths, flags } = await serviceLayout(root);
   assert.ok(!flags.includes("--allow-write"), "writes are limited to paths");
   assert.ok(!flags.includes("--allow-read"), "reads are limited to paths");
-  const [redis, broker] = await Promise.all([startRedis(), startMosquitto()]);
+  const [redis, broker, influx] = await Promise.all([
+    startRedis(),
+    startMosquitto(),
+    startInfluxd(),
+  ]);
   const port = freePort();
   // systemd's notification socket: the gateway must bind its own in the runtime directory.
   const notify = Deno.listenDatagram({ transport: "unixpacket", path: `${root}/notify.sock` });
   const config = `${paths.config}/gateway.yml`;
   await Deno.writeTextFile(
     config,
-    `gateway: {id: service, data_dir: ${paths.data}}
+    `gateway: {id: service, data_dir: ${paths.data}, delivery_workers: true}
 http: {port: ${port}}
 store: {type: redis, redis: {port: ${redis.port}}, windows: [{level: 1m}]}
 sources:
   mppt1: {type: vedirect, simulate: mppt}
   units: {type: mqtt, url: "mqtt://127.0.0.1:${broker.port}", topics: ["site/+"], client_id: svc}
-sinks: {}
+sinks:
+  lake: {type: influxdb, url: "http://127.0.0.1:${influx.port}", database: gw, create_database: true, max_wait: 100ms}
 `,
   );
   const gateway = spawnGateway(config, {
@@ -86,6 +91,13 @@ sinks: {}
       assert.equal(res.status, 200, path);
       await res.body?.cancel();
     }
+    // The InfluxDB sink runs in a Worker, which has the same narrow permissions.
+    const lake = async () => (await (await fetch(`${url}/status`)).json()).sinks.lake;
+    await waitFor(async () => (await lake()).processed > 0, {
+      what: "records delivered by the sink's Worker",
+    }).catch(async (e) => {
+      throw new Error(`${e.message}: ${JSON.stringify(await lake())}`);
+    });
     const status = await (await fetch(`${url}/status`)).json();
     assert.equal(status.process.counters.uncaught_errors ?? 0, 0);
     assert.equal(status.store.state, "up");
@@ -93,7 +105,7 @@ sinks: {}
     gateway.kill("SIGTERM");
     assert.equal((await gateway.status).code, 0, await log);
     notify.close();
-    await Promise.all([redis.stop(), broker.stop()]);
+    await Promise.all([redis.stop(), broker.stop(), influx.stop()]);
   }
   const text = await log;
   assert.doesNotMatch(text, /NotCapable|Requires (read|write|sys|env|net|run) access/);

@@ -25,6 +25,9 @@ export function compileArgs(target?: string): string[] {
     "config/gateway.yml",
     "--include",
     "COMMIT",
+    // Sinks that run in a Worker start it from this module: it must be in the binary.
+    "--include",
+    "src/sinks/worker_main.ts",
     "--output",
     `dist/edge-gateway${target?.startsWith("aarch64") ? "-aarch64" : ""}`,
     "main.ts",

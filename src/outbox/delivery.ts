@@ -3,7 +3,7 @@ import type { Envelope } from "../model.ts";
 import type { DeliveryConfig, Sink } from "../plugin.ts";
 import { RejectedError, RetryableError, TooLargeError } from "../errors.ts";
 import { type ComponentStatus, errorMessage } from "../status.ts";
-import { globMatcher } from "../util/glob.ts";
+import { fieldFilter } from "../envelope_fields.ts";
 import { backoffDelay, deadline, Snooze } from "../util/timing.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import type { Outbox, OutboxRow } from "./outbox.ts";
@@ -17,19 +17,6 @@ export interface DeliveryOptions {
   log: Logger;
   /** The time batches wait and backoffs sleep on (default: the system clock). */
   clock?: Clock;
-}
-
-/** Keeps only the configured fields of samples and windows. */
-function fieldFilter(globs: string[]): (e: Envelope) => Envelope {
-  if (globs.length === 0) return (e) => e;
-  const match = globMatcher(globs);
-  const pick = <T>(o: Record<string, T>) =>
-    Object.fromEntries(Object.entries(o).filter(([k]) => match(k)));
-  return (e) => {
-    if (e.kind === "sample") return { ...e, data: { ...e.data, fields: pick(e.data.fields) } };
-    if (e.kind === "window") return { ...e, data: { ...e.data, stats: pick(e.data.stats) } };
-    return e;
-  };
 }
 
 /**
@@ -220,12 +207,18 @@ export class Delivery {
   async #writeSplitting(rows: OutboxRow[]): Promise<(OutboxRow & { error: string })[]> {
     const { sink, config } = this.options;
     try {
-      const batch = rows.map((r) => this.#filter(r.envelope));
-      await deadline(sink.write(batch), config.timeout, `write to sink ${this.name}`);
+      // A sink that decodes elsewhere takes the records as stored (and applies `fields` itself).
+      const raw = sink.writeRaw && rows.every((r) => r.raw)
+        ? sink.writeRaw(rows.map((r) => r.raw!))
+        : null;
+      const written = raw ?? sink.write(rows.map((r) => this.#filter(r.envelope)));
+      await deadline(written, config.timeout, `write to sink ${this.name}`);
       return [];
     } catch (e) {
       if (!(e instanceof RejectedError) || e instanceof TooLargeError) throw e;
-      if (rows.length === 1) return [{ ...rows[0], error: errorMessage(e) }];
+      if (rows.length === 1) {
+        return [{ id: rows[0].id, envelope: rows[0].envelope, error: errorMessage(e) }];
+      }
       this.options.status.count("rejected_batches_split");
       const mid = rows.length >> 1;
       const left = await this.#writeSplitting(rows.slice(0, mid));

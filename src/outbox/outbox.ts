@@ -11,6 +11,9 @@ import { SinkCursor } from "./cursors.ts";
 import { ioReason, OutboxFullError } from "./errors.ts";
 import { ReceiptBook, type Receipts } from "./receipts.ts";
 import { RecordInserts, type StoredRecord } from "./record_inserts.ts";
+import { LogRecord, type RawRecord } from "./log_record.ts";
+
+export type { RawRecord } from "./log_record.ts";
 
 export { OutboxFullError } from "./errors.ts";
 export type { Receipts } from "./receipts.ts";
@@ -47,6 +50,8 @@ export interface OutboxOptions {
 export interface OutboxRow {
   id: number;
   envelope: Envelope;
+  /** The record's data as stored (JSON), when it was read from the log. */
+  raw?: RawRecord;
 }
 
 /**
@@ -274,10 +279,10 @@ export class Outbox {
       );
       cursor.moveTo(max, { passedNone: true });
     }
-    return rows.map((r) => ({
-      id: r.id,
-      envelope: { kind: r.kind, data: JSON.parse(r.payload) } as Envelope,
-    }));
+    // Decoded lazily: a sink in a Worker takes the JSON as it is (no parse on this thread).
+    return rows.map((r) =>
+      new LogRecord(r.id, { kind: r.kind as EnvelopeKind, payload: r.payload })
+    );
   }
 
   #cursor(sink: string): SinkCursor {

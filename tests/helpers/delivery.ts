@@ -8,9 +8,13 @@ import { systemClock } from "../../src/util/clock.ts";
 
 /**
  * An outbox in a temp dir with one sink named "sink" built from `config` (parsed by
- * the sink's schema); its delivery is started by the test (`delivery.start()`).
+ * the sink's schema); its delivery is started by the test (`delivery.start()`). `workers`: a
+ * sink that asks for it runs in a Worker, as in the agent.
  */
-export async function deliveryFor(config: Record<string, unknown>, options: { dir?: string } = {}) {
+export async function deliveryFor(
+  config: Record<string, unknown>,
+  options: { dir?: string; workers?: boolean } = {},
+) {
   const dir = options.dir ?? await Deno.makeTempDir({ prefix: "delivery-" });
   const plugin = SINK_PLUGINS.find((p) => p.type === config.type)!;
   const parsed = plugin.schema.parse(config) as { type: string } & Record<string, unknown>;
@@ -31,6 +35,7 @@ export async function deliveryFor(config: Record<string, unknown>, options: { di
     dataDir: dir,
     clock: systemClock,
     log,
+    workers: options.workers,
   });
   const delivery = host.startSink("sink", parsed, { deliver: false });
   return {

@@ -29,7 +29,10 @@ Deno.test("the start task runs with the tests' flags; the binary gets the servic
   ]);
   assert.deepEqual(args.slice(5, 5 + serviceFlags().length), serviceFlags());
   assert.ok(!args.includes("--allow-write") && !args.includes("--allow-all"));
-  assert.match(args.join(" "), /--include lua --include config\/gateway.yml --include COMMIT/);
+  assert.match(
+    args.join(" "),
+    /--include lua --include config\/gateway.yml --include COMMIT --include src\/sinks\/worker_main.ts/,
+  );
   assert.equal(args.at(-1), "main.ts");
 });
 

@@ -130,4 +130,6 @@ export const influxdbSink = defineSink({
   type: "influxdb",
   schema: influxdbSchema,
   create: (config, ctx) => new InfluxSink(config, ctx),
+  // Line protocol, gzip and the HTTP call run in a Worker, off the ingest thread.
+  worker: true,
 });

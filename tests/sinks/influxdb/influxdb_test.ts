@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { WorkerSink } from "../../../src/sinks/worker_sink.ts";
 import { configureLog } from "../../../src/log.ts";
 import type { Envelope } from "../../../src/model.ts";
 import { deliveryFor } from "../../helpers/delivery.ts";
@@ -20,103 +21,110 @@ async function count(port: number, db: string, measurement = "test"): Promise<nu
   return Number(series[0]?.values[0]?.[1] ?? 0);
 }
 
-Deno.test("InfluxDB down for a while, then back: every record arrives once, in order", async () => {
-  const influx = await startInfluxd();
-  const d = await deliveryFor({
-    type: "influxdb",
-    url: `http://127.0.0.1:${influx.port}`,
-    database: "gw",
-    create_database: true,
-    batch_size: 500,
-    max_wait: "50ms",
-    backoff_min: "100ms",
-    backoff_max: "500ms",
-    timeout: "2s",
-  });
-  try {
-    d.delivery.start();
-    d.append(samples(0, 1000));
-    await waitFor(async () => await count(influx.port, "gw") === 1000, { what: "first 1000" });
+for (const workers of [false, true]) {
+  Deno.test(`InfluxDB down for a while, then back: every record arrives once, in order${workers ? " (the sink in a Worker)" : ""}`, async () => {
+    const influx = await startInfluxd();
+    const d = await deliveryFor({
+      type: "influxdb",
+      url: `http://127.0.0.1:${influx.port}`,
+      database: "gw",
+      create_database: true,
+      batch_size: 500,
+      max_wait: "50ms",
+      backoff_min: "100ms",
+      backoff_max: "500ms",
+      timeout: "2s",
+    }, { workers });
+    try {
+      assert.equal(d.delivery.options.sink instanceof WorkerSink, workers);
+      d.delivery.start();
+      d.append(samples(0, 1000));
+      await waitFor(async () => await count(influx.port, "gw") === 1000, { what: "first 1000" });
 
-    await influx.kill(); // the uplink fails
-    d.append(samples(1000, 3000));
-    await waitFor(() => (d.status.counters.retried ?? 0) >= 2, { what: "retries while down" });
-    assert.equal(d.outbox.depth("sink").records, 3000);
-    await influx.start(); // and comes back
-    await waitFor(async () => await count(influx.port, "gw") === 4000, {
-      what: "all 4000 after the outage",
-      timeoutMs: 30_000,
-    });
-    // A replay (as after a crash before the acknowledgement) overwrites, never duplicates.
-    const sent = d.status.processed;
-    d.append(samples(500, 1000));
-    await waitFor(() => d.status.processed >= sent + 1000, { what: "replayed batch" });
-    assert.equal(await count(influx.port, "gw"), 4000);
-    const rows = await influxQuery(influx.port, { db: "gw", q: 'SELECT seq FROM "test"' });
-    const seqs = rows[0].values.map((v) => Number(v[1]));
-    assert.deepEqual(seqs, Array.from({ length: 4000 }, (_, i) => i));
-    assert.equal(d.outbox.depth("sink").records, 0);
-    assert.equal(d.outbox.bytes, 0, "delivered rows are removed");
-  } finally {
-    await d.close();
-    await influx.stop();
-  }
-});
-
-Deno.test("a payload InfluxDB rejects (400) goes to dead letters; the rest keeps flowing", async () => {
-  const influx = await startInfluxd();
-  const d = await deliveryFor({
-    type: "influxdb",
-    url: `http://127.0.0.1:${influx.port}`,
-    database: "dl",
-    create_database: true,
-    batch_size: 10,
-    max_wait: "20ms",
+      await influx.kill(); // the uplink fails
+      d.append(samples(1000, 3000));
+      await waitFor(() => (d.status.counters.retried ?? 0) >= 2, { what: "retries while down" });
+      assert.equal(d.outbox.depth("sink").records, 3000);
+      await influx.start(); // and comes back
+      await waitFor(async () => await count(influx.port, "gw") === 4000, {
+        what: "all 4000 after the outage",
+        timeoutMs: 30_000,
+      });
+      // A replay (as after a crash before the acknowledgement) overwrites, never duplicates.
+      const sent = d.status.processed;
+      d.append(samples(500, 1000));
+      await waitFor(() => d.status.processed >= sent + 1000, { what: "replayed batch" });
+      assert.equal(await count(influx.port, "gw"), 4000);
+      const rows = await influxQuery(influx.port, { db: "gw", q: 'SELECT seq FROM "test"' });
+      const seqs = rows[0].values.map((v) => Number(v[1]));
+      assert.deepEqual(seqs, Array.from({ length: 4000 }, (_, i) => i));
+      assert.equal(d.outbox.depth("sink").records, 0);
+      assert.equal(d.outbox.bytes, 0, "delivered rows are removed");
+    } finally {
+      await d.close();
+      await influx.stop();
+    }
   });
-  try {
-    d.delivery.start();
-    d.append(samples(0, 5));
-    await waitFor(async () => await count(influx.port, "dl") === 5, { what: "first batch" });
-    // Field type conflict: seq was a float, now a string.
-    d.append([{
-      kind: "sample",
-      data: { source: "test", node: "n1", ts: T0 + 99_000, fields: { seq: "x" } },
-    }]);
-    await waitFor(() => (d.status.counters.dead_lettered ?? 0) === 1, { what: "dead letter" });
-    assert.match(
-      d.outbox.deadLetters.list({ sink: "sink", limit: 1 })[0].error,
-      /InfluxDB answered 400: .*conflict/,
-    );
-    d.append(samples(5, 5));
-    await waitFor(async () => await count(influx.port, "dl") === 10, { what: "later batch" });
-  } finally {
-    await d.close();
-    await influx.stop();
-  }
-});
+}
 
-Deno.test("413 from InfluxDB halves the batch until it fits; nothing is lost", async () => {
-  const influx = await startInfluxd({ maxBodySize: 20_000 });
-  const d = await deliveryFor({
-    type: "influxdb",
-    url: `http://127.0.0.1:${influx.port}`,
-    database: "big",
-    create_database: true,
-    gzip: false,
-    batch_size: 1000,
-    max_wait: "20ms",
+for (const workers of [false, true]) {
+  Deno.test(`a payload InfluxDB rejects (400) goes to dead letters; the rest keeps flowing${workers ? " (the sink in a Worker)" : ""}`, async () => {
+    const influx = await startInfluxd();
+    const d = await deliveryFor({
+      type: "influxdb",
+      url: `http://127.0.0.1:${influx.port}`,
+      database: "dl",
+      create_database: true,
+      batch_size: 10,
+      max_wait: "20ms",
+    }, { workers });
+    try {
+      d.delivery.start();
+      d.append(samples(0, 5));
+      await waitFor(async () => await count(influx.port, "dl") === 5, { what: "first batch" });
+      // Field type conflict: seq was a float, now a string.
+      d.append([{
+        kind: "sample",
+        data: { source: "test", node: "n1", ts: T0 + 99_000, fields: { seq: "x" } },
+      }]);
+      await waitFor(() => (d.status.counters.dead_lettered ?? 0) === 1, { what: "dead letter" });
+      assert.match(
+        d.outbox.deadLetters.list({ sink: "sink", limit: 1 })[0].error,
+        /InfluxDB answered 400: .*conflict/,
+      );
+      d.append(samples(5, 5));
+      await waitFor(async () => await count(influx.port, "dl") === 10, { what: "later batch" });
+    } finally {
+      await d.close();
+      await influx.stop();
+    }
   });
-  try {
-    d.append(samples(0, 1000));
-    d.delivery.start();
-    await waitFor(async () => await count(influx.port, "big") === 1000, { what: "all lines" });
-    assert.ok((d.status.counters.split ?? 0) >= 1);
-    assert.equal(d.status.counters.dead_lettered ?? 0, 0);
-  } finally {
-    await d.close();
-    await influx.stop();
-  }
-});
+}
+
+for (const workers of [false, true]) {
+  Deno.test(`413 from InfluxDB halves the batch until it fits; nothing is lost${workers ? " (the sink in a Worker)" : ""}`, async () => {
+    const influx = await startInfluxd({ maxBodySize: 20_000 });
+    const d = await deliveryFor({
+      type: "influxdb",
+      url: `http://127.0.0.1:${influx.port}`,
+      database: "big",
+      create_database: true,
+      gzip: false,
+      batch_size: 1000,
+      max_wait: "20ms",
+    }, { workers });
+    try {
+      d.append(samples(0, 1000));
+      d.delivery.start();
+      await waitFor(async () => await count(influx.port, "big") === 1000, { what: "all lines" });
+      assert.ok((d.status.counters.split ?? 0) >= 1);
+      assert.equal(d.status.counters.dead_lettered ?? 0, 0);
+    } finally {
+      await d.close();
+      await influx.stop();
+    }
+  });
+}
 
 Deno.test("POST-like sync delivers at once, ignoring max_wait", async () => {
   const influx = await startInfluxd();

@@ -1,0 +1,134 @@
+/**
+ * The main thread's side of a sink that runs in a Worker (`worker_main.ts`):
+ * it implements {@link Sink} by posting each call and waiting for its answer,
+ * and copies the sink's figures and log lines into this thread's status and log.
+ */
+import { RejectedError, RetryableError, TooLargeError } from "../errors.ts";
+import type { Envelope, EnvelopeKind } from "../model.ts";
+import type { Sink, SinkContext } from "../plugin.ts";
+import type { FailedCall, SinkAnswer, SinkCall, SinkFigures } from "./worker_messages.ts";
+
+/** The module a sink's Worker runs. */
+const WORKER_MODULE = new URL("./worker_main.ts", import.meta.url);
+
+/** The folder of the modules a Worker loads (it imports the sinks' registry). */
+const SOURCE_ROOT = new URL("../", import.meta.url);
+
+/**
+ * Whether this process may start sink Workers: Deno asks for read permission on the modules a
+ * Worker loads (a service whose flags do not grant it keeps its sinks on the main thread).
+ */
+export function workersAllowed(): boolean {
+  try {
+    const path = decodeURIComponent(SOURCE_ROOT.pathname);
+    return Deno.permissions.querySync({ name: "read", path }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/** What {@link WorkerSink} needs to build the sink over there. */
+export interface WorkerSinkOptions {
+  type: string;
+  /** The parsed config (plain data: it crosses by structured clone). */
+  config: unknown;
+  /** The kinds of the configured sources, by name (for sinks that name measurements by kind). */
+  kinds: () => Record<string, string>;
+}
+
+function rebuild(e: FailedCall): Error {
+  switch (e.kind) {
+    case "too_large":
+      return new TooLargeError(e.message);
+    case "rejected":
+      return new RejectedError(e.message, e.status);
+    case "retryable":
+      return new RetryableError(e.message, e.retryAfterMs);
+    default:
+      return new Error(e.message);
+  }
+}
+
+/** A sink whose work happens in a Worker of its own. */
+export class WorkerSink implements Sink {
+  #worker: Worker | null = null;
+  #next = 0;
+  readonly #waiting = new Map<number, { resolve(): void; reject(e: Error): void }>();
+
+  constructor(readonly options: WorkerSinkOptions, readonly ctx: SinkContext) {}
+
+  #start(): Worker {
+    if (this.#worker) return this.#worker;
+    const worker = new Worker(WORKER_MODULE, { type: "module" });
+    worker.onmessage = (e: MessageEvent<SinkAnswer>) => this.#answer(e.data);
+    worker.onerror = (e) => {
+      // A Worker that died cannot answer: every call waiting fails (retryable), and the next
+      // call starts a new one.
+      e.preventDefault();
+      this.#worker = null;
+      worker.terminate();
+      const error = new RetryableError(`sink worker failed: ${e.message}`);
+      for (const w of this.#waiting.values()) w.reject(error);
+      this.#waiting.clear();
+    };
+    const { type, config } = this.options;
+    const init: SinkCall = {
+      op: "init",
+      type,
+      name: this.ctx.name,
+      gatewayId: this.ctx.gatewayId,
+      config,
+    };
+    worker.postMessage(init);
+    this.#worker = worker;
+    return worker;
+  }
+
+  #answer(a: SinkAnswer): void {
+    if (a.op === "log") {
+      this.ctx.log[a.level](a.msg, a.fields);
+      return;
+    }
+    this.#figures(a.figures);
+    const waiting = this.#waiting.get(a.id);
+    this.#waiting.delete(a.id);
+    if (a.op === "done") waiting?.resolve();
+    else waiting?.reject(rebuild(a.error));
+  }
+
+  /** The sink's own counters and info, as it keeps them over there. */
+  #figures(f: SinkFigures): void {
+    const status = this.ctx.status;
+    for (const [k, v] of Object.entries(f.counters)) status.counters[k] = v;
+    Object.assign(status.info, f.info);
+  }
+
+  /** Posts the call `make` builds with its number; resolves or throws with its answer. */
+  #call(make: (id: number) => SinkCall): Promise<void> {
+    const worker = this.#start();
+    const id = ++this.#next;
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      worker.postMessage(make(id));
+    });
+  }
+
+  connect(): Promise<void> {
+    return this.#call((id) => ({ op: "connect", id }));
+  }
+
+  write(batch: Envelope[]): Promise<void> {
+    return this.#call((id) => ({ op: "write", id, batch, kinds: this.options.kinds() }));
+  }
+
+  writeRaw(batch: { kind: EnvelopeKind; payload: string }[]): Promise<void> {
+    return this.#call((id) => ({ op: "writeRaw", id, batch, kinds: this.options.kinds() }));
+  }
+
+  async close(): Promise<void> {
+    if (!this.#worker) return;
+    await this.#call((id) => ({ op: "close", id })).catch(() => {});
+    this.#worker?.terminate();
+    this.#worker = null;
+  }
+}
