@@ -38,8 +38,8 @@ function underscoresOk(text: string): boolean {
 
 /** `x * 2^e` with one rounding at the end (the scaling steps stay in the normal range). */
 function scaleByPowerOfTwo(x: number, e: number): number {
-  while (e > 1000 && Number.isFinite(x)) (x *= 2 ** 1000), (e -= 1000);
-  while (e < -1000 && x !== 0) (x *= 2 ** -1000), (e += 1000);
+  for (; e > 1000 && Number.isFinite(x); e -= 1000) x *= 2 ** 1000;
+  for (; e < -1000 && x !== 0; e += 1000) x *= 2 ** -1000;
   return x * 2 ** e;
 }
 
