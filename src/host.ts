@@ -7,7 +7,7 @@
 import type { ReloadPlan } from "./config/plan.ts";
 import type { Logger } from "./log.ts";
 import type { EnvelopeKind } from "./model.ts";
-import { workersAllowed, WorkerSink } from "./sinks/worker_sink.ts";
+import { workersAllowed, WorkerSink } from "./workers/sink_proxy.ts";
 import { Delivery } from "./outbox/delivery.ts";
 import type { Outbox } from "./outbox/outbox.ts";
 import type { Pipeline } from "./pipeline.ts";
@@ -63,10 +63,11 @@ export class ComponentHost {
     const log = this.options.log.child(`sink.${name}`);
     const kindOf = (source: string) => this.sources.get(source)?.status.kind;
     const ctx = { name, gatewayId, log, status, clock, kindOf };
-    const sink = plugin.worker && this.options.workers && workersAllowed()
-      ? new WorkerSink({ type: config.type, config, kinds: () => this.#kinds() }, ctx)
-      : plugin.create(config, ctx);
     const delivery = config as unknown as DeliveryConfig;
+    const share = { path: outbox.options.path, kinds: delivery.forward, nodes: delivery.nodes };
+    const sink = plugin.worker && this.options.workers && workersAllowed()
+      ? new WorkerSink({ type: config.type, config, kinds: () => this.#kinds(), log: share }, ctx)
+      : plugin.create(config, ctx);
     outbox.register(name, { kinds: delivery.forward, nodes: delivery.nodes, status });
     const d = new Delivery(name, { outbox, sink, config: delivery, status, log, clock });
     if (options.deliver ?? true) d.start();

@@ -109,6 +109,13 @@ export interface Sink {
    * elsewhere (a Worker): the delivery then never parses them on the main thread.
    */
   writeRaw?(batch: { kind: EnvelopeKind; payload: string }[]): Promise<void>;
+  /**
+   * Reads the next records after `after` from the outbox itself and writes them (a sink in a
+   * Worker, on its own connection); says how many it wrote and the last one's id.
+   */
+  deliverFromLog?(
+    place: { after: number; limit: number; maxBytes: number; largest: number },
+  ): Promise<{ count: number; lastId: number }>;
   close?(): Promise<void>;
 }
 

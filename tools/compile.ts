@@ -27,7 +27,7 @@ export function compileArgs(target?: string): string[] {
     "COMMIT",
     // Sinks that run in a Worker start it from this module: it must be in the binary.
     "--include",
-    "src/sinks/worker_main.ts",
+    "src/workers/sink_main.ts",
     "--output",
     `dist/edge-gateway${target?.startsWith("aarch64") ? "-aarch64" : ""}`,
     "main.ts",

@@ -26,6 +26,59 @@ export interface LogRow {
   payload: string;
 }
 
+/** What a sink takes from the log: its kinds and node globs. */
+export interface LogShare {
+  kinds: EnvelopeKind[];
+  nodes: string[];
+}
+
+/**
+ * Reads one sink's share of the log after a position: on the outbox's connection, or on a
+ * Worker's own connection to the same WAL file (readers never block the writer).
+ */
+export class LogReader {
+  readonly where: string;
+  readonly #read: StatementSync;
+  readonly #sizes: StatementSync;
+
+  constructor(readonly db: DatabaseSync, readonly share: LogShare) {
+    const kinds = share.kinds.map((k) => `'${k.replace(/'/g, "")}'`).join(",");
+    const nodes = share.nodes.length
+      ? ` AND (${share.nodes.map(() => "node GLOB ?").join(" OR ")})`
+      : "";
+    this.where = `id > ? AND kind IN (${kinds})${nodes}`;
+    this.#read = db.prepare(
+      `SELECT id, kind, payload, bytes FROM records WHERE ${this.where} ORDER BY id LIMIT ?`,
+    );
+    this.#sizes = db.prepare(`SELECT bytes FROM records WHERE ${this.where} ORDER BY id LIMIT ?`);
+  }
+
+  /**
+   * The next rows after `after`, oldest first: at most `limit` and, past the first, at most
+   * `maxBytes`. `largest` (the largest record held) says whether sizes must be read first:
+   * when a full batch of the largest fits, they need not be.
+   */
+  read(after: number, limit: number, options: { maxBytes: number; largest: number }): LogRow[] {
+    const nodes = this.share.nodes;
+    if (limit * options.largest > options.maxBytes) {
+      // Sizes first (the payloads of large records stay on disk), then only what fits.
+      let bytes = 0;
+      let fit = 0;
+      for (const r of this.#sizes.all(after, ...nodes, limit)) {
+        bytes += Number(r.bytes);
+        if (fit > 0 && bytes > options.maxBytes) break;
+        fit++;
+      }
+      limit = Math.max(1, fit);
+    }
+    return this.#read.all(after, ...nodes, limit).map((r) => ({
+      id: Number(r.id),
+      kind: String(r.kind),
+      payload: String(r.payload),
+    }));
+  }
+}
+
 /** A sink's cursor and its view of the log. */
 export class SinkCursor {
   readonly kinds: EnvelopeKind[];
@@ -34,8 +87,7 @@ export class SinkCursor {
   /** Records and bytes after the cursor. */
   readonly pending = { records: 0, bytes: 0 };
   readonly #nodeMatch: RegExp | null;
-  readonly #read: StatementSync;
-  readonly #sizes: StatementSync;
+  readonly #reader: LogReader;
   readonly #oldest: StatementSync;
   readonly #countRange: StatementSync;
   readonly #get: StatementSync;
@@ -51,15 +103,8 @@ export class SinkCursor {
       "INSERT OR IGNORE INTO cursors (sink, last_id) VALUES (?, " +
         (options.startAt === "end" ? "(SELECT COALESCE(MAX(id), 0) FROM records))" : "0)"),
     ).run(sink);
-    const kinds = options.kinds.map((k) => `'${k.replace(/'/g, "")}'`).join(",");
-    const nodes = options.nodes.length
-      ? ` AND (${options.nodes.map(() => "node GLOB ?").join(" OR ")})`
-      : "";
-    const where = `id > ? AND kind IN (${kinds})${nodes}`;
-    this.#read = db.prepare(
-      `SELECT id, kind, payload, bytes FROM records WHERE ${where} ORDER BY id LIMIT ?`,
-    );
-    this.#sizes = db.prepare(`SELECT bytes FROM records WHERE ${where} ORDER BY id LIMIT ?`);
+    this.#reader = new LogReader(db, options);
+    const where = this.#reader.where;
     this.#oldest = db.prepare(`SELECT created FROM records WHERE ${where} ORDER BY id LIMIT 1`);
     this.#countRange = db.prepare(
       `SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM records WHERE ${where} AND id <= ?`,
@@ -101,30 +146,9 @@ export class SinkCursor {
     return n;
   }
 
-  /**
-   * The next rows after the cursor, oldest first: at most `limit` and, past
-   * the first, at most `maxBytes`. `largest` (the largest record held) says
-   * whether sizes must be read first: when a full batch of the largest fits,
-   * they need not be.
-   */
+  /** The next rows after the cursor (see {@link LogReader.read}). */
   read(limit: number, options: { maxBytes: number; largest: number }): LogRow[] {
-    const cursor = this.position;
-    if (limit * options.largest > options.maxBytes) {
-      // Sizes first (the payloads of large records stay on disk), then only what fits.
-      let bytes = 0;
-      let fit = 0;
-      for (const r of this.#sizes.all(cursor, ...this.nodes, limit)) {
-        bytes += Number(r.bytes);
-        if (fit > 0 && bytes > options.maxBytes) break;
-        fit++;
-      }
-      limit = Math.max(1, fit);
-    }
-    return this.#read.all(cursor, ...this.nodes, limit).map((r) => ({
-      id: Number(r.id),
-      kind: String(r.kind),
-      payload: String(r.payload),
-    }));
+    return this.#reader.read(this.position, limit, options);
   }
 
   /** When the oldest record waiting for this sink was appended (ms), or null. */

@@ -100,30 +100,38 @@ export class Delivery {
   }
 
   async #run(): Promise<void> {
-    const { outbox, config, status } = this.options;
+    const { outbox, config, status, sink } = this.options;
+    // A sink that reads the outbox itself (in a Worker) is only told where to start.
+    const fromLog = !!sink.deliverFromLog;
     while (this.#running) {
       if (this.#paused) {
         this.#settleIdle();
         await this.#snooze.sleep(60_000);
         continue;
       }
-      let rows = outbox.read(this.name, this.#limit, { maxBytes: config.batch_bytes });
-      if (rows.length === 0) {
+      let rows = fromLog
+        ? []
+        : outbox.read(this.name, this.#limit, { maxBytes: config.batch_bytes });
+      const place = fromLog ? outbox.place(this.name) : null;
+      const waiting = place ? place.waiting : rows.length;
+      if (waiting === 0) {
         this.#settleIdle();
         await this.#snooze.sleep(config.max_wait);
         continue;
       }
-      if (rows.length < this.#limit && this.#idleWaiters.length === 0) {
+      if (waiting < this.#limit && this.#idleWaiters.length === 0) {
         // Let a batch fill up, but never hold the oldest record longer than max_wait.
-        const age = this.#clock.now() - this.#firstSeen(rows[0].id);
+        const age = this.#clock.now() - this.#firstSeen(place ? place.after : rows[0].id);
         if (age < config.max_wait) {
           await this.#snooze.sleep(config.max_wait - age);
           if (!this.#running) break;
-          rows = outbox.read(this.name, this.#limit, { maxBytes: config.batch_bytes });
-          if (rows.length === 0) continue;
+          if (!fromLog) {
+            rows = outbox.read(this.name, this.#limit, { maxBytes: config.batch_bytes });
+            if (rows.length === 0) continue;
+          }
         }
       }
-      const ok = await this.#deliver(rows);
+      const ok = fromLog ? await this.#deliverFromLog() : await this.#deliver(rows);
       if (!ok) {
         if (this.#idleWaiters.length > 0) this.#settleIdle();
         const retryAfter = this.#lastError instanceof RetryableError
@@ -148,7 +156,7 @@ export class Delivery {
 
   /** Writes one batch; true when the cursor moved (sent or dead-lettered). */
   async #deliver(rows: OutboxRow[]): Promise<boolean> {
-    const { outbox, config, status, log } = this.options;
+    const { outbox, log } = this.options;
     try {
       await this.#connect();
       const refused = await this.#lock(() => this.#writeSplitting(rows));
@@ -159,28 +167,71 @@ export class Delivery {
           error,
         });
       }
-      outbox.ack(this.name, rows[rows.length - 1].id);
-      status.ok(rows.length - refused.length);
-      status.state = "up";
-      this.#attempt = 0;
-      this.#lastError = null;
-      this.#limit = Math.min(config.batch_size, this.#limit * 2);
-      delete status.info.next_retry_ms;
-      return true;
+      return this.#delivered(rows.length - refused.length, rows[rows.length - 1].id);
     } catch (e) {
-      this.#lastError = e;
-      status.fail(e);
-      if (e instanceof TooLargeError && rows.length > 1) {
-        this.#limit = Math.max(1, Math.floor(rows.length / 2));
-        status.count("split");
-        log.warn("batch too large for the upstream, halving it", { size: rows.length });
+      return this.#failed(e, rows.length);
+    }
+  }
+
+  /**
+   * Has the sink read and write the next batch itself (in a Worker). A refused batch is read
+   * here instead, so that the refused records are found and set aside as always.
+   */
+  async #deliverFromLog(): Promise<boolean> {
+    const { outbox, config, sink } = this.options;
+    const place = outbox.place(this.name);
+    try {
+      await this.#connect();
+      const done = await this.#lock(() =>
+        deadline(
+          sink.deliverFromLog!({ ...place, limit: this.#limit, maxBytes: config.batch_bytes }),
+          config.timeout,
+          `write to sink ${this.name}`,
+        )
+      );
+      if (done.count === 0) {
+        // Nothing of this sink's after its place: let the outbox move it past the others' rows.
+        outbox.read(this.name, 1);
         return true;
       }
-      status.count("retried");
-      status.state = "degraded";
-      log.warn("delivery failed, will retry", { error: errorMessage(e) });
-      return false;
+      return this.#delivered(done.count, done.lastId);
+    } catch (e) {
+      if (e instanceof RejectedError && !(e instanceof TooLargeError)) {
+        const rows = outbox.read(this.name, this.#limit, { maxBytes: config.batch_bytes });
+        return rows.length > 0 ? await this.#deliver(rows) : true;
+      }
+      return this.#failed(e, this.#limit);
     }
+  }
+
+  /** The upstream has `count` records up to `lastId`: the cursor moves past them. */
+  #delivered(count: number, lastId: number): boolean {
+    const { outbox, config, status } = this.options;
+    outbox.ack(this.name, lastId);
+    status.ok(count);
+    status.state = "up";
+    this.#attempt = 0;
+    this.#lastError = null;
+    this.#limit = Math.min(config.batch_size, this.#limit * 2);
+    delete status.info.next_retry_ms;
+    return true;
+  }
+
+  /** A write of `size` records failed: halve a batch too large, else retry later (false). */
+  #failed(e: unknown, size: number): boolean {
+    const { status, log } = this.options;
+    this.#lastError = e;
+    status.fail(e);
+    if (e instanceof TooLargeError && size > 1) {
+      this.#limit = Math.max(1, Math.floor(size / 2));
+      status.count("split");
+      log.warn("batch too large for the upstream, halving it", { size });
+      return true;
+    }
+    status.count("retried");
+    status.state = "degraded";
+    log.warn("delivery failed, will retry", { error: errorMessage(e) });
+    return false;
   }
 
   async #connect(): Promise<void> {

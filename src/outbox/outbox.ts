@@ -316,6 +316,15 @@ export class Outbox {
     this.#retention.compact();
   }
 
+  /**
+   * Where a sink reads from, for a reader of its own (a Worker): its position, the records
+   * waiting for it, and the largest record held (see {@link LogReader.read}).
+   */
+  place(sink: string): { after: number; waiting: number; largest: number } {
+    const cursor = this.#cursor(sink);
+    return { after: cursor.position, waiting: cursor.pending.records, largest: this.#largest };
+  }
+
   /** Queue depth of one sink: records, bytes and age of the oldest. */
   depth(sink: string): { records: number; bytes: number; oldest_age_ms: number | null } {
     const cursor = this.#cursor(sink);

@@ -18,14 +18,16 @@ function random(): number {
   return seed / 2147483648;
 }
 
-Deno.test("kill -9 during ingest with a flapping sink, 20 times: nothing acknowledged is lost", async () => {
+Deno.test("kill -9 during ingest with a flapping sink, 20 times (every other one with the sink in a Worker): nothing acknowledged is lost", async () => {
   const influx = await startInfluxd();
   const dir = await Deno.makeTempDir({ prefix: "kill9-" });
   const port = freePort();
   const configFile = `${dir}/gateway.yml`;
-  await Deno.writeTextFile(
-    configFile,
-    `gateway: {id: k9, data_dir: ${dir}/data}
+  // Every other round the InfluxDB sink runs in a Worker (gateway.delivery_workers).
+  const writeConfig = (workers: boolean) =>
+    Deno.writeTextFile(
+      configFile,
+      `gateway: {id: k9, data_dir: ${dir}/data, delivery_workers: ${workers}}
 log: {level: error}
 http: {port: ${port}, token: ${TOKEN}}
 sinks:
@@ -40,7 +42,7 @@ sinks:
     backoff_max: 300ms
     timeout: 2s
 `,
-  );
+    );
   const acked: number[] = [];
   let seq = 0;
   const url = `http://127.0.0.1:${port}`;
@@ -69,6 +71,7 @@ sinks:
     for (let round = 0; round < ROUNDS; round++) {
       if (round % 3 === 1) await influx.kill(); // the uplink flaps
       if (round % 3 === 2 && !influx.running) await influx.start();
+      await writeConfig(round % 2 === 0);
       const child = spawnGateway(configFile);
       await waitFor(async () => (await fetch(`${url}/health`)).status === 200, {
         what: `gateway up (round ${round})`,
@@ -84,6 +87,7 @@ sinks:
       await child.stderr.cancel();
     }
     if (!influx.running) await influx.start();
+    await writeConfig(true);
     const child = spawnGateway(configFile);
     try {
       // Wait for every acknowledged sample itself: a count is not enough, since samples committed

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { WorkerSink } from "../../../src/sinks/worker_sink.ts";
+import { WorkerSink } from "../../../src/workers/sink_proxy.ts";
 import { configureLog } from "../../../src/log.ts";
 import type { Envelope } from "../../../src/model.ts";
 import { deliveryFor } from "../../helpers/delivery.ts";

@@ -1,15 +1,15 @@
 /**
- * The main thread's side of a sink that runs in a Worker (`worker_main.ts`):
+ * The main thread's side of a sink that runs in a Worker (`sink_main.ts`):
  * it implements {@link Sink} by posting each call and waiting for its answer,
  * and copies the sink's figures and log lines into this thread's status and log.
  */
 import { RejectedError, RetryableError, TooLargeError } from "../errors.ts";
 import type { Envelope, EnvelopeKind } from "../model.ts";
 import type { Sink, SinkContext } from "../plugin.ts";
-import type { FailedCall, SinkAnswer, SinkCall, SinkFigures } from "./worker_messages.ts";
+import type { FailedCall, SinkAnswer, SinkCall, SinkFigures } from "./messages.ts";
 
 /** The module a sink's Worker runs. */
-const WORKER_MODULE = new URL("./worker_main.ts", import.meta.url);
+const WORKER_MODULE = new URL("./sink_main.ts", import.meta.url);
 
 /** The folder of the modules a Worker loads (it imports the sinks' registry). */
 const SOURCE_ROOT = new URL("../", import.meta.url);
@@ -34,6 +34,14 @@ export interface WorkerSinkOptions {
   config: unknown;
   /** The kinds of the configured sources, by name (for sinks that name measurements by kind). */
   kinds: () => Record<string, string>;
+  /** The outbox file and the sink's share of it: the Worker then reads its records itself. */
+  log?: { path: string; kinds: EnvelopeKind[]; nodes: string[] };
+}
+
+/** What a `deliver` call wrote. */
+export interface Delivered {
+  count: number;
+  lastId: number;
 }
 
 function rebuild(e: FailedCall): Error {
@@ -53,7 +61,10 @@ function rebuild(e: FailedCall): Error {
 export class WorkerSink implements Sink {
   #worker: Worker | null = null;
   #next = 0;
-  readonly #waiting = new Map<number, { resolve(): void; reject(e: Error): void }>();
+  readonly #waiting = new Map<
+    number,
+    { resolve(d: Delivered | undefined): void; reject(e: Error): void }
+  >();
 
   constructor(readonly options: WorkerSinkOptions, readonly ctx: SinkContext) {}
 
@@ -71,10 +82,11 @@ export class WorkerSink implements Sink {
       for (const w of this.#waiting.values()) w.reject(error);
       this.#waiting.clear();
     };
-    const { type, config } = this.options;
+    const { type, config, log } = this.options;
     const init: SinkCall = {
       op: "init",
       type,
+      log,
       name: this.ctx.name,
       gatewayId: this.ctx.gatewayId,
       config,
@@ -92,7 +104,7 @@ export class WorkerSink implements Sink {
     this.#figures(a.figures);
     const waiting = this.#waiting.get(a.id);
     this.#waiting.delete(a.id);
-    if (a.op === "done") waiting?.resolve();
+    if (a.op === "done") waiting?.resolve(a.delivered);
     else waiting?.reject(rebuild(a.error));
   }
 
@@ -104,7 +116,7 @@ export class WorkerSink implements Sink {
   }
 
   /** Posts the call `make` builds with its number; resolves or throws with its answer. */
-  #call(make: (id: number) => SinkCall): Promise<void> {
+  #call(make: (id: number) => SinkCall): Promise<Delivered | undefined> {
     const worker = this.#start();
     const id = ++this.#next;
     return new Promise((resolve, reject) => {
@@ -113,16 +125,29 @@ export class WorkerSink implements Sink {
     });
   }
 
-  connect(): Promise<void> {
-    return this.#call((id) => ({ op: "connect", id }));
+  async connect(): Promise<void> {
+    await this.#call((id) => ({ op: "connect", id }));
   }
 
-  write(batch: Envelope[]): Promise<void> {
-    return this.#call((id) => ({ op: "write", id, batch, kinds: this.options.kinds() }));
+  async write(batch: Envelope[]): Promise<void> {
+    await this.#call((id) => ({ op: "write", id, batch, kinds: this.options.kinds() }));
   }
 
-  writeRaw(batch: { kind: EnvelopeKind; payload: string }[]): Promise<void> {
-    return this.#call((id) => ({ op: "writeRaw", id, batch, kinds: this.options.kinds() }));
+  async writeRaw(batch: { kind: EnvelopeKind; payload: string }[]): Promise<void> {
+    await this.#call((id) => ({ op: "writeRaw", id, batch, kinds: this.options.kinds() }));
+  }
+
+  /** Has the Worker read the records after `after` from the outbox and write them. */
+  async deliverFromLog(
+    place: { after: number; limit: number; maxBytes: number; largest: number },
+  ): Promise<Delivered> {
+    const d = await this.#call((id) => ({
+      op: "deliver",
+      id,
+      ...place,
+      kinds: this.options.kinds(),
+    }));
+    return d ?? { count: 0, lastId: place.after };
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@
  * A sink in a Worker: it decodes the records, encodes and compresses them
  * and talks to the upstream, off the thread that takes data in. Everything
  * that decides (batching, retries, the cursor, dead letters) stays with the
- * Delivery on the main thread; see `worker_messages.ts` for the contract.
+ * Delivery on the main thread; see `messages.ts` for the contract.
  */
 /// <reference lib="deno.worker" />
 import { fieldFilter } from "../envelope_fields.ts";
@@ -12,8 +12,10 @@ import type { Envelope } from "../model.ts";
 import type { DeliveryConfig, Sink } from "../plugin.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import { systemClock } from "../util/clock.ts";
-import { SINK_PLUGINS } from "./registry.ts";
-import type { FailedCall, SinkAnswer, SinkCall, SinkFigures } from "./worker_messages.ts";
+import { SINK_PLUGINS } from "../sinks/registry.ts";
+import { DatabaseSync } from "node:sqlite";
+import { LogReader } from "../outbox/cursors.ts";
+import type { FailedCall, SinkAnswer, SinkCall, SinkFigures } from "./messages.ts";
 
 function send(answer: SinkAnswer): void {
   self.postMessage(answer);
@@ -48,6 +50,8 @@ let status: ComponentStatus | null = null;
 let kinds: Record<string, string> = {};
 let filter: (e: Envelope) => Envelope = (e) => e;
 let chain: Promise<void> = Promise.resolve();
+/** The sink's share of the outbox, read on this Worker's own connection. */
+let reader: LogReader | null = null;
 
 function figures(): SinkFigures {
   return { counters: { ...status?.counters }, info: { ...status?.info } };
@@ -67,8 +71,14 @@ async function handle(call: SinkCall): Promise<void> {
       clock: systemClock,
       kindOf: (source) => kinds[source],
     });
+    if (call.log) {
+      const db = new DatabaseSync(call.log.path);
+      db.exec("PRAGMA busy_timeout = 5000");
+      reader = new LogReader(db, call.log);
+    }
     return;
   }
+  let delivered: { count: number; lastId: number } | undefined;
   try {
     switch (call.op) {
       case "connect":
@@ -84,11 +94,24 @@ async function handle(call: SinkCall): Promise<void> {
           call.batch.map((r) => filter({ kind: r.kind, data: JSON.parse(r.payload) } as Envelope)),
         );
         break;
+      case "deliver": {
+        kinds = call.kinds;
+        const rows = reader!.read(call.after, call.limit, call);
+        if (rows.length > 0) {
+          await sink!.write(
+            rows.map((r) => filter({ kind: r.kind, data: JSON.parse(r.payload) } as Envelope)),
+          );
+        }
+        delivered = { count: rows.length, lastId: rows.at(-1)?.id ?? call.after };
+        break;
+      }
       case "close":
         await sink!.close?.();
+        reader?.db.close();
+        reader = null;
         break;
     }
-    send({ op: "done", id: call.id, figures: figures() });
+    send({ op: "done", id: call.id, figures: figures(), delivered });
   } catch (e) {
     send({ op: "failed", id: call.id, error: failure(e), figures: figures() });
   }

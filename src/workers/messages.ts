@@ -1,6 +1,6 @@
 /**
  * The message contract between a sink's proxy on the main thread
- * ({@link WorkerSink}) and the Worker that runs the sink (`worker_main.ts`).
+ * ({@link WorkerSink}) and the Worker that runs the sink (`sink_main.ts`).
  * Calls are numbered; every answer carries the sink's status figures, which
  * the proxy copies into the component's status.
  */
@@ -9,7 +9,25 @@ import type { LogLevel } from "../log.ts";
 
 /** What the main thread asks of the Worker. */
 export type SinkCall =
-  | { op: "init"; type: string; name: string; gatewayId: string; config: unknown }
+  | {
+    op: "init";
+    type: string;
+    name: string;
+    gatewayId: string;
+    config: unknown;
+    /** The outbox file and the sink's share of it, for `deliver`. */
+    log?: { path: string; kinds: EnvelopeKind[]; nodes: string[] };
+  }
+  | {
+    /** Read the next records after `after` from the log and write them. */
+    op: "deliver";
+    id: number;
+    after: number;
+    limit: number;
+    maxBytes: number;
+    largest: number;
+    kinds: Record<string, string>;
+  }
   | { op: "connect"; id: number }
   | { op: "write"; id: number; batch: Envelope[]; kinds: Record<string, string> }
   | {
@@ -36,6 +54,12 @@ export interface SinkFigures {
 
 /** What the Worker sends back. */
 export type SinkAnswer =
-  | { op: "done"; id: number; figures: SinkFigures }
+  | {
+    op: "done";
+    id: number;
+    figures: SinkFigures;
+    /** For `deliver`: how many records were written, and the last one's id. */
+    delivered?: { count: number; lastId: number };
+  }
   | { op: "failed"; id: number; error: FailedCall; figures: SinkFigures }
   | { op: "log"; level: LogLevel; msg: string; fields?: Record<string, unknown> };
