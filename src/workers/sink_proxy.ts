@@ -34,8 +34,8 @@ export interface WorkerSinkOptions {
   config: unknown;
   /** The kinds of the configured sources, by name (for sinks that name measurements by kind). */
   kinds: () => Record<string, string>;
-  /** The outbox file and the sink's share of it: the Worker then reads its records itself. */
-  log?: { path: string; kinds: EnvelopeKind[]; nodes: string[] };
+  /** The outbox file and the sink's share of it: the Worker reads its records itself. */
+  log: { path: string; kinds: EnvelopeKind[]; nodes: string[] };
 }
 
 /** What a `deliver` call wrote. */
