@@ -190,8 +190,10 @@ export class Delivery {
         )
       );
       if (done.count === 0) {
-        // Nothing of this sink's after its place: let the outbox move it past the others' rows.
+        // Nothing of this sink's after its place: let the outbox move it past the others' rows,
+        // and wait as an idle sink does (the waiting count said otherwise: never spin on it).
         outbox.read(this.name, 1);
+        await this.#snooze.sleep(config.max_wait);
         return true;
       }
       return this.#delivered(done.count, done.lastId);
