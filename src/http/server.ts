@@ -62,7 +62,14 @@ export class HttpServer {
           `in the demo config): ${errorMessage(e)}`,
       );
     }
-    this.#serve();
+    try {
+      this.#serve();
+    } catch (e) {
+      // The port is ours but the server behind it cannot start: give the port back.
+      void this.#gate.stop();
+      this.#gate = null;
+      throw e;
+    }
     Object.defineProperty(this.status.info, "connections", {
       enumerable: true,
       configurable: true,
