@@ -1,11 +1,6 @@
 /** A record read from the outbox's log, decoded only when someone needs its envelope. */
-import type { Envelope, EnvelopeKind } from "../model.ts";
-
-/** A record as stored: its kind and its data as JSON text (decoded by whoever needs it). */
-export interface RawRecord {
-  kind: EnvelopeKind;
-  payload: string;
-}
+import type { Envelope } from "../model.ts";
+import type { RawRecord } from "../plugin.ts";
 
 /** A row of the log whose JSON is decoded only when its envelope is asked for. */
 export class LogRecord {

@@ -11,9 +11,8 @@ import { SinkCursor } from "./cursors.ts";
 import { ioReason, OutboxFullError } from "./errors.ts";
 import { ReceiptBook, type Receipts } from "./receipts.ts";
 import { RecordInserts, type StoredRecord } from "./record_inserts.ts";
-import { LogRecord, type RawRecord } from "./log_record.ts";
-
-export type { RawRecord } from "./log_record.ts";
+import { LogRecord } from "./log_record.ts";
+import type { RawRecord } from "../plugin.ts";
 
 export { OutboxFullError } from "./errors.ts";
 export type { Receipts } from "./receipts.ts";

@@ -4,8 +4,13 @@
  * Calls are numbered; every answer carries the sink's status figures, which
  * the proxy copies into the component's status.
  */
-import type { Envelope, EnvelopeKind } from "../model.ts";
+import type { Envelope } from "../model.ts";
 import type { LogLevel } from "../log.ts";
+import type { LogShare } from "../outbox/cursors.ts";
+import type { Delivered, LogPlace, RawRecord } from "../plugin.ts";
+
+/** The outbox file and a sink's share of it, read by the sink's Worker. */
+export type SinkLog = LogShare & { path: string };
 
 /** What the main thread asks of the Worker. */
 export type SinkCall =
@@ -16,24 +21,16 @@ export type SinkCall =
     gatewayId: string;
     config: unknown;
     /** The outbox file and the sink's share of it, for `deliver`. */
-    log?: { path: string; kinds: EnvelopeKind[]; nodes: string[] };
+    log?: SinkLog;
   }
-  | {
-    /** Read the next records after `after` from the log and write them. */
-    op: "deliver";
-    id: number;
-    after: number;
-    limit: number;
-    maxBytes: number;
-    largest: number;
-    kinds: Record<string, string>;
-  }
+  /** Read the next records after `after` from the log and write them. */
+  | LogPlace & { op: "deliver"; id: number; kinds: Record<string, string> }
   | { op: "connect"; id: number }
   | { op: "write"; id: number; batch: Envelope[]; kinds: Record<string, string> }
   | {
     op: "writeRaw";
     id: number;
-    batch: { kind: EnvelopeKind; payload: string }[];
+    batch: RawRecord[];
     kinds: Record<string, string>;
   }
   | { op: "close"; id: number };
@@ -59,7 +56,7 @@ export type SinkAnswer =
     id: number;
     figures: SinkFigures;
     /** For `deliver`: how many records were written, and the last one's id. */
-    delivered?: { count: number; lastId: number };
+    delivered?: Delivered;
   }
   | { op: "failed"; id: number; error: FailedCall; figures: SinkFigures }
   | { op: "log"; level: LogLevel; msg: string; fields?: Record<string, unknown> };

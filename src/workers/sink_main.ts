@@ -9,7 +9,7 @@ import { fieldFilter } from "../envelope_fields.ts";
 import { RejectedError, RetryableError, TooLargeError } from "../errors.ts";
 import type { Logger, LogLevel } from "../log.ts";
 import type { Envelope } from "../model.ts";
-import type { DeliveryConfig, Sink } from "../plugin.ts";
+import type { Delivered, DeliveryConfig, Sink } from "../plugin.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import { systemClock } from "../util/clock.ts";
 import { SINK_PLUGINS } from "../sinks/registry.ts";
@@ -53,6 +53,11 @@ let chain: Promise<void> = Promise.resolve();
 /** The sink's share of the outbox, read on this Worker's own connection. */
 let reader: LogReader | null = null;
 
+/** Records as stored, decoded and with the sink's `fields` applied. */
+function decode(records: { kind: string; payload: string }[]): Envelope[] {
+  return records.map((r) => filter({ kind: r.kind, data: JSON.parse(r.payload) } as Envelope));
+}
+
 function figures(): SinkFigures {
   return { counters: { ...status?.counters }, info: { ...status?.info } };
 }
@@ -78,7 +83,7 @@ async function handle(call: SinkCall): Promise<void> {
     }
     return;
   }
-  let delivered: { count: number; lastId: number } | undefined;
+  let delivered: Delivered | undefined;
   try {
     switch (call.op) {
       case "connect":
@@ -90,18 +95,12 @@ async function handle(call: SinkCall): Promise<void> {
         break;
       case "writeRaw":
         kinds = call.kinds;
-        await sink!.write(
-          call.batch.map((r) => filter({ kind: r.kind, data: JSON.parse(r.payload) } as Envelope)),
-        );
+        await sink!.write(decode(call.batch));
         break;
       case "deliver": {
         kinds = call.kinds;
         const rows = reader!.read(call.after, call.limit, call);
-        if (rows.length > 0) {
-          await sink!.write(
-            rows.map((r) => filter({ kind: r.kind, data: JSON.parse(r.payload) } as Envelope)),
-          );
-        }
+        if (rows.length > 0) await sink!.write(decode(rows));
         delivered = { count: rows.length, lastId: rows.at(-1)?.id ?? call.after };
         break;
       }

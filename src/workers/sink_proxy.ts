@@ -4,9 +4,9 @@
  * and copies the sink's figures and log lines into this thread's status and log.
  */
 import { RejectedError, RetryableError, TooLargeError } from "../errors.ts";
-import type { Envelope, EnvelopeKind } from "../model.ts";
-import type { Sink, SinkContext } from "../plugin.ts";
-import type { FailedCall, SinkAnswer, SinkCall, SinkFigures } from "./messages.ts";
+import type { Envelope } from "../model.ts";
+import type { Delivered, LogPlace, RawRecord, Sink, SinkContext } from "../plugin.ts";
+import type { FailedCall, SinkAnswer, SinkCall, SinkFigures, SinkLog } from "./messages.ts";
 
 /** The module a sink's Worker runs. */
 const WORKER_MODULE = new URL("./sink_main.ts", import.meta.url);
@@ -35,13 +35,7 @@ export interface WorkerSinkOptions {
   /** The kinds of the configured sources, by name (for sinks that name measurements by kind). */
   kinds: () => Record<string, string>;
   /** The outbox file and the sink's share of it: the Worker reads its records itself. */
-  log: { path: string; kinds: EnvelopeKind[]; nodes: string[] };
-}
-
-/** What a `deliver` call wrote. */
-export interface Delivered {
-  count: number;
-  lastId: number;
+  log: SinkLog;
 }
 
 function rebuild(e: FailedCall): Error {
@@ -133,14 +127,12 @@ export class WorkerSink implements Sink {
     await this.#call((id) => ({ op: "write", id, batch, kinds: this.options.kinds() }));
   }
 
-  async writeRaw(batch: { kind: EnvelopeKind; payload: string }[]): Promise<void> {
+  async writeRaw(batch: RawRecord[]): Promise<void> {
     await this.#call((id) => ({ op: "writeRaw", id, batch, kinds: this.options.kinds() }));
   }
 
   /** Has the Worker read the records after `after` from the outbox and write them. */
-  async deliverFromLog(
-    place: { after: number; limit: number; maxBytes: number; largest: number },
-  ): Promise<Delivered> {
+  async deliverFromLog(place: LogPlace): Promise<Delivered> {
     const d = await this.#call((id) => ({
       op: "deliver",
       id,
