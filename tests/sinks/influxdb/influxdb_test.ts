@@ -40,6 +40,10 @@ for (const workers of [false, true]) {
       d.delivery.start();
       d.append(samples(0, 1000));
       await waitFor(async () => await count(influx.port, "gw") === 1000, { what: "first 1000" });
+      // influxd shows the points before its answer reaches the gateway: wait for the ack too.
+      await waitFor(() => d.outbox.depth("sink").records === 0, {
+        what: "first 1000 acknowledged",
+      });
 
       await influx.kill(); // the uplink fails
       d.append(samples(1000, 3000));
