@@ -6,6 +6,7 @@
 import { ConfigError, loadConfigFile } from "./config/load.ts";
 import { changedComponents, planReload } from "./config/plan.ts";
 import { type GatewayConfig, gatewaySchema } from "./config/schema.ts";
+import type { SettingsAccess } from "./device_settings.ts";
 import type { ComponentHost } from "./host.ts";
 import type { GatewayView, ReloadResult } from "./http/view.ts";
 import { configureLog, type Logger } from "./log.ts";
@@ -51,6 +52,11 @@ export class Control implements GatewayView {
     this.#config = config;
     this.clock = parts.clock;
     this.startedAt = parts.clock.now();
+  }
+
+  /** The devices' settings (VE.Direct HEX); changes are audited. */
+  get settings(): SettingsAccess {
+    return this.parts.host.settings;
   }
 
   /** The configuration in force (changes on a successful reload). */

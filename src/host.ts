@@ -5,6 +5,12 @@
  * wrapped in a {@link Delivery} on the outbox, here and nowhere else.
  */
 import type { ReloadPlan } from "./config/plan.ts";
+import {
+  type DeviceSettings,
+  type SettingChange,
+  SettingError,
+  type SettingsAccess,
+} from "./device_settings.ts";
 import type { Logger } from "./log.ts";
 import type { EnvelopeKind } from "./model.ts";
 import { workersAllowed, WorkerSink } from "./workers/sink_proxy.ts";
@@ -52,6 +58,45 @@ export class ComponentHost {
 
   constructor(readonly options: HostOptions) {}
 
+  /** Every device's settings, by node; each change is logged and raised as an audit event. */
+  readonly settings: SettingsAccess = {
+    read: (node) => this.#settingsOf(node).read(),
+    change: (node, change) => this.#changeSetting(node, change),
+  };
+
+  #settingsOf(node: string): DeviceSettings {
+    for (const { source } of this.sources.values()) {
+      if (source.settings?.node === node) return source.settings;
+    }
+    throw new SettingError(
+      "unknown_node",
+      `no device with settings is node "${node}" (VE.Direct sources have them)`,
+    );
+  }
+
+  async #changeSetting(
+    node: string,
+    { name, value, by }: { name: string; value: unknown; by: string },
+  ): Promise<SettingChange> {
+    const log = this.options.log;
+    let change: SettingChange;
+    try {
+      change = await this.#settingsOf(node).change(name, value);
+    } catch (e) {
+      log.warn("setting not changed", { node, setting: name, value, by, error: errorMessage(e) });
+      throw e;
+    }
+    const { setting, register, old } = change;
+    const data = { setting, register, old, new: change.new, by };
+    // The pipeline logs the event as it stores it for the events sinks.
+    const { pipeline, clock } = this.options;
+    if (!pipeline) log.info("setting changed", { node, ...data });
+    pipeline?.raise([
+      { id: crypto.randomUUID(), type: "setting_changed", ts: clock.now(), node, data },
+    ]);
+    return change;
+  }
+
   /**
    * Builds a sink, registers its cursor and starts delivering to it
    * (`deliver: false` leaves the start to the caller).
@@ -62,7 +107,7 @@ export class ComponentHost {
     const status = new ComponentStatus(name, config.type);
     const log = this.options.log.child(`sink.${name}`);
     const kindOf = (source: string) => this.sources.get(source)?.status.kind;
-    const ctx = { name, gatewayId, log, status, clock, kindOf };
+    const ctx = { name, gatewayId, log, status, clock, kindOf, settings: this.settings };
     const delivery = config as unknown as DeliveryConfig;
     const share = { path: outbox.options.path, kinds: delivery.forward, nodes: delivery.nodes };
     const sink = plugin.worker && this.options.workers && workersAllowed()

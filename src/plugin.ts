@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { duration, size } from "./config_values.ts";
+import type { DeviceSettings, SettingsAccess } from "./device_settings.ts";
 import type { Logger } from "./log.ts";
 import type { Envelope, EnvelopeKind, Sample } from "./model.ts";
 import type { ComponentJson, ComponentStatus } from "./status.ts";
@@ -49,6 +50,8 @@ export interface Source {
   stop(): Promise<void>;
   /** Applies a changed config in place when it can (true), else the agent restarts the source. */
   update?(config: unknown): boolean;
+  /** Its device's settings, when it can read and change them (VE.Direct HEX). */
+  readonly settings?: DeviceSettings;
 }
 
 /** A kind of source: its config schema and its factory. */
@@ -150,6 +153,8 @@ export interface SinkContext {
   clock: Clock;
   /** The kind (`vedirect`, `mqtt`, ...) of a configured source, by its name. */
   kindOf?(source: string): string | undefined;
+  /** The devices' settings, for a sink that takes writes (Venus `W/`); changes are audited. */
+  settings?: SettingsAccess;
 }
 
 /** Config fields every sink shares: what it forwards and how the outbox delivers to it. */

@@ -53,6 +53,7 @@ const BASE = [
   "stamps",
   "payload",
   "plugin",
+  "device_settings",
   "names",
   "secrets",
   "tls",
@@ -72,7 +73,8 @@ const ALLOWED: Record<string, string[]> = {
   stamps: ["util"],
   payload: ["model", "names"],
   names: [],
-  plugin: ["config_values", "log", "model", "status", "util"],
+  plugin: ["config_values", "device_settings", "log", "model", "status", "util"],
+  device_settings: [],
   victron: [],
   // The schema gathers every plugin's schema: config sits above the plugins, which build
   // theirs from config_values.

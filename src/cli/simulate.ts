@@ -12,6 +12,10 @@ export interface SimulateOptions {
   signal?: AbortSignal;
   /** The device's time (its simulated sun follows it); the system clock by default. */
   clock?: Clock;
+  /** Called with each HEX request read from the port (before it is answered). */
+  onRequest?(request: string): void;
+  /** Never answer HEX requests (a device that only speaks the text protocol, or a dead one). */
+  silent?: boolean;
 }
 
 /**
@@ -34,7 +38,9 @@ export async function simulateToPort(path: string, options: SimulateOptions): Pr
         while ((nl = pending.indexOf("\n")) >= 0) {
           const request = pending.slice(pending.lastIndexOf(":", nl), nl + 1);
           pending = pending.slice(nl + 1);
-          const reply = request.startsWith(":") ? sim.reply(request, clock.now()) : null;
+          if (!request.startsWith(":")) continue;
+          options.onRequest?.(request);
+          const reply = options.silent ? null : sim.reply(request, clock.now());
           if (reply) await line.write(reply);
         }
       }

@@ -10,6 +10,7 @@ import { parseIngestBody, toSamples } from "./ingest.ts";
 import { createMetrics } from "./metrics.ts";
 import { renderFragment, renderPage } from "./page.ts";
 import { addSeriesRoutes, collectSparks } from "./series.ts";
+import { addSettingsRoutes } from "./settings.ts";
 import type { GatewayView } from "./view.ts";
 
 const HTML = "text/html; charset=UTF-8";
@@ -152,6 +153,8 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
     const sink = c.req.query("sink");
     return c.json({ sink: sink ?? null, purged: view.purgeDeadLetters(sink) });
   });
+
+  addSettingsRoutes(app, view, { guard: requireToken as never, limit });
 
   app.post("/ingest", requireToken as never, limit, async (c) => {
     let body: unknown;

@@ -1,4 +1,5 @@
 /** The contract between the HTTP API and the running gateway (Control implements it). */
+import type { SettingsAccess } from "../device_settings.ts";
 import type { Sample } from "../model.ts";
 import type { DeadLetter } from "../outbox/dead_letters.ts";
 import type { Health, StatusJson } from "../status_report.ts";
@@ -35,6 +36,8 @@ export interface GatewayView {
   ): Promise<{ replayed: number; refused: number; error?: string } | null>;
   /** Deletes dead letters (of one sink, or all); returns how many. */
   purgeDeadLetters(sink?: string): number;
+  /** The devices' settings (VE.Direct HEX); changes are audited. */
+  readonly settings: SettingsAccess;
 }
 
 /** What a reload did. */

@@ -2,7 +2,10 @@ import type { Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { defineSource, type SourceContext } from "../../plugin.ts";
 import type { DeviceRecord } from "./decode.ts";
-import { decodeHex, getRequest, type HexMessage } from "./hex.ts";
+import type { HexMessage } from "./hex.ts";
+import { HexLink } from "./hex_link.ts";
+import { type DeviceIdentity, VeDirectSettings } from "./settings.ts";
+import { nominalVolts, ratedCurrent } from "../../victron/settings.ts";
 import { type DayHistory, decodeDayHistory, HISTORY_TODAY } from "./history.ts";
 import { NUMERIC_LABELS } from "../../victron/labels.ts";
 import { SerialLine } from "./port.ts";
@@ -17,10 +20,7 @@ import { vedirectMetrics } from "./metrics.ts";
 /** Records waiting for a slow pipeline at most (about 15 minutes of one device). */
 const MAX_QUEUED = 1000;
 
-interface PendingGet {
-  register: number;
-  resolve(msg: HexMessage): void;
-}
+const encoder = new TextEncoder();
 
 /** Reads one VE.Direct device (a serial port or the simulator) and emits its records. */
 export class VeDirectSource {
@@ -32,7 +32,11 @@ export class VeDirectSource {
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #emitter: BatchEmitter<Sample>;
   #lastRecordAt: number | null = null;
-  #gets: PendingGet[] = [];
+  readonly #link: HexLink;
+  #sim: DeviceSimulator | null = null;
+  /** The device's settings over HEX (`GET/PUT /devices/<node>/settings`, Venus writes). */
+  readonly settings: VeDirectSettings;
+  #identity: DeviceIdentity = { ratings: {} };
   /** Today's history of a charger (HEX), merged into its samples. */
   #history: DayHistory = {};
   #historyAt = -Infinity;
@@ -56,6 +60,26 @@ export class VeDirectSource {
       onRecord: (r) => this.#onRecord(r),
       onHex: (m) => this.#onHex(m),
     });
+    this.#link = new HexLink((request) => this.#send(request), { timeoutMs: config.hex_timeout });
+    this.settings = new VeDirectSettings(this.node, this.#link, {
+      identity: () => this.#identity,
+      writable: config.writable,
+    });
+  }
+
+  /** Writes a HEX request to the device (the simulator answers in the next tick, as a line would). */
+  #send(request: string): Promise<void> {
+    if (this.#sim) {
+      const reply = this.#sim.reply(request, this.ctx.clock.now());
+      if (reply) setTimeout(() => this.stream.push(encoder.encode(reply), this.ctx.clock.now()), 0);
+      return Promise.resolve();
+    }
+    if (!this.#line) {
+      return Promise.reject(
+        new Error(`port ${this.config.port} of source ${this.ctx.name} is not open`),
+      );
+    }
+    return this.#line.write(request);
   }
 
   /** Starts reading in the background. */
@@ -76,26 +100,9 @@ export class VeDirectSource {
     this.ctx.status.state = "stopped";
   }
 
-  /** Reads a register with a HEX get over the port; rejects after `timeoutMs`. */
-  async get(register: number, options: { timeoutMs?: number } = {}): Promise<HexMessage> {
-    const line = this.#line;
-    if (!line) throw new Error(`port ${this.config.port} of source ${this.ctx.name} is not open`);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const pending = { register } as PendingGet;
-    try {
-      return await new Promise<HexMessage>((resolve, reject) => {
-        pending.resolve = resolve;
-        this.#gets.push(pending);
-        timer = setTimeout(
-          () => reject(new Error(`no answer to get 0x${register.toString(16)} within timeout`)),
-          options.timeoutMs ?? 1000,
-        );
-        line.write(getRequest(register)).catch(reject);
-      });
-    } finally {
-      clearTimeout(timer);
-      this.#gets = this.#gets.filter((g) => g !== pending);
-    }
+  /** Reads a register with a HEX get; rejects after `timeoutMs` (the source's hex_timeout). */
+  get(register: number, options: { timeoutMs?: number } = {}): Promise<HexMessage> {
+    return this.#link.get(register, options);
   }
 
   /** Takes a day-history answer; false when the device has none (it stops being asked). */
@@ -130,13 +137,13 @@ export class VeDirectSource {
 
   #onHex(msg: HexMessage): void {
     this.ctx.status.count("hex_" + msg.name);
-    const waiting = this.#gets.find((g) => g.register === msg.register);
-    if (waiting && msg.name === "get") waiting.resolve(msg);
+    this.#link.answer(msg);
   }
 
   #onRecord(record: DeviceRecord): void {
     this.#lastRecordAt = record.ts;
     this.#isCharger ||= "PPV" in record.fields;
+    this.#identify(record);
     const fields = { ...record.fields, ...this.#history };
     const sample: Sample = {
       source: this.ctx.name,
@@ -147,6 +154,18 @@ export class VeDirectSource {
     };
     this.ctx.status.info.device = { ...record.tags, values: fields, units: unitsOf(fields) };
     this.#emitter.push(sample);
+  }
+
+  #identify(record: DeviceRecord): void {
+    const f = record.fields;
+    const family = "PPV" in f ? "charger" : "SOC" in f || "CE" in f ? "monitor" : undefined;
+    const product = record.tags.product;
+    const volts = typeof f.V === "number" ? nominalVolts(f.V) : this.#identity.ratings.nominalVolts;
+    this.#identity = {
+      family: family ?? this.#identity.family,
+      product: product ?? this.#identity.product,
+      ratings: { nominalVolts: volts, ratedCurrent: ratedCurrent(product) },
+    };
   }
 
   async #handle(batch: Sample[]): Promise<void> {
@@ -170,20 +189,14 @@ export class VeDirectSource {
 
   async #simulate(): Promise<void> {
     const sim = new DeviceSimulator(this.config.simulate!, { seed: this.config.seed });
+    this.#sim = sim;
     this.ctx.status.state = "up";
     this.stream.idle(); // the simulator starts on a block boundary
     while (this.#running) {
       const now = this.ctx.clock.now();
       this.stream.push(sim.frame(now), now);
       this.stream.idle();
-      if (this.#historyDue()) {
-        await this.#readHistory(() => {
-          const answer = decodeHex(sim.reply(getRequest(HISTORY_TODAY), now)!.trim().slice(1));
-          return "error" in answer
-            ? Promise.reject(new Error(answer.error))
-            : Promise.resolve(answer);
-        });
-      }
+      if (this.#historyDue()) await this.#readHistory(() => this.get(HISTORY_TODAY));
       this.#publishCounters();
       await this.#snooze.sleep(this.config.interval);
     }

@@ -1,5 +1,11 @@
 import { z } from "zod";
 import { duration } from "../../config_values.ts";
+import { CHARGER_SETTINGS, MONITOR_SETTINGS } from "../../victron/settings.ts";
+
+const SETTING_NAMES = [...CHARGER_SETTINGS, ...MONITOR_SETTINGS].map((s) => s.name) as [
+  string,
+  ...string[],
+];
 
 /** Config of a VE.Direct source: a serial port, or a simulated device. */
 export const vedirectSchema = z.strictObject({
@@ -20,6 +26,13 @@ export const vedirectSchema = z.strictObject({
    * minutes in bulk/absorption/float) is read; 0 never.
    */
   history_every: duration.default(300_000),
+  /** How long the device has to answer a HEX request (a setting, the history). */
+  hex_timeout: duration.default(2000),
+  /**
+   * Settings that may be changed (`PUT /devices/<node>/settings/<name>` with the token,
+   * Venus `W/`): all the product's known settings, or a list; `[]` none.
+   */
+  writable: z.union([z.literal("all"), z.array(z.enum(SETTING_NAMES))]).default("all"),
   reconnect_min: duration.default(500),
   reconnect_max: duration.default(30_000),
   /** Simulator: one frame every `interval`. */

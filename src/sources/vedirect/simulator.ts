@@ -1,6 +1,7 @@
 import { concatBytes, seededRandom } from "../../util/bytes.ts";
 import { decodeHex, encodeHex, HexCommand, HexFlags, registerResponse } from "./hex.ts";
 import { encodeDayHistory, HISTORY_TODAY } from "./history.ts";
+import { boundsOf, rawValue, settingsOf, type SettingSpec } from "../../victron/settings.ts";
 
 /** Kinds of device the simulator can play. */
 export type SimulatedDevice = "mppt" | "bmv";
@@ -48,11 +49,39 @@ export class DeviceSimulator {
   #vbatRange: [number, number] | null = null;
   #stageSeconds: Record<number, number> = { 3: 0, 4: 0, 5: 0 };
   #lastAt: number | null = null;
+  /** The device's settings by register (raw values), changed by HEX sets for the whole run. */
+  readonly settings = new Map<number, number>();
 
   constructor(readonly kind: SimulatedDevice, options: DeviceSimulatorOptions = {}) {
     this.#random = seededRandom(options.seed ?? 1);
     this.#serial = options.serial ?? (kind === "mppt" ? "HQ2132ABCDE" : "HQ2045XYZ12");
     this.#hexEvery = options.hexEvery ?? 10;
+    const defaults: Record<string, number> = kind === "mppt"
+      ? {
+        device_mode: 1,
+        load_output: 1,
+        battery_type: 2,
+        absorption_voltage: 1440,
+        float_voltage: 1380,
+        max_charge_current: 150,
+      }
+      : {
+        battery_capacity: 200,
+        charged_voltage: 132,
+        tail_current: 40,
+        charged_detection_time: 3,
+        charge_efficiency: 95,
+        peukert_exponent: 125,
+      };
+    for (const spec of this.#specs) this.settings.set(spec.register, defaults[spec.name]);
+  }
+
+  get #specs(): SettingSpec[] {
+    return settingsOf(this.kind === "mppt" ? "charger" : "monitor");
+  }
+
+  #setting(name: string): number {
+    return this.settings.get(this.#specs.find((s) => s.name === name)!.register)!;
   }
 
   #noise(scale: number): number {
@@ -79,13 +108,20 @@ export class DeviceSimulator {
 
   #mppt(now: number, dt: number): Uint8Array {
     const s = sun(now);
-    const ppv = s > 0 ? Math.max(0, Math.round(220 * s + this.#noise(4))) : 0;
+    const on = this.#setting("device_mode") === 1;
     const vbat = this.#batteryCentivolts(now) * 10 + Math.round(this.#noise(5));
+    // The charger never pushes more than its maximum charge current into the battery.
+    const maxCurrent = this.#setting("max_charge_current") / 10;
+    const available = s > 0 ? Math.max(0, Math.round(220 * s + this.#noise(4))) : 0;
+    const ppv = on ? Math.min(available, Math.floor(maxCurrent * vbat / 1000)) : 0;
     const vpv = s > 0 ? Math.round(34_000 + 4000 * s + this.#noise(200)) : 450;
-    const current = Math.round((ppv / (vbat / 1000)) * 1000) - 300;
+    const load = this.#setting("load_output") !== 0;
+    const loadMa = load ? 300 : 0;
+    const current = Math.round((ppv / (vbat / 1000)) * 1000) - loadMa;
     this.#yieldToday += ppv * dt / 3600;
     this.#maxPowerToday = Math.max(this.#maxPowerToday, ppv);
-    const cs = ppv < 2 ? 0 : vbat > 14_200 ? 4 : 3;
+    const absorption = this.#setting("absorption_voltage") * 10;
+    const cs = ppv < 2 ? 0 : vbat >= absorption - 200 ? 4 : 3;
     const v = vbat / 1000;
     this.#vbatRange = this.#vbatRange
       ? [Math.min(this.#vbatRange[0], v), Math.max(this.#vbatRange[1], v)]
@@ -101,10 +137,10 @@ export class DeviceSimulator {
       ["PPV", String(ppv)],
       ["CS", String(cs)],
       ["MPPT", cs === 0 ? "0" : "2"],
-      ["OR", cs === 0 ? "0x00000001" : "0x00000000"],
+      ["OR", !on ? "0x00000004" : cs === 0 ? "0x00000001" : "0x00000000"],
       ["ERR", "0"],
-      ["LOAD", "ON"],
-      ["IL", "300"],
+      ["LOAD", load ? "ON" : "OFF"],
+      ["IL", String(loadMa)],
       ["H19", String(10_234 + Math.floor(this.#yieldToday / 10))],
       ["H20", String(Math.floor(this.#yieldToday / 10))],
       ["H21", String(this.#maxPowerToday)],
@@ -118,9 +154,10 @@ export class DeviceSimulator {
     const s = sun(now);
     const current = Math.round(8000 * s - 3500 + this.#noise(150)); // mA
     this.#ce = Math.min(0, this.#ce + current * dt / 3600);
-    this.#soc = Math.max(0, Math.min(1000, 1000 + this.#ce / 200));
+    const capacityMah = this.#setting("battery_capacity") * 1000;
+    this.#soc = Math.max(0, Math.min(1000, 1000 + this.#ce / (capacityMah / 1000)));
     const v = this.#batteryCentivolts(now) * 10 + Math.round(current / 100);
-    const ttg = current < 0 ? Math.round((200_000 + this.#ce) / -current * 60) : -1;
+    const ttg = current < 0 ? Math.round((capacityMah + this.#ce) / -current * 60) : -1;
     const first = encodeBlock([
       ["PID", "0x204"],
       ["V", String(v)],
@@ -166,12 +203,14 @@ export class DeviceSimulator {
     const msg = decodeHex(text);
     if ("error" in msg) return encodeHex(0x4, new Uint8Array([0xaa, 0xaa]));
     if (msg.command === HexCommand.Ping) return encodeHex(0x5, new Uint8Array([0x59, 0x41]));
-    if (msg.command !== HexCommand.Get || msg.register === undefined) {
+    const isSet = msg.command === HexCommand.Set;
+    if ((msg.command !== HexCommand.Get && !isSet) || msg.register === undefined) {
       return encodeHex(0x3, new Uint8Array([msg.command]));
     }
+    if (isSet) return this.#set(msg.register, msg.value);
     const known: Record<number, number> = {
+      ...Object.fromEntries(this.settings),
       0xedd5: this.#batteryCentivolts(now),
-      0x1000: 200, // battery capacity, Ah
       0x0fff: Math.round(this.#soc / 10 * 100), // SOC, 0.01 %
     };
     if (this.kind === "mppt" && msg.register === HISTORY_TODAY) {
@@ -193,6 +232,28 @@ export class DeviceSimulator {
         flags: HexFlags.UnknownId,
       });
     }
-    return registerResponse(HexCommand.Get, msg.register, { value });
+    const size = this.#specs.find((spec) => spec.register === msg.register)?.size ?? 2;
+    return registerResponse(HexCommand.Get, msg.register, { value, size });
+  }
+
+  /** A set: stored when the register is a setting and the value within the device's limits. */
+  #set(register: number, raw: number | undefined): string {
+    const spec = this.#specs.find((s) => s.register === register);
+    if (!spec) {
+      return registerResponse(HexCommand.Set, register, { size: 0, flags: HexFlags.UnknownId });
+    }
+    const [min, max] = boundsOf(spec);
+    const value = raw === undefined ? NaN : spec.choices ? raw : raw * spec.scale;
+    const fits = spec.choices ? !("error" in rawValue(spec, raw)) : value >= min && value <= max;
+    if (!fits) {
+      const current = this.settings.get(register)!;
+      return registerResponse(HexCommand.Set, register, {
+        value: current,
+        size: spec.size,
+        flags: HexFlags.ParameterError,
+      });
+    }
+    this.settings.set(register, raw!);
+    return registerResponse(HexCommand.Set, register, { value: raw, size: spec.size });
   }
 }

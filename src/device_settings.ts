@@ -1,0 +1,80 @@
+/**
+ * The contract for device settings (VE.Direct HEX registers today): what a source
+ * that can read and change its device's settings offers, what the HTTP API and the
+ * Venus sink ask of it, and the errors they map to answers.
+ */
+
+/** One setting as read from the device. */
+export interface SettingReading {
+  name: string;
+  label: string;
+  /** The register, `0xEDF7`. */
+  register: string;
+  /** A number in `unit`, or a choice's word; null when the device did not give it. */
+  value: number | string | null;
+  raw: number | null;
+  unit?: string;
+  /** Bounds on this device (a number setting). */
+  min?: number;
+  max?: number;
+  /** Raw values and their words (a choice). */
+  choices?: Record<string, string>;
+  /** Why the value is missing (the device does not know the register, ...). */
+  error?: string;
+}
+
+/** A device's settings, read now. */
+export interface SettingsReport {
+  node: string;
+  product: string;
+  settings: SettingReading[];
+}
+
+/** A change the device confirmed. */
+export interface SettingChange {
+  node: string;
+  setting: string;
+  register: string;
+  old: number | string | null;
+  new: number | string;
+}
+
+/** What an operator (or a Venus client) can do with one device's settings. */
+export interface DeviceSettings {
+  /** The node whose device these are. */
+  readonly node: string;
+  /** Reads every known setting of the device. */
+  read(): Promise<SettingsReport>;
+  /** Writes one setting; resolves once the device confirmed it. */
+  change(name: string, value: unknown): Promise<SettingChange>;
+}
+
+/** Why a settings request failed: the HTTP API maps each reason to a status. */
+export type SettingFailure =
+  | "unknown_node"
+  | "unknown_setting"
+  | "not_writable"
+  | "invalid_value"
+  | "not_identified"
+  | "unavailable"
+  | "busy"
+  | "timeout"
+  | "refused";
+
+/** A settings request that failed, with the reason and a message saying what to do. */
+export class SettingError extends Error {
+  constructor(readonly reason: SettingFailure, message: string) {
+    super(message);
+    this.name = "SettingError";
+  }
+}
+
+/** Settings of every device the gateway reaches, by node; changes are audited. */
+export interface SettingsAccess {
+  read(node: string): Promise<SettingsReport>;
+  /** Changes a setting and records who did it (an audit event in the log and the outbox). */
+  change(
+    node: string,
+    change: { name: string; value: unknown; by: string },
+  ): Promise<SettingChange>;
+}

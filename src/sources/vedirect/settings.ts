@@ -1,0 +1,123 @@
+import {
+  type DeviceSettings,
+  type SettingChange,
+  SettingError,
+  type SettingReading,
+  type SettingsReport,
+} from "../../device_settings.ts";
+import {
+  boundsOf,
+  type DeviceRatings,
+  rawValue,
+  type SettingsFamily,
+  settingsOf,
+  type SettingSpec,
+  settingValue,
+} from "../../victron/settings.ts";
+import { flagsError, type HexLink } from "./hex_link.ts";
+
+/** What the source knows of its device from the text frames. */
+export interface DeviceIdentity {
+  family?: SettingsFamily;
+  product?: string;
+  ratings: DeviceRatings;
+}
+
+/** Options of {@link VeDirectSettings}. */
+export interface VeDirectSettingsOptions {
+  /** The device as the last frame showed it. */
+  identity(): DeviceIdentity;
+  /** Settings that may be written: all, or these names. */
+  writable: "all" | string[];
+}
+
+/** One VE.Direct device's settings over its HEX link. */
+export class VeDirectSettings implements DeviceSettings {
+  constructor(
+    readonly node: string,
+    readonly link: HexLink,
+    readonly options: VeDirectSettingsOptions,
+  ) {}
+
+  #device(): DeviceIdentity & { family: SettingsFamily } {
+    const device = this.options.identity();
+    if (!device.family) {
+      throw new SettingError(
+        "not_identified",
+        `${this.node}: no frame from the device yet tells what it is; try again in a few seconds`,
+      );
+    }
+    return device as DeviceIdentity & { family: SettingsFamily };
+  }
+
+  /** Reads every known setting of the device, one register after another. */
+  async read(): Promise<SettingsReport> {
+    const device = this.#device();
+    const settings: SettingReading[] = [];
+    for (const spec of settingsOf(device.family)) {
+      settings.push(await this.#readOne(spec, device.ratings));
+    }
+    return { node: this.node, product: device.product ?? device.family, settings };
+  }
+
+  async #readOne(spec: SettingSpec, ratings: DeviceRatings): Promise<SettingReading> {
+    const reading: SettingReading = {
+      name: spec.name,
+      label: spec.label,
+      register: registerName(spec.register),
+      value: null,
+      raw: null,
+      unit: spec.unit,
+    };
+    if (spec.choices) reading.choices = { ...spec.choices };
+    else [reading.min, reading.max] = boundsOf(spec, ratings);
+    const answer = await this.link.get(spec.register);
+    const refusal = flagsError(answer.flags ?? 0);
+    if (refusal || answer.value === undefined) {
+      reading.error = refusal || "no value in the answer";
+      return reading;
+    }
+    reading.raw = answer.value;
+    reading.value = settingValue(spec, answer.value);
+    return reading;
+  }
+
+  /** Writes one setting: checked here first, then sent once, confirmed by the device's answer. */
+  async change(name: string, value: unknown): Promise<SettingChange> {
+    const device = this.#device();
+    const specs = settingsOf(device.family);
+    const spec = specs.find((s) => s.name === name);
+    if (!spec) {
+      const known = specs.map((s) => s.name).join(", ");
+      throw new SettingError("unknown_setting", `${this.node} has no setting "${name}" (${known})`);
+    }
+    const { writable } = this.options;
+    if (writable !== "all" && !writable.includes(name)) {
+      throw new SettingError(
+        "not_writable",
+        `${this.node}: "${name}" is not in the source's writable list`,
+      );
+    }
+    const wanted = rawValue(spec, value, device.ratings);
+    if ("error" in wanted) throw new SettingError("invalid_value", `${this.node}: ${wanted.error}`);
+    const before = await this.#readOne(spec, device.ratings);
+    const answer = await this.link.set(spec.register, wanted.raw, { size: spec.size });
+    if (answer.value !== undefined && answer.value !== wanted.raw) {
+      throw new SettingError(
+        "refused",
+        `${this.node}: the device kept ${settingValue(spec, answer.value)} for ${name}`,
+      );
+    }
+    return {
+      node: this.node,
+      setting: name,
+      register: registerName(spec.register),
+      old: before.value,
+      new: settingValue(spec, wanted.raw),
+    };
+  }
+}
+
+function registerName(register: number): string {
+  return `0x${register.toString(16).toUpperCase().padStart(4, "0")}`;
+}
