@@ -94,6 +94,10 @@ export interface SourceCard {
   sparks?(status: ComponentJson): { node: string; fields: string[] } | null;
   /** A field's plain name ("Yield today" for H20). */
   fieldName?(field: string): string;
+  /** Sections the device view shows above its charts (HTML, every value escaped). */
+  details?(status: ComponentJson): string;
+  /** A picture of all sources of this kind at the top of the page (the power flow). */
+  overview?(sources: [string, ComponentJson][], now: number): string;
 }
 
 /** Identity helper that keeps a plugin's config type tied to its schema. */

@@ -79,12 +79,20 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
 
   app.get("/", async (c) => {
     const status = view.status();
-    return masked(c, renderPage(status, await collectSparks(view, status)), HTML);
+    return masked(
+      c,
+      renderPage(status, await collectSparks(view, status), { now: view.clock.now() }),
+      HTML,
+    );
   });
 
   app.get("/fragment", async (c) => {
     const status = view.status();
-    return masked(c, renderFragment(status, await collectSparks(view, status)), HTML);
+    return masked(
+      c,
+      renderFragment(status, await collectSparks(view, status), view.clock.now()),
+      HTML,
+    );
   });
 
   addSeriesRoutes(app, view, {

@@ -120,6 +120,8 @@ export function renderDevice(
     fields?: string[];
     units?: Record<string, string>;
     names?: (field: string) => string;
+    /** The source's own sections (a charger's yield bars, a settings form). */
+    details?: string;
   },
 ): string {
   const to = options.now;
@@ -160,6 +162,7 @@ export function renderDevice(
 <title>${esc(node)} · ${span}</title><style>${PAGE_STYLE}${CHART_STYLE}</style></head><body>
 <h1>${esc(node)} · ${span}</h1>
 <p class="sub"><a href="../">status page</a> · <span class="legend">${legend}</span> · times UTC</p>
+${options.details ? `${options.details}<h2>${span}</h2>` : ""}
 ${charts || "<p>No windows stored for this device in the last 24 hours yet.</p>"}
 <script>${CARRY_TOKEN}
 carryToken('a[href="../"]');</script>

@@ -59,12 +59,16 @@ export function renderFragment(s: StatusJson, sparks: Sparks, now: number = Date
     )
     .join("");
   const sources = Object.entries(s.sources).map(([n, c]) => source(n, c, sparks, now)).join("");
+  const overviews = SOURCE_PLUGINS.map((p) => {
+    const mine = Object.entries(s.sources).filter(([, c]) => c.kind === p.type);
+    return mine.length && p.card?.overview ? p.card.overview(mine, now) : "";
+  }).join("");
   const sinks = Object.entries(s.sinks).map(([n, c]) => sinkRow(n, c, now)).join("");
   const windows = Object.entries(s.store.counters).filter(([k]) => k.startsWith("windows_"))
     .map(([k, v]) => `${esc(k.slice(8))}: ${v}`).join(", ") || "none yet";
   return `<p class="sub">${badge(s.status)} up ${Math.round(s.uptime_s)} s · updated ${
     new Date(now).toISOString().slice(11, 19)
-  } UTC</p>
+  } UTC</p>${overviews}
 <section><h2>Devices</h2><div class="grid">${
     sources || "<p>No sources configured.</p>"
   }</div></section>
@@ -119,7 +123,7 @@ const carryToken = (links) => token && document.querySelectorAll(links)
 export function renderPage(
   s: StatusJson,
   sparks: Sparks,
-  options: { refreshMs?: number } = {},
+  options: { refreshMs?: number; now?: number } = {},
 ): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
@@ -128,7 +132,7 @@ export function renderPage(
 <p class="sub">version ${esc(s.version)} · config ${
     esc(s.config_file ?? "(none)")
   } · <a href="/status">/status</a> · <a href="/metrics">/metrics</a></p>
-<div id="live">${renderFragment(s, sparks)}</div>
+<div id="live">${renderFragment(s, sparks, options.now)}</div>
 <script>
 ${CARRY_TOKEN}
 const withToken = () => carryToken('a[href^="device/"], a[href="/status"], a[href="/metrics"]');

@@ -46,6 +46,8 @@ const querySchema = z.strictObject({
   from: timeParam,
   to: timeParam,
   window: z.string().optional(),
+  /** A charger's daily history instead of samples: the last N days (VE.Direct HEX). */
+  days: z.coerce.number().int().min(1).max(30).optional(),
   /** Points or windows at most (a query never walks an unbounded range). */
   limit: z.coerce.number().int().min(1).max(QUERY_LIMIT).default(1000),
 });
@@ -145,6 +147,7 @@ export function addSeriesRoutes(
       fields: source ? card?.sparks?.(source)?.fields : undefined,
       units: source?.device?.units,
       names: card?.fieldName,
+      details: source ? card?.details?.(source) : undefined,
     });
     return options.html(html, 200);
   });
@@ -159,6 +162,16 @@ export function addSeriesRoutes(
     const now = view.clock.now();
     const node = q.node ?? q.device ?? q.channel;
     if (!node) return c.json({ error: "invalid query", details: ["node: node is required"] }, 400);
+    if (q.days) {
+      const source = Object.values(view.status().sources).find((s) => s.node === node);
+      const days = Array.isArray(source?.days) ? source.days : null;
+      if (!days) {
+        return c.json({
+          error: `node "${node}" has no daily history (VE.Direct chargers that answer HEX do)`,
+        }, 404);
+      }
+      return c.json({ node, days: days.slice(-q.days) });
+    }
     const from = q.from ? parseTime(q.from, now) : now - (q.range ? parseDuration(q.range) : HOUR);
     const to = q.to ? parseTime(q.to, now) : now + 1000;
     if (from === null || to === null) {

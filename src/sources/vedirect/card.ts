@@ -3,6 +3,8 @@ import type { SourceCard } from "../../plugin.ts";
 import type { ComponentJson } from "../../status.ts";
 import { age, badge, esc, sparkline, sparkSpan, type TimePoint, value } from "../../util/html.ts";
 import { labelName } from "../../victron/labels.ts";
+import { vedirectDetails } from "./view.ts";
+import { POWER_FLOW_STYLE, renderPowerFlow } from "./power_flow.ts";
 
 /** Fields drawn as sparklines when a device has them. */
 const SPARK_FIELDS = ["V", "PPV", "SOC", "I"];
@@ -81,6 +83,11 @@ function render(
 export const vedirectCard: SourceCard = {
   render,
   fieldName: (field) => capitalised(labelName(field)),
+  details: vedirectDetails,
+  overview(sources, now) {
+    const flow = renderPowerFlow(sources, now);
+    return flow && `<style>${POWER_FLOW_STYLE}</style>${flow}`;
+  },
   sparks(c) {
     const values = c.device?.values ?? {};
     const fields = SPARK_FIELDS.filter((f) => typeof values[f] === "number");

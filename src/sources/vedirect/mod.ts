@@ -6,7 +6,8 @@ import type { HexMessage } from "./hex.ts";
 import { HexLink } from "./hex_link.ts";
 import { type DeviceIdentity, VeDirectSettings } from "./settings.ts";
 import { nominalVolts, ratedCurrent } from "../../victron/settings.ts";
-import { type DayHistory, decodeDayHistory, HISTORY_TODAY } from "./history.ts";
+import { type DayHistory, decodeDayHistory, decodeDayRecord, HISTORY_TODAY } from "./history.ts";
+import { YieldHistory } from "./days.ts";
 import { NUMERIC_LABELS } from "../../victron/labels.ts";
 import { SerialLine } from "./port.ts";
 import { type VeDirectConfig, vedirectSchema } from "./schema.ts";
@@ -40,6 +41,7 @@ export class VeDirectSource {
   /** Today's history of a charger (HEX), merged into its samples. */
   #history: DayHistory = {};
   #historyAt = -Infinity;
+  readonly #yield = new YieldHistory();
   #isCharger = false;
   readonly #snooze: Snooze;
 
@@ -123,11 +125,17 @@ export class VeDirectSource {
     return every > 0 && this.#isCharger && this.ctx.clock.now() - this.#historyAt >= every;
   }
 
-  /** Reads today's history (a port that answers HEX). */
-  async #readHistory(ask: () => Promise<HexMessage>): Promise<void> {
+  /** Reads today's history (a port that answers HEX), and the past days once a day. */
+  async #readHistory(): Promise<void> {
     this.#historyAt = this.ctx.clock.now();
     try {
-      if (!this.#takeHistory(await ask())) this.#historyAt = Infinity;
+      const msg = await this.get(HISTORY_TODAY);
+      if (!this.#takeHistory(msg)) {
+        this.#historyAt = Infinity;
+        return;
+      }
+      await this.#yield.update(decodeDayRecord(msg.payload.subarray(3))!, (r) => this.get(r));
+      this.ctx.status.info.days = this.#yield.days(this.ctx.clock.now());
     } catch (e) {
       // No answer (an older charger, a busy line): asked again at the next interval.
       this.ctx.status.count("history_unanswered");
@@ -196,7 +204,7 @@ export class VeDirectSource {
       const now = this.ctx.clock.now();
       this.stream.push(sim.frame(now), now);
       this.stream.idle();
-      if (this.#historyDue()) await this.#readHistory(() => this.get(HISTORY_TODAY));
+      if (this.#historyDue()) await this.#readHistory();
       this.#publishCounters();
       await this.#snooze.sleep(this.config.interval);
     }
@@ -220,7 +228,7 @@ export class VeDirectSource {
           this.stream.push(bytes, this.ctx.clock.now());
           this.#armIdle();
           // Checked here, per chunk read: the read itself is started once per history_every.
-          if (this.#historyDue()) void this.#readHistory(() => this.get(HISTORY_TODAY));
+          if (this.#historyDue()) void this.#readHistory();
           this.#publishCounters();
         }
       } catch (e) {

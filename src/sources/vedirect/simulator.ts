@@ -38,6 +38,7 @@ export interface DeviceSimulatorOptions {
 /** A simulated Victron device: produces the bytes it would send each second and answers HEX. */
 export class DeviceSimulator {
   readonly #random: () => number;
+  readonly #seed: number;
   readonly #serial: string;
   readonly #hexEvery: number;
   #frames = 0;
@@ -53,7 +54,8 @@ export class DeviceSimulator {
   readonly settings = new Map<number, number>();
 
   constructor(readonly kind: SimulatedDevice, options: DeviceSimulatorOptions = {}) {
-    this.#random = seededRandom(options.seed ?? 1);
+    this.#seed = options.seed ?? 1;
+    this.#random = seededRandom(this.#seed);
     this.#serial = options.serial ?? (kind === "mppt" ? "HQ2132ABCDE" : "HQ2045XYZ12");
     this.#hexEvery = options.hexEvery ?? 10;
     const defaults: Record<string, number> = kind === "mppt"
@@ -213,17 +215,9 @@ export class DeviceSimulator {
       0xedd5: this.#batteryCentivolts(now),
       0x0fff: Math.round(this.#soc / 10 * 100), // SOC, 0.01 %
     };
-    if (this.kind === "mppt" && msg.register === HISTORY_TODAY) {
-      const [vbatMin, vbatMax] = this.#vbatRange ?? [0, 0];
-      const minutes = (cs: number) => Math.floor(this.#stageSeconds[cs] / 60);
-      const bytes = encodeDayHistory({
-        vbatMin,
-        vbatMax,
-        bulk: minutes(3),
-        absorption: minutes(4),
-        float: minutes(5),
-      });
-      return registerResponse(HexCommand.Get, msg.register, { bytes });
+    const ago = msg.register - HISTORY_TODAY;
+    if (this.kind === "mppt" && ago >= 0 && ago <= 30) {
+      return registerResponse(HexCommand.Get, msg.register, { bytes: this.#day(ago, now) });
     }
     const value = known[msg.register];
     if (value === undefined) {
@@ -234,6 +228,37 @@ export class DeviceSimulator {
     }
     const size = this.#specs.find((spec) => spec.register === msg.register)?.size ?? 2;
     return registerResponse(HexCommand.Get, msg.register, { value, size });
+  }
+
+  /** Day record `ago` days back: today's from the run, earlier ones made up from the seed. */
+  #day(ago: number, now: number): Uint8Array {
+    const day = Math.floor(now / 86_400_000) % 365;
+    if (ago === 0) {
+      const [vbatMin, vbatMax] = this.#vbatRange ?? [0, 0];
+      const minutes = (cs: number) => Math.floor(this.#stageSeconds[cs] / 60);
+      return encodeDayHistory({
+        vbatMin,
+        vbatMax,
+        bulk: minutes(3),
+        absorption: minutes(4),
+        float: minutes(5),
+        yieldWh: this.#yieldToday,
+        maxPower: this.#maxPowerToday,
+        day,
+      });
+    }
+    // A past day's weather: the same for the same seed and day.
+    const weather = seededRandom(this.#seed * 1000 + (day - ago))();
+    return encodeDayHistory({
+      vbatMin: 12.4 + weather / 2,
+      vbatMax: 14.1 + weather / 4,
+      bulk: Math.round(120 + 200 * weather),
+      absorption: Math.round(60 * weather),
+      float: Math.round(300 * weather),
+      yieldWh: Math.round(250 + 1150 * weather),
+      maxPower: Math.round(60 + 150 * weather),
+      day: (day - ago + 365) % 365,
+    });
   }
 
   /** A set: stored when the register is a setting and the value within the device's limits. */

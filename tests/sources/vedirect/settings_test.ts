@@ -155,7 +155,7 @@ Deno.test("the device's flags are checked: a parameter error or unknown register
     const msg = decodeHex(reply!.trim().slice(1));
     if (!("error" in msg)) queueMicrotask(() => link.answer(msg));
     return Promise.resolve();
-}, { timeoutMs: 1000 });
+  }, { timeoutMs: 1000 });
   // 50.00 V absorption: the device refuses it (ParameterError) and keeps its value.
   await assert.rejects(link.set(0xedf7, 5000, { size: 2 }), /parameter error/);
   assert.equal(sim.settings.get(0xedf7), 1440);
@@ -163,4 +163,50 @@ Deno.test("the device's flags are checked: a parameter error or unknown register
   const ok = await link.set(0xedf7, 1420, { size: 2 });
   assert.equal(ok.value, 1420);
   assert.equal(sim.settings.get(0xedf7), 1420);
+});
+
+Deno.test("a charger's 30 days of yield are read over HEX once, then only today again", async () => {
+  const pty = await PtyPair.create();
+  const ctx = collectingContext("mppt");
+  const source = new VeDirectSource(
+    vedirectSchema.parse({
+      type: "vedirect",
+      port: pty.device,
+      gap: "80ms",
+      history_every: "300ms",
+    }),
+    ctx,
+  );
+  await source.start();
+  const requests: string[] = [];
+  const abort = new AbortController();
+  const playing = simulateToPort(pty.peer, {
+    device: "mppt",
+    intervalMs: 100,
+    count: 0,
+    signal: abort.signal,
+    onRequest: (r) => requests.push(r.trim()),
+  }).catch(() => 0);
+  try {
+    type Day = { date: string; yield_kwh: number | null; max_power_w: number | null };
+    const days = () => ctx.status.info.days as Day[] | undefined;
+    await waitFor(() => days()?.length === 30, { what: "30 days of history" });
+    const list = days()!;
+    assert.ok(list[0].date < list[29].date, "oldest first");
+    for (const d of list.slice(0, 29)) {
+      assert.ok(d.yield_kwh! >= 0.25 && d.yield_kwh! <= 1.4, JSON.stringify(d));
+      assert.ok(d.max_power_w! >= 60 && d.max_power_w! <= 210, JSON.stringify(d));
+    }
+    // Past days once; today at every read after that.
+    const gets = () => requests.filter((r) => r.startsWith(":7")).length;
+    const after = gets();
+    await waitFor(() => gets() >= after + 2, { what: "two more reads of today" });
+    const pastReads = requests.filter((r) => /^:7(5[1-9A-F]|6[0-9A-E])10/.test(r));
+    assert.equal(pastReads.length, 29, pastReads.join(" "));
+  } finally {
+    await source.stop();
+    abort.abort();
+    await playing;
+    await pty.unplug();
+  }
 });
