@@ -54,6 +54,8 @@ export async function connectBroker(
     prepare?: (client: mqtt.MqttClient) => void;
     /** The largest packet the broker may send us (MQTT 5 Maximum Packet Size). */
     maxPacketSize?: number;
+    /** MQTT keepalive (ms): the broker sends the will after 1.5 times this silence. */
+    keepalive?: number;
   } = {},
 ): Promise<mqtt.MqttClient> {
   // mqtt.js and its dependencies (~35 MiB resident) load only for a gateway that uses MQTT.
@@ -76,6 +78,7 @@ export async function connectBroker(
     connectTimeout: config.timeout,
     queueQoSZero: false,
     will: options.will,
+    keepalive: options.keepalive ? Math.max(1, Math.round(options.keepalive / 1000)) : 60,
     // mqtt.js traces every packet through `debug` (formatting included): a cost per message.
     log: () => {},
     ...tlsOptions(config),

@@ -8,6 +8,7 @@ import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../p
 import { LruMap } from "../../util/lru.ts";
 import { MAX_DEVICES } from "../liveness.ts";
 import { defaultInstance, venusValues } from "./paths.ts";
+import { VenusWrites } from "./writes.ts";
 
 /** Config of the Venus OS MQTT layout sink. */
 export const venusSchema = z.strictObject({
@@ -31,6 +32,11 @@ export const venusSchema = z.strictObject({
   min_republish: duration.default(5_000),
   /** `N/<portal>/heartbeat` while a client is alive. */
   heartbeat_every: duration.default(3_000),
+  /**
+   * MQTT keepalive with the broker: if the gateway dies, the broker publishes its last
+   * will (`heartbeat` 0) after 1.5 times this silence.
+   */
+  broker_keepalive: duration.default(10_000),
   /** What `platform/0/Firmware/Installed/Version` says (clients compare it with v3.50). */
   firmware_version: z.string().default("v3.60"),
 });
@@ -71,9 +77,24 @@ export class VenusSink implements Sink {
   /** Keepalives are answered one after another: an echo follows its own republish. */
   #answering: Promise<void> = Promise.resolve();
   readonly portal: string;
+  /** Which node each device prefix (`N/<portal>/<service>/<instance>`) is (bounded as #last). */
+  #nodes = new LruMap<string, string>(MAX_DEVICES);
+  readonly #writes: VenusWrites;
 
   constructor(readonly config: VenusConfig, readonly ctx: SinkContext) {
     this.portal = config.portal_id ?? ctx.gatewayId.replace(/[^A-Za-z0-9_-]/g, "_");
+    this.#writes = new VenusWrites({
+      portal: this.portal,
+      settings: ctx.settings,
+      nodeOf: (prefix) => this.#nodes.get(prefix),
+      last: (topic) => this.#last.get(topic),
+      publish: async (topic, payload) => {
+        this.#last.set(topic, payload);
+        if (this.#alive) await this.#publish([[topic, payload]]);
+      },
+      status: ctx.status,
+      log: ctx.log,
+    });
   }
 
   get #alive(): boolean {
@@ -96,15 +117,22 @@ export class VenusSink implements Sink {
   }
 
   async connect(): Promise<void> {
-    const client = await connectBroker(this.config, this.ctx);
+    // The broker tells clients the gateway is gone: victron-mqtt ignores empty values, but
+    // its heartbeat metric takes this 0 at once (an automation can alert on it).
+    const client = await connectBroker(this.config, this.ctx, {
+      will: { topic: `N/${this.portal}/heartbeat`, payload: value(0), qos: 1, retain: false },
+      keepalive: this.config.broker_keepalive,
+    });
     const keepalive = `R/${this.portal}/keepalive`;
+    const writes = `W/${this.portal}/`;
     client.on("message", (topic, payload) => {
       if (topic === keepalive) this.#onKeepalive(payload.toString());
+      else if (topic.startsWith(writes)) this.#writes.take(topic, payload.toString());
     });
     // Clients find the installation by this one retained topic, on every (re)connection.
     const announce = () =>
       void Promise.all([
-        client.subscribeAsync(keepalive),
+        client.subscribeAsync([keepalive, `${writes}#`]),
         client.publishAsync(`N/${this.portal}/system/0/Serial`, value(this.portal), {
           qos: 1,
           retain: true,
@@ -184,6 +212,10 @@ export class VenusSink implements Sink {
       const prefix = `N/${this.portal}/${mapped.service}/${instance}`;
       mapped.values["/DeviceInstance"] = instance;
       this.#liveness.seen(prefix, e.data.ts);
+      if (!this.#nodes.has(prefix)) {
+        this.#nodes.set(prefix, e.data.node);
+        if (mapped.service === "solarcharger") void this.#readLimit(prefix, e.data.node);
+      }
       for (const [path, v] of Object.entries(mapped.values)) {
         const topic = prefix + path;
         const payload = value(v);
@@ -196,10 +228,39 @@ export class VenusSink implements Sink {
     for (const [t, p] of changed) this.#last.set(t, p);
   }
 
+  /**
+   * The charge current limit is no text-frame value: it is read once per charger over HEX,
+   * so clients (victron-mqtt's "Charge current limit") see it and can write it.
+   */
+  async #readLimit(prefix: string, node: string): Promise<void> {
+    try {
+      const report = await this.ctx.settings?.read(node);
+      const limit = report?.settings.find((s) => s.name === "max_charge_current")?.value;
+      if (typeof limit !== "number") return;
+      const topic = `${prefix}/Settings/ChargeCurrentLimit`;
+      this.#last.set(topic, value(limit));
+      if (this.#alive) await this.#publish([[topic, value(limit)]]);
+    } catch (e) {
+      this.ctx.log.debug("charge current limit not read", { node, error: String(e) });
+    }
+  }
+
+  /**
+   * A clean stop says so: heartbeat 0, and an empty payload on every device topic and the
+   * installation's serial, as a GX does when its services leave (clients that honour empty
+   * values blank them; victron-mqtt at least sees the heartbeat).
+   */
   async close(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+    await this.#writes.settled();
     const client = this.#client;
+    if (client?.connected) {
+      const gone: [string, string][] = [...this.#last.keys()].map((t) => [t, ""]);
+      await this.#publish([[`N/${this.portal}/heartbeat`, value(0)], ...gone]).catch(() => {});
+      await client.publishAsync(`N/${this.portal}/system/0/Serial`, "", { qos: 1, retain: true })
+        .catch(() => {});
+    }
     this.#client = null;
     await closeBroker(client);
   }

@@ -25,6 +25,8 @@ export const SOLARCHARGER: Mapping = {
   "/ErrorCode": num("ERR"),
   "/MppOperationMode": num("MPPT"),
   "/DeviceOffReason": num("OR"),
+  // Off by the device mode register (OR bit 0x4) is Mode 4; otherwise the charger is on (1).
+  "/Mode": (f) => typeof f.OR === "number" ? (f.OR & 4 ? 4 : 1) : undefined,
   "/Load/State": num("LOAD"),
   "/Load/I": num("IL"),
   "/Yield/User": num("H19"),

@@ -10,7 +10,7 @@ import type { YieldDay } from "./days.ts";
 
 const W = 720;
 const H = 130;
-const PAD = { left: 48, right: 8, top: 14, bottom: 22 };
+const PAD = { left: 64, right: 8, top: 14, bottom: 24 };
 
 function bars(days: YieldDay[], field: "yield_kwh" | "max_power_w", caption: string): string {
   const values = days.map((d) => d[field] ?? 0);
@@ -22,10 +22,12 @@ function bars(days: YieldDay[], field: "yield_kwh" | "max_power_w", caption: str
     const v = d[field];
     const x = PAD.left + i * slot + slot * 0.15;
     const top = y(v ?? 0);
-    const label = i % 5 === days.length % 5 || i === days.length - 1
-      ? `<text x="${f1(x + slot * 0.35)}" y="${H - 6}" text-anchor="middle">${
-        esc(d.date.slice(5))
-      }</text>`
+    // Every fifth day is labelled, counting back from today (labelled at its bar's right edge).
+    const last = i === days.length - 1;
+    const label = (days.length - 1 - i) % 5 === 0
+      ? `<text x="${f1(last ? x + slot * 0.7 : x + slot * 0.35)}" y="${H - 6}" text-anchor="${
+        last ? "end" : "middle"
+      }">${esc(d.date.slice(5))}</text>`
       : "";
     return `<rect class="${v === null ? "bar none" : "bar"}" data-date="${
       esc(d.date)
@@ -65,11 +67,15 @@ const LIFETIME = [
   "H18",
 ];
 
+function capitalised(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
 function lifetime(c: ComponentJson): string {
   const values = c.device?.values ?? {};
   const units = c.device?.units ?? {};
   const rows = LIFETIME.filter((k) => typeof values[k] === "number").map((k) =>
-    `<tr><th>${esc(labelName(k))}</th><td class="num" data-field="${k}">${
+    `<tr><th>${esc(capitalised(labelName(k)))}</th><td class="num" data-field="${k}">${
       value(values[k])
     }</td><td>${esc(units[k] ?? "")}</td></tr>`
   );
@@ -98,6 +104,7 @@ async function call(path, init = {}) {
 function field(s) {
   const row = document.createElement("form");
   row.className = "setting";
+  row.noValidate = true; // the gateway checks the range and says it
   row.dataset.setting = s.name;
   const label = document.createElement("label");
   label.textContent = s.label + (s.unit ? " (" + s.unit + ")" : "");
@@ -167,5 +174,5 @@ const STYLE = `
 .setting{display:flex;gap:8px;align-items:center;margin:6px 0;flex-wrap:wrap}
 .setting label{display:flex;gap:8px;align-items:center;flex:1 1 16em;justify-content:space-between}
 .setting input,.setting select{font:inherit;max-width:14em}
-.msg.bad{color:#d1242f}
+.msg.bad{color:#d1242f}.lifetime{max-width:560px}
 `;

@@ -1,0 +1,93 @@
+/** The device view of a charger in Chromium: 30 yield bars, /query?days, the settings form. */
+import assert from "node:assert/strict";
+import { Agent } from "../../src/agent.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { gatewaySchema } from "../../src/config/schema.ts";
+import { configureLog } from "../../src/log.ts";
+import { shiftedClock } from "../../src/util/clock.ts";
+import { launchChromium, testOutput } from "../helpers/browser.ts";
+import { freePort, waitFor } from "../helpers/servers.ts";
+
+configureLog({ level: "error" });
+
+const TOKEN = "form-t0ken-123";
+
+Deno.test("device view: 30 days of yield bars, lifetime figures, a setting changed through the form", async () => {
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const agent = new Agent(
+    parseConfig(
+      `gateway: {id: van, data_dir: ${dir}}
+http: {port: ${port}, token: ${TOKEN}}
+sources:
+  mppt1: {type: vedirect, simulate: mppt, interval: 200ms}
+  bmv1: {type: vedirect, simulate: bmv, interval: 200ms}
+`,
+      gatewaySchema,
+    ),
+    { clock: shiftedClock(Date.UTC(2026, 5, 21, 12)) },
+  );
+  await agent.start();
+  const url = `http://127.0.0.1:${port}`;
+  const browser = await launchChromium();
+  try {
+    await waitFor(async () => {
+      const r = await fetch(`${url}/query?node=mppt1&days=30`);
+      return r.ok && (await r.json()).days.length === 30;
+    }, { what: "30 days in /query" });
+    const { days } = await (await fetch(`${url}/query?node=mppt1&days=7`)).json();
+    assert.equal(days.length, 7);
+    assert.equal(days.at(-1).date, "2026-06-21");
+    assert.equal((await fetch(`${url}/query?node=bmv1&days=7`)).status, 404);
+
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const prompts: string[] = [];
+    page.on("dialog", (d) => {
+      prompts.push(d.message());
+      void d.accept(TOKEN);
+    });
+    await page.goto(`${url}/device/mppt1`);
+    assert.equal(await page.locator('[data-days="yield_kwh"] rect.bar').count(), 30);
+    assert.equal(await page.locator('[data-days="max_power_w"] rect.bar').count(), 30);
+    const bar = await page.getAttribute(
+      '[data-days="yield_kwh"] rect[data-date="2026-06-20"]',
+      "data-value",
+    );
+    assert.equal(Number(bar), days.at(-2).yield_kwh);
+
+    await page.click("#settings button.read");
+    await page.waitForSelector('[data-setting="load_output"] select');
+    assert.equal(
+      await page.inputValue('[data-setting="load_output"] select'),
+      "automatic (BatteryLife)",
+    );
+    await page.selectOption('[data-setting="load_output"] select', "off");
+    await page.click('[data-setting="load_output"] button');
+    await waitFor(async () => /→ off/.test(await page.textContent("#settings .msg") ?? ""), {
+      what: "the change confirmed on the page",
+    });
+    await page.fill('[data-setting="max_charge_current"] input', "99");
+    await page.click('[data-setting="max_charge_current"] button');
+    await waitFor(
+      async () => /outside 0\.\.15 A/.test(await page.textContent("#settings .msg") ?? ""),
+      {
+        what: "the refusal shown",
+      },
+    );
+    assert.equal(prompts.length, 1, "the token is asked once");
+    assert.doesNotMatch(page.url(), /form-t0ken/);
+    await waitFor(async () => {
+      const status = await (await fetch(`${url}/status`)).json();
+      return status.sources.mppt1.device.values.LOAD === false;
+    }, { what: "the load output off in the frames" });
+    await page.screenshot({ path: await testOutput("device-settings-phone.png"), fullPage: true });
+
+    const bmv = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await bmv.goto(`${url}/device/bmv1`);
+    assert.match(await bmv.textContent("table.lifetime") ?? "", /Charge cycles|cycles/i);
+    await bmv.screenshot({ path: await testOutput("device-bmv.png"), fullPage: true });
+  } finally {
+    await browser.close();
+    await agent.stop();
+  }
+});

@@ -1,0 +1,120 @@
+/**
+ * Venus `W/` writes as Home Assistant's victron-mqtt sends them, on real mosquitto,
+ * to an MPPT played on a pty that answers HEX; the last will and the clean stop.
+ */
+import assert from "node:assert/strict";
+import mqtt from "mqtt";
+import { configureLog } from "../../../src/log.ts";
+import { defaultInstance } from "../../../src/sinks/venus/paths.ts";
+import { startGateway } from "../../helpers/gateway.ts";
+import { startMosquitto, waitFor } from "../../helpers/servers.ts";
+import { startVan } from "../../helpers/van.ts";
+
+configureLog({ level: "error" });
+
+const PORTAL = "c0619ab00002";
+
+Deno.test("W/ writes change the charger over HEX; refused ones republish the value; a clean stop says so", async () => {
+  const van = await startVan((url) =>
+    `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, max_wait: 20ms}`
+  );
+  const got: [string, string][] = [];
+  const client = await mqtt.connectAsync(van.url, { clientId: "ha-victron-writes" });
+  client.on("message", (t, p) => got.push([t, p.toString()]));
+  await client.subscribeAsync(`N/${PORTAL}/#`);
+  await van.start();
+  const n = `N/${PORTAL}/solarcharger/${defaultInstance("mppt1")}`;
+  const w = n.replace(/^N/, "W");
+  const last = (topic: string) => got.findLast(([t]) => t === topic)?.[1];
+  const valueOf = (topic: string) => {
+    const p = last(topic);
+    return p ? JSON.parse(p).value : undefined;
+  };
+  const since = (topic: string, from: number) => got.slice(from).filter(([t]) => t === topic);
+  try {
+    await waitFor(() => valueOf(`${n}/Settings/ChargeCurrentLimit`) === 15, {
+      what: "the charge current limit read over HEX and published",
+    });
+    assert.equal(valueOf(`${n}/Mode`), 1);
+
+    // victron-mqtt's number entity: {"value": 10} on the W/ twin of the N/ topic.
+    await client.publishAsync(`${w}/Settings/ChargeCurrentLimit`, JSON.stringify({ value: 10 }));
+    await waitFor(() => valueOf(`${n}/Settings/ChargeCurrentLimit`) === 10, {
+      what: "the new limit published",
+    });
+    const read = await van.agent.host.settings.read("mppt1");
+    assert.equal(read.settings.find((s) => s.name === "max_charge_current")!.value, 10);
+
+    // The switch: Mode 4 turns the charger off; its frames then say so (OR 0x4).
+    await client.publishAsync(`${w}/Mode`, JSON.stringify({ value: 4 }));
+    const frames = () => van.agent.control.status().sources.mppt1.device?.values ?? {};
+    await waitFor(() => frames().OR === 4, { what: "the charger off in its frames" });
+    // Frames from before the change may still be on their way: the ones after it follow them.
+    await waitFor(() => valueOf(`${n}/DeviceOffReason`) === 4 && valueOf(`${n}/Mode`) === 4, {
+      what: "the off frames published",
+    });
+
+    // Refused: out of range, and a Mode a charger does not have. Nothing changes; the value
+    // is published again so the client's entity snaps back.
+    let from = got.length;
+    await client.publishAsync(`${w}/Settings/ChargeCurrentLimit`, JSON.stringify({ value: 99 }));
+    await waitFor(() => since(`${n}/Settings/ChargeCurrentLimit`, from).length > 0, {
+      what: "the limit republished",
+    });
+    assert.equal(valueOf(`${n}/Settings/ChargeCurrentLimit`), 10);
+    from = got.length;
+    await client.publishAsync(`${w}/Mode`, JSON.stringify({ value: 2 }));
+    await waitFor(() => since(`${n}/Mode`, from).length > 0, { what: "Mode republished" });
+    assert.equal(valueOf(`${n}/Mode`), 4);
+    // Unknown paths and other portals are ignored.
+    await client.publishAsync(`${w}/Yield/Power`, JSON.stringify({ value: 5 }));
+    await client.publishAsync(`W/other/solarcharger/1/Mode`, JSON.stringify({ value: 1 }));
+    const status = () => van.agent.control.status().sinks.venus.counters;
+    await waitFor(() => (status().writes_ignored ?? 0) >= 1, { what: "ignored write counted" });
+    assert.equal(status().writes, 2);
+    assert.equal(status().writes_refused, 2);
+
+    // A clean stop: heartbeat 0, the device topics emptied, the retained serial cleared.
+    from = got.length;
+    await van.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    const after = got.slice(from);
+    assert.ok(after.some(([t, p]) => t === `N/${PORTAL}/heartbeat` && p === '{"value":0}'));
+    assert.ok(after.some(([t, p]) => t === `${n}/Mode` && p === ""));
+  } finally {
+    await client.endAsync();
+    await van.stop().catch(() => {});
+  }
+});
+
+Deno.test("a gateway killed with -9: the broker publishes its last will, heartbeat 0, within seconds", async () => {
+  const broker = await startMosquitto();
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const gw = await startGateway((port, dataDir) =>
+    `gateway: {id: van, data_dir: ${dataDir}}
+http: {port: ${port}}
+sources:
+  mppt1: {type: vedirect, simulate: mppt, interval: 200ms}
+sinks:
+  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, broker_keepalive: 1s, heartbeat_every: 200ms}
+`
+  );
+  const client = await mqtt.connectAsync(url, { clientId: "ha-victron-will" });
+  const beats: string[] = [];
+  client.on("message", (_t, p) => beats.push(p.toString()));
+  try {
+    await client.subscribeAsync(`N/${PORTAL}/heartbeat`);
+    await waitFor(() => beats.length > 0, { what: "heartbeats" });
+    assert.notEqual(beats.at(-1), '{"value":0}');
+    gw.child.kill("SIGKILL");
+    await gw.child.status;
+    // Keepalive 1 s: the broker gives up on the silent connection after 1.5 s.
+    await waitFor(() => beats.at(-1) === '{"value":0}', {
+      what: "the last will",
+      timeoutMs: 10_000,
+    });
+  } finally {
+    await client.endAsync();
+    await broker.stop();
+  }
+});
