@@ -28,15 +28,22 @@ export async function benchVedirect(): Promise<void> {
   parser.silence();
   // Warm up the JIT, then measure.
   for (let i = 0; i < 4 * 1024 * 1024; i += chunk) parser.push(data.subarray(i, i + chunk), 0);
-  blocks = 0;
-  const t = await seconds(() => {
-    for (let i = 0; i < size; i += chunk) parser.push(data.subarray(i, i + chunk), 0);
-  });
+  // Best of three passes: one pass on this VM varies by +-25% with its neighbours.
+  let t = Infinity;
+  for (let pass = 0; pass < 3; pass++) {
+    blocks = 0;
+    t = Math.min(
+      t,
+      await seconds(() => {
+        for (let i = 0; i < size; i += chunk) parser.push(data.subarray(i, i + chunk), 0);
+      }),
+    );
+  }
   record("parser_mb_s", size / 1024 / 1024 / t);
   report(
     "vedirect frame parser",
     `${(size / 1024 / 1024 / t).toFixed(0)} MB/s`,
-    `${size >> 20} MiB, ${blocks} blocks, one core`,
+    `${size >> 20} MiB, ${blocks} blocks, one core, best of 3 passes`,
   );
 
   let records = 0;

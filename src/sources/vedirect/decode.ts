@@ -104,18 +104,18 @@ export class RecordAssembler {
 
   /** Adds a valid block received at `at`. */
   add(block: TextBlock, at: number): void {
-    if (this.#current.size > 0 && block[0]?.[0] === "PID") {
+    if (this.#current.size > 0 && block[0] === "PID") {
       this.flush();
     } else if (this.#current.size > 0) {
-      for (const [label] of block) {
-        if (this.#current.has(label)) {
+      for (let i = 0; i < block.length; i += 2) {
+        if (this.#current.has(block[i])) {
           this.flush();
           break;
         }
       }
     }
     if (this.#current.size === 0) this.#ts = at;
-    for (const [label, value] of block) this.#current.set(label, value);
+    for (let i = 0; i + 1 < block.length; i += 2) this.#current.set(block[i], block[i + 1]);
   }
 
   /** Emits the pending record, if any. */

@@ -59,8 +59,8 @@ Deno.test("PIDs name the product; unknown PIDs and labels still work", () => {
 Deno.test("BMV's two blocks merge into one device record", () => {
   const out: DeviceRecord[] = [];
   const a = new RecordAssembler((r) => out.push(r));
-  const first: [string, string][] = [["PID", "0x204"], ["V", "12800"], ["SOC", "950"]];
-  const second: [string, string][] = [["H1", "-1000"], ["H18", "500"]];
+  const first = [["PID", "0x204"], ["V", "12800"], ["SOC", "950"]].flat();
+  const second = [["H1", "-1000"], ["H18", "500"]].flat();
   a.add(first, 1000);
   a.add(second, 1010);
   a.add(first, 2000); // PID repeats: the previous record is complete
@@ -76,8 +76,8 @@ Deno.test("a BMV history half whose PID half was refused is not a record of its 
   const out: DeviceRecord[] = [];
   let orphans = 0;
   const a = new RecordAssembler((r) => out.push(r), () => orphans++);
-  const first: [string, string][] = [["PID", "0x204"], ["V", "12800"]];
-  const second: [string, string][] = [["H1", "-1000"], ["H18", "500"]];
+  const first = [["PID", "0x204"], ["V", "12800"]].flat();
+  const second = [["H1", "-1000"], ["H18", "500"]].flat();
   a.add(first, 1000);
   a.add(second, 1010);
   a.add(second, 2010); // the PID block of this second was refused (checksum)
@@ -89,7 +89,7 @@ Deno.test("a BMV history half whose PID half was refused is not a record of its 
   // A device that never names itself (no PID, no BMV) is still read.
   const plain: DeviceRecord[] = [];
   const b = new RecordAssembler((r) => plain.push(r));
-  b.add([["V", "12000"]], 1);
+  b.add(["V", "12000"], 1);
   b.flush();
   assert.equal(plain.length, 1);
 });

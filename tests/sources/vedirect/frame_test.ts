@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { FrameParser, type TextBlock } from "../../../src/sources/vedirect/frame.ts";
+import { blockPairs, FrameParser } from "../../../src/sources/vedirect/frame.ts";
+
+type TextBlock = [string, string][];
 import { encodeHex } from "../../../src/sources/vedirect/hex.ts";
 import { encodeBlock } from "../../../src/sources/vedirect/simulator.ts";
 import { concatBytes } from "../../../src/util/bytes.ts";
@@ -18,7 +20,7 @@ function parse(
   const blocks: TextBlock[] = [];
   const hex: string[] = [];
   const p = new FrameParser({
-    onBlock: (b) => blocks.push(b),
+    onBlock: (b) => blocks.push(blockPairs(b)),
     onHex: (t) => hex.push(t),
     validateChecksum: options.validate,
   });
@@ -129,7 +131,7 @@ Deno.test("garbage without a checksum label is dropped and the parser recovers",
 
 Deno.test("silence resets a partial block so the next complete block is accepted", () => {
   const blocks: TextBlock[] = [];
-  const p = new FrameParser({ onBlock: (b) => blocks.push(b), gapMs: 300 });
+  const p = new FrameParser({ onBlock: (b) => blocks.push(blockPairs(b)), gapMs: 300 });
   p.silence();
   p.push(MPPT.subarray(0, 20), 1000); // cable pulled mid-block
   p.push(MPPT, 2000); // after a gap: a fresh block
@@ -169,7 +171,7 @@ Deno.test("a HEX message with a stray 0xFE before LF is counted as bad; text blo
   const blocks: TextBlock[] = [];
   let hexErrors = 0;
   const stream = new VeDirectStream({ onRecord: () => {}, gapMs: 1e9 });
-  const p = new FrameParser({ onBlock: (b) => blocks.push(b) });
+  const p = new FrameParser({ onBlock: (b) => blocks.push(blockPairs(b)) });
   p.silence();
   stream.idle();
   const bytes = concat(MPPT, ":A0102000543", new Uint8Array([0xfe]), "\n", MPPT);

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { FrameParser, type TextBlock } from "../../../src/sources/vedirect/frame.ts";
+import { blockPairs, FrameParser } from "../../../src/sources/vedirect/frame.ts";
+
+type TextBlock = [string, string][];
 import { VeDirectStream } from "../../../src/sources/vedirect/stream.ts";
 import { DeviceSimulator } from "../../../src/sources/vedirect/simulator.ts";
 // Deterministic PRNG so a failure can be replayed from its case number.
@@ -14,7 +16,7 @@ function capture(seed: number, frames: number): Uint8Array {
 
 function blocksOf(bytes: Uint8Array, chunk: number): TextBlock[] {
   const blocks: TextBlock[] = [];
-  const p = new FrameParser({ onBlock: (b) => blocks.push(b), onHex: () => {} });
+  const p = new FrameParser({ onBlock: (b) => blocks.push(blockPairs(b)), onHex: () => {} });
   p.silence();
   for (let i = 0; i < bytes.length; i += chunk) p.push(bytes.subarray(i, i + chunk), 0);
   return blocks;
