@@ -46,7 +46,16 @@ const TARGETS: Target[] = [
     unit: "%",
   },
   {
-    name: "outbox drain/influxd alone",
+    // influxd alone on the very lines the drain sends (8 fields each), prebuilt.
+    name: "outbox drain/influxd alone, same lines",
+    value: ratio("drain_lines_s", "drain_ceiling_lines_s"),
+    compare: ">=",
+    target: 0.5,
+    unit: "%",
+  },
+  {
+    // As first measured: against influxd taking the end-to-end bench's 1-field points.
+    name: "outbox drain/influxd alone, 1-field points",
     value: ratio("drain_lines_s", "influxd_points_s"),
     compare: ">=",
     target: 0.5,

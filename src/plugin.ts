@@ -121,6 +121,18 @@ export interface Sink {
    * Worker, on its own connection); says how many it wrote and the last one's id.
    */
   deliverFromLog?(place: LogPlace): Promise<Delivered>;
+  /**
+   * `write` in two steps, for a sink whose upstream takes time to answer: `prepare` encodes
+   * (and compresses) a batch, `send` sends what it made. The delivery then prepares the next
+   * batch while one is in the air; batches are still sent one at a time, in order.
+   */
+  prepare?(batch: Envelope[]): Promise<unknown>;
+  send?(prepared: unknown): Promise<void>;
+  /**
+   * Batches it may have in the air at once (1 by default). More than one only where a batch
+   * sent twice is harmless: after a failure the later batch is sent again.
+   */
+  readonly inFlight?: number;
   close?(): Promise<void>;
 }
 

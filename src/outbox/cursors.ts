@@ -146,9 +146,12 @@ export class SinkCursor {
     return n;
   }
 
-  /** The next rows after the cursor (see {@link LogReader.read}). */
-  read(limit: number, options: { maxBytes: number; largest: number }): LogRow[] {
-    return this.#reader.read(this.position, limit, options);
+  /** The next rows after the cursor, or after `after` (see {@link LogReader.read}). */
+  read(
+    limit: number,
+    options: { maxBytes: number; largest: number; after?: number },
+  ): LogRow[] {
+    return this.#reader.read(options.after ?? this.position, limit, options);
   }
 
   /** When the oldest record waiting for this sink was appended (ms), or null. */

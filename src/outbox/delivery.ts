@@ -7,6 +7,7 @@ import { fieldFilter } from "../envelope_fields.ts";
 import { backoffDelay, deadline, Snooze } from "../util/timing.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import type { Outbox, OutboxRow } from "./outbox.ts";
+import { type Ahead, ReadAhead } from "./read_ahead.ts";
 
 /** Options of {@link Delivery}. */
 export interface DeliveryOptions {
@@ -41,6 +42,7 @@ export class Delivery {
   #lastError: unknown = null;
   #writing: Promise<unknown> = Promise.resolve();
   readonly #clock: Clock;
+  readonly #ahead: ReadAhead;
 
   constructor(name: string, readonly options: DeliveryOptions) {
     this.name = name;
@@ -48,6 +50,8 @@ export class Delivery {
     this.#clock = options.clock ?? systemClock;
     this.#snooze = new Snooze(this.#clock);
     this.#filter = fieldFilter(options.config.fields);
+    const limit = () => this.#limit;
+    this.#ahead = new ReadAhead({ ...options, name, filter: this.#filter, limit });
   }
 
   /** Starts delivering in the background. */
@@ -109,9 +113,11 @@ export class Delivery {
         await this.#snooze.sleep(60_000);
         continue;
       }
+      // A batch read ahead while the last one was in the air is taken as it is.
+      const ahead = this.#ahead.take();
       let rows = fromLog
         ? []
-        : outbox.read(this.name, this.#limit, { maxBytes: config.batch_bytes });
+        : ahead?.rows ?? outbox.read(this.name, this.#limit, { maxBytes: config.batch_bytes });
       const place = fromLog ? outbox.place(this.name) : null;
       const waiting = place ? place.waiting : rows.length;
       if (waiting === 0) {
@@ -131,7 +137,9 @@ export class Delivery {
           }
         }
       }
-      const ok = fromLog ? await this.#deliverFromLog() : await this.#deliver(rows);
+      const ok = fromLog
+        ? await this.#deliverFromLog()
+        : await this.#deliver(rows, ahead?.rows === rows ? ahead : undefined);
       if (!ok) {
         if (this.#idleWaiters.length > 0) this.#settleIdle();
         const retryAfter = this.#lastError instanceof RetryableError
@@ -155,11 +163,13 @@ export class Delivery {
   }
 
   /** Writes one batch; true when the cursor moved (sent or dead-lettered). */
-  async #deliver(rows: OutboxRow[]): Promise<boolean> {
-    const { outbox, log } = this.options;
+  async #deliver(rows: OutboxRow[], ahead?: Ahead): Promise<boolean> {
+    const { outbox, log, sink } = this.options;
     try {
       await this.#connect();
-      const refused = await this.#lock(() => this.#writeSplitting(rows));
+      const refused = await this.#lock(() =>
+        sink.prepare && sink.send ? this.#sendPrepared(rows, ahead) : this.#writeSplitting(rows)
+      );
       for (const [error, bad] of groupByError(refused)) {
         outbox.deadLetter(this.name, bad, error);
         log.warn("upstream refused records; kept in dead_letters", {
@@ -192,7 +202,7 @@ export class Delivery {
       if (done.count === 0) {
         // Nothing of this sink's after its place: let the outbox move it past the others' rows,
         // and wait as an idle sink does (the waiting count said otherwise: never spin on it).
-        outbox.read(this.name, 1);
+        outbox.skipOthers(this.name);
         await this.#snooze.sleep(config.max_wait);
         return true;
       }
@@ -250,6 +260,20 @@ export class Delivery {
     const run = this.#writing.then(fn);
     this.#writing = run.catch(() => {});
     return run;
+  }
+
+  /** Sends a batch the sink prepared (see {@link ReadAhead}); a refused one is split. */
+  async #sendPrepared(
+    rows: OutboxRow[],
+    ahead?: Ahead,
+  ): Promise<(OutboxRow & { error: string })[]> {
+    try {
+      await this.#ahead.send(rows, ahead, this.#running && !this.#paused);
+      return [];
+    } catch (e) {
+      if (!(e instanceof RejectedError) || e instanceof TooLargeError) throw e;
+      return await this.#writeSplitting(rows);
+    }
   }
 
   /**

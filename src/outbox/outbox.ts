@@ -262,26 +262,29 @@ export class Outbox {
   }
 
   /**
-   * The next records for a sink after its cursor, oldest first: at most `limit`
-   * records and, past the first, at most `maxBytes` (files and videos are large).
+   * The next records for a sink after its cursor (or after `after`, to read ahead), oldest
+   * first: at most `limit` records and, past the first, at most `maxBytes` (files are large).
    */
-  read(sink: string, limit: number, options: { maxBytes?: number } = {}): OutboxRow[] {
-    const cursor = this.#cursor(sink);
-    const rows = cursor.read(limit, {
-      maxBytes: options.maxBytes ?? Infinity,
-      largest: this.#largest,
-    });
-    if (rows.length === 0) {
-      // Nothing for this sink: skip past rows meant for others so they can be removed.
-      const max = Number(
-        this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM records").get()?.m,
-      );
-      cursor.moveTo(max, { passedNone: true });
-    }
+  read(
+    sink: string,
+    limit: number,
+    options: { maxBytes?: number; after?: number } = {},
+  ): OutboxRow[] {
+    const { maxBytes = Infinity, after } = options;
+    const rows = this.#cursor(sink).read(limit, { maxBytes, largest: this.#largest, after });
+    if (rows.length === 0 && after === undefined) this.skipOthers(sink); // reads again: rare
     // Decoded lazily: a sink in a Worker takes the JSON as it is (no parse on this thread).
     return rows.map((r) =>
       new LogRecord(r.id, { kind: r.kind as EnvelopeKind, payload: r.payload })
     );
+  }
+
+  /** When nothing waits for this sink, its cursor skips the rows meant for others (so they can go). */
+  skipOthers(sink: string): void {
+    const cursor = this.#cursor(sink);
+    if (cursor.read(1, { maxBytes: Infinity, largest: this.#largest }).length > 0) return;
+    const max = this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM records").get()?.m;
+    cursor.moveTo(Number(max), { passedNone: true });
   }
 
   #cursor(sink: string): SinkCursor {

@@ -8,6 +8,12 @@ import { createEncoder } from "./encode.ts";
 import { type InfluxConfig, influxdbSchema } from "./schema.ts";
 import { fetchClient, hasTls, tlsOptions } from "../../tls.ts";
 
+/** A batch as line protocol, and gzipped when the sink sends gzip. */
+interface PreparedWrite {
+  body: string;
+  gzipped?: Uint8Array;
+}
+
 async function gzip(text: string): Promise<Uint8Array> {
   const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
@@ -86,18 +92,36 @@ export class InfluxSink implements Sink {
   }
 
   async write(batch: Envelope[]): Promise<void> {
+    await this.send(await this.prepare(batch));
+  }
+
+  /** Two batches in the air with v1 (a point written twice overwrites itself). */
+  get inFlight(): number {
+    return this.config.api === "v2" ? 1 : this.config.in_flight;
+  }
+
+  /** Line protocol, gzipped when configured (null: nothing to send). */
+  async prepare(batch: Envelope[]): Promise<PreparedWrite | null> {
     const body = this.#encode(batch);
-    if (!body) return;
-    if (this.#v2) return await this.#writeV2(body);
+    if (!body) return null;
+    if (this.#v2 || !this.config.gzip) return { body };
+    return { body, gzipped: await gzip(body) };
+  }
+
+  /** Sends what {@link prepare} made. */
+  async send(prepared: unknown): Promise<void> {
+    const write = prepared as PreparedWrite | null;
+    if (!write) return;
+    if (this.#v2) return await this.#writeV2(write.body);
     const c = this.config;
     const url = this.#v1Url("write", { db: c.database, rp: c.retention_policy, precision: "u" });
     const headers: Record<string, string> = { "Content-Type": "text/plain; charset=utf-8" };
-    let payload: string | Uint8Array = body;
-    if (c.gzip) {
-      payload = await gzip(body);
-      headers["Content-Encoding"] = "gzip";
-    }
-    const res = await this.#fetch(url, { method: "POST", headers, body: payload as BodyInit });
+    if (write.gzipped) headers["Content-Encoding"] = "gzip";
+    const res = await this.#fetch(url, {
+      method: "POST",
+      headers,
+      body: (write.gzipped ?? write.body) as BodyInit,
+    });
     const text = await res.text();
     if (res.status !== 204 && !res.ok) {
       throw classifyResponse(res.status, text, retryAfterMs(res.headers.get("Retry-After")));

@@ -39,6 +39,11 @@ export const influxdbSchema = z.strictObject({
   token: z.string().optional(),
   gzip: z.boolean().default(true),
   /**
+   * Batches in the air at once (v1). A point written twice overwrites itself, so after a
+   * failure the second batch is simply sent again; the cursor moves in order. v2 sends one.
+   */
+  in_flight: z.union([z.literal(1), z.literal(2)]).default(2),
+  /**
    * Measurement for samples without a mapping: `{kind}` (the source's kind: `vedirect`,
    * `mqtt`, `dataservice`, ... as Telegraf names by input), `{source}` and `{node}` are replaced.
    */

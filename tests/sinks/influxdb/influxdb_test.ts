@@ -175,3 +175,40 @@ Deno.test("while InfluxDB is down, new records do not cut the backoff short", as
     await d.close();
   }
 });
+
+Deno.test("two batches in flight: a refused record mid-stream is dead-lettered, every other point stored once, the cursor in order", async () => {
+  const influx = await startInfluxd();
+  const d = await deliveryFor({
+    type: "influxdb",
+    url: `http://127.0.0.1:${influx.port}`,
+    database: "inflight",
+    create_database: true,
+    batch_size: 200,
+    max_wait: "10ms",
+  });
+  try {
+    // The first point makes seq a float; record 1234 (in the seventh batch) sends it as a
+    // string: InfluxDB refuses that batch while the eighth is already in the air.
+    const all = samples(0, 3000);
+    (all[1234].data as { fields: Record<string, unknown> }).fields = { seq: "x" };
+    d.append(all);
+    d.delivery.start();
+    await waitFor(() => d.outbox.depth("sink").records === 0, { what: "all delivered" });
+    assert.equal(await count(influx.port, "inflight"), 2999);
+    assert.equal(d.status.counters.dead_lettered, 1);
+    assert.ok(d.status.counters.sent_ahead >= 5, JSON.stringify(d.status.counters));
+    const letter = d.outbox.deadLetters.list({ sink: "sink", limit: 5, data: true });
+    assert.equal(letter.length, 1);
+    assert.match(JSON.stringify(letter[0]), /"seq":"x"/);
+    // Each stored point is the one sent (a batch sent again overwrites itself).
+    const series = await influxQuery(influx.port, {
+      db: "inflight",
+      q: 'SELECT sum(seq) FROM "test"',
+    });
+    const sum = (2999 * 3000) / 2 - 1234;
+    assert.equal(Number(series[0].values[0][1]), sum);
+  } finally {
+    await d.close();
+    await influx.stop();
+  }
+});
