@@ -43,8 +43,8 @@ export interface SettingChange {
 export interface DeviceSettings {
   /** The node whose device these are. */
   readonly node: string;
-  /** Reads every known setting of the device. */
-  read(): Promise<SettingsReport>;
+  /** Reads every known setting of the device (or only those `names`). */
+  read(options?: { names?: string[] }): Promise<SettingsReport>;
   /** Writes one setting; resolves once the device confirmed it. */
   change(name: string, value: unknown): Promise<SettingChange>;
 }
@@ -71,7 +71,7 @@ export class SettingError extends Error {
 
 /** Settings of every device the gateway reaches, by node; changes are audited. */
 export interface SettingsAccess {
-  read(node: string): Promise<SettingsReport>;
+  read(node: string, options?: { names?: string[] }): Promise<SettingsReport>;
   /** Changes a setting and records who did it (an audit event in the log and the outbox). */
   change(
     node: string,

@@ -60,7 +60,7 @@ export class ComponentHost {
 
   /** Every device's settings, by node; each change is logged and raised as an audit event. */
   readonly settings: SettingsAccess = {
-    read: (node) => this.#settingsOf(node).read(),
+    read: (node, options) => this.#settingsOf(node).read(options),
     change: (node, change) => this.#changeSetting(node, change),
   };
 

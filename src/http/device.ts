@@ -80,8 +80,11 @@ function chart(
 <line class="axis" x1="${PAD.left}" x2="${W - PAD.right}" y1="${H - PAD.bottom}" y2="${
     H - PAD.bottom
   }"/>${ticks.join("")}
-<text x="${PAD.left - 4}" y="${f1(y(hi) + 4)}" text-anchor="end">${short(hi)}</text>
-<text x="${PAD.left - 4}" y="${f1(y(lo))}" text-anchor="end">${short(lo)}</text>
+<text x="${PAD.left - 4}" y="${f1(y(hi) + 4)}" text-anchor="end">${short(hi)}</text>${
+    // A flat series: one label, not two on top of each other.
+    short(lo) === short(hi)
+      ? ""
+      : `<text x="${PAD.left - 4}" y="${f1(y(lo))}" text-anchor="end">${short(lo)}</text>`}
 ${shapes}</svg></figure>`;
 }
 

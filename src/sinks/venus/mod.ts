@@ -234,7 +234,7 @@ export class VenusSink implements Sink {
    */
   async #readLimit(prefix: string, node: string): Promise<void> {
     try {
-      const report = await this.ctx.settings?.read(node);
+      const report = await this.ctx.settings?.read(node, { names: ["max_charge_current"] });
       const limit = report?.settings.find((s) => s.name === "max_charge_current")?.value;
       if (typeof limit !== "number") return;
       const topic = `${prefix}/Settings/ChargeCurrentLimit`;

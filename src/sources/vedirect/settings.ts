@@ -50,11 +50,12 @@ export class VeDirectSettings implements DeviceSettings {
     return device as DeviceIdentity & { family: SettingsFamily };
   }
 
-  /** Reads every known setting of the device, one register after another. */
-  async read(): Promise<SettingsReport> {
+  /** Reads every known setting of the device (or those `names`), one register after another. */
+  async read(options: { names?: string[] } = {}): Promise<SettingsReport> {
     const device = this.#device();
     const settings: SettingReading[] = [];
     for (const spec of settingsOf(device.family)) {
+      if (options.names && !options.names.includes(spec.name)) continue;
       settings.push(await this.#readOne(spec, device.ratings));
     }
     return { node: this.node, product: device.product ?? device.family, settings };
