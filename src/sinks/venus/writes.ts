@@ -55,15 +55,25 @@ export interface VenusWritesOptions {
   log: Logger;
 }
 
+/** Writes waiting their turn at most (each may wait for the device); more are dropped. */
+const MAX_WAITING = 32;
+
 /** Handles `W/` writes, one after another. */
 export class VenusWrites {
   #queue: Promise<void> = Promise.resolve();
+  #waiting = 0;
 
   constructor(readonly options: VenusWritesOptions) {}
 
-  /** Takes a `W/...` message; it is handled after the ones before it. */
+  /** Takes a `W/...` message; it is handled after the ones before it (a flood is dropped). */
   take(topic: string, payload: string): void {
-    this.#queue = this.#queue.then(() => this.#handle(topic, payload));
+    if (this.#waiting >= MAX_WAITING) {
+      this.options.status.drop("writes_flood");
+      return;
+    }
+    this.#waiting++;
+    this.#queue = this.#queue.then(() => this.#handle(topic, payload))
+      .finally(() => this.#waiting--);
   }
 
   /** Resolves when the writes taken so far are handled. */

@@ -74,6 +74,21 @@ Deno.test("W/ writes change the charger over HEX; refused ones republish the val
     assert.equal(status().writes, 2);
     assert.equal(status().writes_refused, 2);
 
+    // A flood of writes: at most 32 wait for the device, the rest are dropped and counted.
+    await Promise.all(
+      Array.from(
+        { length: 300 },
+        () =>
+          client.publishAsync(`${w}/Settings/ChargeCurrentLimit`, JSON.stringify({ value: 12 })),
+      ),
+    );
+    await waitFor(() => (van.agent.control.status().sinks.venus.dropped.writes_flood ?? 0) > 0, {
+      what: "the flood bounded",
+    });
+    await waitFor(() => valueOf(`${n}/Settings/ChargeCurrentLimit`) === 12, {
+      what: "the writes that were taken applied",
+    });
+
     // A clean stop: heartbeat 0, the device topics emptied, the retained serial cleared.
     from = got.length;
     await van.stop();

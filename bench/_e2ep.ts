@@ -1,0 +1,2 @@
+import { benchMqttInflux } from "./mqtt_influx_bench.ts";
+await benchMqttInflux();
