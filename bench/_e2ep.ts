@@ -1,2 +1,0 @@
-import { benchMqttInflux } from "./mqtt_influx_bench.ts";
-await benchMqttInflux();
