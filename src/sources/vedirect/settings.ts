@@ -84,14 +84,21 @@ export class VeDirectSettings implements DeviceSettings {
   }
 
   /** Writes one setting: checked here first, then sent once, confirmed by the device's answer. */
-  async change(name: string, value: unknown): Promise<SettingChange> {
+  async change(setting: string, value: unknown): Promise<SettingChange> {
     const device = this.#device();
     const specs = settingsOf(device.family);
-    const spec = specs.find((s) => s.name === name);
+    // A setting by its name, or by its register as VictronConnect shows it (`0xEDAB`).
+    const spec = specs.find((s) =>
+      s.name === setting || registerName(s.register) === setting.toUpperCase().replace("0X", "0x")
+    );
     if (!spec) {
-      const known = specs.map((s) => s.name).join(", ");
-      throw new SettingError("unknown_setting", `${this.node} has no setting "${name}" (${known})`);
+      const known = specs.map((s) => `${s.name} (${registerName(s.register)})`).join(", ");
+      throw new SettingError(
+        "unknown_setting",
+        `${this.node} has no setting or register "${setting}" that may be written: ${known}`,
+      );
     }
+    const name = spec.name;
     const { writable } = this.options;
     if (writable !== "all" && !writable.includes(name)) {
       throw new SettingError(

@@ -83,8 +83,9 @@ Deno.test("a HEX set round trip over a pty changes what the next text frame repo
   assert.equal(dev.ctx.samples.at(-1)!.fields.LOAD, false);
   assert.equal(dev.ctx.samples.at(-1)!.fields.IL, 0);
 
-  // A number setting: 13.9 V goes out as 1390 (0.01 V) and reads back the same.
-  await dev.source.settings.change("absorption_voltage", 13.9);
+  // A number setting by its register: 13.9 V goes out as 1390 (0.01 V) and reads back the same.
+  const byRegister = await dev.source.settings.change("0xedf7", 13.9);
+  assert.equal(byRegister.setting, "absorption_voltage");
   const again = await dev.source.settings.read();
   assert.equal(again.settings.find((s) => s.name === "absorption_voltage")!.value, 13.9);
   assert.ok(dev.requests.some((r) => r.startsWith(":8F7ED00")), dev.requests.join(" "));
@@ -105,6 +106,8 @@ Deno.test("an out-of-range value or an unknown setting is refused before anythin
   await refused("load_output", "sometimes", "invalid_value");
   await refused("load_output", 9, "invalid_value");
   await refused("equalisation_voltage", 15, "unknown_setting");
+  await refused("0x1234", 1, "unknown_setting"); // a register not in the list
+  await refused("0xEDF4", 1500, "unknown_setting"); // equalisation voltage: known, not allowed
   await refused("battery_capacity", 100, "unknown_setting"); // a monitor's, not a charger's
   await refused("max_charge_current", 10, "not_writable"); // left out of `writable`
   assert.equal(dev.requests.length, before, dev.requests.join(" "));
