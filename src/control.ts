@@ -52,6 +52,19 @@ export class Control implements GatewayView {
     this.#config = config;
     this.clock = parts.clock;
     this.startedAt = parts.clock.now();
+    // Read when /status is: resident memory and the JavaScript heap, in MiB.
+    Object.defineProperty(this.process.info, "memory", {
+      enumerable: true,
+      get: () => {
+        const m = Deno.memoryUsage();
+        const mib = (n: number) => Math.round(n / 1048576 * 10) / 10;
+        return {
+          rss_mib: mib(m.rss),
+          heap_used_mib: mib(m.heapUsed),
+          external_mib: mib(m.external),
+        };
+      },
+    });
   }
 
   /** The devices' settings (VE.Direct HEX); changes are audited. */

@@ -185,6 +185,18 @@ async function buildMetrics(): Promise<Render> {
     },
   });
   new client.Gauge({
+    name: "edge_process_memory_bytes",
+    help: "Memory of the gateway process: rss (resident), heap_used (JavaScript), external",
+    labelNames: ["kind"],
+    registers: [registry],
+    collect() {
+      const m = Deno.memoryUsage();
+      this.set({ kind: "rss" }, m.rss);
+      this.set({ kind: "heap_used" }, m.heapUsed);
+      this.set({ kind: "external" }, m.external);
+    },
+  });
+  new client.Gauge({
     name: "edge_uptime_seconds",
     help: "Seconds since the gateway started",
     registers: [registry],

@@ -248,6 +248,11 @@ Deno.test("/metrics parses as Prometheus text and carries the page's figures", a
     assert.ok(Number(blocks?.value) >= 2);
     const queue = byName.edge_sink_queue_records.metrics.find((m) => m.labels?.sink === "cloud");
     assert.ok(Number(queue?.value) >= 0);
+    // The process's memory, as /status shows it too.
+    const rss = byName.edge_process_memory_bytes.metrics.find((m) => m.labels?.kind === "rss");
+    assert.ok(Number(rss?.value) > 10 * 1024 * 1024);
+    const status = await (await fetch(`${url}/status`)).json();
+    assert.ok(status.process.memory.rss_mib > 10 && status.process.memory.heap_used_mib > 1);
   } finally {
     await agent.stop();
   }
