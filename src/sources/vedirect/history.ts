@@ -34,47 +34,49 @@ export interface DayHistory {
 
 const RECORD_BYTES = 34;
 
-/** Decodes a day record's value bytes; null when it is not one. */
-export function decodeDayHistory(bytes: Uint8Array): DayHistory | null {
+/**
+ * Reads the little-endian fields of a day record, scaled to display units (2 decimals);
+ * null where the device wrote all ones (not available). Null when the bytes are no record.
+ */
+function recordFields(bytes: Uint8Array) {
   if (bytes.length !== RECORD_BYTES) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const u16 = (at: number, scale: number) => {
-    const v = view.getUint16(at, true);
-    return v === 0xffff ? undefined : Math.round(v * scale * 100) / 100;
+  const scaled = (v: number, none: number, scale: number) =>
+    v === none ? null : Math.round(v * scale * 100) / 100;
+  return {
+    u16: (at: number, scale: number) => scaled(view.getUint16(at, true), 0xffff, scale),
+    u32: (at: number, scale: number) => scaled(view.getUint32(at, true), 0xffffffff, scale),
   };
+}
+
+/** Decodes a day record's value bytes; null when it is not one. */
+export function decodeDayHistory(bytes: Uint8Array): DayHistory | null {
+  const r = recordFields(bytes);
+  if (!r) return null;
   // 0 reserved, 1 yield u32, 5 consumed u32, 9 vbat max, 11 vbat min, 13 database,
   // 14 errors x4, 18 bulk, 20 absorption, 22 float, 24 pmax u32, 28 ibat max, 30 vpv max, 32 day.
-  const out: DayHistory = {
-    H_VBAT_MAX: u16(9, 0.01),
-    H_VBAT_MIN: u16(11, 0.01),
-    H_BULK: u16(18, 1),
-    H_ABSORPTION: u16(20, 1),
-    H_FLOAT: u16(22, 1),
+  const all = {
+    H_VBAT_MAX: r.u16(9, 0.01),
+    H_VBAT_MIN: r.u16(11, 0.01),
+    H_BULK: r.u16(18, 1),
+    H_ABSORPTION: r.u16(20, 1),
+    H_FLOAT: r.u16(22, 1),
   };
-  for (const k of Object.keys(out) as (keyof DayHistory)[]) {
-    if (out[k] === undefined) delete out[k];
-  }
+  const out: DayHistory = {};
+  for (const [k, v] of Object.entries(all)) if (v !== null) out[k as keyof DayHistory] = v;
   return out;
 }
 
 /** Decodes a day record's yield, peak power and voltage range; null when it is not one. */
 export function decodeDayRecord(bytes: Uint8Array): DayRecord | null {
-  if (bytes.length !== RECORD_BYTES) return null;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const u32 = (at: number, scale: number) => {
-    const v = view.getUint32(at, true);
-    return v === 0xffffffff ? null : Math.round(v * scale * 100) / 100;
-  };
-  const u16 = (at: number, scale: number) => {
-    const v = view.getUint16(at, true);
-    return v === 0xffff ? null : Math.round(v * scale * 100) / 100;
-  };
+  const r = recordFields(bytes);
+  if (!r) return null;
   return {
-    day: u16(32, 1),
-    yield_kwh: u32(1, 0.01),
-    max_power_w: u32(24, 1),
-    vbat_max: u16(9, 0.01),
-    vbat_min: u16(11, 0.01),
+    day: r.u16(32, 1),
+    yield_kwh: r.u32(1, 0.01),
+    max_power_w: r.u32(24, 1),
+    vbat_max: r.u16(9, 0.01),
+    vbat_min: r.u16(11, 0.01),
   };
 }
 
