@@ -265,14 +265,14 @@ export class Outbox {
    * The next records for a sink after its cursor (or after `after`, to read ahead), oldest
    * first: at most `limit` records and, past the first, at most `maxBytes` (files are large).
    */
-  read(
-    sink: string,
-    limit: number,
-    options: { maxBytes?: number; after?: number } = {},
-  ): OutboxRow[] {
-    const { maxBytes = Infinity, after } = options;
+  read(sink: string, limit: number, o: { maxBytes?: number; after?: number } = {}): OutboxRow[] {
+    const { maxBytes = Infinity, after } = o;
     const rows = this.#cursor(sink).read(limit, { maxBytes, largest: this.#largest, after });
-    if (rows.length === 0 && after === undefined) this.skipOthers(sink); // reads again: rare
+    if (rows.length === 0 && after === undefined) {
+      // Nothing for this sink: skip past rows meant for others so they can be removed.
+      const max = this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM records").get()?.m;
+      this.#cursor(sink).moveTo(Number(max), { passedNone: true });
+    }
     // Decoded lazily: a sink in a Worker takes the JSON as it is (no parse on this thread).
     return rows.map((r) =>
       new LogRecord(r.id, { kind: r.kind as EnvelopeKind, payload: r.payload })
@@ -281,10 +281,7 @@ export class Outbox {
 
   /** When nothing waits for this sink, its cursor skips the rows meant for others (so they can go). */
   skipOthers(sink: string): void {
-    const cursor = this.#cursor(sink);
-    if (cursor.read(1, { maxBytes: Infinity, largest: this.#largest }).length > 0) return;
-    const max = this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM records").get()?.m;
-    cursor.moveTo(Number(max), { passedNone: true });
+    this.read(sink, 1); // an empty read moves the cursor past them; a waiting row stays
   }
 
   #cursor(sink: string): SinkCursor {

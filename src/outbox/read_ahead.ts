@@ -55,8 +55,8 @@ export class ReadAhead {
     const { sink, filter } = this.options;
     let sent = ahead?.sent;
     if (!sent) {
-      const made = ahead ? await ahead.prepared.catch(() => null) : null;
-      sent = this.#send(made ?? await sink.prepare!(rows.map((r) => filter(r.envelope))));
+      const prepare = () => sink.prepare!(rows.map((r) => filter(r.envelope)));
+      sent = this.#send(await (ahead ? ahead.prepared.catch(prepare) : prepare()));
       sent.catch(() => {});
     }
     if (next) this.#read(rows);

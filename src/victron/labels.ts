@@ -87,6 +87,12 @@ export function labelName(label: string): string {
   return NUMERIC_LABELS[label]?.description ?? OTHER_LABEL_NAMES[label] ?? label;
 }
 
+/** The plain name as a heading shows it: "Yield today" for H20. */
+export function plainName(label: string): string {
+  const name = labelName(label);
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
 /** Labels whose value is ON/OFF. */
 export const BOOLEAN_LABELS = new Set(["LOAD", "Alarm", "Relay"]);
 

@@ -88,10 +88,7 @@ export class VenusSink implements Sink {
       settings: ctx.settings,
       nodeOf: (prefix) => this.#nodes.get(prefix),
       last: (topic) => this.#last.get(topic),
-      publish: async (topic, payload) => {
-        this.#last.set(topic, payload);
-        if (this.#alive) await this.#publish([[topic, payload]]);
-      },
+      publish: (topic, payload) => this.#keep(topic, payload),
       status: ctx.status,
       log: ctx.log,
     });
@@ -228,6 +225,12 @@ export class VenusSink implements Sink {
     for (const [t, p] of changed) this.#last.set(t, p);
   }
 
+  /** Remembers a topic's value (for full publishes) and publishes it while a client is alive. */
+  async #keep(topic: string, payload: string): Promise<void> {
+    this.#last.set(topic, payload);
+    if (this.#alive) await this.#publish([[topic, payload]]);
+  }
+
   /**
    * The charge current limit is no text-frame value: it is read once per charger over HEX,
    * so clients (victron-mqtt's "Charge current limit") see it and can write it.
@@ -237,9 +240,7 @@ export class VenusSink implements Sink {
       const report = await this.ctx.settings?.read(node, { names: ["max_charge_current"] });
       const limit = report?.settings.find((s) => s.name === "max_charge_current")?.value;
       if (typeof limit !== "number") return;
-      const topic = `${prefix}/Settings/ChargeCurrentLimit`;
-      this.#last.set(topic, value(limit));
-      if (this.#alive) await this.#publish([[topic, value(limit)]]);
+      await this.#keep(`${prefix}/Settings/ChargeCurrentLimit`, value(limit));
     } catch (e) {
       this.ctx.log.debug("charge current limit not read", { node, error: String(e) });
     }

@@ -2,7 +2,7 @@
 import type { SourceCard } from "../../plugin.ts";
 import type { ComponentJson } from "../../status.ts";
 import { age, badge, esc, sparkline, sparkSpan, type TimePoint, value } from "../../util/html.ts";
-import { labelName } from "../../victron/labels.ts";
+import { plainName } from "../../victron/labels.ts";
 import { vedirectDetails } from "./view.ts";
 import { POWER_FLOW_STYLE, renderPowerFlow } from "./power_flow.ts";
 
@@ -15,10 +15,6 @@ const IDENTITY = ["PID", "SER#", "FW", "FWE", "BMV"];
 /** History counters (H1-H23, the HEX day history, the day number): folded away by default. */
 const isHistory = (label: string) => /^H(\d+|_|SDS$)/.test(label);
 
-function capitalised(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
-}
-
 function row(label: string, v: unknown, options: { text?: unknown; unit?: string }): string {
   // Code fields show their name with the number: "Bulk (3)"; TTG -1 means infinite (no unit).
   const infinite = label === "TTG" && v === -1;
@@ -28,7 +24,7 @@ function row(label: string, v: unknown, options: { text?: unknown; unit?: string
     ? `${esc(options.text || "none")} (${value(v)})`
     : value(v);
   return `<tr><th><abbr title="VE.Direct label ${esc(label)}">${
-    esc(capitalised(labelName(label)))
+    esc(plainName(label))
   }</abbr></th><td class="num" data-field="${esc(label)}">${shown}</td><td>${
     infinite ? "" : esc(options.unit ?? "")
   }</td></tr>`;
@@ -55,7 +51,7 @@ function render(
     const vs = pts.map((p) => p[1]);
     const range = vs.length ? ` · ${value(Math.min(...vs))} to ${value(Math.max(...vs))}` : "";
     const span = sparkSpan(pts, now);
-    return `<div class="sparkrow"><span>${esc(capitalised(labelName(f)))}${
+    return `<div class="sparkrow"><span>${esc(plainName(f))}${
       units[f] ? ` (${esc(units[f])})` : ""
     }, ${span.label}${range}</span>${sparkline(pts, { from: span.from, to: now })}</div>`;
   }).join("");
@@ -82,7 +78,7 @@ function render(
 /** The card of a VE.Direct device, and the series it draws. */
 export const vedirectCard: SourceCard = {
   render,
-  fieldName: (field) => capitalised(labelName(field)),
+  fieldName: (field) => plainName(field),
   details: vedirectDetails,
   overview(sources, now) {
     const flow = renderPowerFlow(sources, now);

@@ -53,11 +53,11 @@ export class HexLink {
   answer(msg: HexMessage): boolean {
     const current = this.#current;
     if (!current) return false;
-    if (msg.command === 0x4) {
+    if (msg.name === "error") {
       current.reject(new SettingError("refused", "the device answered with a frame error"));
       return true;
     }
-    if (msg.command === 0x3) {
+    if (msg.name === "unknown") {
       current.reject(new SettingError("refused", "the device does not know this command"));
       return true;
     }

@@ -5,7 +5,7 @@ import type { DeviceRecord } from "./decode.ts";
 import type { HexMessage } from "./hex.ts";
 import { HexLink } from "./hex_link.ts";
 import { type DeviceIdentity, VeDirectSettings } from "./settings.ts";
-import { nominalVolts, ratedCurrent } from "../../victron/settings.ts";
+import { nominalVolts, ratedCurrent, type SettingsFamily } from "../../victron/settings.ts";
 import { type DayHistory, decodeDayHistory, decodeDayRecord, HISTORY_TODAY } from "./history.ts";
 import { YieldHistory } from "./days.ts";
 import { NUMERIC_LABELS } from "../../victron/labels.ts";
@@ -37,12 +37,12 @@ export class VeDirectSource {
   #sim: DeviceSimulator | null = null;
   /** The device's settings over HEX (`GET/PUT /devices/<node>/settings`, Venus writes). */
   readonly settings: VeDirectSettings;
-  #identity: DeviceIdentity = { ratings: {} };
+  /** What the frames said of the device (family, product, battery voltage): the settings' bounds. */
+  #device: { family?: SettingsFamily; product?: string; volts?: number } = {};
   /** Today's history of a charger (HEX), merged into its samples. */
   #history: DayHistory = {};
   #historyAt = -Infinity;
   readonly #yield = new YieldHistory();
-  #isCharger = false;
   readonly #snooze: Snooze;
 
   constructor(readonly config: VeDirectConfig, readonly ctx: SourceContext) {
@@ -64,7 +64,15 @@ export class VeDirectSource {
     });
     this.#link = new HexLink((request) => this.#send(request), { timeoutMs: config.hex_timeout });
     this.settings = new VeDirectSettings(this.node, this.#link, {
-      identity: () => this.#identity,
+      identity: (): DeviceIdentity => {
+        const { family, product, volts } = this.#device;
+        const nominal = volts === undefined ? undefined : nominalVolts(volts);
+        return {
+          family,
+          product,
+          ratings: { nominalVolts: nominal, ratedCurrent: ratedCurrent(product) },
+        };
+      },
       writable: config.writable,
     });
   }
@@ -122,7 +130,8 @@ export class VeDirectSource {
   /** Whether today's history is due (chargers only, every history_every). */
   #historyDue(): boolean {
     const every = this.config.history_every;
-    return every > 0 && this.#isCharger && this.ctx.clock.now() - this.#historyAt >= every;
+    const charger = this.#device.family === "charger";
+    return every > 0 && charger && this.ctx.clock.now() - this.#historyAt >= every;
   }
 
   /** Reads today's history (a port that answers HEX), and the past days once a day. */
@@ -150,7 +159,6 @@ export class VeDirectSource {
 
   #onRecord(record: DeviceRecord): void {
     this.#lastRecordAt = record.ts;
-    this.#isCharger ||= "PPV" in record.fields;
     this.#identify(record);
     const fields = { ...record.fields, ...this.#history };
     const sample: Sample = {
@@ -166,14 +174,10 @@ export class VeDirectSource {
 
   #identify(record: DeviceRecord): void {
     const f = record.fields;
-    const family = "PPV" in f ? "charger" : "SOC" in f || "CE" in f ? "monitor" : undefined;
-    const product = record.tags.product;
-    const volts = typeof f.V === "number" ? nominalVolts(f.V) : this.#identity.ratings.nominalVolts;
-    this.#identity = {
-      family: family ?? this.#identity.family,
-      product: product ?? this.#identity.product,
-      ratings: { nominalVolts: volts, ratedCurrent: ratedCurrent(product) },
-    };
+    const d = this.#device;
+    d.family ??= "PPV" in f ? "charger" : "SOC" in f || "CE" in f ? "monitor" : undefined;
+    d.product = record.tags.product ?? d.product;
+    if (typeof f.V === "number") d.volts = f.V;
   }
 
   async #handle(batch: Sample[]): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import type { ComponentJson } from "../../status.ts";
 import { esc, value } from "../../util/html.ts";
-import { labelName } from "../../victron/labels.ts";
+import { plainName } from "../../victron/labels.ts";
 import type { YieldDay } from "./days.ts";
 
 const W = 720;
@@ -67,15 +67,11 @@ const LIFETIME = [
   "H18",
 ];
 
-function capitalised(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
-}
-
 function lifetime(c: ComponentJson): string {
   const values = c.device?.values ?? {};
   const units = c.device?.units ?? {};
   const rows = LIFETIME.filter((k) => typeof values[k] === "number").map((k) =>
-    `<tr><th>${esc(capitalised(labelName(k)))}</th><td class="num" data-field="${k}">${
+    `<tr><th>${esc(plainName(k))}</th><td class="num" data-field="${k}">${
       value(values[k])
     }</td><td>${esc(units[k] ?? "")}</td></tr>`
   );
