@@ -59,6 +59,13 @@ sources:
     assert.ok(expected.pv! > 0 && expected.soc !== null && expected.loads !== null);
     const mppts = ["mppt1", "mppt2"].map((n) => status.sources[n].device.values.PPV as number);
     assert.equal(expected.pv, mppts[0] + mppts[1], "PV sums both chargers");
+    // The other edges from the devices' own values, not only from powerFlow().
+    const v = (n: string) => status.sources[n].device.values as Record<string, number>;
+    const out = (n: string) => v(n).V * v(n).I;
+    const loadOutputs = v("mppt1").V * v("mppt1").IL + v("mppt2").V * v("mppt2").IL;
+    assert.ok(Math.abs(expected.charging! - (out("mppt1") + out("mppt2"))) < 1e-6);
+    assert.ok(Math.abs(expected.loads! - (expected.charging! - v("bmv").P + loadOutputs)) < 1e-6);
+    assert.equal(expected.soc, v("bmv").SOC);
 
     for (
       const [width, file] of [[390, "power-flow-phone.png"], [1280, "power-flow.png"]] as const
