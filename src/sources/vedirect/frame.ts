@@ -3,6 +3,7 @@
  * handler: the stream is bytes, never text, because the checksum byte can take
  * any value (including CR, LF, TAB and `:`).
  */
+import { FieldBytes, latin1, StringCache } from "./field_bytes.ts";
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -59,68 +60,8 @@ export interface FrameParserOptions {
   gapMs?: number;
 }
 
-const char = String.fromCharCode;
-
-/**
- * The bytes as a string. Most labels and values are short: one fromCharCode call with all
- * their bytes makes a flat string at once, twice as fast as adding characters one by one.
- */
-function latin1(b: Uint8Array, len: number): string {
-  switch (len) {
-    case 0:
-      return "";
-    case 1:
-      return char(b[0]);
-    case 2:
-      return char(b[0], b[1]);
-    case 3:
-      return char(b[0], b[1], b[2]);
-    case 4:
-      return char(b[0], b[1], b[2], b[3]);
-    case 5:
-      return char(b[0], b[1], b[2], b[3], b[4]);
-    case 6:
-      return char(b[0], b[1], b[2], b[3], b[4], b[5]);
-    case 7:
-      return char(b[0], b[1], b[2], b[3], b[4], b[5], b[6]);
-    case 8:
-      return char(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
-    case 10: // 0x00000000 (OR, AR)
-      return char(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9]);
-  }
-  let s = "";
-  for (let i = 0; i < len; i++) s += char(b[i]);
-  return s;
-}
-
-/**
- * Labels repeat every block and values mostly repeat too ("ON", "0", a slowly moving
- * voltage): a direct-mapped cache per kind, keyed by a hash of the bytes, returns the
- * string made last time instead of allocating a new one. Bounded: a slot is replaced on a miss.
- */
-class StringCache {
-  readonly #slots: (string | undefined)[];
-
-  constructor(readonly size: number) {
-    this.#slots = new Array(size);
-  }
-
-  /** The string of `buf[0..len)`, whose hash (`h = h * 31 + byte`, from 0) is `h`. */
-  get(buf: Uint8Array, len: number, h: number): string {
-    h = (h + len * 0x9e3779b1) | 0;
-    const slot = (h ^ (h >>> 10)) & (this.size - 1);
-    const hit = this.#slots[slot];
-    if (hit !== undefined && hit.length === len) {
-      let i = 0;
-      while (i < len && hit.charCodeAt(i) === buf[i]) i++;
-      if (i === len) return hit;
-    }
-    return this.#slots[slot] = latin1(buf, len);
-  }
-}
-
-const labels = new StringCache(256);
-const values = new StringCache(1024);
+const labels = new StringCache(8);
+const values = new StringCache(10);
 
 /** Incremental VE.Direct text + HEX frame parser; feed it bytes as they arrive. */
 export class FrameParser {
@@ -134,13 +75,8 @@ export class FrameParser {
   #state = State.Idle;
   #stored = State.Idle;
   #sum = 0;
-  #name = new Uint8Array(NAME_MAX);
-  #nameLen = 0;
-  /** Hashes of the stored name and value bytes, made while copying them. */
-  #nameHash = 0;
-  #valueHash = 0;
-  #value = new Uint8Array(VALUE_MAX);
-  #valueLen = 0;
+  readonly #name = new FieldBytes(NAME_MAX);
+  readonly #value = new FieldBytes(VALUE_MAX);
   #hex = new Uint8Array(HEX_MAX);
   #hexLen = 0;
   #fields: TextBlock = [];
@@ -196,32 +132,31 @@ export class FrameParser {
         i++;
         continue;
       }
+      if (state === State.Begin) {
+        // Most lines lie whole in the chunk: `name TAB value CR LF` read in two tight loops.
+        const line = this.#line(chunk, i, sum);
+        if (line > 0) {
+          i = line;
+          sum = this.#sum; // zero when the field was one too many and the block was dropped
+          continue;
+        }
+        this.#name.reset();
+        state = State.Name;
+      }
       if (state === State.Value || state === State.Name) {
-        // A run of plain bytes up to the next delimiter, summed and copied in one tight loop.
-        const value = state === State.Value;
-        const stop = value ? CR : TAB;
-        const buf = value ? this.#value : this.#name;
-        const max = value ? VALUE_MAX : NAME_MAX;
-        let len = value ? this.#valueLen : this.#nameLen;
-        let h = value ? this.#valueHash : this.#nameHash;
+        // A run of plain bytes up to the next delimiter, summed and hashed in one tight loop.
+        const field = state === State.Value ? this.#value : this.#name;
+        const stop = state === State.Value ? CR : TAB;
+        let h = field.hash;
         let j = i;
         let c = 0;
         while (j < n && (c = chunk[j]) !== stop && c !== LF && c !== COLON) {
           sum += c;
-          if (len < max) {
-            buf[len++] = c;
-            h = (h * 31 + c) | 0;
-          } else this.#overflow = true;
+          h = ((h << 5) - h + c) | 0;
           j++;
         }
         if (j > i) {
-          if (value) {
-            this.#valueLen = len;
-            this.#valueHash = h;
-          } else {
-            this.#nameLen = len;
-            this.#nameHash = h;
-          }
+          field.run(chunk, i, j, h);
           sum &= 0xff;
           i = j;
           continue;
@@ -233,27 +168,15 @@ export class FrameParser {
         case State.Idle:
           if (b === LF) state = State.Begin;
           break;
-        case State.Begin:
-          this.#name[0] = b;
-          this.#nameLen = 1;
-          this.#nameHash = b;
-          state = State.Name;
-          break;
         case State.Name:
           // The run above stops only at TAB or LF here (COLON is handled before).
-          if (b === TAB) {
-            if (this.#isChecksumLabel()) {
-              state = State.Checksum;
-            } else {
-              this.#valueLen = 0;
-              this.#valueHash = 0;
-              state = State.Value;
-            }
-          } else if (this.#nameLen < NAME_MAX) {
-            this.#name[this.#nameLen++] = b;
-            this.#nameHash = (this.#nameHash * 31 + b) | 0;
+          if (b !== TAB) {
+            this.#name.add(chunk, i - 1);
+          } else if (this.#isChecksumLabel()) {
+            state = State.Checksum;
           } else {
-            this.#overflow = true;
+            this.#value.reset();
+            state = State.Value;
           }
           break;
         case State.Value:
@@ -276,6 +199,8 @@ export class FrameParser {
     }
     this.#state = state;
     this.#sum = sum;
+    this.#name.keep(chunk);
+    this.#value.keep(chunk);
   }
 
   /** Declares a silence: a partial block is dropped and the next block is trusted. */
@@ -299,9 +224,41 @@ export class FrameParser {
     this.#overflow = false;
   }
 
+  /**
+   * Reads a whole field line starting at `i` (state Begin), adds the field and returns where the
+   * next line starts; 0 when the line is not whole in the chunk, is the checksum, or holds
+   * anything unusual: the byte-by-byte path takes it then.
+   */
+  #line(chunk: Uint8Array, i: number, sum: number): number {
+    const n = chunk.length;
+    let j = i, c = 0, h = 0;
+    while (j < n && (c = chunk[j]) !== TAB && c !== LF && c !== COLON) {
+      sum += c;
+      h = ((h << 5) - h + c) | 0;
+      j++;
+    }
+    if (c !== TAB || j >= n || j === i || j - i > NAME_MAX) return 0;
+    const nameEnd = j++;
+    let v = 0;
+    while (j < n && (c = chunk[j]) !== CR && c !== LF && c !== COLON) {
+      sum += c;
+      v = ((v << 5) - v + c) | 0;
+      j++;
+    }
+    if (c !== CR || j + 1 >= n || chunk[j + 1] !== LF || j - nameEnd - 1 > VALUE_MAX) return 0;
+    this.#name.at(chunk, i, nameEnd, h);
+    if (nameEnd - i === 8 && this.#isChecksumLabel()) return 0;
+    this.#value.at(chunk, nameEnd + 1, j, v);
+    this.#sum = (sum + TAB + CR + LF) & 0xff;
+    this.#state = State.Value;
+    this.#addField();
+    return j + 2;
+  }
+
   #isChecksumLabel(): boolean {
-    if (this.#nameLen !== 8) return false;
-    for (let i = 0; i < 8; i++) if (this.#name[i] !== CHECKSUM_LABEL[i]) return false;
+    const { src, off, len } = this.#name;
+    if (len !== 8) return false;
+    for (let i = 0; i < 8; i++) if (src[off + i] !== CHECKSUM_LABEL[i]) return false;
     return true;
   }
 
@@ -312,10 +269,8 @@ export class FrameParser {
       this.#reset();
       return;
     }
-    this.#fields.push(
-      labels.get(this.#name, this.#nameLen, this.#nameHash),
-      values.get(this.#value, this.#valueLen, this.#valueHash),
-    );
+    if (this.#name.over || this.#value.over) this.#overflow = true;
+    this.#fields.push(this.#name.string(labels), this.#value.string(values));
   }
 
   #endBlock(at: number): void {
@@ -340,6 +295,6 @@ export class FrameParser {
     if (len > 0 && this.#hex[len - 1] === CR) len--;
     this.#state = this.#stored;
     this.counters.hex_messages++;
-    this.#onHex?.(latin1(this.#hex, len), at);
+    this.#onHex?.(latin1(this.#hex, 0, len), at);
   }
 }

@@ -148,6 +148,27 @@ Deno.test("byte-by-byte feeding gives the same blocks as one chunk", () => {
   assert.equal(whole.blocks.length, 4);
 });
 
+Deno.test("a read buffer the port reuses after each push gives the same blocks", () => {
+  // Fields are read in place in the chunk; what is left of one when the chunk ends is copied.
+  const hex = encodeHex(0xa, new Uint8Array([0xd5, 0xed, 0x00, 0x10, 0x05]));
+  const bytes = concat(MPPT, hex, blockWithChecksum(0x0a), MPPT, MPPT);
+  const whole = parse(bytes);
+  for (const size of [3, 7, 64]) {
+    const blocks: TextBlock[] = [];
+    const p = new FrameParser({ onBlock: (b) => blocks.push(blockPairs(b)) });
+    p.silence();
+    const buffer = new Uint8Array(size);
+    for (let i = 0; i < bytes.length; i += size) {
+      const part = bytes.subarray(i, i + size);
+      buffer.set(part);
+      p.push(buffer.subarray(0, part.length), 0);
+      buffer.fill(0x58); // the next read overwrites it
+    }
+    assert.deepEqual(blocks, whole.blocks, `reads of ${size} bytes`);
+  }
+  assert.equal(whole.blocks.length, 4);
+});
+
 Deno.test("checksum validation can be turned off for chargers with bad checksums", () => {
   const bad = MPPT.slice();
   bad[bad.length - 1] ^= 0x55;
