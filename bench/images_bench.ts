@@ -8,6 +8,9 @@ import { policiesSchema, policySchema } from "../src/policies/schema.ts";
 import { ComponentStatus } from "../src/status.ts";
 import { jpegFrames } from "../tests/helpers/frames.ts";
 import { report } from "./util.ts";
+import { loadArchivers } from "../src/policies/archive.ts";
+
+await loadArchivers();
 
 /** Runs the image benchmarks. */
 export async function benchImages(): Promise<void> {

@@ -1,6 +1,17 @@
 /** Packs a file payload the way its policy asks: as is, gzip, tar, tgz or zip. */
-import { zipSync } from "fflate";
-import { gzipSync } from "node:zlib";
+import type { zipSync as ZipSync } from "fflate";
+import type { gzipSync as GzipSync } from "node:zlib";
+
+// Loaded on demand: node:zlib and fflate add ~4 MiB to every gateway's memory, and only one
+// with storage policies packs files.
+let zipSync: typeof ZipSync | undefined;
+let gzipSync: typeof GzipSync | undefined;
+
+/** Loads the compressors {@link pack} needs; a source with storage policies awaits it first. */
+export async function loadArchivers(): Promise<void> {
+  zipSync ??= (await import("fflate")).zipSync;
+  gzipSync ??= (await import("node:zlib")).gzipSync;
+}
 
 /** Archive formats of the file policy. */
 export type Compression = "none" | "gzip" | "tar" | "tgz" | "zip";
@@ -55,8 +66,10 @@ function tar(data: Uint8Array, name: string, mtime: number): Uint8Array {
 
 /** Packs `data` into the requested format. */
 export function pack(data: Uint8Array, compression: Compression, options: ArchiveOptions) {
+  if (!zipSync || !gzipSync) throw new Error("pack: loadArchivers() was not awaited first");
+  const zip = zipSync, gzipOf = gzipSync;
   const gzip = (b: Uint8Array) =>
-    new Uint8Array(gzipSync(b, { level: options.level, windowBits: options.windowBits ?? 15 }));
+    new Uint8Array(gzipOf(b, { level: options.level, windowBits: options.windowBits ?? 15 }));
   switch (compression) {
     case "none":
       return data;
@@ -67,7 +80,7 @@ export function pack(data: Uint8Array, compression: Compression, options: Archiv
     case "tgz":
       return gzip(tar(data, options.name, options.mtime));
     case "zip":
-      return zipSync({
+      return zip({
         [options.name]: [data, { level: options.level as 0, mtime: options.mtime }],
       });
   }

@@ -9,6 +9,9 @@ import { policiesSchema } from "../../src/policies/schema.ts";
 import { ComponentStatus } from "../../src/status.ts";
 import { jpegFrames } from "../helpers/frames.ts";
 import { canMount, withTmpfs } from "../helpers/tmpfs.ts";
+import { loadArchivers } from "../../src/policies/archive.ts";
+
+await loadArchivers();
 
 Deno.test({
   name:

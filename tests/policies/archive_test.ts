@@ -1,7 +1,9 @@
 /** File policy archives open with the standard tools (tar, Python's zipfile, gunzip). */
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
-import { type Compression, pack } from "../../src/policies/archive.ts";
+import { type Compression, loadArchivers, pack } from "../../src/policies/archive.ts";
+
+await loadArchivers();
 
 const data = new Uint8Array(5000).map((_, i) => (i * 7) % 251);
 const options = { level: 9, name: "1795413600000.jpg", mtime: Date.UTC(2026, 10, 23) };

@@ -11,6 +11,9 @@ import { goFixed, parseGoFloat } from "../../src/policies/go_float.ts";
 import { Policies } from "../../src/policies/policies.ts";
 import { policiesSchema } from "../../src/policies/schema.ts";
 import { classify } from "../../src/payload.ts";
+import { loadArchivers } from "../../src/policies/archive.ts";
+
+await loadArchivers();
 
 interface Case {
   name: string;

@@ -5,6 +5,9 @@ import type { Entry, Envelope } from "../../src/model.ts";
 import { Policies } from "../../src/policies/policies.ts";
 import { policiesSchema } from "../../src/policies/schema.ts";
 import { classify } from "../../src/payload.ts";
+import { loadArchivers } from "../../src/policies/archive.ts";
+
+await loadArchivers();
 
 const enc = new TextEncoder();
 const T0 = Date.UTC(2026, 10, 23, 6, 0, 0);

@@ -5,7 +5,6 @@
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import { createHash } from "node:crypto";
-import https from "node:https";
 import { z } from "zod";
 import { duration } from "../../config_values.ts";
 import type { Envelope } from "../../model.ts";
@@ -87,7 +86,9 @@ export class ClickHouseSink implements Sink {
       // The outbox owns retries and logs failures once, with context.
       log: { level: ClickHouseLogLevel.OFF },
       // An agent of our own carries the CA, the client certificate and `insecure` alike.
-      http_agent: hasTls(c) ? new https.Agent({ ...tlsOptions(c), keepAlive: true }) : undefined,
+      http_agent: hasTls(c)
+        ? new (await import("node:https")).Agent({ ...tlsOptions(c), keepAlive: true })
+        : undefined,
     });
     this.#client = client;
     try {

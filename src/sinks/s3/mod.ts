@@ -5,7 +5,6 @@
  */
 import type { Client as MinioClient } from "minio";
 import { Buffer } from "node:buffer";
-import https from "node:https";
 import { z } from "zod";
 import { duration } from "../../config_values.ts";
 import type { Envelope } from "../../model.ts";
@@ -73,7 +72,7 @@ export class S3Sink implements Sink {
         region: c.region,
         pathStyle: true,
         transportAgent: hasTls(c)
-          ? new https.Agent({ ...tlsOptions(c), keepAlive: true })
+          ? new (await import("node:https")).Agent({ ...tlsOptions(c), keepAlive: true })
           : undefined,
       });
     }

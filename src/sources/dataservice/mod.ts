@@ -1,10 +1,9 @@
-import { Buffer } from "node:buffer";
-import http from "node:http";
 import { z } from "zod";
 import { duration } from "../../config_values.ts";
 import { type FieldValue, MAX_FIELDS, type Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { globMatcher } from "../../util/glob.ts";
+import { concatBytes } from "../../util/bytes.ts";
 import { deadline } from "../../util/timing.ts";
 import { MAX_FIELD_NAME, nameProblem } from "../../names.ts";
 import { PollLoop } from "../poll_loop.ts";
@@ -91,12 +90,14 @@ const MAX_ANSWER = 16 * 1024 * 1024;
  * `curl --unix-socket` sends): Deno's unix proxy client sends the absolute form, which
  * Python's http.server and uvicorn route to 404.
  */
-function getOverSocket(
+async function getOverSocket(
   socketPath: string,
   path: string,
   timeoutMs: number,
 ): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
+  // node:http is loaded by the first poll over a socket: other gateways do not carry it.
+  const http = (await import("node:http")).default;
+  return await new Promise((resolve, reject) => {
     const req = http.request(
       {
         socketPath,
@@ -116,7 +117,7 @@ function getOverSocket(
         res.on("end", () =>
           resolve({
             status: res.statusCode ?? 0,
-            text: new TextDecoder().decode(Buffer.concat(chunks)),
+            text: new TextDecoder().decode(concatBytes(chunks)),
           }));
         res.on("error", reject);
       },

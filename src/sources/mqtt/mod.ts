@@ -6,6 +6,7 @@ import type { Envelope, Sample } from "../../model.ts";
 import { FFMPEG_MISSING, ffmpegVersion } from "../../images/ffmpeg.ts";
 import { ImageIntake } from "../../images/intake.ts";
 import { Policies } from "../../policies/policies.ts";
+import { loadArchivers } from "../../policies/archive.ts";
 import { hasImagePolicy } from "../../policies/schema.ts";
 import { errorMessage } from "../../status.ts";
 import { BatchEmitter } from "../emitter.ts";
@@ -85,6 +86,7 @@ export class MqttSource {
   async start(): Promise<void> {
     const c = this.config;
     if (c.policies) {
+      await loadArchivers();
       const policies = new Policies(c.policies, {
         path: `${this.ctx.dataDir}/policies-${this.ctx.name}.db`,
         log: this.ctx.log,
