@@ -65,7 +65,8 @@ export class StringCache {
 }
 
 /**
- * A label or value being read. While it lies whole in the chunk being parsed it is read in
+ * A label or value being read byte by byte (the parser's slow path: a line cut by the chunk's
+ * end or by a HEX message). While it lies whole in the chunk being parsed it is read in
  * place (no copy); what is left when the chunk ends is copied into a buffer of `max` bytes.
  */
 export class FieldBytes {

@@ -60,6 +60,12 @@ export interface FrameParserOptions {
   gapMs?: number;
 }
 
+/** Whether the 8 bytes at `off` spell "Checksum". */
+function isChecksumLabel(bytes: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 8; i++) if (bytes[off + i] !== CHECKSUM_LABEL[i]) return false;
+  return true;
+}
+
 const labels = new StringCache(8);
 const values = new StringCache(10);
 
@@ -134,9 +140,9 @@ export class FrameParser {
       }
       if (state === State.Begin) {
         // Most lines lie whole in the chunk: `name TAB value CR LF` read in two tight loops.
-        const line = this.#line(chunk, i, sum);
-        if (line > 0) {
-          i = line;
+        const next = this.#lines(chunk, i, sum);
+        if (next !== i) {
+          i = next;
           sum = this.#sum; // zero when the field was one too many and the block was dropped
           continue;
         }
@@ -172,7 +178,7 @@ export class FrameParser {
           // The run above stops only at TAB or LF here (COLON is handled before).
           if (b !== TAB) {
             this.#name.add(chunk, i - 1);
-          } else if (this.#isChecksumLabel()) {
+          } else if (this.#name.len === 8 && isChecksumLabel(this.#name.src, this.#name.off)) {
             state = State.Checksum;
           } else {
             this.#value.reset();
@@ -225,50 +231,52 @@ export class FrameParser {
   }
 
   /**
-   * Reads a whole field line starting at `i` (state Begin), adds the field and returns where the
-   * next line starts; 0 when the line is not whole in the chunk, is the checksum, or holds
-   * anything unusual: the byte-by-byte path takes it then.
+   * Reads the whole field lines from `i` on (state Begin), adds their fields and returns where
+   * it stopped (`i` when no line was read): at a line not whole in the chunk, the checksum, or
+   * one holding anything unusual, which the byte-by-byte path takes.
    */
-  #line(chunk: Uint8Array, i: number, sum: number): number {
+  #lines(chunk: Uint8Array, i: number, sum: number): number {
     const n = chunk.length;
-    let j = i, c = 0, h = 0;
-    while (j < n && (c = chunk[j]) !== TAB && c !== LF && c !== COLON) {
-      sum += c;
-      h = ((h << 5) - h + c) | 0;
-      j++;
+    const fields = this.#fields;
+    while (true) {
+      let j = i, c = 0, h = 0;
+      while (j < n && (c = chunk[j]) !== TAB && c !== LF && c !== COLON) {
+        sum += c;
+        h = ((h << 5) - h + c) | 0;
+        j++;
+      }
+      if (c !== TAB || j >= n || j === i || j - i > NAME_MAX) break;
+      const nameEnd = j++;
+      let v = 0;
+      while (j < n && (c = chunk[j]) !== CR && c !== LF && c !== COLON) {
+        sum += c;
+        v = ((v << 5) - v + c) | 0;
+        j++;
+      }
+      if (c !== CR || j + 1 >= n || chunk[j + 1] !== LF || j - nameEnd - 1 > VALUE_MAX) break;
+      if (nameEnd - i === 8 && isChecksumLabel(chunk, i)) break;
+      this.#sum = sum = (sum + TAB + CR + LF) & 0xff;
+      if (fields.length >= FIELDS_MAX * 2) {
+        this.#tooManyFields();
+        return j + 2;
+      }
+      fields.push(
+        labels.get(chunk, i, nameEnd - i, h),
+        values.get(chunk, nameEnd + 1, j - nameEnd - 1, v),
+      );
+      i = j + 2;
     }
-    if (c !== TAB || j >= n || j === i || j - i > NAME_MAX) return 0;
-    const nameEnd = j++;
-    let v = 0;
-    while (j < n && (c = chunk[j]) !== CR && c !== LF && c !== COLON) {
-      sum += c;
-      v = ((v << 5) - v + c) | 0;
-      j++;
-    }
-    if (c !== CR || j + 1 >= n || chunk[j + 1] !== LF || j - nameEnd - 1 > VALUE_MAX) return 0;
-    this.#name.at(chunk, i, nameEnd, h);
-    if (nameEnd - i === 8 && this.#isChecksumLabel()) return 0;
-    this.#value.at(chunk, nameEnd + 1, j, v);
-    this.#sum = (sum + TAB + CR + LF) & 0xff;
-    this.#state = State.Value;
-    this.#addField();
-    return j + 2;
+    return i;
   }
 
-  #isChecksumLabel(): boolean {
-    const { src, off, len } = this.#name;
-    if (len !== 8) return false;
-    for (let i = 0; i < 8; i++) if (src[off + i] !== CHECKSUM_LABEL[i]) return false;
-    return true;
+  /** No checksum in sight after that many fields: this is garbage, not a block. Start over. */
+  #tooManyFields(): void {
+    this.counters.resyncs++;
+    this.#reset();
   }
 
   #addField(): void {
-    if (this.#fields.length >= FIELDS_MAX * 2) {
-      // No checksum in sight: this is garbage, not a block. Start over.
-      this.counters.resyncs++;
-      this.#reset();
-      return;
-    }
+    if (this.#fields.length >= FIELDS_MAX * 2) return this.#tooManyFields();
     if (this.#name.over || this.#value.over) this.#overflow = true;
     this.#fields.push(this.#name.string(labels), this.#value.string(values));
   }
