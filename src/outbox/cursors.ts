@@ -71,11 +71,9 @@ export class LogReader {
       }
       limit = Math.max(1, fit);
     }
-    return this.#read.all(after, ...nodes, limit).map((r) => ({
-      id: Number(r.id),
-      kind: String(r.kind),
-      payload: String(r.payload),
-    }));
+    // node:sqlite gives id as a number (no BigInt reading), kind and payload as text: the rows
+    // are used as they come (a copy per row was ~10% of what a burst allocates).
+    return this.#read.all(after, ...nodes, limit) as unknown as LogRow[];
   }
 }
 

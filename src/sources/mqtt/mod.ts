@@ -12,11 +12,15 @@ import { errorMessage } from "../../status.ts";
 import { BatchEmitter } from "../emitter.ts";
 import { mqttCard } from "./card.ts";
 import { BROKER_DROPPED, digestOf, TopicNodes } from "./topics.ts";
-import { readPayload } from "./values.ts";
+import { readPayload, timeSettings } from "./values.ts";
+import type { TimeSettings } from "../../sample_time.ts";
 import { NodeFigures } from "./node_figures.ts";
 import { type MqttSourceConfig, mqttSourceSchema } from "./schema.ts";
 import { defineSource, type SourceContext } from "../../plugin.ts";
 import { classify } from "../../payload.ts";
+
+/** The ack of a message that needs none (QoS 0, or acknowledged on receipt). */
+const NOTHING = () => {};
 
 /** A message on its way to the pipeline. */
 interface Pending {
@@ -48,10 +52,13 @@ export class MqttSource {
   /** Figures of the nodes heard lately (bounded: node ids come from topics). */
   readonly nodes: NodeFigures;
   readonly #topicNodes: TopicNodes;
+  /** The time settings alone: a copy of them per message, not of the whole config. */
+  readonly #time: TimeSettings;
 
   constructor(readonly config: MqttSourceConfig, readonly ctx: SourceContext) {
     this.nodes = new NodeFigures(config.max_nodes, ctx.status);
     this.#topicNodes = new TopicNodes(config.topics, config.node_segment);
+    this.#time = timeSettings(config);
     this.#emitter = new BatchEmitter<Pending>({
       handle: (batch) => this.#serially(() => this.#handle(batch)),
       batch: config.batch,
@@ -125,22 +132,19 @@ export class MqttSource {
         maxPacketSize: Math.min(c.max_size + 64 * 1024, 268_435_455),
       },
     );
+    const topics = c.broker_drops
+      ? {
+        ...Object.fromEntries(c.topics.map((t) => [t, { qos: c.qos }])),
+        [BROKER_DROPPED]: { qos: 0 as const },
+      }
+      : c.topics;
+    // Without ffmpeg the image policies cannot work: degraded, with the reason in /status.
     const subscribe = () =>
-      client.subscribeAsync(
-        c.broker_drops
-          ? {
-            ...Object.fromEntries(c.topics.map((t) => [t, { qos: c.qos }])),
-            [BROKER_DROPPED]: { qos: 0 },
-          }
-          : c.topics,
-        { qos: c.qos },
-      ).then(() =>
-        // Without ffmpeg the image policies cannot work: degraded, with the reason in /status.
-        this.ctx.status.state = this.#images && !this.#images.ffmpeg ? "degraded" : "up"
-      )
-        .catch(
-          (e) => this.ctx.status.fail(e),
-        );
+      client.subscribeAsync(topics, { qos: c.qos })
+        .then(() =>
+          this.ctx.status.state = this.#images && !this.#images.ffmpeg ? "degraded" : "up"
+        )
+        .catch((e) => this.ctx.status.fail(e));
     client.on("connect", () => void subscribe());
     client.on("close", () => this.ctx.status.state = "degraded");
     if (client.connected) await subscribe();
@@ -173,11 +177,11 @@ export class MqttSource {
       return;
     }
     const id = packet.qos > 0 ? packet.messageId : undefined;
-    const release = this.#acks && id !== undefined ? this.#acks.hold(id) : () => {};
+    const release = this.#acks && id !== undefined ? this.#acks.hold(id) : NOTHING;
     const commit = this.config.ack === "commit";
     // ack: receipt lets the PUBACK go now (with the others of this read, in one write).
     if (!commit) release();
-    const ack = commit ? release : () => {};
+    const ack = commit ? release : NOTHING;
     const node = this.#topicNodes.of(topic);
     if (node === null) {
       // An empty, huge or control-character node id: counted for the source, no figures kept.
@@ -221,14 +225,14 @@ export class MqttSource {
         this.#queue({
           envelopes: verdict.envelopes,
           bytes: message.length,
-          ack: keep ? () => {} : ack,
+          ack: keep ? NOTHING : ack,
         });
         if (!keep) return;
         // Policy rows are not covered by receipts (their buffers are saved apart).
         receipt = undefined;
       }
     }
-    const read = readPayload(payload, { ...this.config, now });
+    const read = readPayload(payload, { ...this.#time, now });
     if ("reason" in read) {
       this.nodes.drop(node, read.reason);
       if (read.problem) {

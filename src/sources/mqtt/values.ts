@@ -36,3 +36,8 @@ export function readPayload(
   if (Object.keys(fields).length === 0) return { reason: "no_values" };
   return { fields, ts };
 }
+
+/** The time settings of a source's config, apart from the rest of it. */
+export function timeSettings(c: TimeSettings): TimeSettings {
+  return { time_field: c.time_field, time_format: c.time_format, max_future: c.max_future };
+}
