@@ -13,7 +13,8 @@ import {
 } from "./device_settings.ts";
 import type { Logger } from "./log.ts";
 import type { EnvelopeKind } from "./model.ts";
-import { workersAllowed, WorkerSink } from "./workers/sink_proxy.ts";
+import { WorkerSink } from "./workers/sink_proxy.ts";
+import { workersAllowed } from "./util/workers.ts";
 import { Delivery } from "./outbox/delivery.ts";
 import type { Outbox } from "./outbox/outbox.ts";
 import type { Pipeline } from "./pipeline.ts";

@@ -28,6 +28,8 @@ export function compileArgs(target?: string): string[] {
     // Sinks that run in a Worker start it from this module: it must be in the binary.
     "--include",
     "src/workers/sink_main.ts",
+    "--include",
+    "src/mqtt/ingest_worker.ts",
     "--output",
     `dist/edge-gateway${target?.startsWith("aarch64") ? "-aarch64" : ""}`,
     "main.ts",

@@ -11,22 +11,6 @@ import type { FailedCall, SinkAnswer, SinkCall, SinkFigures, SinkLog } from "./m
 /** The module a sink's Worker runs. */
 const WORKER_MODULE = new URL("./sink_main.ts", import.meta.url);
 
-/** The folder of the modules a Worker loads (it imports the sinks' registry). */
-const SOURCE_ROOT = new URL("../", import.meta.url);
-
-/**
- * Whether this process may start sink Workers: Deno asks for read permission on the modules a
- * Worker loads (a service whose flags do not grant it keeps its sinks on the main thread).
- */
-export function workersAllowed(): boolean {
-  try {
-    const path = decodeURIComponent(SOURCE_ROOT.pathname);
-    return Deno.permissions.querySync({ name: "read", path }).state === "granted";
-  } catch {
-    return false;
-  }
-}
-
 /** What {@link WorkerSink} needs to build the sink over there. */
 export interface WorkerSinkOptions {
   type: string;

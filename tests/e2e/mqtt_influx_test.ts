@@ -87,69 +87,80 @@ sinks:
   }
 });
 
-Deno.test("the same burst at QoS 1 with ack: commit and 5 kill -9 restarts: every acknowledged message is one point", async () => {
-  // The broker keeps every QoS 1 message for the gateway's session while it is down.
-  const broker = await startMosquitto({ config: "max_queued_messages 0\n" });
-  const influx = await startInfluxd();
-  const yaml = (port: number, dataDir: string) =>
-    `gateway: {id: k9, data_dir: ${dataDir}}
+// One connection on the main thread, and three sharing the subscription in Workers (packet ids
+// are per connection: the receipts that spot redeliveries must tell them apart).
+for (const connections of [1, 3]) {
+  Deno.test(
+    `the same burst at QoS 1 with ack: commit and 5 kill -9 restarts: every acknowledged message is one point${
+      connections > 1 ? ` (${connections} connections in Workers)` : ""
+    }`,
+    async () => {
+      // The broker keeps every QoS 1 message for the gateway's session while it is down.
+      const broker = await startMosquitto({ config: "max_queued_messages 0\n" });
+      const influx = await startInfluxd();
+      const yaml = (port: number, dataDir: string) =>
+        `gateway: {id: k9, data_dir: ${dataDir}}
 log: {level: error}
 http: {port: ${port}}
 sources:
-  units: {type: mqtt, url: "mqtt://127.0.0.1:${broker.port}", topics: ["site/+/data"], client_id: k9, ack: commit}
+  units: {type: mqtt, url: "mqtt://127.0.0.1:${broker.port}", topics: ["site/+/data"], client_id: k9, ack: commit, connections: ${connections}}
 sinks:
   influx: {type: influxdb, url: "http://127.0.0.1:${influx.port}", database: k9, create_database: true, batch_size: 5000, max_wait: 50ms}
 `;
-  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
-    clientId: "k9-publisher",
-  });
-  let gateway = await startGateway(yaml);
-  const processed = async () => (await gateway.status()).sources.units.processed;
-  try {
-    await gateway.up("mqtt.units");
-    // `acked`: the broker has the message (PUBACK to the publisher). The burst is paced
-    // (200 messages, then a 10 ms pause) so that it lasts some seconds and the kills fall in it.
-    const acked: number[] = [];
-    const publishing = (async () => {
-      for (let i = 0; i < COUNT; i += 200) {
-        const seqs = Array.from({ length: 200 }, (_, j) => i + j);
-        await Promise.all(
-          seqs.map((seq) =>
-            pub.publishAsync(`site/n${seq % TOPICS}/data`, `{"seq":${seq}}`, { qos: 1 })
-              .then(() => void acked.push(seq))
-          ),
-        );
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
-    const took: number[] = [];
-    for (let kill = 1; kill <= 5; kill++) {
-      // Kill while the gateway is busy: it has taken some messages since it came up.
-      await waitFor(async () => (await processed()) >= 500, {
-        what: `progress before kill ${kill}`,
-        timeoutMs: 30_000,
-        intervalMs: 10,
+      const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+        clientId: "k9-publisher",
       });
-      took.push(await processed());
-      gateway.child.kill("SIGKILL");
-      await gateway.stop();
-      gateway = await startGateway(yaml, { dir: gateway.dir });
-    }
-    await publishing;
-    assert.equal(acked.length, COUNT);
-    console.log(`messages each killed gateway had taken: ${took.join(", ")}`);
-    await waitFor(async () => total(await counts(influx.port, "k9"), 1) >= COUNT, {
-      what: `${COUNT} distinct values in InfluxDB`,
-      timeoutMs: 90_000,
-    });
-    const c = await counts(influx.port, "k9");
-    // No message is a point twice: as many points as distinct values, in every series.
-    for (const [node, [points, distinct]] of c) assert.equal(points, distinct, `series ${node}`);
-    assert.equal(total(c, 1), COUNT);
-  } finally {
-    await pub.endAsync();
-    await gateway.stop();
-    await Deno.remove(gateway.dir, { recursive: true });
-    await Promise.all([broker.stop(), influx.stop()]);
-  }
-});
+      let gateway = await startGateway(yaml);
+      const processed = async () => (await gateway.status()).sources.units.processed;
+      try {
+        await gateway.up("mqtt.units");
+        // `acked`: the broker has the message (PUBACK to the publisher). The burst is paced
+        // (200 messages, then a 10 ms pause) so that it lasts some seconds and the kills fall in it.
+        const acked: number[] = [];
+        const publishing = (async () => {
+          for (let i = 0; i < COUNT; i += 200) {
+            const seqs = Array.from({ length: 200 }, (_, j) => i + j);
+            await Promise.all(
+              seqs.map((seq) =>
+                pub.publishAsync(`site/n${seq % TOPICS}/data`, `{"seq":${seq}}`, { qos: 1 })
+                  .then(() => void acked.push(seq))
+              ),
+            );
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        })();
+        const took: number[] = [];
+        for (let kill = 1; kill <= 5; kill++) {
+          // Kill while the gateway is busy: it has taken some messages since it came up.
+          await waitFor(async () => (await processed()) >= 500, {
+            what: `progress before kill ${kill}`,
+            timeoutMs: 30_000,
+            intervalMs: 10,
+          });
+          took.push(await processed());
+          gateway.child.kill("SIGKILL");
+          await gateway.stop();
+          gateway = await startGateway(yaml, { dir: gateway.dir });
+        }
+        await publishing;
+        assert.equal(acked.length, COUNT);
+        console.log(`messages each killed gateway had taken: ${took.join(", ")}`);
+        await waitFor(async () => total(await counts(influx.port, "k9"), 1) >= COUNT, {
+          what: `${COUNT} distinct values in InfluxDB`,
+          timeoutMs: 90_000,
+        });
+        const c = await counts(influx.port, "k9");
+        // No message is a point twice: as many points as distinct values, in every series.
+        for (const [node, [points, distinct]] of c) {
+          assert.equal(points, distinct, `series ${node}`);
+        }
+        assert.equal(total(c, 1), COUNT);
+      } finally {
+        await pub.endAsync();
+        await gateway.stop();
+        await Deno.remove(gateway.dir, { recursive: true });
+        await Promise.all([broker.stop(), influx.stop()]);
+      }
+    },
+  );
+}

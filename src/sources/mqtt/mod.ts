@@ -1,7 +1,5 @@
-import type mqtt from "mqtt";
 export { nodeOf } from "./topics.ts";
-import { connectBroker } from "../../mqtt/broker.ts";
-import { HeldAcks } from "../../mqtt/held_acks.ts";
+import { type Inbox, type InboxMessage, openInbox } from "./inbox.ts";
 import type { Envelope, Sample } from "../../model.ts";
 import { FFMPEG_MISSING, ffmpegVersion } from "../../images/ffmpeg.ts";
 import { ImageIntake } from "../../images/intake.ts";
@@ -41,8 +39,7 @@ interface Pending {
  * per node with the reason and never block other topics.
  */
 export class MqttSource {
-  #client: mqtt.MqttClient | null = null;
-  #acks: HeldAcks | null = null;
+  #inbox: Inbox | null = null;
   readonly #emitter: BatchEmitter<Pending>;
   #policies: Policies | null = null;
   #images: ImageIntake | null = null;
@@ -123,61 +120,30 @@ export class MqttSource {
       }
       this.#tick = setInterval(() => this.tick(), c.policies.tick);
     }
-    const client = await connectBroker(
-      { ...c },
-      { name: this.ctx.name, gatewayId: this.ctx.gatewayId, status: this.ctx.status },
-      {
-        prepare: (client) => this.#prepare(client),
-        // Larger messages are never sent (MQTT 5): a topic, properties and headers fit in 64 KiB.
-        maxPacketSize: Math.min(c.max_size + 64 * 1024, 268_435_455),
-      },
-    );
-    const topics = c.broker_drops
-      ? {
-        ...Object.fromEntries(c.topics.map((t) => [t, { qos: c.qos }])),
-        [BROKER_DROPPED]: { qos: 0 as const },
-      }
-      : c.topics;
-    // Without ffmpeg the image policies cannot work: degraded, with the reason in /status.
-    const subscribe = () =>
-      client.subscribeAsync(topics, { qos: c.qos })
-        .then(() =>
-          this.ctx.status.state = this.#images && !this.#images.ffmpeg ? "degraded" : "up"
-        )
-        .catch((e) => this.ctx.status.fail(e));
-    client.on("connect", () => void subscribe());
-    client.on("close", () => this.ctx.status.state = "degraded");
-    if (client.connected) await subscribe();
-    this.#client = client;
+    this.#inbox = await openInbox({
+      config: c,
+      ctx: this.ctx,
+      onMessage: (m) => this.#onMessage(m),
+      full: () => this.#emitter.full,
+      room: () => this.#emitter.room(),
+      // Without ffmpeg the image policies cannot work: degraded, with the reason in /status.
+      onState: (state) =>
+        this.ctx.status.state = state === "up" && this.#images && !this.#images.ffmpeg
+          ? "degraded"
+          : state,
+    });
+    this.ctx.status.info.reader = this.#inbox.inWorker
+      ? `${c.connections} Worker${c.connections > 1 ? "s" : ""}`
+      : "main thread";
     this.nodes.show((node) => this.#policies?.storedBytes(node) ?? 0);
   }
 
-  /** Message handling, set up before the connection opens (queued messages come at once). */
-  #prepare(client: mqtt.MqttClient): void {
-    if (this.config.qos === 1) this.#acks = new HeldAcks(client);
-    client.on("message", (topic, message, packet) => this.#onMessage(topic, message, packet));
-    // Back-pressure: while too much waits for the pipeline, mqtt.js reads no further message
-    // (the socket fills and the broker holds the rest) instead of this process's memory growing.
-    let yielded = performance.now();
-    client.handleMessage = (_packet, done) => {
-      const t = performance.now();
-      if (t - yielded > 10) {
-        yielded = t;
-        return void setTimeout(done, 0);
-      }
-      if (!this.#emitter.full) return done();
-      this.ctx.status.count("paused");
-      this.#emitter.room().then(() => done(), done);
-    };
-  }
-
-  #onMessage(topic: string, message: Uint8Array, packet: mqtt.IPublishPacket): void {
+  #onMessage(m: InboxMessage): void {
+    const { topic, payload: message, id, release } = m;
     if (topic === BROKER_DROPPED) {
       this.ctx.status.info.broker_dropped = Number(new TextDecoder().decode(message)) || 0;
-      return;
+      return release();
     }
-    const id = packet.qos > 0 ? packet.messageId : undefined;
-    const release = this.#acks && id !== undefined ? this.#acks.hold(id) : NOTHING;
     const commit = this.config.ack === "commit";
     // ack: receipt lets the PUBACK go now (with the others of this read, in one write).
     if (!commit) release();
@@ -201,8 +167,10 @@ export class MqttSource {
     // same packet id): its receipt says so, and it is acknowledged without being stored twice.
     let receipt: [string, string] | undefined;
     if (commit && id !== undefined) {
-      receipt = [String(id), digestOf(topic, message)];
-      if (packet.dup && this.ctx.receipt(receipt[0]) === receipt[1]) {
+      // Packet ids are per connection: with several, the connection is part of the key.
+      const key = this.config.connections > 1 ? `${m.conn}:${id}` : String(id);
+      receipt = [key, digestOf(topic, message)];
+      if (m.dup && this.ctx.receipt(receipt[0]) === receipt[1]) {
         this.ctx.status.count("redelivered_duplicates");
         return ack();
       }
@@ -327,9 +295,9 @@ export class MqttSource {
     await this.#chain;
     this.#policies?.close();
     this.#policies = null;
-    const client = this.#client;
-    this.#client = null;
-    if (client) await client.endAsync().catch(() => {});
+    const inbox = this.#inbox;
+    this.#inbox = null;
+    await inbox?.close();
     this.ctx.status.state = "stopped";
   }
 }

@@ -9,6 +9,17 @@ export const mqttSourceSchema = z.strictObject({
   type: z.literal("mqtt"),
   ...brokerFields,
   timeout: duration.default(10_000),
+  /**
+   * Hold the broker connection in a Worker: mqtt.js parses packets off the thread that
+   * stores (a second core at work). Same acknowledgements and order; about 10 MiB more.
+   */
+  worker: z.boolean().default(false),
+  /**
+   * Spread the subscriptions over N broker connections, each in a Worker of its own, as one
+   * MQTT shared subscription (`$share/<group>/<filter>`): the broker gives each message to one
+   * of them. Messages of one node may then arrive out of their publishing order.
+   */
+  connections: z.number().int().min(1).max(16).default(1),
   /** Topic filters, wildcards allowed: `pepeunit/+/pepeunit`. */
   topics: z.array(z.string().min(1)).min(1),
   qos: z.union([z.literal(0), z.literal(1)]).default(1),

@@ -38,61 +38,73 @@ Deno.test("payload types are detected by content", () => {
   assert.deepEqual(classify(new Uint8Array([0x41, 0x01, 0x42])), { kind: "binary" });
 });
 
-for (const ack of ["receipt", "commit"] as const) {
-  Deno.test(`MQTT messages become samples per node; bad payloads are counted and block nothing (ack ${ack})`, async () => {
-    const broker = await startMosquitto();
-    const ctx = collectingContext("units");
-    const source = new MqttSource(
-      mqttSourceSchema.parse({
-        type: "mqtt",
-        url: `mqtt://127.0.0.1:${broker.port}`,
-        topics: ["pepeunit/+/pepeunit"],
-        max_size: "1KiB",
-        max_wait: "10ms",
-        ack,
-        client_id: `units-${ack}`,
-      }),
-      ctx,
-    );
-    await source.start();
-    const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
-    try {
-      const send = (node: string, payload: string | Uint8Array) =>
-        pub.publishAsync(`pepeunit/${node}/pepeunit`, payload as string, { qos: 1 });
-      await send("a", "21.5");
-      await send("a", '{"temp": 22, "state": "on"}');
-      await send("b", "{broken");
-      await send("b", "x".repeat(2000));
-      await send("b", new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0]));
-      await send("c", "hello");
-      await pub.publishAsync("other/a/topic", "1", { qos: 1 });
-      await waitFor(() => ctx.samples.length === 3, { what: "samples" });
-      const byNode = ctx.samples.map((s) => [s.node, s.fields]);
-      assert.deepEqual(byNode, [["a", { value: 21.5 }], ["a", { temp: 22, state: "on" }], ["c", {
-        value: "hello",
-      }]]);
-      await waitFor(
-        () => Object.values(source.nodes.get("b")?.dropped ?? {}).reduce((a, b) => a + b, 0) === 3,
-        {
-          what: "drops counted",
-        },
+for (
+  const [ack, worker] of [["receipt", false], ["commit", false], ["receipt", true], [
+    "commit",
+    true,
+  ]] as const
+) {
+  Deno.test(
+    `MQTT messages become samples per node; bad payloads are counted and block nothing (ack ${ack}${
+      worker ? ", the connection in a Worker" : ""
+    })`,
+    async () => {
+      const broker = await startMosquitto();
+      const ctx = collectingContext("units");
+      const source = new MqttSource(
+        mqttSourceSchema.parse({
+          type: "mqtt",
+          url: `mqtt://127.0.0.1:${broker.port}`,
+          topics: ["pepeunit/+/pepeunit"],
+          max_size: "1KiB",
+          max_wait: "10ms",
+          ack,
+          worker,
+          client_id: `units-${ack}-${worker}`,
+        }),
+        ctx,
       );
-      assert.deepEqual(source.nodes.get("b")!.dropped, {
-        invalid_json: 1,
-        over_max_size: 1,
-        unsupported_image: 1,
-      });
-      assert.equal(source.nodes.get("a")!.bytes, 4 + 27);
-      // /status shows the bytes each node sent (what billing needs).
-      const nodes = ctx.status.toJSON().nodes as Record<string, { bytes: number }>;
-      assert.equal(nodes.a.bytes, 31);
-      assert.equal(ctx.status.dropped.invalid_json, 1);
-    } finally {
-      await pub.endAsync();
-      await source.stop();
-      await broker.stop();
-    }
-  });
+      await source.start();
+      const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+      try {
+        const send = (node: string, payload: string | Uint8Array) =>
+          pub.publishAsync(`pepeunit/${node}/pepeunit`, payload as string, { qos: 1 });
+        await send("a", "21.5");
+        await send("a", '{"temp": 22, "state": "on"}');
+        await send("b", "{broken");
+        await send("b", "x".repeat(2000));
+        await send("b", new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0]));
+        await send("c", "hello");
+        await pub.publishAsync("other/a/topic", "1", { qos: 1 });
+        await waitFor(() => ctx.samples.length === 3, { what: "samples" });
+        const byNode = ctx.samples.map((s) => [s.node, s.fields]);
+        assert.deepEqual(byNode, [["a", { value: 21.5 }], ["a", { temp: 22, state: "on" }], ["c", {
+          value: "hello",
+        }]]);
+        await waitFor(
+          () =>
+            Object.values(source.nodes.get("b")?.dropped ?? {}).reduce((a, b) => a + b, 0) === 3,
+          {
+            what: "drops counted",
+          },
+        );
+        assert.deepEqual(source.nodes.get("b")!.dropped, {
+          invalid_json: 1,
+          over_max_size: 1,
+          unsupported_image: 1,
+        });
+        assert.equal(source.nodes.get("a")!.bytes, 4 + 27);
+        // /status shows the bytes each node sent (what billing needs).
+        const nodes = ctx.status.toJSON().nodes as Record<string, { bytes: number }>;
+        assert.equal(nodes.a.bytes, 31);
+        assert.equal(ctx.status.dropped.invalid_json, 1);
+      } finally {
+        await pub.endAsync();
+        await source.stop();
+        await broker.stop();
+      }
+    },
+  );
 }
 
 Deno.test("storage policies reload in place: the connection stays, the new policy applies to the next message", async () => {
@@ -168,6 +180,60 @@ Deno.test("messages the broker dropped for a slow subscriber show in /status as 
     await waitFor(() => ctx.samples.length === 5, { what: "the 5 messages the broker kept" });
   } finally {
     await source.stop();
+    await pub.endAsync();
+    await broker.stop();
+  }
+});
+
+Deno.test("connections: 3 share the subscription: every message once, spread over three Workers; back to one, no message twice", async () => {
+  const broker = await startMosquitto();
+  const base = {
+    type: "mqtt",
+    url: `mqtt://127.0.0.1:${broker.port}`,
+    topics: ["pepeunit/+/pepeunit"],
+    max_wait: "10ms",
+    ack: "commit",
+    client_id: "units-shared",
+  };
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+  const publish = async (from: number, count: number) => {
+    for (let i = from; i < from + count; i++) {
+      await pub.publishAsync(`pepeunit/n${i % 6}/pepeunit`, String(i), { qos: 1 });
+    }
+  };
+  const values = (ctx: { samples: { fields: Record<string, unknown> }[] }) =>
+    ctx.samples.map((s) => s.fields.value as number).sort((a, b) => a - b);
+  try {
+    const ctx = collectingContext("units");
+    const source = new MqttSource(mqttSourceSchema.parse({ ...base, connections: 3 }), ctx);
+    await source.start();
+    try {
+      assert.equal(ctx.status.info.reader, "3 Workers");
+      await waitFor(() => ctx.status.info.connections_up === 3, { what: "three connections" });
+      await publish(0, 300);
+      await waitFor(() => ctx.samples.length >= 300, { what: "300 samples" });
+      assert.deepEqual(values(ctx), Array.from({ length: 300 }, (_, i) => i));
+      const spread = ctx.status.info.messages_by_connection as number[];
+      // The first connection alone also reads mosquitto's $SYS figure.
+      assert.ok(spread.reduce((a, b) => a + b, 0) >= 300, `${spread}`);
+      assert.ok(spread.every((n) => n > 0), `the broker used every connection: ${spread}`);
+    } finally {
+      await source.stop();
+    }
+    // The first connection's persistent session held the shared filter: one connection
+    // again must not get every message twice (the stale filter is dropped).
+    const again = collectingContext("units");
+    const one = new MqttSource(mqttSourceSchema.parse(base), again);
+    await one.start();
+    try {
+      await publish(300, 30);
+      await waitFor(() => again.samples.length >= 30, { what: "30 samples" });
+      await new Promise((r) => setTimeout(r, 300)); // a duplicate would follow at once
+      assert.deepEqual(values(again), Array.from({ length: 30 }, (_, i) => 300 + i));
+    } finally {
+      await one.stop();
+    }
+  } finally {
     await pub.endAsync();
     await broker.stop();
   }

@@ -1,0 +1,108 @@
+/**
+ * A Worker of an MQTT source (`worker: true`, or one of `connections: N`): it holds a broker
+ * connection, lets mqtt.js parse packets off the main thread, hands messages over in batches
+ * and sends the PUBACKs the source releases (see ingest_messages.ts).
+ */
+/// <reference lib="deno.worker" />
+import type mqtt from "mqtt";
+import { ComponentStatus, errorMessage } from "../status.ts";
+import { connectBroker } from "./broker.ts";
+import { HeldAcks } from "./held_acks.ts";
+import {
+  BatchPacker,
+  type IngestCall,
+  type IngestEvent,
+  type IngestSetup,
+  type WireMessage,
+} from "./ingest_messages.ts";
+
+let client: mqtt.MqttClient | null = null;
+let paused = false;
+const waiting: (() => void)[] = [];
+/** Releases of held PUBACKs by message number (bounded by what the source holds back). */
+const releases = new Map<number, () => void>();
+let seq = 0;
+const packer = new BatchPacker();
+
+function post(event: IngestEvent, transfer: Transferable[] = []): void {
+  self.postMessage(event, transfer);
+}
+
+/** How long a message waits in the Worker for others to cross with it, and most per batch. */
+const LINGER_MS = 10;
+const LINGER_MAX = 2000;
+let lingering: ReturnType<typeof setTimeout> | undefined;
+
+function flush(): void {
+  clearTimeout(lingering);
+  if (packer.size === 0) return;
+  const batch = packer.take();
+  post({ type: "messages", batch }, [batch.buffer]);
+}
+
+async function connect(setup: IngestSetup): Promise<void> {
+  const status = new ComponentStatus(setup.name, "mqtt");
+  let acks: HeldAcks | null = null;
+  const c = await connectBroker(setup.broker, { ...setup, status }, {
+    maxPacketSize: setup.maxPacketSize,
+    prepare: (c) => {
+      acks = new HeldAcks(c);
+      c.on("message", (topic, payload, packet) => {
+        const id = packet.qos > 0 ? packet.messageId : undefined;
+        // Copied into the batch's one buffer when the batch is packed.
+        const item: WireMessage = { topic, payload, id, dup: packet.dup };
+        if (id !== undefined && acks) {
+          const release = acks.hold(id);
+          if (setup.ack === "receipt") release();
+          else {
+            item.seq = ++seq;
+            releases.set(item.seq, release);
+          }
+        }
+        packer.add(item);
+        // A batch lingers a little: the source commits once per batch it is handed, and a
+        // Worker that posted every socket read would make it commit a few messages at a time.
+        if (packer.size >= LINGER_MAX) flush();
+        else if (packer.size === 1) lingering = setTimeout(flush, LINGER_MS);
+      });
+      // While the source is full, mqtt.js reads no further packet (TCP back-pressure).
+      c.handleMessage = (_packet, done) => paused ? void waiting.push(done) : done();
+    },
+  });
+  const subscribe = () =>
+    (setup.stale.length ? c.unsubscribeAsync(setup.stale).catch(() => {}) : Promise.resolve())
+      .then(() => c.subscribeAsync(setup.subscriptions)).then(
+        () => post({ type: "state", connected: true, subscribed: true }),
+        (e) => post({ type: "state", connected: c.connected, error: errorMessage(e) }),
+      );
+  c.on("connect", () => void subscribe());
+  c.on("close", () => {
+    releases.clear(); // PUBACKs of a closed connection are never sent (the broker redelivers)
+    post({ type: "state", connected: false });
+  });
+  c.on("error", (e) => post({ type: "state", connected: c.connected, error: e.message }));
+  if (c.connected) await subscribe();
+  else post({ type: "state", connected: false, error: status.lastError?.message });
+  client = c;
+}
+
+self.onmessage = async (e: MessageEvent<IngestCall>) => {
+  const call = e.data;
+  if (call.type === "connect") await connect(call.setup);
+  else if (call.type === "ack") {
+    for (const s of call.seqs) {
+      releases.get(s)?.();
+      releases.delete(s);
+    }
+  } else if (call.type === "pause") paused = true;
+  else if (call.type === "resume") {
+    paused = false;
+    for (const done of waiting.splice(0)) done();
+  } else if (call.type === "close") {
+    paused = false;
+    for (const done of waiting.splice(0)) done();
+    await client?.endAsync().catch(() => {});
+    client = null;
+    post({ type: "closed" });
+  }
+};

@@ -1,0 +1,186 @@
+/**
+ * Where an MQTT source's messages come from: an mqtt.js client on this thread, or clients in
+ * Workers (`worker: true`, `connections: N`; src/mqtt/ingest_worker.ts) so that packet parsing
+ * leaves the thread that stores. Either way each message comes with its PUBACK's release, and
+ * reading pauses while the source is full (the socket fills and the broker holds the rest).
+ */
+import type mqtt from "mqtt";
+import { connectBroker } from "../../mqtt/broker.ts";
+import { HeldAcks } from "../../mqtt/held_acks.ts";
+import { IngestLink } from "../../mqtt/ingest_link.ts";
+import { workersAllowed } from "../../util/workers.ts";
+import type { SourceContext } from "../../plugin.ts";
+import type { MqttSourceConfig } from "./schema.ts";
+import { BROKER_DROPPED } from "./topics.ts";
+
+/** A message as the source takes it. */
+export interface InboxMessage {
+  topic: string;
+  payload: Uint8Array;
+  /** The broker's packet id (QoS 1), and whether the broker says it is a redelivery. */
+  id?: number;
+  /** Which connection it came on (packet ids are per connection). */
+  conn: number;
+  dup: boolean;
+  /** Lets its PUBACK go (QoS 1; a no-op otherwise or when already acknowledged on receipt). */
+  release(): void;
+}
+
+/** Options of {@link openInbox}. */
+export interface InboxOptions {
+  config: MqttSourceConfig;
+  ctx: SourceContext;
+  onMessage(message: InboxMessage): void;
+  /** Whether the source holds as much as it may; `room` resolves when it can take more. */
+  full(): boolean;
+  room(): Promise<void>;
+  /** Subscribed (`up`) or the connection lost (`degraded`). */
+  onState(state: "up" | "degraded"): void;
+}
+
+/** An open inbox. */
+export interface Inbox {
+  /** Whether the connections live in Workers. */
+  readonly inWorker: boolean;
+  close(): Promise<void>;
+}
+
+/** The shared-subscription filter of `filter` for this source (a group per gateway and source). */
+export function sharedFilter(filter: string, options: { gatewayId: string; source: string }) {
+  const group = `edge-gateway-${options.gatewayId}-${options.source}`.replace(/[/+#]/g, "_");
+  return `$share/${group}/${filter}`;
+}
+
+/** The filters connection `conn` subscribes to, and those an earlier setting left behind. */
+function subscriptions(c: MqttSourceConfig, ctx: SourceContext, conn: number) {
+  const shared = c.topics.map((t) =>
+    sharedFilter(t, { gatewayId: ctx.gatewayId, source: ctx.name })
+  );
+  const [now, stale] = c.connections > 1 ? [shared, c.topics] : [c.topics, shared];
+  const subs: Record<string, { qos: 0 | 1 }> = Object.fromEntries(
+    now.map((t) => [t, { qos: c.qos }]),
+  );
+  // mosquitto's own figures are not shared: the first connection alone reads them.
+  if (c.broker_drops && conn === 0) subs[BROKER_DROPPED] = { qos: 0 };
+  // Only the first connection's session can hold the other setting's filters.
+  return { subs, stale: conn === 0 ? stale : [] };
+}
+
+const NOTHING = () => {};
+
+// Larger messages are never sent (MQTT 5): a topic, properties and headers fit in 64 KiB.
+const maxPacketSize = (c: MqttSourceConfig) => Math.min(c.max_size + 64 * 1024, 268_435_455);
+
+/** Connects (in a Worker when configured and allowed) and subscribes. */
+export async function openInbox(options: InboxOptions): Promise<Inbox> {
+  const c = options.config;
+  if ((c.worker || c.connections > 1) && workersAllowed()) return await openInWorkers(options);
+  if (c.connections > 1) {
+    options.ctx.log.warn(
+      "no read permission on the gateway's modules: one connection, no Workers",
+      {
+        connections: c.connections,
+      },
+    );
+  }
+  return await openHere({ ...options, config: { ...c, connections: 1 } });
+}
+
+async function openHere(options: InboxOptions): Promise<Inbox> {
+  const { config: c, ctx } = options;
+  let acks: HeldAcks | null = null;
+  const client = await connectBroker(
+    { ...c },
+    { name: ctx.name, gatewayId: ctx.gatewayId, status: ctx.status },
+    {
+      maxPacketSize: maxPacketSize(c),
+      // Message handling is set up before the connection opens (queued messages come at once).
+      prepare: (client: mqtt.MqttClient) => {
+        if (c.qos === 1) acks = new HeldAcks(client);
+        client.on("message", (topic, payload, packet) => {
+          const id = packet.qos > 0 ? packet.messageId : undefined;
+          const release = acks && id !== undefined ? acks.hold(id) : NOTHING;
+          options.onMessage({ topic, payload, id, conn: 0, dup: packet.dup, release });
+        });
+        // Back-pressure: while too much waits, mqtt.js reads no further message.
+        let yielded = performance.now();
+        client.handleMessage = (_packet, done) => {
+          const t = performance.now();
+          if (t - yielded > 10) {
+            yielded = t;
+            return void setTimeout(done, 0);
+          }
+          if (!options.full()) return done();
+          ctx.status.count("paused");
+          options.room().then(() => done(), done);
+        };
+      },
+    },
+  );
+  const { subs, stale } = subscriptions(c, ctx, 0);
+  const subscribe = () =>
+    (stale.length ? client.unsubscribeAsync(stale).catch(() => {}) : Promise.resolve())
+      .then(() => client.subscribeAsync(subs)).then(
+        () => options.onState("up"),
+        (e) => ctx.status.fail(e),
+      );
+  client.on("connect", () => void subscribe());
+  client.on("close", () => options.onState("degraded"));
+  if (client.connected) await subscribe();
+  return { inWorker: false, close: () => client.endAsync().catch(() => {}) };
+}
+
+async function openInWorkers(options: InboxOptions): Promise<Inbox> {
+  const { config: c, ctx } = options;
+  const n = c.connections;
+  // Up once every connection is subscribed; degraded while any is not.
+  const subscribed = new Array<boolean>(n).fill(false);
+  // Messages per connection: whether the broker spreads them evenly.
+  const counts = new Array<number>(n).fill(0);
+  if (n > 1) ctx.status.info.messages_by_connection = counts;
+  const links = Array.from({ length: n }, (_, conn) => {
+    const { subs, stale } = subscriptions(c, ctx, conn);
+    const clientId = c.client_id ?? `edge-gateway-${ctx.gatewayId}-${ctx.name}`;
+    const link: IngestLink = new IngestLink({
+      setup: {
+        // The first keeps the source's client id (and session); the others are numbered.
+        broker: { ...c, client_id: conn === 0 ? clientId : `${clientId}-${conn}` },
+        name: ctx.name,
+        gatewayId: ctx.gatewayId,
+        subscriptions: subs,
+        stale,
+        maxPacketSize: maxPacketSize(c),
+        ack: c.ack,
+      },
+      status: ctx.status,
+      onMessage: (m) => {
+        counts[conn]++;
+        const seq = m.seq;
+        options.onMessage({
+          topic: m.topic,
+          payload: m.payload,
+          id: m.id,
+          dup: m.dup,
+          conn,
+          release: seq === undefined ? NOTHING : () => link.ack(seq),
+        });
+      },
+      onBatch: () => {
+        if (options.full()) {
+          ctx.status.count("paused");
+          link.pause(true);
+          options.room().then(() => link.pause(false), () => link.pause(false));
+        }
+      },
+      onState: (s) => {
+        subscribed[conn] = s.connected && (s.subscribed ?? subscribed[conn]);
+        ctx.status.info.connections_up = subscribed.filter(Boolean).length;
+        if (!s.connected) options.onState("degraded");
+        else if (subscribed.every(Boolean)) options.onState("up");
+      },
+    });
+    return link;
+  });
+  await Promise.all(links.map((l) => l.start()));
+  return { inWorker: true, close: () => Promise.all(links.map((l) => l.close())).then(() => {}) };
+}
