@@ -9,6 +9,7 @@ import { connectBroker } from "../../mqtt/broker.ts";
 import { HeldAcks } from "../../mqtt/held_acks.ts";
 import { IngestLink } from "../../mqtt/ingest_link.ts";
 import { workersAllowed } from "../../util/workers.ts";
+import { pathSegment } from "../../names.ts";
 import type { SourceContext } from "../../plugin.ts";
 import type { MqttSourceConfig } from "./schema.ts";
 import { BROKER_DROPPED } from "./topics.ts";
@@ -52,19 +53,63 @@ export function sharedFilter(filter: string, options: { gatewayId: string; sourc
 }
 
 /** The filters connection `conn` subscribes to, and those an earlier setting left behind. */
-function subscriptions(c: MqttSourceConfig, ctx: SourceContext, conn: number) {
+function subscriptions(
+  c: MqttSourceConfig,
+  ctx: SourceContext,
+  options: { conn: number; before: number },
+) {
   const shared = c.topics.map((t) =>
     sharedFilter(t, { gatewayId: ctx.gatewayId, source: ctx.name })
   );
-  const [now, stale] = c.connections > 1 ? [shared, c.topics] : [c.topics, shared];
+  const [now, other] = c.connections > 1 ? [shared, c.topics] : [c.topics, shared];
   const subs: Record<string, { qos: 0 | 1 }> = Object.fromEntries(
     now.map((t) => [t, { qos: c.qos }]),
   );
   // mosquitto's own figures are not shared: the first connection alone reads them.
-  if (c.broker_drops && conn === 0) subs[BROKER_DROPPED] = { qos: 0 };
-  // Only the first connection's session can hold the other setting's filters.
-  return { subs, stale: conn === 0 ? stale : [] };
+  if (c.broker_drops && options.conn === 0) subs[BROKER_DROPPED] = { qos: 0 };
+  // Only the first connection's session can hold the other setting's filters, and only when the
+  // setting changed (a broker without shared subscriptions is never asked about them).
+  const changed = (c.connections > 1) !== (options.before > 1);
+  return { subs, stale: options.conn === 0 && changed ? other : [] };
 }
+
+/** Where a source keeps how many connections it opened last (its data dir). */
+function connectionsFile(ctx: SourceContext): string {
+  return `${ctx.dataDir}/mqtt-${pathSegment(ctx.name)}.connections`;
+}
+
+function lastConnections(ctx: SourceContext): number {
+  try {
+    const n = Number(Deno.readTextFileSync(connectionsFile(ctx)).trim());
+    return Number.isInteger(n) && n >= 1 ? n : 1;
+  } catch {
+    return 1; // never written: one connection, as before N existed
+  }
+}
+
+/** Keeps the number of connections for the next start; warns of sessions a lower N left. */
+function rememberConnections(c: MqttSourceConfig, ctx: SourceContext, before: number): void {
+  if (c.connections === before) return;
+  try {
+    Deno.writeTextFileSync(connectionsFile(ctx), `${c.connections}\n`);
+  } catch (e) {
+    ctx.log.warn("could not keep the number of MQTT connections", { error: String(e) });
+  }
+  if (before > c.connections && before > 1) {
+    const id = c.client_id ?? defaultClientId(ctx);
+    const left = Array.from(
+      { length: before - Math.max(c.connections, 1) },
+      (_, k) => `${id}-${Math.max(c.connections, 1) + k}`,
+    );
+    ctx.log.warn(
+      "fewer MQTT connections than before: the sessions of the others stay in the broker's " +
+        "shared subscription and may hold messages; end them (connect once with a clean session)",
+      { sessions: left.join(", ") },
+    );
+  }
+}
+
+const defaultClientId = (ctx: SourceContext) => `edge-gateway-${ctx.gatewayId}-${ctx.name}`;
 
 const NOTHING = () => {};
 
@@ -74,19 +119,25 @@ const maxPacketSize = (c: MqttSourceConfig) => Math.min(c.max_size + 64 * 1024, 
 /** Connects (in a Worker when configured and allowed) and subscribes. */
 export async function openInbox(options: InboxOptions): Promise<Inbox> {
   const c = options.config;
-  if ((c.worker || c.connections > 1) && workersAllowed()) return await openInWorkers(options);
-  if (c.connections > 1) {
-    options.ctx.log.warn(
-      "no read permission on the gateway's modules: one connection, no Workers",
-      {
-        connections: c.connections,
-      },
-    );
+  const before = lastConnections(options.ctx);
+  let inbox: Inbox;
+  if ((c.worker || c.connections > 1) && workersAllowed()) {
+    inbox = await openInWorkers(options, before);
+  } else {
+    if (c.connections > 1) {
+      options.ctx.log.warn(
+        "no read permission on the gateway's modules: one connection, no Workers",
+        { connections: c.connections },
+      );
+    }
+    options = { ...options, config: { ...c, connections: 1 } };
+    inbox = await openHere(options, before);
   }
-  return await openHere({ ...options, config: { ...c, connections: 1 } });
+  rememberConnections(options.config, options.ctx, before);
+  return inbox;
 }
 
-async function openHere(options: InboxOptions): Promise<Inbox> {
+async function openHere(options: InboxOptions, before: number): Promise<Inbox> {
   const { config: c, ctx } = options;
   let acks: HeldAcks | null = null;
   const client = await connectBroker(
@@ -117,7 +168,7 @@ async function openHere(options: InboxOptions): Promise<Inbox> {
       },
     },
   );
-  const { subs, stale } = subscriptions(c, ctx, 0);
+  const { subs, stale } = subscriptions(c, ctx, { conn: 0, before });
   const subscribe = () =>
     (stale.length ? client.unsubscribeAsync(stale).catch(() => {}) : Promise.resolve())
       .then(() => client.subscribeAsync(subs)).then(
@@ -130,7 +181,7 @@ async function openHere(options: InboxOptions): Promise<Inbox> {
   return { inWorker: false, close: () => client.endAsync().catch(() => {}) };
 }
 
-async function openInWorkers(options: InboxOptions): Promise<Inbox> {
+async function openInWorkers(options: InboxOptions, before: number): Promise<Inbox> {
   const { config: c, ctx } = options;
   const n = c.connections;
   // Up once every connection is subscribed; degraded while any is not.
@@ -139,8 +190,8 @@ async function openInWorkers(options: InboxOptions): Promise<Inbox> {
   const counts = new Array<number>(n).fill(0);
   if (n > 1) ctx.status.info.messages_by_connection = counts;
   const links = Array.from({ length: n }, (_, conn) => {
-    const { subs, stale } = subscriptions(c, ctx, conn);
-    const clientId = c.client_id ?? `edge-gateway-${ctx.gatewayId}-${ctx.name}`;
+    const { subs, stale } = subscriptions(c, ctx, { conn, before });
+    const clientId = c.client_id ?? defaultClientId(ctx);
     const link: IngestLink = new IngestLink({
       setup: {
         // The first keeps the source's client id (and session); the others are numbered.

@@ -203,8 +203,10 @@ Deno.test("connections: 3 share the subscription: every message once, spread ove
   };
   const values = (ctx: { samples: { fields: Record<string, unknown> }[] }) =>
     ctx.samples.map((s) => s.fields.value as number).sort((a, b) => a - b);
+  // One data dir: the source keeps there how many connections it opened last.
+  const dataDir = await Deno.makeTempDir({ prefix: "source-" });
   try {
-    const ctx = collectingContext("units");
+    const ctx = collectingContext("units", { dataDir });
     const source = new MqttSource(mqttSourceSchema.parse({ ...base, connections: 3 }), ctx);
     await source.start();
     try {
@@ -222,7 +224,8 @@ Deno.test("connections: 3 share the subscription: every message once, spread ove
     }
     // The first connection's persistent session held the shared filter: one connection
     // again must not get every message twice (the stale filter is dropped).
-    const again = collectingContext("units");
+    assert.equal((await Deno.readTextFile(`${dataDir}/mqtt-units.connections`)).trim(), "3");
+    const again = collectingContext("units", { dataDir });
     const one = new MqttSource(mqttSourceSchema.parse(base), again);
     await one.start();
     try {
@@ -236,5 +239,6 @@ Deno.test("connections: 3 share the subscription: every message once, spread ove
   } finally {
     await pub.endAsync();
     await broker.stop();
+    await Deno.remove(dataDir, { recursive: true });
   }
 });
