@@ -48,6 +48,11 @@ export class HeldAcks {
     });
   }
 
+  /** PUBACKs held and not released yet (messages taken but not yet committed). */
+  get unreleased(): number {
+    return this.#held.size + this.#waiting.size;
+  }
+
   /** Holds the PUBACK of message `id`; call the returned function to let it go. */
   hold(id: number): () => void {
     this.#held.add(id);

@@ -4,9 +4,9 @@
  * leaves the thread that stores. Either way each message comes with its PUBACK's release, and
  * reading pauses while the source is full (the socket fills and the broker holds the rest).
  */
-import type mqtt from "mqtt";
 import { connectBroker } from "../../mqtt/broker.ts";
-import { HeldAcks } from "../../mqtt/held_acks.ts";
+import { type InboxMessage, readClient } from "./client_reader.ts";
+import { retireSessions } from "./retire.ts";
 import { IngestLink } from "../../mqtt/ingest_link.ts";
 import { workersAllowed } from "../../util/workers.ts";
 import { pathSegment } from "../../names.ts";
@@ -14,18 +14,7 @@ import type { SourceContext } from "../../plugin.ts";
 import type { MqttSourceConfig } from "./schema.ts";
 import { BROKER_DROPPED } from "./topics.ts";
 
-/** A message as the source takes it. */
-export interface InboxMessage {
-  topic: string;
-  payload: Uint8Array;
-  /** The broker's packet id (QoS 1), and whether the broker says it is a redelivery. */
-  id?: number;
-  /** Which connection it came on (packet ids are per connection). */
-  conn: number;
-  dup: boolean;
-  /** Lets its PUBACK go (QoS 1; a no-op otherwise or when already acknowledged on receipt). */
-  release(): void;
-}
+export type { InboxMessage } from "./client_reader.ts";
 
 /** Options of {@link openInbox}. */
 export interface InboxOptions {
@@ -87,25 +76,13 @@ function lastConnections(ctx: SourceContext): number {
   }
 }
 
-/** Keeps the number of connections for the next start; warns of sessions a lower N left. */
-function rememberConnections(c: MqttSourceConfig, ctx: SourceContext, before: number): void {
-  if (c.connections === before) return;
+/** Keeps the number of connections for the next start. */
+function rememberConnections(n: number, ctx: SourceContext, before: number): void {
+  if (n === before) return;
   try {
-    Deno.writeTextFileSync(connectionsFile(ctx), `${c.connections}\n`);
+    Deno.writeTextFileSync(connectionsFile(ctx), `${n}\n`);
   } catch (e) {
     ctx.log.warn("could not keep the number of MQTT connections", { error: String(e) });
-  }
-  if (before > c.connections && before > 1) {
-    const id = c.client_id ?? defaultClientId(ctx);
-    const left = Array.from(
-      { length: before - Math.max(c.connections, 1) },
-      (_, k) => `${id}-${Math.max(c.connections, 1) + k}`,
-    );
-    ctx.log.warn(
-      "fewer MQTT connections than before: the sessions of the others stay in the broker's " +
-        "shared subscription and may hold messages; end them (connect once with a clean session)",
-      { sessions: left.join(", ") },
-    );
   }
 }
 
@@ -133,39 +110,43 @@ export async function openInbox(options: InboxOptions): Promise<Inbox> {
     options = { ...options, config: { ...c, connections: 1 } };
     inbox = await openHere(options, before);
   }
-  rememberConnections(options.config, options.ctx, before);
-  return inbox;
+  const now = options.config.connections;
+  if (before <= now) {
+    rememberConnections(now, options.ctx, before);
+    return inbox;
+  }
+  // Sessions a higher N left in the group: what the broker queued there is taken, then they end.
+  // The lower N is kept only once they are gone: a start cut short tries again.
+  const retiring = { stopped: false };
+  const retired = retireSessions(Array.from({ length: before - now }, (_, k) => now + k), {
+    ...options,
+    status: options.ctx.status,
+    clientId: c.client_id ?? defaultClientId(options.ctx),
+    filters: c.topics.map((t) =>
+      sharedFilter(t, { gatewayId: options.ctx.gatewayId, source: options.ctx.name })
+    ),
+    maxPacketSize: maxPacketSize(c),
+    stopped: () => retiring.stopped,
+  }).then((all) => all && rememberConnections(now, options.ctx, before));
+  return {
+    inWorker: inbox.inWorker,
+    close: async () => {
+      retiring.stopped = true;
+      await retired;
+      await inbox.close();
+    },
+  };
 }
 
 async function openHere(options: InboxOptions, before: number): Promise<Inbox> {
   const { config: c, ctx } = options;
-  let acks: HeldAcks | null = null;
   const client = await connectBroker(
     { ...c },
     { name: ctx.name, gatewayId: ctx.gatewayId, status: ctx.status },
     {
       maxPacketSize: maxPacketSize(c),
-      // Message handling is set up before the connection opens (queued messages come at once).
-      prepare: (client: mqtt.MqttClient) => {
-        if (c.qos === 1) acks = new HeldAcks(client);
-        client.on("message", (topic, payload, packet) => {
-          const id = packet.qos > 0 ? packet.messageId : undefined;
-          const release = acks && id !== undefined ? acks.hold(id) : NOTHING;
-          options.onMessage({ topic, payload, id, conn: 0, dup: packet.dup, release });
-        });
-        // Back-pressure: while too much waits, mqtt.js reads no further message.
-        let yielded = performance.now();
-        client.handleMessage = (_packet, done) => {
-          const t = performance.now();
-          if (t - yielded > 10) {
-            yielded = t;
-            return void setTimeout(done, 0);
-          }
-          if (!options.full()) return done();
-          ctx.status.count("paused");
-          options.room().then(() => done(), done);
-        };
-      },
+      prepare: (client) =>
+        void readClient(client, { ...options, status: ctx.status }, { conn: 0, qos: c.qos }),
     },
   );
   const { subs, stale } = subscriptions(c, ctx, { conn: 0, before });

@@ -167,8 +167,8 @@ export class MqttSource {
     // same packet id): its receipt says so, and it is acknowledged without being stored twice.
     let receipt: [string, string] | undefined;
     if (commit && id !== undefined) {
-      // Packet ids are per connection: with several, the connection is part of the key.
-      const key = this.config.connections > 1 ? `${m.conn}:${id}` : String(id);
+      // Packet ids are per connection (session): past the first, the connection is in the key.
+      const key = m.conn === 0 ? String(id) : `${m.conn}:${id}`;
       receipt = [key, digestOf(topic, message)];
       if (m.dup && this.ctx.receipt(receipt[0]) === receipt[1]) {
         this.ctx.status.count("redelivered_duplicates");

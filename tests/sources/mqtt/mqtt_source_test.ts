@@ -185,7 +185,7 @@ Deno.test("messages the broker dropped for a slow subscriber show in /status as 
   }
 });
 
-Deno.test("connections: 3 share the subscription: every message once, spread over three Workers; back to one, no message twice", async () => {
+Deno.test("connections: 3 share the subscription: every message once, spread over three Workers; back to one: what the broker queued meanwhile for the three sessions arrives once, nothing twice", async () => {
   const broker = await startMosquitto();
   const base = {
     type: "mqtt",
@@ -222,17 +222,28 @@ Deno.test("connections: 3 share the subscription: every message once, spread ove
     } finally {
       await source.stop();
     }
-    // The first connection's persistent session held the shared filter: one connection
-    // again must not get every message twice (the stale filter is dropped).
+    // While the gateway is down the broker queues a share of every message for each of the three
+    // sessions. One connection again: the first session drops the shared filter (no message
+    // twice) and the two sessions taken away are emptied into the source, then ended.
     assert.equal((await Deno.readTextFile(`${dataDir}/mqtt-units.connections`)).trim(), "3");
+    await publish(300, 60);
     const again = collectingContext("units", { dataDir });
     const one = new MqttSource(mqttSourceSchema.parse(base), again);
     await one.start();
     try {
-      await publish(300, 30);
-      await waitFor(() => again.samples.length >= 30, { what: "30 samples" });
+      await waitFor(() => again.status.counters.sessions_retired === 2, {
+        what: "two sessions retired",
+        timeoutMs: 15_000,
+      });
+      assert.deepEqual(values(again), Array.from({ length: 60 }, (_, i) => 300 + i));
+      await waitFor(
+        async () => (await Deno.readTextFile(`${dataDir}/mqtt-units.connections`)).trim() === "1",
+        { what: "N = 1 kept" },
+      );
+      await publish(360, 30);
+      await waitFor(() => again.samples.length >= 90, { what: "30 more samples" });
       await new Promise((r) => setTimeout(r, 300)); // a duplicate would follow at once
-      assert.deepEqual(values(again), Array.from({ length: 30 }, (_, i) => 300 + i));
+      assert.deepEqual(values(again), Array.from({ length: 90 }, (_, i) => 300 + i));
     } finally {
       await one.stop();
     }
