@@ -138,3 +138,16 @@ export async function publishAll(
 export async function closeBroker(client: mqtt.MqttClient | null): Promise<void> {
   if (client) await client.endAsync(true).catch(() => {});
 }
+
+/**
+ * Subscribes, then drops filters an earlier setting left in a persistent session. In this order
+ * a message published in between may come twice (once per filter), never not at all.
+ */
+export async function subscribeReplacing(
+  client: mqtt.MqttClient,
+  subscriptions: Record<string, { qos: 0 | 1 }>,
+  stale: string[],
+): Promise<void> {
+  await client.subscribeAsync(subscriptions);
+  if (stale.length > 0) await client.unsubscribeAsync(stale).catch(() => {});
+}

@@ -14,8 +14,8 @@ export interface IngestSetup {
   subscriptions: Record<string, { qos: 0 | 1 }>;
   /**
    * Filters this session may hold from an earlier setting (plain ones when the source now
-   * shares them over N connections, shared ones when it no longer does): unsubscribed first,
-   * or a persistent session would get every message twice.
+   * shares them over N connections, shared ones when it no longer does): unsubscribed once the
+   * new ones are in place, or a persistent session would get every message twice.
    */
   stale: string[];
   maxPacketSize: number;

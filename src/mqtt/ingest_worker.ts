@@ -6,7 +6,7 @@
 /// <reference lib="deno.worker" />
 import type mqtt from "mqtt";
 import { ComponentStatus, errorMessage } from "../status.ts";
-import { connectBroker } from "./broker.ts";
+import { connectBroker, subscribeReplacing } from "./broker.ts";
 import { HeldAcks } from "./held_acks.ts";
 import {
   BatchPacker,
@@ -70,11 +70,10 @@ async function connect(setup: IngestSetup): Promise<void> {
     },
   });
   const subscribe = () =>
-    (setup.stale.length ? c.unsubscribeAsync(setup.stale).catch(() => {}) : Promise.resolve())
-      .then(() => c.subscribeAsync(setup.subscriptions)).then(
-        () => post({ type: "state", connected: true, subscribed: true }),
-        (e) => post({ type: "state", connected: c.connected, error: errorMessage(e) }),
-      );
+    subscribeReplacing(c, setup.subscriptions, setup.stale).then(
+      () => post({ type: "state", connected: true, subscribed: true }),
+      (e) => post({ type: "state", connected: c.connected, error: errorMessage(e) }),
+    );
   c.on("connect", () => void subscribe());
   c.on("close", () => {
     releases.clear(); // PUBACKs of a closed connection are never sent (the broker redelivers)

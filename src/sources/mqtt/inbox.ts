@@ -4,7 +4,7 @@
  * leaves the thread that stores. Either way each message comes with its PUBACK's release, and
  * reading pauses while the source is full (the socket fills and the broker holds the rest).
  */
-import { connectBroker } from "../../mqtt/broker.ts";
+import { connectBroker, subscribeReplacing } from "../../mqtt/broker.ts";
 import { type InboxMessage, readClient } from "./client_reader.ts";
 import { retireSessions } from "./retire.ts";
 import { IngestLink } from "../../mqtt/ingest_link.ts";
@@ -151,11 +151,10 @@ async function openHere(options: InboxOptions, before: number): Promise<Inbox> {
   );
   const { subs, stale } = subscriptions(c, ctx, { conn: 0, before });
   const subscribe = () =>
-    (stale.length ? client.unsubscribeAsync(stale).catch(() => {}) : Promise.resolve())
-      .then(() => client.subscribeAsync(subs)).then(
-        () => options.onState("up"),
-        (e) => ctx.status.fail(e),
-      );
+    subscribeReplacing(client, subs, stale).then(
+      () => options.onState("up"),
+      (e) => ctx.status.fail(e),
+    );
   client.on("connect", () => void subscribe());
   client.on("close", () => options.onState("degraded"));
   if (client.connected) await subscribe();
