@@ -14,10 +14,8 @@ const WORKER_MODULE = new URL("./ingest_worker.ts", import.meta.url);
 export interface IngestLinkOptions {
   setup: IngestSetup;
   status: ComponentStatus;
-  /** Each message as it arrives, in order (its payload a view into the batch's buffer). */
-  onMessage(message: WireMessage): void;
-  /** After the messages of one batch. */
-  onBatch(): void;
+  /** The messages of one batch, in order (payloads are views into the batch's buffer). */
+  onMessages(messages: WireMessage[]): void;
   /** Connected and subscribed (up), or the connection closed (degraded). */
   onState(state: { connected: boolean; subscribed?: boolean }): void;
 }
@@ -45,8 +43,9 @@ export class IngestLink {
     worker.onmessage = (e: MessageEvent<IngestEvent>) => {
       const event = e.data;
       if (event.type === "messages") {
-        this.#unpacker.unpack(event.batch, this.options.onMessage);
-        this.options.onBatch();
+        const items: WireMessage[] = [];
+        this.#unpacker.unpack(event.batch, (m) => items.push(m));
+        this.options.onMessages(items);
       } else if (event.type === "state") {
         status.info.connected = event.connected;
         if (event.error) status.lastError = { at: Date.now(), message: event.error };

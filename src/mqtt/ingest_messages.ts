@@ -63,6 +63,11 @@ export class BatchPacker {
     return this.#items.length;
   }
 
+  /** Bytes the waiting messages will take. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   add(m: WireMessage): void {
     this.#items.push(m);
     this.#bytes += HEADER + m.payload.length;

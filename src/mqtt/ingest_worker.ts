@@ -31,6 +31,7 @@ function post(event: IngestEvent, transfer: Transferable[] = []): void {
 /** How long a message waits in the Worker for others to cross with it, and most per batch. */
 const LINGER_MS = 10;
 const LINGER_MAX = 2000;
+const LINGER_BYTES = 1024 * 1024;
 let lingering: ReturnType<typeof setTimeout> | undefined;
 
 function flush(): void {
@@ -62,7 +63,7 @@ async function connect(setup: IngestSetup): Promise<void> {
         packer.add(item);
         // A batch lingers a little: the source commits once per batch it is handed, and a
         // Worker that posted every socket read would make it commit a few messages at a time.
-        if (packer.size >= LINGER_MAX) flush();
+        if (packer.size >= LINGER_MAX || packer.bytes >= LINGER_BYTES) flush();
         else if (packer.size === 1) lingering = setTimeout(flush, LINGER_MS);
       });
       // While the source is full, mqtt.js reads no further packet (TCP back-pressure).

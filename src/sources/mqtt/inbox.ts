@@ -7,6 +7,7 @@
 import { connectBroker, subscribeReplacing } from "../../mqtt/broker.ts";
 import { type InboxMessage, readClient } from "./client_reader.ts";
 import { retireSessions } from "./retire.ts";
+import { Backlog } from "./backlog.ts";
 import { IngestLink } from "../../mqtt/ingest_link.ts";
 import { workersAllowed } from "../../util/workers.ts";
 import { pathSegment } from "../../names.ts";
@@ -184,8 +185,19 @@ async function openInWorkers(options: InboxOptions, before: number): Promise<Inb
         ack: c.ack,
       },
       status: ctx.status,
-      onMessage: (m) => {
-        counts[conn]++;
+      onMessages: (items) => {
+        counts[conn] += items.length;
+        backlog.add(items);
+      },
+      onState: (s) => {
+        subscribed[conn] = s.connected && (s.subscribed ?? subscribed[conn]);
+        ctx.status.info.connections_up = subscribed.filter(Boolean).length;
+        if (!s.connected) options.onState("degraded");
+        else if (subscribed.every(Boolean)) options.onState("up");
+      },
+    });
+    const backlog = new Backlog({
+      take: (m) => {
         const seq = m.seq;
         options.onMessage({
           topic: m.topic,
@@ -196,19 +208,10 @@ async function openInWorkers(options: InboxOptions, before: number): Promise<Inb
           release: seq === undefined ? NOTHING : () => link.ack(seq),
         });
       },
-      onBatch: () => {
-        if (options.full()) {
-          ctx.status.count("paused");
-          link.pause(true);
-          options.room().then(() => link.pause(false), () => link.pause(false));
-        }
-      },
-      onState: (s) => {
-        subscribed[conn] = s.connected && (s.subscribed ?? subscribed[conn]);
-        ctx.status.info.connections_up = subscribed.filter(Boolean).length;
-        if (!s.connected) options.onState("degraded");
-        else if (subscribed.every(Boolean)) options.onState("up");
-      },
+      full: options.full,
+      room: options.room,
+      pause: (paused) => link.pause(paused),
+      held: () => ctx.status.count("paused"),
     });
     return link;
   });

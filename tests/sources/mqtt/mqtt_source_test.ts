@@ -253,3 +253,47 @@ Deno.test("connections: 3 share the subscription: every message once, spread ove
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("connections in Workers and a slow pipeline: reading pauses in time, no message is dropped", async () => {
+  const broker = await startMosquitto({ config: "max_queued_messages 0\n" });
+  const ctx = collectingContext("units");
+  // The pipeline takes 20 ms per hand-over: the source's bound fills while Workers read on.
+  const emit = ctx.emit;
+  ctx.emit = async (batch, options) => {
+    await new Promise((r) => setTimeout(r, 20));
+    return emit(batch, options);
+  };
+  const source = new MqttSource(
+    mqttSourceSchema.parse({
+      type: "mqtt",
+      url: `mqtt://127.0.0.1:${broker.port}`,
+      topics: ["pepeunit/+/pepeunit"],
+      connections: 2,
+      max_pending: "4KiB",
+      batch: 50,
+      max_wait: "10ms",
+      client_id: "units-slow",
+    }),
+    ctx,
+  );
+  await source.start();
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+  try {
+    await waitFor(() => ctx.status.info.connections_up === 2, { what: "two connections" });
+    const payload = "x".repeat(90);
+    await Promise.all(
+      Array.from(
+        { length: 3000 },
+        (_, i) => pub.publishAsync(`pepeunit/n${i % 4}/pepeunit`, `${payload}${i}`, { qos: 1 }),
+      ),
+    );
+    await waitFor(() => ctx.samples.length >= 3000, { what: "3000 samples", timeoutMs: 60_000 });
+    assert.equal(ctx.samples.length, 3000);
+    assert.deepEqual(ctx.status.dropped, {});
+    assert.ok((ctx.status.counters.paused ?? 0) > 0, "reading paused");
+  } finally {
+    await pub.endAsync();
+    await source.stop();
+    await broker.stop();
+  }
+});
