@@ -297,3 +297,47 @@ Deno.test("connections in Workers and a slow pipeline: reading pauses in time, n
     await broker.stop();
   }
 });
+
+Deno.test("connections in Workers through a broker restart: degraded while it is down, then every message once", async () => {
+  const broker = await startMosquitto({ persistence: true });
+  const ctx = collectingContext("units");
+  const source = new MqttSource(
+    mqttSourceSchema.parse({
+      type: "mqtt",
+      url: `mqtt://127.0.0.1:${broker.port}`,
+      topics: ["pepeunit/+/pepeunit"],
+      connections: 2,
+      ack: "commit",
+      max_wait: "10ms",
+      client_id: "units-restart",
+    }),
+    ctx,
+  );
+  await source.start();
+  const publish = async (from: number, count: number) => {
+    const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+    for (let i = from; i < from + count; i++) {
+      await pub.publishAsync(`pepeunit/n${i % 4}/pepeunit`, String(i), { qos: 1 });
+    }
+    await pub.endAsync();
+  };
+  try {
+    await waitFor(() => ctx.status.info.connections_up === 2, { what: "two connections" });
+    await publish(0, 100);
+    await waitFor(() => ctx.samples.length >= 100, { what: "100 samples" });
+    await broker.kill("SIGTERM"); // a shutdown: mosquitto saves the sessions
+    await waitFor(() => ctx.status.state === "degraded", { what: "degraded" });
+    await broker.start();
+    await waitFor(() => ctx.status.state === "up" && ctx.status.info.connections_up === 2, {
+      what: "both connections back",
+      timeoutMs: 15_000,
+    });
+    await publish(100, 100);
+    await waitFor(() => ctx.samples.length >= 200, { what: "200 samples" });
+    const values = ctx.samples.map((s) => s.fields.value as number).sort((a, b) => a - b);
+    assert.deepEqual(values, Array.from({ length: 200 }, (_, i) => i));
+  } finally {
+    await source.stop();
+    await broker.stop();
+  }
+});
