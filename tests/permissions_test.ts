@@ -53,7 +53,7 @@ http: {port: ${port}}
 store: {type: redis, redis: {port: ${redis.port}}, windows: [{level: 1m}]}
 sources:
   mppt1: {type: vedirect, simulate: mppt}
-  units: {type: mqtt, url: "mqtt://127.0.0.1:${broker.port}", topics: ["site/+"], client_id: svc}
+  units: {type: mqtt, url: "mqtt://127.0.0.1:${broker.port}", topics: ["site/+"], client_id: svc, connections: 2}
 sinks:
   lake: {type: influxdb, url: "http://127.0.0.1:${influx.port}", database: gw, create_database: true, max_wait: 100ms}
 `,
@@ -99,6 +99,9 @@ sinks:
       throw new Error(`${e.message}: ${JSON.stringify(await lake())}`);
     });
     const status = await (await fetch(`${url}/status`)).json();
+    // The MQTT source's two connections run in Workers too, and it keeps N in its data dir.
+    assert.equal(status.sources.units.reader, "2 Workers");
+    assert.equal((await Deno.readTextFile(`${paths.data}/mqtt-units.connections`)).trim(), "2");
     assert.equal(status.process.counters.uncaught_errors ?? 0, 0);
     assert.equal(status.store.state, "up");
   } finally {
