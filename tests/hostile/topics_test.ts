@@ -41,7 +41,16 @@ sources:
       const s = await gw.status();
       return s.sources.plain.processed + s.sources.policed.processed >= 2 * EACH &&
         s.sources.good.processed >= 1000;
-    }, { what: "every message taken", timeoutMs: 120_000, intervalMs: 500 });
+    }, { what: "every message taken", timeoutMs: 300_000, intervalMs: 500 }).catch(async (e) => {
+      const s = await gw.status();
+      const figures = (c: { processed: number; counters: unknown; dropped: unknown }) =>
+        JSON.stringify({ processed: c.processed, counters: c.counters, dropped: c.dropped });
+      throw new Error(
+        `${e.message}: plain ${figures(s.sources.plain)}, policed ${
+          figures(s.sources.policed)
+        }, good ${figures(s.sources.good)}`,
+      );
+    });
     const s = await gw.status();
     assert.equal(s.sources.good.processed, 1000, "good traffic alongside");
     assert.equal(s.sources.plain.nodes_tracked, 10_000, "figures of the newest 10000 nodes");
