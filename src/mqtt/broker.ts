@@ -61,7 +61,7 @@ export async function connectBroker(
   // mqtt.js and its dependencies (~35 MiB resident) load only for a gateway that uses MQTT.
   const { connect } = (await import("mqtt")).default;
   const client = connect(config.url, {
-    clientId: config.client_id ?? `edge-gateway-${ctx.gatewayId}-${ctx.name}`,
+    clientId: clientIdOf(config, ctx),
     username: config.username,
     password: config.password,
     clean: config.clean,
@@ -150,4 +150,12 @@ export async function subscribeReplacing(
 ): Promise<void> {
   await client.subscribeAsync(subscriptions);
   if (stale.length > 0) await client.unsubscribeAsync(stale).catch(() => {});
+}
+
+/** The client id a component connects with: its `client_id`, or one made of gateway and name. */
+export function clientIdOf(
+  config: { client_id?: string },
+  ctx: { gatewayId: string; name: string },
+): string {
+  return config.client_id ?? `edge-gateway-${ctx.gatewayId}-${ctx.name}`;
 }

@@ -7,7 +7,7 @@
 import type mqtt from "mqtt";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import { connectBroker, subscribeReplacing } from "./broker.ts";
-import { HeldAcks } from "./held_acks.ts";
+import { type MessageTaker, readClient } from "./client_reader.ts";
 import {
   BatchPacker,
   type IngestCall,
@@ -43,32 +43,32 @@ function flush(): void {
 
 async function connect(setup: IngestSetup): Promise<void> {
   const status = new ComponentStatus(setup.name, "mqtt");
-  let acks: HeldAcks | null = null;
+  const taker: MessageTaker = {
+    onMessage: (m) => {
+      // Copied into the batch's one buffer when the batch is packed.
+      const item: WireMessage = { topic: m.topic, payload: m.payload, id: m.id, dup: m.dup };
+      if (m.id !== undefined) {
+        if (setup.ack === "receipt") m.release();
+        else {
+          item.seq = ++seq;
+          releases.set(item.seq, m.release);
+        }
+      }
+      packer.add(item);
+      // A batch lingers a little: the source commits once per batch it is handed, and a
+      // Worker that posted every socket read would make it commit a few messages at a time.
+      if (packer.size >= LINGER_MAX || packer.bytes >= LINGER_BYTES) flush();
+      else if (packer.size === 1) lingering = setTimeout(flush, LINGER_MS);
+    },
+    // While the source is full, mqtt.js reads no further packet (TCP back-pressure).
+    full: () => paused,
+    room: () => new Promise((resolve) => waiting.push(resolve)),
+    status,
+  };
   const c = await connectBroker(setup.broker, { ...setup, status }, {
     maxPacketSize: setup.maxPacketSize,
-    prepare: (c) => {
-      acks = new HeldAcks(c);
-      c.on("message", (topic, payload, packet) => {
-        const id = packet.qos > 0 ? packet.messageId : undefined;
-        // Copied into the batch's one buffer when the batch is packed.
-        const item: WireMessage = { topic, payload, id, dup: packet.dup };
-        if (id !== undefined && acks) {
-          const release = acks.hold(id);
-          if (setup.ack === "receipt") release();
-          else {
-            item.seq = ++seq;
-            releases.set(item.seq, release);
-          }
-        }
-        packer.add(item);
-        // A batch lingers a little: the source commits once per batch it is handed, and a
-        // Worker that posted every socket read would make it commit a few messages at a time.
-        if (packer.size >= LINGER_MAX || packer.bytes >= LINGER_BYTES) flush();
-        else if (packer.size === 1) lingering = setTimeout(flush, LINGER_MS);
-      });
-      // While the source is full, mqtt.js reads no further packet (TCP back-pressure).
-      c.handleMessage = (_packet, done) => paused ? void waiting.push(done) : done();
-    },
+    // Every QoS 1 message comes with a packet id whose PUBACK is held (QoS 0 ones have none).
+    prepare: (c) => void readClient(c, taker, { conn: 0, qos: 1 }),
   });
   const subscribe = () =>
     subscribeReplacing(c, setup.subscriptions, setup.stale).then(

@@ -4,8 +4,8 @@
  * leaves the thread that stores. Either way each message comes with its PUBACK's release, and
  * reading pauses while the source is full (the socket fills and the broker holds the rest).
  */
-import { connectBroker, subscribeReplacing } from "../../mqtt/broker.ts";
-import { type InboxMessage, readClient } from "./client_reader.ts";
+import { clientIdOf, connectBroker, subscribeReplacing } from "../../mqtt/broker.ts";
+import { type InboxMessage, readClient } from "../../mqtt/client_reader.ts";
 import { retireSessions } from "./retire.ts";
 import { Backlog } from "./backlog.ts";
 import { IngestLink } from "../../mqtt/ingest_link.ts";
@@ -15,7 +15,7 @@ import type { SourceContext } from "../../plugin.ts";
 import type { MqttSourceConfig } from "./schema.ts";
 import { BROKER_DROPPED } from "./topics.ts";
 
-export type { InboxMessage } from "./client_reader.ts";
+export type { InboxMessage } from "../../mqtt/client_reader.ts";
 
 /** Options of {@link openInbox}. */
 export interface InboxOptions {
@@ -36,10 +36,10 @@ export interface Inbox {
   close(): Promise<void>;
 }
 
-/** The shared-subscription filter of `filter` for this source (a group per gateway and source). */
-export function sharedFilter(filter: string, options: { gatewayId: string; source: string }) {
-  const group = `edge-gateway-${options.gatewayId}-${options.source}`.replace(/[/+#]/g, "_");
-  return `$share/${group}/${filter}`;
+/** The source's filters as one shared subscription (a group per gateway and source). */
+function sharedFilters(c: MqttSourceConfig, ctx: SourceContext): string[] {
+  const group = `edge-gateway-${ctx.gatewayId}-${ctx.name}`.replace(/[/+#]/g, "_");
+  return c.topics.map((t) => `$share/${group}/${t}`);
 }
 
 /** The filters connection `conn` subscribes to, and those an earlier setting left behind. */
@@ -48,9 +48,7 @@ function subscriptions(
   ctx: SourceContext,
   options: { conn: number; before: number },
 ) {
-  const shared = c.topics.map((t) =>
-    sharedFilter(t, { gatewayId: ctx.gatewayId, source: ctx.name })
-  );
+  const shared = sharedFilters(c, ctx);
   const [now, other] = c.connections > 1 ? [shared, c.topics] : [c.topics, shared];
   const subs: Record<string, { qos: 0 | 1 }> = Object.fromEntries(
     now.map((t) => [t, { qos: c.qos }]),
@@ -87,8 +85,6 @@ function rememberConnections(n: number, ctx: SourceContext, before: number): voi
   }
 }
 
-const defaultClientId = (ctx: SourceContext) => `edge-gateway-${ctx.gatewayId}-${ctx.name}`;
-
 const NOTHING = () => {};
 
 // Larger messages are never sent (MQTT 5): a topic, properties and headers fit in 64 KiB.
@@ -122,10 +118,8 @@ export async function openInbox(options: InboxOptions): Promise<Inbox> {
   const retired = retireSessions(Array.from({ length: before - now }, (_, k) => now + k), {
     ...options,
     status: options.ctx.status,
-    clientId: c.client_id ?? defaultClientId(options.ctx),
-    filters: c.topics.map((t) =>
-      sharedFilter(t, { gatewayId: options.ctx.gatewayId, source: options.ctx.name })
-    ),
+    clientId: clientIdOf(c, options.ctx),
+    filters: sharedFilters(c, options.ctx),
     maxPacketSize: maxPacketSize(c),
     stopped: () => retiring.stopped,
   }).then((all) => all && rememberConnections(now, options.ctx, before));
@@ -170,9 +164,9 @@ async function openInWorkers(options: InboxOptions, before: number): Promise<Inb
   // Messages per connection: whether the broker spreads them evenly.
   const counts = new Array<number>(n).fill(0);
   if (n > 1) ctx.status.info.messages_by_connection = counts;
+  const clientId = clientIdOf(c, ctx);
   const links = Array.from({ length: n }, (_, conn) => {
     const { subs, stale } = subscriptions(c, ctx, { conn, before });
-    const clientId = c.client_id ?? defaultClientId(ctx);
     const link: IngestLink = new IngestLink({
       setup: {
         // The first keeps the source's client id (and session); the others are numbered.

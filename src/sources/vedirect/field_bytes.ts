@@ -88,15 +88,6 @@ export class FieldBytes {
     this.over = false;
   }
 
-  /** Starts over with `chunk[i..j)`, whose hash is `h`, read in place. */
-  at(chunk: Uint8Array, i: number, j: number, h: number): void {
-    this.src = chunk;
-    this.off = i;
-    this.len = j - i;
-    this.hash = h;
-    this.over = false;
-  }
-
   /** Adds `chunk[i..j)`; `h` is the hash with those bytes included. */
   run(chunk: Uint8Array, i: number, j: number, h: number): void {
     if (this.len === 0) {

@@ -5,6 +5,11 @@ import type { Envelope } from "../../../src/model.ts";
 import { deliveryFor } from "../../helpers/delivery.ts";
 import { influxQuery, startInfluxd, waitFor } from "../../helpers/servers.ts";
 
+/** An InfluxDB sink's config for `database` (created if missing) on the influxd at `port`. */
+function influxdbAt(port: number, database: string) {
+  return { type: "influxdb", url: `http://127.0.0.1:${port}`, database, create_database: true };
+}
+
 configureLog({ level: "error" });
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -25,10 +30,7 @@ for (const workers of [false, true]) {
   Deno.test(`InfluxDB down for a while, then back: every record arrives once, in order${workers ? " (the sink in a Worker)" : ""}`, async () => {
     const influx = await startInfluxd();
     const d = await deliveryFor({
-      type: "influxdb",
-      url: `http://127.0.0.1:${influx.port}`,
-      database: "gw",
-      create_database: true,
+      ...influxdbAt(influx.port, "gw"),
       batch_size: 500,
       max_wait: "50ms",
       backoff_min: "100ms",
@@ -75,10 +77,7 @@ for (const workers of [false, true]) {
   Deno.test(`a payload InfluxDB rejects (400) goes to dead letters; the rest keeps flowing${workers ? " (the sink in a Worker)" : ""}`, async () => {
     const influx = await startInfluxd();
     const d = await deliveryFor({
-      type: "influxdb",
-      url: `http://127.0.0.1:${influx.port}`,
-      database: "dl",
-      create_database: true,
+      ...influxdbAt(influx.port, "dl"),
       batch_size: 10,
       max_wait: "20ms",
     }, { workers });
@@ -109,10 +108,7 @@ for (const workers of [false, true]) {
   Deno.test(`413 from InfluxDB halves the batch until it fits; nothing is lost${workers ? " (the sink in a Worker)" : ""}`, async () => {
     const influx = await startInfluxd({ maxBodySize: 20_000 });
     const d = await deliveryFor({
-      type: "influxdb",
-      url: `http://127.0.0.1:${influx.port}`,
-      database: "big",
-      create_database: true,
+      ...influxdbAt(influx.port, "big"),
       gzip: false,
       batch_size: 1000,
       max_wait: "20ms",
@@ -133,10 +129,7 @@ for (const workers of [false, true]) {
 Deno.test("POST-like sync delivers at once, ignoring max_wait", async () => {
   const influx = await startInfluxd();
   const d = await deliveryFor({
-    type: "influxdb",
-    url: `http://127.0.0.1:${influx.port}`,
-    database: "s",
-    create_database: true,
+    ...influxdbAt(influx.port, "s"),
     batch_size: 10_000,
     max_wait: "1h",
   });
@@ -179,10 +172,7 @@ Deno.test("while InfluxDB is down, new records do not cut the backoff short", as
 Deno.test("two batches in flight: a refused record mid-stream is dead-lettered, every other point stored once, the cursor in order", async () => {
   const influx = await startInfluxd();
   const d = await deliveryFor({
-    type: "influxdb",
-    url: `http://127.0.0.1:${influx.port}`,
-    database: "inflight",
-    create_database: true,
+    ...influxdbAt(influx.port, "inflight"),
     batch_size: 200,
     max_wait: "10ms",
   });

@@ -5,10 +5,37 @@ import { MqttSource, nodeOf } from "../../../src/sources/mqtt/mod.ts";
 import { mqttSourceSchema } from "../../../src/sources/mqtt/schema.ts";
 import { classify } from "../../../src/payload.ts";
 import { collectingContext } from "../../helpers/context.ts";
+import type { SourceContext } from "../../../src/plugin.ts";
 import { startMosquitto, waitFor } from "../../helpers/servers.ts";
 
 configureLog({ level: "error" });
 const enc = new TextEncoder();
+
+/** An MQTT source for `pepeunit/+/pepeunit` on the broker at `port`, with these settings. */
+function unitsSource(port: number, ctx: SourceContext, settings: Record<string, unknown>) {
+  const url = `mqtt://127.0.0.1:${port}`;
+  return new MqttSource(
+    mqttSourceSchema.parse({ type: "mqtt", url, topics: ["pepeunit/+/pepeunit"], ...settings }),
+    ctx,
+  );
+}
+
+/** Publishes the numbers `from` to `from + count - 1`, one after another (QoS 1), over 4 nodes. */
+async function publishNumbers(port: number, from: number, count: number): Promise<void> {
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`);
+  try {
+    for (let i = from; i < from + count; i++) {
+      await pub.publishAsync(`pepeunit/n${i % 4}/pepeunit`, String(i), { qos: 1 });
+    }
+  } finally {
+    await pub.endAsync();
+  }
+}
+
+/** The samples' values, in order. */
+function sortedValues(ctx: { samples: { fields: Record<string, unknown> }[] }): number[] {
+  return ctx.samples.map((s) => s.fields.value as number).sort((a, b) => a - b);
+}
 
 Deno.test("node ids come from the filter's + segment", () => {
   assert.equal(nodeOf("pepeunit/abc-123/pepeunit", "pepeunit/+/pepeunit", 1), "abc-123");
@@ -51,19 +78,13 @@ for (
     async () => {
       const broker = await startMosquitto();
       const ctx = collectingContext("units");
-      const source = new MqttSource(
-        mqttSourceSchema.parse({
-          type: "mqtt",
-          url: `mqtt://127.0.0.1:${broker.port}`,
-          topics: ["pepeunit/+/pepeunit"],
-          max_size: "1KiB",
-          max_wait: "10ms",
-          ack,
-          worker,
-          client_id: `units-${ack}-${worker}`,
-        }),
-        ctx,
-      );
+      const source = unitsSource(broker.port, ctx, {
+        max_size: "1KiB",
+        max_wait: "10ms",
+        ack,
+        worker,
+        client_id: `units-${ack}-${worker}`,
+      });
       await source.start();
       const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
       try {
@@ -187,34 +208,20 @@ Deno.test("messages the broker dropped for a slow subscriber show in /status as 
 
 Deno.test("connections: 3 share the subscription: every message once, spread over three Workers; back to one: what the broker queued meanwhile for the three sessions arrives once, nothing twice", async () => {
   const broker = await startMosquitto();
-  const base = {
-    type: "mqtt",
-    url: `mqtt://127.0.0.1:${broker.port}`,
-    topics: ["pepeunit/+/pepeunit"],
-    max_wait: "10ms",
-    ack: "commit",
-    client_id: "units-shared",
-  };
-  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
-  const publish = async (from: number, count: number) => {
-    for (let i = from; i < from + count; i++) {
-      await pub.publishAsync(`pepeunit/n${i % 6}/pepeunit`, String(i), { qos: 1 });
-    }
-  };
-  const values = (ctx: { samples: { fields: Record<string, unknown> }[] }) =>
-    ctx.samples.map((s) => s.fields.value as number).sort((a, b) => a - b);
+  const base = { max_wait: "10ms", ack: "commit", client_id: "units-shared" };
+  const publish = (from: number, count: number) => publishNumbers(broker.port, from, count);
   // One data dir: the source keeps there how many connections it opened last.
   const dataDir = await Deno.makeTempDir({ prefix: "source-" });
   try {
     const ctx = collectingContext("units", { dataDir });
-    const source = new MqttSource(mqttSourceSchema.parse({ ...base, connections: 3 }), ctx);
+    const source = unitsSource(broker.port, ctx, { ...base, connections: 3 });
     await source.start();
     try {
       assert.equal(ctx.status.info.reader, "3 Workers");
       await waitFor(() => ctx.status.info.connections_up === 3, { what: "three connections" });
       await publish(0, 300);
       await waitFor(() => ctx.samples.length >= 300, { what: "300 samples" });
-      assert.deepEqual(values(ctx), Array.from({ length: 300 }, (_, i) => i));
+      assert.deepEqual(sortedValues(ctx), Array.from({ length: 300 }, (_, i) => i));
       const spread = ctx.status.info.messages_by_connection as number[];
       // The first connection alone also reads mosquitto's $SYS figure.
       assert.ok(spread.reduce((a, b) => a + b, 0) >= 300, `${spread}`);
@@ -228,14 +235,14 @@ Deno.test("connections: 3 share the subscription: every message once, spread ove
     assert.equal((await Deno.readTextFile(`${dataDir}/mqtt-units.connections`)).trim(), "3");
     await publish(300, 60);
     const again = collectingContext("units", { dataDir });
-    const one = new MqttSource(mqttSourceSchema.parse(base), again);
+    const one = unitsSource(broker.port, again, base);
     await one.start();
     try {
       await waitFor(() => again.status.counters.sessions_retired === 2, {
         what: "two sessions retired",
         timeoutMs: 15_000,
       });
-      assert.deepEqual(values(again), Array.from({ length: 60 }, (_, i) => 300 + i));
+      assert.deepEqual(sortedValues(again), Array.from({ length: 60 }, (_, i) => 300 + i));
       await waitFor(
         async () => (await Deno.readTextFile(`${dataDir}/mqtt-units.connections`)).trim() === "1",
         { what: "N = 1 kept" },
@@ -243,12 +250,11 @@ Deno.test("connections: 3 share the subscription: every message once, spread ove
       await publish(360, 30);
       await waitFor(() => again.samples.length >= 90, { what: "30 more samples" });
       await new Promise((r) => setTimeout(r, 300)); // a duplicate would follow at once
-      assert.deepEqual(values(again), Array.from({ length: 90 }, (_, i) => 300 + i));
+      assert.deepEqual(sortedValues(again), Array.from({ length: 90 }, (_, i) => 300 + i));
     } finally {
       await one.stop();
     }
   } finally {
-    await pub.endAsync();
     await broker.stop();
     await Deno.remove(dataDir, { recursive: true });
   }
@@ -263,19 +269,13 @@ Deno.test("connections in Workers and a slow pipeline: reading pauses in time, n
     await new Promise((r) => setTimeout(r, 20));
     return emit(batch, options);
   };
-  const source = new MqttSource(
-    mqttSourceSchema.parse({
-      type: "mqtt",
-      url: `mqtt://127.0.0.1:${broker.port}`,
-      topics: ["pepeunit/+/pepeunit"],
-      connections: 2,
-      max_pending: "4KiB",
-      batch: 50,
-      max_wait: "10ms",
-      client_id: "units-slow",
-    }),
-    ctx,
-  );
+  const source = unitsSource(broker.port, ctx, {
+    connections: 2,
+    max_pending: "4KiB",
+    batch: 50,
+    max_wait: "10ms",
+    client_id: "units-slow",
+  });
   await source.start();
   const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
   try {
@@ -301,26 +301,14 @@ Deno.test("connections in Workers and a slow pipeline: reading pauses in time, n
 Deno.test("connections in Workers through a broker restart: degraded while it is down, then every message once", async () => {
   const broker = await startMosquitto({ persistence: true });
   const ctx = collectingContext("units");
-  const source = new MqttSource(
-    mqttSourceSchema.parse({
-      type: "mqtt",
-      url: `mqtt://127.0.0.1:${broker.port}`,
-      topics: ["pepeunit/+/pepeunit"],
-      connections: 2,
-      ack: "commit",
-      max_wait: "10ms",
-      client_id: "units-restart",
-    }),
-    ctx,
-  );
+  const source = unitsSource(broker.port, ctx, {
+    connections: 2,
+    ack: "commit",
+    max_wait: "10ms",
+    client_id: "units-restart",
+  });
   await source.start();
-  const publish = async (from: number, count: number) => {
-    const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
-    for (let i = from; i < from + count; i++) {
-      await pub.publishAsync(`pepeunit/n${i % 4}/pepeunit`, String(i), { qos: 1 });
-    }
-    await pub.endAsync();
-  };
+  const publish = (from: number, count: number) => publishNumbers(broker.port, from, count);
   try {
     await waitFor(() => ctx.status.info.connections_up === 2, { what: "two connections" });
     await publish(0, 100);
@@ -334,8 +322,7 @@ Deno.test("connections in Workers through a broker restart: degraded while it is
     });
     await publish(100, 100);
     await waitFor(() => ctx.samples.length >= 200, { what: "200 samples" });
-    const values = ctx.samples.map((s) => s.fields.value as number).sort((a, b) => a - b);
-    assert.deepEqual(values, Array.from({ length: 200 }, (_, i) => i));
+    assert.deepEqual(sortedValues(ctx), Array.from({ length: 200 }, (_, i) => i));
   } finally {
     await source.stop();
     await broker.stop();
