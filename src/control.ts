@@ -61,6 +61,7 @@ export class Control implements GatewayView {
         return {
           rss_mib: mib(m.rss),
           heap_used_mib: mib(m.heapUsed),
+          heap_total_mib: mib(m.heapTotal),
           external_mib: mib(m.external),
         };
       },

@@ -1,4 +1,5 @@
 import type mqtt from "mqtt";
+import { loadMqtt } from "./load.ts";
 import { z } from "zod";
 import { RetryableError } from "../errors.ts";
 import { tlsFields, tlsOptions } from "../tls.ts";
@@ -59,7 +60,7 @@ export async function connectBroker(
   } = {},
 ): Promise<mqtt.MqttClient> {
   // mqtt.js and its dependencies (~35 MiB resident) load only for a gateway that uses MQTT.
-  const { connect } = (await import("mqtt")).default;
+  const { connect } = (await loadMqtt()).default;
   const client = connect(config.url, {
     clientId: clientIdOf(config, ctx),
     username: config.username,
