@@ -205,4 +205,6 @@ export const clickhouseSink = defineSink({
   type: "clickhouse",
   schema: clickhouseSchema,
   create: (config, ctx) => new ClickHouseSink(config, ctx),
+  // Rows, their JSON and the HTTP calls (retention passes too) run in a Worker, off the ingest thread.
+  worker: true,
 });

@@ -79,4 +79,6 @@ export const webhookSink = defineSink({
   type: "webhook",
   schema: webhookSchema,
   create: (config, ctx) => new WebhookSink(config, ctx),
+  // The JSON and the HTTP calls run in a Worker, off the ingest thread.
+  worker: true,
 });

@@ -12,6 +12,7 @@ import { clickhouseSchema, ClickHouseSink } from "../../../src/sinks/clickhouse/
 import { nodeUuid } from "../../../src/names.ts";
 import type { MqttSource } from "../../../src/sources/mqtt/mod.ts";
 import { ComponentStatus } from "../../../src/status.ts";
+import { WorkerSink } from "../../../src/workers/sink_proxy.ts";
 import {
   clickhouseQuery,
   objectKeys,
@@ -217,21 +218,23 @@ async function policiesEndToEnd(ch: Server): Promise<void> {
   }
 }
 
-async function clickhouseOutage(ch: Server): Promise<void> {
+/** `workers`: the sink runs in a Worker (gateway.delivery_workers), in a database of its own. */
+async function clickhouseOutage(ch: Server, workers: boolean): Promise<void> {
+  const db = workers ? "outage_w" : "outage";
   const broker = await startMosquitto();
   const dir = await Deno.makeTempDir();
   const X = "66666666-6666-4666-8666-666666666666";
   const Y = "77777777-7777-4777-8777-777777777777";
   const T = "88888888-8888-4888-8888-888888888888";
   const agent = new Agent(parseConfig(
-    `gateway: {id: t, data_dir: ${dir}}
+    `gateway: {id: t, data_dir: ${dir}, delivery_workers: ${workers}}
 http: {enabled: false}
 sources:
   units:
     type: mqtt
     url: mqtt://127.0.0.1:${broker.port}
     topics: ["pepeunit/+/pepeunit"]
-    client_id: policies-outage
+    client_id: policies-outage-${db}
     max_wait: 10ms
     policies:
       nodes:
@@ -239,18 +242,19 @@ sources:
         ${Y}: {processing_policy: {policy_type: NRecords, n_records_count: 1000}, filters: {max_size: 16}}
         ${T}: {processing_policy: {policy_type: TimeWindow, time_window_size: 3600}}
 sinks:
-  ch: {type: clickhouse, url: "http://127.0.0.1:${ch.port}", max_wait: 50ms, batch_size: 100, retention_every: 200ms, database: outage, backoff_min: 100ms, backoff_max: 300ms, timeout: 2s}
+  ch: {type: clickhouse, url: "http://127.0.0.1:${ch.port}", max_wait: 50ms, batch_size: 100, retention_every: 200ms, database: ${db}, backoff_min: 100ms, backoff_max: 300ms, timeout: 2s}
 `,
     gatewaySchema,
   ));
   await agent.start();
+  assert.equal(agent.host.deliveries.get("ch")!.options.sink instanceof WorkerSink, workers);
   const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
   const send = (node: string, payload: string) =>
     pub.publishAsync(`pepeunit/${node}/pepeunit`, payload, { qos: 1 });
   try {
     await send(Y, "0");
     await waitFor(
-      async () => (await rows(ch.port, "SELECT count() FROM outage.n_last_entry"))[0][0] === "1",
+      async () => (await rows(ch.port, `SELECT count() FROM ${db}.n_last_entry`))[0][0] === "1",
       { what: "first row" },
     );
     await ch.kill();
@@ -271,27 +275,27 @@ sinks:
     await waitFor(async () => {
       const r = await rows(
         ch.port,
-        `SELECT count() FROM outage.window_entry WHERE unit_node_uuid = '${T}'`,
+        `SELECT count() FROM ${db}.window_entry WHERE unit_node_uuid = '${T}'`,
       );
       return r[0][0] === "306";
     }, { what: "306 window rows", timeoutMs: 30_000 });
     await waitFor(async () => {
       const r = await rows(
         ch.port,
-        `SELECT count(), uniqExact(create_datetime, create_ms), min(toUInt32OrZero(state)), max(toUInt32OrZero(state)), countIf(state = '{not json') FROM outage.n_last_entry WHERE unit_node_uuid = '${Y}'`,
+        `SELECT count(), uniqExact(create_datetime, create_ms), min(toUInt32OrZero(state)), max(toUInt32OrZero(state)), countIf(state = '{not json') FROM ${db}.n_last_entry WHERE unit_node_uuid = '${Y}'`,
       );
       return r[0].join(" ") === "307 307 0 300 6";
     }, { what: "307 rows of Y (the broken JSON is text to pepeunit), each once" });
     const t = await rows(
       ch.port,
-      `SELECT count(), uniqExact(state) FROM outage.window_entry WHERE unit_node_uuid = '${T}'`,
+      `SELECT count(), uniqExact(state) FROM ${db}.window_entry WHERE unit_node_uuid = '${T}'`,
     );
     assert.deepEqual(t, [["306", "301"]]);
     // X keeps its own 3, Y its 1000 (a shared buffer would have applied one to both).
     await waitFor(async () => {
       const r = await rows(
         ch.port,
-        `SELECT state FROM outage.n_last_entry FINAL WHERE unit_node_uuid = '${X}' ORDER BY create_datetime, create_ms`,
+        `SELECT state FROM ${db}.n_last_entry FINAL WHERE unit_node_uuid = '${X}' ORDER BY create_datetime, create_ms`,
       );
       return r.map((x) => x[0]).join(",") === "298,299,300";
     }, { what: "X trimmed to 3" });
@@ -367,10 +371,14 @@ Deno.test("ClickHouse sink and storage policies on clickhouse-server 18.16", asy
       "each policy end to end: NRecords keeps N, TimeWindow rows expire, Aggregation values, LastValue, files in S3",
       () => policiesEndToEnd(ch),
     );
-    await t.step(
-      "ClickHouse down while publishing, then back: nothing lost, no duplicates; nodes keep their own policies; bad payloads block nothing",
-      () => clickhouseOutage(ch),
-    );
+    for (const workers of [false, true]) {
+      await t.step(
+        `ClickHouse down while publishing, then back: nothing lost, no duplicates; nodes keep their own policies; bad payloads block nothing${
+          workers ? " (the sink in a Worker)" : ""
+        }`,
+        () => clickhouseOutage(ch, workers),
+      );
+    }
     await t.step(
       "expired TimeWindow rows are deleted on a server without TTL; node ids that are not UUIDs get stable ones",
       () => retentionWithoutTtl(ch),
