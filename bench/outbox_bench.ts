@@ -8,6 +8,7 @@ import { report, seconds } from "./util.ts";
 import { createLogger } from "../src/log.ts";
 import { Outbox } from "../src/outbox/outbox.ts";
 import { ComponentStatus } from "../src/status.ts";
+import { deserialize, serialize } from "node:v8";
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -61,9 +62,52 @@ async function influxdAlone(port: number): Promise<number> {
   return total / t;
 }
 
+/**
+ * The encodings a record could rest in (the outbox's payload column), each way round: JSON text
+ * (what it stores), V8's serializer (node:v8), and a structured clone (what a Worker's message costs).
+ */
+function encodings(): void {
+  const records = batch(0, 100_000).map((e) => e.data);
+  const ways: [string, (r: unknown) => unknown, (x: unknown) => unknown, (x: unknown) => number][] =
+    [
+      [
+        "JSON text",
+        (r) => JSON.stringify(r),
+        (x) => JSON.parse(x as string),
+        (x) => (x as string).length,
+      ],
+      [
+        "node:v8 serialize",
+        (r) => serialize(r),
+        (x) => deserialize(x as Uint8Array),
+        (x) => (x as Uint8Array).length,
+      ],
+      ["structured clone", (r) => structuredClone(r), (x) => x, () => NaN],
+    ];
+  for (const [name, encode, decode, size] of ways) {
+    let encoded: unknown[] = [];
+    for (let pass = 0; pass < 2; pass++) encoded = records.map(encode); // the second pass is timed
+    const te = performance.now();
+    encoded = records.map(encode);
+    const encodeUs = (performance.now() - te) * 1000 / records.length;
+    const td = performance.now();
+    for (const x of encoded) decode(x);
+    const decodeUs = (performance.now() - td) * 1000 / records.length;
+    const bytes = size(encoded[0]);
+    report(
+      `record encoding: ${name}`,
+      `${(encodeUs + decodeUs).toFixed(2)} us`,
+      `per record, encode ${encodeUs.toFixed(2)} + decode ${decodeUs.toFixed(2)}` +
+        (Number.isNaN(bytes) ? "" : `, ${bytes} bytes`) +
+        ` (${records.length} samples of 8 fields)`,
+    );
+  }
+}
+
 /** Runs the outbox benchmarks. */
 export async function benchOutbox(): Promise<void> {
   configureLog({ level: "error" });
+  encodings();
   for (const sync of ["full", "normal"] as const) {
     const dir = await Deno.makeTempDir({ prefix: "outbox-bench-" });
     const ob = new Outbox({
