@@ -20,46 +20,108 @@ export interface IngestLinkOptions {
   onState(state: { connected: boolean; subscribed?: boolean }): void;
 }
 
-/** An MQTT connection in a Worker: messages in, acknowledgements and flow control out. */
+/** The first wait before a Worker that died while running is started again, and the longest. */
+const RESTART_MIN_MS = 1000;
+const RESTART_MAX_MS = 60_000;
+
+/**
+ * An MQTT connection in a Worker: messages in, acknowledgements and flow control out. A Worker
+ * that dies once running is started again, backing off; what it had not handed over is
+ * redelivered by the broker (its PUBACKs were never sent).
+ */
 export class IngestLink {
   #worker: Worker | null = null;
-  readonly #unpacker = new BatchUnpacker();
+  #unpacker = new BatchUnpacker();
   #acks: number[] = [];
   #paused = false;
   #closed: (() => void) | null = null;
+  /** The first start went through: from here a Worker that dies is started again. */
+  #running = false;
+  #closing = false;
+  #restart: ReturnType<typeof setTimeout> | undefined;
+  #backoff = RESTART_MIN_MS;
+  /** The number of the last message handed over: a new Worker numbers on from it. */
+  #lastSeq = 0;
 
   constructor(readonly options: IngestLinkOptions) {}
 
-  /** Starts the Worker and connects; resolves at the first word on the connection (or 3 s). */
-  start(): Promise<void> {
+  /**
+   * Starts the Worker and connects; resolves at the first word on the connection (or 3 s), and
+   * rejects when the Worker fails before it (a certificate file it cannot read, say), so the
+   * source's start fails and is tried again, as it is with the connection on the main thread.
+   */
+  async start(): Promise<void> {
+    await this.#spawn();
+    this.#running = true;
+  }
+
+  #spawn(): Promise<void> {
     const { status } = this.options;
+    // Numbered on from the last Worker: an ack that comes late never releases another message.
+    const setup = { ...this.options.setup, firstSeq: this.#lastSeq };
     const worker = new Worker(WORKER_MODULE, { type: "module" });
     this.#worker = worker;
-    let first: () => void = () => {};
-    const started = new Promise<void>((resolve) => {
-      first = resolve;
-      setTimeout(resolve, Math.min(this.options.setup.broker.timeout, 3000));
-    });
+    this.#unpacker = new BatchUnpacker(); // a new Worker numbers its topics afresh
+    const started = Promise.withResolvers<void>();
+    let waiting = true;
+    const settle = (error?: Error) => {
+      if (!waiting) return;
+      waiting = false;
+      clearTimeout(timer);
+      if (error) started.reject(error);
+      else started.resolve();
+    };
+    const timer = setTimeout(settle, Math.min(setup.broker.timeout, 3000));
     worker.onmessage = (e: MessageEvent<IngestEvent>) => {
       const event = e.data;
       if (event.type === "messages") {
         const items: WireMessage[] = [];
         this.#unpacker.unpack(event.batch, (m) => items.push(m));
+        const last = items.findLast((m) => m.seq !== undefined)?.seq;
+        if (last !== undefined) this.#lastSeq = last;
         this.options.onMessages(items);
       } else if (event.type === "state") {
         status.info.connected = event.connected;
         if (event.error) status.lastError = { at: Date.now(), message: event.error };
+        if (event.connected) this.#backoff = RESTART_MIN_MS;
         this.options.onState(event);
-        first();
-      } else if (event.type === "closed") this.#closed?.();
+        settle();
+      } else if (event.type === "failed") failed(event.error);
+      else if (event.type === "closed") this.#closed?.();
+    };
+    // The Worker said it could not connect, or died: it is ended, and a start still waiting fails.
+    const failed = (message: string) => {
+      worker.terminate();
+      if (this.#worker === worker) this.#worker = null;
+      const error = new Error(
+        `MQTT connection ${setup.broker.client_id ?? ""} of source ${setup.name} stopped in its ` +
+          `Worker: ${message}`,
+      );
+      status.fail(error);
+      status.info.connected = false;
+      this.options.onState({ connected: false });
+      settle(error);
+      if (this.#running && !this.#closing) this.#restartLater();
     };
     worker.onerror = (e) => {
       e.preventDefault();
-      status.fail(new Error(`the MQTT Worker stopped: ${e.message}`));
-      first();
+      failed(e.message);
     };
-    this.#call({ type: "connect", setup: this.options.setup });
-    return started;
+    this.#call({ type: "connect", setup });
+    if (this.#paused) this.#call({ type: "pause" });
+    return started.promise;
+  }
+
+  #restartLater(): void {
+    clearTimeout(this.#restart);
+    this.#restart = setTimeout(() => {
+      this.#restart = undefined;
+      if (this.#closing) return;
+      this.options.status.count("worker_restarts");
+      // A start that fails again comes back through `failed`, which waits longer.
+      this.#spawn().catch(() => {});
+    }, this.#backoff);
+    this.#backoff = Math.min(RESTART_MAX_MS, this.#backoff * 2);
   }
 
   /** Acknowledges message `seq` (its PUBACK goes out with the others of this turn). */
@@ -83,6 +145,8 @@ export class IngestLink {
 
   /** Ends the connection and the Worker. */
   async close(): Promise<void> {
+    this.#closing = true;
+    clearTimeout(this.#restart);
     const worker = this.#worker;
     if (!worker) return;
     this.#worker = null;

@@ -21,6 +21,8 @@ export interface IngestSetup {
   maxPacketSize: number;
   /** `receipt`: the Worker acknowledges on arrival; `commit`: when the source says so. */
   ack: "commit" | "receipt";
+  /** Messages are numbered after this one (a restarted Worker goes on from the last). */
+  firstSeq?: number;
 }
 
 /** One message as the source gets it. */
@@ -143,4 +145,6 @@ export type IngestCall =
 export type IngestEvent =
   | { type: "messages"; batch: WireBatch }
   | { type: "state"; connected: boolean; subscribed?: boolean; error?: string }
+  /** The connection could not be set up (a certificate file unreadable, say): nothing runs. */
+  | { type: "failed"; error: string }
   | { type: "closed" };

@@ -42,6 +42,7 @@ function flush(): void {
 }
 
 async function connect(setup: IngestSetup): Promise<void> {
+  seq = setup.firstSeq ?? 0;
   const status = new ComponentStatus(setup.name, "mqtt");
   const taker: MessageTaker = {
     onMessage: (m) => {
@@ -50,7 +51,8 @@ async function connect(setup: IngestSetup): Promise<void> {
       if (m.id !== undefined) {
         if (setup.ack === "receipt") m.release();
         else {
-          item.seq = ++seq;
+          // 32 bits on the wire (0: none): the numbers wrap, as the ones in `releases` do.
+          item.seq = seq = seq >= 0xffff_ffff ? 1 : seq + 1;
           releases.set(item.seq, m.release);
         }
       }
@@ -88,8 +90,9 @@ async function connect(setup: IngestSetup): Promise<void> {
 
 self.onmessage = async (e: MessageEvent<IngestCall>) => {
   const call = e.data;
-  if (call.type === "connect") await connect(call.setup);
-  else if (call.type === "ack") {
+  if (call.type === "connect") {
+    await connect(call.setup).catch((e) => post({ type: "failed", error: errorMessage(e) }));
+  } else if (call.type === "ack") {
     for (const s of call.seqs) {
       releases.get(s)?.();
       releases.delete(s);

@@ -209,6 +209,11 @@ async function openInWorkers(options: InboxOptions, before: number): Promise<Inb
     });
     return link;
   });
-  await Promise.all(links.map((l) => l.start()));
+  try {
+    await Promise.all(links.map((l) => l.start()));
+  } catch (e) {
+    await Promise.all(links.map((l) => l.close())); // none left running behind a failed start
+    throw e;
+  }
   return { inWorker: true, close: () => Promise.all(links.map((l) => l.close())).then(() => {}) };
 }
