@@ -41,9 +41,11 @@ export class IngestLink {
   #restart: ReturnType<typeof setTimeout> | undefined;
   #backoff = RESTART_MIN_MS;
   /** The number of the last message handed over: a new Worker numbers on from it. */
-  #lastSeq = 0;
+  #lastSeq: number;
 
-  constructor(readonly options: IngestLinkOptions) {}
+  constructor(readonly options: IngestLinkOptions) {
+    this.#lastSeq = options.setup.firstSeq ?? 0;
+  }
 
   /**
    * Starts the Worker and connects; resolves at the first word on the connection (or 3 s), and
