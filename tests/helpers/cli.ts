@@ -11,6 +11,9 @@ export const RUN_FLAGS = [
   "--allow-run=stty,cat,dd,ffmpeg",
 ];
 
+/** The environment of `deno task start` and of the service (systemd/edge-gateway.service). */
+export const RUN_ENV: Record<string, string> = { MALLOC_ARENA_MAX: "1" };
+
 /** Runs `main.ts <args>` to completion and returns its exit code and output. */
 export async function runCli(
   args: string[],
@@ -57,7 +60,7 @@ export function spawnGateway(
       "--config",
       configFile,
     ],
-    env: options.env,
+    env: { ...RUN_ENV, ...options.env },
     cwd: options.cwd,
     stdin: "null",
     stdout: "null",
