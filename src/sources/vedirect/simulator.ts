@@ -35,6 +35,17 @@ export interface DeviceSimulatorOptions {
   hexEvery?: number;
 }
 
+/**
+ * The serial number a simulated device reports: one per kind and seed, so that two simulated
+ * chargers are two devices to Home Assistant, Venus and /metrics (seed 1 keeps the first one's).
+ */
+function simulatedSerial(kind: SimulatedDevice, seed: number): string {
+  const first = kind === "mppt" ? "HQ2132ABCDE" : "HQ2045XYZ12";
+  if (seed === 1) return first;
+  const tail = ((seed * 7919) % 36 ** 5).toString(36).toUpperCase().padStart(5, "0");
+  return first.slice(0, 6) + tail;
+}
+
 /** A simulated Victron device: produces the bytes it would send each second and answers HEX. */
 export class DeviceSimulator {
   readonly #random: () => number;
@@ -56,7 +67,7 @@ export class DeviceSimulator {
   constructor(readonly kind: SimulatedDevice, options: DeviceSimulatorOptions = {}) {
     this.#seed = options.seed ?? 1;
     this.#random = seededRandom(this.#seed);
-    this.#serial = options.serial ?? (kind === "mppt" ? "HQ2132ABCDE" : "HQ2045XYZ12");
+    this.#serial = options.serial ?? simulatedSerial(kind, this.#seed);
     this.#hexEvery = options.hexEvery ?? 10;
     const defaults: Record<string, number> = kind === "mppt"
       ? {

@@ -36,3 +36,13 @@ Deno.test("the simulated MPPT makes power at noon and none at night", () => {
   assert.ok((recordAt("mppt", NOON).fields.PPV as number) > 100);
   assert.equal(recordAt("mppt", NIGHT).fields.PPV, 0);
 });
+
+Deno.test("simulated devices of one kind with other seeds report other serial numbers", () => {
+  const serial = (seed: number) => {
+    const text = new TextDecoder().decode(new DeviceSimulator("mppt", { seed }).frame(NOON));
+    return /SER#\t(\S+)/.exec(text)?.[1];
+  };
+  assert.equal(serial(1), "HQ2132ABCDE");
+  assert.equal(new Set([1, 2, 3, 4].map(serial)).size, 4);
+  assert.equal(serial(2), serial(2));
+});
