@@ -48,7 +48,7 @@ export class LogReader {
       : "";
     this.where = `id > ? AND kind IN (${kinds})${nodes}`;
     this.#read = db.prepare(
-      `SELECT id, kind, payload, bytes FROM records WHERE ${this.where} ORDER BY id LIMIT ?`,
+      `SELECT id, kind, payload FROM records WHERE ${this.where} ORDER BY id LIMIT ?`,
     );
     this.#sizes = db.prepare(`SELECT bytes FROM records WHERE ${this.where} ORDER BY id LIMIT ?`);
   }
@@ -72,7 +72,8 @@ export class LogReader {
       limit = Math.max(1, fit);
     }
     // node:sqlite gives id as a number (no BigInt reading), kind and payload as text: the rows
-    // are used as they come (a copy per row was ~10% of what a burst allocates).
+    // are used as they come (a copy per row was ~10% of what a burst allocates); each column
+    // read is a property made per row, so only those three (0.65 -> 0.5 us a row).
     return this.#read.all(after, ...nodes, limit) as unknown as LogRow[];
   }
 }
