@@ -13,6 +13,7 @@ import {
 } from "./store.ts";
 import { findLevel, groupBySecond } from "./windows.ts";
 import { statsFromHash, WindowHints } from "./window_hints.ts";
+import { writeGrouped } from "./redis_pipelines.ts";
 
 /** Connection and layout settings of the Redis store. */
 export interface RedisStoreOptions extends StoreOptions {
@@ -189,17 +190,8 @@ export class RedisStore implements Store {
           "LOAD",
           this.#scripts.write.source,
         ) as string);
-      const pipe = this.#redis.pipeline();
       const grouped = groupBySecond(batch, o.columns);
-      for (const [node, seconds] of grouped) {
-        const member = `${o.hashPrefix}_${node}`;
-        const args: (string | number)[] = [o.maxRows, member];
-        for (const [sec, fields] of seconds) args.push(sec, JSON.stringify(fields));
-        pipe.evalsha(sha, 3, [member, `${member}:idx`, o.nodeSet, ...args.map(String)]);
-      }
-      const results = await pipe.exec();
-      const failed = results?.find(([err]) => err);
-      if (failed) throw failed[0];
+      await writeGrouped(this.#redis, grouped, { ...o, sha });
       this.#hints.record(grouped);
       this.status.ok(batch.length);
       this.status.state = "up";
