@@ -28,7 +28,7 @@ export async function runCli(
   const flags = options.flags ?? RUN_FLAGS;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, new URL("../../main.ts", import.meta.url).pathname, ...args],
-    env: options.env,
+    env: { ...RUN_ENV, ...options.env },
     cwd: options.cwd,
     stdin: options.stdin ? "piped" : "null",
     stdout: "piped",

@@ -5,37 +5,11 @@ import { MqttSource, nodeOf } from "../../../src/sources/mqtt/mod.ts";
 import { mqttSourceSchema } from "../../../src/sources/mqtt/schema.ts";
 import { classify } from "../../../src/payload.ts";
 import { collectingContext } from "../../helpers/context.ts";
-import type { SourceContext } from "../../../src/plugin.ts";
 import { startMosquitto, waitFor } from "../../helpers/servers.ts";
+import { publishNumbers, sortedValues, unitsSource } from "../../helpers/mqtt_units.ts";
 
 configureLog({ level: "error" });
 const enc = new TextEncoder();
-
-/** An MQTT source for `pepeunit/+/pepeunit` on the broker at `port`, with these settings. */
-function unitsSource(port: number, ctx: SourceContext, settings: Record<string, unknown>) {
-  const url = `mqtt://127.0.0.1:${port}`;
-  return new MqttSource(
-    mqttSourceSchema.parse({ type: "mqtt", url, topics: ["pepeunit/+/pepeunit"], ...settings }),
-    ctx,
-  );
-}
-
-/** Publishes the numbers `from` to `from + count - 1`, one after another (QoS 1), over 4 nodes. */
-async function publishNumbers(port: number, from: number, count: number): Promise<void> {
-  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`);
-  try {
-    for (let i = from; i < from + count; i++) {
-      await pub.publishAsync(`pepeunit/n${i % 4}/pepeunit`, String(i), { qos: 1 });
-    }
-  } finally {
-    await pub.endAsync();
-  }
-}
-
-/** The samples' values, in order. */
-function sortedValues(ctx: { samples: { fields: Record<string, unknown> }[] }): number[] {
-  return ctx.samples.map((s) => s.fields.value as number).sort((a, b) => a - b);
-}
 
 Deno.test("node ids come from the filter's + segment", () => {
   assert.equal(nodeOf("pepeunit/abc-123/pepeunit", "pepeunit/+/pepeunit", 1), "abc-123");

@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import mqtt from "mqtt";
 import { configureLog } from "../../../src/log.ts";
-import { MqttSource } from "../../../src/sources/mqtt/mod.ts";
-import { mqttSourceSchema } from "../../../src/sources/mqtt/schema.ts";
 import { collectingContext } from "../../helpers/context.ts";
+import { publishNumbers, sortedValues, unitsSource } from "../../helpers/mqtt_units.ts";
 import { startMosquitto, waitFor } from "../../helpers/servers.ts";
 
 configureLog({ level: "error" });
@@ -13,36 +11,26 @@ for (const connections of [1, 2]) {
     const broker = await startMosquitto();
     const dir = await Deno.makeTempDir({ prefix: "source-ca-" });
     const ca = `${dir}/ca.pem`; // provisioned later, as on a board whose certificates come after boot
-    const config = mqttSourceSchema.parse({
-      type: "mqtt",
-      url: `mqtt://127.0.0.1:${broker.port}`,
-      topics: ["pepeunit/+/pepeunit"],
-      client_id: `ca-later-${connections}`,
-      max_wait: "10ms",
-      connections,
-      ca,
-    });
+    const settings = { client_id: `ca-later-${connections}`, max_wait: "10ms", connections, ca };
     try {
-      const first = collectingContext("units", { dataDir: dir });
-      const failing = new MqttSource(config, first);
+      const failing = unitsSource(
+        broker.port,
+        collectingContext("units", { dataDir: dir }),
+        settings,
+      );
       // Without this, a Worker that died on the file left a source that looked started and
       // never connected.
       await assert.rejects(failing.start(), (e: Error) => e.message.includes(ca));
       await failing.stop(); // as the host does before it tries again
       await Deno.writeTextFile(ca, "-----BEGIN CERTIFICATE-----\n"); // unused on mqtt://
       const ctx = collectingContext("units", { dataDir: dir });
-      const source = new MqttSource(config, ctx);
+      const source = unitsSource(broker.port, ctx, settings);
       await source.start();
       try {
         await waitFor(() => ctx.status.state === "up", { what: "subscribed" });
-        const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
-        for (let i = 0; i < 100; i++) {
-          await pub.publishAsync(`pepeunit/n${i % 4}/pepeunit`, String(i), { qos: 1 });
-        }
-        await pub.endAsync();
+        await publishNumbers(broker.port, 0, 100);
         await waitFor(() => ctx.samples.length >= 100, { what: "100 samples" });
-        const values = ctx.samples.map((s) => s.fields.value as number).sort((a, b) => a - b);
-        assert.deepEqual(values, Array.from({ length: 100 }, (_, i) => i));
+        assert.deepEqual(sortedValues(ctx), Array.from({ length: 100 }, (_, i) => i));
       } finally {
         await source.stop();
       }
