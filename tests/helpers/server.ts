@@ -9,12 +9,15 @@ export function freePort(): number {
   return port;
 }
 
-/** Polls `probe` until it returns true; throws after `timeoutMs`. */
+/**
+ * Polls `probe` until it returns true; throws after `timeoutMs` (default 60 s: a liveness bound,
+ * not a timing; the suite's files run in parallel on 2 cores, where 15 s was once too short).
+ */
 export async function waitFor(
   probe: () => Promise<boolean> | boolean,
   options: { timeoutMs?: number; what?: string; intervalMs?: number } = {},
 ): Promise<void> {
-  const until = Date.now() + (options.timeoutMs ?? 15_000);
+  const until = Date.now() + (options.timeoutMs ?? 60_000);
   while (Date.now() < until) {
     try {
       if (await probe()) return;
