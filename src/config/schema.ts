@@ -14,7 +14,9 @@ function pluginUnion(plugins: { type: string; schema: z.ZodType }[], what: strin
       ctx.addIssue({
         code: "custom",
         path: ["type"],
-        message: `undefined but requested ${what} type "${value.type}"; known: ${types.join(", ")}`,
+        message: value.type === undefined
+          ? `missing ${what} type; set type: to one of ${types.join(", ")}`
+          : `unknown ${what} type "${value.type}" (check the spelling); known: ${types.join(", ")}`,
       });
       return z.NEVER;
     }

@@ -51,7 +51,10 @@ sources:
 Deno.test("an unknown source type names the known ones", () => {
   const p = problems("sources:\n  x:\n    type: serial\n");
   assert.equal(p.length, 1);
-  assert.match(p[0], /^sources\.x\.type: undefined but requested source type "serial"; known: /);
+  assert.match(
+    p[0],
+    /^sources\.x\.type: unknown source type "serial" \(check the spelling\); known: /,
+  );
 });
 
 Deno.test("a missing ${VAR} names the variable and the path", () => {
