@@ -2,9 +2,11 @@
  * The TCP front of the HTTP server. Deno.serve has no connection limit and no
  * idle timeout (an idle connection stays open for ever), and when accept()
  * fails with "Too many open files" the server stops, and the error escapes.
- * The gate owns the public socket: it accepts at most `maxConnections`, closes
- * connections that stay silent, survives accept errors, and pipes each
- * connection to the real server listening on a Unix socket.
+ * The gate owns the public socket: it accepts at most `maxConnections`, and at
+ * most `maxPerClient` of them from one address (so one busy or hostile client
+ * cannot take the slots an operator needs), closes connections that stay
+ * silent, survives accept errors, and pipes each connection to the real server
+ * listening on a Unix socket.
  */
 import { type ComponentStatus, errorMessage } from "../status.ts";
 
@@ -16,6 +18,8 @@ export interface GateOptions {
   target: string;
   /** Connections served at once; more are closed at once (counted `refused_connections`). */
   maxConnections: number;
+  /** Connections from one remote address at once; more are closed at once (`refused_client_connections`). */
+  maxPerClient: number;
   /** A connection with no bytes either way for this long is closed (ms). */
   idleTimeout: number;
   /** The first bytes of a request must come within this long (ms). */
@@ -25,6 +29,8 @@ export interface GateOptions {
 
 interface Piped {
   client: Deno.Conn;
+  /** The remote address, the key of the per-client count. */
+  from: string;
   server: Deno.Conn | null;
   opened: number;
   last: number;
@@ -44,6 +50,8 @@ function closeQuietly(c: Deno.Conn | null): void {
 export class ConnectionGate {
   #listener: Deno.Listener | null = null;
   #open = new Set<Piped>();
+  /** Open connections by remote address (only addresses with one open: bounded by the cap). */
+  #perClient = new Map<string, number>();
   #sweep: ReturnType<typeof setInterval> | undefined;
   #loop: Promise<void> | null = null;
 
@@ -89,13 +97,21 @@ export class ConnectionGate {
         closeQuietly(conn);
         continue;
       }
-      void this.#forward(conn);
+      const from = (conn.remoteAddr as Deno.NetAddr).hostname;
+      const held = this.#perClient.get(from) ?? 0;
+      if (held >= this.options.maxPerClient) {
+        status.count("refused_client_connections");
+        closeQuietly(conn);
+        continue;
+      }
+      this.#perClient.set(from, held + 1);
+      void this.#forward(conn, from);
     }
   }
 
-  async #forward(client: Deno.Conn): Promise<void> {
+  async #forward(client: Deno.Conn, from: string): Promise<void> {
     const now = Date.now();
-    const p: Piped = { client, server: null, opened: now, last: now, received: 0 };
+    const p: Piped = { client, from, server: null, opened: now, last: now, received: 0 };
     this.#open.add(p);
     try {
       p.server = await Deno.connect({ transport: "unix", path: this.options.target });
@@ -110,6 +126,9 @@ export class ConnectionGate {
       closeQuietly(client);
       closeQuietly(p.server);
       this.#open.delete(p);
+      const left = (this.#perClient.get(from) ?? 1) - 1;
+      if (left > 0) this.#perClient.set(from, left);
+      else this.#perClient.delete(from);
     }
   }
 

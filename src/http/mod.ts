@@ -23,6 +23,7 @@ export function serveApi(
     port: http.port,
     socketDir: options.socketDir,
     maxConnections: http.max_connections,
+    maxPerClient: http.max_connections_per_client,
     idleTimeout: http.idle_timeout,
     headerTimeout: http.header_timeout,
     log: options.log,

@@ -16,6 +16,8 @@ export interface HttpServerOptions {
   /** Where the Unix socket between the gate and the server goes. */
   socketDir: string;
   maxConnections: number;
+  /** Connections from one remote address at once. */
+  maxPerClient: number;
   idleTimeout: number;
   headerTimeout: number;
   log: Logger;

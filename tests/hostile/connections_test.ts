@@ -29,7 +29,8 @@ Deno.test("1,100 idle connections under ulimit -n 1024: refused beyond the cap, 
   const gw = await startGateway((port, data) =>
     `gateway: {id: conns, data_dir: ${data}}
 log: {level: error}
-http: {port: ${port}, token: ${TOKEN}, max_connections: 64, header_timeout: 1s, idle_timeout: 2s}
+http: {port: ${port}, token: ${TOKEN}, max_connections: 64, max_connections_per_client: 64,
+  header_timeout: 1s, idle_timeout: 2s}
 sources:
   mppt1: {type: vedirect, simulate: mppt, interval: 100ms}
 `, { nofile: 1024 });
@@ -73,7 +74,7 @@ Deno.test("out of file descriptors: accept errors are counted and the server rec
   const gw = await startGateway((port, data) =>
     `gateway: {id: emfile, data_dir: ${data}}
 log: {level: error}
-http: {port: ${port}, max_connections: 2000, header_timeout: 30s}
+http: {port: ${port}, max_connections: 2000, max_connections_per_client: 2000, header_timeout: 30s}
 `, { nofile: 256 });
   let conns: Deno.Conn[] = [];
   try {
