@@ -60,12 +60,17 @@ export function lineUpSettings(
     }
     const own = turns;
     own.waiting++;
-    const run = own.tail.then(() => access.change(node, request));
-    own.tail = run.catch(() => {}).finally(() => {
-      // Reads from now on must see this change: none joins one that started before it.
-      for (const [key, r] of reads) if (r.node === node) reads.delete(key);
-      if (--own.waiting === 0 && changes.get(node) === own) changes.delete(node);
+    const run = own.tail.then(async () => {
+      try {
+        return await access.change(node, request);
+      } finally {
+        // Before the caller hears of it: reads from now on must see this change (none joins a
+        // read that started before it), and the caller's next change must find its place free.
+        for (const [key, r] of reads) if (r.node === node) reads.delete(key);
+        if (--own.waiting === 0 && changes.get(node) === own) changes.delete(node);
+      }
     });
+    own.tail = run.catch(() => {});
     return run;
   }
 
