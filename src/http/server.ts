@@ -18,6 +18,8 @@ export interface HttpServerOptions {
   maxConnections: number;
   /** Connections from one remote address at once. */
   maxPerClient: number;
+  /** The configured tokens: their holders may use the gate's reserved slots. */
+  tokens?: string[];
   idleTimeout: number;
   headerTimeout: number;
   log: Logger;

@@ -109,3 +109,60 @@ sources:
     await gw.stop();
   }
 });
+
+Deno.test("silent connections from many addresses fill every open slot: a request with the token still gets in, one without is refused", async () => {
+  const gw = await startGateway((port, data) =>
+    `gateway: {id: crowd, data_dir: ${data}}
+log: {level: error}
+http: {port: ${port}, token: ${TOKEN}, max_connections: 40, max_connections_per_client: 16}
+sources:
+  mppt1: {type: vedirect, simulate: mppt, interval: 100ms, writable: [max_charge_current]}
+`
+  );
+  const sockets: net.Socket[] = [];
+  // A client of its own: no connection from before the flood is reused.
+  const client = Deno.createHttpClient({});
+  const operator = (path: string, init: RequestInit = {}) =>
+    fetch(`${gw.url}${path}`, {
+      ...init,
+      client,
+      headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
+    });
+  try {
+    await gw.up("vedirect.mppt1");
+    // 5 addresses x 16: 35 open slots taken, then the 5 reserved ones taken and retaken.
+    for (let a = 2; a <= 6; a++) {
+      for (let i = 0; i < 16; i++) {
+        const s = await connectFrom(gw.port, `127.0.0.${a}`);
+        if (s) sockets.push(s);
+      }
+    }
+    const anyone = async () => {
+      const fresh = Deno.createHttpClient({});
+      try {
+        const r = await fetch(`${gw.url}/health`, { client: fresh });
+        await r.body?.cancel();
+        return r.status;
+      } catch {
+        return 0; // closed by the gate
+      } finally {
+        fresh.close();
+      }
+    };
+    await waitFor(async () => await anyone() === 0, { what: "no way in without a token" });
+    const res = await operator("/devices/mppt1/settings/max_charge_current", {
+      method: "PUT",
+      body: JSON.stringify({ value: 12 }),
+    });
+    assert.equal(res.status, 200, await res.text());
+    const status = await (await operator("/status")).json();
+    assert.ok(status.http.counters.refused_without_token >= 40, JSON.stringify(status.http));
+    assert.ok(status.http.connections <= 40 + 1, JSON.stringify(status.http));
+    for (const s of sockets.splice(0)) s.destroy();
+    await waitFor(async () => (await gw.health()).code === 200, { what: "open slots again" });
+  } finally {
+    for (const s of sockets) s.destroy();
+    client.close();
+    await gw.stop();
+  }
+});
