@@ -48,6 +48,18 @@ export const size = z.union([z.number().nonnegative(), z.string()]).transform((v
   return Math.round(Number(m[1]) * SIZE_BYTES[m[2] ?? "B"]);
 });
 
+/** RFC 6750's b64token: what may follow `Authorization: Bearer ` (hono's bearerAuth checks the same). */
+export const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
+
+/**
+ * A bearer token in config, checked at load (or every request carrying it would be refused as
+ * malformed); "" stands for none (`${GATEWAY_TOKEN:-}` with the variable unset).
+ */
+export const bearerToken = z.string().refine((v) => v === "" || BEARER_TOKEN.test(v), {
+  message: "not a valid bearer token (RFC 6750): use only letters, digits and - . _ ~ + / " +
+    "(= only at the end), e.g. one made by `openssl rand -hex 32`",
+});
+
 /** Config key names used for sources and sinks: they appear in metrics and topics. */
 export const componentName = z.string().regex(
   /^[A-Za-z0-9_-]+$/,

@@ -18,6 +18,7 @@ import { workersAllowed } from "./util/workers.ts";
 import { Delivery } from "./outbox/delivery.ts";
 import type { Outbox } from "./outbox/outbox.ts";
 import type { Pipeline } from "./pipeline.ts";
+import { lineUpSettings } from "./settings_line.ts";
 import type { DeliveryConfig, Source } from "./plugin.ts";
 import { SINK_PLUGINS } from "./sinks/registry.ts";
 import { SOURCE_PLUGINS } from "./sources/registry.ts";
@@ -59,11 +60,14 @@ export class ComponentHost {
 
   constructor(readonly options: HostOptions) {}
 
-  /** Every device's settings, by node; each change is logged and raised as an audit event. */
-  readonly settings: SettingsAccess = {
+  /**
+   * Every device's settings, by node; each change is logged and raised as an audit event
+   * inside its node's turn (settings_line.ts), so the audit's `old` chain holds.
+   */
+  readonly settings: SettingsAccess = lineUpSettings({
     read: (node, options) => this.#settingsOf(node).read(options),
     change: (node, change) => this.#changeSetting(node, change),
-  };
+  });
 
   #settingsOf(node: string): DeviceSettings {
     for (const { source } of this.sources.values()) {

@@ -54,6 +54,7 @@ const BASE = [
   "payload",
   "plugin",
   "device_settings",
+  "settings_line",
   "names",
   "secrets",
   "tls",
@@ -75,6 +76,7 @@ const ALLOWED: Record<string, string[]> = {
   names: [],
   plugin: ["config_values", "device_settings", "log", "model", "status", "util"],
   device_settings: [],
+  settings_line: ["device_settings"],
   victron: [],
   // The schema gathers every plugin's schema: config sits above the plugins, which build
   // theirs from config_values.

@@ -46,6 +46,11 @@ Deno.test("check: a missing ${VAR} names the variable; a valid file prints maske
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(parseYaml(ok.stdout).http.token, "***");
   assert.doesNotMatch(ok.stdout + ok.stderr, /s3cret-value/);
+  // A token no client could send as a bearer token is refused here, not at the first request.
+  const bad = await runCli(["check", file], { env: { EDGE_TEST_TOKEN: "p@ss!word#1" } });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /http\.token: not a valid bearer token \(RFC 6750\)/);
+  assert.doesNotMatch(bad.stdout + bad.stderr, /p@ss!word#1/);
 });
 
 Deno.test("check prints the effective config as YAML, durations and sizes in the units people write", async () => {

@@ -1,5 +1,6 @@
 /** Operations: the notify/watchdog protocol, signals, bounded stop, the unit file. */
 import assert from "node:assert/strict";
+import { V8_FLAGS } from "../tools/compile.ts";
 import { spawnGateway } from "./helpers/cli.ts";
 import { freePort, waitFor } from "./helpers/servers.ts";
 
@@ -176,6 +177,21 @@ Deno.test("systemd-analyze verify accepts the unit", { ignore: !hasSystemdAnalyz
     l.trim() && !/edge-gateway.*(not executable|No such file)/i.test(l)
   );
   assert.deepEqual(problems, []);
+});
+
+Deno.test("the unit bounds memory: MemoryHigh below MemoryMax, both well above V8's heap cap", async () => {
+  const unit = await Deno.readTextFile(new URL("../systemd/edge-gateway.service", import.meta.url));
+  const mib = (key: string) => {
+    const m = new RegExp(`^${key}=(\\d+)([MG])$`, "m").exec(unit);
+    assert.ok(m, `${key}= in the unit`);
+    return Number(m[1]) * (m[2] === "G" ? 1024 : 1);
+  };
+  const heap = Number(/--max-old-space-size=(\d+)/.exec(V8_FLAGS)?.[1]);
+  assert.ok(heap > 0, V8_FLAGS);
+  // The heap is not all of it: Workers, SQLite's caches, ffmpeg children share the cgroup.
+  assert.ok(mib("MemoryHigh") >= 2 * heap, `MemoryHigh ${mib("MemoryHigh")} MiB, heap ${heap} MiB`);
+  assert.ok(mib("MemoryMax") > mib("MemoryHigh"));
+  assert.ok(mib("MemoryMax") <= 1024, "fits a 1 GiB board");
 });
 
 Deno.test("under journald (JOURNAL_STREAM set) log lines carry priorities and no colour", async () => {

@@ -3,7 +3,7 @@ import { eventsSchema } from "../rules/schema.ts";
 import { SINK_PLUGINS } from "../sinks/registry.ts";
 import { SOURCE_PLUGINS } from "../sources/registry.ts";
 import { SCHEMA_CHOICES } from "./display.ts";
-import { componentName, duration, parseDuration, size } from "../config_values.ts";
+import { bearerToken, componentName, duration, parseDuration, size } from "../config_values.ts";
 import { redisFields } from "../sources/redis_client.ts";
 
 function pluginUnion(plugins: { type: string; schema: z.ZodType }[], what: string) {
@@ -105,12 +105,17 @@ export const gatewaySchema = z.strictObject({
     host: z.string().default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(8082),
     /** Bearer token for mutating endpoints; without it they answer 401. */
-    token: z.string().optional(),
-    /** When set, GET endpoints other than /health need this bearer token (or `?token=`). */
-    read_token: z.string().optional(),
+    token: bearerToken.optional(),
+    /** When set, every endpoint but /health needs this bearer token (a page address: `?token=`). */
+    read_token: bearerToken.optional(),
     max_body: size.default(1024 * 1024),
     /** Connections served at once; more are closed on arrival. */
     max_connections: z.number().int().min(1).max(10_000).default(64),
+    /**
+     * Connections from one address at once, so one client cannot hold every slot; behind a
+     * reverse proxy on this host every client is the proxy's address: raise it to max_connections.
+     */
+    max_connections_per_client: z.number().int().min(1).max(10_000).default(16),
     /** A connection silent this long is closed. */
     idle_timeout: duration.default(30_000),
     /** A new connection must send its request's first bytes within this long. */
@@ -127,6 +132,7 @@ export const gatewaySchema = z.strictObject({
     port: 8082,
     max_body: 1024 * 1024,
     max_connections: 64,
+    max_connections_per_client: 16,
     idle_timeout: 30_000,
     header_timeout: 10_000,
     max_future: 300_000,

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { OutboxFullError } from "../outbox/outbox.ts";
 import { redact } from "../secrets.ts";
 import { errorMessage } from "../status.ts";
+import { requireReadToken } from "./auth.ts";
 import { parseIngestBody, toSamples } from "./ingest.ts";
 import { createMetrics } from "./metrics.ts";
 import { renderFragment, renderPage } from "./page.ts";
@@ -19,7 +20,7 @@ const HTML = "text/html; charset=UTF-8";
 export interface AppOptions {
   /** Bearer token for mutating endpoints; without one they are refused. */
   token?: string;
-  /** When set, GET endpoints other than /health need it (or the mutating token). */
+  /** When set, every endpoint but /health needs it (or the mutating token, never in the address). */
   readToken?: string;
   maxBody: number;
   /** Valid ranges for /ingest values (clamped beyond). */
@@ -55,17 +56,9 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
     return c.json(h, h.status === "down" ? 503 : 200);
   });
 
-  // With http.read_token, every other GET needs it: a bearer token, or `?token=` for a browser
-  // (the page passes it on to its /fragment requests). The mutating token is accepted too.
+  // With http.read_token, every request but /health needs it, whatever its method (see auth.ts).
   if (options.readToken) {
-    const accepted = [options.readToken, options.token].filter((t): t is string => !!t);
-    app.use("*", async (c, next) => {
-      if (c.req.method !== "GET" || c.req.path === "/health") return await next();
-      const given = c.req.header("Authorization")?.replace(/^Bearer\s+/i, "") ??
-        c.req.query("token");
-      if (given && accepted.includes(given)) return await next();
-      return c.json({ error: "this gateway needs a read token (http.read_token)" }, 401);
-    });
+    app.use("*", requireReadToken({ read: options.readToken, write: options.token }));
   }
 
   // What leaves the gateway is masked as a whole: secrets can hide in any figure or message.

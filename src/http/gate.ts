@@ -2,11 +2,19 @@
  * The TCP front of the HTTP server. Deno.serve has no connection limit and no
  * idle timeout (an idle connection stays open for ever), and when accept()
  * fails with "Too many open files" the server stops, and the error escapes.
- * The gate owns the public socket: it accepts at most `maxConnections`, closes
- * connections that stay silent, survives accept errors, and pipes each
- * connection to the real server listening on a Unix socket.
+ * The gate owns the public socket: it accepts at most `maxConnections`, and at
+ * most `maxPerClient` of them from one address (so one busy or hostile client
+ * cannot take the slots an operator needs). When tokens are configured, the
+ * last eighth of the slots is kept for connections whose first request carries
+ * one, so a flood from many addresses still leaves the operator a way in: a
+ * connection arriving there is forwarded only once its request's head shows a
+ * token, and while it waits for that head a newer arrival may take its slot
+ * (silent connections cannot hold the reserve). It closes connections that
+ * stay silent, survives accept errors, and pipes each connection to the real
+ * server listening on a Unix socket.
  */
 import { type ComponentStatus, errorMessage } from "../status.ts";
+import { tokenMatches } from "./auth.ts";
 
 /** Options of {@link ConnectionGate}. */
 export interface GateOptions {
@@ -16,6 +24,10 @@ export interface GateOptions {
   target: string;
   /** Connections served at once; more are closed at once (counted `refused_connections`). */
   maxConnections: number;
+  /** Connections from one remote address at once; more are closed at once (`refused_client_connections`). */
+  maxPerClient: number;
+  /** The configured tokens (mutating, read): holders may use the reserved slots. */
+  tokens?: string[];
   /** A connection with no bytes either way for this long is closed (ms). */
   idleTimeout: number;
   /** The first bytes of a request must come within this long (ms). */
@@ -25,11 +37,15 @@ export interface GateOptions {
 
 interface Piped {
   client: Deno.Conn;
+  /** The remote address, the key of the per-client count. */
+  from: string;
   server: Deno.Conn | null;
   opened: number;
   last: number;
   /** Bytes received from the client. */
   received: number;
+  /** In a reserved slot: "waiting" for a head with a token (evictable), then "trusted". */
+  reserved?: "waiting" | "trusted";
 }
 
 const BUFFER = 16 * 1024;
@@ -44,6 +60,12 @@ function closeQuietly(c: Deno.Conn | null): void {
 export class ConnectionGate {
   #listener: Deno.Listener | null = null;
   #open = new Set<Piped>();
+  /** Open connections by remote address (only addresses with one open: bounded by the cap). */
+  #perClient = new Map<string, number>();
+  /** The connections in reserved slots, oldest first. */
+  #zone = new Set<Piped>();
+  /** Connections in open slots (an evicted waiter is in neither count, only until it closes). */
+  #general = 0;
   #sweep: ReturnType<typeof setInterval> | undefined;
   #loop: Promise<void> | null = null;
 
@@ -84,21 +106,58 @@ export class ConnectionGate {
         pause = Math.min(1000, pause * 2);
         continue;
       }
-      if (this.#open.size >= this.options.maxConnections) {
-        status.count("refused_connections");
+      const from = (conn.remoteAddr as Deno.NetAddr).hostname;
+      const held = this.#perClient.get(from) ?? 0;
+      const slot = held < this.options.maxPerClient ? this.#slot() : "per_client";
+      if (slot === "per_client" || slot === null) {
+        status.count(slot ? "refused_client_connections" : "refused_connections");
         closeQuietly(conn);
         continue;
       }
-      void this.#forward(conn);
+      this.#perClient.set(from, held + 1);
+      void this.#forward(conn, from, slot === "reserved");
     }
   }
 
-  async #forward(client: Deno.Conn): Promise<void> {
+  /** Where a new connection goes: an open slot, a reserved one (evicting a waiter), or none. */
+  #slot(): "open" | "reserved" | null {
+    const reserved = this.#reserved;
+    if (this.#general < this.options.maxConnections - reserved) return "open";
+    if (reserved === 0) return null;
+    if (this.#zone.size < reserved) return "reserved";
+    for (const p of this.#zone) {
+      if (p.reserved !== "waiting") continue;
+      this.#zone.delete(p);
+      this.options.status.count("refused_without_token");
+      closeQuietly(p.client);
+      return "reserved";
+    }
+    return null;
+  }
+
+  /** Slots only a connection carrying a token may take (none when no token is configured). */
+  get #reserved(): number {
+    return this.options.tokens?.length ? Math.floor(this.options.maxConnections / 8) : 0;
+  }
+
+  async #forward(client: Deno.Conn, from: string, reserved: boolean): Promise<void> {
     const now = Date.now();
-    const p: Piped = { client, server: null, opened: now, last: now, received: 0 };
+    const p: Piped = { client, from, server: null, opened: now, last: now, received: 0 };
     this.#open.add(p);
+    if (reserved) {
+      p.reserved = "waiting";
+      this.#zone.add(p);
+    } else this.#general++;
     try {
+      // In a reserved slot, the request's head must show a token before anything is forwarded.
+      const head = reserved ? await this.#head(p) : null;
+      if (reserved && (!head || !this.#zone.has(p))) {
+        if (this.#zone.delete(p)) this.options.status.count("refused_without_token");
+        return;
+      }
+      if (reserved) p.reserved = "trusted";
       p.server = await Deno.connect({ transport: "unix", path: this.options.target });
+      for (let off = 0; head && off < head.length;) off += await p.server.write(head.subarray(off));
       await Promise.all([
         this.#pipe(p, client, p.server, true),
         this.#pipe(p, p.server, client, false),
@@ -110,7 +169,27 @@ export class ConnectionGate {
       closeQuietly(client);
       closeQuietly(p.server);
       this.#open.delete(p);
+      this.#zone.delete(p);
+      if (!reserved) this.#general--;
+      const left = (this.#perClient.get(from) ?? 1) - 1;
+      if (left > 0) this.#perClient.set(from, left);
+      else this.#perClient.delete(from);
     }
+  }
+
+  /** The connection's first bytes when they carry a configured bearer token; null otherwise. */
+  async #head(p: Piped): Promise<Uint8Array | null> {
+    const buf = new Uint8Array(BUFFER);
+    const n = await p.client.read(buf).catch(() => null);
+    if (!n) return null;
+    p.received += n;
+    p.last = Date.now();
+    const text = new TextDecoder().decode(buf.subarray(0, n));
+    const given = /^authorization:[ \t]*bearer +(\S+)[ \t]*\r?$/im.exec(text)?.[1];
+    if (given === undefined) return null;
+    let ok = false;
+    for (const t of this.options.tokens ?? []) ok = tokenMatches(given, t) || ok;
+    return ok ? buf.subarray(0, n) : null;
   }
 
   async #pipe(p: Piped, from: Deno.Conn, to: Deno.Conn, fromClient: boolean): Promise<void> {

@@ -23,6 +23,8 @@ export function serveApi(
     port: http.port,
     socketDir: options.socketDir,
     maxConnections: http.max_connections,
+    maxPerClient: http.max_connections_per_client,
+    tokens: [http.token, http.read_token].filter((t): t is string => !!t),
     idleTimeout: http.idle_timeout,
     headerTimeout: http.header_timeout,
     log: options.log,

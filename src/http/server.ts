@@ -16,6 +16,10 @@ export interface HttpServerOptions {
   /** Where the Unix socket between the gate and the server goes. */
   socketDir: string;
   maxConnections: number;
+  /** Connections from one remote address at once. */
+  maxPerClient: number;
+  /** The configured tokens: their holders may use the gate's reserved slots. */
+  tokens?: string[];
   idleTimeout: number;
   headerTimeout: number;
   log: Logger;

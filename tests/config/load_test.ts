@@ -77,10 +77,13 @@ Deno.test("${VAR} and ${VAR:-default} substitute, and a lone reference keeps its
 });
 
 Deno.test("a secret that looks like YAML stays a string", () => {
-  const c = parseConfig("http:\n  token: ${TOKEN}\n", gatewaySchema, {
-    env: env({ TOKEN: "a: b # c" }),
-  });
-  assert.equal(c.http.token, "a: b # c");
+  const c = parseConfig(
+    "sinks:\n  i:\n    type: influxdb\n    url: http://127.0.0.1:8086\n    database: d\n" +
+      "    password: ${P}\n",
+    gatewaySchema,
+    { env: env({ P: "a: b # c" }) },
+  );
+  assert.equal(c.sinks.i.password, "a: b # c");
 });
 
 Deno.test("secrets are masked for display", () => {
@@ -107,6 +110,19 @@ Deno.test("an invalid URL shows the value; a wrong type from ${VAR} names the va
   assert.equal(secret.length, 1);
   assert.match(secret[0], /^http\.token: expected string, got \(a secret, not shown\)$/);
   assert.doesNotMatch(secret[0], /123456/);
+});
+
+Deno.test("a token outside RFC 6750's bearer characters is refused at load, naming the path, hiding the value", () => {
+  const bad = problems("http:\n  token: ${T}\n  read_token: ${R}\n", {
+    T: "p@ss!word#1",
+    R: "read token",
+  });
+  assert.equal(bad.length, 2, bad.join("\n"));
+  assert.match(bad[0], /^http\.token: not a valid bearer token \(RFC 6750\): use only letters/);
+  assert.match(bad[1], /^http\.read_token: not a valid bearer token/);
+  assert.doesNotMatch(bad.join("\n"), /p@ss|read token/);
+  const ok = parseConfig("http: {token: 'aZ09-._~+/tok==', read_token: ''}\n", gatewaySchema);
+  assert.equal(ok.http.token, "aZ09-._~+/tok==");
 });
 
 Deno.test("a vedirect source needs exactly one of port or simulate", () => {

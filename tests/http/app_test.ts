@@ -353,3 +353,44 @@ Deno.test("with http.read_token, reading needs it too (bearer or ?token=); /heal
     await agent.stop();
   }
 });
+
+Deno.test("with http.read_token every method needs it (HEAD too); the mutating token is never taken from ?token=", async () => {
+  const { agent, url } = await startAgent(`, token: ${TOKEN}, read_token: r3ad-only-token`);
+  const status = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`${url}${path}`, init);
+    await res.body?.cancel();
+    return res.status;
+  };
+  try {
+    for (const path of ["/status", "/", "/metrics", "/devices/mppt1/settings", "/dead-letters"]) {
+      assert.equal(await status(path, { method: "HEAD" }), 401, `HEAD ${path}`);
+      assert.equal(await status(path, { method: "OPTIONS" }), 401, `OPTIONS ${path}`);
+    }
+    const read = { Authorization: "Bearer r3ad-only-token" };
+    assert.equal(await status("/status", { method: "HEAD", headers: read }), 200);
+    assert.equal(await status("/health", { method: "HEAD" }), 200);
+    // The read token in a page's address is what the status page on a phone uses.
+    assert.equal(await status("/status?token=r3ad-only-token"), 200);
+    // The mutating token: as a bearer header, never from the address (logs, browser history).
+    assert.equal(await status("/status", { headers: auth() }), 200);
+    assert.equal(await status(`/status?token=${TOKEN}`), 401);
+    assert.equal(await status(`/dead-letters?token=${TOKEN}`), 401);
+    const ingest = (query: string, headers: Record<string, string> = {}) =>
+      status(`/ingest${query}`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ node: "q", fields: { v: 1 } }),
+      });
+    assert.equal(await ingest(`?token=${TOKEN}`), 401);
+    assert.equal(await ingest("?token=r3ad-only-token"), 401, "the read token changes nothing");
+    assert.equal(await ingest("", { Authorization: "Bearer r3ad-only-token" }), 401);
+    assert.equal(await ingest("", auth()), 200);
+    // A malformed header is refused, not read as the address's token.
+    assert.equal(
+      await status("/status?token=r3ad-only-token", { headers: { Authorization: "x" } }),
+      401,
+    );
+  } finally {
+    await agent.stop();
+  }
+});

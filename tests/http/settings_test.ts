@@ -113,3 +113,63 @@ sinks:
     await hook.shutdown();
   }
 });
+
+Deno.test("concurrent PUTs to one setting run one at a time: each audit event's old is the previous one's new", async () => {
+  const events: Record<string, unknown>[] = [];
+  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const body = await req.json();
+    events.push(...(Array.isArray(body) ? body : [body]));
+    return new Response(null, { status: 204 });
+  });
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const agent = new Agent(parseConfig(
+    `gateway: {id: site, data_dir: ${dir}}
+http: {port: ${port}, token: ${TOKEN}}
+sources:
+  mppt1: {type: vedirect, simulate: mppt, interval: 50ms, writable: [max_charge_current]}
+sinks:
+  hook: {type: webhook, url: "http://127.0.0.1:${
+      (hook.addr as Deno.NetAddr).port
+    }/", forward: [event], max_wait: 10ms}
+`,
+    gatewaySchema,
+  ));
+  await agent.start();
+  const url = `http://127.0.0.1:${port}`;
+  const put = (value: number) =>
+    fetch(`${url}/devices/mppt1/settings/max_charge_current`, {
+      method: "PUT",
+      headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ value }),
+    }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  try {
+    await waitFor(() => agent.sources.get("mppt1")!.status.processed >= 2, { what: "frames" });
+    const read = async () =>
+      (await (await fetch(`${url}/devices/mppt1/settings`)).json()).settings
+        .find((s: { name: string }) => s.name === "max_charge_current").value;
+    const initial = await read();
+    const values = [10, 11, 12, 13, 14, 9];
+    const answers = await Promise.all(values.map(put));
+    for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.body));
+    await waitFor(
+      () => events.filter((e) => e.type === "setting_changed").length === values.length,
+      {
+        what: "every change's audit event",
+      },
+    );
+    const audit = events.filter((e) => e.type === "setting_changed");
+    let previous = initial;
+    for (const e of audit) {
+      assert.equal(e.old, previous, JSON.stringify(audit));
+      previous = e.new;
+    }
+    assert.equal(await read(), previous, "the device holds the last audited value");
+    // What each caller was told matches the audit: the same chain, nothing twice.
+    const told = answers.map((a) => `${a.body.old}->${a.body.new}`).sort();
+    assert.deepEqual(told, audit.map((e) => `${e.old}->${e.new}`).sort());
+  } finally {
+    await agent.stop();
+    await hook.shutdown();
+  }
+});
