@@ -28,6 +28,11 @@ async function sh(cmd: string, args: string[]): Promise<void> {
 /** Why power cuts cannot be simulated here (not root, or a tool missing), or null. */
 export function powerCutUnavailable(): string | null {
   if (Deno.uid() !== 0) return "needs root (loop devices and mounts)";
+  try {
+    Deno.statSync("/dev/loop-control");
+  } catch {
+    return "no loop devices (/dev/loop-control; a container needs them passed in)";
+  }
   for (const tool of ["losetup", "mkfs.xfs", "mkfs.ext4", "mount", "umount", "cp"]) {
     try {
       new Deno.Command(tool, { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
