@@ -17,6 +17,8 @@ declare -A PACKAGES=(
   [clickhouse-server]=clickhouse-server [chromium]=chromium [ffmpeg]=ffmpeg [ffprobe]=ffmpeg
   [prlimit]=util-linux [setpriv]=util-linux [initdb]=postgresql
   [go]=golang-go # Go's own strconv.ParseFloat, to check the gateway's stand-in for it
+  [qemu-aarch64-static]=qemu-user-static # the gateway on arm64, emulated (tests/tools/arm64_test.ts)
+  [mkfs.xfs]=xfsprogs [mkfs.ext4]=e2fsprogs [losetup]=mount # power cuts on loop devices (tests/e2e/power_cut_test.ts)
 )
 # Debian keeps PostgreSQL's server programs in /usr/lib/postgresql/<version>/bin.
 pg_path() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
@@ -28,6 +30,9 @@ done
 # The Kafka tests build librdkafka's mock cluster with gcc.
 [ -f /usr/include/librdkafka/rdkafka_mock.h ] || missing+=(librdkafka-dev)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+# qemu-aarch64-static runs the arm64 deno against Debian's arm64 C library.
+[ -f /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)
+[ -f /usr/aarch64-linux-gnu/lib/libgcc_s.so.1 ] || missing+=(libgcc-s1-arm64-cross)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]} with apt-get"
   SUDO=""
