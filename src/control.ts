@@ -19,6 +19,7 @@ import { ComponentStatus, errorMessage } from "./status.ts";
 import { type Health, healthOf, type StatusJson, statusReport } from "./status_report.ts";
 import type { Level, SeriesQuery, Store } from "./store/store.ts";
 import type { Clock } from "./util/clock.ts";
+import { WallClock } from "./util/wall_clock.ts";
 import { VERSION } from "./version.ts";
 
 /** The running parts the controls act on. */
@@ -114,6 +115,7 @@ export class Control implements GatewayView {
       http: this.parts.http(),
       process: this.process,
       reload: this.#lastReload,
+      clock: this.clock instanceof WallClock ? this.clock.toJSON() : null,
     });
   }
 
