@@ -43,7 +43,8 @@ export interface ClockJson {
   catching_up_ms: number;
   /**
    * Samples stamped before the clock was first synchronised: their stamps, from..to, are
-   * `by_ms` off (add it for the true time).
+   * `by_ms` off (add it for the true time). `to` is when the step was seen, up to a second
+   * after it, so the stamps of that last second may be on either side.
    */
   before_sync: { from: string; to: string; by_ms: number } | null;
 }
