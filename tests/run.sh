@@ -17,6 +17,7 @@ declare -A PACKAGES=(
   [clickhouse-server]=clickhouse-server [chromium]=chromium [ffmpeg]=ffmpeg [ffprobe]=ffmpeg
   [prlimit]=util-linux [setpriv]=util-linux [initdb]=postgresql
   [go]=golang-go # Go's own strconv.ParseFloat, to check the gateway's stand-in for it
+  [faketime]=faketime # steps a running gateway's wall clock (tests/e2e/clock_steps_test.ts)
 )
 # Debian keeps PostgreSQL's server programs in /usr/lib/postgresql/<version>/bin.
 pg_path() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
