@@ -162,10 +162,10 @@ async function buildMetrics(): Promise<Render> {
     registers: [registry],
     collect() {
       this.reset();
+      // Records carry the gateway's time: ahead of the wall clock while a step back is absorbed.
+      const now = Date.now() + (snap?.clock?.catching_up_ms ?? 0);
       for (const [source, c] of Object.entries(snap?.sources ?? {})) {
-        if (c.last_record_at) {
-          this.set({ source }, (Date.now() - Date.parse(c.last_record_at)) / 1000);
-        }
+        if (c.last_record_at) this.set({ source }, (now - Date.parse(c.last_record_at)) / 1000);
       }
     },
   });
