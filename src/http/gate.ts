@@ -26,6 +26,7 @@ export interface GateOptions {
 interface Piped {
   client: Deno.Conn;
   server: Deno.Conn | null;
+  /** Monotonic ms (performance.now): a step of the wall clock neither closes nor keeps it. */
   opened: number;
   last: number;
   /** Bytes received from the client. */
@@ -94,7 +95,7 @@ export class ConnectionGate {
   }
 
   async #forward(client: Deno.Conn): Promise<void> {
-    const now = Date.now();
+    const now = performance.now();
     const p: Piped = { client, server: null, opened: now, last: now, received: 0 };
     this.#open.add(p);
     try {
@@ -119,7 +120,7 @@ export class ConnectionGate {
       for (;;) {
         const n = await from.read(buf);
         if (n === null) break;
-        p.last = Date.now();
+        p.last = performance.now();
         if (fromClient) p.received += n;
         for (let off = 0; off < n;) off += await to.write(buf.subarray(off, n));
       }
@@ -130,7 +131,7 @@ export class ConnectionGate {
   }
 
   #closeIdle(): void {
-    const now = Date.now();
+    const now = performance.now();
     const o = this.options;
     for (const p of this.#open) {
       const silent = p.received === 0 && now - p.opened > o.headerTimeout;
