@@ -169,10 +169,12 @@ export class Agent {
       by_ms: Math.round(step.byMs),
       at: new Date(step.at).toISOString(),
       synchronized_before: step.wasSynchronized,
-      stamps: back
+      stamps: step.catchUpMs > 0
         ? `run at ${(1 - CATCH_UP_RATE) * 100}% speed for ` +
-          `${Math.round(-step.byMs / CATCH_UP_RATE / 1000)} s ` +
+          `${Math.round(step.catchUpMs / CATCH_UP_RATE / 1000)} s ` +
           "until the wall clock catches up (never back, never repeated)"
+        : back
+        ? "follow the wall clock back: too far to catch up, the time before was wrong"
         : "follow the wall clock",
     });
   }

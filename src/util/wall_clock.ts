@@ -4,7 +4,9 @@
  * an operator's `date -s`) is seen, reported and kept out of the data: a step
  * forward is followed at once, a step back is absorbed by letting the gateway's
  * time run at half speed until the wall clock has caught up, so stamps never go
- * back and never bunch up.
+ * back and never bunch up. A step back of more than {@link MAX_CATCH_UP_MS} is
+ * followed too: the time before it was wrong (a battery clock's garbage), and
+ * stamps that far ahead for twice as long would be worse than one jump back.
  */
 import type { Clock } from "./clock.ts";
 
@@ -12,6 +14,8 @@ import type { Clock } from "./clock.ts";
 export const STEP_THRESHOLD_MS = 1000;
 /** How fast a backward step is absorbed: the gateway's time runs at 1 - this speed meanwhile. */
 export const CATCH_UP_RATE = 0.5;
+/** A step back further than this is followed, not absorbed (ms). */
+export const MAX_CATCH_UP_MS = 24 * 3_600_000;
 /** How often the wall clock is compared with the monotonic one (ms). */
 const CHECK_EVERY_MS = 1000;
 /** The kernel's sync state is read every this many checks (and after each step). */
@@ -29,6 +33,8 @@ export interface ClockStep {
   monotonic: number;
   /** How far the gateway's own time jumped forward (ms; a step back never jumps it). */
   jump: number;
+  /** How far the gateway's time is now ahead of the wall clock, to be caught up (ms). */
+  catchUpMs: number;
   /** Whether the clock was synchronised just before (null: not known). */
   wasSynchronized: boolean | null;
 }
@@ -134,13 +140,16 @@ export class WallClock implements Clock {
     if (++this.#checks % SYNC_EVERY === 0) this.#synchronized = this.#readSync();
     if (Math.abs(byMs) < STEP_THRESHOLD_MS) return null;
     const before = this.#correctionAt(mono);
-    // Forward: the wall clock is followed, minus a catch-up still owed. Back: owed in full.
-    const owed = byMs > 0 ? Math.max(0, before - byMs) : before - byMs;
+    // Forward: the wall clock is followed, minus a catch-up still owed. Back: owed in full,
+    // unless that is too far to catch up: then the wall clock is followed back.
+    let owed = byMs > 0 ? Math.max(0, before - byMs) : before - byMs;
+    if (owed > MAX_CATCH_UP_MS) owed = 0;
     const step: ClockStep = {
       at: wall + owed,
       byMs,
       monotonic: mono,
-      jump: Math.max(0, byMs - before),
+      jump: Math.max(0, byMs + owed - before),
+      catchUpMs: owed,
       wasSynchronized: this.#synchronized,
     };
     this.#correction = owed;

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../../src/util/clock.ts";
-import { CATCH_UP_RATE, timesyncState, WallClock } from "../../src/util/wall_clock.ts";
+import {
+  CATCH_UP_RATE,
+  MAX_CATCH_UP_MS,
+  timesyncState,
+  WallClock,
+} from "../../src/util/wall_clock.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -123,4 +128,17 @@ Deno.test("timesyncd's flag file tells whether the clock is synchronised; no tim
   await Deno.writeTextFile(`${dir}/synchronized`, "");
   assert.equal(timesyncState(dir), true);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a step back of more than a day is followed: the time before it was wrong", async () => {
+  const base = new FakeClock(Date.UTC(2038, 0, 19)); // a battery clock's garbage
+  const clock = new WallClock(base);
+  await base.advance(1000);
+  base.step(-(MAX_CATCH_UP_MS + HOUR));
+  const step = clock.check();
+  assert.equal(step?.catchUpMs, 0);
+  assert.equal(clock.now(), base.now());
+  assert.equal(clock.toJSON().catching_up_ms, 0);
+  // Nothing ages faster for it: a step back is never left out of the settled time.
+  assert.equal(clock.settledNow(DAY), clock.now());
 });
