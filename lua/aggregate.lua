@@ -44,6 +44,9 @@ if from ~= '' then
   if limit < closable then closable = limit end
 end
 local last = tonumber(redis.call('HGET', statekey, level))
+-- A state over a day (STATE_AHEAD_S in src/store/windows.ts) beyond the clock: the clock was
+-- followed back, start again at the clock.
+if last and last > closable + 86400 then last = nil end
 local first = last and (last + win) or closable
 if first > closable then return { 0, 0 } end
 local stop = math.min(closable, first + (maxw - 1) * win)

@@ -20,6 +20,7 @@ import { errorMessage } from "./status.ts";
 import { createStore, levelsOf } from "./store/mod.ts";
 import type { Level, Store } from "./store/store.ts";
 import { type Clock, systemClock } from "./util/clock.ts";
+import { CATCH_UP_RATE, type ClockStep, WallClock } from "./util/wall_clock.ts";
 import { VERSION } from "./version.ts";
 
 /** Options of {@link Agent}. */
@@ -41,7 +42,8 @@ function hostname(): string {
 export class Agent {
   readonly log: Logger = createLogger("agent");
   readonly gatewayId: string;
-  readonly clock: Clock;
+  /** The gateway's time: the wall clock, watched for steps. */
+  readonly clock: WallClock;
   readonly store: Store;
   readonly outbox: Outbox;
   readonly pipeline: Pipeline;
@@ -56,10 +58,12 @@ export class Agent {
 
   constructor(config: GatewayConfig, readonly options: AgentOptions = {}) {
     useSecrets(config);
-    this.clock = options.clock ?? systemClock;
+    this.clock = new WallClock(options.clock ?? systemClock, {
+      onStep: (step) => this.#stepped(step),
+    });
     this.gatewayId = config.gateway.id ?? hostname();
     this.levels = levelsOf(config.store);
-    this.store = createStore(config, { log: this.log.child("store") });
+    this.store = createStore(config, { log: this.log.child("store"), clock: this.clock });
     this.outbox = new Outbox({
       path: `${config.gateway.data_dir}/outbox.db`,
       maxBytes: config.outbox.max_bytes,
@@ -128,6 +132,7 @@ export class Agent {
     const c = this.config;
     await Deno.mkdir(c.gateway.data_dir, { recursive: true });
     this.#lock = await DataDirLock.acquire(c.gateway.data_dir);
+    this.clock.start();
     this.outbox.open();
     await this.store.open();
     this.host.startMissingSinks(c.sinks);
@@ -157,8 +162,28 @@ export class Agent {
     });
   }
 
-  /** Aggregates every closed window now (also a scheduled job). */
-  async aggregateNow(now: number = this.clock.now()): Promise<void> {
+  /** Says that the wall clock stepped, and what the gateway does about it. */
+  #stepped(step: ClockStep): void {
+    const back = step.byMs < 0;
+    this.log.warn(back ? "the clock stepped back" : "the clock stepped forward", {
+      by_ms: Math.round(step.byMs),
+      at: new Date(step.at).toISOString(),
+      synchronized_before: step.wasSynchronized,
+      stamps: step.catchUpMs > 0
+        ? `run at ${(1 - CATCH_UP_RATE) * 100}% speed for ` +
+          `${Math.round(step.catchUpMs / CATCH_UP_RATE / 1000)} s ` +
+          "until the wall clock catches up (never back, never repeated)"
+        : back
+        ? "follow the wall clock back: too far to catch up, the time before was wrong"
+        : "follow the wall clock",
+    });
+  }
+
+  /**
+   * Aggregates every closed window now (also a scheduled job). Windows close by the settled
+   * time: late data keeps its grace when the clock has just stepped forward.
+   */
+  async aggregateNow(now: number = this.clock.settledNow(this.config.store.grace)): Promise<void> {
     try {
       await this.store.flush();
       await this.pipeline.aggregate(this.levels, now);
@@ -183,6 +208,7 @@ export class Agent {
         this.log.warn("store close", { error: errorMessage(e) })
       );
       this.outbox.close();
+      this.clock.stop();
       this.#lock?.release();
       this.log.info("stopped");
     })();

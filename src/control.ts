@@ -19,6 +19,7 @@ import { ComponentStatus, errorMessage } from "./status.ts";
 import { type Health, healthOf, type StatusJson, statusReport } from "./status_report.ts";
 import type { Level, SeriesQuery, Store } from "./store/store.ts";
 import type { Clock } from "./util/clock.ts";
+import { WallClock } from "./util/wall_clock.ts";
 import { VERSION } from "./version.ts";
 
 /** The running parts the controls act on. */
@@ -45,6 +46,8 @@ export class Control implements GatewayView {
   readonly ingestStatus = new ComponentStatus("http_ingest", "http");
   readonly clock: Clock;
   readonly startedAt: number;
+  /** Uptime runs on the monotonic clock: NTP's step at boot adds no days to it. */
+  readonly #startedMono: number;
   #config: GatewayConfig;
   #lastReload: StatusJson["reload"] = null;
 
@@ -52,6 +55,7 @@ export class Control implements GatewayView {
     this.#config = config;
     this.clock = parts.clock;
     this.startedAt = parts.clock.now();
+    this.#startedMono = this.#monotonic();
     // Read when /status is: resident memory and the JavaScript heap, in MiB.
     Object.defineProperty(this.process.info, "memory", {
       enumerable: true,
@@ -97,7 +101,7 @@ export class Control implements GatewayView {
       version: VERSION,
       gatewayId: this.parts.gatewayId,
       configFile: this.parts.configFile ?? null,
-      uptimeS: Math.round((this.clock.now() - this.startedAt) / 1000),
+      uptimeS: Math.round((this.#monotonic() - this.#startedMono) / 1000),
       store: store.status,
       levels: levels.map((l) => l.name),
       outbox: {
@@ -114,7 +118,12 @@ export class Control implements GatewayView {
       http: this.parts.http(),
       process: this.process,
       reload: this.#lastReload,
+      clock: this.clock instanceof WallClock ? this.clock.toJSON() : null,
     });
+  }
+
+  #monotonic(): number {
+    return this.clock.monotonic?.() ?? performance.now();
   }
 
   /** Each node's latest sample with its source's kind (for /metrics). */

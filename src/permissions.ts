@@ -16,6 +16,8 @@ export const SERVICE_PATHS = {
   notify: "/run/systemd/notify",
   /** LoadCredential= files. */
   credentials: "/run/credentials",
+  /** systemd-timesyncd's state: `synchronized` appears there once the clock is synchronised. */
+  timesync: "/run/systemd/timesync",
   /** The Data-Service's default IPC socket (BindPaths= into the service's private /tmp). */
   dataservice: "/tmp/dataservice.sock",
 };
@@ -36,6 +38,7 @@ export function serviceFlags(paths: typeof SERVICE_PATHS = SERVICE_PATHS): strin
       p.credentials,
       p.notify,
       p.dataservice,
+      p.timesync,
       "/dev",
       "/sys",
     ]}`,

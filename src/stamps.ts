@@ -1,9 +1,12 @@
 import type { Clock } from "./util/clock.ts";
+import { WallClock } from "./util/wall_clock.ts";
 
 /** Entries kept before stamps older than {@link SETTLED_MS} are forgotten. */
 const PRUNE_AT = 50_000;
 /** A stamp this far behind the clock can no longer collide with a new arrival. */
 const SETTLED_MS = 1000;
+/** An arrival this far behind its node's last stamp means the wall clock stepped back (us). */
+const STEPPED_US = 1_000_000;
 
 /**
  * Arrival timestamps that never repeat within a node's series. InfluxDB (and any
@@ -23,10 +26,21 @@ export class SeriesStamps {
   next(node: string, at: number = this.clock.now()): number {
     let us = Math.round(at * 1000);
     const last = this.#last.get(node);
+    if (last !== undefined && us < last - STEPPED_US) us = this.#afterStep(at, us);
     if (last !== undefined && us <= last) us = last + 1;
     else if (last === undefined && this.#last.size >= PRUNE_AT) this.#prune();
     this.#last.set(node, us);
     return us / 1000;
+  }
+
+  /**
+   * The first arrival after a step back can come before the clock's own check (once a second):
+   * the step is looked for now, and `at`, read from the stepped clock, moved by it.
+   */
+  #afterStep(at: number, us: number): number {
+    if (!(this.clock instanceof WallClock)) return us;
+    const step = this.clock.check();
+    return step && step.byMs < 0 ? Math.round((at - step.byMs) * 1000) : us;
   }
 
   /** Forgets nodes whose last stamp is settled: memory stays bounded by the arrival rate. */

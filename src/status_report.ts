@@ -3,6 +3,7 @@
  * typed once here, read by the page, /metrics and the alert rules.
  */
 import type { ComponentJson, ComponentStatus } from "./status.ts";
+import type { ClockJson } from "./util/wall_clock.ts";
 
 export type { ComponentJson } from "./status.ts";
 
@@ -27,6 +28,8 @@ export interface StatusJson {
   reload: { at: string; ok: boolean; errors?: string[]; restart_required?: string[] } | null;
   sources: Record<string, ComponentJson>;
   sinks: Record<string, ComponentJson>;
+  /** The wall clock: synchronised or not, its steps (null when not watched). */
+  clock?: ClockJson | null;
   /** hissrv's top-level figures, so its monitoring scripts read the gateway unchanged. */
   processed: number;
   failed: number;
@@ -76,6 +79,7 @@ export interface StatusParts {
   http: ComponentStatus | null;
   process: ComponentStatus;
   reload: StatusJson["reload"];
+  clock?: ClockJson | null;
 }
 
 /** The /status document. */
@@ -100,6 +104,7 @@ export function statusReport(parts: StatusParts): StatusJson {
     http: http ? { ...http, connections: Number(http.connections ?? 0) } : null,
     process: parts.process.toJSON(),
     reload: parts.reload,
+    clock: parts.clock ?? null,
     // hissrv's fields: records delivered upstream, failed writes, records waiting, last delivery.
     processed: sum(sinks.map((s) => s.processed)),
     failed: sum(sinks.map((s) => s.failed)),

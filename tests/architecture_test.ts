@@ -91,7 +91,7 @@ const ALLOWED: Record<string, string[]> = {
   sinks: [...BASE, "sinks", "mqtt", "victron"],
   readings: ["model", "util"],
   pipeline: [...BASE, "outbox", "store", "rules", "readings"],
-  status_report: ["status"],
+  status_report: ["status", "util"],
   scheduler: ["log", "status"],
   control: [
     ...BASE,

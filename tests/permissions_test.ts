@@ -21,6 +21,7 @@ async function serviceLayout(root: string) {
     credentials: `${root}/run/credentials`,
     dataservice: `${root}/tmp/dataservice.sock`,
     notify: `${root}/notify.sock`,
+    timesync: `${root}/run/systemd/timesync`,
   };
   for (const dir of [paths.config, paths.data, paths.runtime]) {
     await Deno.mkdir(dir, { recursive: true });

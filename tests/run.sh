@@ -19,6 +19,7 @@ declare -A PACKAGES=(
   [go]=golang-go # Go's own strconv.ParseFloat, to check the gateway's stand-in for it
   [qemu-aarch64-static]=qemu-user-static # the gateway on arm64, emulated (tests/tools/arm64_test.ts)
   [mkfs.xfs]=xfsprogs [mkfs.ext4]=e2fsprogs [losetup]=mount # power cuts on loop devices (tests/e2e/power_cut_test.ts)
+  [faketime]=faketime # steps a running gateway's wall clock (tests/e2e/clock_steps_test.ts)
 )
 # Debian keeps PostgreSQL's server programs in /usr/lib/postgresql/<version>/bin.
 pg_path() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { SeriesStamps } from "../src/stamps.ts";
 import { FakeClock } from "../src/util/clock.ts";
+import { WallClock } from "../src/util/wall_clock.ts";
 
 Deno.test("samples of one node in one millisecond get distinct stamps, one microsecond apart", () => {
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
@@ -39,4 +40,17 @@ Deno.test("settled nodes are forgotten: memory is bounded by the arrival rate, n
     if (i % 10_000 === 0) await clock.advance(2000);
   }
   assert.ok(stamps.size <= 50_001, `remembered ${stamps.size}`);
+});
+
+Deno.test("the first arrival after a step back of the wall clock is stamped on from the last, not bunched after it", async () => {
+  const base = new FakeClock(Date.UTC(2026, 0, 1));
+  const clock = new WallClock(base);
+  const stamps = new SeriesStamps(clock);
+  const first = stamps.next("a");
+  await base.advance(1000);
+  base.step(-3_600_000); // seen by the stamp, before the clock's own check
+  assert.equal(stamps.next("a"), first + 1000);
+  assert.equal(clock.steps, 1);
+  await base.advance(1000);
+  assert.equal(stamps.next("a"), first + 1500, "then at half speed");
 });

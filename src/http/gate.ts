@@ -40,6 +40,7 @@ interface Piped {
   /** The remote address, the key of the per-client count. */
   from: string;
   server: Deno.Conn | null;
+  /** Monotonic ms (performance.now): a step of the wall clock neither closes nor keeps it. */
   opened: number;
   last: number;
   /** Bytes received from the client. */
@@ -141,7 +142,7 @@ export class ConnectionGate {
   }
 
   async #forward(client: Deno.Conn, from: string, reserved: boolean): Promise<void> {
-    const now = Date.now();
+    const now = performance.now();
     const p: Piped = { client, from, server: null, opened: now, last: now, received: 0 };
     this.#open.add(p);
     if (reserved) {
@@ -183,7 +184,7 @@ export class ConnectionGate {
     const n = await p.client.read(buf).catch(() => null);
     if (!n) return null;
     p.received += n;
-    p.last = Date.now();
+    p.last = performance.now();
     const text = new TextDecoder().decode(buf.subarray(0, n));
     const given = /^authorization:[ \t]*bearer +(\S+)[ \t]*\r?$/im.exec(text)?.[1];
     if (given === undefined) return null;
@@ -198,7 +199,7 @@ export class ConnectionGate {
       for (;;) {
         const n = await from.read(buf);
         if (n === null) break;
-        p.last = Date.now();
+        p.last = performance.now();
         if (fromClient) p.received += n;
         for (let off = 0; off < n;) off += await to.write(buf.subarray(off, n));
       }
@@ -209,7 +210,7 @@ export class ConnectionGate {
   }
 
   #closeIdle(): void {
-    const now = Date.now();
+    const now = performance.now();
     const o = this.options;
     for (const p of this.#open) {
       const silent = p.received === 0 && now - p.opened > o.headerTimeout;

@@ -2,6 +2,7 @@ import type { Sample } from "../model.ts";
 import type { DeviceMetric } from "../plugin.ts";
 import { SOURCE_PLUGINS } from "../sources/registry.ts";
 import type { ComponentJson, StatusJson } from "../status_report.ts";
+import { registerClockMetrics } from "./clock_metrics.ts";
 
 /** A node's latest sample and the kind of its source. */
 export interface Reading {
@@ -161,10 +162,10 @@ async function buildMetrics(): Promise<Render> {
     registers: [registry],
     collect() {
       this.reset();
+      // Records carry the gateway's time: ahead of the wall clock while a step back is absorbed.
+      const now = Date.now() + (snap?.clock?.catching_up_ms ?? 0);
       for (const [source, c] of Object.entries(snap?.sources ?? {})) {
-        if (c.last_record_at) {
-          this.set({ source }, (Date.now() - Date.parse(c.last_record_at)) / 1000);
-        }
+        if (c.last_record_at) this.set({ source }, (now - Date.parse(c.last_record_at)) / 1000);
       }
     },
   });
@@ -214,6 +215,7 @@ async function buildMetrics(): Promise<Render> {
       if (snap) this.set({ version: snap.version, gateway_id: snap.gateway_id }, 1);
     },
   });
+  registerClockMetrics(client, registry, () => snap);
 
   // Device families appear as plugins name them; each scrape sets them afresh, so a node
   // forgotten (beyond http.metrics_max_nodes) disappears from the next one. A family's label

@@ -3,6 +3,7 @@ import type { Logger } from "../log.ts";
 import type { Envelope, EnvelopeKind } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import type { Clock } from "../util/clock.ts";
+import { settledNow } from "../util/wall_clock.ts";
 import { DamagedFileError, moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
 import { DeadLetters } from "./dead_letters.ts";
 import { Retention } from "./retention.ts";
@@ -114,7 +115,9 @@ export class Outbox {
     this.#retention = new Retention(this.#db, {
       cursors: this.#cursors,
       maxAgeMs: this.options.maxAgeMs,
-      now: () => this.#now(),
+      // A forward step of the clock makes no record old (src/util/wall_clock.ts).
+      now: () =>
+        this.options.clock ? settledNow(this.options.clock, this.options.maxAgeMs) : Date.now(),
       freed: (bytes) => this.#bytes -= bytes,
       log: this.options.log,
     });

@@ -151,7 +151,8 @@ export class EmbeddedStore implements Store {
         }
       }
       this.#stmt.setState.run(level.name, end);
-      const expired = Math.floor(now / 1000) - this.options.archiveTtlSeconds;
+      const archiveNow = Math.min(now, this.options.archiveNow?.() ?? now);
+      const expired = Math.floor(archiveNow / 1000) - this.options.archiveTtlSeconds;
       this.#db.prepare("DELETE FROM windows WHERE level = ? AND start < ?").run(
         level.name,
         expired,

@@ -5,6 +5,8 @@ import { RedisStore } from "./redis.ts";
 import type { Level, Store, StoreOptions } from "./store.ts";
 import type { Logger } from "../log.ts";
 import { buildLevels } from "./windows.ts";
+import type { Clock } from "../util/clock.ts";
+import { settledNow } from "../util/wall_clock.ts";
 
 export type { Level, Store } from "./store.ts";
 
@@ -18,7 +20,10 @@ export function levelsOf(store: GatewayConfig["store"]): Level[] {
 }
 
 /** Builds the configured store (embedded by default, Redis when `store.type: redis`). */
-export function createStore(config: GatewayConfig, context: { log?: Logger } = {}): Store {
+export function createStore(
+  config: GatewayConfig,
+  context: { log?: Logger; clock?: Clock } = {},
+): Store {
   const s = config.store;
   const options: StoreOptions = {
     maxRows: s.max_rows,
@@ -29,6 +34,7 @@ export function createStore(config: GatewayConfig, context: { log?: Logger } = {
     levels: levelsOf(s),
     percentiles: s.percentiles,
     log: context.log,
+    archiveNow: context.clock ? () => settledNow(context.clock!, s.archive_ttl) : undefined,
   };
   if (s.type === "redis" && s.redis) {
     const r = s.redis;

@@ -71,4 +71,6 @@ export interface StoreOptions {
   percentiles?: number[];
   /** Where the store reports what it had to repair. */
   log?: Logger;
+  /** The time archived windows' age is judged by (a forward clock step ages none of them). */
+  archiveNow?: () => number;
 }

@@ -1,5 +1,14 @@
 import type { FieldValue, Sample, Stats, Window } from "../model.ts";
 import type { Level } from "./store.ts";
+import { MAX_CATCH_UP_MS } from "../util/wall_clock.ts";
+
+/**
+ * Windows aggregated this far (s) beyond the last closed one: the clock was followed back over
+ * a day (src/util/wall_clock.ts), so the sequence starts again at the clock instead of waiting
+ * for that time to come round. A shorter lead (a restart while a step back is caught up) is
+ * waited out: those windows were computed already.
+ */
+export const STATE_AHEAD_S = MAX_CATCH_UP_MS / 1000;
 
 /** Rounds to 14 significant digits: what Redis' cjson keeps, so both stores agree exactly. */
 export function round14(x: number): number {
@@ -22,7 +31,8 @@ export function windowRange(
     const limit = Math.floor((options.fromLast + level.from.seconds) / win) * win - win;
     lastClosable = Math.min(lastClosable, limit);
   }
-  const first = options.last === null ? lastClosable : options.last + level.seconds;
+  const restart = options.last === null || options.last > lastClosable + STATE_AHEAD_S;
+  const first = restart ? lastClosable : options.last! + level.seconds;
   return { first, lastClosable };
 }
 

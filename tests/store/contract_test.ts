@@ -290,6 +290,23 @@ async function contract(t: Deno.TestContext, make: StoreFactory): Promise<unknow
     },
   );
 
+  await t.step(
+    "a window state over a day ahead of the clock starts again at the clock",
+    async () => {
+      const s = await make();
+      await drain(s);
+      const ahead = T0 + 3 * 86_400_000;
+      await tick(s, ahead, ahead); // aggregated while the clock was three days ahead
+      const back = T0 + 2 * 3_600_000; // then the clock was followed back (src/util/wall_clock.ts)
+      await put(s, [sample("bk", back + 5000, { V: 1 }), sample("bk", back + 65_000, { V: 2 })]);
+      await tick(s, back + 60_000 + GRACE + 1000, back + 2 * 60_000 + GRACE + 1000);
+      const w = (await drain(s)).filter((x) => x.node === "bk" && x.level === "1m");
+      assert.deepEqual(w.map((x) => [x.start, x.stats.V.sum]), [[back, 1], [back + 60_000, 2]]);
+      seen.push(w);
+      await s.close();
+    },
+  );
+
   return seen;
 }
 

@@ -12,6 +12,7 @@ import { errorMessage } from "../../status.ts";
 import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../plugin.ts";
 import { RejectedError, RetryableError } from "../../errors.ts";
 import { hasTls, tlsFields, tlsOptions } from "../../tls.ts";
+import { settledNow } from "../../util/wall_clock.ts";
 
 /** Config of the S3 / MinIO sink. */
 export const s3Schema = z.strictObject({
@@ -36,7 +37,7 @@ export const s3Schema = z.strictObject({
 export type S3Config = z.output<typeof s3Schema>;
 
 /** Expiry (ms) in the key of a TimeWindow object: `<node>/window/<expires>-<ts>.<ext>`. */
-const WINDOW_KEY = /\/window\/(\d+)-\d+[^/]*$/;
+const WINDOW_KEY = /\/window\/(\d+)-(\d+)[^/]*$/;
 
 function classify(e: unknown, where: string): Error {
   const code = (e as { code?: string }).code ?? "";
@@ -103,18 +104,23 @@ export class S3Sink implements Sink {
     }
   }
 
-  /** Deletes TimeWindow objects whose expiry (in their key) has passed. */
-  sweep(now: number = Date.now()): Promise<void> {
+  /**
+   * Deletes TimeWindow objects whose expiry (in their key) has passed: by `now` when given,
+   * else by the clock without its recent forward steps (a step of days expires nothing early).
+   */
+  sweep(now?: number): Promise<void> {
     return this.#sweeping ??= this.#sweep(now).finally(() => this.#sweeping = null);
   }
 
-  async #sweep(now: number): Promise<void> {
+  async #sweep(now?: number): Promise<void> {
     try {
       const expired: string[] = [];
       const stream = this.#client.listObjectsV2(this.config.bucket, "", true);
       for await (const o of stream as AsyncIterable<{ name?: string }>) {
         const m = o.name ? WINDOW_KEY.exec(o.name) : null;
-        if (m && Number(m[1]) < now) expired.push(o.name!);
+        if (!m) continue;
+        const [expires, ts] = [Number(m[1]), Number(m[2])];
+        if (expires < (now ?? settledNow(this.ctx.clock, expires - ts))) expired.push(o.name!);
       }
       if (expired.length === 0) return;
       await this.#client.removeObjects(this.config.bucket, expired);

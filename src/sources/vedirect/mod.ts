@@ -81,7 +81,7 @@ export class VeDirectSource {
   #send(request: string): Promise<void> {
     if (this.#sim) {
       const reply = this.#sim.reply(request, this.ctx.clock.now());
-      if (reply) setTimeout(() => this.stream.push(encoder.encode(reply), this.ctx.clock.now()), 0);
+      if (reply) setTimeout(() => this.stream.push(encoder.encode(reply), this.#monotonic()), 0);
       return Promise.resolve();
     }
     if (!this.#line) {
@@ -131,12 +131,12 @@ export class VeDirectSource {
   #historyDue(): boolean {
     const every = this.config.history_every;
     const charger = this.#device.family === "charger";
-    return every > 0 && charger && this.ctx.clock.now() - this.#historyAt >= every;
+    return every > 0 && charger && this.#monotonic() - this.#historyAt >= every;
   }
 
   /** Reads today's history (a port that answers HEX), and the past days once a day. */
   async #readHistory(): Promise<void> {
-    this.#historyAt = this.ctx.clock.now();
+    this.#historyAt = this.#monotonic();
     try {
       const msg = await this.get(HISTORY_TODAY);
       if (!this.#takeHistory(msg)) {
@@ -157,14 +157,24 @@ export class VeDirectSource {
     this.#link.answer(msg);
   }
 
+  /**
+   * Bytes are timed on the monotonic clock (silences between blocks; a step of the wall clock
+   * is no silence), records stamped on the wall clock.
+   */
+  #monotonic(): number {
+    return this.ctx.clock.monotonic?.() ?? performance.now();
+  }
+
   #onRecord(record: DeviceRecord): void {
-    this.#lastRecordAt = record.ts;
+    // The record's time is when its first block arrived, read back on the wall clock.
+    const at = Math.round(this.ctx.clock.now() - (this.#monotonic() - record.ts));
+    this.#lastRecordAt = at;
     this.#identify(record);
     const fields = { ...record.fields, ...this.#history };
     const sample: Sample = {
       source: this.ctx.name,
       node: this.node,
-      ts: this.ctx.stamp(this.node, record.ts),
+      ts: this.ctx.stamp(this.node, at),
       fields,
       tags: record.tags,
     };
@@ -205,8 +215,7 @@ export class VeDirectSource {
     this.ctx.status.state = "up";
     this.stream.idle(); // the simulator starts on a block boundary
     while (this.#running) {
-      const now = this.ctx.clock.now();
-      this.stream.push(sim.frame(now), now);
+      this.stream.push(sim.frame(this.ctx.clock.now()), this.#monotonic());
       this.stream.idle();
       if (this.#historyDue()) await this.#readHistory();
       this.#publishCounters();
@@ -229,7 +238,7 @@ export class VeDirectSource {
         while (this.#running) {
           const bytes = await this.#line.read();
           if (bytes === null) throw new Error(`serial port ${port} closed (device unplugged?)`);
-          this.stream.push(bytes, this.ctx.clock.now());
+          this.stream.push(bytes, this.#monotonic());
           this.#armIdle();
           // Checked here, per chunk read: the read itself is started once per history_every.
           if (this.#historyDue()) void this.#readHistory();

@@ -1,5 +1,6 @@
 /** The S3 sink against s3rver: deterministic keys overwrite, expired window objects are swept, outages retry. */
-import { systemClock } from "../../../src/util/clock.ts";
+import { FakeClock, systemClock } from "../../../src/util/clock.ts";
+import { WallClock } from "../../../src/util/wall_clock.ts";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createLogger } from "../../../src/log.ts";
@@ -67,6 +68,40 @@ Deno.test("S3 sink: a replay overwrites the same key, expired window objects go,
     await s3.start();
     await sink.write([file("cam/n/1.jpg", "during")]);
     assert.ok((await objectKeys(client, "unit-files")).includes("cam/n/1.jpg"));
+  } finally {
+    await sink.close();
+    await s3.stop();
+  }
+});
+
+Deno.test("S3 sink: a forward step of the clock expires no window object before its time", async () => {
+  const s3 = await startS3rver();
+  const base = new FakeClock(Date.UTC(2026, 0, 1));
+  const clock = new WallClock(base);
+  const status = new ComponentStatus("files", "s3");
+  const sink = new S3Sink(
+    s3Schema.parse({
+      type: "s3",
+      url: `http://127.0.0.1:${s3.port}`,
+      bucket: "step-files",
+      access_key: "S3RVER",
+      secret_key: "S3RVER",
+      sweep_every: "1h",
+    }),
+    { name: "files", gatewayId: "t", log: createLogger("test"), status, clock },
+  );
+  const client = s3rverClient(s3.port);
+  try {
+    await sink.connect();
+    const t = base.now();
+    const key = `cam/window/${t + 60_000}-${t}.jpg`; // a one-minute TimeWindow
+    await sink.write([file(key, "young", t + 60_000)]);
+    base.step(2 * 86_400_000); // NTP: two days forward
+    await sink.sweep();
+    assert.deepEqual(await objectKeys(client, "step-files"), [key], "not expired by the step");
+    await base.advance(61_000);
+    await sink.sweep();
+    assert.deepEqual(await objectKeys(client, "step-files"), [], "expired a minute later");
   } finally {
     await sink.close();
     await s3.stop();
