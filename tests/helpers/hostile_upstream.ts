@@ -2,8 +2,9 @@
  * A deliberately hostile HTTP upstream: a TCP port that either answers badly (Deno.serve behind
  * it: a 300 MiB error page, a body that never ends, a redirect to a login page or to another
  * origin) or, in `forward` mode, joins each connection byte for byte to a real server (influxd,
- * clickhouse-server, s3rver), so that signed requests (S3) arrive unchanged. And the other
- * origin, which records whatever reaches it.
+ * clickhouse-server, s3rver), so that signed requests (S3) arrive unchanged. It runs in a process
+ * of its own (`hostile_upstream_main.ts`), so a test measuring its own memory measures the client,
+ * not the 300 MiB the fixture streams. And the other origin, which records whatever reaches it.
  */
 
 /** How the upstream answers. */
@@ -28,18 +29,81 @@ export interface RecordingServer {
   close(): Promise<void>;
 }
 
-/** A running hostile upstream. */
-export interface HostileUpstream {
-  url: string;
-  port: number;
+/** What a hostile upstream saw. */
+export interface HostileState {
   mode: HostileMode;
   /** Requests the hostile server answered, per mode (forwarded ones are not seen). */
   answered: Record<string, number>;
   /** Requests for the login page (a followed 302 would ask for it). */
   loginRequests: number;
+}
+
+/** A hostile upstream in this process. */
+export interface ServedHostile extends HostileState {
+  url: string;
+  port: number;
   /** Switches the mode; open connections are cut so clients reconnect to the new behaviour. */
   setMode(mode: HostileMode): void;
   close(): Promise<void>;
+}
+
+/** A hostile upstream in its own process. */
+export interface HostileUpstream {
+  url: string;
+  port: number;
+  /** Switches the mode (open connections are cut). */
+  setMode(mode: HostileMode): Promise<void>;
+  state(): Promise<HostileState>;
+  close(): Promise<void>;
+}
+
+/** Options of a hostile upstream: where `forward` goes, where `cross_redirect` points. */
+export interface HostileOptions {
+  mode: HostileMode;
+  /** Port of the real server `forward` joins connections to. */
+  target: number;
+  /** The origin `cross_redirect` points at. */
+  other: string;
+}
+
+/** Starts a hostile upstream in a process of its own; resolves once it listens. */
+export async function startHostileUpstream(options: HostileOptions): Promise<HostileUpstream> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      new URL("./hostile_upstream_main.ts", import.meta.url).pathname,
+      JSON.stringify(options),
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let first = "";
+  while (!first.includes("\n")) {
+    const { done, value } = await lines.read();
+    if (done) throw new Error("the hostile upstream exited before it listened");
+    first += value;
+  }
+  lines.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  const { port, control } = JSON.parse(first) as { port: number; control: number };
+  const ctl = `http://127.0.0.1:${control}`;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    async setMode(mode) {
+      await (await fetch(`${ctl}/mode/${mode}`, { method: "POST" })).body?.cancel();
+    },
+    async state() {
+      return await (await fetch(`${ctl}/state`)).json();
+    },
+    async close() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
 }
 
 /** Size of the `huge_error` body, streamed (never held in memory). */
@@ -78,15 +142,10 @@ export function startRecordingServer(): RecordingServer {
   };
 }
 
-/**
- * A hostile upstream starting in `mode`; `target` is the port of the real server `forward`
- * joins connections to, `other` the origin `cross_redirect` points at.
- */
-export function startHostileUpstream(
-  options: { mode: HostileMode; target: number; other: string },
-): HostileUpstream {
+/** A hostile upstream in this process (what `hostile_upstream_main.ts` runs). */
+export function serveHostile(options: HostileOptions): ServedHostile {
   const answered: Record<string, number> = {};
-  const up: HostileUpstream = {
+  const up: ServedHostile = {
     url: "",
     port: 0,
     mode: options.mode,

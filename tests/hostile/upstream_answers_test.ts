@@ -79,13 +79,15 @@ for (const workers of [false, true]) {
       { port: 0, hostname: "127.0.0.1", onListen() {} },
       () => Response.json({ plc: { "1": { tag_name: "level", value: 7, status: "SUCCESS" } } }),
     );
-    const mode: HostileMode = "huge_error";
+    // Well first, so the sinks connect (v1 creates its database) and the writes meet the attacks.
+    const mode: HostileMode = "forward";
     const ups: Record<string, HostileUpstream> = {
-      v1: startHostileUpstream({ mode, target: influx.port, other: other.url }),
-      v2: startHostileUpstream({ mode, target: v2.addr.port, other: other.url }),
-      hook: startHostileUpstream({ mode, target: receiver.addr.port, other: other.url }),
-      ds: startHostileUpstream({ mode, target: polled.addr.port, other: other.url }),
+      v1: await startHostileUpstream({ mode, target: influx.port, other: other.url }),
+      v2: await startHostileUpstream({ mode, target: v2.addr.port, other: other.url }),
+      hook: await startHostileUpstream({ mode, target: receiver.addr.port, other: other.url }),
+      ds: await startHostileUpstream({ mode, target: polled.addr.port, other: other.url }),
     };
+    const states = () => Promise.all(Object.values(ups).map((up) => up.state()));
     const retry = "batch_size: 100, max_wait: 20ms, backoff_min: 50ms, backoff_max: 200ms";
     const gw = await startGateway((port, data) =>
       `gateway: {id: hostile-up, data_dir: ${data}, delivery_workers: ${workers}}
@@ -100,27 +102,38 @@ sinks:
 `
     );
     try {
-      const samples = Array.from({ length: N }, (_, i) => ({
-        node: "n",
-        ts: T0 + i,
-        fields: { v: i },
-      }));
-      const ingest = await fetch(`${gw.url}/ingest`, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${TOKEN}` },
-        body: JSON.stringify(samples),
-      });
-      assert.equal(ingest.status, 200, await ingest.text());
+      const ingest = async (from: number, n: number) => {
+        const samples = Array.from({ length: n }, (_, i) => ({
+          node: "n",
+          ts: T0 + from + i,
+          fields: { v: from + i },
+        }));
+        const res = await fetch(`${gw.url}/ingest`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${TOKEN}` },
+          body: JSON.stringify(samples),
+        });
+        assert.equal(res.status, 200, await res.text());
+      };
+      const settled = async () => {
+        const s = await gw.status();
+        return ["v1", "v2", "hook"].every((n) => s.sinks[n].queue.records === 0) &&
+          s.sources.ds.state === "up";
+      };
+      await ingest(0, 1);
+      await waitFor(settled, { what: "the first sample delivered, the poll source up" });
+      for (const up of Object.values(ups)) await up.setMode("huge_error");
+      await ingest(1, N);
       const last = (s: StatusDoc, name: string) =>
         String(
           ((name === "ds" ? s.sources.ds : s.sinks[name]).last_error as { message?: string })
             ?.message,
         );
       for (const m of ["huge_error", "endless", "login_redirect", "cross_redirect"] as const) {
-        for (const up of Object.values(ups)) up.setMode(m);
+        for (const up of Object.values(ups)) await up.setMode(m);
         // Each upstream answers this way at least twice, and each component reports it.
         await waitFor(async () => {
-          if (Object.values(ups).some((up) => (up.answered[m] ?? 0) < 2)) return false;
+          if ((await states()).some((st) => (st.answered[m] ?? 0) < 2)) return false;
           const s = await gw.status();
           return Object.keys(ups).every((name) => EXPECTED[m].test(last(s, name)));
         }, { what: `every component failing on ${m}`, timeoutMs: 60_000 });
@@ -134,24 +147,20 @@ sinks:
         console.log(`${m}: ${last(s, "v1").slice(0, 160)}; peak RSS ${gw.peakRssMiB()} MiB`);
       }
       // The upstreams behave: every record arrives, once.
-      for (const up of Object.values(ups)) up.setMode("forward");
+      for (const up of Object.values(ups)) await up.setMode("forward");
       const count = async (db: string) => {
         const r = await influxQuery(influx.port, { db, q: 'SELECT count("v") FROM "http"' });
         return Number(r[0]?.values[0]?.[1] ?? 0);
       };
-      await waitFor(async () => (await count("up1")) === N && (await count("up2")) === N, {
-        what: `${N} points in both databases`,
+      await waitFor(async () => (await count("up1")) === N + 1 && (await count("up2")) === N + 1, {
+        what: `${N + 1} points in both databases`,
         timeoutMs: 60_000,
       });
-      await waitFor(() => new Set(hooked).size === N, { what: `${N} records at the webhook` });
-      await waitFor(async () => {
-        const s = await gw.status();
-        return ["v1", "v2", "hook"].every((n) => s.sinks[n].queue.records === 0) &&
-          s.sources.ds.state === "up";
-      }, { what: "queues empty, the poll source up" });
+      await waitFor(() => new Set(hooked).size === N + 1, { what: "every record at the webhook" });
+      await waitFor(settled, { what: "queues empty, the poll source up" });
       // Nothing reached the other origin, no login page was asked for.
       assert.deepEqual(other.requests, []);
-      for (const up of Object.values(ups)) assert.equal(up.loginRequests, 0);
+      for (const st of await states()) assert.equal(st.loginRequests, 0);
       assert.equal(gw.child.pid > 0 && (await gw.health()).code, 200);
       const peak = gw.peakRssMiB();
       console.log(`peak RSS ${peak} MiB (bound ${RSS_BOUND_MIB})`);

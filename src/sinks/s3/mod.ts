@@ -105,7 +105,13 @@ export class S3Sink implements Sink {
           "X-Amz-Meta-Created": new Date(f.ts).toISOString(),
         });
       } catch (err) {
-        throw classify(err, `put ${this.config.bucket}/${f.key}`, this.#refusal());
+        const error = classify(err, `put ${this.config.bucket}/${f.key}`, this.#refusal());
+        // Gone since connect (or an upstream that only said it was there): made again, and the
+        // batch retried.
+        if ((err as { code?: string }).code === "NoSuchBucket" && this.config.create_bucket) {
+          await this.#client.makeBucket(this.config.bucket, this.config.region).catch(() => {});
+        }
+        throw error;
       }
     }
   }
