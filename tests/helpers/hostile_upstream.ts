@@ -34,6 +34,11 @@ export interface HostileState {
   mode: HostileMode;
   /** Requests the hostile server answered, per mode (forwarded ones are not seen). */
   answered: Record<string, number>;
+  /**
+   * The most bytes of one answer's body the client took, per mode (what the fixture handed to
+   * its socket, so the client's read plus what the sockets between hold).
+   */
+  largest: Record<string, number>;
   /** Requests for the login page (a followed 302 would ask for it). */
   loginRequests: number;
 }
@@ -106,18 +111,30 @@ export async function startHostileUpstream(options: HostileOptions): Promise<Hos
   };
 }
 
+/** The most of one answer the client may take: 16 MiB read, what the sockets between hold. */
+export const TAKEN_BOUND = 64 * 1024 * 1024;
+
+/** Bytes as MiB, per key (one decimal). */
+export function mib(bytes: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(bytes).map(([k, v]) => [k, Math.round(v / 2 ** 20 * 10) / 10]),
+  );
+}
+
 /** Size of the `huge_error` body, streamed (never held in memory). */
 export const HUGE_BODY = 300 * 1024 * 1024;
 
 const CHUNK = new Uint8Array(64 * 1024).fill(0x61);
 
-function streamOf(bytes: number): ReadableStream<Uint8Array> {
+/** A body of `bytes` bytes (endless: Infinity), made as it is read; `took` counts what went. */
+function streamOf(bytes: number, took: (sent: number) => void): ReadableStream<Uint8Array> {
   let sent = 0;
   return new ReadableStream({
     pull(controller) {
       if (sent >= bytes) return controller.close();
       const n = Math.min(CHUNK.length, bytes - sent);
       sent += n;
+      took(sent);
       controller.enqueue(CHUNK.slice(0, n));
     },
   });
@@ -145,12 +162,14 @@ export function startRecordingServer(): RecordingServer {
 /** A hostile upstream in this process (what `hostile_upstream_main.ts` runs). */
 export function serveHostile(options: HostileOptions): ServedHostile {
   const answered: Record<string, number> = {};
+  const largest: Record<string, number> = {};
   const up: ServedHostile = {
     url: "",
     port: 0,
     mode: options.mode,
     answered,
     loginRequests: 0,
+    largest,
     setMode(mode) {
       up.mode = mode;
       for (const c of conns) {
@@ -177,14 +196,15 @@ export function serveHostile(options: HostileOptions): ServedHostile {
     }
     const mode = up.mode;
     answered[mode] = (answered[mode] ?? 0) + 1;
+    const took = (sent: number) => largest[mode] = Math.max(largest[mode] ?? 0, sent);
     switch (mode) {
       case "huge_error":
-        return new Response(streamOf(HUGE_BODY), {
+        return new Response(streamOf(HUGE_BODY, took), {
           status: 500,
           headers: { "Content-Type": "text/plain", "Content-Length": String(HUGE_BODY) },
         });
       case "endless":
-        return new Response(streamOf(Number.POSITIVE_INFINITY), {
+        return new Response(streamOf(Number.POSITIVE_INFINITY, took), {
           headers: { "Content-Type": "application/json" },
         });
       case "login_redirect":

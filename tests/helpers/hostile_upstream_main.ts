@@ -12,7 +12,8 @@ const control = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (r
     up.setMode(path.slice("/mode/".length) as HostileMode);
     return new Response(null, { status: 204 });
   }
-  return Response.json({ mode: up.mode, answered: up.answered, loginRequests: up.loginRequests });
+  const { mode, answered, loginRequests, largest } = up;
+  return Response.json({ mode, answered, loginRequests, largest });
 });
 Deno.addSignalListener("SIGTERM", () => {
   control.shutdown();

@@ -13,8 +13,10 @@ import { startGateway, type StatusDoc } from "../helpers/gateway.ts";
 import {
   type HostileMode,
   type HostileUpstream,
+  mib,
   startHostileUpstream,
   startRecordingServer,
+  TAKEN_BOUND,
 } from "../helpers/hostile_upstream.ts";
 import { influxQuery, startInfluxd, waitFor } from "../helpers/servers.ts";
 
@@ -160,7 +162,14 @@ sinks:
       await waitFor(settled, { what: "queues empty, the poll source up" });
       // Nothing reached the other origin, no login page was asked for.
       assert.deepEqual(other.requests, []);
-      for (const st of await states()) assert.equal(st.loginRequests, 0);
+      for (const st of await states()) {
+        assert.equal(st.loginRequests, 0);
+        // The bound held: no answer was taken far past 16 MiB (the sockets between hold some).
+        console.log(`most of one answer taken (MiB): ${JSON.stringify(mib(st.largest))}`);
+        for (const m of ["huge_error", "endless"]) {
+          assert.ok((st.largest[m] ?? 0) < TAKEN_BOUND, `${m}: ${st.largest[m]} bytes taken`);
+        }
+      }
       assert.equal(gw.child.pid > 0 && (await gw.health()).code, 200);
       const peak = gw.peakRssMiB();
       console.log(`peak RSS ${peak} MiB (bound ${RSS_BOUND_MIB})`);

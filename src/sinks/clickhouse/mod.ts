@@ -80,6 +80,7 @@ export class ClickHouseSink implements Sink {
   async connect(): Promise<void> {
     const c = this.config;
     await this.#client?.close();
+    this.#agent?.agent.destroy();
     // Loaded when a ClickHouse sink is configured: ~11 MB a gateway without one does not carry.
     const { ClickHouseLogLevel, createClient } = await import("@clickhouse/client");
     const client = createClient({
@@ -207,6 +208,7 @@ export class ClickHouseSink implements Sink {
     await this.#retaining;
     await this.#client?.close();
     this.#client = null;
+    this.#agent?.agent.destroy();
   }
 }
 

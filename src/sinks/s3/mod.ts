@@ -148,6 +148,8 @@ export class S3Sink implements Sink {
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     await this.#sweeping;
+    // Its idle sockets; the agent makes new ones if the sink connects again.
+    this.#agent?.agent.destroy();
   }
 }
 
