@@ -12,6 +12,7 @@ import { errorMessage } from "../../status.ts";
 import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../plugin.ts";
 import { RejectedError, RetryableError } from "../../errors.ts";
 import { hasTls, tlsFields, tlsOptions } from "../../tls.ts";
+import { type BoundedAgent, createHttpAgent } from "../http_agent.ts";
 import {
   createTable,
   type Dialect,
@@ -50,7 +51,9 @@ export type ClickHouseConfig = z.output<typeof clickhouseSchema>;
 /** Error codes that mean the rows themselves are wrong (parse/type errors): retrying cannot help. */
 const REJECTED_CODES = new Set([6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 130, 131]);
 
-function classify(e: unknown, where: string): Error {
+/** `refusal`: why the agent ended the answer (too large, a redirect), which is then retried. */
+function classify(e: unknown, where: string, refusal: string | null): Error {
+  if (refusal) return new RetryableError(`ClickHouse ${where}: ${refusal}`);
   const msg = `ClickHouse ${where}: ${errorMessage(e).slice(0, 300)}`;
   const code = Number(
     (e as { code?: string }).code ?? /Code: (\d+)/.exec(errorMessage(e))?.[1] ?? NaN,
@@ -61,6 +64,7 @@ function classify(e: unknown, where: string): Error {
 /** Sends policy rows to ClickHouse and applies max_count and expiry retention. */
 export class ClickHouseSink implements Sink {
   #client: ClickHouseClient | null = null;
+  #agent: BoundedAgent | null = null;
   #dialect: Dialect = "modern";
   #written = new Set<Table>();
   #retention: ReturnType<typeof setInterval> | undefined;
@@ -76,6 +80,7 @@ export class ClickHouseSink implements Sink {
   async connect(): Promise<void> {
     const c = this.config;
     await this.#client?.close();
+    this.#agent?.agent.destroy();
     // Loaded when a ClickHouse sink is configured: ~11 MB a gateway without one does not carry.
     const { ClickHouseLogLevel, createClient } = await import("@clickhouse/client");
     const client = createClient({
@@ -85,10 +90,12 @@ export class ClickHouseSink implements Sink {
       request_timeout: c.timeout,
       // The outbox owns retries and logs failures once, with context.
       log: { level: ClickHouseLogLevel.OFF },
-      // An agent of our own carries the CA, the client certificate and `insecure` alike.
-      http_agent: hasTls(c)
-        ? new (await import("node:https")).Agent({ ...tlsOptions(c), keepAlive: true })
-        : undefined,
+      // An agent of our own bounds every answer, refuses redirects, and carries the CA, the
+      // client certificate and `insecure` alike.
+      http_agent: (this.#agent = await createHttpAgent(c.url, {
+        where: "the server",
+        tls: hasTls(c) ? tlsOptions(c) : undefined,
+      })).agent,
     });
     this.#client = client;
     try {
@@ -108,7 +115,7 @@ export class ClickHouseSink implements Sink {
         }
       }
     } catch (e) {
-      throw classify(e, `connect to ${c.url}`);
+      throw classify(e, `connect to ${c.url}`, this.#refusal());
     }
     this.#retention ??= setInterval(() => void this.retain(), c.retention_every);
   }
@@ -136,7 +143,7 @@ export class ClickHouseSink implements Sink {
             : {},
         });
       } catch (e) {
-        throw classify(e, `insert into ${table}`);
+        throw classify(e, `insert into ${table}`, this.#refusal());
       }
       this.#written.add(table);
     }
@@ -186,9 +193,13 @@ export class ClickHouseSink implements Sink {
     } catch (e) {
       for (const t of written) this.#written.add(t);
       this.ctx.log.warn("retention pass failed; will retry", {
-        error: errorMessage(e).slice(0, 300),
+        error: this.#refusal() ?? errorMessage(e).slice(0, 300),
       });
     }
+  }
+
+  #refusal(): string | null {
+    return this.#agent?.refusal() ?? null;
   }
 
   async close(): Promise<void> {
@@ -197,6 +208,7 @@ export class ClickHouseSink implements Sink {
     await this.#retaining;
     await this.#client?.close();
     this.#client = null;
+    this.#agent?.agent.destroy();
   }
 }
 

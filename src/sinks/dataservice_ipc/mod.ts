@@ -3,6 +3,7 @@ import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../plugin.ts";
 import { RetryableError } from "../../errors.ts";
+import { ANSWER_LIMIT } from "../../util/http_answer.ts";
 
 /** Config of the Data-Service IPC sink. */
 export const dataserviceIpcSchema = z.strictObject({
@@ -45,12 +46,21 @@ export class DataServiceIpcSink implements Sink {
     try {
       await conn.write(encoder.encode(JSON.stringify(body) + "\n"));
       let text = "";
+      let size = 0;
       const buf = new Uint8Array(64 * 1024);
       for (;;) {
         const n = await conn.read(buf);
         if (n === null) break;
-        text += decoder.decode(buf.subarray(0, n), { stream: true });
-        if (text.includes("\n")) break;
+        // An answer line is read within the bound: a service that never ends it costs no more.
+        size += n;
+        if (size > ANSWER_LIMIT) {
+          throw new RetryableError(
+            `Data-Service on ${this.config.socket} sent an answer line longer than ${ANSWER_LIMIT} bytes`,
+          );
+        }
+        const read = decoder.decode(buf.subarray(0, n), { stream: true });
+        text += read;
+        if (read.includes("\n")) break;
       }
       const line = text.split("\n")[0];
       if (!line) {
@@ -67,7 +77,9 @@ export class DataServiceIpcSink implements Sink {
     }
   }
 
-  #refused(key: string, error: string): void {
+  #refused(key: string, refusal: string): void {
+    // The service's words, at most 300 characters of them, reach status and the log.
+    const error = refusal.slice(0, 300);
     this.ctx.status.count("key_errors");
     const errors = (this.ctx.status.info.key_errors ??= {}) as Record<string, string>;
     errors[key] = error;

@@ -1,12 +1,11 @@
-import type { WriteApi } from "@influxdata/influxdb-client";
 import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
-import { classifyStatus, retryAfterMs } from "../http_status.ts";
+import { settleAnswer } from "../http_status.ts";
 import { defineSink, type Sink, type SinkContext } from "../../plugin.ts";
 import { RetryableError } from "../../errors.ts";
 import { createEncoder } from "./encode.ts";
 import { type InfluxConfig, influxdbSchema } from "./schema.ts";
-import { fetchClient, hasTls, tlsOptions } from "../../tls.ts";
+import { fetchClient } from "../../tls.ts";
 
 /** A batch as line protocol, and gzipped when the sink sends gzip. */
 interface PreparedWrite {
@@ -19,22 +18,20 @@ async function gzip(text: string): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-/** Maps an InfluxDB HTTP answer to the outbox's retry/reject classes. */
-export function classifyResponse(status: number, body: string, retryAfter?: number): Error {
-  return classifyStatus(status, body, { upstream: "InfluxDB", retryAfter });
-}
-
-/** InfluxDB sink: v1 `/write` over fetch (InfluxDB 1.x), or v2 through the official client. */
+/**
+ * InfluxDB sink: v1 `/write` (InfluxDB 1.x) or v2 `/api/v2/write`, both over fetch: the answer is
+ * read within a bound and a redirect is never followed (the official v2 client, in Deno its
+ * browser build, read error bodies whole and followed redirects with the token).
+ */
 export class InfluxSink implements Sink {
   readonly #encode: (batch: Envelope[]) => string;
-  #v2: WriteApi | null = null;
   #client: Deno.HttpClient | undefined;
 
   constructor(readonly config: InfluxConfig, readonly ctx: SinkContext) {
     this.#encode = createEncoder(config, { gatewayId: ctx.gatewayId, kindOf: ctx.kindOf });
   }
 
-  #v1Url(path: string, params: Record<string, string | undefined>): string {
+  #url(path: string, params: Record<string, string | undefined>): string {
     const u = new URL(
       path,
       this.config.url.endsWith("/") ? this.config.url : this.config.url + "/",
@@ -44,51 +41,36 @@ export class InfluxSink implements Sink {
   }
 
   #authHeaders(): Record<string, string> {
-    const { username, password } = this.config;
+    const { username, password, token } = this.config;
+    if (this.config.api === "v2") return { Authorization: `Token ${token}` };
     return username ? { Authorization: "Basic " + btoa(`${username}:${password ?? ""}`) } : {};
   }
 
   async connect(): Promise<void> {
     const c = this.config;
-    if (c.api === "v2") {
-      // The official client is loaded only for InfluxDB 2 (v1 is plain fetch).
-      const { InfluxDB } = await import("@influxdata/influxdb-client");
-      // The outbox owns retries and batching: the client's own are switched off.
-      this.#v2 = new InfluxDB({
-        url: c.url,
-        token: c.token,
-        timeout: c.timeout,
-        transportOptions: hasTls(c) ? tlsOptions(c) : undefined,
-      })
-        .getWriteApi(c.org!, c.bucket!, "us", {
-          maxRetries: 0,
-          batchSize: c.batch_size + 1,
-          flushInterval: 0,
-          gzipThreshold: c.gzip ? 1000 : Number.MAX_SAFE_INTEGER,
-          defaultTags: {},
-        });
-      return;
-    }
     this.#client ??= fetchClient(c);
-    if (c.create_database) {
+    if (c.api === "v1" && c.create_database) {
       const q = `CREATE DATABASE "${c.database!.replace(/"/g, '\\"')}"`;
-      const res = await this.#fetch(this.#v1Url("query", { q }), { method: "POST" });
-      if (!res.ok) throw classifyResponse(res.status, await res.text());
-      await res.body?.cancel();
+      await this.#post(this.#url("query", { q }), {});
     }
   }
 
-  async #fetch(url: string, init: RequestInit): Promise<Response> {
+  /** A POST that never follows a redirect, its answer read within the bound. */
+  async #post(url: string, init: RequestInit): Promise<void> {
+    let res: Response;
     try {
-      return await fetch(url, {
+      res = await fetch(url, {
         ...init,
+        method: "POST",
         headers: { ...this.#authHeaders(), ...init.headers },
+        redirect: "manual",
         signal: AbortSignal.timeout(this.config.timeout),
         client: this.#client,
       });
     } catch (e) {
       throw new RetryableError(`InfluxDB at ${this.config.url} unreachable: ${errorMessage(e)}`);
     }
+    await settleAnswer(res, "InfluxDB");
   }
 
   async write(batch: Envelope[]): Promise<void> {
@@ -104,7 +86,7 @@ export class InfluxSink implements Sink {
   async prepare(batch: Envelope[]): Promise<PreparedWrite | null> {
     const body = this.#encode(batch);
     if (!body) return null;
-    if (this.#v2 || !this.config.gzip) return { body };
+    if (!this.config.gzip) return { body };
     return { body, gzipped: await gzip(body) };
   }
 
@@ -112,40 +94,19 @@ export class InfluxSink implements Sink {
   async send(prepared: unknown): Promise<void> {
     const write = prepared as PreparedWrite | null;
     if (!write) return;
-    if (this.#v2) return await this.#writeV2(write.body);
     const c = this.config;
-    const url = this.#v1Url("write", { db: c.database, rp: c.retention_policy, precision: "u" });
+    const url = c.api === "v2"
+      ? this.#url("api/v2/write", { org: c.org, bucket: c.bucket, precision: "us" })
+      : this.#url("write", { db: c.database, rp: c.retention_policy, precision: "u" });
     const headers: Record<string, string> = { "Content-Type": "text/plain; charset=utf-8" };
     if (write.gzipped) headers["Content-Encoding"] = "gzip";
-    const res = await this.#fetch(url, {
-      method: "POST",
-      headers,
-      body: (write.gzipped ?? write.body) as BodyInit,
-    });
-    const text = await res.text();
-    if (res.status !== 204 && !res.ok) {
-      throw classifyResponse(res.status, text, retryAfterMs(res.headers.get("Retry-After")));
-    }
+    await this.#post(url, { headers, body: (write.gzipped ?? write.body) as BodyInit });
   }
 
-  async #writeV2(body: string): Promise<void> {
-    try {
-      this.#v2!.writeRecords(body.split("\n"));
-      await this.#v2!.flush();
-    } catch (e) {
-      const err = e as { statusCode?: number; body?: string; retryAfter?: () => number };
-      if (typeof err.statusCode === "number") {
-        throw classifyResponse(err.statusCode, err.body ?? errorMessage(e), err.retryAfter?.());
-      }
-      throw new RetryableError(`InfluxDB at ${this.config.url} unreachable: ${errorMessage(e)}`);
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.#v2?.close().catch(() => {});
-    this.#v2 = null;
+  close(): Promise<void> {
     this.#client?.close();
     this.#client = undefined;
+    return Promise.resolve();
   }
 }
 

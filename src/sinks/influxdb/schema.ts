@@ -20,7 +20,7 @@ export const mappingSchema = z.strictObject({
   fields: z.record(z.string(), z.string()).default({ "*": "direct" }),
 });
 
-/** Config of the InfluxDB sink (v1 /write, or v2 through the official client). */
+/** Config of the InfluxDB sink (v1 /write, or v2 /api/v2/write). */
 export const influxdbSchema = z.strictObject({
   type: z.literal("influxdb"),
   ...deliveryFields,
@@ -56,13 +56,13 @@ export const influxdbSchema = z.strictObject({
   /** Also write the tags sources attach (device model, serial): low cardinality by design. */
   sample_tags: z.boolean().default(true),
   mappings: z.array(mappingSchema).default([]),
-  /** TLS for `https://`: a private CA, a client certificate (`insecure` with api v2 only). */
+  /** TLS for `https://`: a private CA, a client certificate (no `insecure`: fetch verifies). */
   ...tlsFields,
 }).refine((c) => c.api === "v2" ? !!(c.org && c.bucket && c.token) : !!c.database, {
   message: "api v1 needs database; api v2 needs org, bucket and token",
 }).superRefine((c, ctx) => {
-  // v1 writes with Deno's fetch, v2 through the client's node:https transport.
-  const issue = c.api === "v1" ? fetchTlsIssue(c) : null;
+  // Both APIs write with Deno's fetch.
+  const issue = fetchTlsIssue(c);
   if (issue) ctx.addIssue({ code: "custom", message: issue, input: c, path: ["insecure"] });
 });
 

@@ -13,6 +13,7 @@ import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../p
 import { RejectedError, RetryableError } from "../../errors.ts";
 import { hasTls, tlsFields, tlsOptions } from "../../tls.ts";
 import { settledNow } from "../../util/wall_clock.ts";
+import { type BoundedAgent, createHttpAgent } from "../http_agent.ts";
 
 /** Config of the S3 / MinIO sink. */
 export const s3Schema = z.strictObject({
@@ -39,7 +40,9 @@ export type S3Config = z.output<typeof s3Schema>;
 /** Expiry (ms) in the key of a TimeWindow object: `<node>/window/<expires>-<ts>.<ext>`. */
 const WINDOW_KEY = /\/window\/(\d+)-(\d+)[^/]*$/;
 
-function classify(e: unknown, where: string): Error {
+/** `refusal`: why the agent ended the answer (too large, a redirect), which is then retried. */
+function classify(e: unknown, where: string, refusal: string | null): Error {
+  if (refusal) return new RetryableError(`S3 ${where}: ${refusal}`);
   const code = (e as { code?: string }).code ?? "";
   const msg = `S3 ${where}: ${code ? code + ": " : ""}${errorMessage(e).slice(0, 300)}`;
   // Refusals of the object itself; credentials, missing buckets and network errors are retried.
@@ -53,6 +56,7 @@ function classify(e: unknown, where: string): Error {
 /** Puts objects into a bucket and sweeps expired ones. */
 export class S3Sink implements Sink {
   #client!: MinioClient;
+  #agent: BoundedAgent | null = null;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #sweeping: Promise<void> | null = null;
 
@@ -64,6 +68,11 @@ export class S3Sink implements Sink {
       // Loaded when an S3 sink is configured: ~30 MB of memory a gateway without one does not carry.
       const Minio = await import("minio");
       const u = new URL(c.url);
+      // An agent of our own bounds every answer, refuses redirects, and carries the TLS settings.
+      this.#agent = await createHttpAgent(c.url, {
+        where: "the server",
+        tls: hasTls(c) ? tlsOptions(c) : undefined,
+      });
       this.#client = new Minio.Client({
         endPoint: u.hostname,
         port: u.port ? Number(u.port) : undefined,
@@ -72,9 +81,7 @@ export class S3Sink implements Sink {
         secretKey: c.secret_key,
         region: c.region,
         pathStyle: true,
-        transportAgent: hasTls(c)
-          ? new (await import("node:https")).Agent({ ...tlsOptions(c), keepAlive: true })
-          : undefined,
+        transportAgent: this.#agent.agent,
       });
     }
     try {
@@ -82,7 +89,7 @@ export class S3Sink implements Sink {
         await this.#client.makeBucket(c.bucket, c.region);
       }
     } catch (e) {
-      throw classify(e, `bucket ${c.bucket} at ${c.url}`);
+      throw classify(e, `bucket ${c.bucket} at ${c.url}`, this.#refusal());
     }
     this.#sweeper ??= setInterval(() => void this.sweep(), c.sweep_every);
   }
@@ -99,7 +106,13 @@ export class S3Sink implements Sink {
           "X-Amz-Meta-Created": new Date(f.ts).toISOString(),
         });
       } catch (err) {
-        throw classify(err, `put ${this.config.bucket}/${f.key}`);
+        const error = classify(err, `put ${this.config.bucket}/${f.key}`, this.#refusal());
+        // Gone since connect (or an upstream that only said it was there): made again, and the
+        // batch retried.
+        if ((err as { code?: string }).code === "NoSuchBucket" && this.config.create_bucket) {
+          await this.#client.makeBucket(this.config.bucket, this.config.region).catch(() => {});
+        }
+        throw error;
       }
     }
   }
@@ -128,15 +141,21 @@ export class S3Sink implements Sink {
     } catch (e) {
       this.ctx.log.warn("sweep of expired objects failed; will retry", {
         bucket: this.config.bucket,
-        error: errorMessage(e),
+        error: this.#refusal() ?? errorMessage(e),
       });
     }
+  }
+
+  #refusal(): string | null {
+    return this.#agent?.refusal() ?? null;
   }
 
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     await this.#sweeping;
+    // Its idle sockets; the agent makes new ones if the sink connects again.
+    this.#agent?.agent.destroy();
   }
 }
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Envelope } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
-import { classifyStatus, retryAfterMs } from "../http_status.ts";
+import { settleAnswer } from "../http_status.ts";
 import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../plugin.ts";
 import { RetryableError } from "../../errors.ts";
 import { fetchClient, refineFetchTls, tlsFields } from "../../tls.ts";
@@ -47,19 +47,15 @@ export class WebhookSink implements Sink {
         method: "POST",
         headers: { "Content-Type": "application/json", ...this.config.headers },
         body: JSON.stringify(body),
+        // Never followed: a 3xx is an error naming where it pointed (the headers carry secrets).
+        redirect: "manual",
         signal: AbortSignal.timeout(this.config.timeout),
         client: this.#client,
       });
     } catch (e) {
       throw new RetryableError(`webhook ${this.config.url} unreachable: ${errorMessage(e)}`);
     }
-    const text = await res.text();
-    if (!res.ok) {
-      throw classifyStatus(res.status, text, {
-        upstream: `webhook ${this.config.url}`,
-        retryAfter: retryAfterMs(res.headers.get("Retry-After")),
-      });
-    }
+    await settleAnswer(res, `webhook ${this.config.url}`);
   }
 
   async write(batch: Envelope[]): Promise<void> {

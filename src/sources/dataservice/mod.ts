@@ -4,6 +4,13 @@ import { type FieldValue, MAX_FIELDS, type Sample } from "../../model.ts";
 import { errorMessage } from "../../status.ts";
 import { globMatcher } from "../../util/glob.ts";
 import { concatBytes } from "../../util/bytes.ts";
+import {
+  ANSWER_LIMIT,
+  answerExcerpt,
+  answerText,
+  isRedirect,
+  redirectMessage,
+} from "../../util/http_answer.ts";
 import { deadline } from "../../util/timing.ts";
 import { MAX_FIELD_NAME, nameProblem } from "../../names.ts";
 import { PollLoop } from "../poll_loop.ts";
@@ -82,8 +89,32 @@ export function pollToSamples(
   return { samples, skipped };
 }
 
-/** Answers beyond this many bytes are refused: a poll never grows memory without bound. */
-const MAX_ANSWER = 16 * 1024 * 1024;
+/** A poll's answer: its status, where a redirect pointed, its body (or an excerpt when failed). */
+interface PollAnswer {
+  status: number;
+  location?: string | null;
+  text: string;
+}
+
+/** A GET over fetch that follows no redirect; the body read within the bound (an excerpt if failed). */
+async function getOverFetch(
+  url: URL,
+  options: { timeout: number; client?: Deno.HttpClient },
+): Promise<PollAnswer> {
+  const res = await fetch(url, {
+    redirect: "manual",
+    signal: AbortSignal.timeout(options.timeout),
+    client: options.client,
+  });
+  const location = res.headers.get("Location");
+  if (isRedirect(res.status)) await res.body?.cancel().catch(() => {});
+  const text = isRedirect(res.status)
+    ? ""
+    : res.ok
+    ? await answerText(res, { where: String(url) })
+    : await answerExcerpt(res);
+  return { status: res.status, location, text };
+}
 
 /**
  * GET over a Unix socket with an origin-form target (`GET /deploy/... HTTP/1.1`, as
@@ -94,7 +125,7 @@ async function getOverSocket(
   socketPath: string,
   path: string,
   timeoutMs: number,
-): Promise<{ status: number; text: string }> {
+): Promise<PollAnswer> {
   // node:http is loaded by the first poll over a socket: other gateways do not carry it.
   const http = (await import("node:http")).default;
   return await new Promise((resolve, reject) => {
@@ -111,12 +142,15 @@ async function getOverSocket(
         let size = 0;
         res.on("data", (chunk: Uint8Array) => {
           size += chunk.length;
-          if (size > MAX_ANSWER) req.destroy(new Error(`answer larger than ${MAX_ANSWER} bytes`));
-          else chunks.push(chunk);
+          // Answers beyond the bound are refused: a poll never grows memory without it.
+          if (size > ANSWER_LIMIT) {
+            req.destroy(new Error(`answer larger than ${ANSWER_LIMIT} bytes`));
+          } else chunks.push(chunk);
         });
         res.on("end", () =>
           resolve({
             status: res.statusCode ?? 0,
+            location: res.headers.location,
             text: new TextDecoder().decode(concatBytes(chunks)),
           }));
         res.on("error", reject);
@@ -157,14 +191,14 @@ export class DataServiceSource {
     const where = this.config.socket
       ? `${url.pathname}${url.search} on ${this.config.socket}`
       : url;
-    const { status, text } = await deadline(
+    const { status, location, text } = await deadline(
       this.config.socket
         ? getOverSocket(this.config.socket, `${url.pathname}${url.search}`, this.config.timeout)
-        : fetch(url, { signal: AbortSignal.timeout(this.config.timeout), client: this.#client })
-          .then(async (res) => ({ status: res.status, text: await res.text() })),
+        : getOverFetch(url, { timeout: this.config.timeout, client: this.#client }),
       this.config.timeout + 100,
       `poll of ${where}`,
     );
+    if (isRedirect(status)) throw new Error(redirectMessage(`${where}`, { status, location }));
     if (status < 200 || status > 299) {
       throw new Error(`${where} answered ${status}: ${text.slice(0, 200)}`);
     }

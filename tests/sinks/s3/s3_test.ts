@@ -107,3 +107,30 @@ Deno.test("S3 sink: a forward step of the clock expires no window object before 
     await s3.stop();
   }
 });
+
+Deno.test("S3 sink: a bucket gone since connect is made again, and the write retried", async () => {
+  const s3 = await startS3rver();
+  const status = new ComponentStatus("files", "s3");
+  const sink = new S3Sink(
+    s3Schema.parse({
+      type: "s3",
+      url: `http://127.0.0.1:${s3.port}`,
+      bucket: "gone-files",
+      access_key: "S3RVER",
+      secret_key: "S3RVER",
+      sweep_every: "1h",
+    }),
+    { name: "files", gatewayId: "t", log: createLogger("test"), status, clock: systemClock },
+  );
+  const client = s3rverClient(s3.port);
+  try {
+    await sink.connect();
+    await client.removeBucket("gone-files");
+    await assert.rejects(sink.write([file("cam/n/0.jpg", "first")]), /NoSuchBucket/);
+    await sink.write([file("cam/n/0.jpg", "first")]);
+    assert.deepEqual(await objectKeys(client, "gone-files"), ["cam/n/0.jpg"]);
+  } finally {
+    await sink.close();
+    await s3.stop();
+  }
+});
