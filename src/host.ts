@@ -7,6 +7,7 @@
 import type { ReloadPlan } from "./config/plan.ts";
 import {
   type DeviceSettings,
+  type SettingAttempt,
   type SettingChange,
   SettingError,
   type SettingsAccess,
@@ -85,17 +86,24 @@ export class ComponentHost {
       change = await this.#settingsOf(node).change(name, value);
     } catch (e) {
       log.warn("setting not changed", { node, setting: name, value, by, error: errorMessage(e) });
+      // A request that reached the device is audited whatever came of it: what it holds now.
+      if (e instanceof SettingError && e.attempt) this.#audit(node, e.attempt, by);
       throw e;
     }
-    const { setting, register, old } = change;
-    const data = { setting, register, old, new: change.new, by };
+    this.#audit(node, change, by);
+    return change;
+  }
+
+  /** One audit event per change that reached a device: old, what it holds now, the outcome. */
+  #audit(node: string, change: SettingChange | SettingAttempt, by: string): void {
+    const { setting, register, old, requested, outcome } = change;
+    const data = { setting, register, old, new: change.new, requested, outcome, by };
     // The pipeline logs the event as it stores it for the events sinks.
-    const { pipeline, clock } = this.options;
+    const { pipeline, clock, log } = this.options;
     if (!pipeline) log.info("setting changed", { node, ...data });
     pipeline?.raise([
       { id: crypto.randomUUID(), type: "setting_changed", ts: clock.now(), node, data },
     ]);
-    return change;
   }
 
   /**
