@@ -10,6 +10,7 @@ import { gatewaySchema } from "../../src/config/schema.ts";
 import { configureLog } from "../../src/log.ts";
 import { HexFlags } from "../../src/sources/vedirect/hex.ts";
 import { playHexDevice, type SetScript } from "../helpers/hex_device.ts";
+import { launchChromium } from "../helpers/browser.ts";
 import { PtyPair } from "../helpers/pty.ts";
 import { freePort, waitFor } from "../helpers/servers.ts";
 
@@ -66,6 +67,7 @@ sinks:
     events,
     put,
     agent,
+    url,
     async [Symbol.asyncDispose]() {
       await agent.stop();
       await device.close();
@@ -187,4 +189,40 @@ Deno.test("a Set the device did not take, or whose result cannot be read: failed
   await waitFor(() => gw.agent.sources.get("mppt1")!.status.processed > n, {
     what: "frames after the deaf HEX line",
   });
+});
+
+Deno.test("the device page says what the answer and the audit say: a clamped value, a refusal", async () => {
+  await using gw = await chargerOnPty();
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    page.on("dialog", (d) => void d.accept(TOKEN));
+    await page.goto(`${gw.url}/device/mppt1`);
+    await page.click("#settings button.read");
+    const form = '[data-setting="max_charge_current"]';
+    await page.waitForSelector(`${form} input`);
+    const message = () => page.textContent("#settings .msg").then((t) => t ?? "");
+
+    gw.device.script = { keep: (asked) => Math.min(asked, 110) };
+    await page.fill(`${form} input`, "14");
+    await page.click(`${form} button`);
+    await waitFor(async () => /clamped/.test(await message()), { what: "the clamp on the page" });
+    assert.match(await message(), /15 → 11 \(clamped by the device; asked 14\)/);
+    assert.equal(await page.inputValue(`${form} input`), "11");
+
+    gw.device.script = { keep: (_asked, had) => had, flags: HexFlags.ParameterError };
+    await page.fill(`${form} input`, "9");
+    await page.click(`${form} button`);
+    await waitFor(async () => /failed/.test(await message()), { what: "the refusal on the page" });
+    assert.match(await message(), /failed: .*not taken.*still holds 11/);
+    assert.equal(await page.inputValue(`${form} input`), "11");
+
+    const events = await auditEvents(gw, 2);
+    assert.deepEqual(events.map((e) => [e.outcome, e.new, e.requested]), [
+      ["clamped", 11, 14],
+      ["failed", 11, 9],
+    ]);
+  } finally {
+    await browser.close();
+  }
 });
