@@ -115,7 +115,7 @@ export class ComponentHost {
     const plugin = SINK_PLUGINS.find((p) => p.type === config.type)!;
     const status = new ComponentStatus(name, config.type);
     const log = this.options.log.child(`sink.${name}`);
-    const kindOf = (source: string) => this.sources.get(source)?.status.kind;
+    const kindOf = (source: string) => this.#kindOf.get(source);
     const ctx = { name, gatewayId, log, status, clock, kindOf, settings: this.settings };
     const delivery = config as unknown as DeliveryConfig;
     const share = { path: outbox.options.path, kinds: delivery.forward, nodes: delivery.nodes };
@@ -129,9 +129,14 @@ export class ComponentHost {
     return d;
   }
 
-  /** The kind of each running source, by name. */
+  /**
+   * The kind of every source started here, by name: kept while one restarts (a reload), so
+   * records it made meanwhile are still encoded as its kind (InfluxDB's `{kind}` measurement).
+   */
+  readonly #kindOf = new Map<string, string>();
+
   #kinds(): Record<string, string> {
-    return Object.fromEntries([...this.sources].map(([n, s]) => [n, s.status.kind]));
+    return Object.fromEntries(this.#kindOf);
   }
 
   /** Stops a sink; `forget` also drops its cursor (removed from the config). */
@@ -171,6 +176,7 @@ export class ComponentHost {
     });
     const running: RunningSource = { source, status };
     this.sources.set(name, running);
+    this.#kindOf.set(name, config.type);
     try {
       await source.start();
     } catch (e) {
