@@ -108,11 +108,11 @@ async function storm(connections: number): Promise<void> {
       timeoutMs: 60_000,
     });
     const rssBefore = gw.rssMiB();
-    // The storm: every third SIGHUP comes with a changed source (it restarts), the rest without.
+    // The storm: SIGHUPs in threes, the first of each with a changed source (it restarts).
     for (let i = 0; i < SIGHUPS; i++) {
       if (i % 3 === 0) await write(i + 1);
       gw.child.kill("SIGHUP");
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, i % 3 === 2 ? 30 : 1));
     }
     const during = await publishing.stop();
     // After the storm: ingest still flows.
