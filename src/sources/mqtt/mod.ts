@@ -140,9 +140,10 @@ export class MqttSource {
   }
 
   #onMessage(m: InboxMessage): void {
-    // Stopping: not taken and not acknowledged, so the broker gives it to the next session. Taken
-    // now, it could be committed after that session had it again, too early for its receipt.
-    if (this.#stopping) return;
+    // Stopping (ack: commit): not taken and not acknowledged, so the broker gives it to the next
+    // session. Taken now, it could be committed after that session had it again, too late for its
+    // receipt to be seen. (With ack: receipt a Worker has acknowledged it already: it is taken.)
+    if (this.#stopping && this.config.ack === "commit") return;
     const { topic, payload: message, id, release } = m;
     if (topic === BROKER_DROPPED) {
       this.ctx.status.info.broker_dropped = Number(new TextDecoder().decode(message)) || 0;
