@@ -24,7 +24,7 @@ import { SINK_PLUGINS } from "./sinks/registry.ts";
 import { SOURCE_PLUGINS } from "./sources/registry.ts";
 import { ComponentStatus, errorMessage } from "./status.ts";
 import type { Clock } from "./util/clock.ts";
-import { backoffDelay } from "./util/timing.ts";
+import { backoffDelay, deadline } from "./util/timing.ts";
 
 /** A component's config as parsed: its plugin type and its settings. */
 export type ComponentConfig = { type: string } & Record<string, unknown>;
@@ -38,7 +38,12 @@ export interface RunningSource {
   status: ComponentStatus;
   /** The next start attempt, when the last one failed. */
   retry?: ReturnType<typeof setTimeout>;
+  /** The start in progress (a stop waits for it: a source stopped mid-start would go on). */
+  starting?: Promise<void>;
 }
+
+/** Longest a stop waits for a start in progress before stopping the source anyway. */
+const START_WAIT_MS = 15_000;
 
 /** What the host builds components with. */
 export interface HostOptions {
@@ -154,6 +159,8 @@ export class ComponentHost {
   ): Promise<void> {
     const { outbox, pipeline, gatewayId, dataDir, clock } = this.options;
     if (!pipeline) throw new Error("this host runs sinks only: sources need a pipeline");
+    // Never two of one name: the one running (its connections, its Workers) ends first.
+    if (this.sources.get(name)?.status !== options.status) await this.stopSource(name);
     const attempt = options.attempt ?? 0;
     const plugin = SOURCE_PLUGINS.find((p) => p.type === config.type)!;
     const status = options.status ??
@@ -177,8 +184,10 @@ export class ComponentHost {
     const running: RunningSource = { source, status };
     this.sources.set(name, running);
     this.#kindOf.set(name, config.type);
+    const starting = source.start();
+    running.starting = starting.then(() => {}, () => {});
     try {
-      await source.start();
+      await starting;
     } catch (e) {
       // One failing source never takes the gateway down: it is started again, backing off.
       status.fail(e);
@@ -208,6 +217,9 @@ export class ComponentHost {
     this.sources.delete(name);
     if (!running) return;
     clearTimeout(running.retry);
+    if (running.starting) {
+      await deadline(running.starting, START_WAIT_MS, `start of ${name}`).catch(() => {});
+    }
     await running.source.stop().catch((e) => running.status.fail(e));
   }
 
