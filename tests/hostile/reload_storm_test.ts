@@ -6,8 +6,15 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
+import { Agent } from "../../src/agent.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { gatewaySchema } from "../../src/config/schema.ts";
+import { configureLog } from "../../src/log.ts";
+import { mqttSourceSchema } from "../../src/sources/mqtt/schema.ts";
 import { startGateway } from "../helpers/gateway.ts";
 import { influxQuery, startInfluxd, startMosquitto, waitFor } from "../helpers/servers.ts";
+
+configureLog({ level: "error" });
 
 const NODES = 4;
 const SIGHUPS = 60;
@@ -70,6 +77,14 @@ async function watchClients(port: number) {
   c.on("message", (_t, p) => seen.connected = Number(p.toString()));
   await c.subscribeAsync("$SYS/broker/clients/connected");
   return { seen, close: () => c.endAsync() };
+}
+
+/** Established TCP connections to the broker's port, as the kernel lists them (`ss`). */
+async function brokerConnections(port: number): Promise<number> {
+  const out = await new Deno.Command("ss", {
+    args: ["-Htn", "state", "established", `( dport = :${port} )`],
+  }).output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.trim()).length;
 }
 
 /** Points, distinct `seq` values and their sum, as influxd counts them. */
@@ -171,4 +186,42 @@ Deno.test("60 SIGHUPs while MQTT flows (1 connection): every message once, clien
 
 Deno.test("60 SIGHUPs while MQTT flows (2 connections in Workers): every message once, clients and RSS bounded", async () => {
   await storm(2);
+});
+
+Deno.test("a source stopped while it starts does not connect afterwards (no client left behind)", async () => {
+  const broker = await startMosquitto({ config: "sys_interval 1\n" });
+  const watch = await watchClients(broker.port);
+  await waitFor(async () => (await brokerConnections(broker.port)) === 1, { what: "the watcher" });
+  const dir = await Deno.makeTempDir({ prefix: "stop-mid-start-" });
+  const agent = new Agent(parseConfig(
+    `gateway: {id: midstart, data_dir: ${dir}}\nhttp: {enabled: false}\n`,
+    gatewaySchema,
+  ));
+  await agent.start();
+  try {
+    for (const connections of [1, 2]) {
+      const config = {
+        type: "mqtt",
+        url: `mqtt://127.0.0.1:${broker.port}`,
+        topics: ["storm/+/v"],
+        connections,
+        client_id: `midstart-${connections}`,
+      };
+      // The stop comes while the start waits for the broker's answer.
+      const starting = agent.host.startSource("units", mqttSourceSchema.parse(config));
+      await agent.host.stopSource("units");
+      await starting;
+    }
+    // The starts are over: a client they opened after the stop would be connected by now.
+    await waitFor(async () => (await brokerConnections(broker.port)) === 1, {
+      what: "only the watcher connected",
+    }).catch(async (e) => {
+      throw new Error(`${e.message}: ${await brokerConnections(broker.port)} connections`);
+    });
+    assert.equal(agent.sources.size, 0);
+  } finally {
+    await agent.stop();
+    await watch.close();
+    await broker.stop();
+  }
 });
