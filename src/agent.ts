@@ -197,6 +197,8 @@ export class Agent {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.log.info("stopping");
+      // A reload in progress finishes first: it could otherwise start a source after this stop.
+      await this.control.endReloads();
       await this.host.stopSources();
       await this.#scheduler.stop();
       await this.store.flush().catch((e) =>

@@ -19,6 +19,7 @@ import { ComponentStatus, errorMessage } from "./status.ts";
 import { type Health, healthOf, type StatusJson, statusReport } from "./status_report.ts";
 import type { Level, SeriesQuery, Store } from "./store/store.ts";
 import type { Clock } from "./util/clock.ts";
+import { OneAtATime } from "./util/one_at_a_time.ts";
 import { WallClock } from "./util/wall_clock.ts";
 import { VERSION } from "./version.ts";
 
@@ -50,6 +51,11 @@ export class Control implements GatewayView {
   readonly #startedMono: number;
   #config: GatewayConfig;
   #lastReload: StatusJson["reload"] = null;
+  /** Reloads run one at a time; those asked for meanwhile make one more after it (a SIGHUP storm). */
+  readonly #reloads = new OneAtATime<ReloadResult>(
+    () => this.#reload(),
+    () => ({ ok: false, errors: ["the gateway is stopping: reload refused"] }),
+  );
 
   constructor(config: GatewayConfig, readonly parts: ControlParts) {
     this.#config = config;
@@ -226,9 +232,20 @@ export class Control implements GatewayView {
   /**
    * Re-reads the config file. An invalid file changes nothing (errors go to the
    * log and /status). Otherwise the host applies the plan: buffered records stay
-   * in the outbox and each sink resumes from its cursor.
+   * in the outbox and each sink resumes from its cursor. One reload runs at a time: a
+   * request while one runs is answered by one more run after it, shared by every request
+   * made until it starts (so it reads the file as it is then).
    */
-  async reload(): Promise<ReloadResult> {
+  reload(): Promise<ReloadResult> {
+    return this.#reloads.run();
+  }
+
+  /** Refuses further reloads and waits for the one running (before the gateway stops). */
+  endReloads(): Promise<void> {
+    return this.#reloads.close();
+  }
+
+  async #reload(): Promise<ReloadResult> {
     const { configFile: file, log } = this.parts;
     let next: GatewayConfig;
     try {
@@ -254,7 +271,13 @@ export class Control implements GatewayView {
   }
 
   #reloaded(result: ReloadResult): ReloadResult {
-    this.#lastReload = { ...result, at: new Date(this.clock.now()).toISOString() };
+    const { runs, coalesced } = this.#reloads.counts;
+    this.#lastReload = {
+      ...result,
+      at: new Date(this.clock.now()).toISOString(),
+      reloads: runs,
+      coalesced,
+    };
     return result;
   }
 }

@@ -30,13 +30,29 @@ export interface SettingsReport {
   settings: SettingReading[];
 }
 
-/** A change the device confirmed. */
+/**
+ * How a change ended, as the device holds it afterwards: `applied` (what was asked), `clamped`
+ * (another value: the device's own limit), `failed` (unchanged), `unknown` (it could not be read).
+ */
+export type SettingOutcome = "applied" | "clamped" | "failed" | "unknown";
+
+/** A change the device holds (what was asked, or a value it clamped it to). */
 export interface SettingChange {
   node: string;
   setting: string;
   register: string;
   old: number | string | null;
+  /** What the device holds now. */
   new: number | string;
+  /** The value asked for. */
+  requested: number | string;
+  outcome: "applied" | "clamped";
+}
+
+/** A change the device did not take (`failed`) or whose result is not known (`new` null). */
+export interface SettingAttempt extends Omit<SettingChange, "new" | "outcome"> {
+  new: number | string | null;
+  outcome: "failed" | "unknown";
 }
 
 /** What an operator (or a Venus client) can do with one device's settings. */
@@ -45,7 +61,10 @@ export interface DeviceSettings {
   readonly node: string;
   /** Reads every known setting of the device (or only those `names`). */
   read(options?: { names?: string[] }): Promise<SettingsReport>;
-  /** Writes one setting; resolves once the device confirmed it. */
+  /**
+   * Writes one setting; resolves with what the device holds once it holds the value asked or
+   * another (clamped); rejects with the {@link SettingAttempt} when it did not take it.
+   */
   change(name: string, value: unknown): Promise<SettingChange>;
 }
 
@@ -61,9 +80,16 @@ export type SettingFailure =
   | "timeout"
   | "refused";
 
-/** A settings request that failed, with the reason and a message saying what to do. */
+/**
+ * A settings request that failed, with the reason and a message saying what to do; `attempt`
+ * when the request reached the device (what it holds: audited like a change).
+ */
 export class SettingError extends Error {
-  constructor(readonly reason: SettingFailure, message: string) {
+  constructor(
+    readonly reason: SettingFailure,
+    message: string,
+    readonly attempt?: SettingAttempt,
+  ) {
     super(message);
     this.name = "SettingError";
   }

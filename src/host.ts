@@ -7,6 +7,7 @@
 import type { ReloadPlan } from "./config/plan.ts";
 import {
   type DeviceSettings,
+  type SettingAttempt,
   type SettingChange,
   SettingError,
   type SettingsAccess,
@@ -24,7 +25,7 @@ import { SINK_PLUGINS } from "./sinks/registry.ts";
 import { SOURCE_PLUGINS } from "./sources/registry.ts";
 import { ComponentStatus, errorMessage } from "./status.ts";
 import type { Clock } from "./util/clock.ts";
-import { backoffDelay } from "./util/timing.ts";
+import { backoffDelay, deadline } from "./util/timing.ts";
 
 /** A component's config as parsed: its plugin type and its settings. */
 export type ComponentConfig = { type: string } & Record<string, unknown>;
@@ -38,7 +39,12 @@ export interface RunningSource {
   status: ComponentStatus;
   /** The next start attempt, when the last one failed. */
   retry?: ReturnType<typeof setTimeout>;
+  /** The start in progress (a stop waits for it: a source stopped mid-start would go on). */
+  starting?: Promise<void>;
 }
+
+/** Longest a stop waits for a start in progress before stopping the source anyway. */
+const START_WAIT_MS = 15_000;
 
 /** What the host builds components with. */
 export interface HostOptions {
@@ -89,17 +95,24 @@ export class ComponentHost {
       change = await this.#settingsOf(node).change(name, value);
     } catch (e) {
       log.warn("setting not changed", { node, setting: name, value, by, error: errorMessage(e) });
+      // A request that reached the device is audited whatever came of it: what it holds now.
+      if (e instanceof SettingError && e.attempt) this.#audit(node, e.attempt, by);
       throw e;
     }
-    const { setting, register, old } = change;
-    const data = { setting, register, old, new: change.new, by };
+    this.#audit(node, change, by);
+    return change;
+  }
+
+  /** One audit event per change that reached a device: old, what it holds now, the outcome. */
+  #audit(node: string, change: SettingChange | SettingAttempt, by: string): void {
+    const { setting, register, old, requested, outcome } = change;
+    const data = { setting, register, old, new: change.new, requested, outcome, by };
     // The pipeline logs the event as it stores it for the events sinks.
-    const { pipeline, clock } = this.options;
+    const { pipeline, clock, log } = this.options;
     if (!pipeline) log.info("setting changed", { node, ...data });
     pipeline?.raise([
       { id: crypto.randomUUID(), type: "setting_changed", ts: clock.now(), node, data },
     ]);
-    return change;
   }
 
   /**
@@ -111,7 +124,7 @@ export class ComponentHost {
     const plugin = SINK_PLUGINS.find((p) => p.type === config.type)!;
     const status = new ComponentStatus(name, config.type);
     const log = this.options.log.child(`sink.${name}`);
-    const kindOf = (source: string) => this.sources.get(source)?.status.kind;
+    const kindOf = (source: string) => this.#kindOf.get(source);
     const ctx = { name, gatewayId, log, status, clock, kindOf, settings: this.settings };
     const delivery = config as unknown as DeliveryConfig;
     const share = { path: outbox.options.path, kinds: delivery.forward, nodes: delivery.nodes };
@@ -125,9 +138,14 @@ export class ComponentHost {
     return d;
   }
 
-  /** The kind of each running source, by name. */
+  /**
+   * The kind of every source started here, by name: kept while one restarts (a reload), so
+   * records it made meanwhile are still encoded as its kind (InfluxDB's `{kind}` measurement).
+   */
+  readonly #kindOf = new Map<string, string>();
+
   #kinds(): Record<string, string> {
-    return Object.fromEntries([...this.sources].map(([n, s]) => [n, s.status.kind]));
+    return Object.fromEntries(this.#kindOf);
   }
 
   /** Stops a sink; `forget` also drops its cursor (removed from the config). */
@@ -145,6 +163,8 @@ export class ComponentHost {
   ): Promise<void> {
     const { outbox, pipeline, gatewayId, dataDir, clock } = this.options;
     if (!pipeline) throw new Error("this host runs sinks only: sources need a pipeline");
+    // Never two of one name: the one running (its connections, its Workers) ends first.
+    if (this.sources.get(name)?.status !== options.status) await this.stopSource(name);
     const attempt = options.attempt ?? 0;
     const plugin = SOURCE_PLUGINS.find((p) => p.type === config.type)!;
     const status = options.status ??
@@ -167,8 +187,11 @@ export class ComponentHost {
     });
     const running: RunningSource = { source, status };
     this.sources.set(name, running);
+    this.#kindOf.set(name, config.type);
+    const starting = source.start();
+    running.starting = starting.then(() => {}, () => {});
     try {
-      await source.start();
+      await starting;
     } catch (e) {
       // One failing source never takes the gateway down: it is started again, backing off.
       status.fail(e);
@@ -198,6 +221,9 @@ export class ComponentHost {
     this.sources.delete(name);
     if (!running) return;
     clearTimeout(running.retry);
+    if (running.starting) {
+      await deadline(running.starting, START_WAIT_MS, `start of ${name}`).catch(() => {});
+    }
     await running.source.stop().catch((e) => running.status.fail(e));
   }
 

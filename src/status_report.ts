@@ -25,7 +25,15 @@ export interface StatusJson {
   http: (ComponentJson & { connections: number }) | null;
   /** Errors no component caught. */
   process: ComponentJson;
-  reload: { at: string; ok: boolean; errors?: string[]; restart_required?: string[] } | null;
+  reload: {
+    at: string;
+    ok: boolean;
+    errors?: string[];
+    restart_required?: string[];
+    /** Reloads run since the start, and requests that joined one already asked for. */
+    reloads?: number;
+    coalesced?: number;
+  } | null;
   sources: Record<string, ComponentJson>;
   sinks: Record<string, ComponentJson>;
   /** The wall clock: synchronised or not, its steps (null when not watched). */

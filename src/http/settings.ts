@@ -20,7 +20,8 @@ const changeBody = z.strictObject({ value: z.union([z.number(), z.string().max(1
 
 function failure(c: Context, e: unknown): Response {
   if (!(e instanceof SettingError)) throw e;
-  return c.json({ error: e.message, reason: e.reason }, STATUS[e.reason]);
+  // A request that reached the device says what it holds, as the audit event does.
+  return c.json({ error: e.message, reason: e.reason, ...e.attempt }, STATUS[e.reason]);
 }
 
 /** Adds the settings routes; changing one needs the mutating token (`guard`). */

@@ -70,6 +70,8 @@ sinks:
       register: "0xEDAB",
       old: "automatic (BatteryLife)",
       new: "off",
+      requested: "off",
+      outcome: "applied",
     });
     // The next frames say so, in /status as on the line.
     await waitFor(async () => {

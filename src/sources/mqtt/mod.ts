@@ -44,6 +44,7 @@ export class MqttSource {
   #policies: Policies | null = null;
   #images: ImageIntake | null = null;
   #tick: ReturnType<typeof setInterval> | undefined;
+  #stopping = false;
   /** Hand-overs run one after another (messages, policy ticks, videos), in order. */
   #chain: Promise<void> = Promise.resolve();
   /** Figures of the nodes heard lately (bounded: node ids come from topics). */
@@ -139,6 +140,10 @@ export class MqttSource {
   }
 
   #onMessage(m: InboxMessage): void {
+    // Stopping (ack: commit): not taken and not acknowledged, so the broker gives it to the next
+    // session. Taken now, it could be committed after that session had it again, too late for its
+    // receipt to be seen. (With ack: receipt a Worker has acknowledged it already: it is taken.)
+    if (this.#stopping && this.config.ack === "commit") return;
     const { topic, payload: message, id, release } = m;
     if (topic === BROKER_DROPPED) {
       this.ctx.status.info.broker_dropped = Number(new TextDecoder().decode(message)) || 0;
@@ -288,6 +293,7 @@ export class MqttSource {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
     clearInterval(this.#tick);
     await this.#emitter.drain();
     await this.#images?.close();

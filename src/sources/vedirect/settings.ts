@@ -15,6 +15,7 @@ import {
   settingValue,
 } from "../../victron/settings.ts";
 import { flagsError, type HexLink } from "./hex_link.ts";
+import { judgeSet, READ_BACK_ATTEMPTS } from "./set_outcome.ts";
 
 /** What the source knows of its device from the text frames. */
 export interface DeviceIdentity {
@@ -83,7 +84,10 @@ export class VeDirectSettings implements DeviceSettings {
     return reading;
   }
 
-  /** Writes one setting: checked here first, then sent once, confirmed by the device's answer. */
+  /**
+   * Writes one setting: checked here first, then sent once and judged by what the device
+   * holds (its answer, or Gets when the answer is late, unreadable or another value).
+   */
   async change(setting: string, value: unknown): Promise<SettingChange> {
     const device = this.#device();
     const specs = settingsOf(device.family);
@@ -109,20 +113,41 @@ export class VeDirectSettings implements DeviceSettings {
     const wanted = rawValue(spec, value, device.ratings);
     if ("error" in wanted) throw new SettingError("invalid_value", `${this.node}: ${wanted.error}`);
     const before = await this.#readOne(spec, device.ratings);
-    const answer = await this.link.set(spec.register, wanted.raw, { size: spec.size });
-    if (answer.value !== undefined && answer.value !== wanted.raw) {
-      throw new SettingError(
-        "refused",
-        `${this.node}: the device kept ${settingValue(spec, answer.value)} for ${name}`,
-      );
-    }
-    return {
+    const judged = await judgeSet(this.link, spec.register, {
+      raw: wanted.raw,
+      before: before.raw,
+      size: spec.size,
+    });
+    const base = {
       node: this.node,
       setting: name,
       register: registerName(spec.register),
       old: before.value,
-      new: settingValue(spec, wanted.raw),
+      requested: settingValue(spec, wanted.raw),
     };
+    const { outcome, held } = judged;
+    if ((outcome === "applied" || outcome === "clamped") && held !== null) {
+      return { ...base, new: settingValue(spec, held), outcome };
+    }
+    const attempt = {
+      ...base,
+      new: held === null ? null : settingValue(spec, held),
+      outcome: outcome === "unknown" ? "unknown" as const : "failed" as const,
+    };
+    const asked = `${name} = ${attempt.requested}`;
+    if (outcome === "unknown") {
+      throw new SettingError(
+        "timeout",
+        `${this.node}: ${asked} sent (${judged.answer}), then ${READ_BACK_ATTEMPTS} reads of ` +
+          `${base.register} unanswered: what the device holds is unknown; read the settings again`,
+        attempt,
+      );
+    }
+    throw new SettingError(
+      "refused",
+      `${this.node}: ${asked} not taken (${judged.answer}); the device still holds ${attempt.new}`,
+      attempt,
+    );
   }
 }
 

@@ -94,7 +94,7 @@ async function call(path, init = {}) {
   if (token) headers.Authorization = "Bearer " + token;
   const r = await fetch(path, { ...init, headers, cache: "no-store" });
   const body = await r.json().catch(() => ({}));
-  if (!r.ok) throw Object.assign(new Error(body.error || r.statusText), { status: r.status });
+  if (!r.ok) throw Object.assign(new Error(body.error || r.statusText), { status: r.status, body });
   return body;
 }
 function field(s) {
@@ -129,10 +129,14 @@ function field(s) {
       const c = await call(api + "/" + encodeURIComponent(s.name), {
         method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ value: v }),
       });
-      say(s.label + ": " + c.old + " → " + c.new, false);
+      // What the device holds, as the audit event says: the value asked, or the one it clamped to.
+      const clamped = c.outcome === "clamped";
+      say(s.label + ": " + c.old + " → " + c.new + (clamped ? " (clamped by the device; asked " + c.requested + ")" : ""), clamped);
+      input.value = c.new;
     } catch (err) {
       if (err.status === 401) writeToken = null;
-      say(s.label + ": " + err.message, true);
+      say(s.label + ": " + (err.body?.outcome ? err.body.outcome + ": " : "") + err.message, true);
+      if (err.body?.new != null) input.value = err.body.new;
     } finally { button.disabled = false; }
   });
   return row;

@@ -77,6 +77,8 @@ Deno.test("a HEX set round trip over a pty changes what the next text frame repo
     register: "0xEDAB",
     old: "automatic (BatteryLife)",
     new: "off",
+    requested: "off",
+    outcome: "applied",
   });
   const after = dev.ctx.samples.length;
   await waitFor(() => dev.ctx.samples.length >= after + 2, { what: "frames after the set" });
