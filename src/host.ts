@@ -7,9 +7,11 @@
 import type { ReloadPlan } from "./config/plan.ts";
 import {
   type DeviceSettings,
+  type RefusedWrite,
   type SettingChange,
   SettingError,
   type SettingsAccess,
+  type WriteOutcome,
 } from "./device_settings.ts";
 import type { Logger } from "./log.ts";
 import type { EnvelopeKind } from "./model.ts";
@@ -59,10 +61,11 @@ export class ComponentHost {
 
   constructor(readonly options: HostOptions) {}
 
-  /** Every device's settings, by node; each change is logged and raised as an audit event. */
+  /** Every device's settings, by node; each attempt to write is logged and audited. */
   readonly settings: SettingsAccess = {
     read: (node, options) => this.#settingsOf(node).read(options),
     change: (node, change) => this.#changeSetting(node, change),
+    refused: (node, write) => this.#audit(node, { ...write, outcome: "refused" }),
   };
 
   #settingsOf(node: string): DeviceSettings {
@@ -79,23 +82,55 @@ export class ComponentHost {
     node: string,
     { name, value, by }: { name: string; value: unknown; by: string },
   ): Promise<SettingChange> {
-    const log = this.options.log;
     let change: SettingChange;
     try {
       change = await this.#settingsOf(node).change(name, value);
     } catch (e) {
-      log.warn("setting not changed", { node, setting: name, value, by, error: errorMessage(e) });
+      const timeout = e instanceof SettingError && e.reason === "timeout";
+      const reason = e instanceof SettingError ? `${e.reason}: ${e.message}` : errorMessage(e);
+      this.#audit(node, { name, value, by, reason, outcome: timeout ? "timeout" : "refused" });
       throw e;
     }
     const { setting, register, old } = change;
-    const data = { setting, register, old, new: change.new, by };
-    // The pipeline logs the event as it stores it for the events sinks.
-    const { pipeline, clock } = this.options;
-    if (!pipeline) log.info("setting changed", { node, ...data });
-    pipeline?.raise([
-      { id: crypto.randomUUID(), type: "setting_changed", ts: clock.now(), node, data },
-    ]);
+    // A device that took another value than asked (its own bounds, its resolution) clamped it.
+    const clamped = typeof value === "number" && typeof change.new === "number" &&
+      Math.abs(change.new - value) > 1e-9;
+    this.#audit(node, {
+      name: setting,
+      register,
+      old,
+      value: change.new,
+      asked: clamped ? value : undefined,
+      by,
+      outcome: clamped ? "clamped" : "applied",
+    });
     return change;
+  }
+
+  /**
+   * The one audit path of setting writes: one event per attempt, `setting_changed` when the
+   * device took it, `setting_refused` otherwise (who, what, old, new, outcome).
+   */
+  #audit(
+    node: string | undefined,
+    w: Omit<RefusedWrite, "reason"> & {
+      reason?: string;
+      register?: string;
+      asked?: unknown;
+      outcome: WriteOutcome;
+    },
+  ): void {
+    const changed = w.outcome === "applied" || w.outcome === "clamped";
+    const data: Record<string, unknown> = { setting: w.name };
+    if (w.register) data.register = w.register;
+    Object.assign(data, { old: w.old ?? null, new: w.value, by: w.by, outcome: w.outcome });
+    if (w.asked !== undefined) data.asked = w.asked;
+    if (w.reason) data.reason = w.reason;
+    const type = changed ? "setting_changed" : "setting_refused";
+    // The pipeline logs the event as it stores it for the events sinks.
+    const { pipeline, clock, log } = this.options;
+    if (!pipeline) (changed ? log.info : log.warn).call(log, type, { node, ...data });
+    pipeline?.raise([{ id: crypto.randomUUID(), type, ts: clock.now(), node, data }]);
   }
 
   /**

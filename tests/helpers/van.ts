@@ -15,9 +15,15 @@ import { freePort, startMosquitto } from "./servers.ts";
 /** The site's clock: 02:00 UTC on a winter day, moving. */
 export const vanClock = shiftedClock(Date.UTC(2026, 0, 15, 2));
 
-/** Starts the site; `sinks(url)` is the YAML of the gateway's sinks for broker `url`. */
-export async function startVan(sinks: (url: string) => string) {
-  const broker = await startMosquitto();
+/**
+ * Starts the site; `sinks(url)` is the YAML of the gateway's sinks for broker `url`, `broker`
+ * the broker's users and ACL.
+ */
+export async function startVan(
+  sinks: (url: string) => string,
+  options: { broker?: Parameters<typeof startMosquitto>[0] } = {},
+) {
+  const broker = await startMosquitto(options.broker);
   const pty = await PtyPair.create();
   const dir = await Deno.makeTempDir();
   const url = `mqtt://127.0.0.1:${broker.port}`;

@@ -3,10 +3,12 @@
  * Assistant's victron-mqtt, Node-RED) writes a path, the device's setting is
  * changed over VE.Direct HEX, and the path's value is published again. A write
  * the gateway refuses changes nothing and the current value is republished, as
- * a GX does; a path it does not know is ignored.
+ * a GX does. Writes are off unless the config turns them on (see WritePolicy), and every one,
+ * whatever becomes of it, is one audit event through the settings' audit path.
  */
 import type { SettingsAccess } from "../../device_settings.ts";
 import type { Logger } from "../../log.ts";
+import type { WritePolicy } from "../../mqtt/write_policy.ts";
 import type { ComponentStatus } from "../../status.ts";
 import { errorMessage } from "../../status.ts";
 
@@ -53,15 +55,26 @@ export interface VenusWritesOptions {
   publish(topic: string, payload: string): Promise<void>;
   status: ComponentStatus;
   log: Logger;
+  /** Whether writes are taken now, and from whom. */
+  policy: WritePolicy;
+  /** The time (ms), for the audit's flood bound. */
+  now(): number;
 }
 
 /** Writes waiting their turn at most (each may wait for the device); more are dropped. */
 const MAX_WAITING = 32;
+/**
+ * Refused writes audited at once at most, then one a second: a publisher flooding refused
+ * writes must not fill the log and the outbox (the rest are counted, `writes_not_audited`).
+ */
+const AUDIT_BURST = 60;
 
 /** Handles `W/` writes, one after another. */
 export class VenusWrites {
   #queue: Promise<void> = Promise.resolve();
   #waiting = 0;
+  #tokens = AUDIT_BURST;
+  #filled = -Infinity;
 
   constructor(readonly options: VenusWritesOptions) {}
 
@@ -82,38 +95,79 @@ export class VenusWrites {
   }
 
   async #handle(topic: string, payload: string): Promise<void> {
-    const { portal, status, log } = this.options;
+    const { portal, status, log, policy, settings } = this.options;
     const m = /^W\/([^/]+)\/(solarcharger)\/(\d+)(\/.+)$/.exec(topic);
     const path = m?.[4];
     const prefix = m ? `N/${portal}/${m[2]}/${m[3]}` : "";
     const node = m && m[1] === portal ? this.options.nodeOf(prefix) : undefined;
     const writable = path ? WRITABLE[path] : undefined;
-    if (!node || !writable || !this.options.settings) {
-      status.count("writes_ignored");
+    const n = `${prefix}${path}`;
+    const written = valueOf(payload);
+    const by = `venus ${topic} (${policy.who})`;
+    const value = writable?.toSetting(written) ?? null;
+    const refusal = policy.refusal ??
+      (!node || !writable || !settings
+        ? `${topic} is not a writable path of a device here`
+        : value === null
+        ? `${JSON.stringify(written)} is not a value for ${path}`
+        : null);
+    if (refusal !== null || !settings || !writable || !node) {
+      // Not a device's writable path: ignored as a GX does (still audited).
+      const ignored = policy.refusal === null && (!writable || !node);
+      status.count(ignored ? "writes_ignored" : "writes_refused");
+      this.#refused(node, {
+        name: writable?.setting ?? path ?? topic,
+        value: written,
+        by,
+        old: writable ? this.#current(n, writable) : undefined,
+        reason: refusal ?? "refused",
+      });
+      await this.#restore(n);
       return;
     }
-    const n = `${prefix}${path}`;
-    let written: unknown;
     try {
-      written = JSON.parse(payload)?.value;
-    } catch {
-      written = undefined;
-    }
-    const value = writable.toSetting(written);
-    try {
-      if (value === null) throw new Error(`${JSON.stringify(written)} is not a value for ${path}`);
-      const change = await this.options.settings.change(node, {
-        name: writable.setting,
-        value,
-        by: `venus ${topic}`,
-      });
+      // The settings path audits it (applied, clamped, refused, timed out).
+      const change = await settings.change(node, { name: writable.setting, value, by });
       status.count("writes");
       await this.options.publish(n, JSON.stringify({ value: writable.toVenus(change.new) }));
     } catch (e) {
       status.count("writes_refused");
       log.warn("venus write refused; the value stays", { topic, error: errorMessage(e) });
-      const current = this.options.last(n);
-      if (current !== undefined) await this.options.publish(n, current).catch(() => {});
+      await this.#restore(n);
     }
+  }
+
+  /** The setting's value behind a topic's last published value, when known. */
+  #current(topic: string, writable: WritablePath): unknown {
+    const last = this.options.last(topic);
+    return last === undefined ? undefined : writable.toSetting(valueOf(last)) ?? valueOf(last);
+  }
+
+  /** Publishes the value in force again, so the client's entity snaps back (as a GX does). */
+  async #restore(topic: string): Promise<void> {
+    const current = this.options.last(topic);
+    if (current !== undefined) await this.options.publish(topic, current).catch(() => {});
+  }
+
+  /** One audit event per refused write, within the flood bound. */
+  #refused(node: string | undefined, write: Parameters<SettingsAccess["refused"]>[1]): void {
+    const now = this.options.now();
+    this.#tokens = Math.min(AUDIT_BURST, this.#tokens + Math.max(0, (now - this.#filled) / 1000));
+    this.#filled = now;
+    if (this.#tokens < 1 || !this.options.settings) {
+      this.options.status.drop("writes_not_audited");
+      return;
+    }
+    this.#tokens--;
+    this.options.settings.refused(node, write);
+  }
+}
+
+/** The `value` of a `{"value": ...}` payload (undefined when it is not one). */
+function valueOf(payload: string): unknown {
+  try {
+    return JSON.parse(payload)?.value;
+  } catch {
+    return undefined;
   }
 }
