@@ -58,3 +58,21 @@ export async function startMosquitto(
     () => tls ? tlsOpen(port, tls.ca) : tcpOpen(port),
   ).start();
 }
+
+/**
+ * The broker ACL the README gives: only user `ha` may publish W/, the gateway reads it;
+ * clients without credentials may read N/ and send keepalives.
+ */
+export const VENUS_WRITES_ACL = `topic read N/#
+topic write R/#
+
+user gateway
+topic readwrite N/#
+topic read R/#
+topic read W/#
+
+user ha
+topic read N/#
+topic write R/#
+topic write W/#
+`;

@@ -119,7 +119,8 @@ export class VenusWrites {
         name: writable?.setting ?? path ?? topic,
         value: written,
         by,
-        old: writable ? this.#current(n, writable) : undefined,
+        // In the terms of the topic (what N/ shows): the setting itself is not read for a refusal.
+        old: valueOf(this.options.last(n) ?? ""),
         reason: refusal ?? "refused",
       });
       await this.#restore(n);
@@ -135,12 +136,6 @@ export class VenusWrites {
       log.warn("venus write refused; the value stays", { topic, error: errorMessage(e) });
       await this.#restore(n);
     }
-  }
-
-  /** The setting's value behind a topic's last published value, when known. */
-  #current(topic: string, writable: WritablePath): unknown {
-    const last = this.options.last(topic);
-    return last === undefined ? undefined : writable.toSetting(valueOf(last)) ?? valueOf(last);
   }
 
   /** Publishes the value in force again, so the client's entity snaps back (as a GX does). */

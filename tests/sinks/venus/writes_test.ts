@@ -7,30 +7,12 @@ import mqtt from "mqtt";
 import { configureLog } from "../../../src/log.ts";
 import { defaultInstance } from "../../../src/sinks/venus/paths.ts";
 import { startGateway } from "../../helpers/gateway.ts";
-import { startMosquitto, waitFor } from "../../helpers/servers.ts";
+import { startMosquitto, VENUS_WRITES_ACL, waitFor } from "../../helpers/servers.ts";
 import { startVan } from "../../helpers/van.ts";
 
 configureLog({ level: "error" });
 
 const PORTAL = "c0619ab00002";
-
-/**
- * The broker ACL the README gives: only user `ha` may publish W/, the gateway reads it;
- * clients without credentials may read N/ and send keepalives.
- */
-export const WRITES_ACL = `topic read N/#
-topic write R/#
-
-user gateway
-topic readwrite N/#
-topic read R/#
-topic read W/#
-
-user ha
-topic read N/#
-topic write R/#
-topic write W/#
-`;
 
 Deno.test("W/ writes from the configured broker user change the charger over HEX, one audit event each; refused ones republish the value; a clean stop says so", async () => {
   // The webhook posts each event flat: {type, gateway, ...data}.
@@ -45,7 +27,7 @@ Deno.test("W/ writes from the configured broker user change the charger over HEX
       `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, max_wait: 20ms,
     username: gateway, password: gw-pass, writes: {enabled: true, from: ha}}
   hook: {type: webhook, url: "${hookUrl}", forward: [event], max_wait: 10ms}`,
-    { broker: { users: { gateway: "gw-pass", ha: "ha-pass" }, acl: WRITES_ACL } },
+    { broker: { users: { gateway: "gw-pass", ha: "ha-pass" }, acl: VENUS_WRITES_ACL } },
   );
   const got: [string, string][] = [];
   const client = await mqtt.connectAsync(van.url, {
@@ -133,7 +115,7 @@ Deno.test("W/ writes from the configured broker user change the charger over HEX
     assert.ok(refused.some((e) => e.setting === "/Yield/Power"), JSON.stringify(refused));
     assert.ok(refused.every((e) => e.outcome === "refused"), JSON.stringify(refused));
     assert.ok(refused.some((e) => e.new === 99 && String(e.reason).includes("invalid")));
-    assert.ok(refused.some((e) => e.new === 2 && e.old === "off"));
+    assert.ok(refused.some((e) => e.new === 2 && e.old === 4));
 
     // A flood of writes: at most 32 wait for the device, the rest are dropped and counted.
     await Promise.all(
