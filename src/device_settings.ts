@@ -84,6 +84,8 @@ export interface RefusedWrite {
   old?: unknown;
   /** Why it was refused, for the operator. */
   reason: string;
+  /** `timeout`: the device's answer never came (`refused` by default). */
+  outcome?: "refused" | "timeout";
 }
 
 /**

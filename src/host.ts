@@ -65,7 +65,7 @@ export class ComponentHost {
   readonly settings: SettingsAccess = {
     read: (node, options) => this.#settingsOf(node).read(options),
     change: (node, change) => this.#changeSetting(node, change),
-    refused: (node, write) => this.#audit(node, { ...write, outcome: "refused" }),
+    refused: (node, write) => this.#audit(node, { ...write, outcome: write.outcome ?? "refused" }),
   };
 
   #settingsOf(node: string): DeviceSettings {
@@ -113,7 +113,7 @@ export class ComponentHost {
    */
   #audit(
     node: string | undefined,
-    w: Omit<RefusedWrite, "reason"> & {
+    w: Omit<RefusedWrite, "reason" | "outcome"> & {
       reason?: string;
       register?: string;
       asked?: unknown;

@@ -21,7 +21,13 @@ export const vanClock = shiftedClock(Date.UTC(2026, 0, 15, 2));
  */
 export async function startVan(
   sinks: (url: string) => string,
-  options: { broker?: Parameters<typeof startMosquitto>[0] } = {},
+  options: {
+    broker?: Parameters<typeof startMosquitto>[0];
+    /** The MPPT sends frames but answers no HEX request. */
+    silent?: boolean;
+    /** The MPPT source's `hex_timeout`. */
+    hexTimeout?: string;
+  } = {},
 ) {
   const broker = await startMosquitto(options.broker);
   const pty = await PtyPair.create();
@@ -32,7 +38,9 @@ export async function startVan(
       `gateway: {id: van, data_dir: ${dir}}
 http: {port: ${freePort()}}
 sources:
-  mppt1: {type: vedirect, port: ${pty.device}, gap: 80ms, reconnect_min: 100ms}
+  mppt1: {type: vedirect, port: ${pty.device}, gap: 80ms, reconnect_min: 100ms, hex_timeout: ${
+        options.hexTimeout ?? "2s"
+      }}
   bmv1: {type: vedirect, simulate: bmv, interval: 200ms}
 sinks:
 ${sinks(url)}
@@ -46,6 +54,7 @@ ${sinks(url)}
   const play = () => {
     stop = new AbortController();
     device = simulateToPort(pty.peer, {
+      silent: options.silent,
       device: "mppt",
       intervalMs: 150,
       count: 0,

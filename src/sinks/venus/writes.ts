@@ -11,6 +11,7 @@ import type { Logger } from "../../log.ts";
 import type { WritePolicy } from "../../mqtt/write_policy.ts";
 import type { ComponentStatus } from "../../status.ts";
 import { errorMessage } from "../../status.ts";
+import { deadline } from "../../util/timing.ts";
 
 /** A writable Venus path: the setting it changes and how the two values map. */
 interface WritablePath {
@@ -68,6 +69,11 @@ const MAX_WAITING = 32;
  * writes must not fill the log and the outbox (the rest are counted, `writes_not_audited`).
  */
 const AUDIT_BURST = 60;
+/**
+ * The longest a write may wait for the device (its line's queue, then its answer): a change
+ * that never settles must not hold every later write behind it.
+ */
+const WRITE_DEADLINE_MS = 30_000;
 
 /** Handles `W/` writes, one after another. */
 export class VenusWrites {
@@ -126,14 +132,28 @@ export class VenusWrites {
       await this.#restore(n);
       return;
     }
+    let settled = false;
+    const changing = settings.change(node, { name: writable.setting, value, by })
+      .finally(() => settled = true);
     try {
       // The settings path audits it (applied, clamped, refused, timed out).
-      const change = await settings.change(node, { name: writable.setting, value, by });
+      const change = await deadline(changing, WRITE_DEADLINE_MS, "the device's answer");
       status.count("writes");
       await this.options.publish(n, JSON.stringify({ value: writable.toVenus(change.new) }));
     } catch (e) {
       status.count("writes_refused");
       log.warn("venus write refused; the value stays", { topic, error: errorMessage(e) });
+      // A change still pending at the deadline is audited here (the settings path would
+      // audit it only when, if ever, it settles).
+      if (!settled) {
+        settings.refused(node, {
+          name: writable.setting,
+          value,
+          by,
+          reason: errorMessage(e),
+          outcome: "timeout",
+        });
+      }
       await this.#restore(n);
     }
   }

@@ -132,6 +132,12 @@ Deno.test("W/ writes from the configured broker user change the charger over HEX
       what: "the writes that were taken applied",
     });
 
+    // A value the device's resolution cannot hold: applied as 12.3 A, audited as clamped.
+    await client.publishAsync(`${w}/Settings/ChargeCurrentLimit`, JSON.stringify({ value: 12.34 }));
+    await waitFor(() => events.some((e) => e.outcome === "clamped"), { what: "the clamp audited" });
+    const clamped = events.find((e) => e.outcome === "clamped")!;
+    assert.deepEqual([clamped.asked, clamped.new], [12.34, 12.3]);
+
     // A clean stop: heartbeat 0, the device topics emptied, the retained serial cleared.
     from = got.length;
     await van.stop();
@@ -139,6 +145,52 @@ Deno.test("W/ writes from the configured broker user change the charger over HEX
     const after = got.slice(from);
     assert.ok(after.some(([t, p]) => t === `N/${PORTAL}/heartbeat` && p === '{"value":0}'));
     assert.ok(after.some(([t, p]) => t === `${n}/Mode` && p === ""));
+  } finally {
+    await client.endAsync();
+    await van.stop().catch(() => {});
+    await hook.shutdown();
+  }
+});
+
+Deno.test("a charger that does not answer HEX: the W/ write times out, once, as one audit event", async () => {
+  const events: Record<string, unknown>[] = [];
+  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    events.push(await req.json());
+    return new Response(null, { status: 204 });
+  });
+  const hookUrl = `http://127.0.0.1:${(hook.addr as Deno.NetAddr).port}/`;
+  const van = await startVan(
+    (url) =>
+      `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, max_wait: 20ms,
+    username: gateway, password: gw-pass, writes: {enabled: true, from: ha}}
+  hook: {type: webhook, url: "${hookUrl}", forward: [event], max_wait: 10ms}`,
+    {
+      broker: { users: { gateway: "gw-pass", ha: "ha-pass" }, acl: VENUS_WRITES_ACL },
+      silent: true,
+      hexTimeout: "300ms",
+    },
+  );
+  const client = await mqtt.connectAsync(van.url, { username: "ha", password: "ha-pass" });
+  const w = `W/${PORTAL}/solarcharger/${defaultInstance("mppt1")}`;
+  const modes: string[] = [];
+  client.on("message", (_t, p) => modes.push(p.toString()));
+  await client.subscribeAsync(`${w.replace(/^W/, "N")}/Mode`);
+  try {
+    await van.start();
+    const venus = () => van.agent.control.status().sinks.venus;
+    await waitFor(() => modes.length > 0, { what: "the charger published" });
+    await waitFor(() => (venus() as unknown as { writes: string }).writes.startsWith("taken"), {
+      what: "the ACL verified",
+    });
+    await client.publishAsync(`${w}/Mode`, JSON.stringify({ value: 4 }));
+    await waitFor(() => events.length > 0, { what: "the audit" });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(events.length, 1, JSON.stringify(events));
+    assert.equal(events[0].type, "setting_refused");
+    assert.equal(events[0].outcome, "timeout", JSON.stringify(events[0]));
+    assert.equal(events[0].setting, "device_mode");
+    assert.match(String(events[0].reason), /did not answer/);
+    assert.equal(venus().counters.writes_refused, 1);
   } finally {
     await client.endAsync();
     await van.stop().catch(() => {});
