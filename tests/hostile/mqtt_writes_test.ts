@@ -185,3 +185,46 @@ Deno.test("writes on from user ha, the broker's ACL enforcing it: anonymous writ
     await s.stop();
   }
 });
+
+Deno.test("writes on from user ha, a broker without anonymous access: the check sees the refused connection and takes writes", async () => {
+  const s = await site("username: gateway, password: gw-pass, writes: {enabled: true, from: ha}", {
+    users: { gateway: "gw-pass", ha: "ha-pass" },
+    acl: VENUS_WRITES_ACL,
+    anonymous: false,
+  });
+  try {
+    await waitFor(
+      async () => (await s.gw.status()).sinks.venus.writes === "taken from mqtt user ha",
+      {
+        what: "the ACL verified",
+      },
+    );
+    await alive(s.gw);
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("MQTT 3.1.1 (no PUBACK codes): the probe's message not arriving shows the ACL; an open broker is still found", async () => {
+  const venus = "protocol_version: 4, username: gateway, password: gw-pass, " +
+    "writes: {enabled: true, from: ha}";
+  const users = { gateway: "gw-pass", ha: "ha-pass" };
+  const closed = await site(venus, { users, acl: VENUS_WRITES_ACL });
+  try {
+    await waitFor(
+      async () => (await closed.gw.status()).sinks.venus.writes === "taken from mqtt user ha",
+      { what: "the ACL verified" },
+    );
+  } finally {
+    await closed.stop();
+  }
+  const open = await site(venus, { users });
+  try {
+    await waitFor(
+      async () => /without credentials/.test(String((await open.gw.status()).sinks.venus.writes)),
+      { what: "the open broker found" },
+    );
+  } finally {
+    await open.stop();
+  }
+});
