@@ -49,7 +49,8 @@ export class PacketGuard extends Duplex {
   #acks: Uint8Array[] = [];
 
   constructor(inner: Duplex, options: { max: number; onOversize: (o: Oversize) => void }) {
-    super();
+    // A socket read is up to 64 KiB: with the default 16 KiB mark every read would pause it.
+    super({ readableHighWaterMark: 256 * 1024 });
     this.#inner = inner;
     this.#max = options.max;
     this.#onOversize = options.onOversize;
@@ -77,18 +78,41 @@ export class PacketGuard extends Duplex {
   }
 
   override _write(chunk: Uint8Array, _enc: string, done: (e?: Error | null) => void): void {
-    let i = 0;
-    if (this.#acks.length > 0) {
-      // Pending PUBACKs go after the packet being written (its pieces must stay together).
-      while (i < chunk.length && !this.#outIdle) i = this.#outByte(chunk, i) + 1;
-      if (this.#outIdle) {
-        if (i > 0) this.#inner.write(chunk.subarray(0, i));
-        this.#flushAcks();
-        this.#inner.write(chunk.subarray(i), done);
-      } else this.#inner.write(chunk, done);
-    } else this.#inner.write(chunk, done);
-    // The rest is tracked too: a packet it starts may end in a later piece.
-    for (let k = i; k < chunk.length; k++) k = this.#outByte(chunk, k);
+    this.#send([chunk], done);
+  }
+
+  override _writev(
+    chunks: { chunk: Uint8Array }[],
+    done: (e?: Error | null) => void,
+  ): void {
+    this.#send(chunks.map((c) => c.chunk), done);
+  }
+
+  /**
+   * Passes mqtt.js's writes to the socket, done at once unless the socket asks to wait (waiting
+   * for each write's own callback would cost an event-loop turn per PUBACK).
+   */
+  #send(chunks: Uint8Array[], done: (e?: Error | null) => void): void {
+    const inner = this.#inner;
+    let room = true;
+    inner.cork();
+    for (const chunk of chunks) {
+      let i = 0;
+      if (this.#acks.length > 0) {
+        // Pending PUBACKs go after the packet being written (its pieces must stay together).
+        while (i < chunk.length && !this.#outIdle) i = this.#outByte(chunk, i) + 1;
+        if (this.#outIdle) {
+          if (i > 0) inner.write(chunk.subarray(0, i));
+          this.#flushAcks();
+        }
+      }
+      if (i < chunk.length) room = inner.write(i > 0 ? chunk.subarray(i) : chunk);
+      // The rest is tracked too: a packet it starts may end in a later piece.
+      for (let k = i; k < chunk.length; k++) k = this.#outByte(chunk, k);
+    }
+    inner.uncork();
+    if (room) done();
+    else inner.once("drain", () => done());
   }
 
   /** Whether no outgoing packet is half written. */
