@@ -70,9 +70,13 @@ user gateway
 topic readwrite N/#
 topic read R/#
 topic read W/#
+topic readwrite homeassistant/#
+topic write edge-gateway/#
 
 user ha
 topic read N/#
 topic write R/#
 topic write W/#
+topic readwrite homeassistant/#
+topic read edge-gateway/#
 `;

@@ -30,6 +30,7 @@ type Event = Record<string, unknown>;
 async function site(
   venus: string,
   broker: Parameters<typeof startMosquitto>[0] = {},
+  options: { homeassistant?: boolean } = {},
 ) {
   const mosquitto = await startMosquitto(broker);
   const url = `mqtt://127.0.0.1:${mosquitto.port}`;
@@ -48,7 +49,11 @@ sources:
 sinks:
   venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, max_wait: 20ms, ${venus}}
   hook: {type: webhook, url: "http://127.0.0.1:${hookPort}/", forward: [event], max_wait: 10ms}
-`
+${
+      options.homeassistant
+        ? `  ha: {type: homeassistant, url: "${url}", username: gateway, password: gw-pass}\n`
+        : ""
+    }`
   );
   const settings = async () => {
     const r = await (await fetch(`${gw.url}/devices/mppt1/settings`)).json();
@@ -155,7 +160,7 @@ Deno.test("writes on from user ha, the broker's ACL enforcing it: anonymous writ
   const s = await site("username: gateway, password: gw-pass, writes: {enabled: true, from: ha}", {
     users: { gateway: "gw-pass", ha: "ha-pass" },
     acl: VENUS_WRITES_ACL,
-  });
+  }, { homeassistant: true });
   try {
     await waitFor(
       async () => (await s.gw.status()).sinks.venus.writes === "taken from mqtt user ha",
@@ -167,6 +172,13 @@ Deno.test("writes on from user ha, the broker's ACL enforcing it: anonymous writ
     await attack(s.url, 4);
     await attack(s.url, 5);
     const ha = await mqtt.connectAsync(s.url, { username: "ha", password: "ha-pass" });
+    // The same ACL serves the Home Assistant sink: ha sees its discovery and states.
+    const seen = new Set<string>();
+    ha.on("message", (t) => seen.add(t.split("/")[0]));
+    await ha.subscribeAsync(["homeassistant/#", "edge-gateway/#"]);
+    await waitFor(() => seen.has("homeassistant") && seen.has("edge-gateway"), {
+      what: "Home Assistant discovery and states under the ACL",
+    });
     await ha.publishAsync(`${W}/Settings/ChargeCurrentLimit`, JSON.stringify({ value: 10 }), {
       qos: 1,
     });
