@@ -30,10 +30,11 @@ type Event = Record<string, unknown>;
 async function site(
   venus: string,
   broker: Parameters<typeof startMosquitto>[0] = {},
-  options: { homeassistant?: boolean } = {},
+  options: { homeassistant?: boolean; before?: (url: string) => Promise<void> } = {},
 ) {
   const mosquitto = await startMosquitto(broker);
   const url = `mqtt://127.0.0.1:${mosquitto.port}`;
+  await options.before?.(url);
   const events: Event[] = [];
   const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     events.push(await req.json());
@@ -238,5 +239,34 @@ Deno.test("MQTT 3.1.1 (no PUBACK codes): the probe's message not arriving shows 
     );
   } finally {
     await open.stop();
+  }
+});
+
+Deno.test("a retained write, even from user ha, is refused: the broker replays it at every start", async () => {
+  const users = { gateway: "gw-pass", ha: "ha-pass" };
+  const s = await site("username: gateway, password: gw-pass, writes: {enabled: true, from: ha}", {
+    users,
+    acl: VENUS_WRITES_ACL,
+  }, {
+    before: async (url) => {
+      const ha = await mqtt.connectAsync(url, { username: "ha", password: "ha-pass" });
+      await ha.publishAsync(`${W}/Mode`, JSON.stringify({ value: 4 }), { qos: 1, retain: true });
+      await ha.endAsync();
+    },
+  });
+  try {
+    await waitFor(() => s.events.length === 1, { what: "the retained write audited" });
+    assert.equal(s.events[0].type, "setting_refused");
+    assert.match(String(s.events[0].reason), /retained write/);
+    await waitFor(
+      async () => (await s.gw.status()).sinks.venus.writes === "taken from mqtt user ha",
+      {
+        what: "the ACL verified",
+      },
+    );
+    assert.deepEqual(await s.settings(), BEFORE);
+    await alive(s.gw);
+  } finally {
+    await s.stop();
   }
 });

@@ -132,10 +132,12 @@ export class VenusSink implements Sink {
     });
     const keepalive = `R/${this.portal}/keepalive`;
     const writes = `W/${this.portal}/`;
-    client.on("message", (topic, payload) => {
+    client.on("message", (topic, payload, packet) => {
       if (topic === keepalive) this.#onKeepalive(payload.toString());
       else if (this.#policy.isProbe(topic, payload.toString())) return;
-      else if (topic.startsWith(writes)) this.#writes.take(topic, payload.toString());
+      else if (topic.startsWith(writes)) {
+        this.#writes.take(topic, payload.toString(), { retained: packet.retain });
+      }
     });
     // Clients find the installation by this one retained topic, on every (re)connection. Once
     // subscribed to W/, the broker's ACL is checked (writes wait for it).

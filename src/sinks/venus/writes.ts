@@ -85,13 +85,13 @@ export class VenusWrites {
   constructor(readonly options: VenusWritesOptions) {}
 
   /** Takes a `W/...` message; it is handled after the ones before it (a flood is dropped). */
-  take(topic: string, payload: string): void {
+  take(topic: string, payload: string, options: { retained?: boolean } = {}): void {
     if (this.#waiting >= MAX_WAITING) {
       this.options.status.drop("writes_flood");
       return;
     }
     this.#waiting++;
-    this.#queue = this.#queue.then(() => this.#handle(topic, payload))
+    this.#queue = this.#queue.then(() => this.#handle(topic, payload, options.retained))
       .finally(() => this.#waiting--);
   }
 
@@ -100,7 +100,7 @@ export class VenusWrites {
     return this.#queue;
   }
 
-  async #handle(topic: string, payload: string): Promise<void> {
+  async #handle(topic: string, payload: string, retained = false): Promise<void> {
     const { portal, status, log, policy, settings } = this.options;
     const m = /^W\/([^/]+)\/(solarcharger)\/(\d+)(\/.+)$/.exec(topic);
     const path = m?.[4];
@@ -111,15 +111,18 @@ export class VenusWrites {
     const written = valueOf(payload);
     const by = `venus ${topic} (${policy.who})`;
     const value = writable?.toSetting(written) ?? null;
-    const refusal = policy.refusal ??
-      (!node || !writable || !settings
-        ? `${topic} is not a writable path of a device here`
-        : value === null
-        ? `${JSON.stringify(written)} is not a value for ${path}`
-        : null);
+    // A retained write is replayed by the broker at every subscription (every start).
+    const refusal =
+      (retained ? "a retained write (the broker would replay it at every start)" : null) ??
+        policy.refusal ??
+        (!node || !writable || !settings
+          ? `${topic} is not a writable path of a device here`
+          : value === null
+          ? `${JSON.stringify(written)} is not a value for ${path}`
+          : null);
     if (refusal !== null || !settings || !writable || !node) {
       // Not a device's writable path: ignored as a GX does (still audited).
-      const ignored = policy.refusal === null && (!writable || !node);
+      const ignored = policy.refusal === null && !retained && (!writable || !node);
       status.count(ignored ? "writes_ignored" : "writes_refused");
       this.#refused(node, {
         name: writable?.setting ?? path ?? topic,
