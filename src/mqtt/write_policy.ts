@@ -143,7 +143,7 @@ export class WritePolicy {
     this.#nonce = "";
     if (arrived) {
       this.#refusal = `a client without credentials can publish ${topic}: ` +
-        `the broker's ACL must let only "${this.config.from}" write there (README, MQTT writes)`;
+        `the broker's ACL must let only "${this.config.from}" write there (README: Security, who may change a device over MQTT)`;
       log.error("MQTT writes refused: the broker lets anyone publish them", {
         topic,
         from: this.config.from,
