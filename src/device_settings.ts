@@ -95,12 +95,37 @@ export class SettingError extends Error {
   }
 }
 
-/** Settings of every device the gateway reaches, by node; changes are audited. */
+/** What became of an attempt to write a setting (the audit event's `outcome`). */
+export type WriteOutcome = "applied" | "clamped" | "refused" | "timeout";
+
+/** A write refused before it reached a device (a policy said no), for the audit. */
+export interface RefusedWrite {
+  /** The setting (or, when none matches, what was written: a topic's path). */
+  name: string;
+  /** The value asked for. */
+  value: unknown;
+  /** Who asked, as far as the gateway knows, and through what. */
+  by: string;
+  /** The value in force, when known. */
+  old?: unknown;
+  /** Why it was refused, for the operator. */
+  reason: string;
+  /** `timeout`: the device's answer never came (`refused` by default). */
+  outcome?: "refused" | "timeout";
+}
+
+/**
+ * Settings of every device the gateway reaches, by node. Every attempt to write is one audit
+ * event in the log and the outbox, whatever its outcome: `setting_changed` (applied, clamped)
+ * or `setting_refused` (refused, timeout).
+ */
 export interface SettingsAccess {
   read(node: string, options?: { names?: string[] }): Promise<SettingsReport>;
-  /** Changes a setting and records who did it (an audit event in the log and the outbox). */
+  /** Changes a setting and records who did it, and what became of it. */
   change(
     node: string,
     change: { name: string; value: unknown; by: string },
   ): Promise<SettingChange>;
+  /** Records a write refused before it reached the device (the same audit event). */
+  refused(node: string | undefined, write: RefusedWrite): void;
 }

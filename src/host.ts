@@ -7,10 +7,12 @@
 import type { ReloadPlan } from "./config/plan.ts";
 import {
   type DeviceSettings,
+  type RefusedWrite,
   type SettingAttempt,
   type SettingChange,
   SettingError,
   type SettingsAccess,
+  type WriteOutcome,
 } from "./device_settings.ts";
 import type { Logger } from "./log.ts";
 import type { EnvelopeKind } from "./model.ts";
@@ -67,12 +69,13 @@ export class ComponentHost {
   constructor(readonly options: HostOptions) {}
 
   /**
-   * Every device's settings, by node; each change is logged and raised as an audit event
-   * inside its node's turn (settings_line.ts), so the audit's `old` chain holds.
+   * Every device's settings, by node; each attempt to write is logged and raised as one audit
+   * event, inside its node's turn (settings_line.ts), so the audit's `old` chain holds.
    */
   readonly settings: SettingsAccess = lineUpSettings({
     read: (node, options) => this.#settingsOf(node).read(options),
     change: (node, change) => this.#changeSetting(node, change),
+    refused: (node, write) => this.#refused(node, write),
   });
 
   #settingsOf(node: string): DeviceSettings {
@@ -89,30 +92,68 @@ export class ComponentHost {
     node: string,
     { name, value, by }: { name: string; value: unknown; by: string },
   ): Promise<SettingChange> {
-    const log = this.options.log;
     let change: SettingChange;
     try {
       change = await this.#settingsOf(node).change(name, value);
     } catch (e) {
-      log.warn("setting not changed", { node, setting: name, value, by, error: errorMessage(e) });
-      // A request that reached the device is audited whatever came of it: what it holds now.
-      if (e instanceof SettingError && e.attempt) this.#audit(node, e.attempt, by);
+      this.options.log.warn("setting not changed", {
+        node,
+        setting: name,
+        by,
+        error: errorMessage(e),
+      });
+      if (e instanceof SettingError && e.attempt) {
+        // It reached the device: audited with what the device holds now.
+        this.#audit(node, { ...e.attempt, by });
+      } else {
+        const timeout = e instanceof SettingError && e.reason === "timeout";
+        const reason = e instanceof SettingError ? `${e.reason}: ${e.message}` : errorMessage(e);
+        this.#refused(node, { name, value, by, reason, outcome: timeout ? "timeout" : "refused" });
+      }
       throw e;
     }
-    this.#audit(node, change, by);
+    // A device that holds another value than asked (its bounds, its resolution) clamped it.
+    const clamped = change.outcome === "clamped" ||
+      (typeof value === "number" && typeof change.new === "number" &&
+        Math.abs(change.new - value) > 1e-9);
+    change = { ...change, outcome: clamped ? "clamped" : "applied" };
+    this.#audit(node, { ...change, by });
     return change;
   }
 
-  /** One audit event per change that reached a device: old, what it holds now, the outcome. */
-  #audit(node: string, change: SettingChange | SettingAttempt, by: string): void {
-    const { setting, register, old, requested, outcome } = change;
-    const data = { setting, register, old, new: change.new, requested, outcome, by };
+  /** One `setting_changed` event per write that reached a device: old, what it holds, outcome. */
+  #audit(node: string, a: (SettingChange | SettingAttempt) & { by: string }): void {
+    const { setting, register, old, requested, outcome, by } = a;
+    this.#raiseAudit(node, "setting_changed", {
+      setting,
+      register,
+      old,
+      new: a.new,
+      requested,
+      outcome,
+      by,
+    });
+  }
+
+  /** One `setting_refused` event per write refused before it reached a device (policy, bounds). */
+  #refused(node: string | undefined, w: RefusedWrite): void {
+    this.#raiseAudit(node, "setting_refused", {
+      setting: w.name,
+      old: w.old ?? null,
+      new: w.value,
+      by: w.by,
+      outcome: w.outcome ?? "refused",
+      reason: w.reason,
+    });
+  }
+
+  #raiseAudit(node: string | undefined, type: string, data: Record<string, unknown>): void {
     // The pipeline logs the event as it stores it for the events sinks.
     const { pipeline, clock, log } = this.options;
-    if (!pipeline) log.info("setting changed", { node, ...data });
-    pipeline?.raise([
-      { id: crypto.randomUUID(), type: "setting_changed", ts: clock.now(), node, data },
-    ]);
+    if (!pipeline) {
+      (type === "setting_changed" ? log.info : log.warn).call(log, type, { node, ...data });
+    }
+    pipeline?.raise([{ id: crypto.randomUUID(), type, ts: clock.now(), node, data }]);
   }
 
   /**

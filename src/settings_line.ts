@@ -74,5 +74,5 @@ export function lineUpSettings(
     return run;
   }
 
-  return { read, change };
+  return { read, change, refused: (node, write) => access.refused(node, write) };
 }

@@ -40,6 +40,7 @@ async function charger(options: { silent?: boolean } = {}) {
   const access: SettingsAccess = {
     read: (_node, o) => source.settings.read(o),
     change: (_node, c) => source.settings.change(c.name, c.value),
+    refused: () => {},
   };
   return {
     settings: lineUpSettings(access, { maxWaiting: 8 }),

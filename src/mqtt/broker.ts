@@ -4,6 +4,14 @@ import { z } from "zod";
 import { RetryableError } from "../errors.ts";
 import { tlsFields, tlsOptions } from "../tls.ts";
 import { type ComponentStatus, errorMessage } from "../status.ts";
+import { PacketGuard } from "./packet_guard.ts";
+import type { Duplex } from "node:stream";
+
+/**
+ * The largest packet a connection takes unless told otherwise: a sink gets keepalives, `W/`
+ * writes, Home Assistant's status and acknowledgements, all far smaller.
+ */
+export const SMALL_PACKETS = 64 * 1024;
 
 /** Broker settings shared by every MQTT source and sink. */
 export const brokerFields = {
@@ -53,7 +61,10 @@ export async function connectBroker(
      * messages can arrive with the CONNACK, before this function returns.
      */
     prepare?: (client: mqtt.MqttClient) => void;
-    /** The largest packet the broker may send us (MQTT 5 Maximum Packet Size). */
+    /**
+     * The largest packet the broker may send us: announced as the MQTT 5 Maximum Packet Size
+     * and held by the parser for every version ({@link SMALL_PACKETS} by default).
+     */
     maxPacketSize?: number;
     /** MQTT keepalive (ms): the broker sends the will after 1.5 times this silence. */
     keepalive?: number;
@@ -61,6 +72,7 @@ export async function connectBroker(
 ): Promise<mqtt.MqttClient> {
   // mqtt.js and its dependencies (~35 MiB resident) load only for a gateway that uses MQTT.
   const { connect } = (await loadMqtt()).default;
+  const maxPacketSize = options.maxPacketSize ?? SMALL_PACKETS;
   const client = connect(config.url, {
     clientId: clientIdOf(config, ctx),
     username: config.username,
@@ -72,7 +84,7 @@ export async function connectBroker(
     properties: config.protocol_version === 5
       ? {
         sessionExpiryInterval: config.clean ? 0 : 0xffffffff,
-        ...(options.maxPacketSize ? { maximumPacketSize: options.maxPacketSize } : {}),
+        maximumPacketSize: maxPacketSize,
       }
       : undefined,
     reconnectPeriod: 1000,
@@ -83,8 +95,20 @@ export async function connectBroker(
     // mqtt.js traces every packet through `debug` (formatting included): a cost per message.
     log: () => {},
     ...tlsOptions(config),
+    // The stream is wrapped before the first connection opens.
+    manualConnect: true,
   });
+  // Every connection's packets pass the guard: MQTT 3.1.1 cannot announce a bound, and a broker
+  // that ignores the announced one must not make mqtt.js hold a huge message either.
+  const built = client as unknown as { streamBuilder: (c: mqtt.MqttClient) => Duplex };
+  const open = built.streamBuilder;
+  built.streamBuilder = (c) =>
+    new PacketGuard(open(c), {
+      max: maxPacketSize,
+      onOversize: () => ctx.status.drop("over_max_size"),
+    });
   options.prepare?.(client);
+  client.connect();
   client.on("error", (e) => ctx.status.lastError = { at: Date.now(), message: e.message });
   client.on("connect", () => {
     ctx.status.info.connected = true;

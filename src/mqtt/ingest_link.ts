@@ -88,7 +88,8 @@ export class IngestLink {
         if (event.connected) this.#backoff = RESTART_MIN_MS;
         this.options.onState(event);
         settle();
-      } else if (event.type === "failed") failed(event.error);
+      } else if (event.type === "dropped") status.drop(event.reason, event.n);
+      else if (event.type === "failed") failed(event.error);
       else if (event.type === "closed") this.#closed?.();
     };
     // The Worker said it could not connect, or died: it is ended, and a start still waiting fails.

@@ -145,6 +145,8 @@ export type IngestCall =
 export type IngestEvent =
   | { type: "messages"; batch: WireBatch }
   | { type: "state"; connected: boolean; subscribed?: boolean; error?: string }
+  /** Messages the connection dropped (over the packet bound), for the source's counters. */
+  | { type: "dropped"; reason: string; n: number }
   /** The connection could not be set up (a certificate file unreadable, say): nothing runs. */
   | { type: "failed"; error: string }
   | { type: "closed" };

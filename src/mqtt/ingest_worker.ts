@@ -44,6 +44,8 @@ function flush(): void {
 async function connect(setup: IngestSetup): Promise<void> {
   seq = setup.firstSeq ?? 0;
   const status = new ComponentStatus(setup.name, "mqtt");
+  // What the connection drops (oversized messages) is counted by the source, on its thread.
+  status.drop = (reason, n = 1) => post({ type: "dropped", reason, n });
   const taker: MessageTaker = {
     onMessage: (m) => {
       // Copied into the batch's one buffer when the batch is packed.

@@ -15,9 +15,21 @@ import { freePort, startMosquitto } from "./servers.ts";
 /** The site's clock: 02:00 UTC on a winter day, moving. */
 export const vanClock = shiftedClock(Date.UTC(2026, 0, 15, 2));
 
-/** Starts the site; `sinks(url)` is the YAML of the gateway's sinks for broker `url`. */
-export async function startVan(sinks: (url: string) => string) {
-  const broker = await startMosquitto();
+/**
+ * Starts the site; `sinks(url)` is the YAML of the gateway's sinks for broker `url`, `broker`
+ * the broker's users and ACL.
+ */
+export async function startVan(
+  sinks: (url: string) => string,
+  options: {
+    broker?: Parameters<typeof startMosquitto>[0];
+    /** The MPPT sends frames but answers no HEX request. */
+    silent?: boolean;
+    /** The MPPT source's `hex_timeout`. */
+    hexTimeout?: string;
+  } = {},
+) {
+  const broker = await startMosquitto(options.broker);
   const pty = await PtyPair.create();
   const dir = await Deno.makeTempDir();
   const url = `mqtt://127.0.0.1:${broker.port}`;
@@ -26,7 +38,9 @@ export async function startVan(sinks: (url: string) => string) {
       `gateway: {id: van, data_dir: ${dir}}
 http: {port: ${freePort()}}
 sources:
-  mppt1: {type: vedirect, port: ${pty.device}, gap: 80ms, reconnect_min: 100ms}
+  mppt1: {type: vedirect, port: ${pty.device}, gap: 80ms, reconnect_min: 100ms, hex_timeout: ${
+        options.hexTimeout ?? "2s"
+      }}
   bmv1: {type: vedirect, simulate: bmv, interval: 200ms}
 sinks:
 ${sinks(url)}
@@ -40,6 +54,7 @@ ${sinks(url)}
   const play = () => {
     stop = new AbortController();
     device = simulateToPort(pty.peer, {
+      silent: options.silent,
       device: "mppt",
       intervalMs: 150,
       count: 0,

@@ -7,6 +7,7 @@ import { brokerFields, closeBroker, connectBroker, publishAll } from "../../mqtt
 import { defineSink, deliveryFields, type Sink, type SinkContext } from "../../plugin.ts";
 import { LruMap } from "../../util/lru.ts";
 import { MAX_DEVICES } from "../liveness.ts";
+import { WritePolicy, writesSchema } from "../../mqtt/write_policy.ts";
 import { defaultInstance, venusValues } from "./paths.ts";
 import { VenusWrites } from "./writes.ts";
 
@@ -39,6 +40,11 @@ export const venusSchema = z.strictObject({
   broker_keepalive: duration.default(10_000),
   /** What `platform/0/Firmware/Installed/Version` says (clients compare it with v3.50). */
   firmware_version: z.string().default("v3.60"),
+  /**
+   * `W/` writes change the chargers: off unless enabled, then only from the broker user
+   * `from` that the broker's ACL lets publish `W/<portal>/#` (checked at each connection).
+   */
+  writes: writesSchema,
 });
 
 /** Parsed Venus sink config. */
@@ -80,10 +86,14 @@ export class VenusSink implements Sink {
   /** Which node each device prefix (`N/<portal>/<service>/<instance>`) is (bounded as #last). */
   #nodes = new LruMap<string, string>(MAX_DEVICES);
   readonly #writes: VenusWrites;
+  readonly #policy: WritePolicy;
 
   constructor(readonly config: VenusConfig, readonly ctx: SinkContext) {
     this.portal = config.portal_id ?? ctx.gatewayId.replace(/[^A-Za-z0-9_-]/g, "_");
+    this.#policy = new WritePolicy(config.writes, { log: ctx.log, topic: `W/${this.portal}/#` });
     this.#writes = new VenusWrites({
+      policy: this.#policy,
+      now: () => ctx.clock.now(),
       portal: this.portal,
       settings: ctx.settings,
       nodeOf: (prefix) => this.#nodes.get(prefix),
@@ -122,14 +132,18 @@ export class VenusSink implements Sink {
     });
     const keepalive = `R/${this.portal}/keepalive`;
     const writes = `W/${this.portal}/`;
-    client.on("message", (topic, payload) => {
+    client.on("message", (topic, payload, packet) => {
       if (topic === keepalive) this.#onKeepalive(payload.toString());
-      else if (topic.startsWith(writes)) this.#writes.take(topic, payload.toString());
+      else if (this.#policy.isProbe(topic, payload.toString())) return;
+      else if (topic.startsWith(writes)) {
+        this.#writes.take(topic, payload.toString(), { retained: packet.retain });
+      }
     });
-    // Clients find the installation by this one retained topic, on every (re)connection.
+    // Clients find the installation by this one retained topic, on every (re)connection. Once
+    // subscribed to W/, the broker's ACL is checked (writes wait for it).
     const announce = () =>
       void Promise.all([
-        client.subscribeAsync([keepalive, `${writes}#`]),
+        client.subscribeAsync([keepalive, `${writes}#`]).then(() => this.#verifyAcl(writes)),
         client.publishAsync(`N/${this.portal}/system/0/Serial`, value(this.portal), {
           qos: 1,
           retain: true,
@@ -138,10 +152,23 @@ export class VenusSink implements Sink {
     client.on("connect", announce);
     if (client.connected) announce();
     this.#client = client;
+    this.#showWrites();
     this.#timers.push(
       setInterval(() => void this.#expire(), 1000),
       setInterval(() => void this.#heartbeat(), this.config.heartbeat_every),
     );
+  }
+
+  async #verifyAcl(writes: string): Promise<void> {
+    await this.#policy.verify(this.config, { ...this.ctx, prefix: writes });
+    this.#showWrites();
+  }
+
+  /** Whether writes are taken, in /status. */
+  #showWrites(): void {
+    this.ctx.status.info.writes = this.#policy.refusal === null
+      ? `taken from mqtt user ${this.config.writes.from}`
+      : `refused: ${this.#policy.refusal}`;
   }
 
   #onKeepalive(payload: string): void {

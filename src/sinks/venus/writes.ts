@@ -3,12 +3,15 @@
  * Assistant's victron-mqtt, Node-RED) writes a path, the device's setting is
  * changed over VE.Direct HEX, and the path's value is published again. A write
  * the gateway refuses changes nothing and the current value is republished, as
- * a GX does; a path it does not know is ignored.
+ * a GX does. Writes are off unless the config turns them on (see WritePolicy), and every one,
+ * whatever becomes of it, is one audit event through the settings' audit path.
  */
 import type { SettingsAccess } from "../../device_settings.ts";
 import type { Logger } from "../../log.ts";
+import type { WritePolicy } from "../../mqtt/write_policy.ts";
 import type { ComponentStatus } from "../../status.ts";
 import { errorMessage } from "../../status.ts";
+import { deadline } from "../../util/timing.ts";
 
 /** A writable Venus path: the setting it changes and how the two values map. */
 interface WritablePath {
@@ -53,26 +56,42 @@ export interface VenusWritesOptions {
   publish(topic: string, payload: string): Promise<void>;
   status: ComponentStatus;
   log: Logger;
+  /** Whether writes are taken now, and from whom. */
+  policy: WritePolicy;
+  /** The time (ms), for the audit's flood bound. */
+  now(): number;
 }
 
 /** Writes waiting their turn at most (each may wait for the device); more are dropped. */
 const MAX_WAITING = 32;
+/**
+ * Refused writes audited at once at most, then one a second: a publisher flooding refused
+ * writes must not fill the log and the outbox (the rest are counted, `writes_not_audited`).
+ */
+const AUDIT_BURST = 60;
+/**
+ * The longest a write may wait for the device (its line's queue, then its answer): a change
+ * that never settles must not hold every later write behind it.
+ */
+const WRITE_DEADLINE_MS = 30_000;
 
 /** Handles `W/` writes, one after another. */
 export class VenusWrites {
   #queue: Promise<void> = Promise.resolve();
   #waiting = 0;
+  #tokens = AUDIT_BURST;
+  #filled = -Infinity;
 
   constructor(readonly options: VenusWritesOptions) {}
 
   /** Takes a `W/...` message; it is handled after the ones before it (a flood is dropped). */
-  take(topic: string, payload: string): void {
+  take(topic: string, payload: string, options: { retained?: boolean } = {}): void {
     if (this.#waiting >= MAX_WAITING) {
       this.options.status.drop("writes_flood");
       return;
     }
     this.#waiting++;
-    this.#queue = this.#queue.then(() => this.#handle(topic, payload))
+    this.#queue = this.#queue.then(() => this.#handle(topic, payload, options.retained))
       .finally(() => this.#waiting--);
   }
 
@@ -81,39 +100,92 @@ export class VenusWrites {
     return this.#queue;
   }
 
-  async #handle(topic: string, payload: string): Promise<void> {
-    const { portal, status, log } = this.options;
+  async #handle(topic: string, payload: string, retained = false): Promise<void> {
+    const { portal, status, log, policy, settings } = this.options;
     const m = /^W\/([^/]+)\/(solarcharger)\/(\d+)(\/.+)$/.exec(topic);
     const path = m?.[4];
     const prefix = m ? `N/${portal}/${m[2]}/${m[3]}` : "";
     const node = m && m[1] === portal ? this.options.nodeOf(prefix) : undefined;
     const writable = path ? WRITABLE[path] : undefined;
-    if (!node || !writable || !this.options.settings) {
-      status.count("writes_ignored");
+    const n = `${prefix}${path}`;
+    const written = valueOf(payload);
+    const by = `venus ${topic} (${policy.who})`;
+    const value = writable?.toSetting(written) ?? null;
+    // A retained write is replayed by the broker at every subscription (every start).
+    const refusal =
+      (retained ? "a retained write (the broker would replay it at every start)" : null) ??
+        policy.refusal ??
+        (!node || !writable || !settings
+          ? `${topic} is not a writable path of a device here`
+          : value === null
+          ? `${JSON.stringify(written)} is not a value for ${path}`
+          : null);
+    if (refusal !== null || !settings || !writable || !node) {
+      // Not a device's writable path: ignored as a GX does (still audited).
+      const ignored = policy.refusal === null && !retained && (!writable || !node);
+      status.count(ignored ? "writes_ignored" : "writes_refused");
+      this.#refused(node, {
+        name: writable?.setting ?? path ?? topic,
+        value: written,
+        by,
+        // In the terms of the topic (what N/ shows): the setting itself is not read for a refusal.
+        old: valueOf(this.options.last(n) ?? ""),
+        reason: refusal ?? "refused",
+      });
+      await this.#restore(n);
       return;
     }
-    const n = `${prefix}${path}`;
-    let written: unknown;
+    let settled = false;
+    const changing = settings.change(node, { name: writable.setting, value, by })
+      .finally(() => settled = true);
     try {
-      written = JSON.parse(payload)?.value;
-    } catch {
-      written = undefined;
-    }
-    const value = writable.toSetting(written);
-    try {
-      if (value === null) throw new Error(`${JSON.stringify(written)} is not a value for ${path}`);
-      const change = await this.options.settings.change(node, {
-        name: writable.setting,
-        value,
-        by: `venus ${topic}`,
-      });
+      // The settings path audits it (applied, clamped, refused, timed out).
+      const change = await deadline(changing, WRITE_DEADLINE_MS, "the device's answer");
       status.count("writes");
       await this.options.publish(n, JSON.stringify({ value: writable.toVenus(change.new) }));
     } catch (e) {
       status.count("writes_refused");
       log.warn("venus write refused; the value stays", { topic, error: errorMessage(e) });
-      const current = this.options.last(n);
-      if (current !== undefined) await this.options.publish(n, current).catch(() => {});
+      // A change still pending at the deadline is audited here (the settings path would
+      // audit it only when, if ever, it settles).
+      if (!settled) {
+        settings.refused(node, {
+          name: writable.setting,
+          value,
+          by,
+          reason: errorMessage(e),
+          outcome: "timeout",
+        });
+      }
+      await this.#restore(n);
     }
+  }
+
+  /** Publishes the value in force again, so the client's entity snaps back (as a GX does). */
+  async #restore(topic: string): Promise<void> {
+    const current = this.options.last(topic);
+    if (current !== undefined) await this.options.publish(topic, current).catch(() => {});
+  }
+
+  /** One audit event per refused write, within the flood bound. */
+  #refused(node: string | undefined, write: Parameters<SettingsAccess["refused"]>[1]): void {
+    const now = this.options.now();
+    this.#tokens = Math.min(AUDIT_BURST, this.#tokens + Math.max(0, (now - this.#filled) / 1000));
+    this.#filled = now;
+    if (this.#tokens < 1 || !this.options.settings) {
+      this.options.status.drop("writes_not_audited");
+      return;
+    }
+    this.#tokens--;
+    this.options.settings.refused(node, write);
+  }
+}
+
+/** The `value` of a `{"value": ...}` payload (undefined when it is not one). */
+function valueOf(payload: string): unknown {
+  try {
+    return JSON.parse(payload)?.value;
+  } catch {
+    return undefined;
   }
 }

@@ -7,19 +7,34 @@ import mqtt from "mqtt";
 import { configureLog } from "../../../src/log.ts";
 import { defaultInstance } from "../../../src/sinks/venus/paths.ts";
 import { startGateway } from "../../helpers/gateway.ts";
-import { startMosquitto, waitFor } from "../../helpers/servers.ts";
+import { startMosquitto, VENUS_WRITES_ACL, waitFor } from "../../helpers/servers.ts";
 import { startVan } from "../../helpers/van.ts";
 
 configureLog({ level: "error" });
 
 const PORTAL = "c0619ab00002";
 
-Deno.test("W/ writes change the charger over HEX; refused ones republish the value; a clean stop says so", async () => {
-  const van = await startVan((url) =>
-    `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, max_wait: 20ms}`
+Deno.test("W/ writes from the configured broker user change the charger over HEX, one audit event each; refused ones republish the value; a clean stop says so", async () => {
+  // The webhook posts each event flat: {type, gateway, ...data}.
+  const events: Record<string, unknown>[] = [];
+  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    events.push(await req.json());
+    return new Response(null, { status: 204 });
+  });
+  const hookUrl = `http://127.0.0.1:${(hook.addr as Deno.NetAddr).port}/`;
+  const van = await startVan(
+    (url) =>
+      `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, max_wait: 20ms,
+    username: gateway, password: gw-pass, writes: {enabled: true, from: ha}}
+  hook: {type: webhook, url: "${hookUrl}", forward: [event], max_wait: 10ms}`,
+    { broker: { users: { gateway: "gw-pass", ha: "ha-pass" }, acl: VENUS_WRITES_ACL } },
   );
   const got: [string, string][] = [];
-  const client = await mqtt.connectAsync(van.url, { clientId: "ha-victron-writes" });
+  const client = await mqtt.connectAsync(van.url, {
+    clientId: "ha-victron-writes",
+    username: "ha",
+    password: "ha-pass",
+  });
   client.on("message", (t, p) => got.push([t, p.toString()]));
   await client.subscribeAsync(`N/${PORTAL}/#`);
   await van.start();
@@ -36,6 +51,10 @@ Deno.test("W/ writes change the charger over HEX; refused ones republish the val
       what: "the charge current limit read over HEX and published",
     });
     assert.equal(valueOf(`${n}/Mode`), 1);
+    const sink = () => van.agent.control.status().sinks.venus as unknown as { writes: string };
+    await waitFor(() => sink().writes === "taken from mqtt user ha", {
+      what: "the broker's ACL verified",
+    });
 
     // victron-mqtt's number entity: {"value": 10} on the W/ twin of the N/ topic.
     await client.publishAsync(`${w}/Settings/ChargeCurrentLimit`, JSON.stringify({ value: 10 }));
@@ -44,6 +63,21 @@ Deno.test("W/ writes change the charger over HEX; refused ones republish the val
     });
     const read = await van.agent.host.settings.read("mppt1");
     assert.equal(read.settings.find((s) => s.name === "max_charge_current")!.value, 10);
+    // One audit event: who (the broker user the ACL lets write), what, old, new, outcome.
+    await waitFor(() => events.some((e) => e.type === "setting_changed"), { what: "the audit" });
+    const audit = events.filter((e) => e.type === "setting_changed");
+    assert.equal(audit.length, 1);
+    assert.deepEqual(audit[0], {
+      type: "setting_changed",
+      gateway: "van",
+      setting: "max_charge_current",
+      register: "0xEDF0",
+      old: 15,
+      new: 10,
+      requested: 10,
+      by: `venus ${w}/Settings/ChargeCurrentLimit (mqtt user ha)`,
+      outcome: "applied",
+    });
 
     // The switch: Mode 4 turns the charger off; its frames then say so (OR 0x4).
     await client.publishAsync(`${w}/Mode`, JSON.stringify({ value: 4 }));
@@ -73,6 +107,16 @@ Deno.test("W/ writes change the charger over HEX; refused ones republish the val
     await waitFor(() => (status().writes_ignored ?? 0) >= 1, { what: "ignored write counted" });
     assert.equal(status().writes, 2);
     assert.equal(status().writes_refused, 2);
+    // Each attempt is one audit event: 2 applied, 2 refused (99 A, Mode 2), the unknown path
+    // (the other portal's write is not the gateway's: never delivered to it).
+    await waitFor(() => events.length >= 5, { what: "five audit events" });
+    assert.equal(events.filter((e) => e.type === "setting_changed").length, 2);
+    const refused = events.filter((e) => e.type === "setting_refused");
+    assert.equal(refused.length, 3);
+    assert.ok(refused.some((e) => e.setting === "/Yield/Power"), JSON.stringify(refused));
+    assert.ok(refused.every((e) => e.outcome === "refused"), JSON.stringify(refused));
+    assert.ok(refused.some((e) => e.new === 99 && String(e.reason).includes("invalid")));
+    assert.ok(refused.some((e) => e.new === 2 && e.old === 4));
 
     // A flood of writes: at most 32 wait for the device, the rest are dropped and counted.
     await Promise.all(
@@ -89,6 +133,12 @@ Deno.test("W/ writes change the charger over HEX; refused ones republish the val
       what: "the writes that were taken applied",
     });
 
+    // A value the device's resolution cannot hold: applied as 12.3 A, audited as clamped.
+    await client.publishAsync(`${w}/Settings/ChargeCurrentLimit`, JSON.stringify({ value: 12.34 }));
+    await waitFor(() => events.some((e) => e.outcome === "clamped"), { what: "the clamp audited" });
+    const clamped = events.find((e) => e.outcome === "clamped")!;
+    assert.deepEqual([clamped.requested, clamped.new], [12.34, 12.3]);
+
     // A clean stop: heartbeat 0, the device topics emptied, the retained serial cleared.
     from = got.length;
     await van.stop();
@@ -99,6 +149,53 @@ Deno.test("W/ writes change the charger over HEX; refused ones republish the val
   } finally {
     await client.endAsync();
     await van.stop().catch(() => {});
+    await hook.shutdown();
+  }
+});
+
+Deno.test("a charger that does not answer HEX: the W/ write times out, once, as one audit event", async () => {
+  const events: Record<string, unknown>[] = [];
+  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    events.push(await req.json());
+    return new Response(null, { status: 204 });
+  });
+  const hookUrl = `http://127.0.0.1:${(hook.addr as Deno.NetAddr).port}/`;
+  const van = await startVan(
+    (url) =>
+      `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, max_wait: 20ms,
+    username: gateway, password: gw-pass, writes: {enabled: true, from: ha}}
+  hook: {type: webhook, url: "${hookUrl}", forward: [event], max_wait: 10ms}`,
+    {
+      broker: { users: { gateway: "gw-pass", ha: "ha-pass" }, acl: VENUS_WRITES_ACL },
+      silent: true,
+      hexTimeout: "300ms",
+    },
+  );
+  const client = await mqtt.connectAsync(van.url, { username: "ha", password: "ha-pass" });
+  const w = `W/${PORTAL}/solarcharger/${defaultInstance("mppt1")}`;
+  const modes: string[] = [];
+  client.on("message", (_t, p) => modes.push(p.toString()));
+  await client.subscribeAsync(`${w.replace(/^W/, "N")}/Mode`);
+  try {
+    await van.start();
+    const venus = () => van.agent.control.status().sinks.venus;
+    await waitFor(() => modes.length > 0, { what: "the charger published" });
+    await waitFor(() => (venus() as unknown as { writes: string }).writes.startsWith("taken"), {
+      what: "the ACL verified",
+    });
+    await client.publishAsync(`${w}/Mode`, JSON.stringify({ value: 4 }));
+    await waitFor(() => events.length > 0, { what: "the audit" });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(events.length, 1, JSON.stringify(events));
+    assert.equal(events[0].type, "setting_refused");
+    assert.equal(events[0].outcome, "timeout", JSON.stringify(events[0]));
+    assert.equal(events[0].setting, "device_mode");
+    assert.match(String(events[0].reason), /did not answer/);
+    assert.equal(venus().counters.writes_refused, 1);
+  } finally {
+    await client.endAsync();
+    await van.stop().catch(() => {});
+    await hook.shutdown();
   }
 });
 
