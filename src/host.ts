@@ -116,6 +116,8 @@ export class ComponentHost {
     const clamped = change.outcome === "clamped" ||
       (typeof value === "number" && typeof change.new === "number" &&
         Math.abs(change.new - value) > 1e-9);
+    // `requested` is what the caller asked, before the register's resolution rounded it.
+    if (clamped && typeof value === "number") change = { ...change, requested: value };
     change = { ...change, outcome: clamped ? "clamped" : "applied" };
     this.#audit(node, { ...change, by });
     return change;
