@@ -8,7 +8,7 @@ import { DeadLetters } from "./dead_letters.ts";
 import { Retention } from "./retention.ts";
 import { salvageOutbox } from "./salvage.ts";
 import { SinkCursor } from "./cursors.ts";
-import { ioReason, OutboxFullError } from "./errors.ts";
+import { ioReason, OutboxFullError, showRefusal } from "./errors.ts";
 import { ReceiptBook, type Receipts } from "./receipts.ts";
 import { RecordInserts, type StoredRecord } from "./record_inserts.ts";
 import { LogRecord } from "./log_record.ts";
@@ -188,8 +188,10 @@ export class Outbox {
     });
     const size = rows.reduce((n, r) => n + r.bytes, 0);
     if (this.bytes + size > this.options.maxBytes) {
-      if (this.options.onFull === "reject_new") {
-        this.status.drop("buffer_full", rows.length);
+      // An empty outbox takes a hand-over larger than its bound (as drop_oldest does): else it
+      // could never go, and its source would wait for good.
+      if (this.options.onFull === "reject_new" && this.bytes > 0) {
+        showRefusal(this.status, "buffer_full", { records: rows.length, at: now });
         throw new OutboxFullError(
           `outbox is full (${this.#bytes} of ${this.options.maxBytes} bytes, on_full: reject_new)`,
           "buffer_full",
@@ -224,15 +226,14 @@ export class Outbox {
     }
     this.status.ok(rows.length);
     this.status.state = "up";
+    delete this.status.info.full;
     for (const fn of this.#listeners) fn();
     return rows.length;
   }
 
   #refuse(n: number, reason: string, e: unknown): never {
-    this.status.drop(reason, n);
     this.status.fail(e, n);
-    // Cannot store anything: /health answers 503 until an append succeeds again.
-    this.status.state = "down";
+    showRefusal(this.status, reason, { records: n, at: this.#now() });
     throw new OutboxFullError(`outbox could not store ${n} records: ${errorMessage(e)}`, reason);
   }
 

@@ -36,7 +36,7 @@ sinks:
 async function call(url: string, init: RequestInit = {}) {
   const res = await fetch(url, init);
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
+  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
 }
 
 const auth = (token = TOKEN) => ({
@@ -260,7 +260,7 @@ sinks:
     await agent.start();
     const url = `http://127.0.0.1:${port}`;
     try {
-      let refused: { status: number; body: { reason?: string } } | null = null;
+      let refused: { status: number; body: { reason?: string }; headers: Headers } | null = null;
       for (let i = 0; i < 500 && !refused; i++) {
         const body = JSON.stringify(
           Array.from(
@@ -274,12 +274,16 @@ sinks:
       assert.ok(refused, "the disk filled up");
       assert.equal(refused.status, 503);
       assert.equal(refused.body.reason, "disk_full");
+      // A state that passes: the client is told when to try again.
+      assert.equal(refused.headers.get("retry-after"), "5");
       const health = await call(`${url}/health`);
       assert.equal(health.status, 503);
       assert.equal(health.body.components.outbox, "down");
       const status = await call(`${url}/status`);
       assert.equal(status.status, 200);
-      assert.ok(status.body.outbox.dropped.disk_full > 0);
+      // Refused, not dropped: the clients were told (503) and keep their samples.
+      assert.ok(status.body.outbox.counters.refused_disk_full > 0);
+      assert.equal(status.body.outbox.full.reason, "disk_full");
     } finally {
       await agent.stop();
     }
