@@ -11,11 +11,12 @@ import { SinkCursor } from "./cursors.ts";
 import { ioReason, OutboxFullError, showRefusal } from "./errors.ts";
 import { ReceiptBook, type Receipts } from "./receipts.ts";
 import { RecordInserts, type StoredRecord } from "./record_inserts.ts";
-import { LogRecord } from "./log_record.ts";
-import type { RawRecord } from "../plugin.ts";
+import { LogRecord, type OutboxRow } from "./log_record.ts";
+import { DiskReserve } from "./reserve.ts";
 
 export { OutboxFullError } from "./errors.ts";
 export type { Receipts } from "./receipts.ts";
+export type { OutboxRow } from "./log_record.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS records (
@@ -45,14 +46,6 @@ export interface OutboxOptions {
   log: Logger;
 }
 
-/** A record read for a sink. */
-export interface OutboxRow {
-  id: number;
-  envelope: Envelope;
-  /** The record's data as stored (JSON), when it was read from the log. */
-  raw?: RawRecord;
-}
-
 /**
  * The durable store-and-forward queue: one append-only log in node:sqlite (WAL),
  * one cursor per sink. A row is deleted once every sink's cursor has passed it.
@@ -75,6 +68,8 @@ export class Outbox {
   #inserts!: RecordInserts;
   #receipts!: ReceiptBook;
   #retention!: Retention;
+  /** Room kept aside so that a disk the gateway filled itself can be recovered from. */
+  #reserve!: DiskReserve;
 
   constructor(readonly options: OutboxOptions) {}
 
@@ -103,6 +98,8 @@ export class Outbox {
       this.status.count("recoveries");
       if (salvage.lost > 0) this.status.drop("damaged_file", salvage.lost);
     }
+    this.#reserve = new DiskReserve(`${this.options.path}.reserve`, this.options.maxBytes);
+    this.#reserve.keep();
     this.status.state = "up";
   }
 
@@ -213,7 +210,8 @@ export class Outbox {
     try {
       this.#insertRows(rows, now, receipts);
     } catch (e) {
-      // Disk full or I/O error: make room once if allowed, else refuse and say why.
+      // Disk full or I/O error: make room once if allowed, else refuse and say why. (The reserve
+      // is not for new records: it is what lets delivered ones go, see ack.)
       const reason = ioReason(e);
       if (this.options.onFull !== "drop_oldest") return this.#refuse(rows.length, reason, e);
       try {
@@ -297,6 +295,8 @@ export class Outbox {
       this.#cursor(sink).moveTo(id);
       this.compact();
     } catch (e) {
+      // A disk full of the outbox's own WAL: the reserve's room lets the delivered rows go.
+      if (ioReason(e) === "disk_full" && this.#reserve.recover(this.#db)) return this.ack(sink, id);
       // The upstream has the records; a failed cursor update only means a replay later.
       throw new OutboxFullError(
         `outbox could not record delivery: ${errorMessage(e)}`,
@@ -314,6 +314,7 @@ export class Outbox {
   /** Removes rows every sink has passed, and rows older than max_age. */
   compact(): void {
     this.#retention.compact();
+    this.#reserve.keep(); // taken again once there is room (after a full disk)
   }
 
   /**

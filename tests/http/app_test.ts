@@ -36,7 +36,7 @@ sinks:
 async function call(url: string, init: RequestInit = {}) {
   const res = await fetch(url, init);
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+  return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
 const auth = (token = TOKEN) => ({
@@ -260,7 +260,7 @@ sinks:
     await agent.start();
     const url = `http://127.0.0.1:${port}`;
     try {
-      let refused: { status: number; body: { reason?: string }; headers: Headers } | null = null;
+      let refused: { status: number; body: { reason?: string } } | null = null;
       for (let i = 0; i < 500 && !refused; i++) {
         const body = JSON.stringify(
           Array.from(
@@ -275,7 +275,19 @@ sinks:
       assert.equal(refused.status, 503);
       assert.equal(refused.body.reason, "disk_full");
       // A state that passes: the client is told when to try again.
-      assert.equal(refused.headers.get("retry-after"), "5");
+      const again = await fetch(`${url}/ingest`, {
+        method: "POST",
+        body: JSON.stringify(
+          Array.from(
+            { length: 50 },
+            (_, j) => ({ node: "n", fields: { pad: `${j}`.repeat(200) } }),
+          ),
+        ),
+        headers: auth(),
+      });
+      await again.body?.cancel();
+      assert.equal(again.status, 503);
+      assert.equal(again.headers.get("retry-after"), "5");
       const health = await call(`${url}/health`);
       assert.equal(health.status, 503);
       assert.equal(health.body.components.outbox, "down");
