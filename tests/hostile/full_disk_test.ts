@@ -113,6 +113,9 @@ async function holdAndResume(o: {
     assert.equal(held.sources.units.state, "degraded");
     assert.equal(held.outbox.state, o.reason === "disk_full" ? "down" : "degraded");
     assert.ok(held.outbox.counters[`refused_${o.reason}`] > 0, JSON.stringify(held.outbox));
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(metrics, new RegExp(`edge_outbox_full\\{reason="${o.reason}"\\} 1`));
+    assert.match(metrics, /edge_source_held_items\{source="units"\} [1-9]/);
     // Served all along: /status answered, and /health says why it is unhappy.
     assert.equal((await gw.health()).code, o.reason === "disk_full" ? 503 : 200);
     await o.unblock();
