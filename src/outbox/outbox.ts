@@ -78,8 +78,9 @@ export class Outbox {
    * every row that can still be read from it (each sink resumes where it was).
    */
   open(): void {
+    this.#reserve = new DiskReserve(`${this.options.path}.reserve`, this.options.maxBytes);
     try {
-      this.#openFile();
+      this.#reserve.opening(() => this.#openFile());
     } catch (e) {
       if (!(e instanceof DamagedFileError)) throw e;
       const aside = moveAside(this.options.path);
@@ -98,7 +99,6 @@ export class Outbox {
       this.status.count("recoveries");
       if (salvage.lost > 0) this.status.drop("damaged_file", salvage.lost);
     }
-    this.#reserve = new DiskReserve(`${this.options.path}.reserve`, this.options.maxBytes);
     this.#reserve.keep();
     this.status.state = "up";
   }

@@ -7,6 +7,7 @@
  * than the reserve); the reserve is taken again once there is room for it.
  */
 import type { DatabaseSync } from "node:sqlite";
+import { DamagedFileError } from "../util/sqlite.ts";
 
 /** The most the reserve takes (a WAL is checkpointed at ~4 MiB: its pages then fit). */
 const RESERVE_MAX_BYTES = 4 * 1024 * 1024;
@@ -66,10 +67,27 @@ export class DiskReserve {
     return true;
   }
 
-  #remove(): void {
+  /**
+   * Runs `open` (of the database); when it fails for want of room (a full disk: its WAL and
+   * index need some) rather than a damaged file, gives the reserve back and runs it again.
+   */
+  opening<T>(open: () => T): T {
+    try {
+      return open();
+    } catch (e) {
+      if (e instanceof DamagedFileError || !this.#remove()) throw e;
+      return open();
+    }
+  }
+
+  /** Removes the file; true when there was one. */
+  #remove(): boolean {
     this.#held = false;
     try {
       Deno.removeSync(this.path);
-    } catch { /* not there */ }
+      return true;
+    } catch {
+      return false; // not there
+    }
   }
 }

@@ -203,3 +203,34 @@ Deno.test({
         unblock: () => Promise.resolve(),
       })),
 });
+
+Deno.test({
+  name: "a gateway started again on a full disk opens (its reserve gives the room the database " +
+    "files need) and serves",
+  ignore: !canMount,
+  fn: () =>
+    withTmpfs("8m", async (dir) => {
+      const yaml = (port: number, data: string) =>
+        `gateway: {id: full, data_dir: ${data}}
+log: {level: error}
+http: {port: ${port}}
+sources:
+  mppt1: {type: vedirect, simulate: mppt, interval: 100ms}
+`;
+      let gw = await startGateway(yaml, { dir });
+      await gw.up("vedirect.mppt1");
+      await gw.stop();
+      await fill(`${dir}/filler`);
+      // Before: "error: disk I/O error" and exit 1 (the WAL and its index could not be made).
+      gw = await startGateway(yaml, { dir });
+      try {
+        await gw.up("vedirect.mppt1");
+        await waitFor(async () => (await gw.status()).sources.mppt1.processed > 5, {
+          what: "samples stored after the start",
+        });
+        assert.equal((await gw.health()).body.components.outbox, "up");
+      } finally {
+        await gw.stop();
+      }
+    }),
+});
