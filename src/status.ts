@@ -34,6 +34,10 @@ export interface ComponentJson {
   >;
   /** The HTTP front: connections open now. */
   connections?: number;
+  /** The outbox, while it refuses records: why (`buffer_full`, `disk_full`, `io_error`), since when. */
+  full?: { reason: string; since: string };
+  /** A source whose hand-over the outbox refused: what waits, tried again until taken. */
+  held?: { items: number; since: string; attempts: number; error: string };
   /** Further live details a plugin shows (its info). */
   [key: string]: unknown;
   /** MQTT sources with image policies: frames waiting on disk. */

@@ -181,7 +181,10 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
     try {
       await view.ingest(samples, { clamped: parsed.data.clamped });
     } catch (e) {
-      if (e instanceof OutboxFullError) return c.json({ error: e.message, reason: e.reason }, 503);
+      // Full is a state that passes (a sink drains, space is freed): the client tries again.
+      if (e instanceof OutboxFullError) {
+        return c.json({ error: e.message, reason: e.reason }, 503, { "Retry-After": "5" });
+      }
       throw e;
     }
     return c.json(

@@ -186,6 +186,29 @@ async function buildMetrics(): Promise<Render> {
     },
   });
   new client.Gauge({
+    name: "edge_outbox_full",
+    help: "1 while the outbox refuses new records, by reason (buffer_full, disk_full, io_error)",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const full = snap?.outbox.full;
+      if (full) this.set({ reason: full.reason }, 1);
+    },
+  });
+  new client.Gauge({
+    name: "edge_source_held_items",
+    help: "Items of a source waiting for the outbox to take them (it refused them: full)",
+    labelNames: ["source"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [source, c] of Object.entries(snap?.sources ?? {})) {
+        this.set({ source }, c.held?.items ?? 0);
+      }
+    },
+  });
+  new client.Gauge({
     name: "edge_process_memory_bytes",
     help: "Memory of the gateway process: rss (resident), heap_used (JavaScript), external",
     labelNames: ["kind"],

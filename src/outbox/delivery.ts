@@ -21,13 +21,11 @@ export interface DeliveryOptions {
 }
 
 /**
- * The per-sink delivery loop: reads batches after the sink's cursor, writes
- * them, and moves the cursor only when the sink acknowledged. Retryable
- * failures back off (with jitter, honouring Retry-After); rejected batches go
- * to the dead-letter table; a 413 halves the batch.
+ * The per-sink delivery loop: reads batches after the sink's cursor, writes them, and moves the
+ * cursor only when the sink acknowledged. Retryable failures back off (with jitter, honouring
+ * Retry-After); rejected batches go to the dead-letter table; a 413 halves the batch.
  */
 export class Delivery {
-  readonly name: string;
   #running = false;
   #paused = false;
   #loop: Promise<void> | null = null;
@@ -44,8 +42,7 @@ export class Delivery {
   readonly #clock: Clock;
   readonly #ahead: ReadAhead;
 
-  constructor(name: string, readonly options: DeliveryOptions) {
-    this.name = name;
+  constructor(readonly name: string, readonly options: DeliveryOptions) {
     this.#limit = options.config.batch_size;
     this.#clock = options.clock ?? systemClock;
     this.#snooze = new Snooze(this.#clock);
@@ -61,7 +58,18 @@ export class Delivery {
     this.#unsubscribe = this.options.outbox.onAppend(() => {
       if (!this.#backingOff) this.#snooze.wake();
     });
-    this.#loop = this.#run();
+    this.#loop = this.#keepRunning();
+  }
+
+  /** The loop outlives an error outside a write (a cursor update on a full disk): it backs off. */
+  async #keepRunning(): Promise<void> {
+    const { backoff_min: min, backoff_max: max } = this.options.config;
+    while (this.#running) {
+      await this.#run().catch((e) => {
+        this.#failed(e, 0);
+        return this.#snooze.sleep(backoffDelay(this.#attempt++, { min, max }));
+      });
+    }
   }
 
   /** Stops after the write in flight; undelivered records stay in the outbox. */
@@ -85,8 +93,8 @@ export class Delivery {
   }
 
   /**
-   * Delivers now, ignoring max_wait and backoff, until the queue is empty or a
-   * write fails. Returns how many records were sent and the error, if any.
+   * Delivers now, ignoring max_wait and backoff, until the queue is empty or a write fails.
+   * Returns how many records were sent and the error, if any.
    */
   async sync(options: { timeoutMs?: number } = {}): Promise<{ sent: number; error?: string }> {
     const before = this.options.status.processed;
@@ -99,17 +107,13 @@ export class Delivery {
     return this.#lastError ? { sent, error: errorMessage(this.#lastError) } : { sent };
   }
 
-  #settleIdle(): void {
-    for (const w of this.#idleWaiters.splice(0)) w();
-  }
-
   async #run(): Promise<void> {
     const { outbox, config, status, sink } = this.options;
     // A sink that reads the outbox itself (in a Worker) is only told where to start.
     const fromLog = !!sink.deliverFromLog;
     while (this.#running) {
       if (this.#paused) {
-        this.#settleIdle();
+        this.#idleWaiters.splice(0).forEach((w) => w());
         await this.#snooze.sleep(60_000);
         continue;
       }
@@ -121,7 +125,7 @@ export class Delivery {
       const place = fromLog ? outbox.place(this.name) : null;
       const waiting = place ? place.waiting : rows.length;
       if (waiting === 0) {
-        this.#settleIdle();
+        this.#idleWaiters.splice(0).forEach((w) => w());
         await this.#snooze.sleep(config.max_wait);
         continue;
       }
@@ -141,7 +145,7 @@ export class Delivery {
         ? await this.#deliverFromLog()
         : await this.#deliver(rows, ahead?.rows === rows ? ahead : undefined);
       if (!ok) {
-        if (this.#idleWaiters.length > 0) this.#settleIdle();
+        this.#idleWaiters.splice(0).forEach((w) => w());
         const retryAfter = this.#lastError instanceof RetryableError
           ? this.#lastError.retryAfterMs
           : undefined;
@@ -277,9 +281,9 @@ export class Delivery {
   }
 
   /**
-   * Writes rows; when the upstream refuses the batch (4xx), halves it until the
-   * refused records are found, so only they are set aside and the rest is
-   * delivered (a record written twice overwrites itself). Throws retryable errors.
+   * Writes rows; when the upstream refuses the batch (4xx), halves it until the refused records
+   * are found, so only they are set aside and the rest is delivered (a record written twice
+   * overwrites itself). Throws retryable errors.
    */
   async #writeSplitting(rows: OutboxRow[]): Promise<(OutboxRow & { error: string })[]> {
     const { sink, config } = this.options;
@@ -304,8 +308,8 @@ export class Delivery {
   }
 
   /**
-   * Delivers this sink's dead letters again (after the cause was fixed): those
-   * the upstream takes leave the table, the others stay with the new message.
+   * Delivers this sink's dead letters again (after the cause was fixed): those the upstream
+   * takes leave the table, the others stay with the new message.
    */
   async replayDeadLetters(): Promise<{ replayed: number; refused: number; error?: string }> {
     const letters = this.options.outbox.deadLetters;
@@ -335,9 +339,8 @@ export class Delivery {
 function groupByError(rows: (OutboxRow & { error: string })[]): Map<string, OutboxRow[]> {
   const out = new Map<string, OutboxRow[]>();
   for (const r of rows) {
-    let list = out.get(r.error);
-    if (!list) out.set(r.error, list = []);
-    list.push({ id: r.id, envelope: r.envelope });
+    if (!out.has(r.error)) out.set(r.error, []);
+    out.get(r.error)!.push({ id: r.id, envelope: r.envelope });
   }
   return out;
 }

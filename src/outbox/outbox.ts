@@ -9,14 +9,15 @@ import { DeadLetters } from "./dead_letters.ts";
 import { Retention } from "./retention.ts";
 import { salvageOutbox } from "./salvage.ts";
 import { SinkCursor } from "./cursors.ts";
-import { ioReason, OutboxFullError } from "./errors.ts";
+import { ioReason, OutboxFullError, showRefusal } from "./errors.ts";
 import { ReceiptBook, type Receipts } from "./receipts.ts";
 import { RecordInserts, type StoredRecord } from "./record_inserts.ts";
-import { LogRecord } from "./log_record.ts";
-import type { RawRecord } from "../plugin.ts";
+import { LogRecord, type OutboxRow } from "./log_record.ts";
+import { DiskReserve } from "./reserve.ts";
 
 export { OutboxFullError } from "./errors.ts";
 export type { Receipts } from "./receipts.ts";
+export type { OutboxRow } from "./log_record.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS records (
@@ -46,14 +47,6 @@ export interface OutboxOptions {
   log: Logger;
 }
 
-/** A record read for a sink. */
-export interface OutboxRow {
-  id: number;
-  envelope: Envelope;
-  /** The record's data as stored (JSON), when it was read from the log. */
-  raw?: RawRecord;
-}
-
 /**
  * The durable store-and-forward queue: one append-only log in node:sqlite (WAL),
  * one cursor per sink. A row is deleted once every sink's cursor has passed it.
@@ -76,6 +69,8 @@ export class Outbox {
   #inserts!: RecordInserts;
   #receipts!: ReceiptBook;
   #retention!: Retention;
+  /** Room kept aside so that a disk the gateway filled itself can be recovered from. */
+  #reserve!: DiskReserve;
 
   constructor(readonly options: OutboxOptions) {}
 
@@ -84,8 +79,9 @@ export class Outbox {
    * every row that can still be read from it (each sink resumes where it was).
    */
   open(): void {
+    this.#reserve = new DiskReserve(`${this.options.path}.reserve`, this.options.maxBytes);
     try {
-      this.#openFile();
+      this.#reserve.opening(() => this.#openFile());
     } catch (e) {
       if (!(e instanceof DamagedFileError)) throw e;
       const aside = moveAside(this.options.path);
@@ -104,6 +100,7 @@ export class Outbox {
       this.status.count("recoveries");
       if (salvage.lost > 0) this.status.drop("damaged_file", salvage.lost);
     }
+    this.#reserve.keep();
     this.status.state = "up";
   }
 
@@ -191,8 +188,9 @@ export class Outbox {
     });
     const size = rows.reduce((n, r) => n + r.bytes, 0);
     if (this.bytes + size > this.options.maxBytes) {
-      if (this.options.onFull === "reject_new") {
-        this.status.drop("buffer_full", rows.length);
+      // An empty outbox takes one hand-over over its bound (as drop_oldest): else it never goes.
+      if (this.options.onFull === "reject_new" && this.bytes > 0) {
+        showRefusal(this.status, "buffer_full", { records: rows.length, at: now });
         throw new OutboxFullError(
           `outbox is full (${this.#bytes} of ${this.options.maxBytes} bytes, on_full: reject_new)`,
           "buffer_full",
@@ -214,7 +212,8 @@ export class Outbox {
     try {
       this.#insertRows(rows, now, receipts);
     } catch (e) {
-      // Disk full or I/O error: make room once if allowed, else refuse and say why.
+      // Disk full or I/O error: make room once if allowed, else refuse and say why. (The reserve
+      // is not for new records: it is what lets delivered ones go, see ack.)
       const reason = ioReason(e);
       if (this.options.onFull !== "drop_oldest") return this.#refuse(rows.length, reason, e);
       try {
@@ -227,15 +226,14 @@ export class Outbox {
     }
     this.status.ok(rows.length);
     this.status.state = "up";
+    delete this.status.info.full;
     for (const fn of this.#listeners) fn();
     return rows.length;
   }
 
   #refuse(n: number, reason: string, e: unknown): never {
-    this.status.drop(reason, n);
     this.status.fail(e, n);
-    // Cannot store anything: /health answers 503 until an append succeeds again.
-    this.status.state = "down";
+    showRefusal(this.status, reason, { records: n, at: this.#now() });
     throw new OutboxFullError(`outbox could not store ${n} records: ${errorMessage(e)}`, reason);
   }
 
@@ -299,6 +297,8 @@ export class Outbox {
       this.#cursor(sink).moveTo(id);
       this.compact();
     } catch (e) {
+      // A disk full of the outbox's own WAL: the reserve's room lets the delivered rows go.
+      if (ioReason(e) === "disk_full" && this.#reserve.recover(this.#db)) return this.ack(sink, id);
       // The upstream has the records; a failed cursor update only means a replay later.
       throw new OutboxFullError(
         `outbox could not record delivery: ${errorMessage(e)}`,
@@ -316,6 +316,7 @@ export class Outbox {
   /** Removes rows every sink has passed, and rows older than max_age. */
   compact(): void {
     this.#retention.compact();
+    this.#reserve.keep(); // taken again once there is room (after a full disk)
   }
 
   /**

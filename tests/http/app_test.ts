@@ -274,12 +274,28 @@ sinks:
       assert.ok(refused, "the disk filled up");
       assert.equal(refused.status, 503);
       assert.equal(refused.body.reason, "disk_full");
+      // A state that passes: the client is told when to try again.
+      const again = await fetch(`${url}/ingest`, {
+        method: "POST",
+        body: JSON.stringify(
+          Array.from(
+            { length: 50 },
+            (_, j) => ({ node: "n", fields: { pad: `${j}`.repeat(200) } }),
+          ),
+        ),
+        headers: auth(),
+      });
+      await again.body?.cancel();
+      assert.equal(again.status, 503);
+      assert.equal(again.headers.get("retry-after"), "5");
       const health = await call(`${url}/health`);
       assert.equal(health.status, 503);
       assert.equal(health.body.components.outbox, "down");
       const status = await call(`${url}/status`);
       assert.equal(status.status, 200);
-      assert.ok(status.body.outbox.dropped.disk_full > 0);
+      // Refused, not dropped: the clients were told (503) and keep their samples.
+      assert.ok(status.body.outbox.counters.refused_disk_full > 0);
+      assert.equal(status.body.outbox.full.reason, "disk_full");
     } finally {
       await agent.stop();
     }

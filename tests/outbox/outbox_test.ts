@@ -134,8 +134,29 @@ Deno.test("reject_new refuses new records instead, counted, and keeps the old on
     }
   }
   assert.ok(refused > 0);
-  assert.equal(ob.status.dropped.buffer_full, refused);
-  assert.equal((ob.read("a", 1000)[0].envelope.data as Sample).fields.seq, 0);
+  // Refused, not dropped: the caller holds them (or answers 503); the outbox says it is full.
+  assert.equal(ob.status.counters.refused_buffer_full, refused);
+  assert.deepEqual(ob.status.dropped, {});
+  assert.equal(ob.status.state, "degraded");
+  assert.equal((ob.status.info.full as { reason: string }).reason, "buffer_full");
+  const rows = ob.read("a", 1000);
+  assert.equal((rows[0].envelope.data as Sample).fields.seq, 0);
+  // Room returns once the sink delivered: the next append is taken and the state clears.
+  ob.ack("a", rows.at(-1)!.id);
+  assert.equal(ob.append([sampleEnv(1000)]), 1);
+  assert.equal(ob.status.state, "up");
+  assert.equal(ob.status.info.full, undefined);
+  ob.close();
+});
+
+Deno.test("reject_new: an empty outbox takes a hand-over larger than its bound (else it could never go)", async () => {
+  const { ob } = await openOutbox({ maxBytes: 2_000, onFull: "reject_new" });
+  register(ob, "a");
+  const big = Array.from({ length: 100 }, (_, i) => sampleEnv(i));
+  assert.equal(ob.append(big), 100);
+  assert.throws(() => ob.append([sampleEnv(100)]), OutboxFullError);
+  ob.ack("a", ob.read("a", 1000).at(-1)!.id);
+  assert.equal(ob.append(big), 100);
   ob.close();
 });
 

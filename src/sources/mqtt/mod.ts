@@ -8,6 +8,7 @@ import { loadArchivers } from "../../policies/archive.ts";
 import { hasImagePolicy } from "../../policies/schema.ts";
 import { errorMessage } from "../../status.ts";
 import { BatchEmitter } from "../emitter.ts";
+import { OutboxHold } from "../outbox_hold.ts";
 import { mqttCard } from "./card.ts";
 import { BROKER_DROPPED, digestOf, TopicNodes } from "./topics.ts";
 import { readPayload, timeSettings } from "./values.ts";
@@ -52,11 +53,20 @@ export class MqttSource {
   readonly #topicNodes: TopicNodes;
   /** The time settings alone: a copy of them per message, not of the whole config. */
   readonly #time: TimeSettings;
+  /** A batch the outbox refused (full, or the disk is), tried again until it is taken. */
+  readonly #hold: OutboxHold;
+  /** The connection's state (the source shows degraded while a batch is held). */
+  #connection: "up" | "degraded" = "degraded";
 
   constructor(readonly config: MqttSourceConfig, readonly ctx: SourceContext) {
     this.nodes = new NodeFigures(config.max_nodes, ctx.status);
     this.#topicNodes = new TopicNodes(config.topics, config.node_segment);
     this.#time = timeSettings(config);
+    this.#hold = new OutboxHold({
+      status: ctx.status,
+      log: ctx.log,
+      changed: () => this.#showState(),
+    });
     this.#emitter = new BatchEmitter<Pending>({
       handle: (batch) => this.#serially(() => this.#handle(batch)),
       batch: config.batch,
@@ -127,16 +137,24 @@ export class MqttSource {
       onMessage: (m) => this.#onMessage(m),
       full: () => this.#emitter.full,
       room: () => this.#emitter.room(),
-      // Without ffmpeg the image policies cannot work: degraded, with the reason in /status.
-      onState: (state) =>
-        this.ctx.status.state = state === "up" && this.#images && !this.#images.ffmpeg
-          ? "degraded"
-          : state,
+      onState: (state) => {
+        this.#connection = state;
+        this.#showState();
+      },
     });
     this.ctx.status.info.reader = this.#inbox.inWorker
       ? `${c.connections} Worker${c.connections > 1 ? "s" : ""}`
       : "main thread";
     this.nodes.show((node) => this.#policies?.storedBytes(node) ?? 0);
+  }
+
+  /**
+   * Up when connected, unless image policies lack ffmpeg (they cannot work) or a batch waits
+   * for room in the outbox: degraded then, with the reason in /status.
+   */
+  #showState(): void {
+    const impaired = (this.#images && !this.#images.ffmpeg) || this.#hold.holding;
+    this.ctx.status.state = this.#connection === "up" && impaired ? "degraded" : this.#connection;
   }
 
   #onMessage(m: InboxMessage): void {
@@ -242,8 +260,13 @@ export class MqttSource {
         if (b.sample) samples.push(b.sample);
         if (b.receipt) receipts.push(b.receipt);
       }
-      if (samples.length > 0) {
-        await this.ctx.emit(samples, receipts.length > 0 ? { receipts } : undefined);
+      const emit = () => this.ctx.emit(samples, receipts.length > 0 ? { receipts } : undefined);
+      // A refusal (outbox full, disk full) holds the batch, and with ack: commit its PUBACKs: the
+      // broker keeps the rest, and all of it flows again once the outbox takes it.
+      if (samples.length > 0 && !await this.#hold.run(emit, batch.length)) {
+        // Stopping while held: unacknowledged (ack: commit) means the broker redelivers.
+        if (this.config.ack !== "commit") this.ctx.status.drop("stopped_while_held", batch.length);
+        return;
       }
       this.ctx.status.ok(batch.length);
       for (const b of batch) b.ack();
@@ -295,6 +318,7 @@ export class MqttSource {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#tick);
+    this.#hold.stop();
     await this.#emitter.drain();
     await this.#images?.close();
     this.#images = null;
