@@ -212,8 +212,7 @@ export class Outbox {
     try {
       this.#insertRows(rows, now, receipts);
     } catch (e) {
-      // Disk full or I/O error: make room once if allowed, else refuse and say why. (The reserve
-      // is not for new records: it is what lets delivered ones go, see ack.)
+      // Disk full or I/O error: make room once if allowed, else refuse (the reserve: see ack).
       const reason = ioReason(e);
       if (this.options.onFull !== "drop_oldest") return this.#refuse(rows.length, reason, e);
       try {
