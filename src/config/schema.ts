@@ -1,15 +1,21 @@
 import { z } from "zod";
 import { eventsSchema } from "../rules/schema.ts";
-import { SINK_PLUGINS } from "../sinks/registry.ts";
-import { SOURCE_PLUGINS } from "../sources/registry.ts";
+import { SINK_PLUGINS, sinkPlugin } from "../sinks/registry.ts";
+import { SOURCE_PLUGINS, sourcePlugin } from "../sources/registry.ts";
 import { SCHEMA_CHOICES } from "./display.ts";
 import { bearerToken, componentName, duration, parseDuration, size } from "../config_values.ts";
 import { redisFields } from "../sources/redis_client.ts";
 
-function pluginUnion(plugins: { type: string; schema: z.ZodType }[], what: string) {
-  const types = plugins.map((p) => p.type);
+/** A registry: every plugin of a kind, and the one of a config's `type`. */
+interface Registry {
+  all: { type: string }[];
+  of: (type: string | undefined) => { schema: z.ZodType } | undefined;
+}
+
+function pluginUnion(what: string, registry: Registry) {
+  const types = registry.all.map((p) => p.type);
   const union = z.looseObject({ type: z.string() }).transform((value, ctx) => {
-    const plugin = plugins.find((p) => p.type === value.type);
+    const plugin = registry.of(value.type);
     if (!plugin) {
       ctx.addIssue({
         code: "custom",
@@ -29,10 +35,10 @@ function pluginUnion(plugins: { type: string; schema: z.ZodType }[], what: strin
     }
     return result.data as { type: string } & Record<string, unknown>;
   });
-  SCHEMA_CHOICES.set(
-    union,
-    (v) => plugins.find((p) => p.type === (v as { type?: unknown } | null)?.type)?.schema,
-  );
+  SCHEMA_CHOICES.set(union, (v) => {
+    const type = (v as { type?: unknown } | null)?.type;
+    return typeof type === "string" ? registry.of(type)?.schema : undefined;
+  });
   return union;
 }
 
@@ -190,8 +196,10 @@ export const gatewaySchema = z.strictObject({
     sync: "full",
   }),
   events: eventsSchema,
-  sources: z.record(componentName, pluginUnion(SOURCE_PLUGINS, "source")).default({}),
-  sinks: z.record(componentName, pluginUnion(SINK_PLUGINS, "sink")).default({}),
+  sources: z.record(componentName, pluginUnion("source", { all: SOURCE_PLUGINS, of: sourcePlugin }))
+    .default({}),
+  sinks: z.record(componentName, pluginUnion("sink", { all: SINK_PLUGINS, of: sinkPlugin }))
+    .default({}),
 });
 
 /** The parsed gateway configuration. */
