@@ -168,3 +168,134 @@ Deno.test("every key of the config schema has a row in the README's configuratio
   });
   assert.deepEqual(missing, []);
 });
+
+const ARCHITECTURE = Deno.readTextFileSync(`${ROOT}docs/architecture.md`);
+
+interface MapEntry {
+  path: string;
+  text: string;
+}
+
+/** The file map: the first code block of docs/architecture.md, a path then what it holds. */
+function fileMap(): MapEntry[] {
+  const block = /^```\n([\s\S]*?)^```/m.exec(ARCHITECTURE);
+  assert.ok(block, "docs/architecture.md: no file map (a ``` block) found");
+  const entries: MapEntry[] = [];
+  for (const line of block[1].split("\n")) {
+    if (/^\S/.test(line)) {
+      const [path] = line.split(/\s/, 1);
+      entries.push({ path, text: line.slice(path.length) });
+    } else if (entries.length > 0) entries.at(-1)!.text += ` ${line.trim()}`;
+  }
+  return entries;
+}
+
+const exists = (path: string) => {
+  try {
+    Deno.statSync(`${ROOT}${path}`);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** `src/sinks/<kind>/` -> every plugin folder, other paths as they are. */
+function concrete(path: string): string[] {
+  const at = path.indexOf("<kind>/");
+  if (at < 0) return [path];
+  const parent = path.slice(0, at);
+  return [...Deno.readDirSync(`${ROOT}${parent}`)].filter((e) => e.isDirectory)
+    .map((e) => `${parent}${e.name}/${path.slice(at + "<kind>/".length)}`);
+}
+
+Deno.test("every file and folder docs/architecture.md's file map names exists", () => {
+  const missing: string[] = [];
+  for (const { path, text } of fileMap()) {
+    const places = concrete(path).filter(exists);
+    if (places.length === 0) {
+      missing.push(`${path} (a line of the map; the tree has no such path: fix or remove it)`);
+      continue;
+    }
+    // A file named in the text lives in the entry's folder or a folder above it.
+    for (const [name] of text.matchAll(/[\w./-]+\.ts\b/g)) {
+      const found = places.some((place) => {
+        let dir = place.endsWith("/")
+          ? place.slice(0, -1)
+          : place.split("/").slice(0, -1).join("/");
+        for (;;) {
+          if (exists(dir ? `${dir}/${name}` : name)) return true;
+          if (!dir) return false;
+          dir = dir.split("/").slice(0, -1).join("/");
+        }
+      });
+      if (!found) missing.push(`${name} (named at ${path}; not there nor in a folder above)`);
+    }
+  }
+  assert.deepEqual(missing, [], "docs/architecture.md's file map names paths that do not exist");
+});
+
+Deno.test("every folder of src/ is in docs/architecture.md's file map", () => {
+  const mapped = new Set(fileMap().map((e) => e.path.split("/").slice(0, 2).join("/")));
+  const missing = [...Deno.readDirSync(`${ROOT}src`)].filter((e) => e.isDirectory)
+    .map((e) => `src/${e.name}`).filter((dir) => !mapped.has(dir)).sort()
+    .map((dir) =>
+      `${dir}/ is not in docs/architecture.md's file map: add a line "${dir}/  <what>"`
+    );
+  assert.deepEqual(missing, []);
+});
+
+Deno.test("docs/architecture.md's base modules are tests/architecture_test.ts's BASE", () => {
+  const test = Deno.readTextFileSync(`${ROOT}tests/architecture_test.ts`);
+  const base = /const BASE = \[([^\]]*)\]/.exec(test);
+  assert.ok(base, "tests/architecture_test.ts: no `const BASE = [...]` found");
+  const expected = [...base[1].matchAll(/"([^"]+)"/g)].map((m) => m[1]).sort();
+  const bullet = /^- base \(anyone may import\):([\s\S]*?)(?=^- |^$)/m.exec(ARCHITECTURE);
+  assert.ok(bullet, 'docs/architecture.md: no "- base (anyone may import):" line');
+  const listed = [...bullet[1].matchAll(/`([^`/]+)`/g)].map((m) => m[1]).sort();
+  assert.deepEqual(listed, expected, "docs/architecture.md's base list (left) against BASE");
+});
+
+/** The members of each interface in src/plugin.ts, read from its text. */
+function contract(): Map<string, string[]> {
+  const text = Deno.readTextFileSync(`${ROOT}src/plugin.ts`);
+  const out = new Map<string, string[]>();
+  for (const m of text.matchAll(/^export interface (\w+)[^{]*\{\n([\s\S]*?)^\}/gm)) {
+    out.set(m[1], [...m[2].matchAll(/^ {2}(?:readonly )?(\w+)\??\s*[(:<]/gm)].map((x) => x[1]));
+  }
+  return out;
+}
+
+Deno.test("the contract members the docs name are those of src/plugin.ts", () => {
+  const members = contract();
+  // Complete lists: where the docs list a Source's or a Sink's members, they list them all.
+  const complete = ["Source", "Sink"];
+  const wrong: string[] = [];
+  for (const [file, text] of [["README.md", README], ["docs/architecture.md", ARCHITECTURE]]) {
+    // Each paragraph (or list item) that names an interface of the contract in backticks.
+    for (const paragraph of text.split(/\n\s*\n|\n(?=- )/)) {
+      const spans = [...paragraph.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+      let current: string | undefined;
+      const named = new Map<string, Set<string>>();
+      for (const span of spans) {
+        if (members.has(span)) {
+          current = span;
+          named.set(span, named.get(span) ?? new Set());
+          continue;
+        }
+        const member = /^(?:ctx\.)?([a-z]\w*)(?:\(.*\))?$/.exec(span)?.[1];
+        if (!current || !member) continue;
+        named.get(current)!.add(member);
+        if (!members.get(current)!.includes(member)) {
+          wrong.push(`${file}: \`${member}\` is not a member of ${current} (src/plugin.ts)`);
+        }
+      }
+      for (const [iface, said] of named) {
+        if (!complete.includes(iface) || said.size === 0) continue;
+        for (const m of members.get(iface)!.filter((m) => !said.has(m))) {
+          wrong.push(`${file}: ${iface} has \`${m}\` (src/plugin.ts), which the docs leave out`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
