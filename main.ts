@@ -10,7 +10,7 @@ import { Agent } from "./src/agent.ts";
 import { DataDirInUseError } from "./src/data_dir_lock.ts";
 import { decodeCapture } from "./src/cli/decode.ts";
 import { simulateToPort } from "./src/cli/simulate.ts";
-import { SOURCE_PLUGINS } from "./src/sources/registry.ts";
+import { sourcePlugin } from "./src/sources/registry.ts";
 import { displayConfig } from "./src/config/display.ts";
 import { ConfigError, loadConfigFile } from "./src/config/load.ts";
 import { maskConfig } from "./src/secrets.ts";
@@ -159,7 +159,7 @@ async function check(args: string[]): Promise<number> {
   const needs = pathNeeds(config, positionals[0]);
   const problems: string[] = permissionProblems(needs);
   for (const [name, source] of Object.entries(config.sources)) {
-    const plugin = SOURCE_PLUGINS.find((p) => p.type === source.type);
+    const plugin = sourcePlugin(source.type);
     for (const p of await plugin?.preflight?.(source) ?? []) problems.push(`sources.${name}.${p}`);
   }
   if (problems.length > 0) {

@@ -23,8 +23,8 @@ import type { Outbox } from "./outbox/outbox.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { lineUpSettings } from "./settings_line.ts";
 import type { DeliveryConfig, Source } from "./plugin.ts";
-import { SINK_PLUGINS } from "./sinks/registry.ts";
-import { SOURCE_PLUGINS } from "./sources/registry.ts";
+import { sinkPlugin } from "./sinks/registry.ts";
+import { sourcePlugin } from "./sources/registry.ts";
 import { ComponentStatus, errorMessage } from "./status.ts";
 import type { Clock } from "./util/clock.ts";
 import { backoffDelay, deadline } from "./util/timing.ts";
@@ -164,7 +164,7 @@ export class ComponentHost {
    */
   startSink(name: string, config: ComponentConfig, options: { deliver?: boolean } = {}): Delivery {
     const { outbox, gatewayId, clock } = this.options;
-    const plugin = SINK_PLUGINS.find((p) => p.type === config.type)!;
+    const plugin = sinkPlugin(config.type)!;
     const status = new ComponentStatus(name, config.type);
     const log = this.options.log.child(`sink.${name}`);
     const kindOf = (source: string) => this.#kindOf.get(source);
@@ -209,7 +209,7 @@ export class ComponentHost {
     // Never two of one name: the one running (its connections, its Workers) ends first.
     if (this.sources.get(name)?.status !== options.status) await this.stopSource(name);
     const attempt = options.attempt ?? 0;
-    const plugin = SOURCE_PLUGINS.find((p) => p.type === config.type)!;
+    const plugin = sourcePlugin(config.type)!;
     const status = options.status ??
       new ComponentStatus(name, config.type, plugin.required ?? false);
     const log = this.options.log.child(`source.${name}`);
@@ -303,7 +303,7 @@ export class ComponentHost {
   /** Says so when a source makes records (policy rows, files) that no sink takes. */
   warnUnforwarded(sources: Configs): void {
     for (const [name, config] of Object.entries(sources)) {
-      const plugin = SOURCE_PLUGINS.find((p) => p.type === config.type);
+      const plugin = sourcePlugin(config.type);
       const kinds = (plugin?.produces?.(config) ?? []) as EnvelopeKind[];
       for (const kind of kinds.filter((k) => !this.options.outbox.wants(k))) {
         this.options.log.warn(

@@ -14,7 +14,7 @@ import { configureLog } from "../src/log.ts";
 import { createLogger } from "../src/log.ts";
 import type { Envelope } from "../src/model.ts";
 import { RetryableError } from "../src/errors.ts";
-import { SINK_PLUGINS } from "../src/sinks/registry.ts";
+import { sinkPlugin } from "../src/sinks/registry.ts";
 import { ComponentStatus } from "../src/status.ts";
 import { systemClock } from "../src/util/clock.ts";
 import {
@@ -77,7 +77,7 @@ sources:
 
 /** A sink of `config`'s type, built by its plugin, with its status. */
 function sinkOf(config: Record<string, unknown>) {
-  const plugin = SINK_PLUGINS.find((p) => p.type === config.type)!;
+  const plugin = sinkPlugin(String(config.type))!;
   const status = new ComponentStatus("up", String(config.type));
   const ctx = {
     name: "up",
@@ -195,7 +195,7 @@ Deno.test("HTTP sinks over TLS (InfluxDB, ClickHouse, S3, webhook) trust a priva
     assert.equal(posted.length, 1);
 
     // Deno's fetch verifies always: `insecure` on a fetch-based sink is refused by `check`.
-    const webhook = SINK_PLUGINS.find((p) => p.type === "webhook")!;
+    const webhook = sinkPlugin("webhook")!;
     const refused = webhook.schema.safeParse({
       type: "webhook",
       url: "https://x/",

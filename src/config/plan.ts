@@ -1,8 +1,11 @@
 /**
  * What a reload changes, worked out from the two configs alone (as Vector's
  * config diff): which sources and sinks start, stop or change, and which
- * sections only a restart can apply. Applying the plan is the agent's job.
+ * sections only a restart can apply. Values are compared, not their text: a
+ * YAML map written in another order changes nothing. Applying the plan is the
+ * agent's job.
  */
+import { sameValue as same } from "../util/same_value.ts";
 import type { GatewayConfig } from "./schema.ts";
 
 /** Names of components that start, stop or change. */
@@ -24,10 +27,6 @@ export interface ReloadPlan {
 
 /** Sections a running gateway cannot swap. */
 const RESTART_SECTIONS = ["gateway", "http", "store", "outbox", "events"] as const;
-
-function same(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
 
 function diff(prev: Record<string, unknown>, next: Record<string, unknown>): ComponentChanges {
   return {

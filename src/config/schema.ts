@@ -1,15 +1,21 @@
 import { z } from "zod";
 import { eventsSchema } from "../rules/schema.ts";
-import { SINK_PLUGINS } from "../sinks/registry.ts";
-import { SOURCE_PLUGINS } from "../sources/registry.ts";
+import { SINK_PLUGINS, sinkPlugin } from "../sinks/registry.ts";
+import { SOURCE_PLUGINS, sourcePlugin } from "../sources/registry.ts";
 import { SCHEMA_CHOICES } from "./display.ts";
 import { bearerToken, componentName, duration, parseDuration, size } from "../config_values.ts";
 import { redisFields } from "../sources/redis_client.ts";
 
-function pluginUnion(plugins: { type: string; schema: z.ZodType }[], what: string) {
-  const types = plugins.map((p) => p.type);
+/** A registry: every plugin of a kind, and the one of a config's `type`. */
+interface Registry {
+  all: { type: string }[];
+  of: (type: string | undefined) => { schema: z.ZodType } | undefined;
+}
+
+function pluginUnion(what: string, registry: Registry) {
+  const types = registry.all.map((p) => p.type);
   const union = z.looseObject({ type: z.string() }).transform((value, ctx) => {
-    const plugin = plugins.find((p) => p.type === value.type);
+    const plugin = registry.of(value.type);
     if (!plugin) {
       ctx.addIssue({
         code: "custom",
@@ -29,10 +35,10 @@ function pluginUnion(plugins: { type: string; schema: z.ZodType }[], what: strin
     }
     return result.data as { type: string } & Record<string, unknown>;
   });
-  SCHEMA_CHOICES.set(
-    union,
-    (v) => plugins.find((p) => p.type === (v as { type?: unknown } | null)?.type)?.schema,
-  );
+  SCHEMA_CHOICES.set(union, (v) => {
+    const type = (v as { type?: unknown } | null)?.type;
+    return typeof type === "string" ? registry.of(type)?.schema : undefined;
+  });
   return union;
 }
 
@@ -95,11 +101,11 @@ export const gatewaySchema = z.strictObject({
      * for ~20 MiB more RSS under load; off by default for small boards.
      */
     delivery_workers: z.boolean().default(false),
-  }).default({ data_dir: "./data", stop_timeout: 20_000, delivery_workers: false }),
+  }).prefault({}),
   log: z.strictObject({
     level: z.enum(["debug", "info", "warn", "error"]).default("info"),
     format: z.enum(["text", "json"]).default("text"),
-  }).default({ level: "info", format: "text" }),
+  }).prefault({}),
   http: z.strictObject({
     enabled: z.boolean().default(true),
     host: z.string().default("127.0.0.1"),
@@ -126,19 +132,7 @@ export const gatewaySchema = z.strictObject({
     metrics_max_nodes: z.number().int().min(0).max(100_000).default(1000),
     /** Valid ranges of /ingest fields: values beyond are clamped and counted. */
     ranges: z.record(z.string(), z.tuple([z.number(), z.number()])).default(DEFAULT_RANGES),
-  }).default({
-    enabled: true,
-    host: "127.0.0.1",
-    port: 8082,
-    max_body: 1024 * 1024,
-    max_connections: 64,
-    max_connections_per_client: 16,
-    idle_timeout: 30_000,
-    header_timeout: 10_000,
-    max_future: 300_000,
-    metrics_max_nodes: 1000,
-    ranges: DEFAULT_RANGES,
-  }),
+  }).prefault({}),
   store: z.strictObject({
     type: z.enum(["embedded", "redis"]).default("embedded"),
     max_rows: z.number().int().min(1).default(3600),
@@ -153,16 +147,7 @@ export const gatewaySchema = z.strictObject({
     archive_ttl: duration.default(26 * 3_600_000),
     aggregate_every: duration.default(5000),
     redis: redisSchema.optional(),
-  }).default({
-    type: "embedded",
-    max_rows: 3600,
-    columns: [],
-    windows: [{ level: "1m" }, { level: "5m", from: "1m" }],
-    grace: 10_000,
-    percentiles: [],
-    archive_ttl: 26 * 3_600_000,
-    aggregate_every: 5000,
-  }).refine((s) => s.type !== "redis" || s.redis !== undefined, {
+  }).prefault({}).refine((s) => s.type !== "redis" || s.redis !== undefined, {
     message: "store.type redis needs a store.redis section (host, port, db, ...)",
   }).refine((s) => !s.redis?.leader || s.redis.leader.ttl >= 2 * s.aggregate_every, {
     message: "store.redis.leader.ttl must be at least twice store.aggregate_every (the lock is " +
@@ -182,16 +167,12 @@ export const gatewaySchema = z.strictObject({
     max_age: duration.default(0),
     on_full: z.enum(["drop_oldest", "reject_new"]).default("drop_oldest"),
     sync: z.enum(["full", "normal"]).default("full"),
-  }).default({
-    max_bytes: 256 * 1024 ** 2,
-    max_dead_letters: 16 * 1024 ** 2,
-    max_age: 0,
-    on_full: "drop_oldest",
-    sync: "full",
-  }),
+  }).prefault({}),
   events: eventsSchema,
-  sources: z.record(componentName, pluginUnion(SOURCE_PLUGINS, "source")).default({}),
-  sinks: z.record(componentName, pluginUnion(SINK_PLUGINS, "sink")).default({}),
+  sources: z.record(componentName, pluginUnion("source", { all: SOURCE_PLUGINS, of: sourcePlugin }))
+    .default({}),
+  sinks: z.record(componentName, pluginUnion("sink", { all: SINK_PLUGINS, of: sinkPlugin }))
+    .default({}),
 });
 
 /** The parsed gateway configuration. */

@@ -1,6 +1,6 @@
 import type { Sample } from "../model.ts";
 import type { DeviceMetric } from "../plugin.ts";
-import { SOURCE_PLUGINS } from "../sources/registry.ts";
+import { sourcePlugin } from "../sources/registry.ts";
 import type { ComponentJson, StatusJson } from "../status_report.ts";
 import { registerClockMetrics } from "./clock_metrics.ts";
 
@@ -19,7 +19,7 @@ function metricName(s: string): string {
 
 /** The gauges of a reading: its plugin's table, or every number as `<kind>_value{field}`. */
 export function deviceMetrics(reading: Reading): DeviceMetric[] {
-  const plugin = SOURCE_PLUGINS.find((p) => p.type === reading.kind);
+  const plugin = sourcePlugin(reading.kind);
   if (plugin?.metrics) return plugin.metrics(reading.sample);
   const { sample, kind } = reading;
   const out: DeviceMetric[] = [];

@@ -2,7 +2,7 @@
  * The status page: server-rendered HTML, no build step, no CDN. The page
  * replaces its live part with /fragment every few seconds (no full reload).
  */
-import { SOURCE_PLUGINS } from "../sources/registry.ts";
+import { SOURCE_PLUGINS, sourcePlugin } from "../sources/registry.ts";
 import type { ComponentJson, StatusJson } from "../status_report.ts";
 import { age, badge, bytes, esc, sum, type TimePoint } from "../util/html.ts";
 
@@ -18,7 +18,7 @@ function plainSource(name: string, c: ComponentJson): string {
 }
 
 function source(name: string, c: ComponentJson, sparks: Sparks, now: number): string {
-  const card = SOURCE_PLUGINS.find((p) => p.type === c.kind)?.card;
+  const card = sourcePlugin(c.kind)?.card;
   return card ? card.render(name, c, { sparks: sparks[name] ?? {}, now }) : plainSource(name, c);
 }
 

@@ -7,7 +7,7 @@ import type { Hono } from "hono";
 import { z } from "zod";
 import { parseDuration } from "../config_values.ts";
 import type { Window } from "../model.ts";
-import { SOURCE_PLUGINS } from "../sources/registry.ts";
+import { sourcePlugin } from "../sources/registry.ts";
 import type { StatusJson } from "../status_report.ts";
 import { errorMessage } from "../status.ts";
 import { QUERY_LIMIT, type SeriesPoint } from "../store/store.ts";
@@ -90,7 +90,7 @@ export async function collectSparks(view: GatewayView, status: StatusJson): Prom
   const now = view.clock.now();
   const out: Sparks = {};
   for (const [name, c] of Object.entries(status.sources)) {
-    const wanted = SOURCE_PLUGINS.find((p) => p.type === c.kind)?.card?.sparks?.(c);
+    const wanted = sourcePlugin(c.kind)?.card?.sparks?.(c);
     if (!wanted) continue;
     const points = await view.query({
       node: wanted.node,
@@ -139,7 +139,7 @@ export function addSeriesRoutes(
     }
     // The card of the node's source says which quantities matter and how they are named.
     const source = Object.values(status.sources).find((s) => s.node === node);
-    const card = SOURCE_PLUGINS.find((p) => p.type === source?.kind)?.card;
+    const card = sourcePlugin(source?.kind)?.card;
     const html = renderDevice(node, windows.sort((a, b) => a.start - b.start), {
       now,
       level,

@@ -33,7 +33,7 @@ export const eventsSchema = z.strictObject({
   summary_every: duration.default(0),
   /** How often alert rules are checked. */
   check_every: duration.default(10_000),
-}).default({ thresholds: [], alerts: [], summary_every: 0, check_every: 10_000 });
+}).prefault({});
 
 /** Parsed threshold rule. */
 export type ThresholdRule = z.output<typeof thresholdSchema>;

@@ -23,3 +23,10 @@ export const SINK_PLUGINS: SinkPlugin[] = [
   postgresSink,
   kafkaSink,
 ];
+
+const BY_TYPE = new Map(SINK_PLUGINS.map((p) => [p.type, p]));
+
+/** The sink plugin of a config's `type`; undefined for a kind the gateway does not know. */
+export function sinkPlugin(type: string | undefined): SinkPlugin | undefined {
+  return type === undefined ? undefined : BY_TYPE.get(type);
+}

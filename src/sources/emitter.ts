@@ -21,10 +21,11 @@ export interface BatchEmitterOptions<T> {
 }
 
 /**
- * The one way sources hand items to the pipeline: batched, one hand-over at a
- * time, bounded. While a batch is being committed the next one gathers, and it
- * goes as soon as the commit is done (group commit): the busier the source, the
- * larger the batches, with no timer in the way.
+ * How a push source (VE.Direct, MQTT) hands items to the pipeline: batched, one
+ * hand-over at a time, bounded. While a batch is being committed the next one
+ * gathers, and it goes as soon as the commit is done (group commit): the busier
+ * the source, the larger the batches, with no timer in the way. Polling sources
+ * need none: what a poll read is one `ctx.emit`.
  */
 export class BatchEmitter<T> {
   #queue: T[] = [];

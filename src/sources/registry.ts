@@ -13,3 +13,10 @@ export const SOURCE_PLUGINS: SourcePlugin[] = [
   mqttSource,
   hmapSource,
 ];
+
+const BY_TYPE = new Map(SOURCE_PLUGINS.map((p) => [p.type, p]));
+
+/** The source plugin of a config's `type`; undefined for a kind the gateway does not know. */
+export function sourcePlugin(type: string | undefined): SourcePlugin | undefined {
+  return type === undefined ? undefined : BY_TYPE.get(type);
+}

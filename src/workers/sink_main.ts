@@ -12,7 +12,7 @@ import type { Envelope } from "../model.ts";
 import type { Delivered, DeliveryConfig, Sink } from "../plugin.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import { systemClock } from "../util/clock.ts";
-import { SINK_PLUGINS } from "../sinks/registry.ts";
+import { sinkPlugin } from "../sinks/registry.ts";
 import { DatabaseSync } from "node:sqlite";
 import { LogReader } from "../outbox/cursors.ts";
 import type { FailedCall, SinkAnswer, SinkCall, SinkFigures } from "./messages.ts";
@@ -64,7 +64,7 @@ function figures(): SinkFigures {
 
 async function handle(call: SinkCall): Promise<void> {
   if (call.op === "init") {
-    const plugin = SINK_PLUGINS.find((p) => p.type === call.type)!;
+    const plugin = sinkPlugin(call.type)!;
     status = new ComponentStatus(call.name, call.type);
     filter = fieldFilter((call.config as DeliveryConfig).fields ?? []);
     // The config was parsed on the main thread; it arrives as plain data (structured clone).

@@ -23,6 +23,29 @@ Deno.test("an empty config is valid and gives the defaults", () => {
   assert.equal(c.outbox.on_full, "drop_oldest");
 });
 
+Deno.test("a section left out is the section written as {}: its defaults are written once", () => {
+  const parse = (yaml: string) => parseConfig(yaml, gatewaySchema, { env: env({}) });
+  const empty = parse("");
+  for (const section of Object.keys(gatewaySchema.shape) as (keyof typeof empty)[]) {
+    assert.deepEqual(parse(`${section}: {}`)[section], empty[section], section);
+  }
+  assert.equal(empty.gateway.stop_timeout, 20_000);
+  assert.equal(empty.http.max_connections_per_client, 16);
+  assert.equal(empty.events.check_every, 10_000);
+});
+
+Deno.test("a kafka sink without topics gets the same topics as one with topics: {}", () => {
+  const sink = (extra: string) =>
+    parseConfig(`sinks: {k: {type: kafka, brokers: ["127.0.0.1:9092"]${extra}}}`, gatewaySchema, {
+      env: env({}),
+    }).sinks.k as Record<string, unknown>;
+  assert.deepEqual(sink("").topics, sink(", topics: {}").topics);
+  assert.equal(
+    (sink("").topics as { anomaly: string }).anomaly,
+    "datalake.sensorDataAnomalyDetected",
+  );
+});
+
 Deno.test("three mistakes give three errors, each naming its path", () => {
   const p = problems(`
 http:

@@ -3,7 +3,7 @@ import { ComponentHost } from "../../src/host.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Envelope } from "../../src/model.ts";
 import { Outbox } from "../../src/outbox/outbox.ts";
-import { SINK_PLUGINS } from "../../src/sinks/registry.ts";
+import { sinkPlugin } from "../../src/sinks/registry.ts";
 import { systemClock } from "../../src/util/clock.ts";
 
 /**
@@ -16,7 +16,7 @@ export async function deliveryFor(
   options: { dir?: string; workers?: boolean } = {},
 ) {
   const dir = options.dir ?? await Deno.makeTempDir({ prefix: "delivery-" });
-  const plugin = SINK_PLUGINS.find((p) => p.type === config.type)!;
+  const plugin = sinkPlugin(String(config.type))!;
   const parsed = plugin.schema.parse(config) as { type: string } & Record<string, unknown>;
   const log = createLogger("test.sink");
   const outbox = new Outbox({

@@ -29,12 +29,7 @@ export const kafkaSchema = z.strictObject({
     data_saved: z.string().default("datalake.sensorDataSaved"),
     events: z.string().default("edge-gateway.events.{type}"),
     records: z.string().default("edge-gateway.{kind}"),
-  }).default({
-    anomaly: "datalake.sensorDataAnomalyDetected",
-    data_saved: "datalake.sensorDataSaved",
-    events: "edge-gateway.events.{type}",
-    records: "edge-gateway.{kind}",
-  }),
+  }).prefault({}),
   compression: z.enum(["none", "gzip"]).default("gzip"),
   /**
    * kafkajs' idempotent producer: the brokers drop a retried batch they already have. It needs
