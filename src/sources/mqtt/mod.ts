@@ -17,6 +17,7 @@ import { NodeFigures } from "./node_figures.ts";
 import { type MqttSourceConfig, mqttSourceSchema } from "./schema.ts";
 import { defineSource, type SourceContext } from "../../plugin.ts";
 import { classify } from "../../payload.ts";
+import { sameValue } from "../../util/same_value.ts";
 
 /** The ack of a message that needs none (QoS 0, or acknowledged on receipt). */
 const NOTHING = () => {};
@@ -87,8 +88,8 @@ export class MqttSource {
   /** Applies a config that differs only in its policies without reconnecting. */
   update(config: unknown): boolean {
     const next = config as MqttSourceConfig;
-    const rest = (c: MqttSourceConfig) => JSON.stringify({ ...c, policies: undefined });
-    if (!this.#policies || !next.policies || rest(next) !== rest(this.config)) return false;
+    const same = sameValue({ ...next, policies: 0 }, { ...this.config, policies: 0 });
+    if (!this.#policies || !next.policies || !same) return false;
     // The first image policy needs the image intake (ffmpeg, frame store): a restart builds it.
     if (!this.#images && hasImagePolicy(next.policies)) return false;
     this.#policies.update(next.policies);
