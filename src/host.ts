@@ -12,7 +12,6 @@ import {
   type SettingChange,
   SettingError,
   type SettingsAccess,
-  type WriteOutcome,
 } from "./device_settings.ts";
 import type { Logger } from "./log.ts";
 import type { EnvelopeKind } from "./model.ts";
