@@ -112,7 +112,17 @@ export class ComponentHost {
     const status = new ComponentStatus(name, config.type);
     const log = this.options.log.child(`sink.${name}`);
     const kindOf = (source: string) => this.sources.get(source)?.status.kind;
-    const ctx = { name, gatewayId, log, status, clock, kindOf, settings: this.settings };
+    const staleDevices = () => this.#staleDevices();
+    const ctx = {
+      name,
+      gatewayId,
+      log,
+      status,
+      clock,
+      kindOf,
+      settings: this.settings,
+      staleDevices,
+    };
     const delivery = config as unknown as DeliveryConfig;
     const share = { path: outbox.options.path, kinds: delivery.forward, nodes: delivery.nodes };
     const sink = plugin.worker && this.options.workers && workersAllowed()
@@ -123,6 +133,12 @@ export class ComponentHost {
     if (options.deliver ?? true) d.start();
     this.deliveries.set(name, d);
     return d;
+  }
+
+  /** Nodes of the running sources that judge their device stale (VE.Direct: no frame lately). */
+  #staleDevices(): string[] {
+    return [...this.sources.values()].filter((s) => s.status.info.stale === true)
+      .map((s) => String(s.status.info.node ?? s.status.name));
   }
 
   /** The kind of each running source, by name. */

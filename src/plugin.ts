@@ -171,6 +171,11 @@ export interface SinkContext {
   kindOf?(source: string): string | undefined;
   /** The devices' settings, for a sink that takes writes (Venus `W/`); changes are audited. */
   settings?: SettingsAccess;
+  /**
+   * Nodes whose source says their device went silent or its port is down (the source's
+   * `stale`): a sink that shows availability shows them offline at once.
+   */
+  staleDevices?(): string[];
 }
 
 /** Config fields every sink shares: what it forwards and how the outbox delivers to it. */

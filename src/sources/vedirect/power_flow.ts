@@ -7,9 +7,6 @@
 import type { ComponentJson } from "../../status.ts";
 import { age, esc } from "../../util/html.ts";
 
-/** A device is stale when its last frame is older than this (they send every second). */
-export const STALE_MS = 10_000;
-
 interface Device {
   name: string;
   values: Record<string, unknown>;
@@ -54,16 +51,14 @@ export interface PowerFlow {
 }
 
 /** Sums the VE.Direct devices' last frames into the flow's figures. */
-export function powerFlow(sources: [string, ComponentJson][], now: number): PowerFlow {
-  const devices = sources.map(([name, c]): Device => {
-    const at = c.last_record_at ? Date.parse(c.last_record_at) : NaN;
-    return {
-      name,
-      values: c.device?.values ?? {},
-      stale: c.state !== "up" || !(now - at <= STALE_MS),
-      lastFrame: c.last_record_at ?? "",
-    };
-  });
+export function powerFlow(sources: [string, ComponentJson][], _now?: number): PowerFlow {
+  // Stale is the source's judgement (freshness.ts), the same /status, /health and the sinks read.
+  const devices = sources.map(([name, c]): Device => ({
+    name,
+    values: c.device?.values ?? {},
+    stale: c.state !== "up" || c.stale === true,
+    lastFrame: c.last_record_at ?? "",
+  }));
   const chargers = devices.filter((d) => "PPV" in d.values);
   const monitors = devices.filter((d) => !("PPV" in d.values) && "SOC" in d.values);
   const fresh = (list: Device[]) => list.filter((d) => !d.stale);
