@@ -251,6 +251,9 @@ export class ComponentHost {
   warnUnforwarded(sources: Configs): void {
     for (const [name, config] of Object.entries(sources)) {
       const plugin = SOURCE_PLUGINS.find((p) => p.type === config.type);
+      if (plugin?.simulated?.(config) && this.options.outbox.wants("sample")) {
+        this.options.log.warn(simulatedWarning(name), { source: name });
+      }
       const kinds = (plugin?.produces?.(config) ?? []) as EnvelopeKind[];
       for (const kind of kinds.filter((k) => !this.options.outbox.wants(k))) {
         this.options.log.warn(
@@ -278,4 +281,10 @@ export class ComponentHost {
       sinks: [...this.deliveries.values()].map((d) => d.options.status),
     };
   }
+}
+
+/** What `run` and `check` say of a simulated source whose samples a sink sends upstream. */
+export function simulatedWarning(source: string): string {
+  return `source ${source} is simulated (made-up values) and sinks forward its samples upstream: ` +
+    "for a real device set port: instead of simulate: (config/site.yml)";
 }

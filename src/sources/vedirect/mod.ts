@@ -328,6 +328,7 @@ export const vedirectSource = defineSource({
   type: "vedirect",
   schema: vedirectSchema,
   create: (config, ctx) => new VeDirectSource(config, ctx),
+  simulated: (config) => config.simulate !== undefined,
   card: vedirectCard,
   metrics: vedirectMetrics,
 });
