@@ -75,6 +75,10 @@ export class InfluxSink implements Sink {
       const res = await this.#fetch(this.#v1Url("query", { q }), { method: "POST" });
       if (!res.ok) throw classifyResponse(res.status, await res.text());
       await res.body?.cancel();
+    } else {
+      // Reached at all? (Any answer will do: a proxy in front may know /write only.) An
+      // unreachable server is then down with its error at start, before any record.
+      await (await this.#fetch(this.#v1Url("ping", {}), { method: "GET" })).body?.cancel();
     }
   }
 

@@ -26,10 +26,12 @@ function direction(w: number | null): string {
   return w >= 0 ? `+${watts(w)}` : `−${watts(-w)}`;
 }
 
-function timeToGo(minutes: number | null): string {
+/** A monitor's time to go (TTG, minutes; -1 while charging) as the card and the flow say it. */
+export function timeToGo(minutes: number | null): string {
   if (minutes === null) return "";
   if (minutes < 0) return "∞";
-  return `${Math.floor(minutes / 60)} h ${String(Math.round(minutes % 60)).padStart(2, "0")} min`;
+  const m = Math.round(minutes);
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
 }
 
 /** The figures the picture shows (null: no fresh device measures it). */
@@ -175,7 +177,8 @@ export function renderPowerFlow(sources: [string, ComponentJson][], now: number)
   const battery = [
     `<tspan class="soc" data-flow="soc">${soc || "–"}</tspan>`,
     `${f.volts === null ? "–" : f.volts.toFixed(2)} V · ${direction(f.battery ?? f.charging)}`,
-    f.ttg === null ? "" : `time to go ${timeToGo(f.ttg)}`,
+    // Short enough for the 140-unit box: "49 h 28 min to go" (13 px glyphs).
+    f.ttg === null ? "" : `${timeToGo(f.ttg)} to go`,
   ].filter(Boolean);
   const stale = [...f.chargers, ...f.monitors].filter((d) => d.stale).map((d) => d.name);
   return `<section class="flow" data-source="power-flow"><h2>Power flow</h2>
