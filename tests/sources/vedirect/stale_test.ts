@@ -78,8 +78,10 @@ function metric(text: string, series: string): number | undefined {
 Deno.test("a silent MPPT is stale in /status, /health, /metrics, the page, Home Assistant and Venus", async () => {
   const van = await startVan(
     (url) =>
-      `  ha: {type: homeassistant, url: "${url}", max_wait: 20ms}
-  venus: {type: venus, url: "${url}", portal_id: van1, keepalive: false, max_wait: 20ms}`,
+      // offline_after far away: what flips them is the source's stale, not the sinks' own timer.
+      `  ha: {type: homeassistant, url: "${url}", max_wait: 20ms, offline_after: 10m}
+  venus: {type: venus, url: "${url}", portal_id: van1, keepalive: false, max_wait: 20ms,
+    offline_after: 10m}`,
     { mppt: "stale_after: 2s" },
   );
   const got = new Map<string, string>();
