@@ -283,7 +283,10 @@ async function buildMetrics(): Promise<Render> {
 
   return async function render(status: StatusJson, readings: Reading[] = []) {
     snap = status;
-    setDevices(readings);
+    // A stale device's last values are not current: left out, so Prometheus marks its series
+    // stale (gaps, as the power flow leaves it out of its sums); edge_source_stale says why.
+    const silent = new Set(Object.values(status.sources).filter((c) => c.stale).map((c) => c.node));
+    setDevices(readings.filter((r) => !silent.has(r.sample.node)));
     return { body: await registry.metrics(), type: registry.contentType };
   };
 }
