@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { stringify as stringifyYaml } from "yaml";
 import { Agent } from "./src/agent.ts";
+import { simulatedWarning } from "./src/host.ts";
 import { DataDirInUseError } from "./src/data_dir_lock.ts";
 import { decodeCapture } from "./src/cli/decode.ts";
 import { simulateToPort } from "./src/cli/simulate.ts";
@@ -176,6 +177,15 @@ async function check(args: string[]): Promise<number> {
   });
   for (const line of tls.lines) console.error(`tls: ${line}`);
   for (const w of tls.warnings) console.error(`warning: ${w}`);
+  const forwardsSamples = Object.values(config.sinks).some((c) =>
+    (c as { forward?: string[] }).forward?.includes("sample")
+  );
+  for (const [name, source] of Object.entries(config.sources)) {
+    const plugin = sourcePlugin(source.type);
+    if (forwardsSamples && plugin?.simulated?.(source)) {
+      console.error(`warning: ${simulatedWarning(name)}`);
+    }
+  }
   const h = config.http;
   if (h.enabled && !/^(127\.|::1$|localhost$)/.test(h.host) && !(h.token && h.read_token)) {
     console.error(

@@ -167,7 +167,17 @@ export class ComponentHost {
     const status = new ComponentStatus(name, config.type);
     const log = this.options.log.child(`sink.${name}`);
     const kindOf = (source: string) => this.#kindOf.get(source);
-    const ctx = { name, gatewayId, log, status, clock, kindOf, settings: this.settings };
+    const staleDevices = () => this.#staleDevices();
+    const ctx = {
+      name,
+      gatewayId,
+      log,
+      status,
+      clock,
+      kindOf,
+      settings: this.settings,
+      staleDevices,
+    };
     const delivery = config as unknown as DeliveryConfig;
     const share = { path: outbox.options.path, kinds: delivery.forward, nodes: delivery.nodes };
     const sink = plugin.worker && this.options.workers && workersAllowed()
@@ -186,6 +196,13 @@ export class ComponentHost {
    */
   readonly #kindOf = new Map<string, string>();
 
+  /** Nodes of the running sources that judge their device stale (VE.Direct: no frame lately). */
+  #staleDevices(): string[] {
+    return [...this.sources.values()].filter((s) => s.status.info.stale === true)
+      .map((s) => String(s.status.info.node ?? s.status.name));
+  }
+
+  /** The kind of each running source, by name. */
   #kinds(): Record<string, string> {
     return Object.fromEntries(this.#kindOf);
   }
@@ -303,6 +320,9 @@ export class ComponentHost {
   warnUnforwarded(sources: Configs): void {
     for (const [name, config] of Object.entries(sources)) {
       const plugin = sourcePlugin(config.type);
+      if (plugin?.simulated?.(config) && this.options.outbox.wants("sample")) {
+        this.options.log.warn(simulatedWarning(name), { source: name });
+      }
       const kinds = (plugin?.produces?.(config) ?? []) as EnvelopeKind[];
       for (const kind of kinds.filter((k) => !this.options.outbox.wants(k))) {
         this.options.log.warn(
@@ -330,4 +350,10 @@ export class ComponentHost {
       sinks: [...this.deliveries.values()].map((d) => d.options.status),
     };
   }
+}
+
+/** What `run` and `check` say of a simulated source whose samples a sink sends upstream. */
+export function simulatedWarning(source: string): string {
+  return `source ${source} is simulated (made-up values) and sinks forward its samples upstream: ` +
+    "for a real device set port: instead of simulate: (config/site.yml)";
 }

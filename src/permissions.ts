@@ -45,7 +45,8 @@ export function serviceFlags(paths: typeof SERVICE_PATHS = SERVICE_PATHS): strin
     `--allow-write=${[p.data, p.runtime, p.notify, p.dataservice]}`,
     // ${VAR} in the config may name any variable.
     "--allow-env",
-    "--allow-sys=hostname",
+    // hostname: gateway.id's default; networkInterfaces: the page's LAN address in the log.
+    "--allow-sys=hostname,networkInterfaces",
     `--allow-run=${RUN_COMMANDS}`,
   ];
 }
@@ -111,8 +112,11 @@ export function effectivePermissions(needs: PathNeed[]): string {
     if (Deno.permissions.querySync({ name }).state === "granted") flags.push(`--allow-${name}`);
   }
   if (Deno.permissions.querySync({ name: "sys" }).state === "granted") flags.push("--allow-sys");
-  else if (Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state === "granted") {
-    flags.push("--allow-sys=hostname");
+  else {
+    const kinds = (["hostname", "networkInterfaces"] as const).filter((kind) =>
+      Deno.permissions.querySync({ name: "sys", kind }).state === "granted"
+    );
+    if (kinds.length) flags.push(`--allow-sys=${kinds}`);
   }
   if (Deno.permissions.querySync({ name: "run" }).state === "granted") flags.push("--allow-run");
   else {

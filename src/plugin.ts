@@ -63,6 +63,8 @@ export interface SourcePlugin<S extends z.ZodType = z.ZodType> {
   create(config: z.output<S>, ctx: SourceContext): Source;
   /** Kinds of record this source makes besides samples (the gateway warns when no sink takes one). */
   produces?(config: z.output<S>): EnvelopeKind[];
+  /** Whether it makes its values up (a simulator): `run` and `check` warn when sinks forward them. */
+  simulated?(config: z.output<S>): boolean;
   /** Problems the setup has that the schema cannot see (a missing program); `check` shows them. */
   preflight?(config: z.output<S>): Promise<string[]>;
   /** How the source shows on the status page (a plain card without one). */
@@ -171,6 +173,11 @@ export interface SinkContext {
   kindOf?(source: string): string | undefined;
   /** The devices' settings, for a sink that takes writes (Venus `W/`); changes are audited. */
   settings?: SettingsAccess;
+  /**
+   * Nodes whose source says their device went silent or its port is down (the source's
+   * `stale`): a sink that shows availability shows them offline at once.
+   */
+  staleDevices?(): string[];
 }
 
 /** Config fields every sink shares: what it forwards and how the outbox delivers to it. */

@@ -1,7 +1,10 @@
 import { redact } from "./secrets.ts";
 
-/** Lifecycle state of a pipeline component as shown on /health and /status. */
-export type ComponentState = "starting" | "up" | "degraded" | "down" | "stopped";
+/**
+ * Lifecycle state of a pipeline component as shown on /health and /status; `stale`: running,
+ * but its device sent nothing for a while (a silent VE.Direct device on an open port).
+ */
+export type ComponentState = "starting" | "up" | "degraded" | "stale" | "down" | "stopped";
 
 /** A component's status as /status shows it (and the page and /metrics read it). */
 export interface ComponentJson {
@@ -15,6 +18,9 @@ export interface ComponentJson {
   last_success: string | null;
   last_error: { at: string; message: string } | null;
   last_record_at?: string | null;
+  /** A device source's judgement of its device: no frame within `stale_after_ms`. */
+  stale?: boolean;
+  stale_after_ms?: number;
   port?: string;
   node?: string;
   paused?: boolean;

@@ -55,8 +55,8 @@ export interface Health {
 }
 
 /**
- * `down` when a required component is down, `degraded` when any is down or
- * degraded. Core components (store, outbox) are listed by name, plugins as
+ * `down` when a required component is down, `degraded` when any is down,
+ * degraded or stale (a silent device). Core components (store, outbox) are listed by name, plugins as
  * `<kind>.<name>` (`vedirect.mppt1`).
  */
 export function healthOf(parts: { core: ComponentStatus[]; plugins: ComponentStatus[] }): Health {
@@ -65,7 +65,9 @@ export function healthOf(parts: { core: ComponentStatus[]; plugins: ComponentSta
   const judge = (c: ComponentStatus, key: string) => {
     components[key] = c.state;
     if (c.state === "down" && c.required) status = "down";
-    else if ((c.state === "down" || c.state === "degraded") && status === "ok") status = "degraded";
+    else if (["down", "degraded", "stale"].includes(c.state) && status === "ok") {
+      status = "degraded";
+    }
   };
   for (const c of parts.core) judge(c, c.name);
   for (const c of parts.plugins) judge(c, `${c.kind}.${c.name}`);

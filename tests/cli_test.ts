@@ -93,6 +93,25 @@ Deno.test("check: the shipped configs are valid", async () => {
     parsed.sources.units.policies.default.processing_policy.policy_type,
     "LastValue",
   );
+  // The config the install copies to a real site: serial ports, nothing simulated.
+  const site = await runCli(["check", `${ROOT}config/site.yml`]);
+  assert.equal(site.code, 0, site.stderr);
+  const sources = Object.values(parseYaml(site.stdout).sources) as Record<string, unknown>[];
+  assert.ok(sources.length > 0 && sources.every((s) => s.port && !s.simulate), site.stdout);
+});
+
+Deno.test("check warns when a sink forwards a simulated source's made-up samples", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/g.yml`,
+    `gateway: {data_dir: ${dir}/data}
+sources: {mppt1: {type: vedirect, simulate: mppt}}
+sinks: {influx: {type: influxdb, url: "http://127.0.0.1:1", database: solar}}
+`,
+  );
+  const r = await runCli(["check", `${dir}/g.yml`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /warning: source mppt1 is simulated .* set port: instead of simulate:/);
 });
 
 Deno.test("bad usage exits 2 with help; version and --help exit 0", async () => {
@@ -179,6 +198,36 @@ Deno.test("run: the demo starts, /health answers 200, SIGINT stops it with exit 
   assert.equal(status.code, 0, log);
   // The first thing a new user looks for: where the page is.
   assert.match(log, new RegExp(`status page: http://127\\.0\\.0\\.1:${port}/`));
+});
+
+Deno.test("run: GATEWAY_HTTP_HOST=0.0.0.0 opens the demo's page to the LAN and logs where", async () => {
+  const lan = Deno.networkInterfaces().filter((i) =>
+    i.family === "IPv4" && !i.address.startsWith("127.")
+  ).map((i) => i.address);
+  const port = freePort();
+  const dataDir = await Deno.makeTempDir();
+  const child = spawnGateway(`${ROOT}config/gateway.yml`, {
+    env: {
+      GATEWAY_HTTP_HOST: "0.0.0.0",
+      GATEWAY_HTTP_PORT: String(port),
+      GATEWAY_DATA_DIR: dataDir,
+    },
+    cwd: ROOT,
+  });
+  try {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, {
+      what: "gateway /health",
+    });
+    // What a phone on the LAN does: the machine's own address, not loopback.
+    for (const ip of lan) assert.equal((await fetch(`http://${ip}:${port}/`)).status, 200, ip);
+  } finally {
+    child.kill("SIGINT");
+  }
+  const status = await child.status;
+  const log = await new Response(child.stderr).text();
+  assert.equal(status.code, 0, log);
+  for (const ip of lan) assert.match(log, new RegExp(`status page: http://${ip}:${port}/`));
+  assert.match(log, /open to anyone on the network: set http\.read_token \(GATEWAY_READ_TOKEN/);
 });
 
 Deno.test("Ctrl-C on `deno task start` (SIGINT to the whole process group) is a graceful stop, not a forced one", async () => {

@@ -141,7 +141,8 @@ sinks:
     ok.stderr,
     new RegExp(
       `permissions: --allow-read=${config},${paths.data} --allow-write=${paths.data} ` +
-        "--allow-net --allow-env --allow-sys=hostname --allow-run=stty,cat,dd,ffmpeg\n",
+        "--allow-net --allow-env --allow-sys=hostname,networkInterfaces " +
+        "--allow-run=stty,cat,dd,ffmpeg\n",
     ),
   );
 });

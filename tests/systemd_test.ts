@@ -222,3 +222,43 @@ Deno.test(
     assert.ok(level < 2.5, `exposure ${level}\n${text.slice(-400)}`);
   },
 );
+
+Deno.test(
+  "the Pi UART drop-in is read with the unit: verify is clean, the rating stays below 2.5",
+  { ignore: !hasSystemdAnalyze },
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const unit = `${dir}/edge-gateway.service`;
+    await Deno.copyFile(new URL("../systemd/edge-gateway.service", import.meta.url), unit);
+    await Deno.mkdir(`${unit}.d`);
+    const dropIn = new URL("../systemd/edge-gateway.service.d/uart.conf", import.meta.url);
+    await Deno.copyFile(dropIn, `${unit}.d/uart.conf`);
+    const analyze = async (args: string[]) => {
+      const out = await new Deno.Command("systemd-analyze", {
+        args,
+        stdout: "piped",
+        stderr: "piped",
+      })
+        .output();
+      return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    };
+    const verify = await analyze(["verify", unit]);
+    const problems = verify.split("\n").filter((l) =>
+      l.trim() && !/edge-gateway.*(not executable|No such file)/i.test(l)
+    );
+    assert.deepEqual(problems, []);
+    const debug = await new Deno.Command("systemd-analyze", {
+      args: ["verify", unit],
+      env: { SYSTEMD_LOG_LEVEL: "debug" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dump = new TextDecoder().decode(debug.stdout) + new TextDecoder().decode(debug.stderr);
+    assert.match(dump, /DropIn Path: .*uart\.conf/, "the drop-in is read");
+    assert.match(await Deno.readTextFile(dropIn), /^DeviceAllow=char-ttyAMA rw$/m);
+    const security = await analyze(["security", "--offline=true", unit]);
+    const level = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(security)?.[1]);
+    assert.ok(level < 2.5, `exposure ${level}`);
+    await Deno.remove(dir, { recursive: true });
+  },
+);

@@ -68,7 +68,7 @@ async function buildMetrics(): Promise<Render> {
 
   new client.Gauge({
     name: "edge_component_up",
-    help: "1 up, 0.5 degraded, 0 down/starting/stopped",
+    help: "1 up, 0.5 degraded, 0 stale (a silent device)/down/starting/stopped",
     labelNames: labels,
     registers: [registry],
     collect() {
@@ -166,6 +166,34 @@ async function buildMetrics(): Promise<Render> {
       const now = Date.now() + (snap?.clock?.catching_up_ms ?? 0);
       for (const [source, c] of Object.entries(snap?.sources ?? {})) {
         if (c.last_record_at) this.set({ source }, (now - Date.parse(c.last_record_at)) / 1000);
+      }
+    },
+  });
+  // A device source's own judgement (one notion: src/sources/vedirect/freshness.ts), and the
+  // time of its last record, which unlike an age needs no clock of the scraper's.
+  const deviceSources = () =>
+    Object.entries(snap?.sources ?? {}).filter(([, c]) => typeof c.stale === "boolean");
+  new client.Gauge({
+    name: "edge_source_stale",
+    help: "1 when a device source's device sent nothing within its stale_after, else 0",
+    labelNames: ["source", "node"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [source, c] of deviceSources()) {
+        this.set({ source, node: String(c.node ?? source) }, c.stale ? 1 : 0);
+      }
+    },
+  });
+  new client.Gauge({
+    name: "edge_source_last_record_timestamp_seconds",
+    help: "Time of a source's last record (Unix seconds)",
+    labelNames: ["source"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [source, c] of Object.entries(snap?.sources ?? {})) {
+        if (c.last_record_at) this.set({ source }, Date.parse(c.last_record_at) / 1000);
       }
     },
   });
@@ -280,7 +308,10 @@ async function buildMetrics(): Promise<Render> {
 
   return async function render(status: StatusJson, readings: Reading[] = []) {
     snap = status;
-    setDevices(readings);
+    // A stale device's last values are not current: left out, so Prometheus marks its series
+    // stale (gaps, as the power flow leaves it out of its sums); edge_source_stale says why.
+    const silent = new Set(Object.values(status.sources).filter((c) => c.stale).map((c) => c.node));
+    setDevices(readings.filter((r) => !silent.has(r.sample.node)));
     return { body: await registry.metrics(), type: registry.contentType };
   };
 }

@@ -111,6 +111,8 @@ export class Delivery {
     const { outbox, config, status, sink } = this.options;
     // A sink that reads the outbox itself (in a Worker) is only told where to start.
     const fromLog = !!sink.deliverFromLog;
+    // Connected at once: an unreachable upstream is down with its error before any record.
+    await this.#connect().catch((e) => this.#failed(e, 0));
     while (this.#running) {
       if (this.#paused) {
         this.#idleWaiters.splice(0).forEach((w) => w());
@@ -245,7 +247,8 @@ export class Delivery {
       return true;
     }
     status.count("retried");
-    status.state = "degraded";
+    // Never delivered since the start: down (it may never have been reachable), else degraded.
+    status.state = status.lastSuccess === null ? "down" : "degraded";
     log.warn("delivery failed, will retry", { error: errorMessage(e) });
     return false;
   }

@@ -25,6 +25,14 @@ export class Liveness {
     return gone;
   }
 
+  /** Marks a device offline now (its source says it went silent); true when it was online. */
+  drop(key: string): boolean {
+    const s = this.#seen.get(key);
+    if (!s?.online) return false;
+    s.online = false;
+    return true;
+  }
+
   /** Every device seen so far. */
   keys(): string[] {
     return [...this.#seen.keys()];

@@ -25,9 +25,13 @@ export function bytes(n: number): string {
     : `${(n / 1024 ** 2).toFixed(1)} MiB`;
 }
 
-/** A coloured state badge (up/ok green, degraded amber, else red). */
+/** A coloured state badge (up/ok green, degraded or stale amber, else red). */
 export function badge(state: string): string {
-  const cls = state === "up" || state === "ok" ? "ok" : state === "degraded" ? "warn" : "bad";
+  const cls = state === "up" || state === "ok"
+    ? "ok"
+    : state === "degraded" || state === "stale"
+    ? "warn"
+    : "bad";
   return `<span class="badge ${cls}">${esc(state)}</span>`;
 }
 

@@ -17,7 +17,8 @@ export const vanClock = shiftedClock(Date.UTC(2026, 0, 15, 2));
 
 /**
  * Starts the site; `sinks(url)` is the YAML of the gateway's sinks for broker `url`, `broker`
- * the broker's users and ACL.
+ * the broker's users and ACL; `mppt` adds keys to the MPPT source's flow mapping
+ * (`stale_after: 2s`).
  */
 export async function startVan(
   sinks: (url: string) => string,
@@ -27,20 +28,23 @@ export async function startVan(
     silent?: boolean;
     /** The MPPT source's `hex_timeout`. */
     hexTimeout?: string;
+    mppt?: string;
   } = {},
 ) {
   const broker = await startMosquitto(options.broker);
   const pty = await PtyPair.create();
   const dir = await Deno.makeTempDir();
   const url = `mqtt://127.0.0.1:${broker.port}`;
+  const httpPort = freePort();
+  const mpptExtra = options.mppt ? `, ${options.mppt}` : "";
   const agent = new Agent(
     parseConfig(
       `gateway: {id: van, data_dir: ${dir}}
-http: {port: ${freePort()}}
+http: {port: ${httpPort}}
 sources:
   mppt1: {type: vedirect, port: ${pty.device}, gap: 80ms, reconnect_min: 100ms, hex_timeout: ${
         options.hexTimeout ?? "2s"
-      }}
+      }${mpptExtra}}
   bmv1: {type: vedirect, simulate: bmv, interval: 200ms}
 sinks:
 ${sinks(url)}
@@ -62,13 +66,18 @@ ${sinks(url)}
       clock: vanClock,
     });
   };
-  const unplugMppt = async () => {
+  const silenceMppt = async () => {
     stop.abort();
     await device.catch(() => 0);
+  };
+  const unplugMppt = async () => {
+    await silenceMppt();
     await pty.unplug();
   };
   return {
     url,
+    /** The gateway's HTTP API. */
+    http: `http://127.0.0.1:${httpPort}`,
     agent,
     /** Starts the gateway and plays the MPPT. */
     async start() {
@@ -76,6 +85,10 @@ ${sinks(url)}
       play();
     },
     unplugMppt,
+    /** The MPPT stops sending; its cable stays plugged in (the port stays open). */
+    silenceMppt,
+    /** The silent MPPT sends again. */
+    resumeMppt: play,
     /** Plugs the MPPT back in and plays it again. */
     async replugMppt() {
       await pty.plug();

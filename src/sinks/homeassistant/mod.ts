@@ -127,7 +127,13 @@ export class HomeAssistantSink implements Sink {
   }
 
   async #expire(): Promise<void> {
-    const gone = this.#liveness.expire(this.ctx.clock.now(), this.config.offline_after);
+    // Offline when the source says the device went silent (its stale_after), or when no
+    // sample reached this sink within offline_after (a device of a source that does not judge).
+    const silent = (this.ctx.staleDevices?.() ?? []).filter((n) => this.#liveness.drop(n));
+    const gone = [
+      ...silent,
+      ...this.#liveness.expire(this.ctx.clock.now(), this.config.offline_after),
+    ];
     if (gone.length === 0) return;
     try {
       await this.#publish(gone.map((node) => [this.#availability(node), "offline", true]));
@@ -140,13 +146,14 @@ export class HomeAssistantSink implements Sink {
   async write(batch: Envelope[]): Promise<void> {
     const messages: [string, string, boolean][] = [];
     const latest = new Map<string, Sample>();
+    const stale = new Set(this.ctx.staleDevices?.());
     for (const e of batch) if (e.kind === "sample") latest.set(e.data.node, e.data);
     for (const [node, sample] of latest) {
       const known = this.#announced.get(node);
       const newFields = !known || Object.keys(sample.fields).some((f) => !(f in known.fields));
       if (newFields) messages.push(...this.discovery(sample));
       messages.push([`${this.base}/${objectId(node)}/state`, JSON.stringify(sample.fields), false]);
-      if (this.#liveness.seen(node, sample.ts)) {
+      if (!stale.has(node) && this.#liveness.seen(node, sample.ts)) {
         messages.push([this.#availability(node), "online", true]);
       }
       if (newFields) {

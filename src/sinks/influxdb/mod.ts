@@ -52,6 +52,17 @@ export class InfluxSink implements Sink {
     if (c.api === "v1" && c.create_database) {
       const q = `CREATE DATABASE "${c.database!.replace(/"/g, '\\"')}"`;
       await this.#post(this.#url("query", { q }), {});
+    } else {
+      // Reached at all? (Any answer will do: a proxy in front may know /write only.) An
+      // unreachable server is then down with its error at start, before any record.
+      try {
+        const url = this.#url("ping", {});
+        const signal = AbortSignal.timeout(c.timeout);
+        const res = await fetch(url, { redirect: "manual", signal, client: this.#client });
+        await res.body?.cancel();
+      } catch (e) {
+        throw new RetryableError(`InfluxDB at ${c.url} unreachable: ${errorMessage(e)}`);
+      }
     }
   }
 

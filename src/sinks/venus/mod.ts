@@ -207,8 +207,17 @@ export class VenusSink implements Sink {
 
   // A device gone (unplugged, or its source removed): an empty payload on each of its
   // topics tells clients it no longer exists, as a GX does when a service leaves D-Bus.
+  // Gone too: a device its source judges stale (no frame within its stale_after).
   async #expire(): Promise<void> {
-    const gone = this.#liveness.expire(this.ctx.clock.now(), this.config.offline_after);
+    const stale = new Set(this.ctx.staleDevices?.());
+    const silent = stale.size === 0
+      ? []
+      : [...this.#nodes].filter(([prefix, node]) => stale.has(node) && this.#liveness.drop(prefix))
+        .map(([prefix]) => prefix);
+    const gone = [
+      ...silent,
+      ...this.#liveness.expire(this.ctx.clock.now(), this.config.offline_after),
+    ];
     if (gone.length === 0) return;
     const topics = [...this.#last.keys()].filter((t) => gone.some((p) => t.startsWith(p + "/")));
     for (const t of topics) this.#last.delete(t);

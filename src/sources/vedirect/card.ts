@@ -4,7 +4,7 @@ import type { ComponentJson } from "../../status.ts";
 import { age, badge, esc, sparkline, sparkSpan, type TimePoint, value } from "../../util/html.ts";
 import { plainName } from "../../victron/labels.ts";
 import { vedirectDetails } from "./view.ts";
-import { POWER_FLOW_STYLE, renderPowerFlow } from "./power_flow.ts";
+import { POWER_FLOW_STYLE, renderPowerFlow, timeToGo } from "./power_flow.ts";
 
 /** Fields drawn as sparklines when a device has them. */
 const SPARK_FIELDS = ["V", "PPV", "SOC", "I"];
@@ -16,17 +16,18 @@ const IDENTITY = ["PID", "SER#", "FW", "FWE", "BMV"];
 const isHistory = (label: string) => /^H(\d+|_|SDS$)/.test(label);
 
 function row(label: string, v: unknown, options: { text?: unknown; unit?: string }): string {
-  // Code fields show their name with the number: "Bulk (3)"; TTG -1 means infinite (no unit).
-  const infinite = label === "TTG" && v === -1;
-  const shown = infinite
-    ? "∞"
+  // Code fields show their name with the number: "Bulk (3)"; TTG in hours and minutes as the
+  // power flow says it (-1, charging: ∞), its unit in the text.
+  const ttg = label === "TTG" && typeof v === "number";
+  const shown = ttg
+    ? esc(timeToGo(v))
     : typeof options.text === "string"
     ? `${esc(options.text || "none")} (${value(v)})`
     : value(v);
   return `<tr><th><abbr title="VE.Direct label ${esc(label)}">${
     esc(plainName(label))
   }</abbr></th><td class="num" data-field="${esc(label)}">${shown}</td><td>${
-    infinite ? "" : esc(options.unit ?? "")
+    ttg ? "" : esc(options.unit ?? "")
   }</td></tr>`;
 }
 

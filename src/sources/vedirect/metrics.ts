@@ -67,6 +67,25 @@ const ENUMS: Record<string, [string, string, string, Record<number, string>]> = 
   MPPT: ["tracker_mode", "Tracker operation mode (1 for the current one)", "mode", MPPT_NAMES],
 };
 
+/** Digits after the point of a number as printed (null in exponent form). */
+function decimals(x: number): number | null {
+  const s = String(x);
+  if (s.includes("e")) return null;
+  const dot = s.indexOf(".");
+  return dot < 0 ? 0 : s.length - dot - 1;
+}
+
+/**
+ * `v * factor` to the digits the two carry: SOC 84.9 % is 0.849, not binary floating point's
+ * 0.8490000000000001 (the field's resolution, 0.1 %, times the factor's).
+ */
+export function scaled(v: number, factor: number): number {
+  const product = v * factor;
+  const [dv, df] = [decimals(v), decimals(factor)];
+  if (dv === null || df === null || !Number.isFinite(product)) return product;
+  return Number(product.toFixed(Math.min(20, dv + df)));
+}
+
 /** The gauges of one VE.Direct sample. */
 export function vedirectMetrics(sample: Sample): DeviceMetric[] {
   // A label with no value is left out (a simulated or older device has no serial).
@@ -79,7 +98,7 @@ export function vedirectMetrics(sample: Sample): DeviceMetric[] {
     for (const [field, [name, help, factor]] of Object.entries(table)) {
       const v = f[field];
       if (typeof v === "number") {
-        out.push({ name: `vedirect_${name}`, help, labels, value: v * factor, type });
+        out.push({ name: `vedirect_${name}`, help, labels, value: scaled(v, factor), type });
       }
     }
   }

@@ -17,6 +17,7 @@ import { Snooze } from "../../util/timing.ts";
 import { BatchEmitter } from "../emitter.ts";
 import { vedirectCard } from "./card.ts";
 import { vedirectMetrics } from "./metrics.ts";
+import { isStale, judgeEvery, staleAfter } from "./freshness.ts";
 
 /** Records waiting for a slow pipeline at most (about 15 minutes of one device). */
 const MAX_QUEUED = 1000;
@@ -44,10 +45,19 @@ export class VeDirectSource {
   #historyAt = -Infinity;
   readonly #yield = new YieldHistory();
   readonly #snooze: Snooze;
+  /** When the port opened (or the simulator started): a device silent since then goes stale. */
+  /** When the port opened and the last frame arrived, on the monotonic clock (staleness). */
+  #openedAt = 0;
+  #lastFrameMono: number | null = null;
+  readonly #staleAfter: number;
+  readonly #judging: Snooze;
+  #watch: Promise<void> | null = null;
 
   constructor(readonly config: VeDirectConfig, readonly ctx: SourceContext) {
     this.node = config.node ?? ctx.name;
     this.#snooze = new Snooze(ctx.clock);
+    this.#judging = new Snooze(ctx.clock);
+    this.#staleAfter = staleAfter(config);
     this.#emitter = new BatchEmitter<Sample>({
       handle: (batch) => this.#handle(batch),
       batch: MAX_QUEUED,
@@ -95,7 +105,10 @@ export class VeDirectSource {
   /** Starts reading in the background. */
   start(): Promise<void> {
     this.#running = true;
+    const info = { node: this.node, stale: false, stale_after_ms: this.#staleAfter };
+    Object.assign(this.ctx.status.info, info);
     this.#loop = this.config.simulate ? this.#simulate() : this.#readPort();
+    this.#watch = this.#watchFrames();
     return Promise.resolve();
   }
 
@@ -105,7 +118,9 @@ export class VeDirectSource {
     clearTimeout(this.#idleTimer);
     await this.#line?.close();
     this.#snooze.wake();
+    this.#judging.wake();
     await this.#loop;
+    await this.#watch;
     await this.#emitter.drain();
     this.ctx.status.state = "stopped";
   }
@@ -169,6 +184,8 @@ export class VeDirectSource {
     // The record's time is when its first block arrived, read back on the wall clock.
     const at = Math.round(this.ctx.clock.now() - (this.#monotonic() - record.ts));
     this.#lastRecordAt = at;
+    this.#lastFrameMono = record.ts;
+    if (this.ctx.status.state === "stale") this.#judge();
     this.#identify(record);
     const fields = { ...record.fields, ...this.#history };
     const sample: Sample = {
@@ -213,6 +230,7 @@ export class VeDirectSource {
     const sim = new DeviceSimulator(this.config.simulate!, { seed: this.config.seed });
     this.#sim = sim;
     this.ctx.status.state = "up";
+    this.#openedAt = this.#monotonic();
     this.stream.idle(); // the simulator starts on a block boundary
     while (this.#running) {
       this.stream.push(sim.frame(this.ctx.clock.now()), this.#monotonic());
@@ -231,6 +249,8 @@ export class VeDirectSource {
       try {
         this.#line = await SerialLine.open(port!, { baud });
         status.state = "up";
+        this.#openedAt = this.#monotonic();
+        status.info.stale = false;
         status.count("opens");
         this.ctx.log.info("serial port open", { port });
         this.stream.lost();
@@ -247,6 +267,7 @@ export class VeDirectSource {
       } catch (e) {
         if (!this.#running) break;
         status.state = "down";
+        status.info.stale = true;
         status.fail(e);
         status.count("reconnects");
         this.ctx.log.warn("serial port unavailable, retrying", {
@@ -262,6 +283,38 @@ export class VeDirectSource {
       await this.#snooze.sleep(backoff);
       backoff = Math.min(reconnect_max, backoff * 2);
     }
+  }
+
+  /** Looks at the age of the last frame a few times per `stale_after`. */
+  async #watchFrames(): Promise<void> {
+    const every = judgeEvery(this.#staleAfter);
+    while (this.#running) {
+      await this.#judging.sleep(every);
+      if (this.#running) this.#judge();
+    }
+  }
+
+  /**
+   * An open port whose device sends nothing (powered off, TX wire loose, wrong baud: bytes
+   * but no valid frame) is `stale`, not `up`: the state every reader of the status sees.
+   */
+  #judge(): void {
+    const status = this.ctx.status;
+    if (status.state !== "up" && status.state !== "stale") return;
+    // On the monotonic clock: a step of the wall clock makes no device stale or fresh.
+    const seen = { lastFrameAt: this.#lastFrameMono, openedAt: this.#openedAt };
+    const stale = isStale(seen, this.#monotonic(), this.#staleAfter);
+    status.info.stale = stale;
+    if (stale === (status.state === "stale")) return;
+    status.state = stale ? "stale" : "up";
+    this.#publishCounters();
+    const where = { port: this.config.port, last_frame_at: status.info.last_record_at };
+    if (!stale) return this.ctx.log.info("device sending frames again", where);
+    this.ctx.log.warn(
+      `no VE.Direct frame for ${this.#staleAfter / 1000} s: device stale (is it powered? ` +
+        `check the cable's TX wire and the baud rate; edge-gateway decode shows what arrives)`,
+      { ...where, bytes_read: this.stream.counters.bytes },
+    );
   }
 
   #armIdle(): void {
@@ -288,6 +341,7 @@ export const vedirectSource = defineSource({
   type: "vedirect",
   schema: vedirectSchema,
   create: (config, ctx) => new VeDirectSource(config, ctx),
+  simulated: (config) => config.simulate !== undefined,
   card: vedirectCard,
   metrics: vedirectMetrics,
 });

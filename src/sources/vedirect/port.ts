@@ -21,9 +21,26 @@ async function run(cmd: string, args: string[], what: string): Promise<void> {
 }
 
 /** Sets `path` to raw 8N1 at `baud` (npm:serialport never delivers data under Deno). */
-export function configureTty(path: string, baud: number): Promise<void> {
+export async function configureTty(path: string, baud: number): Promise<void> {
   const args = ["-F", path, String(baud), "raw", "-echo", "cs8", "-cstopb", "-parenb", "-crtscts"];
-  return run("stty", args, `configure ${path}`);
+  try {
+    await run("stty", args, `configure ${path}`);
+  } catch (e) {
+    throw new Error(withHint((e as Error).message));
+  }
+}
+
+/** What an owner does about the two usual failures: no such port, or no right to it. */
+function withHint(message: string): string {
+  if (/No such file or directory/i.test(message)) {
+    return `${message} (is the cable plugged in? \`ls -l /dev/serial/by-id/\` lists the ` +
+      "adapters present; a Pi's own UART needs enabling: README \"VE.Direct on the Pi's UART\")";
+  }
+  if (/Permission denied|Operation not permitted/i.test(message)) {
+    return `${message} (the user needs the dialout group: sudo usermod -aG dialout $USER, then ` +
+      "log in again; the service has it, and allows ttyUSB/ttyACM only unless a drop-in adds more)";
+  }
+  return message;
 }
 
 /** An open serial line: bytes in from `cat`, bytes out through `dd`. */

@@ -7,9 +7,6 @@
 import type { ComponentJson } from "../../status.ts";
 import { age, esc } from "../../util/html.ts";
 
-/** A device is stale when its last frame is older than this (they send every second). */
-export const STALE_MS = 10_000;
-
 interface Device {
   name: string;
   values: Record<string, unknown>;
@@ -29,10 +26,12 @@ function direction(w: number | null): string {
   return w >= 0 ? `+${watts(w)}` : `−${watts(-w)}`;
 }
 
-function timeToGo(minutes: number | null): string {
+/** A monitor's time to go (TTG, minutes; -1 while charging) as the card and the flow say it. */
+export function timeToGo(minutes: number | null): string {
   if (minutes === null) return "";
   if (minutes < 0) return "∞";
-  return `${Math.floor(minutes / 60)} h ${String(Math.round(minutes % 60)).padStart(2, "0")} min`;
+  const m = Math.round(minutes);
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
 }
 
 /** The figures the picture shows (null: no fresh device measures it). */
@@ -54,16 +53,14 @@ export interface PowerFlow {
 }
 
 /** Sums the VE.Direct devices' last frames into the flow's figures. */
-export function powerFlow(sources: [string, ComponentJson][], now: number): PowerFlow {
-  const devices = sources.map(([name, c]): Device => {
-    const at = c.last_record_at ? Date.parse(c.last_record_at) : NaN;
-    return {
-      name,
-      values: c.device?.values ?? {},
-      stale: c.state !== "up" || !(now - at <= STALE_MS),
-      lastFrame: c.last_record_at ?? "",
-    };
-  });
+export function powerFlow(sources: [string, ComponentJson][], _now?: number): PowerFlow {
+  // Stale is the source's judgement (freshness.ts), the same /status, /health and the sinks read.
+  const devices = sources.map(([name, c]): Device => ({
+    name,
+    values: c.device?.values ?? {},
+    stale: c.state !== "up" || c.stale === true,
+    lastFrame: c.last_record_at ?? "",
+  }));
   const chargers = devices.filter((d) => "PPV" in d.values);
   const monitors = devices.filter((d) => !("PPV" in d.values) && "SOC" in d.values);
   const fresh = (list: Device[]) => list.filter((d) => !d.stale);
@@ -180,7 +177,8 @@ export function renderPowerFlow(sources: [string, ComponentJson][], now: number)
   const battery = [
     `<tspan class="soc" data-flow="soc">${soc || "–"}</tspan>`,
     `${f.volts === null ? "–" : f.volts.toFixed(2)} V · ${direction(f.battery ?? f.charging)}`,
-    f.ttg === null ? "" : `time to go ${timeToGo(f.ttg)}`,
+    // Short enough for the 140-unit box: "49 h 28 min to go" (13 px glyphs).
+    f.ttg === null ? "" : `${timeToGo(f.ttg)} to go`,
   ].filter(Boolean);
   const stale = [...f.chargers, ...f.monitors].filter((d) => d.stale).map((d) => d.name);
   return `<section class="flow" data-source="power-flow"><h2>Power flow</h2>

@@ -33,6 +33,11 @@ export const vedirectSchema = z.strictObject({
    * Venus `W/`): all the product's known settings, or a list; `[]` none.
    */
   writable: z.union([z.literal("all"), z.array(z.enum(SETTING_NAMES))]).default("all"),
+  /**
+   * A device with no frame this long is `stale` (status, /health, page, /metrics, Home
+   * Assistant availability, Venus); default 5 of its intervals, at least 10 s.
+   */
+  stale_after: duration.optional(),
   reconnect_min: duration.default(500),
   reconnect_max: duration.default(30_000),
   /** Simulator: one frame every `interval`. */

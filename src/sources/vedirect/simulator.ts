@@ -73,7 +73,8 @@ export class DeviceSimulator {
       ? {
         device_mode: 1,
         load_output: 1,
-        battery_type: 2,
+        // Type 3 is the preset whose voltages these are (14.4 V absorption, 13.8 V float).
+        battery_type: 3,
         absorption_voltage: 1440,
         float_voltage: 1380,
         max_charge_current: 150,
@@ -157,8 +158,9 @@ export class DeviceSimulator {
       ["H19", String(10_234 + Math.floor(this.#yieldToday / 10))],
       ["H20", String(Math.floor(this.#yieldToday / 10))],
       ["H21", String(this.#maxPowerToday)],
-      ["H22", "87"],
-      ["H23", "231"],
+      // Yesterday as the HEX day record says it (the device view's bars): one history.
+      ["H22", String(Math.round(this.#pastDay(1, now).yieldWh / 10))],
+      ["H23", String(this.#pastDay(1, now).maxPower)],
       ["HSDS", String(Math.floor(now / 86_400_000) % 365)],
     ]);
   }
@@ -258,18 +260,26 @@ export class DeviceSimulator {
         day,
       });
     }
-    // A past day's weather: the same for the same seed and day.
+    return encodeDayHistory(this.#pastDay(ago, now));
+  }
+
+  /**
+   * A past day, made up from its weather: the same for the same seed and day. Yield in whole
+   * 10 Wh (the H22 field's resolution), peak power within what a 75/15 on 12 V gives (~216 W).
+   */
+  #pastDay(ago: number, now: number) {
+    const day = Math.floor(now / 86_400_000) % 365;
     const weather = seededRandom(this.#seed * 1000 + (day - ago))();
-    return encodeDayHistory({
+    return {
       vbatMin: 12.4 + weather / 2,
       vbatMax: 14.1 + weather / 4,
       bulk: Math.round(120 + 200 * weather),
       absorption: Math.round(60 * weather),
       float: Math.round(300 * weather),
-      yieldWh: Math.round(250 + 1150 * weather),
+      yieldWh: 10 * Math.round(25 + 115 * weather),
       maxPower: Math.round(60 + 150 * weather),
       day: (day - ago + 365) % 365,
-    });
+    };
   }
 
   /** A set: stored when the register is a setting and the value within the device's limits. */

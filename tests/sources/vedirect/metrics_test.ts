@@ -31,3 +31,18 @@ Deno.test("lifetime totals are counters named _total, counting charge drawn up",
   assert.equal(byName.get("vedirect_battery_voltage_volts")?.type, "gauge");
   for (const m of metrics) assert.equal(m.type === "counter", m.name.endsWith("_total"), m.name);
 });
+
+Deno.test("scaled values keep the field's resolution: SOC 84.9 % is 0.849, not 0.8490000000000001", () => {
+  const metrics = vedirectMetrics({
+    node: "bmv",
+    source: "bmv",
+    ts: 0,
+    fields: { SOC: 84.9, DM: 0.7, H22: 0.87, H_BULK: 7, V: 12.345 },
+  });
+  const byName = new Map(metrics.map((m) => [m.name, m.value]));
+  assert.equal(byName.get("vedirect_state_of_charge_ratio"), 0.849);
+  assert.equal(String(byName.get("vedirect_midpoint_deviation_ratio")), "0.007");
+  assert.equal(byName.get("vedirect_yield_yesterday_joules"), 3_132_000);
+  assert.equal(byName.get("vedirect_bulk_today_seconds"), 420);
+  assert.equal(byName.get("vedirect_battery_voltage_volts"), 12.345);
+});
