@@ -5,14 +5,8 @@
  * wrapped in a {@link Delivery} on the outbox, here and nowhere else.
  */
 import type { ReloadPlan } from "./config/plan.ts";
-import {
-  type DeviceSettings,
-  type RefusedWrite,
-  type SettingAttempt,
-  type SettingChange,
-  SettingError,
-  type SettingsAccess,
-} from "./device_settings.ts";
+import { type DeviceSettings, SettingError, type SettingsAccess } from "./device_settings.ts";
+import { auditedSettings } from "./settings_audit.ts";
 import type { Logger } from "./log.ts";
 import type { EnvelopeKind } from "./model.ts";
 import { WorkerSink } from "./workers/sink_proxy.ts";
@@ -71,11 +65,12 @@ export class ComponentHost {
    * Every device's settings, by node; each attempt to write is logged and raised as one audit
    * event, inside its node's turn (settings_line.ts), so the audit's `old` chain holds.
    */
-  readonly settings: SettingsAccess = lineUpSettings({
-    read: (node, options) => this.#settingsOf(node).read(options),
-    change: (node, change) => this.#changeSetting(node, change),
-    refused: (node, write) => this.#refused(node, write),
-  });
+  readonly settings: SettingsAccess = lineUpSettings(
+    auditedSettings((node) => this.#settingsOf(node), () => {
+      const { clock, log, pipeline } = this.options;
+      return { clock, log, raise: pipeline ? (events) => pipeline.raise(events) : null };
+    }),
+  );
 
   #settingsOf(node: string): DeviceSettings {
     for (const { source } of this.sources.values()) {
@@ -85,76 +80,6 @@ export class ComponentHost {
       "unknown_node",
       `no device with settings is node "${node}" (VE.Direct sources have them)`,
     );
-  }
-
-  async #changeSetting(
-    node: string,
-    { name, value, by }: { name: string; value: unknown; by: string },
-  ): Promise<SettingChange> {
-    let change: SettingChange;
-    try {
-      change = await this.#settingsOf(node).change(name, value);
-    } catch (e) {
-      this.options.log.warn("setting not changed", {
-        node,
-        setting: name,
-        by,
-        error: errorMessage(e),
-      });
-      if (e instanceof SettingError && e.attempt) {
-        // It reached the device: audited with what the device holds now.
-        this.#audit(node, { ...e.attempt, by });
-      } else {
-        const timeout = e instanceof SettingError && e.reason === "timeout";
-        const reason = e instanceof SettingError ? `${e.reason}: ${e.message}` : errorMessage(e);
-        this.#refused(node, { name, value, by, reason, outcome: timeout ? "timeout" : "refused" });
-      }
-      throw e;
-    }
-    // A device that holds another value than asked (its bounds, its resolution) clamped it.
-    const clamped = change.outcome === "clamped" ||
-      (typeof value === "number" && typeof change.new === "number" &&
-        Math.abs(change.new - value) > 1e-9);
-    // `requested` is what the caller asked, before the register's resolution rounded it.
-    if (clamped && typeof value === "number") change = { ...change, requested: value };
-    change = { ...change, outcome: clamped ? "clamped" : "applied" };
-    this.#audit(node, { ...change, by });
-    return change;
-  }
-
-  /** One `setting_changed` event per write that reached a device: old, what it holds, outcome. */
-  #audit(node: string, a: (SettingChange | SettingAttempt) & { by: string }): void {
-    const { setting, register, old, requested, outcome, by } = a;
-    this.#raiseAudit(node, "setting_changed", {
-      setting,
-      register,
-      old,
-      new: a.new,
-      requested,
-      outcome,
-      by,
-    });
-  }
-
-  /** One `setting_refused` event per write refused before it reached a device (policy, bounds). */
-  #refused(node: string | undefined, w: RefusedWrite): void {
-    this.#raiseAudit(node, "setting_refused", {
-      setting: w.name,
-      old: w.old ?? null,
-      new: w.value,
-      by: w.by,
-      outcome: w.outcome ?? "refused",
-      reason: w.reason,
-    });
-  }
-
-  #raiseAudit(node: string | undefined, type: string, data: Record<string, unknown>): void {
-    // The pipeline logs the event as it stores it for the events sinks.
-    const { pipeline, clock, log } = this.options;
-    if (!pipeline) {
-      (type === "setting_changed" ? log.info : log.warn).call(log, type, { node, ...data });
-    }
-    pipeline?.raise([{ id: crypto.randomUUID(), type, ts: clock.now(), node, data }]);
   }
 
   /**

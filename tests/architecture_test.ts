@@ -77,6 +77,7 @@ const ALLOWED: Record<string, string[]> = {
   plugin: ["config_values", "device_settings", "log", "model", "status", "util"],
   device_settings: [],
   settings_line: ["device_settings"],
+  settings_audit: ["device_settings", "log", "model", "status", "util"],
   victron: [],
   // The schema gathers every plugin's schema: config sits above the plugins, which build
   // theirs from config_values.
@@ -106,7 +107,7 @@ const ALLOWED: Record<string, string[]> = {
   ],
   jobs: [...BASE, "config", "control", "outbox", "pipeline", "rules", "scheduler", "store"],
   workers: [...BASE, "outbox", "sinks", "workers"],
-  host: [...BASE, "config", "workers", "outbox", "pipeline", "sinks", "sources"],
+  host: [...BASE, "config", "workers", "outbox", "pipeline", "settings_audit", "sinks", "sources"],
   http: [...BASE, "config", "http", "outbox", "store", "sources", "sinks", "status_report"],
   cli: [...BASE, "cli", "sources"],
   systemd: [...BASE],
