@@ -34,9 +34,11 @@ const N = 50;
 /**
  * A bound on how far this process's RSS may rise over its start (the test runner alone holds
  * ~340 MiB here, and its heap has no limit, so garbage lingers), not a measurement: each attack
- * sends 300 MiB or more.
+ * sends 300 MiB or more, and a body read whole (the old code) cost 700 MiB and more per attempt.
+ * 250 was passed once (309) in a loaded parallel run; the bytes taken per answer are the tight
+ * check.
  */
-const RSS_GROWTH_BOUND_MIB = 250;
+const RSS_GROWTH_BOUND_MIB = 500;
 
 const HOSTILE = ["huge_error", "endless", "login_redirect", "cross_redirect"] as const;
 
