@@ -48,9 +48,15 @@ sources:
         ),
       );
     }
-    await waitFor(async () => (await gw.status()).sources.units.counters.messages === 6000, {
-      what: "every message taken",
-      timeoutMs: 60_000,
+    let taken = 0;
+    await waitFor(
+      async () => (taken = (await gw.status()).sources.units.counters.messages) === 6000,
+      {
+        what: "every message taken",
+        timeoutMs: 180_000, // a liveness bound: it ran past 60 s once beside the suite's heavy files
+      },
+    ).catch((e) => {
+      throw new Error(`${e.message}: ${taken} of 6000`);
     });
     const s = await gw.status();
     assert.equal(s.sources.units.dropped.too_many_fields, 3000);
