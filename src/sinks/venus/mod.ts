@@ -9,6 +9,13 @@ import { LruMap } from "../../util/lru.ts";
 import { MAX_DEVICES } from "../liveness.ts";
 import { defaultInstance, venusValues } from "./paths.ts";
 import { VenusWrites } from "./writes.ts";
+import { keepaliveOptions, RepublishTokens } from "./keepalive.ts";
+import { deadline } from "../../util/timing.ts";
+
+export { keepaliveOptions } from "./keepalive.ts";
+
+/** How long a stop waits for the broker to take the goodbye (it may be stopping too). */
+const CLOSE_WAIT_MS = 2000;
 
 /** Config of the Venus OS MQTT layout sink. */
 export const venusSchema = z.strictObject({
@@ -28,8 +35,11 @@ export const venusSchema = z.strictObject({
    */
   keepalive: z.boolean().default(true),
   keepalive_timeout: duration.default(60_000),
-  /** Full republishes closer together than this are answered from the last one. */
-  min_republish: duration.default(5_000),
+  /**
+   * Full republishes a second at most, as dbus-flashmq's token bucket (3): keepalives past
+   * them get no republish, as on a GX.
+   */
+  republish_per_second: z.number().int().min(1).max(100).default(3),
   /** `N/<portal>/heartbeat` while a client is alive. */
   heartbeat_every: duration.default(3_000),
   /**
@@ -44,22 +54,6 @@ export const venusSchema = z.strictObject({
 /** Parsed Venus sink config. */
 export type VenusConfig = z.output<typeof venusSchema>;
 
-/** What a `R/<portal>/keepalive` asks: an echo to return, and whether to skip the republish. */
-export function keepaliveOptions(payload: string): { echo?: string; suppress: boolean } {
-  let options: unknown[] = [];
-  try {
-    const parsed = JSON.parse(payload);
-    if (Array.isArray(parsed?.["keepalive-options"])) options = parsed["keepalive-options"];
-  } catch { /* an empty or plain keepalive: republish everything */ }
-  const echo = options.find((o): o is Record<string, unknown> =>
-    typeof o === "object" && o !== null && "full-publish-completed-echo" in o
-  )?.["full-publish-completed-echo"];
-  return {
-    echo: typeof echo === "string" ? echo.slice(0, 256) : undefined,
-    suppress: options.includes("suppress-republish"),
-  };
-}
-
 /**
  * Publishes VE.Direct records as Venus OS (dbus-flashmq) does on its broker:
  * `N/<portal>/<service>/<instance>/<path>` with `{"value": ...}`, on change, while
@@ -73,7 +67,7 @@ export class VenusSink implements Sink {
   #liveness = new Liveness();
   #timers: ReturnType<typeof setInterval>[] = [];
   #aliveUntil = 0;
-  #lastFullPublish = -Infinity;
+  #tokens: RepublishTokens;
   /** Keepalives are answered one after another: an echo follows its own republish. */
   #answering: Promise<void> = Promise.resolve();
   readonly portal: string;
@@ -83,6 +77,7 @@ export class VenusSink implements Sink {
 
   constructor(readonly config: VenusConfig, readonly ctx: SinkContext) {
     this.portal = config.portal_id ?? ctx.gatewayId.replace(/[^A-Za-z0-9_-]/g, "_");
+    this.#tokens = new RepublishTokens(config.republish_per_second);
     this.#writes = new VenusWrites({
       portal: this.portal,
       settings: ctx.settings,
@@ -134,14 +129,31 @@ export class VenusSink implements Sink {
           qos: 1,
           retain: true,
         }),
+        this.#onConnected(),
       ]).catch((e) => this.ctx.status.fail(e));
     client.on("connect", announce);
-    if (client.connected) announce();
     this.#client = client;
+    if (client.connected) announce();
     this.#timers.push(
       setInterval(() => void this.#expire(), 1000),
       setInterval(() => void this.#heartbeat(), this.config.heartbeat_every),
     );
+  }
+
+  /**
+   * A (re)started gateway serves at once: clients that kept it alive before (Home Assistant
+   * keeps one connection to the broker through a gateway restart) would otherwise see nothing
+   * until their next keepalive, up to 30 s later. It publishes as if kept alive for one
+   * `keepalive_timeout`: its firmware and heartbeat now, and every value as it comes; without a
+   * keepalive in that time it goes quiet, as a GX without clients does.
+   */
+  async #onConnected(): Promise<void> {
+    if (!this.config.keepalive) return;
+    this.#aliveUntil = Math.max(
+      this.#aliveUntil,
+      this.ctx.clock.now() + this.config.keepalive_timeout,
+    );
+    await this.#publish([...this.#system(), ...this.#last]);
   }
 
   #onKeepalive(payload: string): void {
@@ -152,18 +164,18 @@ export class VenusSink implements Sink {
     this.ctx.status.count("keepalives");
     // suppress-republish is honoured only for a client that was already being served.
     if (suppress && wasAlive) return;
+    if (!this.#tokens.take(this.ctx.clock.monotonic?.() ?? performance.now())) {
+      this.ctx.status.count("keepalive_republish_skipped");
+      return;
+    }
     this.#answering = this.#answering.then(() => this.#fullPublish(echo));
   }
 
   async #fullPublish(echo?: string): Promise<void> {
     try {
-      const now = this.ctx.clock.now();
-      if (now - this.#lastFullPublish >= this.config.min_republish) {
-        this.#lastFullPublish = now;
-        await this.#publish([...this.#system(), ...this.#last]);
-        this.ctx.status.count("keepalive_republish");
-      } else this.ctx.status.count("keepalive_republish_skipped");
-      const done: Record<string, unknown> = { value: Math.floor(now / 1000) };
+      await this.#publish([...this.#system(), ...this.#last]);
+      this.ctx.status.count("keepalive_republish");
+      const done: Record<string, unknown> = { value: Math.floor(this.ctx.clock.now() / 1000) };
       if (echo !== undefined) done["full-publish-completed-echo"] = echo;
       await this.#publish([[`N/${this.portal}/full_publish_completed`, JSON.stringify(done)]]);
     } catch (e) {
@@ -185,6 +197,9 @@ export class VenusSink implements Sink {
     if (gone.length === 0) return;
     const topics = [...this.#last.keys()].filter((t) => gone.some((p) => t.startsWith(p + "/")));
     for (const t of topics) this.#last.delete(t);
+    // Forgotten with its topics: when it comes back its HEX-read settings (the charge current
+    // limit) are read again, as a GX reads a VE.Direct device that reappears.
+    for (const p of gone) this.#nodes.delete(p);
     if (!this.#alive) return;
     try {
       await this.#publish(topics.map((t) => [t, ""]));
@@ -254,13 +269,17 @@ export class VenusSink implements Sink {
   async close(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
-    await this.#writes.settled();
+    // A broker that stops first (the same host shutting down) answers nothing: every wait here
+    // is bounded, so the stop is not held until stop_timeout.
+    await deadline(this.#writes.settled(), CLOSE_WAIT_MS, "the W/ writes").catch(() => {});
     const client = this.#client;
     if (client?.connected) {
       const gone: [string, string][] = [...this.#last.keys()].map((t) => [t, ""]);
-      await this.#publish([[`N/${this.portal}/heartbeat`, value(0)], ...gone]).catch(() => {});
-      await client.publishAsync(`N/${this.portal}/system/0/Serial`, "", { qos: 1, retain: true })
-        .catch(() => {});
+      const goodbye = Promise.all([
+        this.#publish([[`N/${this.portal}/heartbeat`, value(0)], ...gone]),
+        client.publishAsync(`N/${this.portal}/system/0/Serial`, "", { qos: 1, retain: true }),
+      ]);
+      await deadline(goodbye, CLOSE_WAIT_MS, "the goodbye").catch(() => {});
     }
     this.#client = null;
     await closeBroker(client);

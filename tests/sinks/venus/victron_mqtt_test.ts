@@ -1,0 +1,194 @@
+/**
+ * Home Assistant's Victron integration against the Venus sink, on real mosquitto: the library
+ * (victron-mqtt) replayed as the integration drives it (tests/helpers/victron_mqtt.ts).
+ */
+import assert from "node:assert/strict";
+import { configureLog } from "../../../src/log.ts";
+import { RepublishTokens } from "../../../src/sinks/venus/keepalive.ts";
+import { defaultInstance } from "../../../src/sinks/venus/paths.ts";
+import { startGateway } from "../../helpers/gateway.ts";
+import { startMosquitto, waitFor } from "../../helpers/servers.ts";
+import { startVan } from "../../helpers/van.ts";
+import { VictronMqttReplay } from "../../helpers/victron_mqtt.ts";
+
+configureLog({ level: "error" });
+
+const PORTAL = "c0619ab00003";
+
+Deno.test("republish tokens: three a second, as dbus-flashmq's bucket, refilled each second", () => {
+  const tokens = new RepublishTokens(3);
+  assert.deepEqual([0, 10, 999, 999].map((t) => tokens.take(t)), [true, true, true, false]);
+  assert.equal(tokens.take(1000), true);
+});
+
+Deno.test("victron-mqtt: the config flow's double connect gets every metric at the first refresh; a refused write is republished; a device gap brings the charge current limit back", async () => {
+  const van = await startVan((url) =>
+    `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, instances: {bmv1: 512},
+    offline_after: 1s, max_wait: 20ms}`
+  );
+  const charger = `solarcharger/${defaultInstance("mppt1")}`;
+  const replays: VictronMqttReplay[] = [];
+  const hub = (id: string) => {
+    const r = new VictronMqttReplay(van.url, id);
+    replays.push(r);
+    return r;
+  };
+  try {
+    await van.start();
+    // The gateway has read the charger's limit over HEX before Home Assistant is set up.
+    await waitFor(() => van.agent.control.status().sinks.venus.processed > 0, { what: "records" });
+    const probe = hub("probe");
+    await probe.connect(PORTAL);
+    await waitFor(
+      async () => {
+        await probe.keepalive(true);
+        await new Promise((r) => setTimeout(r, 300));
+        return probe.value(`${charger}/Settings/ChargeCurrentLimit`) === 15;
+      },
+      { what: "the charge current limit published" },
+    );
+    await probe.disconnect();
+
+    // The config flow validates with one Hub and sets up with another at once: both refresh.
+    const flow = hub("ha-flow");
+    await flow.connect(PORTAL);
+    await waitFor(() => flow.firstRefreshAt !== null, { what: "the flow's first refresh" });
+    await flow.disconnect();
+    const ha = hub("ha-setup");
+    await ha.connect(PORTAL);
+    await waitFor(() => ha.firstRefreshAt !== null, { what: "the setup's first refresh" });
+    assert.deepEqual(ha.warnings, [], "the firmware version is found");
+    assert.equal(ha.firmwareSupported, true, "v3.50 or later: staleness checks on");
+    assert.deepEqual([...ha.metrics.keys()].sort(), [...flow.metrics.keys()].sort());
+    for (
+      const path of [
+        `${charger}/Settings/ChargeCurrentLimit`,
+        `${charger}/Mode`,
+        `${charger}/Yield/Power`,
+        "battery/512/Soc",
+        "heartbeat",
+        "platform/0/Firmware/Installed/Version",
+      ]
+    ) assert.notEqual(ha.value(path), undefined, path);
+    const devices = new Set([...ha.metrics.keys()].map((t) => t.split("/").slice(2, 4).join("/")));
+    assert.ok(devices.size >= 3, [...devices].join(", "));
+
+    // A refused write: the value is published again, the entity snaps back to it.
+    const limit = `N/${PORTAL}/${charger}/Settings/ChargeCurrentLimit`;
+    let from = ha.log.length;
+    await ha.set(`${charger}/Settings/ChargeCurrentLimit`, 99);
+    await waitFor(() => ha.log.slice(from).some(([, t]) => t === limit), {
+      what: "the limit republished after the refusal",
+    });
+    assert.equal(ha.value(`${charger}/Settings/ChargeCurrentLimit`), 15);
+    from = ha.log.length;
+    await ha.set(`${charger}/Mode`, 2);
+    await waitFor(() => ha.log.slice(from).some(([, t]) => t.endsWith(`${charger}/Mode`)), {
+      what: "Mode republished after the refusal",
+    });
+    assert.equal(ha.value(`${charger}/Mode`), 1);
+
+    // A device gap (unplugged longer than offline_after): removed, then back with its limit,
+    // read again over HEX, in the values and in the next full publish.
+    await van.unplugMppt();
+    await waitFor(
+      () => ha.log.some(([, t, p]) => t.endsWith(`${charger}/ProductName`) && p === ""),
+      {
+        what: "the charger removed",
+      },
+    );
+    from = ha.log.length;
+    await van.replugMppt();
+    await waitFor(() => ha.log.slice(from).some(([, t, p]) => t === limit && p !== ""), {
+      what: "the limit read again",
+    });
+    await new Promise((r) => setTimeout(r, 1000)); // a token in the next second
+    from = ha.log.length;
+    await ha.keepalive(true);
+    const completed = () =>
+      ha.log.slice(from).findIndex(([, t, p]) =>
+        t.endsWith("/full_publish_completed") && p.includes(`ha-setup-`)
+      );
+    await waitFor(() => completed() >= 0, { what: "the full publish" });
+    const full = ha.log.slice(from, from + completed());
+    assert.ok(full.some(([, t, p]) => t === limit && JSON.parse(p).value === 15), "in it");
+  } finally {
+    for (const r of replays) await r.disconnect();
+    await van.stop();
+  }
+});
+
+Deno.test("victron-mqtt: a gateway killed or hung is seen within 60 s; a restarted one publishes without a keepalive", async () => {
+  const broker = await startMosquitto();
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const yaml = (port: number, dataDir: string) =>
+    `gateway: {id: van, data_dir: ${dataDir}}
+http: {port: ${port}}
+sources:
+  mppt1: {type: vedirect, simulate: mppt, interval: 200ms}
+  bmv1: {type: vedirect, simulate: bmv, interval: 200ms}
+sinks:
+  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, instances: {bmv1: 512}, max_wait: 20ms,
+    broker_keepalive: 2s}
+`;
+  let gw = await startGateway(yaml);
+  const ha = new VictronMqttReplay(url, "ha-watch");
+  const beat = () => ha.value("heartbeat");
+  try {
+    await waitFor(async () => (await gw.status()).sinks.venus.processed > 0, { what: "records" });
+    await ha.connect(PORTAL);
+    await waitFor(() => ha.firstRefreshAt !== null, { what: "the first refresh" });
+    assert.notEqual(ha.value("battery/512/Soc"), undefined);
+    await waitFor(() => Number(beat()) > 0, { what: "heartbeats" });
+
+    // kill -9: the broker sends the gateway's will, heartbeat 0.
+    gw.child.kill("SIGKILL");
+    await gw.child.status;
+    await waitFor(() => beat() === 0, { what: "heartbeat 0 after kill -9", timeoutMs: 60_000 });
+
+    // Restarted: values flow at once, without waiting for the client's next keepalive (the
+    // replay sends none from here on).
+    const from = ha.log.length;
+    gw = await startGateway(yaml, { dir: gw.dir });
+    await waitFor(() => Number(beat()) > 0, { what: "heartbeats from the restarted gateway" });
+    await waitFor(() => ha.log.slice(from).some(([, t, p]) => t.endsWith("/Soc") && p !== ""), {
+      what: "values from the restarted gateway",
+    });
+
+    // Hung (SIGSTOP): no pings, the broker gives up after 1.5 x broker_keepalive: heartbeat 0.
+    gw.child.kill("SIGSTOP");
+    await waitFor(() => beat() === 0, { what: "heartbeat 0 after a hang", timeoutMs: 60_000 });
+    gw.child.kill("SIGCONT");
+  } finally {
+    await ha.disconnect();
+    await gw.stop().catch(() => "");
+    await broker.stop();
+  }
+});
+
+Deno.test("a broker that stops first (same host shutting down): the gateway still stops cleanly", async () => {
+  const broker = await startMosquitto();
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const gw = await startGateway((port, dataDir) =>
+    `gateway: {id: van, data_dir: ${dataDir}, stop_timeout: 10s}
+http: {port: ${port}}
+sources:
+  mppt1: {type: vedirect, simulate: mppt, interval: 200ms}
+sinks:
+  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, qos: 1, keepalive: false}
+`
+  );
+  try {
+    await waitFor(async () => (await gw.status()).sinks.venus.processed > 0, { what: "records" });
+    // Both go at once: the goodbye is published to a broker that answers no more.
+    const stopped = broker.stop();
+    gw.child.kill("SIGTERM");
+    const { code } = await gw.child.status;
+    await stopped;
+    // Past stop_timeout the gateway gives up and exits 1; a clean stop is 0.
+    assert.equal(code, 0, (await gw.stop()).slice(-1000));
+  } finally {
+    await gw.stop().catch(() => "");
+    await broker.stop().catch(() => {});
+  }
+});
