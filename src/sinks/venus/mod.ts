@@ -67,7 +67,7 @@ export class VenusSink implements Sink {
   #liveness = new Liveness();
   #timers: ReturnType<typeof setInterval>[] = [];
   #aliveUntil = 0;
-  #tokens: RepublishTokens;
+  #tokens: RepublishTokens | null = null;
   /** Keepalives are answered one after another: an echo follows its own republish. */
   #answering: Promise<void> = Promise.resolve();
   readonly portal: string;
@@ -77,7 +77,6 @@ export class VenusSink implements Sink {
 
   constructor(readonly config: VenusConfig, readonly ctx: SinkContext) {
     this.portal = config.portal_id ?? ctx.gatewayId.replace(/[^A-Za-z0-9_-]/g, "_");
-    this.#tokens = new RepublishTokens(config.republish_per_second);
     this.#writes = new VenusWrites({
       portal: this.portal,
       settings: ctx.settings,
@@ -129,15 +128,17 @@ export class VenusSink implements Sink {
           qos: 1,
           retain: true,
         }),
-        this.#onConnected(),
       ]).catch((e) => this.ctx.status.fail(e));
     client.on("connect", announce);
-    this.#client = client;
     if (client.connected) announce();
+    this.#client = client;
     this.#timers.push(
       setInterval(() => void this.#expire(), 1000),
       setInterval(() => void this.#heartbeat(), this.config.heartbeat_every),
     );
+    const serve = () => void this.#onConnected().catch((e) => this.ctx.status.fail(e));
+    client.on("connect", serve);
+    if (client.connected) serve();
   }
 
   /**
@@ -164,6 +165,7 @@ export class VenusSink implements Sink {
     this.ctx.status.count("keepalives");
     // suppress-republish is honoured only for a client that was already being served.
     if (suppress && wasAlive) return;
+    this.#tokens ??= new RepublishTokens(this.config.republish_per_second);
     if (!this.#tokens.take(this.ctx.clock.monotonic?.() ?? performance.now())) {
       this.ctx.status.count("keepalive_republish_skipped");
       return;
