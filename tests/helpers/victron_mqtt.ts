@@ -41,6 +41,9 @@ export interface ReplayMetric {
   kind: string;
   value: unknown;
   lastSeen: number;
+  /** A number's range, from `min`/`max` beside the value when it was made (`RangeType.DYNAMIC`). */
+  min?: number;
+  max?: number;
 }
 
 /** The subscription for a topic template: a segment with a placeholder is `+`. */
@@ -79,7 +82,7 @@ export class VictronMqttReplay {
   firstRefreshAt: number | null = null;
   /** What the library logs at its first refresh when the version is missing. */
   warnings: string[] = [];
-  #placeholders = new Map<string, { kind: string; value: unknown }>();
+  #placeholders = new Map<string, { kind: string; value: unknown; payload: string }>();
   #counter = 0;
   #turn = 0;
   #firstFullPublish = true;
@@ -205,7 +208,7 @@ export class VictronMqttReplay {
       metric.lastSeen = performance.now();
       return;
     }
-    this.#placeholders.set(topic, { kind: known.kind, value });
+    this.#placeholders.set(topic, { kind: known.kind, value, payload });
   }
 
   #fullPublish(payload: string | null): void {
@@ -218,7 +221,13 @@ export class VictronMqttReplay {
     }
     const now = performance.now();
     for (const [topic, p] of this.#placeholders) {
-      this.metrics.set(topic, { topic, kind: p.kind, value: p.value, lastSeen: now });
+      const metric: ReplayMetric = { topic, kind: p.kind, value: p.value, lastSeen: now };
+      if (p.kind === "NUMBER") {
+        const { min, max } = JSON.parse(p.payload);
+        if (typeof min === "number") metric.min = min;
+        if (typeof max === "number") metric.max = max;
+      }
+      this.metrics.set(topic, metric);
     }
     this.#placeholders.clear();
     if (this.#firstFullPublish) {

@@ -11,8 +11,11 @@ import { defaultInstance, venusValues } from "./paths.ts";
 import { VenusWrites } from "./writes.ts";
 import { keepaliveOptions, RepublishTokens } from "./keepalive.ts";
 import { deadline } from "../../util/timing.ts";
+import { type Bounds, readChargeLimit, withBounds } from "./limits.ts";
 
 export { keepaliveOptions } from "./keepalive.ts";
+
+const LIMIT = "/Settings/ChargeCurrentLimit";
 
 /** How long a stop waits for the broker to take the goodbye (it may be stopping too). */
 const CLOSE_WAIT_MS = 2000;
@@ -68,6 +71,8 @@ export class VenusSink implements Sink {
   #timers: ReturnType<typeof setInterval>[] = [];
   #aliveUntil = 0;
   #tokens: RepublishTokens | null = null;
+  /** What a client may set a writable topic to (bounded as #nodes). */
+  #bounds = new LruMap<string, Bounds>(MAX_DEVICES);
   /** Keepalives are answered one after another: an echo follows its own republish. */
   #answering: Promise<void> = Promise.resolve();
   readonly portal: string;
@@ -201,7 +206,10 @@ export class VenusSink implements Sink {
     for (const t of topics) this.#last.delete(t);
     // Forgotten with its topics: when it comes back its HEX-read settings (the charge current
     // limit) are read again, as a GX reads a VE.Direct device that reappears.
-    for (const p of gone) this.#nodes.delete(p);
+    for (const p of gone) {
+      this.#nodes.delete(p);
+      this.#bounds.delete(`${p}${LIMIT}`);
+    }
     if (!this.#alive) return;
     try {
       await this.#publish(topics.map((t) => [t, ""]));
@@ -244,20 +252,18 @@ export class VenusSink implements Sink {
 
   /** Remembers a topic's value (for full publishes) and publishes it while a client is alive. */
   async #keep(topic: string, payload: string): Promise<void> {
-    this.#last.set(topic, payload);
-    if (this.#alive) await this.#publish([[topic, payload]]);
+    const shown = withBounds(payload, this.#bounds.get(topic));
+    this.#last.set(topic, shown);
+    if (this.#alive) await this.#publish([[topic, shown]]);
   }
 
-  /**
-   * The charge current limit is no text-frame value: it is read once per charger over HEX,
-   * so clients (victron-mqtt's "Charge current limit") see it and can write it.
-   */
+  /** Read once per charger's presence (again after a gap), so clients see it and can write it. */
   async #readLimit(prefix: string, node: string): Promise<void> {
     try {
-      const report = await this.ctx.settings?.read(node, { names: ["max_charge_current"] });
-      const limit = report?.settings.find((s) => s.name === "max_charge_current")?.value;
-      if (typeof limit !== "number") return;
-      await this.#keep(`${prefix}/Settings/ChargeCurrentLimit`, value(limit));
+      const limit = await readChargeLimit(this.ctx.settings, node);
+      if (!limit) return;
+      this.#bounds.set(`${prefix}${LIMIT}`, limit.bounds);
+      await this.#keep(`${prefix}${LIMIT}`, value(limit.value));
     } catch (e) {
       this.ctx.log.debug("charge current limit not read", { node, error: String(e) });
     }

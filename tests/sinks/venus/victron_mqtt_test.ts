@@ -70,6 +70,10 @@ Deno.test("victron-mqtt: the config flow's double connect gets every metric at t
         "platform/0/Firmware/Installed/Version",
       ]
     ) assert.notEqual(ha.value(path), undefined, path);
+    // The number's range is the charger's, from min/max beside the value.
+    const number = ha.metrics.get(`N/${PORTAL}/${charger}/Settings/ChargeCurrentLimit`)!;
+    assert.equal(number.kind, "NUMBER");
+    assert.ok(number.min! < number.max! && number.max! >= 15, JSON.stringify(number));
     const devices = new Set([...ha.metrics.keys()].map((t) => t.split("/").slice(2, 4).join("/")));
     assert.ok(devices.size >= 3, [...devices].join(", "));
 
@@ -190,5 +194,54 @@ sinks:
   } finally {
     await gw.stop().catch(() => "");
     await broker.stop().catch(() => {});
+  }
+});
+
+Deno.test("victron-mqtt: a charger whose limit may not be written offers a number of its value alone", async () => {
+  const broker = await startMosquitto();
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const gw = await startGateway((port, dataDir) =>
+    `gateway: {id: van, data_dir: ${dataDir}}
+http: {port: ${port}}
+sources:
+  open: {type: vedirect, simulate: mppt, interval: 200ms}
+  locked: {type: vedirect, simulate: mppt, interval: 200ms, writable: []}
+sinks:
+  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, max_wait: 20ms}
+`
+  );
+  const limit = (node: string) =>
+    `N/${PORTAL}/solarcharger/${defaultInstance(node)}/Settings/ChargeCurrentLimit`;
+  const probe = new VictronMqttReplay(url, "probe");
+  const ha = new VictronMqttReplay(url, "ha-locked");
+  try {
+    await probe.connect(PORTAL);
+    await waitFor(
+      async () => {
+        await probe.keepalive(true);
+        await new Promise((r) => setTimeout(r, 300));
+        return probe.metrics.has(limit("open")) && probe.metrics.has(limit("locked"));
+      },
+      { what: "both limits read over HEX" },
+    );
+    await ha.connect(PORTAL);
+    await waitFor(() => ha.firstRefreshAt !== null, { what: "the first refresh" });
+    const open = ha.metrics.get(limit("open"))!;
+    const locked = ha.metrics.get(limit("locked"))!;
+    assert.ok(open.min! < open.max!, JSON.stringify(open));
+    assert.equal(locked.min, locked.value, JSON.stringify(locked));
+    assert.equal(locked.max, locked.value, JSON.stringify(locked));
+    // A write all the same is refused, and the value is published again.
+    const from = ha.log.length;
+    await ha.set(`solarcharger/${defaultInstance("locked")}/Settings/ChargeCurrentLimit`, 5);
+    await waitFor(() => ha.log.slice(from).some(([, t]) => t === limit("locked")), {
+      what: "the locked limit republished",
+    });
+    assert.equal(ha.metrics.get(limit("locked"))!.value, locked.value);
+  } finally {
+    await probe.disconnect();
+    await ha.disconnect();
+    await gw.stop();
+    await broker.stop();
   }
 });
