@@ -3,6 +3,7 @@
  * (victron-mqtt) replayed as the integration drives it (tests/helpers/victron_mqtt.ts).
  */
 import assert from "node:assert/strict";
+import mqtt from "mqtt";
 import { configureLog } from "../../../src/log.ts";
 import { RepublishTokens } from "../../../src/sinks/venus/keepalive.ts";
 import { defaultInstance } from "../../../src/sinks/venus/paths.ts";
@@ -139,10 +140,17 @@ sources:
 sinks:
   venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, instances: {bmv1: 512}, max_wait: 20ms,
     broker_keepalive: 2s}
+  ha: {type: homeassistant, url: "${url}", max_wait: 20ms, broker_keepalive: 2s}
 `;
   let gw = await startGateway(yaml);
   const ha = new VictronMqttReplay(url, "ha-watch");
   const beat = () => ha.value("heartbeat");
+  // Home Assistant's MQTT discovery (the homeassistant sink): every entity's availability
+  // includes the gateway's status, which the broker's will sets to "offline".
+  const discovery = await mqtt.connectAsync(url, { clientId: "ha-discovery" });
+  let status = "";
+  discovery.on("message", (_t, p) => status = p.toString());
+  await discovery.subscribeAsync("edge-gateway/van/status");
   try {
     await waitFor(async () => (await gw.status()).sinks.venus.processed > 0, { what: "records" });
     await ha.connect(PORTAL);
@@ -162,12 +170,14 @@ sinks:
     gw.child.kill("SIGKILL");
     await gw.child.status;
     await waitFor(() => beat() === 0, { what: "heartbeat 0 after kill -9", timeoutMs: 60_000 });
+    await waitFor(() => status === "offline", { what: "every entity unavailable after kill -9" });
 
     // Restarted: values flow at once, without waiting for the client's next keepalive (the
     // replay sends none from here on).
     const from = ha.log.length;
     gw = await startGateway(yaml, { dir: gw.dir });
     await waitFor(() => Number(beat()) > 0, { what: "heartbeats from the restarted gateway" });
+    await waitFor(() => status === "online", { what: "entities available again" });
     await waitFor(() => ha.log.slice(from).some(([, t, p]) => t.endsWith("/Soc") && p !== ""), {
       what: "values from the restarted gateway",
     });
@@ -175,8 +185,10 @@ sinks:
     // Hung (SIGSTOP): no pings, the broker gives up after 1.5 x broker_keepalive: heartbeat 0.
     gw.child.kill("SIGSTOP");
     await waitFor(() => beat() === 0, { what: "heartbeat 0 after a hang", timeoutMs: 60_000 });
+    await waitFor(() => status === "offline", { what: "every entity unavailable after a hang" });
     gw.child.kill("SIGCONT");
   } finally {
+    await discovery.endAsync();
     await ha.disconnect();
     await gw.stop().catch(() => "");
     await broker.stop();
