@@ -43,6 +43,8 @@ export const venusSchema = z.strictObject({
    * them get no republish, as on a GX.
    */
   republish_per_second: z.number().int().min(1).max(100).default(3),
+  /** No longer used (republish_per_second replaced it): accepted so older configs still load. */
+  min_republish: duration.optional(),
   /** `N/<portal>/heartbeat` while a client is alive. */
   heartbeat_every: duration.default(3_000),
   /**
@@ -113,6 +115,11 @@ export class VenusSink implements Sink {
   }
 
   async connect(): Promise<void> {
+    if (this.config.min_republish !== undefined) {
+      this.ctx.log.warn("min_republish is no longer used; remove it (republish_per_second: 3)", {
+        sink: this.ctx.name,
+      });
+    }
     // The broker tells clients the gateway is gone: victron-mqtt ignores empty values, but
     // its heartbeat metric takes this 0 at once (an automation can alert on it).
     const client = await connectBroker(this.config, this.ctx, {

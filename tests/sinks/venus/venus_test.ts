@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { configureLog } from "../../../src/log.ts";
-import { keepaliveOptions } from "../../../src/sinks/venus/mod.ts";
+import { keepaliveOptions, venusSchema } from "../../../src/sinks/venus/mod.ts";
 import { waitFor } from "../../helpers/servers.ts";
 import { startVan, vanClock as clock } from "../../helpers/van.ts";
 
@@ -29,6 +29,12 @@ Deno.test("keepalive options: the echo and suppress-republish, from what the lib
     echo: undefined,
     suppress: false,
   });
+});
+
+Deno.test("a config from round one (min_republish) still loads; the bucket is 3 a second", () => {
+  const config = venusSchema.parse({ type: "venus", url: "mqtt://127.0.0.1", min_republish: "5s" });
+  assert.equal(config.min_republish, 5000);
+  assert.equal(config.republish_per_second, 3);
 });
 
 Deno.test("a Victron MQTT client finds the installation, gets its echo, is not flooded, sees a device leave", async () => {
