@@ -161,7 +161,6 @@ export class VenusSink implements Sink {
    * keepalive in that time it goes quiet, as a GX without clients does.
    */
   async #onConnected(): Promise<void> {
-    if (!this.config.keepalive) return;
     this.#aliveUntil = Math.max(
       this.#aliveUntil,
       this.ctx.clock.now() + this.config.keepalive_timeout,
@@ -217,6 +216,8 @@ export class VenusSink implements Sink {
       this.#nodes.delete(p);
       this.#bounds.delete(`${p}${LIMIT}`);
     }
+    // Counted whether or not the empty payloads reach a broker (it may be the reason).
+    this.ctx.status.count("devices_forgotten", gone.length);
     if (!this.#alive) return;
     try {
       await this.#publish(topics.map((t) => [t, ""]));

@@ -271,3 +271,52 @@ sinks:
     await broker.stop();
   }
 });
+
+Deno.test("victron-mqtt: after a broker outage longer than offline_after the charge current limit is back", async () => {
+  const broker = await startMosquitto();
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const gw = await startGateway((port, dataDir) =>
+    `gateway: {id: van, data_dir: ${dataDir}}
+http: {port: ${port}}
+sources:
+  mppt1: {type: vedirect, simulate: mppt, interval: 200ms}
+sinks:
+  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, max_wait: 20ms, offline_after: 1s,
+    backoff_min: 3s, backoff_max: 3s}
+`
+  );
+  const limit = `N/${PORTAL}/solarcharger/${defaultInstance("mppt1")}/Settings/ChargeCurrentLimit`;
+  const limitSeen = async (id: string) => {
+    const ha = new VictronMqttReplay(url, id);
+    try {
+      await ha.connect(PORTAL);
+      await waitFor(
+        async () => {
+          await ha.keepalive(true);
+          await new Promise((r) => setTimeout(r, 400));
+          return ha.metrics.has(limit);
+        },
+        { what: `the limit in a full publish (${id})` },
+      );
+    } finally {
+      await ha.disconnect();
+    }
+  };
+  try {
+    await limitSeen("ha-before");
+    await broker.kill();
+    // Deliveries back off longer than offline_after (as the default 60 s backoff outgrows the
+    // default 30 s): the device expires from the cache while the broker is gone.
+    await waitFor(
+      async () => ((await gw.status()).sinks.venus.counters.devices_forgotten ?? 0) > 0,
+      {
+        what: "the device expired during the outage",
+      },
+    );
+    await broker.start();
+    await limitSeen("ha-after");
+  } finally {
+    await gw.stop();
+    await broker.stop();
+  }
+});
