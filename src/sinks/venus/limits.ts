@@ -19,13 +19,16 @@ export interface Bounds {
 export async function readChargeLimit(
   settings: SettingsAccess | undefined,
   node: string,
-): Promise<{ value: number; bounds: Bounds } | null> {
+): Promise<{ value: number; bounds?: Bounds } | null> {
   const report = await settings?.read(node, { names: ["max_charge_current"] });
   const reading = report?.settings.find((s) => s.name === "max_charge_current");
   const value = reading?.value;
   if (typeof value !== "number") return null;
-  const bounds = reading?.writable === false || reading?.max === undefined
+  // Bounds not known: none said (victron-mqtt then takes its product table's).
+  const bounds = reading?.writable === false
     ? { min: value, max: value }
+    : reading?.max === undefined
+    ? undefined
     : { min: reading.min ?? 0, max: reading.max };
   return { value, bounds };
 }

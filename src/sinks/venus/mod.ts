@@ -270,7 +270,7 @@ export class VenusSink implements Sink {
     try {
       const limit = await readChargeLimit(this.ctx.settings, node);
       if (!limit) return;
-      this.#bounds.set(`${prefix}${LIMIT}`, limit.bounds);
+      if (limit.bounds) this.#bounds.set(`${prefix}${LIMIT}`, limit.bounds);
       await this.#keep(`${prefix}${LIMIT}`, value(limit.value));
     } catch (e) {
       this.ctx.log.debug("charge current limit not read", { node, error: String(e) });

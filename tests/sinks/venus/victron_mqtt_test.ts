@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { configureLog } from "../../../src/log.ts";
 import { RepublishTokens } from "../../../src/sinks/venus/keepalive.ts";
+import { withBounds } from "../../../src/sinks/venus/limits.ts";
 import { defaultInstance } from "../../../src/sinks/venus/paths.ts";
 import { startGateway } from "../../helpers/gateway.ts";
 import { startMosquitto, waitFor } from "../../helpers/servers.ts";
@@ -20,6 +21,12 @@ Deno.test("republish tokens: three a second, as dbus-flashmq's bucket, refilled 
   const tokens = new RepublishTokens(3);
   assert.deepEqual([0, 10, 999, 999].map((t) => tokens.take(t)), [true, true, true, false]);
   assert.equal(tokens.take(1000), true);
+});
+
+Deno.test("bounds beside a value, as a GX's item with min/max; an empty payload stays empty", () => {
+  assert.equal(withBounds('{"value":15}', { min: 0, max: 35 }), '{"value":15,"min":0,"max":35}');
+  assert.equal(withBounds("", { min: 0, max: 35 }), "");
+  assert.equal(withBounds('{"value":15}', undefined), '{"value":15}');
 });
 
 Deno.test("victron-mqtt: the config flow's double connect gets every metric at the first refresh; a refused write is republished; a device gap brings the charge current limit back", async () => {
