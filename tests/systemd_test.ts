@@ -190,6 +190,12 @@ Deno.test("the unit is ordered after a local mosquitto, without requiring it", a
   }
 });
 
+Deno.test("after the process ends, however it ended, the unit empties the Venus paths", async () => {
+  const unit = await Deno.readTextFile(new URL("../systemd/edge-gateway.service", import.meta.url));
+  // "-": a failure there never fails the unit. tests/sinks/venus/victron_mqtt_test.ts runs it.
+  assert.match(unit, /^ExecStopPost=-\/usr\/local\/bin\/edge-gateway venus-gone --config /m);
+});
+
 Deno.test("the unit bounds memory: MemoryHigh below MemoryMax, both well above V8's heap cap", async () => {
   const unit = await Deno.readTextFile(new URL("../systemd/edge-gateway.service", import.meta.url));
   const mib = (key: string) => {

@@ -8,6 +8,7 @@ import { configureLog } from "../../../src/log.ts";
 import { RepublishTokens } from "../../../src/sinks/venus/keepalive.ts";
 import { withBounds } from "../../../src/sinks/venus/limits.ts";
 import { defaultInstance } from "../../../src/sinks/venus/paths.ts";
+import { runCli } from "../../helpers/cli.ts";
 import { startGateway } from "../../helpers/gateway.ts";
 import { startMosquitto, waitFor } from "../../helpers/servers.ts";
 import { startVan } from "../../helpers/van.ts";
@@ -325,5 +326,56 @@ sinks:
   } finally {
     await gw.stop();
     await broker.stop();
+  }
+});
+
+Deno.test("venus-gone (the unit's ExecStopPost) empties every path a killed or hung gateway left", async () => {
+  const broker = await startMosquitto();
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const gw = await startGateway((port, dataDir) =>
+    `gateway: {id: van, data_dir: ${dataDir}}
+http: {port: ${port}}
+sources:
+  mppt1: {type: vedirect, simulate: mppt, interval: 200ms}
+  bmv1: {type: vedirect, simulate: bmv, interval: 200ms}
+sinks:
+  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, instances: {bmv1: 512}, max_wait: 20ms}
+`
+  );
+  // A client that honours empty payloads as a GX means them (the service is gone).
+  const client = await mqtt.connectAsync(url, { clientId: "gx-semantics" });
+  const shown = new Map<string, string>();
+  client.on("message", (t, p) => shown.set(t, p.toString()));
+  try {
+    await client.subscribeAsync(`N/${PORTAL}/#`);
+    await waitFor(
+      () =>
+        [...shown.keys()].some((t) => t.includes("/battery/512/")) &&
+        [...shown.keys()].some((t) => t.includes("/solarcharger/")),
+      { what: "both devices' values" },
+    );
+    // Hung, then killed by systemd's watchdog (or killed outright): nothing from the process.
+    gw.child.kill("SIGSTOP");
+    gw.child.kill("SIGKILL");
+    await gw.child.status;
+    const seen = [...shown.keys()].filter((t) => /\/(solarcharger|battery)\//.test(t));
+    const { code, stderr } = await runCli(["venus-gone", "--config", `${gw.dir}/gateway.yml`]);
+    assert.equal(code, 0, stderr);
+    await waitFor(() => seen.every((t) => shown.get(t) === ""), {
+      what: "every device path emptied",
+      timeoutMs: 60_000,
+    });
+    await waitFor(() => shown.get(`N/${PORTAL}/heartbeat`) === '{"value":0}', { what: "hb 0" });
+
+    // No broker to tell: exit 1 naming the sink and the broker (the unit ignores it).
+    await client.endAsync();
+    await broker.stop();
+    const down = await runCli(["venus-gone", "--config", `${gw.dir}/gateway.yml`]);
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /sink venus: MQTT broker mqtt:\/\/127\.0\.0\.1:\d+ .*did not answer/);
+  } finally {
+    await client.endAsync().catch(() => {});
+    await gw.stop().catch(() => "");
+    await broker.stop().catch(() => {});
   }
 });
