@@ -3,6 +3,10 @@
  * rate at which it republishes everything.
  */
 
+/** Logged when a config still has round one's `min_republish`. */
+export const MIN_REPUBLISH_UNUSED =
+  "venus: min_republish is no longer used, remove it (republish_per_second replaced it)";
+
 /** What a `R/<portal>/keepalive` asks: an echo to return, and whether to skip the republish. */
 export function keepaliveOptions(payload: string): { echo?: string; suppress: boolean } {
   let options: unknown[] = [];

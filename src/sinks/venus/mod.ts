@@ -9,11 +9,9 @@ import { LruMap } from "../../util/lru.ts";
 import { MAX_DEVICES } from "../liveness.ts";
 import { defaultInstance, venusValues } from "./paths.ts";
 import { VenusWrites } from "./writes.ts";
-import { keepaliveOptions, RepublishTokens } from "./keepalive.ts";
+import { keepaliveOptions, MIN_REPUBLISH_UNUSED, RepublishTokens } from "./keepalive.ts";
 import { deadline } from "../../util/timing.ts";
 import { type Bounds, readChargeLimit, withBounds } from "./limits.ts";
-
-export { keepaliveOptions } from "./keepalive.ts";
 
 const LIMIT = "/Settings/ChargeCurrentLimit";
 
@@ -38,10 +36,7 @@ export const venusSchema = z.strictObject({
    */
   keepalive: z.boolean().default(true),
   keepalive_timeout: duration.default(60_000),
-  /**
-   * Full republishes a second at most, as dbus-flashmq's token bucket (3): keepalives past
-   * them get no republish, as on a GX.
-   */
+  /** Full republishes a second at most, as dbus-flashmq's token bucket (3). */
   republish_per_second: z.number().int().min(1).max(100).default(3),
   /** No longer used (republish_per_second replaced it): accepted so older configs still load. */
   min_republish: duration.optional(),
@@ -115,11 +110,7 @@ export class VenusSink implements Sink {
   }
 
   async connect(): Promise<void> {
-    if (this.config.min_republish !== undefined) {
-      this.ctx.log.warn("min_republish is no longer used; remove it (republish_per_second: 3)", {
-        sink: this.ctx.name,
-      });
-    }
+    if (this.config.min_republish !== undefined) this.ctx.log.warn(MIN_REPUBLISH_UNUSED);
     // The broker tells clients the gateway is gone: victron-mqtt ignores empty values, but
     // its heartbeat metric takes this 0 at once (an automation can alert on it).
     const client = await connectBroker(this.config, this.ctx, {
@@ -154,17 +145,12 @@ export class VenusSink implements Sink {
   }
 
   /**
-   * A (re)started gateway serves at once: clients that kept it alive before (Home Assistant
-   * keeps one connection to the broker through a gateway restart) would otherwise see nothing
-   * until their next keepalive, up to 30 s later. It publishes as if kept alive for one
-   * `keepalive_timeout`: its firmware and heartbeat now, and every value as it comes; without a
-   * keepalive in that time it goes quiet, as a GX without clients does.
+   * A (re)started gateway serves at once, as if kept alive for one `keepalive_timeout`: clients
+   * that kept it alive before (HA keeps its broker connection) need not wait for their next one.
    */
   async #onConnected(): Promise<void> {
-    this.#aliveUntil = Math.max(
-      this.#aliveUntil,
-      this.ctx.clock.now() + this.config.keepalive_timeout,
-    );
+    const until = this.ctx.clock.now() + this.config.keepalive_timeout;
+    this.#aliveUntil = Math.max(this.#aliveUntil, until);
     await this.#publish([...this.#system(), ...this.#last]);
   }
 
@@ -216,8 +202,7 @@ export class VenusSink implements Sink {
       this.#nodes.delete(p);
       this.#bounds.delete(`${p}${LIMIT}`);
     }
-    // Counted whether or not the empty payloads reach a broker (it may be the reason).
-    this.ctx.status.count("devices_forgotten", gone.length);
+    this.ctx.status.count("devices_forgotten", gone.length); // broker or not
     if (!this.#alive) return;
     try {
       await this.#publish(topics.map((t) => [t, ""]));

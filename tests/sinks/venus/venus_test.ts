@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { configureLog } from "../../../src/log.ts";
-import { keepaliveOptions, venusSchema } from "../../../src/sinks/venus/mod.ts";
+import { venusSchema } from "../../../src/sinks/venus/mod.ts";
+import { keepaliveOptions } from "../../../src/sinks/venus/keepalive.ts";
 import { waitFor } from "../../helpers/servers.ts";
 import { startVan, vanClock as clock } from "../../helpers/van.ts";
 
