@@ -1,5 +1,5 @@
 /**
- * Edge gateway CLI: run | check <config> | decode <file|-> | simulate | version.
+ * Edge gateway CLI: run | check <config> | decode <file|-> | simulate | venus-gone | version.
  * Exit codes: 0 ok, 1 runtime failure or a stop longer than gateway.stop_timeout,
  * 2 bad usage, invalid config or a data dir held by another gateway, 130 forced stop (second
  * signal).
@@ -10,6 +10,8 @@ import { Agent } from "./src/agent.ts";
 import { simulatedWarning } from "./src/host.ts";
 import { DataDirInUseError } from "./src/data_dir_lock.ts";
 import { decodeCapture } from "./src/cli/decode.ts";
+import { announceGone, hostnameOr } from "./src/sinks/venus/gone.ts";
+import type { VenusConfig } from "./src/sinks/venus/mod.ts";
 import { simulateToPort } from "./src/cli/simulate.ts";
 import { sourcePlugin } from "./src/sources/registry.ts";
 import { displayConfig } from "./src/config/display.ts";
@@ -35,6 +37,8 @@ Commands:
   check FILE               validate a config and print it with secrets masked
   decode FILE|-            decode a raw VE.Direct capture to JSON lines
   simulate --device mppt|bmv --port PATH   play a Victron device on a tty
+  venus-gone [--config FILE]  empty the Venus paths of a gateway that stopped (systemd's
+                           ExecStopPost: after a kill or a hang too)
   version                  print version, commit and Deno version
 
 Run 'edge-gateway <command> --help' for a command's options.`,
@@ -57,6 +61,12 @@ device record or HEX message per line, and prints counters to stderr.
 
 Plays a simulated Victron device on a serial port or pseudo-terminal (one end
 of a socat pair), answering HEX ping/get requests.`,
+  "venus-gone": `Usage: edge-gateway venus-gone [--config FILE]
+
+For each Venus sink of the config: heartbeat 0, an empty payload on every path of
+every VE.Direct device, the retained serial cleared, as a GX does when a service
+leaves. systemd runs it after the gateway's process ended, however it ended.
+  -c, --config FILE   config file (default ${DEFAULT_CONFIG})`,
   version: `Usage: edge-gateway version`,
 };
 
@@ -263,6 +273,33 @@ async function simulate(args: string[]): Promise<number> {
   return 0;
 }
 
+async function venusGone(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) return usage("venus-gone") && 0;
+  const config = await load(values.config ?? DEFAULT_CONFIG);
+  if (typeof config === "number") return config;
+  const nodes = Object.entries(config.sources)
+    .filter(([, s]) => s.type === "vedirect")
+    .map(([name, s]) => (s as { node?: string }).node ?? name);
+  const gatewayId = config.gateway.id ?? hostnameOr("gateway"); // as the agent names itself
+  let failed = 0;
+  for (const [name, sink] of Object.entries(config.sinks)) {
+    if (sink.type !== "venus") continue;
+    try {
+      // Parsed by the venus plugin's schema already.
+      const n = await announceGone(sink as unknown as VenusConfig, { name, gatewayId, nodes });
+      console.error(`sink ${name}: ${n} Venus paths emptied, heartbeat 0`);
+    } catch (e) {
+      failed++;
+      console.error(`sink ${name}: ${(e as Error).message}`);
+    }
+  }
+  return failed > 0 ? 1 : 0;
+}
+
 /** Runs the CLI with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
@@ -276,6 +313,8 @@ export async function main(args: string[]): Promise<number> {
         return await decode(rest);
       case "simulate":
         return await simulate(rest);
+      case "venus-gone":
+        return await venusGone(rest);
       case "version":
         console.log(`edge-gateway ${VERSION} (commit ${commit()}, deno ${Deno.version.deno})`);
         return 0;

@@ -21,6 +21,8 @@ export interface SettingReading {
   choices?: Record<string, string>;
   /** Why the value is missing (the device does not know the register, ...). */
   error?: string;
+  /** Whether the source lets it be changed (its `writable`); absent: not said. */
+  writable?: boolean;
 }
 
 /** A device's settings, read now. */

@@ -179,6 +179,23 @@ Deno.test("systemd-analyze verify accepts the unit", { ignore: !hasSystemdAnalyz
   assert.deepEqual(problems, []);
 });
 
+Deno.test("the unit is ordered after a local mosquitto, without requiring it", async () => {
+  const unit = await Deno.readTextFile(new URL("../systemd/edge-gateway.service", import.meta.url));
+  const lines = (key: string) =>
+    [...unit.matchAll(new RegExp(`^${key}=(.*)$`, "gm"))].flatMap((m) => m[1].split(/\s+/));
+  // Stopped before the broker at shutdown: the goodbye reaches the clients.
+  assert.ok(lines("After").includes("mosquitto.service"), "After=mosquitto.service");
+  for (const key of ["Requires", "Requisite", "BindsTo", "PartOf", "Wants"]) {
+    assert.ok(!lines(key).includes("mosquitto.service"), `no ${key}=mosquitto.service`);
+  }
+});
+
+Deno.test("after the process ends, however it ended, the unit empties the Venus paths", async () => {
+  const unit = await Deno.readTextFile(new URL("../systemd/edge-gateway.service", import.meta.url));
+  // "-": a failure there never fails the unit. tests/sinks/venus/victron_mqtt_test.ts runs it.
+  assert.match(unit, /^ExecStopPost=-\/usr\/local\/bin\/edge-gateway venus-gone --config /m);
+});
+
 Deno.test("the unit bounds memory: MemoryHigh below MemoryMax, both well above V8's heap cap", async () => {
   const unit = await Deno.readTextFile(new URL("../systemd/edge-gateway.service", import.meta.url));
   const mib = (key: string) => {

@@ -24,6 +24,11 @@ export const homeassistantSchema = z.strictObject({
   /** A device silent this long is shown offline. */
   offline_after: duration.default(30_000),
   qos: z.union([z.literal(0), z.literal(1)]).default(1),
+  /**
+   * MQTT keepalive with the broker: a hung gateway's last will ("offline": every entity
+   * unavailable) comes 1.5 times this after its last packet.
+   */
+  broker_keepalive: duration.default(20_000),
 });
 
 /** Parsed Home Assistant sink config. */
@@ -58,6 +63,7 @@ export class HomeAssistantSink implements Sink {
     const gatewayStatus = `${this.base}/status`;
     const client = await connectBroker(this.config, this.ctx, {
       will: { topic: gatewayStatus, payload: "offline", qos: 1, retain: true },
+      keepalive: this.config.broker_keepalive,
     });
     const online = () => {
       void client.publishAsync(gatewayStatus, "online", { qos: 1, retain: true }).catch(() => {});

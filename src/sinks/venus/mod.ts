@@ -10,6 +10,14 @@ import { MAX_DEVICES } from "../liveness.ts";
 import { WritePolicy, writesSchema } from "../../mqtt/write_policy.ts";
 import { defaultInstance, venusValues } from "./paths.ts";
 import { VenusWrites } from "./writes.ts";
+import { keepaliveOptions, MIN_REPUBLISH_UNUSED, RepublishTokens } from "./keepalive.ts";
+import { deadline } from "../../util/timing.ts";
+import { type Bounds, readChargeLimit, withBounds } from "./limits.ts";
+
+const LIMIT = "/Settings/ChargeCurrentLimit";
+
+/** How long a stop waits for the broker to take the goodbye (it may be stopping too). */
+const CLOSE_WAIT_MS = 2000;
 
 /** Config of the Venus OS MQTT layout sink. */
 export const venusSchema = z.strictObject({
@@ -29,8 +37,10 @@ export const venusSchema = z.strictObject({
    */
   keepalive: z.boolean().default(true),
   keepalive_timeout: duration.default(60_000),
-  /** Full republishes closer together than this are answered from the last one. */
-  min_republish: duration.default(5_000),
+  /** Full republishes a second at most, as dbus-flashmq's token bucket (3). */
+  republish_per_second: z.number().int().min(1).max(100).default(3),
+  /** No longer used (republish_per_second replaced it): accepted so older configs still load. */
+  min_republish: duration.optional(),
   /** `N/<portal>/heartbeat` while a client is alive. */
   heartbeat_every: duration.default(3_000),
   /**
@@ -50,22 +60,6 @@ export const venusSchema = z.strictObject({
 /** Parsed Venus sink config. */
 export type VenusConfig = z.output<typeof venusSchema>;
 
-/** What a `R/<portal>/keepalive` asks: an echo to return, and whether to skip the republish. */
-export function keepaliveOptions(payload: string): { echo?: string; suppress: boolean } {
-  let options: unknown[] = [];
-  try {
-    const parsed = JSON.parse(payload);
-    if (Array.isArray(parsed?.["keepalive-options"])) options = parsed["keepalive-options"];
-  } catch { /* an empty or plain keepalive: republish everything */ }
-  const echo = options.find((o): o is Record<string, unknown> =>
-    typeof o === "object" && o !== null && "full-publish-completed-echo" in o
-  )?.["full-publish-completed-echo"];
-  return {
-    echo: typeof echo === "string" ? echo.slice(0, 256) : undefined,
-    suppress: options.includes("suppress-republish"),
-  };
-}
-
 /**
  * Publishes VE.Direct records as Venus OS (dbus-flashmq) does on its broker:
  * `N/<portal>/<service>/<instance>/<path>` with `{"value": ...}`, on change, while
@@ -79,7 +73,9 @@ export class VenusSink implements Sink {
   #liveness = new Liveness();
   #timers: ReturnType<typeof setInterval>[] = [];
   #aliveUntil = 0;
-  #lastFullPublish = -Infinity;
+  #tokens: RepublishTokens | null = null;
+  /** What a client may set a writable topic to (bounded as #nodes). */
+  #bounds = new LruMap<string, Bounds>(MAX_DEVICES);
   /** Keepalives are answered one after another: an echo follows its own republish. */
   #answering: Promise<void> = Promise.resolve();
   readonly portal: string;
@@ -124,6 +120,7 @@ export class VenusSink implements Sink {
   }
 
   async connect(): Promise<void> {
+    if (this.config.min_republish !== undefined) this.ctx.log.warn(MIN_REPUBLISH_UNUSED);
     // The broker tells clients the gateway is gone: victron-mqtt ignores empty values, but
     // its heartbeat metric takes this 0 at once (an automation can alert on it).
     const client = await connectBroker(this.config, this.ctx, {
@@ -157,6 +154,19 @@ export class VenusSink implements Sink {
       setInterval(() => void this.#expire(), 1000),
       setInterval(() => void this.#heartbeat(), this.config.heartbeat_every),
     );
+    const serve = () => void this.#onConnected().catch((e) => this.ctx.status.fail(e));
+    client.on("connect", serve);
+    if (client.connected) serve();
+  }
+
+  /**
+   * A (re)started gateway serves at once, as if kept alive for one `keepalive_timeout`: clients
+   * that kept it alive before (HA keeps its broker connection) need not wait for their next one.
+   */
+  async #onConnected(): Promise<void> {
+    const until = this.ctx.clock.now() + this.config.keepalive_timeout;
+    this.#aliveUntil = Math.max(this.#aliveUntil, until);
+    await this.#publish([...this.#system(), ...this.#last]);
   }
 
   async #verifyAcl(writes: string): Promise<void> {
@@ -179,18 +189,19 @@ export class VenusSink implements Sink {
     this.ctx.status.count("keepalives");
     // suppress-republish is honoured only for a client that was already being served.
     if (suppress && wasAlive) return;
+    this.#tokens ??= new RepublishTokens(this.config.republish_per_second);
+    if (!this.#tokens.take(this.ctx.clock.monotonic?.() ?? performance.now())) {
+      this.ctx.status.count("keepalive_republish_skipped");
+      return;
+    }
     this.#answering = this.#answering.then(() => this.#fullPublish(echo));
   }
 
   async #fullPublish(echo?: string): Promise<void> {
     try {
-      const now = this.ctx.clock.now();
-      if (now - this.#lastFullPublish >= this.config.min_republish) {
-        this.#lastFullPublish = now;
-        await this.#publish([...this.#system(), ...this.#last]);
-        this.ctx.status.count("keepalive_republish");
-      } else this.ctx.status.count("keepalive_republish_skipped");
-      const done: Record<string, unknown> = { value: Math.floor(now / 1000) };
+      await this.#publish([...this.#system(), ...this.#last]);
+      this.ctx.status.count("keepalive_republish");
+      const done: Record<string, unknown> = { value: Math.floor(this.ctx.clock.now() / 1000) };
       if (echo !== undefined) done["full-publish-completed-echo"] = echo;
       await this.#publish([[`N/${this.portal}/full_publish_completed`, JSON.stringify(done)]]);
     } catch (e) {
@@ -221,6 +232,13 @@ export class VenusSink implements Sink {
     if (gone.length === 0) return;
     const topics = [...this.#last.keys()].filter((t) => gone.some((p) => t.startsWith(p + "/")));
     for (const t of topics) this.#last.delete(t);
+    // Forgotten with its topics: when it comes back its HEX-read settings (the charge current
+    // limit) are read again, as a GX reads a VE.Direct device that reappears.
+    for (const p of gone) {
+      this.#nodes.delete(p);
+      this.#bounds.delete(`${p}${LIMIT}`);
+    }
+    this.ctx.status.count("devices_forgotten", gone.length); // broker or not
     if (!this.#alive) return;
     try {
       await this.#publish(topics.map((t) => [t, ""]));
@@ -263,20 +281,18 @@ export class VenusSink implements Sink {
 
   /** Remembers a topic's value (for full publishes) and publishes it while a client is alive. */
   async #keep(topic: string, payload: string): Promise<void> {
-    this.#last.set(topic, payload);
-    if (this.#alive) await this.#publish([[topic, payload]]);
+    const shown = withBounds(payload, this.#bounds.get(topic));
+    this.#last.set(topic, shown);
+    if (this.#alive) await this.#publish([[topic, shown]]);
   }
 
-  /**
-   * The charge current limit is no text-frame value: it is read once per charger over HEX,
-   * so clients (victron-mqtt's "Charge current limit") see it and can write it.
-   */
+  /** Read once per charger's presence (again after a gap), so clients see it and can write it. */
   async #readLimit(prefix: string, node: string): Promise<void> {
     try {
-      const report = await this.ctx.settings?.read(node, { names: ["max_charge_current"] });
-      const limit = report?.settings.find((s) => s.name === "max_charge_current")?.value;
-      if (typeof limit !== "number") return;
-      await this.#keep(`${prefix}/Settings/ChargeCurrentLimit`, value(limit));
+      const limit = await readChargeLimit(this.ctx.settings, node);
+      if (!limit) return;
+      if (limit.bounds) this.#bounds.set(`${prefix}${LIMIT}`, limit.bounds);
+      await this.#keep(`${prefix}${LIMIT}`, value(limit.value));
     } catch (e) {
       this.ctx.log.debug("charge current limit not read", { node, error: String(e) });
     }
@@ -290,13 +306,17 @@ export class VenusSink implements Sink {
   async close(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
-    await this.#writes.settled();
+    // A broker that stops first (the same host shutting down) answers nothing: every wait here
+    // is bounded, so the stop is not held until stop_timeout.
+    await deadline(this.#writes.settled(), CLOSE_WAIT_MS, "the W/ writes").catch(() => {});
     const client = this.#client;
     if (client?.connected) {
       const gone: [string, string][] = [...this.#last.keys()].map((t) => [t, ""]);
-      await this.#publish([[`N/${this.portal}/heartbeat`, value(0)], ...gone]).catch(() => {});
-      await client.publishAsync(`N/${this.portal}/system/0/Serial`, "", { qos: 1, retain: true })
-        .catch(() => {});
+      const goodbye = Promise.all([
+        this.#publish([[`N/${this.portal}/heartbeat`, value(0)], ...gone]),
+        client.publishAsync(`N/${this.portal}/system/0/Serial`, "", { qos: 1, retain: true }),
+      ]);
+      await deadline(goodbye, CLOSE_WAIT_MS, "the goodbye").catch(() => {});
     }
     this.#client = null;
     await closeBroker(client);

@@ -70,6 +70,7 @@ export class VeDirectSettings implements DeviceSettings {
       value: null,
       raw: null,
       unit: spec.unit,
+      writable: this.options.writable === "all" || this.options.writable.includes(spec.name),
     };
     if (spec.choices) reading.choices = { ...spec.choices };
     else [reading.min, reading.max] = boundsOf(spec, ratings);

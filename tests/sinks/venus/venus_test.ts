@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { configureLog } from "../../../src/log.ts";
-import { keepaliveOptions } from "../../../src/sinks/venus/mod.ts";
+import { venusSchema } from "../../../src/sinks/venus/mod.ts";
+import { keepaliveOptions } from "../../../src/sinks/venus/keepalive.ts";
 import { waitFor } from "../../helpers/servers.ts";
 import { startVan, vanClock as clock } from "../../helpers/van.ts";
 
@@ -31,10 +32,16 @@ Deno.test("keepalive options: the echo and suppress-republish, from what the lib
   });
 });
 
+Deno.test("a config from round one (min_republish) still loads; the bucket is 3 a second", () => {
+  const config = venusSchema.parse({ type: "venus", url: "mqtt://127.0.0.1", min_republish: "5s" });
+  assert.equal(config.min_republish, 5000);
+  assert.equal(config.republish_per_second, 3);
+});
+
 Deno.test("a Victron MQTT client finds the installation, gets its echo, is not flooded, sees a device leave", async () => {
   const van = await startVan((url) =>
     `  venus: {type: venus, url: "${url}", portal_id: c0619ab00001, instances: {bmv1: 512},
-    offline_after: 1s, max_wait: 20ms, heartbeat_every: 300ms, min_republish: 1s}`
+    offline_after: 1s, max_wait: 20ms, heartbeat_every: 300ms}`
   );
   const agent = van.agent;
   const got = new Map<string, string>();
@@ -55,10 +62,14 @@ Deno.test("a Victron MQTT client finds the installation, gets its echo, is not f
       value: "c0619ab00001",
     });
     await client.subscribeAsync("N/c0619ab00001/#");
-    // Nobody kept it alive yet: a GX publishes nothing.
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal(log.filter(([, t]) => t.includes("/solarcharger/")).length, 0);
-    assert.equal(sent("/heartbeat"), 0);
+    // A gateway that just started serves at once, as if kept alive (clients that were there
+    // before a restart see values without asking).
+    await waitFor(
+      () => sent("/heartbeat") > 0 && log.some(([, t]) => t.includes("/battery/512/")),
+      {
+        what: "values at start",
+      },
+    );
 
     // 2. A forced keepalive: every value, then full_publish_completed with our echo, in 2 s.
     let at = Date.now();
@@ -117,7 +128,7 @@ Deno.test("a Victron MQTT client finds the installation, gets its echo, is not f
     await waitFor(() => sent("/heartbeat", at) >= 2, { what: "heartbeats" });
 
     // 4. suppress-republish (every 30 s from victron-mqtt): no full republish, changes go on.
-    await new Promise((r) => setTimeout(r, 1100)); // past min_republish
+    await new Promise((r) => setTimeout(r, 1100)); // a token in the next second
     at = Date.now();
     const names = sent("/ProductName");
     await client.publishAsync("R/c0619ab00001/keepalive", keepalive("ha-victron-2", false));
@@ -143,6 +154,41 @@ Deno.test("a Victron MQTT client finds the installation, gets its echo, is not f
     // 6. Plugged back: the charger appears again.
     await van.replugMppt();
     await waitFor(() => (got.get(`${charger}/ProductName`) ?? "") !== "", { what: "back" });
+  } finally {
+    await client.endAsync(true);
+    await van.stop();
+  }
+});
+
+Deno.test("a started gateway publishes at once, then goes quiet without a keepalive, as a GX", async () => {
+  const van = await startVan((url) =>
+    `  venus: {type: venus, url: "${url}", portal_id: c0619ab00004, max_wait: 20ms,
+    heartbeat_every: 200ms, keepalive_timeout: 1s}`
+  );
+  const client = await mqtt.connectAsync(van.url, { clientId: "ha-victron-quiet" });
+  const log: [number, string][] = [];
+  client.on("message", (t) => log.push([performance.now(), t]));
+  try {
+    await client.subscribeAsync("N/c0619ab00004/#");
+    await van.start();
+    await waitFor(() => log.some(([, t]) => t.endsWith("/Firmware/Installed/Version")), {
+      what: "the firmware at start",
+    });
+    await waitFor(() => log.some(([, t]) => t.endsWith("/heartbeat")), { what: "heartbeats" });
+    // Nobody keeps it alive: after keepalive_timeout the heartbeats and values stop.
+    await waitFor(
+      () => {
+        const quietSince = performance.now() - 1500;
+        return log.length > 0 && log.every(([at, t]) => at < quietSince || t.endsWith("/Serial"));
+      },
+      { what: "quiet without a keepalive" },
+    );
+    // A keepalive wakes it again.
+    const from = log.length;
+    await client.publishAsync("R/c0619ab00004/keepalive", "");
+    await waitFor(() => log.slice(from).some(([, t]) => t.endsWith("/full_publish_completed")), {
+      what: "the full publish",
+    });
   } finally {
     await client.endAsync(true);
     await van.stop();
