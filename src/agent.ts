@@ -20,6 +20,7 @@ import { errorMessage } from "./status.ts";
 import { createStore, levelsOf } from "./store/mod.ts";
 import type { Level, Store } from "./store/store.ts";
 import { type Clock, systemClock } from "./util/clock.ts";
+import { systemZone } from "./util/zone.ts";
 import { VERSION } from "./version.ts";
 
 /** Options of {@link Agent}. */
@@ -41,6 +42,8 @@ function hostname(): string {
 export class Agent {
   readonly log: Logger = createLogger("agent");
   readonly gatewayId: string;
+  /** The site's time zone: gateway.timezone, else the system's. */
+  readonly timeZone: string;
   readonly clock: Clock;
   readonly store: Store;
   readonly outbox: Outbox;
@@ -58,6 +61,7 @@ export class Agent {
     useSecrets(config);
     this.clock = options.clock ?? systemClock;
     this.gatewayId = config.gateway.id ?? hostname();
+    this.timeZone = config.gateway.timezone ?? systemZone();
     this.levels = levelsOf(config.store);
     this.store = createStore(config, { log: this.log.child("store") });
     this.outbox = new Outbox({
@@ -83,6 +87,7 @@ export class Agent {
       clock,
       log,
       workers: config.gateway.delivery_workers,
+      timeZone: this.timeZone,
     });
     this.control = new Control(config, {
       store,
@@ -93,6 +98,7 @@ export class Agent {
       gatewayId,
       clock,
       log,
+      timeZone: this.timeZone,
       configFile: options.configFile,
       http: () => this.#server?.status ?? null,
     });

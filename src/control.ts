@@ -31,6 +31,8 @@ export interface ControlParts {
   gatewayId: string;
   clock: Clock;
   log: Logger;
+  /** The site's time zone (IANA). */
+  timeZone: string;
   /** The file reloads read (none: reloads are refused). */
   configFile?: string;
   /** The HTTP front's status, once it listens. */
@@ -44,6 +46,7 @@ export class Control implements GatewayView {
   /** POST /ingest, shown as a source once used. */
   readonly ingestStatus = new ComponentStatus("http_ingest", "http");
   readonly clock: Clock;
+  readonly timeZone: string;
   readonly startedAt: number;
   #config: GatewayConfig;
   #lastReload: StatusJson["reload"] = null;
@@ -51,6 +54,7 @@ export class Control implements GatewayView {
   constructor(config: GatewayConfig, readonly parts: ControlParts) {
     this.#config = config;
     this.clock = parts.clock;
+    this.timeZone = parts.timeZone;
     this.startedAt = parts.clock.now();
     // Read when /status is: resident memory and the JavaScript heap, in MiB.
     Object.defineProperty(this.process.info, "memory", {

@@ -45,8 +45,11 @@ export interface DeviceSettings {
   readonly node: string;
   /** Reads every known setting of the device (or only those `names`). */
   read(options?: { names?: string[] }): Promise<SettingsReport>;
-  /** Writes one setting; resolves once the device confirmed it. */
-  change(name: string, value: unknown): Promise<SettingChange>;
+  /**
+   * Writes one setting; resolves once the device confirmed it. A change that stops charging or
+   * cuts a load is refused as `confirm_required` (with its effect) unless `confirm` is true.
+   */
+  change(name: string, value: unknown, options?: { confirm?: boolean }): Promise<SettingChange>;
 }
 
 /** Why a settings request failed: the HTTP API maps each reason to a status. */
@@ -55,26 +58,39 @@ export type SettingFailure =
   | "unknown_setting"
   | "not_writable"
   | "invalid_value"
+  | "unsafe_value"
+  | "confirm_required"
   | "not_identified"
   | "unavailable"
   | "busy"
   | "timeout"
   | "refused";
 
-/** A settings request that failed, with the reason and a message saying what to do. */
+/**
+ * A settings request that failed, with the reason and a message saying what to do; a change
+ * refused as `confirm_required` carries what it would do (`effect`): a dry run.
+ */
 export class SettingError extends Error {
-  constructor(readonly reason: SettingFailure, message: string) {
+  constructor(readonly reason: SettingFailure, message: string, readonly effect?: string) {
     super(message);
     this.name = "SettingError";
   }
 }
 
+/** A change as asked: `confirm` says the owner agreed to what stops charging or cuts a load. */
+export interface SettingRequest {
+  name: string;
+  value: unknown;
+  by: string;
+  confirm?: boolean;
+}
+
 /** Settings of every device the gateway reaches, by node; changes are audited. */
 export interface SettingsAccess {
   read(node: string, options?: { names?: string[] }): Promise<SettingsReport>;
-  /** Changes a setting and records who did it (an audit event in the log and the outbox). */
-  change(
-    node: string,
-    change: { name: string; value: unknown; by: string },
-  ): Promise<SettingChange>;
+  /**
+   * Changes a setting and records who did it (an audit event in the log and the outbox); a
+   * refused attempt is one `setting_refused` event.
+   */
+  change(node: string, change: SettingRequest): Promise<SettingChange>;
 }

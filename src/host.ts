@@ -9,6 +9,7 @@ import {
   type DeviceSettings,
   type SettingChange,
   SettingError,
+  type SettingRequest,
   type SettingsAccess,
 } from "./device_settings.ts";
 import type { Logger } from "./log.ts";
@@ -51,6 +52,8 @@ export interface HostOptions {
   log: Logger;
   /** Run the sinks whose plugin asks for it in Workers (gateway.delivery_workers). */
   workers?: boolean;
+  /** The site's time zone (gateway.timezone), handed to the sources. */
+  timeZone?: string;
 }
 
 /** Runs the configured sources and sinks. */
@@ -61,13 +64,14 @@ export class ComponentHost {
   constructor(readonly options: HostOptions) {}
 
   /**
-   * Every device's settings, by node; each change is logged and raised as an audit event
-   * inside its node's turn (settings_line.ts), so the audit's `old` chain holds.
+   * Every device's settings, by node; each change is raised as an audit event inside its
+   * node's turn (settings_line.ts), so the audit's `old` chain holds, and each attempt that
+   * changed nothing (refused, unconfirmed, busy, timed out) as one `setting_refused` event.
    */
-  readonly settings: SettingsAccess = lineUpSettings({
+  readonly settings: SettingsAccess = this.#refusalsAudited(lineUpSettings({
     read: (node, options) => this.#settingsOf(node).read(options),
     change: (node, change) => this.#changeSetting(node, change),
-  });
+  }));
 
   #settingsOf(node: string): DeviceSettings {
     for (const { source } of this.sources.values()) {
@@ -79,27 +83,40 @@ export class ComponentHost {
     );
   }
 
-  async #changeSetting(
-    node: string,
-    { name, value, by }: { name: string; value: unknown; by: string },
-  ): Promise<SettingChange> {
-    const log = this.options.log;
-    let change: SettingChange;
-    try {
-      change = await this.#settingsOf(node).change(name, value);
-    } catch (e) {
-      log.warn("setting not changed", { node, setting: name, value, by, error: errorMessage(e) });
-      throw e;
-    }
+  async #changeSetting(node: string, request: SettingRequest): Promise<SettingChange> {
+    const { name, value, by, confirm } = request;
+    const change = await this.#settingsOf(node).change(name, value, { confirm });
     const { setting, register, old } = change;
     const data = { setting, register, old, new: change.new, by };
     // The pipeline logs the event as it stores it for the events sinks.
-    const { pipeline, clock } = this.options;
+    const { pipeline, clock, log } = this.options;
     if (!pipeline) log.info("setting changed", { node, ...data });
     pipeline?.raise([
       { id: crypto.randomUUID(), type: "setting_changed", ts: clock.now(), node, data },
     ]);
     return change;
+  }
+
+  #refusalsAudited(access: SettingsAccess): SettingsAccess {
+    return {
+      read: access.read,
+      change: async (node, request) => {
+        try {
+          return await access.change(node, request);
+        } catch (e) {
+          const { name, value, by } = request;
+          const reason = e instanceof SettingError ? e.reason : "error";
+          const effect = e instanceof SettingError ? e.effect : undefined;
+          const data = { setting: name, value, by, reason, error: errorMessage(e), effect };
+          const { pipeline, clock, log } = this.options;
+          log.warn("setting not changed", { node, ...data });
+          pipeline?.raise([
+            { id: crypto.randomUUID(), type: "setting_refused", ts: clock.now(), node, data },
+          ]);
+          throw e;
+        }
+      },
+    };
   }
 
   /**
@@ -163,6 +180,7 @@ export class ComponentHost {
       append: (envelopes) => void outbox.append(envelopes),
       dataDir,
       clock,
+      timeZone: this.options.timeZone,
       stamp: (node, at) => pipeline.stamps.next(node, at),
     });
     const running: RunningSource = { source, status };

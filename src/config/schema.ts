@@ -5,6 +5,7 @@ import { SOURCE_PLUGINS } from "../sources/registry.ts";
 import { SCHEMA_CHOICES } from "./display.ts";
 import { bearerToken, componentName, duration, parseDuration, size } from "../config_values.ts";
 import { redisFields } from "../sources/redis_client.ts";
+import { isZone } from "../util/zone.ts";
 
 function pluginUnion(plugins: { type: string; schema: z.ZodType }[], what: string) {
   const types = plugins.map((p) => p.type);
@@ -95,6 +96,13 @@ export const gatewaySchema = z.strictObject({
      * for ~20 MiB more RSS under load; off by default for small boards.
      */
     delivery_workers: z.boolean().default(false),
+    /**
+     * The site's time zone (IANA name) for days and the times on pages, and the simulated sun;
+     * by default the system's (TZ, /etc/localtime). Windows stay aligned to UTC.
+     */
+    timezone: z.string().refine(isZone, {
+      message: "not a time zone this system knows: give an IANA name such as Europe/Berlin or UTC",
+    }).optional(),
   }).default({ data_dir: "./data", stop_timeout: 20_000, delivery_workers: false }),
   log: z.strictObject({
     level: z.enum(["debug", "info", "warn", "error"]).default("info"),

@@ -106,6 +106,9 @@ export class VenusWrites {
         name: writable.setting,
         value,
         by: `venus ${topic}`,
+        // A W/ write is the client's own act (its switch turned off): MQTT has no way to ask
+        // back, so which paths may be written at all is where an owner limits it.
+        confirm: true,
       });
       status.count("writes");
       await this.options.publish(n, JSON.stringify({ value: writable.toVenus(change.new) }));

@@ -33,6 +33,13 @@ export const vedirectSchema = z.strictObject({
    * Venus `W/`): all the product's known settings, or a list; `[]` none.
    */
   writable: z.union([z.literal("all"), z.array(z.enum(SETTING_NAMES))]).default("all"),
+  /**
+   * The battery's nominal voltage; without it, told from the measured voltage (a 12 V battery
+   * reads 10-16.8 V). Scales the charge voltages' safe ranges.
+   */
+  system_voltage: z.union([z.literal(12), z.literal(24), z.literal(36), z.literal(48)]).optional(),
+  /** The most current the battery may take (A, its maker's sheet): caps max_charge_current. */
+  battery_max_current: z.number().positive().max(1000).optional(),
   reconnect_min: duration.default(500),
   reconnect_max: duration.default(30_000),
   /** Simulator: one frame every `interval`. */

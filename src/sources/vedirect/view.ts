@@ -94,7 +94,7 @@ async function call(path, init = {}) {
   if (token) headers.Authorization = "Bearer " + token;
   const r = await fetch(path, { ...init, headers, cache: "no-store" });
   const body = await r.json().catch(() => ({}));
-  if (!r.ok) throw Object.assign(new Error(body.error || r.statusText), { status: r.status });
+  if (!r.ok) throw Object.assign(new Error(body.error || r.statusText), { status: r.status, body });
   return body;
 }
 function field(s) {
@@ -124,11 +124,23 @@ function field(s) {
     writeToken ||= prompt("Bearer token (http.token) to change settings");
     if (!writeToken) return;
     const v = s.choices ? input.value : Number(input.value);
+    const put = (confirmed) => call(api + "/" + encodeURIComponent(s.name), {
+      method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ value: v, confirm: confirmed }),
+    });
     button.disabled = true;
     try {
-      const c = await call(api + "/" + encodeURIComponent(s.name), {
-        method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ value: v }),
-      });
+      let c;
+      try {
+        c = await put(false);
+      } catch (err) {
+        // What stops charging or cuts a load: the gateway says what it would do, the owner decides.
+        if (err.status !== 409 || !err.body.confirm_required) throw err;
+        if (!confirm(s.label + " → " + v + "\\n\\n" + err.body.effect + "\\n\\nGo ahead?")) {
+          say(s.label + ": not changed", false);
+          return;
+        }
+        c = await put(true);
+      }
       say(s.label + ": " + c.old + " → " + c.new, false);
     } catch (err) {
       if (err.status === 401) writeToken = null;
