@@ -3,7 +3,8 @@
 # the clock at five hours of the day (libfaketime): no result may depend on the hour of the run.
 # Not part of run.sh: libfaketime makes some tools hang (redis-server and redis-cli; stty and cat
 # reading a pty in cli_test.ts), and influxd (Go) does not see the faked time (its now() in the
-# dashboards' queries), so the files that start those are left out here.
+# dashboards' queries), so the files that start those are left out here. TZ=UTC: the simulated sun
+# follows the site's zone (the system's by default), and these tests set their clocks in UTC.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 command -v faketime >/dev/null || { echo "needs faketime (apt-get install faketime)"; exit 2; }
@@ -13,7 +14,7 @@ day=$(date -u +%F)
 status=0
 for hour in 03:10 09:20 12:30 17:40 22:50; do
   log=$(mktemp)
-  NO_COLOR=1 faketime -f "@$day $hour:00" deno test --allow-all $files >"$log" 2>&1 || status=1
+  TZ=UTC NO_COLOR=1 faketime -f "@$day $hour:00" deno test --allow-all $files >"$log" 2>&1 || status=1
   echo "$day $hour UTC: $(grep -E '^(ok|FAILED) \|' "$log" | tail -1)"
   grep -E '\.\.\. FAILED' "$log" | head -5
 done
