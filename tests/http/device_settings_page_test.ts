@@ -80,6 +80,11 @@ sources:
     // The voltages' bounds are the battery type's safe range, not the register's.
     assert.equal(await page.getAttribute('[data-setting="float_voltage"] input', "max"), "13.8");
     await set("battery_type", "user defined", /Battery type: .* → user defined/);
+    // The form is read again: the voltages' bounds are user defined's now.
+    await waitFor(
+      async () => await page.getAttribute('[data-setting="float_voltage"] input', "max") === "14",
+      { what: "the float's bounds for user defined" },
+    );
     await set("absorption_voltage", "13.9", /Absorption voltage: 14\.4 → 13\.9/);
     // Float above absorption: refused (422), the page says why and what to do.
     await set(

@@ -142,6 +142,8 @@ function field(s) {
         c = await put(true);
       }
       say(s.label + ": " + c.old + " → " + c.new, false);
+      // Another battery type: the voltages' safe ranges are other ones now.
+      if (s.name === "battery_type") await load().catch(() => {});
     } catch (err) {
       if (err.status === 401) writeToken = null;
       say(s.label + ": " + err.message, true);
@@ -149,12 +151,15 @@ function field(s) {
   });
   return row;
 }
+async function load() {
+  const r = await call(api);
+  box.querySelector(".list").replaceChildren(...r.settings.map(field));
+  return r;
+}
 box.querySelector("button.read").addEventListener("click", async () => {
   say("reading the device…", false);
   try {
-    const r = await call(api);
-    const list = box.querySelector(".list");
-    list.replaceChildren(...r.settings.map(field));
+    const r = await load();
     say(r.product + ": " + r.settings.length + " settings read", false);
   } catch (err) { say(err.message, true); }
 });`;
