@@ -16,7 +16,12 @@ configureLog({ level: "error" });
 /** A source on one end of a pty and a simulated device on the other, seeing its requests. */
 async function onPty(
   device: "mppt" | "bmv",
-  options: { silent?: boolean; writable?: string[]; historyEvery?: string } = {},
+  options: {
+    silent?: boolean;
+    writable?: string[];
+    historyEvery?: string;
+    config?: Record<string, unknown>;
+  } = {},
 ) {
   const pty = await PtyPair.create();
   const ctx = collectingContext(device);
@@ -27,6 +32,7 @@ async function onPty(
     hex_timeout: "500ms",
     history_every: options.historyEvery ?? 0,
     ...(options.writable ? { writable: options.writable } : {}),
+    ...options.config,
   });
   const source = new VeDirectSource(config, ctx);
   await source.start();
@@ -259,4 +265,26 @@ Deno.test("a change that stops charging or cuts the load is a dry run until conf
   const n = dev.ctx.samples.length;
   await waitFor(() => dev.ctx.samples.length >= n + 2, { what: "frames after the set" });
   assert.equal(dev.ctx.samples.at(-1)!.fields.PPV, 0);
+});
+
+Deno.test("the configured system voltage scales the ranges; the battery's limit caps the current", async () => {
+  await using dev = await onPty("mppt", {
+    config: { system_voltage: 24, battery_max_current: 10 },
+  });
+  const { settings } = await dev.source.settings.read();
+  const bounds = (name: string) => {
+    const s = settings.find((x) => x.name === name)!;
+    return [s.min, s.max];
+  };
+  assert.deepEqual(bounds("float_voltage"), [26.4, 27.6]);
+  assert.deepEqual(bounds("absorption_voltage"), [28.2, 29.6]);
+  assert.deepEqual(bounds("max_charge_current"), [0, 10]);
+  await assert.rejects(
+    dev.source.settings.change("max_charge_current", 12),
+    (e: unknown) =>
+      e instanceof SettingError && e.reason === "unsafe_value" &&
+      /12 A is outside 0\.\.10 A \(the charger's rating 15 A, the battery's limit 10 A \(battery_max_current\)\)/
+        .test(e.message),
+  );
+  assert.equal((await dev.source.settings.change("max_charge_current", 8)).new, 8);
 });
