@@ -3,13 +3,16 @@
 # the clock at five hours of the day (libfaketime): no result may depend on the hour of the run.
 # Not part of run.sh: libfaketime makes some tools hang (redis-server and redis-cli; stty and cat
 # reading a pty in cli_test.ts), and influxd (Go) does not see the faked time (its now() in the
-# dashboards' queries), so the files that start those are left out here. TZ=UTC: the simulated sun
-# follows the site's zone (the system's by default), and these tests set their clocks in UTC.
+# dashboards' queries), so the files that start those are left out here. power_cut_test.ts plays
+# no simulated device (it only says "cannot simulate") and loses MQTT messages under libfaketime
+# at any hour (168 at 09:20 on 36c56f5, before the time zone work): left out too.
+# TZ=UTC: the simulated sun follows the site's zone (the system's by default), and these tests
+# set their clocks in UTC.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 command -v faketime >/dev/null || { echo "needs faketime (apt-get install faketime)"; exit 2; }
 files=$(grep -l -e "simulate" -e "startVan" -r tests --include='*_test.ts' | xargs grep -L "startRedis" |
-  grep -v -e config/ -e cli_test -e dashboards_test)
+  grep -v -e config/ -e cli_test -e dashboards_test -e power_cut_test)
 day=$(date -u +%F)
 status=0
 for hour in 03:10 09:20 12:30 17:40 22:50; do

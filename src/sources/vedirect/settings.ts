@@ -154,7 +154,6 @@ export class VeDirectSettings implements DeviceSettings {
   }
 }
 
-/** A register as VictronConnect shows it: `0xEDF7`. */
-export function registerName(register: number): string {
+function registerName(register: number): string {
   return `0x${register.toString(16).toUpperCase().padStart(4, "0")}`;
 }
