@@ -21,6 +21,7 @@ import { createStore, levelsOf } from "./store/mod.ts";
 import type { Level, Store } from "./store/store.ts";
 import { type Clock, systemClock } from "./util/clock.ts";
 import { CATCH_UP_RATE, type ClockStep, WallClock } from "./util/wall_clock.ts";
+import { systemZone } from "./util/zone.ts";
 import { VERSION } from "./version.ts";
 
 /** Options of {@link Agent}. */
@@ -42,6 +43,8 @@ function hostname(): string {
 export class Agent {
   readonly log: Logger = createLogger("agent");
   readonly gatewayId: string;
+  /** The site's time zone: gateway.timezone, else the system's. */
+  readonly timeZone: string;
   /** The gateway's time: the wall clock, watched for steps. */
   readonly clock: WallClock;
   readonly store: Store;
@@ -62,6 +65,7 @@ export class Agent {
       onStep: (step) => this.#stepped(step),
     });
     this.gatewayId = config.gateway.id ?? hostname();
+    this.timeZone = config.gateway.timezone ?? systemZone();
     this.levels = levelsOf(config.store);
     this.store = createStore(config, { log: this.log.child("store"), clock: this.clock });
     this.outbox = new Outbox({
@@ -87,6 +91,7 @@ export class Agent {
       clock,
       log,
       workers: config.gateway.delivery_workers,
+      timeZone: this.timeZone,
     });
     this.control = new Control(config, {
       store,
@@ -97,6 +102,7 @@ export class Agent {
       gatewayId,
       clock,
       log,
+      timeZone: this.timeZone,
       configFile: options.configFile,
       http: () => this.#server?.status ?? null,
     });

@@ -33,6 +33,8 @@ export interface ControlParts {
   gatewayId: string;
   clock: Clock;
   log: Logger;
+  /** The site's time zone (IANA). */
+  timeZone: string;
   /** The file reloads read (none: reloads are refused). */
   configFile?: string;
   /** The HTTP front's status, once it listens. */
@@ -46,6 +48,7 @@ export class Control implements GatewayView {
   /** POST /ingest, shown as a source once used. */
   readonly ingestStatus = new ComponentStatus("http_ingest", "http");
   readonly clock: Clock;
+  readonly timeZone: string;
   readonly startedAt: number;
   /** Uptime runs on the monotonic clock: NTP's step at boot adds no days to it. */
   readonly #startedMono: number;
@@ -60,6 +63,7 @@ export class Control implements GatewayView {
   constructor(config: GatewayConfig, readonly parts: ControlParts) {
     this.#config = config;
     this.clock = parts.clock;
+    this.timeZone = parts.timeZone;
     this.startedAt = parts.clock.now();
     this.#startedMono = this.#monotonic();
     // Read when /status is: resident memory and the JavaScript heap, in MiB.

@@ -65,9 +65,11 @@ export interface DeviceSettings {
   read(options?: { names?: string[] }): Promise<SettingsReport>;
   /**
    * Writes one setting; resolves with what the device holds once it holds the value asked or
-   * another (clamped); rejects with the {@link SettingAttempt} when it did not take it.
+   * another (clamped); rejects with the {@link SettingAttempt} when it did not take it. A change
+   * that stops charging or cuts a load is refused as `confirm_required` (with its effect)
+   * unless `confirm` is true.
    */
-  change(name: string, value: unknown): Promise<SettingChange>;
+  change(name: string, value: unknown, options?: { confirm?: boolean }): Promise<SettingChange>;
 }
 
 /** Why a settings request failed: the HTTP API maps each reason to a status. */
@@ -76,6 +78,8 @@ export type SettingFailure =
   | "unknown_setting"
   | "not_writable"
   | "invalid_value"
+  | "unsafe_value"
+  | "confirm_required"
   | "not_identified"
   | "unavailable"
   | "busy"
@@ -84,13 +88,15 @@ export type SettingFailure =
 
 /**
  * A settings request that failed, with the reason and a message saying what to do; `attempt`
- * when the request reached the device (what it holds: audited like a change).
+ * when the request reached the device (what it holds: audited like a change); a change refused
+ * as `confirm_required` carries what it would do (`effect`): a dry run.
  */
 export class SettingError extends Error {
   constructor(
     readonly reason: SettingFailure,
     message: string,
     readonly attempt?: SettingAttempt,
+    readonly effect?: string,
   ) {
     super(message);
     this.name = "SettingError";
@@ -110,24 +116,33 @@ export interface RefusedWrite {
   by: string;
   /** The value in force, when known. */
   old?: unknown;
-  /** Why it was refused, for the operator. */
+  /** Why it was refused: a {@link SettingFailure} or a policy's words, for the operator. */
   reason: string;
+  /** The refusal's message, when `reason` is a code. */
+  error?: string;
+  /** What the change would have done (a change waiting for confirmation: a dry run). */
+  effect?: string;
   /** `timeout`: the device's answer never came (`refused` by default). */
   outcome?: "refused" | "timeout";
 }
 
+/** A change as asked: `confirm` says the owner agreed to what stops charging or cuts a load. */
+export interface SettingRequest {
+  name: string;
+  value: unknown;
+  by: string;
+  confirm?: boolean;
+}
+
 /**
  * Settings of every device the gateway reaches, by node. Every attempt to write is one audit
- * event in the log and the outbox, whatever its outcome: `setting_changed` (applied, clamped)
- * or `setting_refused` (refused, timeout).
+ * event in the log and the outbox, whatever its outcome: `setting_changed` once it reached the
+ * device (applied, clamped, failed, unknown) or `setting_refused` before (refused, timeout).
  */
 export interface SettingsAccess {
   read(node: string, options?: { names?: string[] }): Promise<SettingsReport>;
   /** Changes a setting and records who did it, and what became of it. */
-  change(
-    node: string,
-    change: { name: string; value: unknown; by: string },
-  ): Promise<SettingChange>;
+  change(node: string, change: SettingRequest): Promise<SettingChange>;
   /** Records a write refused before it reached the device (the same audit event). */
   refused(node: string | undefined, write: RefusedWrite): void;
 }

@@ -52,6 +52,8 @@ export interface HostOptions {
   log: Logger;
   /** Run the sinks whose plugin asks for it in Workers (gateway.delivery_workers). */
   workers?: boolean;
+  /** The site's time zone (gateway.timezone), handed to the sources. */
+  timeZone?: string;
 }
 
 /** Runs the configured sources and sinks. */
@@ -167,6 +169,7 @@ export class ComponentHost {
       append: (envelopes) => void outbox.append(envelopes),
       dataDir,
       clock,
+      timeZone: this.options.timeZone,
       stamp: (node, at) => pipeline.stamps.next(node, at),
     });
     const running: RunningSource = { source, status };

@@ -35,6 +35,8 @@ export interface SourceContext {
   dataDir: string;
   /** The time: read it here, never from `Date.now()`, so tests can move it. */
   clock: Clock;
+  /** The site's time zone (IANA) for days people read and the simulated sun; default the system's. */
+  timeZone?: string;
   /**
    * The timestamp of a sample of `node` made at `at` (default: now), unique within
    * the node's series: samples arriving in one millisecond get microsecond steps.

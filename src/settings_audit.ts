@@ -10,6 +10,7 @@ import {
   type SettingAttempt,
   type SettingChange,
   SettingError,
+  type SettingRequest,
   type SettingsAccess,
 } from "./device_settings.ts";
 import type { Logger } from "./log.ts";
@@ -56,13 +57,11 @@ export function auditedSettings(
     });
   }
 
-  async function change(
-    node: string,
-    { name, value, by }: { name: string; value: unknown; by: string },
-  ): Promise<SettingChange> {
+  async function change(node: string, request: SettingRequest): Promise<SettingChange> {
+    const { name, value, by, confirm } = request;
     let change: SettingChange;
     try {
-      change = await find(node).change(name, value);
+      change = await find(node).change(name, value, { confirm });
     } catch (e) {
       options().log.warn("setting not changed", {
         node,
@@ -73,9 +72,10 @@ export function auditedSettings(
       if (e instanceof SettingError && e.attempt) {
         audit(node, { ...e.attempt, by }); // it reached the device: what the device holds now
       } else {
-        const timeout = e instanceof SettingError && e.reason === "timeout";
-        const reason = e instanceof SettingError ? `${e.reason}: ${e.message}` : errorMessage(e);
-        refused(node, { name, value, by, reason, outcome: timeout ? "timeout" : "refused" });
+        const known = e instanceof SettingError ? e : null;
+        const outcome = known?.reason === "timeout" ? "timeout" : "refused";
+        const [reason, error, effect] = [known?.reason ?? "error", errorMessage(e), known?.effect];
+        refused(node, { name, value, by, reason, error, effect, outcome });
       }
       throw e;
     }

@@ -14,6 +14,7 @@
 import {
   type SettingChange,
   SettingError,
+  type SettingRequest,
   type SettingsAccess,
   type SettingsReport,
 } from "./device_settings.ts";
@@ -44,10 +45,7 @@ export function lineUpSettings(
     return answer;
   }
 
-  function change(
-    node: string,
-    request: { name: string; value: unknown; by: string },
-  ): Promise<SettingChange> {
+  function change(node: string, request: SettingRequest): Promise<SettingChange> {
     let turns = changes.get(node);
     if (!turns) changes.set(node, turns = { tail: Promise.resolve(), waiting: 0 });
     if (turns.waiting >= maxWaiting) {

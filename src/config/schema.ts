@@ -5,6 +5,7 @@ import { SOURCE_PLUGINS, sourcePlugin } from "../sources/registry.ts";
 import { SCHEMA_CHOICES } from "./display.ts";
 import { bearerToken, componentName, duration, parseDuration, size } from "../config_values.ts";
 import { redisFields } from "../sources/redis_client.ts";
+import { isZone } from "../util/zone.ts";
 
 /** A registry: every plugin of a kind, and the one of a config's `type`. */
 interface Registry {
@@ -101,6 +102,13 @@ export const gatewaySchema = z.strictObject({
      * for ~20 MiB more RSS under load; off by default for small boards.
      */
     delivery_workers: z.boolean().default(false),
+    /**
+     * The site's time zone (IANA name) for days and the times on pages, and the simulated sun;
+     * by default the system's (TZ, /etc/localtime). Windows stay aligned to UTC.
+     */
+    timezone: z.string().refine(isZone, {
+      message: "not a time zone this system knows: give an IANA name such as Europe/Berlin or UTC",
+    }).optional(),
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(["debug", "info", "warn", "error"]).default("info"),

@@ -74,7 +74,10 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
     const status = view.status();
     return masked(
       c,
-      renderPage(status, await collectSparks(view, status), { now: view.clock.now() }),
+      renderPage(status, await collectSparks(view, status), {
+        now: view.clock.now(),
+        timeZone: view.timeZone,
+      }),
       HTML,
     );
   });
@@ -83,7 +86,10 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
     const status = view.status();
     return masked(
       c,
-      renderFragment(status, await collectSparks(view, status), view.clock.now()),
+      renderFragment(status, await collectSparks(view, status), {
+        now: view.clock.now(),
+        timeZone: view.timeZone,
+      }),
       HTML,
     );
   });

@@ -9,6 +9,7 @@ import { parseDuration } from "../config_values.ts";
 import type { Stats, Window } from "../model.ts";
 import type { SeriesPoint } from "../store/store.ts";
 import { cadence, esc, runs, sparkSpan, type TimePoint, value } from "../util/html.ts";
+import { localTime, zoneLabel, zoneOffset } from "../util/zone.ts";
 import { CARRY_TOKEN, PAGE_STYLE } from "./page.ts";
 
 const DAY = 86_400_000;
@@ -40,6 +41,7 @@ function chart(
     tickMs: number;
     /** What the chart spans, for screen readers ("last 24 h"). */
     span: string;
+    timeZone: string;
   },
 ): string {
   const { from, to } = options;
@@ -62,12 +64,15 @@ function chart(
   }).join("");
   const ticks: string[] = [];
   const tick = options.tickMs;
-  for (let t = Math.ceil(from / tick) * tick; t <= to; t += tick) {
+  // Ticks on the site's whole hours (03:00, 06:00 there), not UTC's: in a zone 5:30 off
+  // UTC the labels read 03:00, never 08:30.
+  const off = zoneOffset(from, options.timeZone);
+  for (let t = Math.ceil((from + off) / tick) * tick - off; t <= to; t += tick) {
     ticks.push(
       `<line class="grid" x1="${f1(x(t))}" x2="${f1(x(t))}" y1="${PAD.top}" y2="${
         H - PAD.bottom
       }"/><text x="${f1(x(t))}" y="${H - 6}" text-anchor="middle">${
-        new Date(t).toISOString().slice(11, 16)
+        localTime(t, options.timeZone)
       }</text>`,
     );
   }
@@ -125,8 +130,11 @@ export function renderDevice(
     names?: (field: string) => string;
     /** The source's own sections (a charger's yield bars, a settings form). */
     details?: string;
+    /** The site's time zone for the axes (default UTC). */
+    timeZone?: string;
   },
 ): string {
+  const timeZone = options.timeZone ?? "UTC";
   const to = options.now;
   const levelMs = options.level ? parseDuration(options.level) : 60_000;
   const raw = windows.length === 0 && options.raw?.length ? options.raw : null;
@@ -147,15 +155,16 @@ export function renderDevice(
       name: options.names?.(f) ?? f,
       tickMs: !raw ? 10_800_000 : to - from > 600_000 ? 600_000 : 60_000,
       span,
+      timeZone,
     });
   }).join("");
   // The first window of the drawn level closes at the end of the window the first sample is in.
   const due = raw && options.level
-    ? new Date(Math.floor(raw[0].ts / levelMs) * levelMs + levelMs).toISOString().slice(11, 16)
+    ? localTime(Math.floor(raw[0].ts / levelMs) * levelMs + levelMs, timeZone)
     : null;
   const legend = raw
     ? `raw samples until the first ${esc(options.level ?? "")} window${
-      due ? `, due after ${due} UTC` : ""
+      due ? `, due after ${due}` : ""
     }`
     : options.level
     ? `${esc(options.level)} windows: average line, min..max band`
@@ -164,7 +173,9 @@ export function renderDevice(
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${esc(node)} · ${span}</title><style>${PAGE_STYLE}${CHART_STYLE}</style></head><body>
 <h1>${esc(node)} · ${span}</h1>
-<p class="sub"><a href="../">status page</a> · <span class="legend">${legend}</span> · times UTC</p>
+<p class="sub"><a href="../">status page</a> · <span class="legend">${legend}</span> · times ${
+    esc(zoneLabel(to, timeZone))
+  }</p>
 ${options.details ? `${options.details}<h2>${span}</h2>` : ""}
 ${charts || "<p>No windows stored for this device in the last 24 hours yet.</p>"}
 <script>${CARRY_TOKEN}

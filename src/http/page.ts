@@ -5,6 +5,7 @@
 import { SOURCE_PLUGINS, sourcePlugin } from "../sources/registry.ts";
 import type { ComponentJson, StatusJson } from "../status_report.ts";
 import { age, badge, bytes, esc, sum, type TimePoint } from "../util/html.ts";
+import { localTime, zoneLabel } from "../util/zone.ts";
 
 /** Points of the sparklines per source: field -> [ms, value], oldest first. */
 export type Sparks = Record<string, Record<string, TimePoint[]>>;
@@ -42,7 +43,13 @@ function sinkRow(name: string, c: ComponentJson, now: number): string {
 }
 
 /** The live part of the page (replaced every few seconds). */
-export function renderFragment(s: StatusJson, sparks: Sparks, now: number = Date.now()): string {
+export function renderFragment(
+  s: StatusJson,
+  sparks: Sparks,
+  options: { now?: number; timeZone?: string } = {},
+): string {
+  const now = options.now ?? Date.now();
+  const timeZone = options.timeZone ?? "UTC";
   const all: [string, ComponentJson][] = [
     ["store", s.store],
     ["outbox", s.outbox],
@@ -67,8 +74,8 @@ export function renderFragment(s: StatusJson, sparks: Sparks, now: number = Date
   const windows = Object.entries(s.store.counters).filter(([k]) => k.startsWith("windows_"))
     .map(([k, v]) => `${esc(k.slice(8))}: ${v}`).join(", ") || "none yet";
   return `<p class="sub">${badge(s.status)} up ${Math.round(s.uptime_s)} s · updated ${
-    new Date(now).toISOString().slice(11, 19)
-  } UTC</p>${overviews}
+    localTime(now, timeZone, { seconds: true })
+  } ${esc(zoneLabel(now, timeZone))}</p>${overviews}
 <section><h2>Devices</h2><div class="grid">${
     sources || "<p>No sources configured.</p>"
   }</div></section>
@@ -123,7 +130,7 @@ const carryToken = (links) => token && document.querySelectorAll(links)
 export function renderPage(
   s: StatusJson,
   sparks: Sparks,
-  options: { refreshMs?: number; now?: number } = {},
+  options: { refreshMs?: number; now?: number; timeZone?: string } = {},
 ): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
@@ -132,7 +139,7 @@ export function renderPage(
 <p class="sub">version ${esc(s.version)} · config ${
     esc(s.config_file ?? "(none)")
   } · <a href="/status">/status</a> · <a href="/metrics">/metrics</a></p>
-<div id="live">${renderFragment(s, sparks, options.now)}</div>
+<div id="live">${renderFragment(s, sparks, options)}</div>
 <script>
 ${CARRY_TOKEN}
 const withToken = () => carryToken('a[href^="device/"], a[href="/status"], a[href="/metrics"]');

@@ -148,6 +148,7 @@ export function addSeriesRoutes(
       units: source?.device?.units,
       names: card?.fieldName,
       details: source ? card?.details?.(source) : undefined,
+      timeZone: view.timeZone,
     });
     return options.html(html, 200);
   });

@@ -10,6 +10,8 @@ import type { Clock } from "../util/clock.ts";
 export interface GatewayView {
   /** The gateway's time. */
   readonly clock: Clock;
+  /** The site's time zone (IANA) for days and times on pages. */
+  readonly timeZone: string;
   /** An arrival stamp for a sample of `node`, unique within its series. */
   stamp(node: string): number;
   health(): Health;

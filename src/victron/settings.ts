@@ -184,6 +184,8 @@ export interface DeviceRatings {
   nominalVolts?: number;
   /** The charger's rated current, A (15 for a 75/15). */
   ratedCurrent?: number;
+  /** The most the battery may take, A (the source's `battery_max_current`). */
+  batteryMaxCurrent?: number;
 }
 
 /** A setting's bounds on a device: the listed ones, scaled by its nominal voltage or rating. */
@@ -194,6 +196,9 @@ export function boundsOf(spec: SettingSpec, ratings: DeviceRatings = {}): [numbe
     [min, max] = [round(min * factor, spec.scale), round(max * factor, spec.scale)];
   }
   if (spec.ratedCurrent && ratings.ratedCurrent) max = Math.min(max, ratings.ratedCurrent);
+  if (spec.ratedCurrent && ratings.batteryMaxCurrent) {
+    max = Math.min(max, ratings.batteryMaxCurrent);
+  }
   return [min, max];
 }
 
@@ -217,13 +222,14 @@ export function settingValue(spec: SettingSpec, raw: number): number | string {
 
 /**
  * The raw register value for a requested value (a number in the unit, a choice's
- * word or raw number); an error message when it is outside what may be written.
+ * word or raw number); an error message when it is not a value of the setting, or
+ * (`range: true`) when it is outside what may be written.
  */
 export function rawValue(
   spec: SettingSpec,
   value: unknown,
   options: DeviceRatings = {},
-): { raw: number } | { error: string } {
+): { raw: number } | { error: string; range?: boolean } {
   if (spec.choices) {
     const entries = Object.entries(spec.choices);
     const hit = entries.find(([raw, word]) => word === value || Number(raw) === value);
@@ -237,9 +243,22 @@ export function rawValue(
   const [min, max] = boundsOf(spec, options);
   if (value < min || value > max) {
     const unit = spec.unit ? ` ${spec.unit}` : "";
-    return { error: `${spec.name}: ${value}${unit} is outside ${min}..${max}${unit}` };
+    const caps = spec.ratedCurrent ? currentCaps(options) : "";
+    return {
+      error: `${spec.name}: ${value}${unit} is outside ${min}..${max}${unit}${caps}`,
+      range: true,
+    };
   }
   return { raw: Math.round(value / spec.scale) };
+}
+
+/** What caps a charge current, for a refusal: the charger's rating, the battery's limit. */
+function currentCaps(r: DeviceRatings): string {
+  const caps = [
+    r.ratedCurrent ? `the charger's rating ${r.ratedCurrent} A` : "",
+    r.batteryMaxCurrent ? `the battery's limit ${r.batteryMaxCurrent} A (battery_max_current)` : "",
+  ].filter(Boolean);
+  return caps.length ? ` (${caps.join(", ")}); give at most that` : "";
 }
 
 function round(v: number, scale: number): number {

@@ -181,3 +181,12 @@ sinks:
   assert.equal(p.length, 1);
   assert.match(p[0], /^http\.token_file: cannot read the secret file \/nonexistent\/token/);
 });
+
+Deno.test("gateway.timezone: an IANA name; an unknown one is an error naming the path", () => {
+  const c = parseConfig("gateway: {timezone: Europe/Berlin}", gatewaySchema, { env: env({}) });
+  assert.equal(c.gateway.timezone, "Europe/Berlin");
+  assert.equal(parseConfig("", gatewaySchema, { env: env({}) }).gateway.timezone, undefined);
+  const p = problems("gateway: {timezone: Mars/Olympus_Mons}");
+  assert.equal(p.length, 1, p.join("\n"));
+  assert.match(p[0], /^gateway\.timezone: not a time zone this system knows: give an IANA name/);
+});

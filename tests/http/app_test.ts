@@ -18,7 +18,7 @@ async function startAgent(extra = "", options: { clock?: Clock } = {}) {
   const port = freePort();
   const agent = new Agent(
     parseConfig(
-      `gateway: {id: http-test, data_dir: ${dir}}
+      `gateway: {id: http-test, data_dir: ${dir}, timezone: UTC}
 http: {port: ${port}, max_body: 2KiB${extra}}
 sources:
   mppt1: {type: vedirect, simulate: mppt, interval: 100ms}
@@ -119,7 +119,10 @@ Deno.test("before its first window the device view draws the last hour's raw sam
     await agent.store.flush();
     const html = await (await fetch(`${url}/device/mppt1`)).text();
     assert.match(html, /mppt1 · last minute/, "the raw samples fill the width from the first");
-    assert.match(html, /raw samples until the first 5m window, due after 14:05 UTC/);
+    assert.match(
+      html,
+      /raw samples until the first 5m window, due after 14:05<\/span> · times UTC/,
+    );
     assert.match(html, /<figure data-field="V">/);
     assert.match(html, /<polyline class="avg" points="[^"]+ [^"]+"/, "several raw points drawn");
   } finally {

@@ -62,7 +62,13 @@ sinks:
       401,
     );
 
-    const ok = await put("/devices/mppt1/settings/load_output", { value: "off" });
+    // Cutting the load: without "confirm" a dry run (409) that says what it would do.
+    const dry = await put("/devices/mppt1/settings/load_output", { value: "off" });
+    assert.equal(dry.status, 409, JSON.stringify(dry.body));
+    assert.equal(dry.body.confirm_required, true);
+    assert.equal(dry.body.reason, "confirm_required");
+    assert.match(dry.body.effect, /load output off: whatever is connected to it loses power/);
+    const ok = await put("/devices/mppt1/settings/load_output", { value: "off", confirm: true });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.deepEqual(ok.body, {
       node: "mppt1",
@@ -90,7 +96,8 @@ sinks:
     assert.doesNotMatch(audit, /settings-t0ken/);
 
     const cases: [string, unknown, number, string][] = [
-      ["/devices/mppt1/settings/max_charge_current", { value: 40 }, 400, "invalid_value"],
+      ["/devices/mppt1/settings/max_charge_current", { value: 40 }, 422, "unsafe_value"],
+      ["/devices/mppt1/settings/max_charge_current", { value: "forty" }, 400, "invalid_value"],
       ["/devices/mppt1/settings/absorption_voltage", { value: 14 }, 403, "not_writable"],
       ["/devices/mppt1/settings/no_such", { value: 1 }, 404, "unknown_setting"],
       ["/devices/nope/settings/load_output", { value: "on" }, 404, "unknown_node"],
@@ -102,6 +109,19 @@ sinks:
       assert.equal(res.status, status, `${path} ${JSON.stringify(res.body)}`);
       assert.equal(res.body.reason, reason, path);
     }
+    // Every attempt that reached the device's settings and changed nothing is one audit event
+    // saying why: the dry run and five of the cases (malformed bodies never get that far).
+    await waitFor(
+      () => events.filter((e) => e.type === "setting_refused").length >= 6,
+      { what: "the refusals audited" },
+    );
+    const refusals = events.filter((e) => e.type === "setting_refused");
+    assert.equal(refusals.length, 6, JSON.stringify(refusals));
+    assert.match(JSON.stringify(refusals[0]), /"reason":"confirm_required"/);
+    assert.match(
+      JSON.stringify(refusals),
+      /"setting":"max_charge_current","old":[^,]*,"new":40,.*"reason":"unsafe_value"/,
+    );
     // A monitor: its own settings; a charger's name is unknown there.
     const bmv = await put("/devices/bmv1/settings/battery_capacity", { value: 300 });
     assert.equal(bmv.status, 200);

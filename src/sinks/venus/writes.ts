@@ -136,7 +136,9 @@ export class VenusWrites {
       return;
     }
     let settled = false;
-    const changing = settings.change(node, { name: writable.setting, value, by })
+    // A W/ write is the client's own act (its switch turned off): MQTT has no way to ask back,
+    // so which paths may be written at all (writes, writable) is where an owner limits it.
+    const changing = settings.change(node, { name: writable.setting, value, by, confirm: true })
       .finally(() => settled = true);
     try {
       // The settings path audits it (applied, clamped, refused, timed out).

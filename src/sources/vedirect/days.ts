@@ -1,14 +1,13 @@
 import type { HexMessage } from "./hex.ts";
+import { daysBefore, localDate } from "../../util/zone.ts";
 import { type DayRecord, decodeDayRecord, HISTORY_DAYS, HISTORY_TODAY } from "./history.ts";
 
-/** One day's bar: its date (UTC, by the gateway's clock) and what the charger recorded. */
+/** One day's bar: its date (in the site's time zone, by the gateway's clock) and what the charger recorded. */
 export interface YieldDay {
   date: string;
   yield_kwh: number | null;
   max_power_w: number | null;
 }
-
-const DAY_MS = 86_400_000;
 
 /**
  * A charger's last 30 days of yield, from its HEX day records (0x1050 today,
@@ -31,13 +30,14 @@ export class YieldHistory {
     this.#readOn = today.day;
   }
 
-  /** The days read so far, oldest first, dated back from `now`. */
-  days(now: number): YieldDay[] {
+  /** The days read so far, oldest first, dated back from `now`'s date in `timeZone`. */
+  days(now: number, timeZone = "UTC"): YieldDay[] {
     const out: YieldDay[] = [];
+    const today = localDate(now, timeZone);
     for (let i = this.#days.length - 1; i >= 0; i--) {
       const d = this.#days[i];
       out.push({
-        date: new Date(now - i * DAY_MS).toISOString().slice(0, 10),
+        date: daysBefore(today, i),
         yield_kwh: d?.yield_kwh ?? null,
         max_power_w: d?.max_power_w ?? null,
       });

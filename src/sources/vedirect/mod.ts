@@ -14,6 +14,7 @@ import { type VeDirectConfig, vedirectSchema } from "./schema.ts";
 import { DeviceSimulator } from "./simulator.ts";
 import { VeDirectStream } from "./stream.ts";
 import { Snooze } from "../../util/timing.ts";
+import { systemZone } from "../../util/zone.ts";
 import { BatchEmitter } from "../emitter.ts";
 import { vedirectCard } from "./card.ts";
 import { vedirectMetrics } from "./metrics.ts";
@@ -45,19 +46,21 @@ export class VeDirectSource {
   #historyAt = -Infinity;
   readonly #yield = new YieldHistory();
   readonly #snooze: Snooze;
-  /** When the port opened (or the simulator started): a device silent since then goes stale. */
   /** When the port opened and the last frame arrived, on the monotonic clock (staleness). */
   #openedAt = 0;
   #lastFrameMono: number | null = null;
   readonly #staleAfter: number;
   readonly #judging: Snooze;
   #watch: Promise<void> | null = null;
+  /** The site's time zone: the dates of the yield bars, the simulated sun. */
+  readonly #timeZone: string;
 
   constructor(readonly config: VeDirectConfig, readonly ctx: SourceContext) {
     this.node = config.node ?? ctx.name;
     this.#snooze = new Snooze(ctx.clock);
     this.#judging = new Snooze(ctx.clock);
     this.#staleAfter = staleAfter(config);
+    this.#timeZone = ctx.timeZone ?? systemZone();
     this.#emitter = new BatchEmitter<Sample>({
       handle: (batch) => this.#handle(batch),
       batch: MAX_QUEUED,
@@ -76,11 +79,16 @@ export class VeDirectSource {
     this.settings = new VeDirectSettings(this.node, this.#link, {
       identity: (): DeviceIdentity => {
         const { family, product, volts } = this.#device;
-        const nominal = volts === undefined ? undefined : nominalVolts(volts);
+        const nominal = config.system_voltage ??
+          (volts === undefined ? undefined : nominalVolts(volts));
         return {
           family,
           product,
-          ratings: { nominalVolts: nominal, ratedCurrent: ratedCurrent(product) },
+          ratings: {
+            nominalVolts: nominal,
+            ratedCurrent: ratedCurrent(product),
+            batteryMaxCurrent: config.battery_max_current,
+          },
         };
       },
       writable: config.writable,
@@ -159,7 +167,7 @@ export class VeDirectSource {
         return;
       }
       await this.#yield.update(decodeDayRecord(msg.payload.subarray(3))!, (r) => this.get(r));
-      this.ctx.status.info.days = this.#yield.days(this.ctx.clock.now());
+      this.ctx.status.info.days = this.#yield.days(this.ctx.clock.now(), this.#timeZone);
     } catch (e) {
       // No answer (an older charger, a busy line): asked again at the next interval.
       this.ctx.status.count("history_unanswered");
@@ -227,7 +235,10 @@ export class VeDirectSource {
   }
 
   async #simulate(): Promise<void> {
-    const sim = new DeviceSimulator(this.config.simulate!, { seed: this.config.seed });
+    const sim = new DeviceSimulator(this.config.simulate!, {
+      seed: this.config.seed,
+      timeZone: this.#timeZone,
+    });
     this.#sim = sim;
     this.ctx.status.state = "up";
     this.#openedAt = this.#monotonic();

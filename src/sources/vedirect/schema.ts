@@ -38,6 +38,13 @@ export const vedirectSchema = z.strictObject({
    * Assistant availability, Venus); default 5 of its intervals, at least 10 s.
    */
   stale_after: duration.optional(),
+  /**
+   * The battery's nominal voltage; without it, told from the measured voltage (a 12 V battery
+   * reads 10-16.8 V). Scales the charge voltages' safe ranges.
+   */
+  system_voltage: z.union([z.literal(12), z.literal(24), z.literal(36), z.literal(48)]).optional(),
+  /** The most current the battery may take (A, its maker's sheet): caps max_charge_current. */
+  battery_max_current: z.number().positive().max(1000).optional(),
   reconnect_min: duration.default(500),
   reconnect_max: duration.default(30_000),
   /** Simulator: one frame every `interval`. */

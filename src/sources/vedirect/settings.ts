@@ -14,6 +14,8 @@ import {
   type SettingSpec,
   settingValue,
 } from "../../victron/settings.ts";
+import { effectOf } from "../../victron/setting_rules.ts";
+import { chargerState, safeReadings, unsafeReason } from "./setting_checks.ts";
 import { flagsError, type HexLink } from "./hex_link.ts";
 import { judgeSet, READ_BACK_ATTEMPTS } from "./set_outcome.ts";
 
@@ -59,6 +61,7 @@ export class VeDirectSettings implements DeviceSettings {
       if (options.names && !options.names.includes(spec.name)) continue;
       settings.push(await this.#readOne(spec, device.ratings));
     }
+    if (device.family === "charger") safeReadings(settings, device.ratings);
     return { node: this.node, product: device.product ?? device.family, settings };
   }
 
@@ -86,10 +89,16 @@ export class VeDirectSettings implements DeviceSettings {
   }
 
   /**
-   * Writes one setting: checked here first, then sent once and judged by what the device
-   * holds (its answer, or Gets when the answer is late, unreadable or another value).
+   * Writes one setting: checked here first (its range, then the rules of setting_rules.ts
+   * against the device's state, then the confirmation of what stops charging or cuts a
+   * load), then sent once and judged by what the device holds (its answer, or Gets when the
+   * answer is late, unreadable or another value).
    */
-  async change(setting: string, value: unknown): Promise<SettingChange> {
+  async change(
+    setting: string,
+    value: unknown,
+    options: { confirm?: boolean } = {},
+  ): Promise<SettingChange> {
     const device = this.#device();
     const specs = settingsOf(device.family);
     // A setting by its name, or by its register as VictronConnect shows it (`0xEDAB`).
@@ -112,7 +121,25 @@ export class VeDirectSettings implements DeviceSettings {
       );
     }
     const wanted = rawValue(spec, value, device.ratings);
-    if ("error" in wanted) throw new SettingError("invalid_value", `${this.node}: ${wanted.error}`);
+    if ("error" in wanted) {
+      const reason = wanted.range ? "unsafe_value" : "invalid_value";
+      throw new SettingError(reason, `${this.node}: ${wanted.error}`);
+    }
+    if (device.family === "charger") {
+      const state = () => chargerState(this.link, { equalisation: name === "absorption_voltage" });
+      const unsafe = await unsafeReason(spec, wanted.raw, { state, ratings: device.ratings });
+      if (unsafe) throw new SettingError("unsafe_value", `${this.node}: ${unsafe}`);
+    }
+    const effect = effectOf(name, wanted.raw);
+    if (effect && !options.confirm) {
+      throw new SettingError(
+        "confirm_required",
+        `${this.node}: ${name} ${settingValue(spec, wanted.raw)} needs confirming: ${effect} ` +
+          `Send it again with "confirm": true to go ahead`,
+        undefined,
+        effect,
+      );
+    }
     const before = await this.#readOne(spec, device.ratings);
     const judged = await judgeSet(this.link, spec.register, {
       raw: wanted.raw,

@@ -1,6 +1,7 @@
 import { concatBytes, seededRandom } from "../../util/bytes.ts";
 import { decodeHex, encodeHex, HexCommand, HexFlags, registerResponse } from "./hex.ts";
 import { encodeDayHistory, HISTORY_TODAY } from "./history.ts";
+import { localDayNumber, localHour, systemZone } from "../../util/zone.ts";
 import { boundsOf, rawValue, settingsOf, type SettingSpec } from "../../victron/settings.ts";
 
 /** Kinds of device the simulator can play. */
@@ -21,9 +22,9 @@ export function encodeBlock(fields: [string, string][]): Uint8Array {
   return out;
 }
 
-/** Sun elevation factor 0..1 over the UTC day (06:00-18:00). */
-function sun(ms: number): number {
-  const hour = (ms / 3_600_000) % 24;
+/** Sun elevation factor 0..1 over the local day (06:00-18:00 in the site's time zone). */
+export function sun(ms: number, timeZone: string): number {
+  const hour = localHour(ms, timeZone);
   return Math.max(0, Math.sin(Math.PI * (hour - 6) / 12));
 }
 
@@ -33,6 +34,8 @@ export interface DeviceSimulatorOptions {
   seed?: number;
   /** Send a HEX async message every N frames, glued to the checksum byte (0 = never). */
   hexEvery?: number;
+  /** Where the simulated site is: its sun rises at 06:00 there (default the system's zone). */
+  timeZone?: string;
 }
 
 /**
@@ -52,6 +55,7 @@ export class DeviceSimulator {
   readonly #seed: number;
   readonly #serial: string;
   readonly #hexEvery: number;
+  readonly #zone: string;
   #frames = 0;
   #soc = 850; // permille
   #ce = -30_000; // mAh
@@ -61,6 +65,7 @@ export class DeviceSimulator {
   #vbatRange: [number, number] | null = null;
   #stageSeconds: Record<number, number> = { 3: 0, 4: 0, 5: 0 };
   #lastAt: number | null = null;
+  #today: number | null = null;
   /** The device's settings by register (raw values), changed by HEX sets for the whole run. */
   readonly settings = new Map<number, number>();
 
@@ -69,6 +74,7 @@ export class DeviceSimulator {
     this.#random = seededRandom(this.#seed);
     this.#serial = options.serial ?? simulatedSerial(kind, this.#seed);
     this.#hexEvery = options.hexEvery ?? 10;
+    this.#zone = options.timeZone ?? systemZone();
     const defaults: Record<string, number> = kind === "mppt"
       ? {
         device_mode: 1,
@@ -116,12 +122,19 @@ export class DeviceSimulator {
 
   /** The battery voltage in 0.01 V the device would report now. */
   #batteryCentivolts(now: number): number {
-    const s = sun(now);
+    const s = sun(now, this.#zone);
     return Math.round(1260 + 160 * s + 60 * (this.#soc / 1000));
   }
 
   #mppt(now: number, dt: number): Uint8Array {
-    const s = sun(now);
+    // A new day where the site is: today's figures start again, as a charger's do.
+    const day = localDayNumber(now, this.#zone);
+    if (this.#today !== null && day !== this.#today) {
+      [this.#yieldToday, this.#maxPowerToday, this.#vbatRange] = [0, 0, null];
+      this.#stageSeconds = { 3: 0, 4: 0, 5: 0 };
+    }
+    this.#today = day;
+    const s = sun(now, this.#zone);
     const on = this.#setting("device_mode") === 1;
     const vbat = this.#batteryCentivolts(now) * 10 + Math.round(this.#noise(5));
     // The charger never pushes more than its maximum charge current into the battery.
@@ -161,12 +174,12 @@ export class DeviceSimulator {
       // Yesterday as the HEX day record says it (the device view's bars): one history.
       ["H22", String(Math.round(this.#pastDay(1, now).yieldWh / 10))],
       ["H23", String(this.#pastDay(1, now).maxPower)],
-      ["HSDS", String(Math.floor(now / 86_400_000) % 365)],
+      ["HSDS", String(localDayNumber(now, this.#zone) % 365)],
     ]);
   }
 
   #bmv(now: number, dt: number): Uint8Array[] {
-    const s = sun(now);
+    const s = sun(now, this.#zone);
     const current = Math.round(8000 * s - 3500 + this.#noise(150)); // mA
     this.#ce = Math.min(0, this.#ce + current * dt / 3600);
     const capacityMah = this.#setting("battery_capacity") * 1000;
@@ -245,7 +258,7 @@ export class DeviceSimulator {
 
   /** Day record `ago` days back: today's from the run, earlier ones made up from the seed. */
   #day(ago: number, now: number): Uint8Array {
-    const day = Math.floor(now / 86_400_000) % 365;
+    const day = localDayNumber(now, this.#zone) % 365;
     if (ago === 0) {
       const [vbatMin, vbatMax] = this.#vbatRange ?? [0, 0];
       const minutes = (cs: number) => Math.floor(this.#stageSeconds[cs] / 60);

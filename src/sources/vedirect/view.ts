@@ -124,15 +124,29 @@ function field(s) {
     writeToken ||= prompt("Bearer token (http.token) to change settings");
     if (!writeToken) return;
     const v = s.choices ? input.value : Number(input.value);
+    const put = (confirmed) => call(api + "/" + encodeURIComponent(s.name), {
+      method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ value: v, confirm: confirmed }),
+    });
     button.disabled = true;
     try {
-      const c = await call(api + "/" + encodeURIComponent(s.name), {
-        method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ value: v }),
-      });
+      let c;
+      try {
+        c = await put(false);
+      } catch (err) {
+        // What stops charging or cuts a load: the gateway says what it would do, the owner decides.
+        if (err.status !== 409 || !err.body.confirm_required) throw err;
+        if (!confirm(s.label + " → " + v + "\\n\\n" + err.body.effect + "\\n\\nGo ahead?")) {
+          say(s.label + ": not changed", false);
+          return;
+        }
+        c = await put(true);
+      }
       // What the device holds, as the audit event says: the value asked, or the one it clamped to.
       const clamped = c.outcome === "clamped";
       say(s.label + ": " + c.old + " → " + c.new + (clamped ? " (clamped by the device; asked " + c.requested + ")" : ""), clamped);
       input.value = c.new;
+      // Another battery type: the voltages' safe ranges are other ones now.
+      if (s.name === "battery_type") await load().catch(() => {});
     } catch (err) {
       if (err.status === 401) writeToken = null;
       say(s.label + ": " + (err.body?.outcome ? err.body.outcome + ": " : "") + err.message, true);
@@ -141,12 +155,15 @@ function field(s) {
   });
   return row;
 }
+async function load() {
+  const r = await call(api);
+  box.querySelector(".list").replaceChildren(...r.settings.map(field));
+  return r;
+}
 box.querySelector("button.read").addEventListener("click", async () => {
   say("reading the device…", false);
   try {
-    const r = await call(api);
-    const list = box.querySelector(".list");
-    list.replaceChildren(...r.settings.map(field));
+    const r = await load();
     say(r.product + ": " + r.settings.length + " settings read", false);
   } catch (err) { say(err.message, true); }
 });`;

@@ -16,7 +16,12 @@ configureLog({ level: "error" });
 /** A source on one end of a pty and a simulated device on the other, seeing its requests. */
 async function onPty(
   device: "mppt" | "bmv",
-  options: { silent?: boolean; writable?: string[]; historyEvery?: string } = {},
+  options: {
+    silent?: boolean;
+    writable?: string[];
+    historyEvery?: string;
+    config?: Record<string, unknown>;
+  } = {},
 ) {
   const pty = await PtyPair.create();
   const ctx = collectingContext(device);
@@ -27,6 +32,7 @@ async function onPty(
     hex_timeout: "500ms",
     history_every: options.historyEvery ?? 0,
     ...(options.writable ? { writable: options.writable } : {}),
+    ...options.config,
   });
   const source = new VeDirectSource(config, ctx);
   await source.start();
@@ -70,7 +76,7 @@ Deno.test("a HEX set round trip over a pty changes what the next text frame repo
   );
   assert.equal(dev.ctx.samples.at(-1)!.fields.LOAD, true);
 
-  const change = await dev.source.settings.change("load_output", "off");
+  const change = await dev.source.settings.change("load_output", "off", { confirm: true });
   assert.deepEqual(change, {
     node: "mppt",
     setting: "load_output",
@@ -85,11 +91,11 @@ Deno.test("a HEX set round trip over a pty changes what the next text frame repo
   assert.equal(dev.ctx.samples.at(-1)!.fields.LOAD, false);
   assert.equal(dev.ctx.samples.at(-1)!.fields.IL, 0);
 
-  // A number setting by its register: 13.9 V goes out as 1390 (0.01 V) and reads back the same.
-  const byRegister = await dev.source.settings.change("0xedf7", 13.9);
+  // A number setting by its register: 14.2 V goes out as 1420 (0.01 V) and reads back the same.
+  const byRegister = await dev.source.settings.change("0xedf7", 14.2);
   assert.equal(byRegister.setting, "absorption_voltage");
   const again = await dev.source.settings.read();
-  assert.equal(again.settings.find((s) => s.name === "absorption_voltage")!.value, 13.9);
+  assert.equal(again.settings.find((s) => s.name === "absorption_voltage")!.value, 14.2);
   assert.ok(dev.requests.some((r) => r.startsWith(":8F7ED00")), dev.requests.join(" "));
 });
 
@@ -103,7 +109,7 @@ Deno.test("an out-of-range value or an unknown setting is refused before anythin
     );
   };
   const before = dev.requests.length;
-  await refused("absorption_voltage", 20, "invalid_value");
+  await refused("absorption_voltage", 20, "unsafe_value");
   await refused("absorption_voltage", "high", "invalid_value");
   await refused("load_output", "sometimes", "invalid_value");
   await refused("load_output", 9, "invalid_value");
@@ -186,4 +192,101 @@ Deno.test("a charger's 30 days of yield are read over HEX once, then only today 
   await waitFor(() => gets() >= after + 2, { what: "two more reads of today" });
   const pastReads = requests.filter((r) => /^:7(5[1-9A-F]|6[0-9A-E])10/.test(r));
   assert.equal(pastReads.length, 29, pastReads.join(" "));
+});
+
+Deno.test("a charger's settings must agree: the battery type's range, float under absorption, nothing sent when refused", async () => {
+  await using dev = await onPty("mppt");
+  const { settings } = dev.source;
+  const sets = () => dev.requests.filter((r) => r.startsWith(":8")).length;
+  const refused = async (name: string, value: unknown, message: RegExp) => {
+    const before = sets();
+    await assert.rejects(
+      settings.change(name, value),
+      (e: unknown) =>
+        e instanceof SettingError && e.reason === "unsafe_value" && message.test(e.message),
+      `${name}=${value}`,
+    );
+    assert.equal(sets(), before, `no set went out for ${name}=${value}`);
+  };
+  // The read shows the voltages' safe range for the battery type in force (gel deep discharge).
+  const read = (await settings.read()).settings;
+  const float = read.find((s) => s.name === "float_voltage")!;
+  assert.deepEqual([float.min, float.max], [13.2, 13.8]);
+  // Issue #39: float 16 V was taken while absorption was 14.4 V.
+  await refused(
+    "float_voltage",
+    16,
+    /float_voltage: 16 V is outside 13\.2\.\.13\.8 V, the safe float range for Gel Victron deep discharge \(14\.3 V\) \(lead-acid gel\/AGM\) on a 12 V system/,
+  );
+  // User defined: wider ranges, so the cross-setting rules are what stops a bad pair.
+  await settings.change("battery_type", "user defined");
+  await settings.change("absorption_voltage", 13.9);
+  await refused("float_voltage", 14, /14 V is above absorption_voltage \(13\.9 V\)/);
+  await settings.change("absorption_voltage", 15);
+  await refused("absorption_voltage", 13.5, /13\.5 V is below float_voltage \(13\.8 V\)/);
+  // Switching to LiFePO4 would leave absorption at 15 V (it takes 13.8..14.6): refused, saying so.
+  await refused(
+    "battery_type",
+    "LiFePO4 (14.2 V)",
+    /would leave absorption is 15 V \(LiFePO4 \(14\.2 V\) takes 13\.8\.\.14\.6 V\).*set absorption_voltage and float_voltage inside its range first/,
+  );
+  await settings.change("absorption_voltage", 14.2);
+  await settings.change("float_voltage", 13.5);
+  const lifepo4 = await settings.change("battery_type", "LiFePO4 (14.2 V)");
+  assert.equal(lifepo4.new, "LiFePO4 (14.2 V)");
+  await refused("absorption_voltage", 14.8, /outside 13\.8\.\.14\.6 V, the safe absorption range/);
+  // The charger's rating caps the current, and the message says so.
+  await refused(
+    "max_charge_current",
+    20,
+    /20 A is outside 0\.\.15 A \(the charger's rating 15 A\)/,
+  );
+});
+
+Deno.test("a change that stops charging or cuts the load is a dry run until confirmed", async () => {
+  await using dev = await onPty("mppt");
+  const { settings } = dev.source;
+  const sets = () => dev.requests.filter((r) => r.startsWith(":8")).length;
+  for (
+    const [name, value] of [["device_mode", "off"], ["load_output", "off"], [
+      "max_charge_current",
+      0,
+    ]]
+  ) {
+    const error = await settings.change(name as string, value).catch((e) => e);
+    assert.ok(error instanceof SettingError, String(error));
+    assert.equal(error.reason, "confirm_required", error.message);
+    assert.match(error.effect!, /stops charging|loses power/i);
+    assert.match(error.message, /"confirm": true/);
+  }
+  assert.equal(sets(), 0, dev.requests.join(" "));
+  // Switching on needs no confirmation; off with it goes out, and the frames say so (OR 0x4).
+  await settings.change("load_output", "on");
+  const off = await settings.change("device_mode", "off", { confirm: true });
+  assert.deepEqual([off.old, off.new], ["on", "off"]);
+  const n = dev.ctx.samples.length;
+  await waitFor(() => dev.ctx.samples.length >= n + 2, { what: "frames after the set" });
+  assert.equal(dev.ctx.samples.at(-1)!.fields.PPV, 0);
+});
+
+Deno.test("the configured system voltage scales the ranges; the battery's limit caps the current", async () => {
+  await using dev = await onPty("mppt", {
+    config: { system_voltage: 24, battery_max_current: 10 },
+  });
+  const { settings } = await dev.source.settings.read();
+  const bounds = (name: string) => {
+    const s = settings.find((x) => x.name === name)!;
+    return [s.min, s.max];
+  };
+  assert.deepEqual(bounds("float_voltage"), [26.4, 27.6]);
+  assert.deepEqual(bounds("absorption_voltage"), [28.2, 29.6]);
+  assert.deepEqual(bounds("max_charge_current"), [0, 10]);
+  await assert.rejects(
+    dev.source.settings.change("max_charge_current", 12),
+    (e: unknown) =>
+      e instanceof SettingError && e.reason === "unsafe_value" &&
+      /12 A is outside 0\.\.10 A \(the charger's rating 15 A, the battery's limit 10 A \(battery_max_current\)\)/
+        .test(e.message),
+  );
+  assert.equal((await dev.source.settings.change("max_charge_current", 8)).new, 8);
 });
