@@ -45,16 +45,10 @@ export function auditedSettings(
   }
 
   function refused(node: string | undefined, w: RefusedWrite): void {
-    const { name: setting, value, by, reason } = w;
+    const { name: setting, value, by, reason, error, effect } = w;
     const outcome = w.outcome ?? "refused";
-    raise(node, "setting_refused", {
-      setting,
-      old: w.old ?? null,
-      new: value,
-      by,
-      outcome,
-      reason,
-    });
+    const data = { setting, old: w.old ?? null, new: value, by, outcome, reason, error, effect };
+    raise(node, "setting_refused", data);
   }
 
   async function change(node: string, request: SettingRequest): Promise<SettingChange> {

@@ -4,8 +4,8 @@ import { defineSource, type SourceContext } from "../../plugin.ts";
 import type { DeviceRecord } from "./decode.ts";
 import type { HexMessage } from "./hex.ts";
 import { HexLink } from "./hex_link.ts";
-import { type DeviceIdentity, VeDirectSettings } from "./settings.ts";
-import { nominalVolts, ratedCurrent, type SettingsFamily } from "../../victron/settings.ts";
+import { identityOf, VeDirectSettings } from "./settings.ts";
+import type { SettingsFamily } from "../../victron/settings.ts";
 import { type DayHistory, decodeDayHistory, decodeDayRecord, HISTORY_TODAY } from "./history.ts";
 import { YieldHistory } from "./days.ts";
 import { NUMERIC_LABELS } from "../../victron/labels.ts";
@@ -77,20 +77,7 @@ export class VeDirectSource {
     });
     this.#link = new HexLink((request) => this.#send(request), { timeoutMs: config.hex_timeout });
     this.settings = new VeDirectSettings(this.node, this.#link, {
-      identity: (): DeviceIdentity => {
-        const { family, product, volts } = this.#device;
-        const nominal = config.system_voltage ??
-          (volts === undefined ? undefined : nominalVolts(volts));
-        return {
-          family,
-          product,
-          ratings: {
-            nominalVolts: nominal,
-            ratedCurrent: ratedCurrent(product),
-            batteryMaxCurrent: config.battery_max_current,
-          },
-        };
-      },
+      identity: () => identityOf(this.#device, config),
       writable: config.writable,
     });
   }

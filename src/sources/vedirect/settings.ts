@@ -8,6 +8,8 @@ import {
 import {
   boundsOf,
   type DeviceRatings,
+  nominalVolts,
+  ratedCurrent,
   rawValue,
   type SettingsFamily,
   settingsOf,
@@ -24,6 +26,27 @@ export interface DeviceIdentity {
   family?: SettingsFamily;
   product?: string;
   ratings: DeviceRatings;
+}
+
+/**
+ * The identity of a device as its frames showed it (`seen`), with the ratings its settings are
+ * judged by: the configured system voltage, else the one its battery voltage tells.
+ */
+export function identityOf(
+  seen: { family?: SettingsFamily; product?: string; volts?: number },
+  config: { system_voltage?: number; battery_max_current?: number },
+): DeviceIdentity {
+  const { family, product, volts } = seen;
+  const nominal = config.system_voltage ?? (volts === undefined ? undefined : nominalVolts(volts));
+  return {
+    family,
+    product,
+    ratings: {
+      nominalVolts: nominal,
+      ratedCurrent: ratedCurrent(product),
+      batteryMaxCurrent: config.battery_max_current,
+    },
+  };
 }
 
 /** Options of {@link VeDirectSettings}. */

@@ -190,7 +190,11 @@ Deno.test("a charger that does not answer HEX: the W/ write times out, once, as 
     assert.equal(events[0].type, "setting_refused");
     assert.equal(events[0].outcome, "timeout", JSON.stringify(events[0]));
     assert.equal(events[0].setting, "device_mode");
-    assert.match(`${events[0].reason} ${events[0].error}`, /did not answer/);
+    assert.match(
+      `${events[0].reason} ${events[0].error}`,
+      /did not answer/,
+      JSON.stringify(events[0]),
+    );
     assert.equal(venus().counters.writes_refused, 1);
   } finally {
     await client.endAsync();

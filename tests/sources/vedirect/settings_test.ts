@@ -216,7 +216,7 @@ Deno.test("a charger's settings must agree: the battery type's range, float unde
   await refused(
     "float_voltage",
     16,
-    /float_voltage: 16 V is outside 13\.2\.\.13\.8 V, the safe float range for Gel Victron deep discharge \(14\.3 V\) \(lead-acid gel\/AGM\) on a 12 V system/,
+    /float_voltage: 16 V is outside 13\.2\.\.13\.8 V, the safe float range for Gel Victron deep discharge \(14\.4 V\) \(lead-acid gel\/AGM\) on a 12 V system/,
   );
   // User defined: wider ranges, so the cross-setting rules are what stops a bad pair.
   await settings.change("battery_type", "user defined");
