@@ -129,6 +129,8 @@ async function throughHostile(
     }).catch((e) => {
       throw new Error(`${e.message}: ${d.status.lastError?.message}`);
     });
+    // The server shows the row before its answer reaches the gateway: wait for the ack too.
+    await waitFor(() => d.outbox.depth("sink").records === 0, { what: "the first acknowledged" });
     await up.setMode("huge_error");
     d.append(options.records.slice(1));
     for (const m of HOSTILE) {
