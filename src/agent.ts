@@ -20,6 +20,7 @@ import { errorMessage } from "./status.ts";
 import { createStore, levelsOf } from "./store/mod.ts";
 import type { Level, Store } from "./store/store.ts";
 import { type Clock, systemClock } from "./util/clock.ts";
+import { GroupCommit, type GroupFile } from "./util/group_commit.ts";
 import { VERSION } from "./version.ts";
 
 /** Options of {@link Agent}. */
@@ -49,6 +50,8 @@ export class Agent {
   readonly host: ComponentHost;
   /** What the HTTP API and operators act on: status, ingest, reload, dead letters. */
   readonly control: Control;
+  /** One commit per `gateway.commit_interval` for the outbox and the store (null: 0, each). */
+  readonly commits: GroupCommit | null;
   #scheduler: Scheduler;
   #server: HttpServer | null = null;
   #lock: DataDirLock | null = null;
@@ -69,10 +72,13 @@ export class Agent {
       maxDeadLetterBytes: config.outbox.max_dead_letters,
       log: this.log.child("outbox"),
       clock: this.clock,
+      grouped: config.gateway.commit_interval > 0,
     });
+    this.commits = this.#groupCommit(config.gateway.commit_interval);
     this.pipeline = new Pipeline(this.store, this.outbox, this.log.child("pipeline"), {
       thresholds: new Thresholds(config.events.thresholds),
       clock: this.clock,
+      commits: this.commits ?? undefined,
     });
     const { gatewayId, clock, log, outbox, pipeline, store, levels } = this;
     this.host = new ComponentHost({
@@ -97,6 +103,23 @@ export class Agent {
       http: () => this.#server?.status ?? null,
     });
     this.#scheduler = new Scheduler(this.log);
+  }
+
+  /** The outbox, then the store (its windows leave its pending list in the same group). */
+  #groupCommit(intervalMs: number): GroupCommit | null {
+    if (intervalMs <= 0) return null;
+    const files: GroupFile[] = [this.outbox];
+    if (this.store.group) files.push(this.store.group);
+    const commits = new GroupCommit(files, {
+      intervalMs,
+      onError: (e) => this.log.error("commit failed", { error: errorMessage(e) }),
+    });
+    // The loss window and what the commits cost, in /status (and so /metrics).
+    Object.defineProperty(this.outbox.status.info, "commits", {
+      enumerable: true,
+      get: () => commits.report(),
+    });
+    return commits;
   }
 
   /** The configuration in force (changes on a successful reload). */
@@ -130,6 +153,7 @@ export class Agent {
     this.#lock = await DataDirLock.acquire(c.gateway.data_dir);
     this.outbox.open();
     await this.store.open();
+    this.commits?.start();
     this.host.startMissingSinks(c.sinks);
     if (c.http.enabled) {
       this.#server = serveApi(this.control, c.http, {
@@ -179,6 +203,9 @@ export class Agent {
       );
       await this.host.stopSinks();
       await this.#server?.stop();
+      try {
+        this.commits?.stop(); // the outbox's commit before the store's
+      } catch { /* logged and counted by the outbox */ }
       await this.store.close().catch((e) =>
         this.log.warn("store close", { error: errorMessage(e) })
       );

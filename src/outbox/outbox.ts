@@ -1,8 +1,6 @@
 import type { DatabaseSync } from "node:sqlite";
-import type { Logger } from "../log.ts";
 import type { Envelope, EnvelopeKind } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
-import type { Clock } from "../util/clock.ts";
 import { DamagedFileError, moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
 import { DeadLetters } from "./dead_letters.ts";
 import { Retention } from "./retention.ts";
@@ -10,48 +8,15 @@ import { salvageOutbox } from "./salvage.ts";
 import { SinkCursor } from "./cursors.ts";
 import { ioReason, OutboxFullError } from "./errors.ts";
 import { ReceiptBook, type Receipts } from "./receipts.ts";
-import { RecordInserts, type StoredRecord } from "./record_inserts.ts";
+import { RecordInserts, SCHEMA, type StoredRecord } from "./record_inserts.ts";
+import type { OutboxOptions, OutboxRow } from "./options.ts";
 import { LogRecord } from "./log_record.ts";
-import type { RawRecord } from "../plugin.ts";
+import { OutboxCommits } from "./commits.ts";
+import type { CommitFigures } from "../util/group_commit.ts";
 
 export { OutboxFullError } from "./errors.ts";
+export type { OutboxOptions, OutboxRow } from "./options.ts";
 export type { Receipts } from "./receipts.ts";
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS records (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, node TEXT NOT NULL,
-  created INTEGER NOT NULL, bytes INTEGER NOT NULL, payload TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS dead_letters (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, record_id INTEGER NOT NULL,
-  kind TEXT NOT NULL, payload TEXT NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL
-);
-`;
-
-/** Outbox settings. */
-export interface OutboxOptions {
-  path: string;
-  maxBytes: number;
-  /** Records older than this are dropped (reason `expired`); 0 = keep until delivered. */
-  maxAgeMs: number;
-  onFull: "drop_oldest" | "reject_new";
-  /** `full` survives power loss (fsync per commit); `normal` survives a process crash only. */
-  sync: "full" | "normal";
-  /** Bytes of dead letters kept at most (never more than a quarter of maxBytes). */
-  maxDeadLetterBytes: number;
-  /** Records' times and their age (default: the system clock). */
-  clock?: Clock;
-  log: Logger;
-}
-
-/** A record read for a sink. */
-export interface OutboxRow {
-  id: number;
-  envelope: Envelope;
-  /** The record's data as stored (JSON), when it was read from the log. */
-  raw?: RawRecord;
-}
 
 /**
  * The durable store-and-forward queue: one append-only log in node:sqlite (WAL),
@@ -75,6 +40,7 @@ export class Outbox {
   #inserts!: RecordInserts;
   #receipts!: ReceiptBook;
   #retention!: Retention;
+  #commits!: OutboxCommits;
 
   constructor(readonly options: OutboxOptions) {}
 
@@ -109,6 +75,14 @@ export class Outbox {
   #openFile(): void {
     this.#db = openChecked(this.options.path, { synchronous: this.options.sync.toUpperCase() });
     this.#db.exec(SCHEMA);
+    this.#commits = new OutboxCommits(this.#db, {
+      path: this.options.path,
+      full: this.options.sync === "full",
+      grouped: this.options.grouped ?? false,
+      status: this.status,
+      cursors: this.#cursors,
+      recount: () => this.#countHeld(),
+    });
     this.#inserts = new RecordInserts(this.#db);
     this.#receipts = new ReceiptBook(this.#db);
     this.#retention = new Retention(this.#db, {
@@ -152,6 +126,7 @@ export class Outbox {
 
   /** Forgets a sink (removed from config): its cursor no longer holds rows back. */
   unregister(sink: string): void {
+    this.#commits.begin();
     this.#cursors.get(sink)?.forget();
     this.#cursors.delete(sink);
     this.compact();
@@ -177,8 +152,9 @@ export class Outbox {
   append(envelopes: Envelope[], options: { receipts?: Receipts } = {}): number {
     const wanted = envelopes.filter((e) => this.wants(e.kind));
     const receipts = options.receipts;
+    this.#commits.begin();
     if (wanted.length === 0) {
-      if (receipts) this.#transaction(() => this.#receipts.put(receipts));
+      if (receipts) transaction(this.#db, () => this.#receipts.put(receipts));
       return 0;
     }
     const now = this.#now();
@@ -215,6 +191,7 @@ export class Outbox {
       const reason = ioReason(e);
       if (this.options.onFull !== "drop_oldest") return this.#refuse(rows.length, reason, e);
       try {
+        this.#commits.commitBeforeRecovery();
         this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
         this.#retention.dropOldest(Math.max(size, Math.floor(this.#bytes / 10)), reason);
         this.#insertRows(rows, now, receipts);
@@ -223,6 +200,8 @@ export class Outbox {
       }
     }
     this.status.ok(rows.length);
+    this.status.count("appended_bytes", size - 48 * rows.length); // the records' own JSON
+    this.#commits.appended(rows.length);
     this.status.state = "up";
     for (const fn of this.#listeners) fn();
     return rows.length;
@@ -241,7 +220,8 @@ export class Outbox {
     now: number,
     receipts?: Receipts,
   ) {
-    this.#transaction(() => {
+    this.#commits.begin();
+    transaction(this.#db, () => {
       this.#inserts.run(rows, now);
       if (receipts) this.#receipts.put(receipts);
     });
@@ -250,10 +230,6 @@ export class Outbox {
       if (r.bytes > this.#largest) this.#largest = r.bytes;
       for (const c of this.#cursors.values()) c.appended(r.kind as EnvelopeKind, r.node, r.bytes);
     }
-  }
-
-  #transaction<T>(fn: () => T): T {
-    return transaction(this.#db, fn);
   }
 
   /** The digest a source's receipt `id` holds, if any. */
@@ -269,6 +245,7 @@ export class Outbox {
     const { maxBytes = Infinity, after } = o;
     const rows = this.#cursor(sink).read(limit, { maxBytes, largest: this.#largest, after });
     if (rows.length === 0 && after === undefined) {
+      this.#commits.begin();
       // Nothing for this sink: skip past rows meant for others so they can be removed.
       const max = this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM records").get()?.m;
       this.#cursor(sink).moveTo(Number(max), { passedNone: true });
@@ -293,6 +270,7 @@ export class Outbox {
   /** The sink acknowledged everything up to `id`: move its cursor and remove rows all sinks passed. */
   ack(sink: string, id: number): void {
     try {
+      this.#commits.begin();
       this.#cursor(sink).moveTo(id);
       this.compact();
     } catch (e) {
@@ -306,13 +284,30 @@ export class Outbox {
 
   /** Keeps rejected records (4xx from upstream) with the server's message. */
   deadLetter(sink: string, rows: OutboxRow[], error: string): void {
+    this.#commits.begin();
     this.deadLetters.add(sink, rows, error, this.#now());
     this.#cursor(sink).status.count("dead_lettered", rows.length);
   }
 
   /** Removes rows every sink has passed, and rows older than max_age. */
   compact(): void {
+    this.#commits.begin();
     this.#retention.compact();
+  }
+
+  /** Commits the writes gathered (grouped mode); see {@link OutboxCommits.commit}. */
+  commit(): void {
+    this.#commits.commit();
+  }
+
+  /** Throws away the writes gathered since the last commit (grouped mode). */
+  rollback(): void {
+    this.#commits.rollback();
+  }
+
+  /** Commits made, fsyncs and checkpoints they cost (grouped mode). */
+  get figures(): CommitFigures {
+    return this.#commits.figures;
   }
 
   /**
@@ -340,7 +335,12 @@ export class Outbox {
   }
 
   close(): void {
-    if (this.#db?.isOpen) this.#db.close();
+    if (this.#db?.isOpen) {
+      try {
+        this.#commits.commit();
+      } catch { /* counted as dropped */ }
+      this.#db.close();
+    }
     this.status.state = "stopped";
   }
 }

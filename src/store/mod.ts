@@ -28,6 +28,7 @@ export function createStore(config: GatewayConfig, context: { log?: Logger } = {
     maxWindowsPerCall: 240,
     levels: levelsOf(s),
     percentiles: s.percentiles,
+    grouped: config.gateway.commit_interval > 0,
     log: context.log,
   };
   if (s.type === "redis" && s.redis) {

@@ -54,16 +54,20 @@ export function moveAside(path: string, now: Date = new Date()): string {
   return aside;
 }
 
-/** Runs `fn` in one transaction: all of it is committed, or none. */
+/**
+ * Runs `fn` in one transaction: all of it is committed, or none. Inside a transaction already
+ * open (a group commit's), it is a savepoint: all of `fn` stays in the group, or none of it.
+ */
 export function transaction<T>(db: DatabaseSync, fn: () => T): T {
-  db.exec("BEGIN");
+  const nested = db.isTransaction;
+  db.exec(nested ? "SAVEPOINT nested" : "BEGIN");
   try {
     const out = fn();
-    db.exec("COMMIT");
+    db.exec(nested ? "RELEASE nested" : "COMMIT");
     return out;
   } catch (e) {
     try {
-      db.exec("ROLLBACK");
+      db.exec(nested ? "ROLLBACK TO nested; RELEASE nested" : "ROLLBACK");
     } catch { /* the failed commit already rolled back */ }
     throw e;
   }

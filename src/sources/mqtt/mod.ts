@@ -238,7 +238,11 @@ export class MqttSource {
         if (b.receipt) receipts.push(b.receipt);
       }
       if (samples.length > 0) {
-        await this.ctx.emit(samples, receipts.length > 0 ? { receipts } : undefined);
+        // ack: commit acknowledges after the commit that holds the messages (it comes at once).
+        await this.ctx.emit(samples, {
+          receipts: receipts.length > 0 ? receipts : undefined,
+          wait: this.config.ack === "commit",
+        });
       }
       this.ctx.status.ok(batch.length);
       for (const b of batch) b.ack();

@@ -1,0 +1,89 @@
+/**
+ * The outbox's side of the group commit: appends, cursor moves, receipts, dead letters and
+ * deletions gather in one open transaction until {@link OutboxCommits.commit}. A commit that
+ * fails (disk full, I/O error) is rolled back whole: the records it held are counted as dropped
+ * with the reason, and the figures kept in memory (bytes held, what waits per sink) recounted.
+ */
+import type { DatabaseSync } from "node:sqlite";
+import type { ComponentStatus } from "../status.ts";
+import { errorMessage } from "../status.ts";
+import { GroupedWrites } from "../util/group_commit.ts";
+import type { SinkCursor } from "./cursors.ts";
+import { ioReason, OutboxFullError } from "./errors.ts";
+
+/** What the outbox gives its commits. */
+export interface OutboxCommitsOptions {
+  path: string;
+  /** synchronous=FULL: an fsync per commit. */
+  full: boolean;
+  /** Gather writes until commit(); else every write commits at once (as SQLite does alone). */
+  grouped: boolean;
+  status: ComponentStatus;
+  cursors: Map<string, SinkCursor>;
+  /** Recounts what the file holds after a rollback. */
+  recount: () => void;
+}
+
+/** The outbox file's open transaction. */
+export class OutboxCommits {
+  readonly #writes: GroupedWrites;
+  /** Records appended since the last commit (dropped if it fails). */
+  #records = 0;
+
+  constructor(readonly db: DatabaseSync, readonly options: OutboxCommitsOptions) {
+    this.#writes = new GroupedWrites(db, options.path, { full: options.full });
+  }
+
+  /** Opens the group's transaction (grouped mode) before a write. */
+  begin(): void {
+    if (this.options.grouped) this.#writes.begin();
+  }
+
+  /** Counts records appended into the open transaction. */
+  appended(n: number): void {
+    if (this.options.grouped) this.#records += n;
+  }
+
+  /** Commits, made, fsyncs and checkpoints. */
+  get figures() {
+    return this.#writes.figures;
+  }
+
+  /**
+   * Commits the open transaction. When the commit fails it is rolled back, the records it held
+   * counted as dropped (the reason: disk full or an I/O error) and {@link OutboxFullError} thrown.
+   */
+  commit(): void {
+    const records = this.#records;
+    try {
+      this.#writes.commit();
+      this.#records = 0;
+    } catch (e) {
+      const reason = ioReason(e);
+      const status = this.options.status;
+      this.rollback(reason);
+      status.fail(e, records);
+      status.state = "down";
+      throw new OutboxFullError(
+        `outbox could not commit ${records} records: ${errorMessage(e)}`,
+        reason,
+      );
+    }
+  }
+
+  /** Throws away the open transaction; its records are counted as dropped (`reason`). */
+  rollback(reason = "rolled_back"): void {
+    // After a failed COMMIT SQLite may have rolled back already: the counts are redone anyway.
+    if (!this.#writes.open && reason === "rolled_back") return;
+    this.#writes.rollback();
+    if (this.#records > 0) this.options.status.drop(reason, this.#records);
+    this.#records = 0;
+    this.options.recount();
+    for (const c of this.options.cursors.values()) c.recount();
+  }
+
+  /** Before freeing room after a failed insert: what the group holds is committed first. */
+  commitBeforeRecovery(): void {
+    if (this.options.grouped) this.commit();
+  }
+}
