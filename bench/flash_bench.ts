@@ -3,7 +3,7 @@
  * embedded store (1m + 5m windows) and one InfluxDB sink forwarding samples and windows, with the
  * uplink up and down. Prints MiB written a day (/proc/<pid>/io write_bytes) and fsyncs a second
  * (strace when installed, else the gateway's own count from /metrics) beside the data's own bytes
- * a day (the JSON of the records the outbox took). BENCH_FLASH_S sets the measured window (120 s).
+ * a day (the JSON of the records the outbox took). BENCH_FLASH_S sets the measured window (300 s: several checkpoints and 5m windows).
  */
 import { startGateway } from "../tests/helpers/gateway.ts";
 import { startInfluxd } from "../tests/helpers/influxd.ts";
@@ -151,7 +151,7 @@ sinks:
 
 /** Runs the flash bench: uplink up, then down. */
 export async function benchFlash(): Promise<void> {
-  const seconds = Number(Deno.env.get("BENCH_FLASH_S") ?? 120);
+  const seconds = Number(Deno.env.get("BENCH_FLASH_S") ?? 300);
   const warmup = Number(Deno.env.get("BENCH_FLASH_WARMUP_S") ?? 40);
   const extra = Deno.env.get("BENCH_FLASH_GATEWAY") ?? "";
   const uplinks = (Deno.env.get("BENCH_FLASH_UPLINK") ?? "up,down").split(",") as ("up" | "down")[];

@@ -73,6 +73,9 @@ export class Agent {
       log: this.log.child("outbox"),
       clock: this.clock,
       grouped: config.gateway.commit_interval > 0,
+      // No -shm file (its mmap'd pages are written back after commits: 253 -> 191 MiB/day,
+      // docs/architecture.md), unless a sink in a Worker reads the file too.
+      exclusive: !config.gateway.delivery_workers,
     });
     this.commits = this.#groupCommit(config.gateway.commit_interval);
     this.pipeline = new Pipeline(this.store, this.outbox, this.log.child("pipeline"), {

@@ -22,6 +22,8 @@ export interface OutboxOptions {
    * without it every append, cursor move and deletion is committed at once.
    */
   grouped?: boolean;
+  /** No other connection opens the file (no Worker reads it): WAL without a -shm file. */
+  exclusive?: boolean;
   log: Logger;
 }
 

@@ -73,7 +73,10 @@ export class Outbox {
   }
 
   #openFile(): void {
-    this.#db = openChecked(this.options.path, { synchronous: this.options.sync.toUpperCase() });
+    this.#db = openChecked(this.options.path, {
+      synchronous: this.options.sync.toUpperCase(),
+      exclusive: this.options.exclusive,
+    });
     this.#db.exec(SCHEMA);
     this.#commits = new OutboxCommits(this.#db, {
       path: this.options.path,

@@ -23,6 +23,13 @@ CREATE TABLE IF NOT EXISTS pending_windows (id INTEGER PRIMARY KEY AUTOINCREMENT
 CREATE TABLE IF NOT EXISTS window_state (level TEXT PRIMARY KEY, last INTEGER NOT NULL);
 `;
 
+/**
+ * The store's file: only its own connection opens it (exclusive: no -shm file, whose mmap'd
+ * pages the kernel writes back after commits) and a new one has 1 KiB pages (a minute's blocks
+ * and windows are a few KiB): measured in docs/architecture.md (flash writes).
+ */
+const FILE = { synchronous: "NORMAL", pageSize: 1024, exclusive: true };
+
 /** The store on node:sqlite (WAL) in the data directory: the default, no server needed. */
 export class EmbeddedStore implements Store {
   readonly status = new ComponentStatus("store", "embedded", true);
@@ -36,7 +43,7 @@ export class EmbeddedStore implements Store {
   /** Opens the file; a damaged one is moved aside (the store is a cache) and a new one started. */
   open(): Promise<void> {
     try {
-      this.#db = openChecked(this.path, { synchronous: "NORMAL" });
+      this.#db = openChecked(this.path, FILE);
     } catch (e) {
       if (!(e instanceof DamagedFileError)) throw e;
       const aside = moveAside(this.path);
@@ -47,7 +54,7 @@ export class EmbeddedStore implements Store {
         moved_to: aside,
         error: errorMessage(e),
       });
-      this.#db = openChecked(this.path, { synchronous: "NORMAL" });
+      this.#db = openChecked(this.path, FILE);
     }
     this.#db.exec("PRAGMA cache_size=-16000;");
     this.#db.exec(SCHEMA);

@@ -15,11 +15,19 @@ export class DamagedFileError extends Error {
  * {@link DamagedFileError} when the content is damaged; an error opening the
  * file at all (permissions, a directory in the way) is thrown as it is.
  */
-export function openChecked(path: string, options: { synchronous: string }): DatabaseSync {
+export function openChecked(
+  path: string,
+  options: { synchronous: string; pageSize?: number; exclusive?: boolean },
+): DatabaseSync {
   const db = new DatabaseSync(path);
   try {
     try {
-      db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=${options.synchronous};`);
+      // A page size applies to a new file only (before WAL mode); an older file keeps its own.
+      // Exclusive before the first WAL access: no -shm file, whose mmap'd pages the kernel
+      // writes back after every commit (no other connection may open the file then).
+      const first = (options.pageSize ? `PRAGMA page_size=${options.pageSize}; ` : "") +
+        (options.exclusive ? "PRAGMA locking_mode=EXCLUSIVE; " : "");
+      db.exec(`${first}PRAGMA journal_mode=WAL; PRAGMA synchronous=${options.synchronous};`);
     } catch (e) {
       if (/not a database|malformed|corrupt/i.test(errorMessage(e))) {
         throw new DamagedFileError(errorMessage(e));
