@@ -73,9 +73,11 @@ export class Agent {
       log: this.log.child("outbox"),
       clock: this.clock,
       grouped: config.gateway.commit_interval > 0,
-      // No -shm file (its mmap'd pages are written back after commits: 253 -> 191 MiB/day,
-      // docs/architecture.md), unless a sink in a Worker reads the file too.
+      // No -shm file (its mmap'd pages are written back after commits), unless a sink in a
+      // Worker reads the file too; 2 KiB pages: what a commit rewrites every time (the last
+      // leaf, the tree's inner page, the id sequence) costs half (docs/architecture.md).
       exclusive: !config.gateway.delivery_workers,
+      pageSize: 2048,
     });
     this.commits = this.#groupCommit(config.gateway.commit_interval);
     this.pipeline = new Pipeline(this.store, this.outbox, this.log.child("pipeline"), {
@@ -111,7 +113,7 @@ export class Agent {
   /** The outbox, then the store (its windows leave its pending list in the same group). */
   #groupCommit(intervalMs: number): GroupCommit | null {
     if (intervalMs <= 0) return null;
-    const files: GroupFile[] = [this.outbox];
+    const files: GroupFile[] = [this.outbox.group];
     if (this.store.group) files.push(this.store.group);
     const commits = new GroupCommit(files, {
       intervalMs,

@@ -48,12 +48,15 @@ export class Pipeline {
     if (options.wait) await this.options.commits?.committed();
   }
 
-  async #take(samples: Sample[], options: { receipts?: Receipts }): Promise<void> {
+  async #take(samples: Sample[], options: { receipts?: Receipts; wait?: boolean }): Promise<void> {
     if (samples.length === 0) {
       if (options.receipts) this.outbox.append([], options);
       return;
     }
-    this.outbox.append(samples.map((data): Envelope => ({ kind: "sample", data })), options);
+    this.outbox.append(samples.map((data): Envelope => ({ kind: "sample", data })), {
+      receipts: options.receipts,
+      waits: options.wait,
+    });
     this.latest.record(samples);
     if (!this.thresholds.empty) {
       this.raise(this.thresholds.evaluate(samples, this.stamps.clock.now()));

@@ -7,7 +7,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { ComponentStatus } from "../status.ts";
 import { errorMessage } from "../status.ts";
-import { GroupedWrites } from "../util/group_commit.ts";
+import { type CommitFigures, GroupedWrites } from "../util/group_commit.ts";
 import type { SinkCursor } from "./cursors.ts";
 import { ioReason, OutboxFullError } from "./errors.ts";
 
@@ -22,6 +22,10 @@ export interface OutboxCommitsOptions {
   cursors: Map<string, SinkCursor>;
   /** Recounts what the file holds after a rollback. */
   recount: () => void;
+  /** Told after each commit (deliveries wake up: records held back became readable). */
+  committed: () => void;
+  /** Where the commits are counted (kept across a reopening of the file). */
+  figures: CommitFigures;
 }
 
 /** The outbox file's open transaction. */
@@ -29,9 +33,14 @@ export class OutboxCommits {
   readonly #writes: GroupedWrites;
   /** Records appended since the last commit (dropped if it fails). */
   #records = 0;
+  /** The first record appended since the last commit for a sender that waits for it. */
+  #unreadFrom = Infinity;
 
   constructor(readonly db: DatabaseSync, readonly options: OutboxCommitsOptions) {
-    this.#writes = new GroupedWrites(db, options.path, { full: options.full });
+    this.#writes = new GroupedWrites(db, options.path, {
+      full: options.full,
+      figures: options.figures,
+    });
   }
 
   /** Opens the group's transaction (grouped mode) before a write. */
@@ -58,6 +67,8 @@ export class OutboxCommits {
     try {
       this.#writes.commit();
       this.#records = 0;
+      this.#unreadFrom = Infinity;
+      this.options.committed();
     } catch (e) {
       const reason = ioReason(e);
       const status = this.options.status;
@@ -78,8 +89,27 @@ export class OutboxCommits {
     this.#writes.rollback();
     if (this.#records > 0) this.options.status.drop(reason, this.#records);
     this.#records = 0;
+    this.#unreadFrom = Infinity;
     this.options.recount();
     for (const c of this.options.cursors.values()) c.recount();
+  }
+
+  /**
+   * Records from `id` on, appended for a sender that waits for their commit (MQTT ack: commit,
+   * /ingest), are read by no sink before that commit: delivered, then lost to a crash before the
+   * commit, they would come again from their sender and be stored twice. Others are read at
+   * once (delivered and deleted in one transaction, they mostly never reach the disk).
+   */
+  holdFrom(id: number): void {
+    if (this.options.grouped && id < this.#unreadFrom) this.#unreadFrom = id;
+  }
+
+  /** The rows a sink may read now (see {@link holdFrom}); rows come in id order. */
+  readable<T extends { id: number }>(rows: T[]): T[] {
+    const from = this.#unreadFrom;
+    return rows.length > 0 && rows[rows.length - 1].id >= from
+      ? rows.filter((r) => r.id < from)
+      : rows;
   }
 
   /** Before freeing room after a failed insert: what the group holds is committed first. */

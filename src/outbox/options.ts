@@ -22,6 +22,8 @@ export interface OutboxOptions {
    * without it every append, cursor move and deletion is committed at once.
    */
   grouped?: boolean;
+  /** SQLite page size of a new file (an older file keeps its own). */
+  pageSize?: number;
   /** No other connection opens the file (no Worker reads it): WAL without a -shm file. */
   exclusive?: boolean;
   log: Logger;

@@ -12,7 +12,7 @@ import { RecordInserts, SCHEMA, type StoredRecord } from "./record_inserts.ts";
 import type { OutboxOptions, OutboxRow } from "./options.ts";
 import { LogRecord } from "./log_record.ts";
 import { OutboxCommits } from "./commits.ts";
-import type { CommitFigures } from "../util/group_commit.ts";
+import type { GroupFile } from "../util/group_commit.ts";
 
 export { OutboxFullError } from "./errors.ts";
 export type { OutboxOptions, OutboxRow } from "./options.ts";
@@ -73,10 +73,9 @@ export class Outbox {
   }
 
   #openFile(): void {
-    this.#db = openChecked(this.options.path, {
-      synchronous: this.options.sync.toUpperCase(),
-      exclusive: this.options.exclusive,
-    });
+    const { exclusive, pageSize } = this.options;
+    const synchronous = this.options.sync.toUpperCase();
+    this.#db = openChecked(this.options.path, { synchronous, exclusive, pageSize });
     this.#db.exec(SCHEMA);
     this.#commits = new OutboxCommits(this.#db, {
       path: this.options.path,
@@ -85,6 +84,8 @@ export class Outbox {
       status: this.status,
       cursors: this.#cursors,
       recount: () => this.#countHeld(),
+      committed: () => this.#listeners.forEach((fn) => fn()),
+      figures: this.group.figures,
     });
     this.#inserts = new RecordInserts(this.#db);
     this.#receipts = new ReceiptBook(this.#db);
@@ -152,7 +153,7 @@ export class Outbox {
    * Only kinds some sink wants are kept. Throws {@link OutboxFullError} when it
    * cannot take them (reject_new, disk full).
    */
-  append(envelopes: Envelope[], options: { receipts?: Receipts } = {}): number {
+  append(envelopes: Envelope[], options: { receipts?: Receipts; waits?: boolean } = {}): number {
     const wanted = envelopes.filter((e) => this.wants(e.kind));
     const receipts = options.receipts;
     this.#commits.begin();
@@ -205,6 +206,7 @@ export class Outbox {
     this.status.ok(rows.length);
     this.status.count("appended_bytes", size - 48 * rows.length); // the records' own JSON
     this.#commits.appended(rows.length);
+    if (options.waits) this.#commits.holdFrom(this.#inserts.lastId - rows.length + 1);
     this.status.state = "up";
     for (const fn of this.#listeners) fn();
     return rows.length;
@@ -246,8 +248,9 @@ export class Outbox {
    */
   read(sink: string, limit: number, o: { maxBytes?: number; after?: number } = {}): OutboxRow[] {
     const { maxBytes = Infinity, after } = o;
-    const rows = this.#cursor(sink).read(limit, { maxBytes, largest: this.#largest, after });
-    if (rows.length === 0 && after === undefined) {
+    const read = this.#cursor(sink).read(limit, { maxBytes, largest: this.#largest, after });
+    const rows = this.#commits.readable(read);
+    if (read.length === 0 && after === undefined) {
       this.#commits.begin();
       // Nothing for this sink: skip past rows meant for others so they can be removed.
       const max = this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM records").get()?.m;
@@ -298,20 +301,12 @@ export class Outbox {
     this.#retention.compact();
   }
 
-  /** Commits the writes gathered (grouped mode); see {@link OutboxCommits.commit}. */
-  commit(): void {
-    this.#commits.commit();
-  }
-
-  /** Throws away the writes gathered since the last commit (grouped mode). */
-  rollback(): void {
-    this.#commits.rollback();
-  }
-
-  /** Commits made, fsyncs and checkpoints they cost (grouped mode). */
-  get figures(): CommitFigures {
-    return this.#commits.figures;
-  }
+  /** The file in the gateway's group commit (its commits are made again when it is reopened). */
+  readonly group: GroupFile = {
+    commit: () => this.#commits.commit(),
+    rollback: () => this.#commits.rollback(),
+    figures: { commits: 0, fsyncs: 0, checkpoints: 0 },
+  };
 
   /**
    * Where a sink reads from, for a reader of its own (a Worker): its position, the records

@@ -31,10 +31,17 @@ export interface StoredRecord {
 export class RecordInserts {
   readonly #one: StatementSync;
   readonly #many: StatementSync;
+  readonly #last: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#one = db.prepare(`${COLUMNS}(?, ?, ?, ?, ?)`);
     this.#many = db.prepare(COLUMNS + Array(INSERT_ROWS).fill("(?, ?, ?, ?, ?)").join(", "));
+    this.#last = db.prepare("SELECT last_insert_rowid() AS id");
+  }
+
+  /** The id of the last record inserted (ids of one insert are consecutive). */
+  get lastId(): number {
+    return Number(this.#last.get()?.id ?? 0);
   }
 
   /** Inserts `rows`, stamped `now`, in order. */

@@ -22,12 +22,17 @@ export interface CommitFigures {
  * number (its header, bytes 12-15) changing.
  */
 export class GroupedWrites {
-  readonly figures: CommitFigures = { commits: 0, fsyncs: 0, checkpoints: 0 };
+  readonly figures: CommitFigures;
   #sequence = -1;
   readonly #full: boolean;
 
-  constructor(readonly db: DatabaseSync, readonly path: string, options: { full: boolean }) {
+  constructor(
+    readonly db: DatabaseSync,
+    readonly path: string,
+    options: { full: boolean; figures?: CommitFigures },
+  ) {
     this.#full = options.full;
+    this.figures = options.figures ?? { commits: 0, fsyncs: 0, checkpoints: 0 };
     this.#sequence = this.#walSequence();
   }
 
