@@ -73,6 +73,10 @@ export class OutboxCommits {
       const reason = ioReason(e);
       const status = this.options.status;
       this.rollback(reason);
+      try {
+        // The WAL's pages already in the file are room: a checkpoint gives it back.
+        this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      } catch { /* nothing more to give */ }
       status.fail(e, records);
       status.state = "down";
       throw new OutboxFullError(

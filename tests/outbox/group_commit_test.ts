@@ -5,9 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { Agent } from "../../src/agent.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { gatewaySchema } from "../../src/config/schema.ts";
 import { configureLog, createLogger } from "../../src/log.ts";
 import type { Envelope, Sample } from "../../src/model.ts";
-import { Outbox } from "../../src/outbox/outbox.ts";
+import { Outbox, OutboxFullError } from "../../src/outbox/outbox.ts";
+import { canMount, withTmpfs } from "../helpers/tmpfs.ts";
 import { Pipeline } from "../../src/pipeline.ts";
 import { ComponentStatus } from "../../src/status.ts";
 import { EmbeddedStore } from "../../src/store/embedded.ts";
@@ -192,5 +196,93 @@ Deno.test("group commit: a waiting sender's records are read by no sink before t
     g.commits.stop();
     await g.store.close();
     g.outbox.close();
+  }
+});
+
+Deno.test(
+  "group commit: a commit the full disk refuses is rolled back, counted and refused to waiters; the next one goes",
+  {
+    ignore: !canMount,
+  },
+  async () => {
+    await withTmpfs("1m", async (dir) => {
+      // Something else on the card takes room; the owner deletes it later.
+      await Deno.writeFile(`${dir}/other`, new Uint8Array(300_000));
+      const outbox = new Outbox({
+        path: `${dir}/outbox.db`,
+        maxBytes: 100 * 1024 ** 2,
+        maxDeadLetterBytes: 1024 ** 2,
+        maxAgeMs: 0,
+        onFull: "drop_oldest",
+        sync: "full",
+        grouped: true,
+        exclusive: true,
+        log: createLogger("test.outbox"),
+      });
+      outbox.open();
+      const status = new ComponentStatus("s", "t");
+      outbox.register("s", { kinds: ["sample"], nodes: [], status });
+      const commits = new GroupCommit([outbox.group], { intervalMs: 60_000, onError: () => {} });
+      const big = (i: number): Envelope => ({
+        kind: "sample",
+        data: { ...sample(i), fields: { seq: i, pad: "x".repeat(20_000 + i) } },
+      });
+      let committed = 0;
+      let failure: unknown = null;
+      for (let i = 0; i < 200 && failure === null; i++) {
+        try {
+          outbox.append([big(i)]);
+          commits.commitNow();
+          committed++;
+        } catch (e) {
+          failure = e;
+        }
+      }
+      assert.ok(failure instanceof OutboxFullError, `the disk filled up: ${failure}`);
+      assert.ok(committed > 0);
+      const dropped = outbox.status.toJSON().dropped;
+      assert.equal((dropped.disk_full ?? 0) + (dropped.io_error ?? 0), 1, "the rolled-back record");
+      // What waits for the sink is what was committed, no more.
+      assert.equal(outbox.depth("s").records, committed);
+      // A sender that waits hears of the failure (MQTT: no PUBACK, /ingest: an error).
+      outbox.append([big(1000)]);
+      await assert.rejects(
+        new Promise<void>((resolve, reject) => {
+          commits.committed().then(resolve, reject);
+        }),
+        OutboxFullError,
+      );
+      // Room again: the next commits go, and nothing committed before was lost.
+      await Deno.remove(`${dir}/other`);
+      outbox.append([sample(5000)].map((data): Envelope => ({ kind: "sample", data })));
+      commits.commitNow();
+      assert.equal(outbox.depth("s").records, committed + 1);
+      const rows = outbox.read("s", 1000);
+      assert.equal(rows.length, committed + 1);
+      outbox.ack("s", rows.at(-1)!.id);
+      commits.commitNow();
+      assert.equal(outbox.depth("s").records, 0);
+      outbox.close();
+    });
+  },
+);
+
+Deno.test("group commit: /status shows the loss window (commit_interval) and the last commit", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "group-agent-" });
+  const agent = new Agent(parseConfig(
+    `gateway: {id: g, data_dir: ${dir}, commit_interval: 5s}
+http: {enabled: false}
+`,
+    gatewaySchema,
+  ));
+  await agent.start();
+  try {
+    await agent.control.ingest([sample(1)]); // /ingest's 200: after its commit
+    const commits = agent.control.status().outbox.commits!;
+    assert.equal(commits.commit_interval_ms, 5000);
+    assert.ok(commits.last_commit_at, "a commit was made");
+    assert.ok(commits.commits >= 1 && commits.early_commits >= 1);
+  } finally {
+    await agent.stop();
   }
 });
