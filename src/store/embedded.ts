@@ -186,9 +186,9 @@ export class EmbeddedStore implements Store {
     const end = start + level.seconds;
     const percentiles = this.options.percentiles ?? [];
     if (!level.from) {
-      for (const node of this.#raw.nodes({ from: start, to: end })) {
+      for (const [node, seconds] of this.#raw.eachNode(start, end)) {
         const acc = new StatsAccumulator(percentiles);
-        for (const [, fields] of this.#raw.seconds(node, start, end)) {
+        for (const [, fields] of seconds) {
           for (const k in fields) acc.add(k, fields[k]);
         }
         if (!acc.empty) yield acc.window(level, node, start);
