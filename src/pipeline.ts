@@ -45,6 +45,7 @@ export class Pipeline {
     options: { receipts?: Receipts; wait?: boolean } = {},
   ): Promise<void> {
     await this.#take(samples, options);
+    this.options.commits?.took(samples.length);
     if (options.wait) await this.options.commits?.committed();
   }
 

@@ -97,6 +97,9 @@ export interface GroupCommitReport extends CommitFigures {
   early_commits: number;
 }
 
+/** Records handed over between two commits at most before one is made early. */
+export const MAX_TAKEN = 5_000;
+
 /**
  * One commit for every file of the gateway's data path (the outbox, then the store), every
  * `intervalMs` and sooner when a sender waits ({@link committed}): senders waiting at once
@@ -110,6 +113,8 @@ export class GroupCommit {
   #waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   #last: number | null = null;
   #early = 0;
+  /** Records handed over since the last commit. */
+  #taken = 0;
 
   constructor(
     readonly files: GroupFile[],
@@ -129,6 +134,21 @@ export class GroupCommit {
 
   /** Resolves once what was written so far is committed; the commit comes at the next turn. */
   committed(): Promise<void> {
+    this.#commitSoon();
+    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
+  }
+
+  /**
+   * Counts records handed over: past {@link MAX_TAKEN} since the last commit, one comes at the
+   * next turn, so a flood holds a bounded transaction in memory (and in the WAL) however long
+   * the interval; 4 devices never get near it.
+   */
+  took(records: number): void {
+    this.#taken += records;
+    if (this.#taken >= MAX_TAKEN) this.#commitSoon();
+  }
+
+  #commitSoon(): void {
     this.#soon ??= setTimeout(() => {
       this.#early++;
       try {
@@ -137,13 +157,13 @@ export class GroupCommit {
         this.options.onError(e);
       }
     }, 0);
-    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
   }
 
   /** Commits every file now, in order; throws the first failure (the waiters get it too). */
   commitNow(): void {
     clearTimeout(this.#soon);
     this.#soon = undefined;
+    this.#taken = 0;
     const waiting = this.#waiting;
     this.#waiting = [];
     let failed: unknown = null;
