@@ -1,4 +1,5 @@
 /** Benchmarks: `deno task bench`. Prints figures with the machine and sizes; asserts nothing. */
+import { benchFlash } from "./flash_bench.ts";
 import { benchGateway } from "./gateway_bench.ts";
 import { benchImages } from "./images_bench.ts";
 import { benchMqtt } from "./mqtt_bench.ts";
@@ -19,4 +20,5 @@ await benchMqttInflux();
 await benchPolicies();
 await benchImages();
 await benchGateway();
+await benchFlash();
 printSummary();

@@ -18,7 +18,7 @@ interface Target {
   /** At least (`>=`) or below (`<`) the target. */
   compare: ">=" | "<=" | "<";
   target: number;
-  unit: "%" | "MB/s" | "MiB";
+  unit: "%" | "MB/s" | "MiB" | "MiB/day" | "fsync/s";
 }
 
 function ratio(a: string, b: string): () => number | null {
@@ -103,10 +103,26 @@ const TARGETS: Target[] = [
     target: 150,
     unit: "MiB",
   },
+  {
+    // Issue #37: an SD card's budget, 4 devices, the embedded store and InfluxDB up.
+    name: "flash writes, uplink up",
+    value: plain("flash_up_mib_day"),
+    compare: "<=",
+    target: 256,
+    unit: "MiB/day",
+  },
+  {
+    name: "fsyncs, uplink up",
+    value: plain("flash_up_fsync_s"),
+    compare: "<=",
+    target: 0.2,
+    unit: "fsync/s",
+  },
 ];
 
 function shown(v: number, unit: Target["unit"]): string {
-  return unit === "%" ? `${(v * 100).toFixed(v < 0.1 ? 2 : 0)}%` : `${v.toFixed(0)} ${unit}`;
+  if (unit === "%") return `${(v * 100).toFixed(v < 0.1 ? 2 : 0)}%`;
+  return `${v.toFixed(unit === "fsync/s" ? 2 : 0)} ${unit}`;
 }
 
 /** Prints one line: every target with this run's figure and met / not met. */

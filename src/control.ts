@@ -159,7 +159,8 @@ export class Control implements GatewayView {
   async ingest(samples: Sample[], options: { clamped?: number } = {}): Promise<void> {
     const status = this.ingestStatus;
     try {
-      await this.parts.pipeline.emit(samples);
+      // 200 means stored: the answer waits for the commit that holds the samples.
+      await this.parts.pipeline.emit(samples, { wait: true });
     } catch (e) {
       status.fail(e, samples.length);
       throw e;

@@ -164,9 +164,13 @@ export class ComponentHost {
       emit: (samples, o) =>
         pipeline.emit(samples, {
           receipts: o?.receipts ? { source: name, entries: o.receipts } : undefined,
+          wait: o?.wait,
         }),
       receipt: (id) => outbox.receipt(name, id),
-      append: (envelopes) => void outbox.append(envelopes),
+      append: (envelopes) => {
+        outbox.append(envelopes);
+        pipeline.options.commits?.commitNow();
+      },
       dataDir,
       clock,
       timeZone: this.options.timeZone,

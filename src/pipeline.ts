@@ -7,6 +7,7 @@ import type { Level, Store } from "./store/store.ts";
 import { SeriesStamps } from "./stamps.ts";
 import { type Clock, systemClock } from "./util/clock.ts";
 import { LatestReadings } from "./readings.ts";
+import type { GroupCommit } from "./util/group_commit.ts";
 
 /**
  * The path every sample takes: outbox first (the durable hand-over upstream),
@@ -25,7 +26,7 @@ export class Pipeline {
     readonly store: Store,
     readonly outbox: Outbox,
     readonly log: Logger,
-    readonly options: { thresholds?: Thresholds; clock?: Clock } = {},
+    readonly options: { thresholds?: Thresholds; clock?: Clock; commits?: GroupCommit } = {},
   ) {
     // Also names the source on a node's windows: more nodes than /metrics shows.
     this.latest = new LatestReadings(10_000);
@@ -33,13 +34,30 @@ export class Pipeline {
     this.stamps = new SeriesStamps(options.clock ?? systemClock);
   }
 
-  /** Hands samples over (with the source's receipts); resolves once the outbox committed them. */
-  async emit(samples: Sample[], options: { receipts?: Receipts } = {}): Promise<void> {
+  /**
+   * Hands samples over (with the source's receipts). Resolves once they are taken: in the
+   * group that the next commit makes durable (at most `gateway.commit_interval` later) or,
+   * with `wait` (a sender is told "stored": MQTT ack: commit, /ingest), once that commit is
+   * made, which then comes at once. Without a group commit every hand-over is committed.
+   */
+  async emit(
+    samples: Sample[],
+    options: { receipts?: Receipts; wait?: boolean } = {},
+  ): Promise<void> {
+    await this.#take(samples, options);
+    this.options.commits?.took(samples.length);
+    if (options.wait) await this.options.commits?.committed();
+  }
+
+  async #take(samples: Sample[], options: { receipts?: Receipts; wait?: boolean }): Promise<void> {
     if (samples.length === 0) {
       if (options.receipts) this.outbox.append([], options);
       return;
     }
-    this.outbox.append(samples.map((data): Envelope => ({ kind: "sample", data })), options);
+    this.outbox.append(samples.map((data): Envelope => ({ kind: "sample", data })), {
+      receipts: options.receipts,
+      waits: options.wait,
+    });
     this.latest.record(samples);
     if (!this.thresholds.empty) {
       this.raise(this.thresholds.evaluate(samples, this.stamps.clock.now()));

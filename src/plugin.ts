@@ -19,16 +19,20 @@ export interface SourceContext {
   /** The gateway id (unique per gateway, e.g. for MQTT client ids). */
   gatewayId: string;
   /**
-   * Hands samples to the pipeline. The promise resolves once they are durably
-   * accepted (local store and outbox); awaiting it is the backpressure path.
-   * `receipts` ([id, digest] pairs) are committed with them: see {@link receipt}.
+   * Hands samples to the pipeline; awaiting it is the backpressure path. The promise resolves
+   * once they are taken (committed within `gateway.commit_interval`), or with `wait` once they
+   * are committed: a source that tells a sender "stored" (a PUBACK) or forgets where it read
+   * waits. `receipts` ([id, digest] pairs) are committed with them: see {@link receipt}.
    */
-  emit(samples: Sample[], options?: { receipts?: [string, string][] }): Promise<void>;
+  emit(
+    samples: Sample[],
+    options?: { receipts?: [string, string][]; wait?: boolean },
+  ): Promise<void>;
   /** The digest this source's receipt `id` holds, committed by an earlier emit. */
   receipt(id: string): string | undefined;
   /**
-   * Appends records that are not samples (policy rows, files) to the outbox in
-   * one durable commit; throws when the outbox cannot take them.
+   * Appends records that are not samples (policy rows, files) to the outbox and commits
+   * them at once (the caller saves its own state next); throws when the outbox cannot.
    */
   append(envelopes: Envelope[]): void;
   /** The gateway's data directory, for a source's own state files. */

@@ -20,6 +20,15 @@ export interface StatusJson {
     dead_letter_bytes: number;
     max_bytes: number;
     recovered?: { moved_to: string; salvaged?: number; lost?: number };
+    /** The group commit: the loss window (commit_interval_ms, last_commit_at) and its cost. */
+    commits?: {
+      commit_interval_ms: number;
+      last_commit_at: string | null;
+      commits: number;
+      early_commits: number;
+      fsyncs: number;
+      checkpoints: number;
+    };
   };
   /** The HTTP front: connections open, refused, timed out. */
   http: (ComponentJson & { connections: number }) | null;

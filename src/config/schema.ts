@@ -109,6 +109,13 @@ export const gatewaySchema = z.strictObject({
     timezone: z.string().refine(isZone, {
       message: "not a time zone this system knows: give an IANA name such as Europe/Berlin or UTC",
     }).optional(),
+    /**
+     * Group commit: the outbox and the store commit what sources handed over once per interval
+     * (one fsync), sooner when a sender waits for it (MQTT `ack: commit`, POST /ingest). What a
+     * power cut or kill -9 may lose of the other sources: at most this long. 0 commits every
+     * hand-over at once (an fsync each: ~45x the data written, issue #37).
+     */
+    commit_interval: duration.refine((ms) => ms <= 300_000, "at most 5m").default(10_000),
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(["debug", "info", "warn", "error"]).default("info"),

@@ -111,6 +111,11 @@ export class SinkCursor {
     this.#get = db.prepare("SELECT last_id FROM cursors WHERE sink = ?");
     this.#set = db.prepare("UPDATE cursors SET last_id = ? WHERE sink = ?");
     // Counted once here; then appends add and cursor moves subtract.
+    this.recount();
+  }
+
+  /** Counts what waits for this sink from the table (at start, and after a rollback). */
+  recount(): void {
     const all = this.#countRange.get(this.position, ...this.nodes, Number.MAX_SAFE_INTEGER);
     this.pending.records = Number(all?.n ?? 0);
     this.pending.bytes = Number(all?.b ?? 0);

@@ -2,14 +2,6 @@
 import type { Envelope } from "../model.ts";
 import type { RawRecord } from "../plugin.ts";
 
-/** A record read for a sink. */
-export interface OutboxRow {
-  id: number;
-  envelope: Envelope;
-  /** The record's data as stored (JSON), when it was read from the log. */
-  raw?: RawRecord;
-}
-
 /** A row of the log whose JSON is decoded only when its envelope is asked for. */
 export class LogRecord {
   #envelope: Envelope | undefined;

@@ -1,51 +1,24 @@
 import type { DatabaseSync } from "node:sqlite";
-import type { Logger } from "../log.ts";
 import type { Envelope, EnvelopeKind } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
-import type { Clock } from "../util/clock.ts";
 import { settledNow } from "../util/wall_clock.ts";
-import { DamagedFileError, moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
+import { DamagedFileError, moveAside, openChecked, transaction } from "../util/sqlite.ts";
 import { DeadLetters } from "./dead_letters.ts";
 import { Retention } from "./retention.ts";
-import { salvageOutbox } from "./salvage.ts";
+import { reportSalvage, salvageOutbox } from "./salvage.ts";
 import { SinkCursor } from "./cursors.ts";
 import { ioReason, OutboxFullError, showRefusal } from "./errors.ts";
 import { ReceiptBook, type Receipts } from "./receipts.ts";
-import { RecordInserts, type StoredRecord } from "./record_inserts.ts";
-import { LogRecord, type OutboxRow } from "./log_record.ts";
+import { RecordInserts, SCHEMA, type StoredRecord } from "./record_inserts.ts";
+import type { OutboxOptions, OutboxRow } from "./options.ts";
+import { LogRecord } from "./log_record.ts";
 import { DiskReserve } from "./reserve.ts";
+import { OutboxCommits } from "./commits.ts";
+import type { GroupFile } from "../util/group_commit.ts";
 
 export { OutboxFullError } from "./errors.ts";
+export type { OutboxOptions, OutboxRow } from "./options.ts";
 export type { Receipts } from "./receipts.ts";
-export type { OutboxRow } from "./log_record.ts";
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS records (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, node TEXT NOT NULL,
-  created INTEGER NOT NULL, bytes INTEGER NOT NULL, payload TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS dead_letters (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, record_id INTEGER NOT NULL,
-  kind TEXT NOT NULL, payload TEXT NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL
-);
-`;
-
-/** Outbox settings. */
-export interface OutboxOptions {
-  path: string;
-  maxBytes: number;
-  /** Records older than this are dropped (reason `expired`); 0 = keep until delivered. */
-  maxAgeMs: number;
-  onFull: "drop_oldest" | "reject_new";
-  /** `full` survives power loss (fsync per commit); `normal` survives a process crash only. */
-  sync: "full" | "normal";
-  /** Bytes of dead letters kept at most (never more than a quarter of maxBytes). */
-  maxDeadLetterBytes: number;
-  /** Records' times and their age (default: the system clock). */
-  clock?: Clock;
-  log: Logger;
-}
 
 /**
  * The durable store-and-forward queue: one append-only log in node:sqlite (WAL),
@@ -71,6 +44,7 @@ export class Outbox {
   #retention!: Retention;
   /** Room kept aside so that a disk the gateway filled itself can be recovered from. */
   #reserve!: DiskReserve;
+  #commits!: OutboxCommits;
 
   constructor(readonly options: OutboxOptions) {}
 
@@ -90,23 +64,28 @@ export class Outbox {
       this.#countHeld();
       // Without the old cursors, sinks start at the beginning: the salvaged rows are theirs.
       if (!salvage.cursors) this.#newSinksStartAt = "start";
-      this.options.log.error("outbox buffer file is damaged; moved aside, unsent rows salvaged", {
-        path: this.options.path,
-        moved_to: aside,
-        error: errorMessage(e),
-        ...salvage,
-      });
-      this.status.info.recovered = { ...recovery(aside, e), ...salvage };
-      this.status.count("recoveries");
-      if (salvage.lost > 0) this.status.drop("damaged_file", salvage.lost);
+      const { path, log } = this.options;
+      reportSalvage(salvage, { path, aside, error: e, status: this.status, log });
     }
     this.#reserve.keep();
     this.status.state = "up";
   }
 
   #openFile(): void {
-    this.#db = openChecked(this.options.path, { synchronous: this.options.sync.toUpperCase() });
+    const { exclusive, pageSize } = this.options;
+    const synchronous = this.options.sync.toUpperCase();
+    this.#db = openChecked(this.options.path, { synchronous, exclusive, pageSize });
     this.#db.exec(SCHEMA);
+    this.#commits = new OutboxCommits(this.#db, {
+      path: this.options.path,
+      full: this.options.sync === "full",
+      grouped: this.options.grouped ?? false,
+      status: this.status,
+      cursors: this.#cursors,
+      recount: () => this.#countHeld(),
+      committed: () => this.#listeners.forEach((fn) => fn()),
+      figures: this.group.figures,
+    });
     this.#inserts = new RecordInserts(this.#db);
     this.#receipts = new ReceiptBook(this.#db);
     this.#retention = new Retention(this.#db, {
@@ -152,6 +131,7 @@ export class Outbox {
 
   /** Forgets a sink (removed from config): its cursor no longer holds rows back. */
   unregister(sink: string): void {
+    this.#commits.begin();
     this.#cursors.get(sink)?.forget();
     this.#cursors.delete(sink);
     this.compact();
@@ -174,11 +154,12 @@ export class Outbox {
    * Only kinds some sink wants are kept. Throws {@link OutboxFullError} when it
    * cannot take them (reject_new, disk full).
    */
-  append(envelopes: Envelope[], options: { receipts?: Receipts } = {}): number {
+  append(envelopes: Envelope[], options: { receipts?: Receipts; waits?: boolean } = {}): number {
     const wanted = envelopes.filter((e) => this.wants(e.kind));
     const receipts = options.receipts;
+    this.#commits.begin();
     if (wanted.length === 0) {
-      if (receipts) this.#transaction(() => this.#receipts.put(receipts));
+      if (receipts) transaction(this.#db, () => this.#receipts.put(receipts));
       return 0;
     }
     const now = this.#now();
@@ -216,6 +197,7 @@ export class Outbox {
       const reason = ioReason(e);
       if (this.options.onFull !== "drop_oldest") return this.#refuse(rows.length, reason, e);
       try {
+        this.#commits.commitBeforeRecovery();
         this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
         this.#retention.dropOldest(Math.max(size, Math.floor(this.#bytes / 10)), reason);
         this.#insertRows(rows, now, receipts);
@@ -224,6 +206,9 @@ export class Outbox {
       }
     }
     this.status.ok(rows.length);
+    this.status.count("appended_bytes", size - 48 * rows.length); // the records' own JSON
+    this.#commits.appended(rows.length);
+    if (options.waits) this.#commits.holdFrom(this.#inserts.lastId - rows.length + 1);
     this.status.state = "up";
     delete this.status.info.full;
     for (const fn of this.#listeners) fn();
@@ -241,7 +226,8 @@ export class Outbox {
     now: number,
     receipts?: Receipts,
   ) {
-    this.#transaction(() => {
+    this.#commits.begin();
+    transaction(this.#db, () => {
       this.#inserts.run(rows, now);
       if (receipts) this.#receipts.put(receipts);
     });
@@ -250,10 +236,6 @@ export class Outbox {
       if (r.bytes > this.#largest) this.#largest = r.bytes;
       for (const c of this.#cursors.values()) c.appended(r.kind as EnvelopeKind, r.node, r.bytes);
     }
-  }
-
-  #transaction<T>(fn: () => T): T {
-    return transaction(this.#db, fn);
   }
 
   /** The digest a source's receipt `id` holds, if any. */
@@ -267,8 +249,10 @@ export class Outbox {
    */
   read(sink: string, limit: number, o: { maxBytes?: number; after?: number } = {}): OutboxRow[] {
     const { maxBytes = Infinity, after } = o;
-    const rows = this.#cursor(sink).read(limit, { maxBytes, largest: this.#largest, after });
-    if (rows.length === 0 && after === undefined) {
+    const read = this.#cursor(sink).read(limit, { maxBytes, largest: this.#largest, after });
+    const rows = this.#commits.readable(read);
+    if (read.length === 0 && after === undefined) {
+      this.#commits.begin();
       // Nothing for this sink: skip past rows meant for others so they can be removed.
       const max = this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM records").get()?.m;
       this.#cursor(sink).moveTo(Number(max), { passedNone: true });
@@ -293,6 +277,7 @@ export class Outbox {
   /** The sink acknowledged everything up to `id`: move its cursor and remove rows all sinks passed. */
   ack(sink: string, id: number): void {
     try {
+      this.#commits.begin();
       this.#cursor(sink).moveTo(id);
       this.compact();
     } catch (e) {
@@ -308,15 +293,24 @@ export class Outbox {
 
   /** Keeps rejected records (4xx from upstream) with the server's message. */
   deadLetter(sink: string, rows: OutboxRow[], error: string): void {
+    this.#commits.begin();
     this.deadLetters.add(sink, rows, error, this.#now());
     this.#cursor(sink).status.count("dead_lettered", rows.length);
   }
 
   /** Removes rows every sink has passed, and rows older than max_age. */
   compact(): void {
+    this.#commits.begin();
     this.#retention.compact();
     this.#reserve.keep(); // taken again once there is room (after a full disk)
   }
+
+  /** The file in the gateway's group commit (its commits are made again when it is reopened). */
+  readonly group: GroupFile = {
+    commit: () => this.#commits.commit(),
+    rollback: () => this.#commits.rollback(),
+    figures: { commits: 0, fsyncs: 0, checkpoints: 0 },
+  };
 
   /**
    * Where a sink reads from, for a reader of its own (a Worker): its position, the records
@@ -343,7 +337,12 @@ export class Outbox {
   }
 
   close(): void {
-    if (this.#db?.isOpen) this.#db.close();
+    if (this.#db?.isOpen) {
+      try {
+        this.#commits.commit();
+      } catch { /* counted as dropped */ }
+      this.#db.close();
+    }
     this.status.state = "stopped";
   }
 }

@@ -4,6 +4,19 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 /** Rows per multi-row INSERT statement: a step per row cost more than the row. */
 const INSERT_ROWS = 50;
 
+/** The outbox file's tables. */
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS records (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, node TEXT NOT NULL,
+  created INTEGER NOT NULL, bytes INTEGER NOT NULL, payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, record_id INTEGER NOT NULL,
+  kind TEXT NOT NULL, payload TEXT NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL
+);
+`;
+
 const COLUMNS = "INSERT INTO records (kind, node, created, bytes, payload) VALUES ";
 
 /** A record as it is stored: its kind, node, encoded payload and size. */
@@ -18,10 +31,17 @@ export interface StoredRecord {
 export class RecordInserts {
   readonly #one: StatementSync;
   readonly #many: StatementSync;
+  readonly #last: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#one = db.prepare(`${COLUMNS}(?, ?, ?, ?, ?)`);
     this.#many = db.prepare(COLUMNS + Array(INSERT_ROWS).fill("(?, ?, ?, ?, ?)").join(", "));
+    this.#last = db.prepare("SELECT last_insert_rowid() AS id");
+  }
+
+  /** The id of the last record inserted (ids of one insert are consecutive). */
+  get lastId(): number {
+    return Number(this.#last.get()?.id ?? 0);
   }
 
   /** Inserts `rows`, stamped `now`, in order. */

@@ -5,7 +5,9 @@
  * bad rows are isolated, and those are counted as lost.
  */
 import { DatabaseSync } from "node:sqlite";
-import { transaction } from "../util/sqlite.ts";
+import type { Logger } from "../log.ts";
+import { type ComponentStatus, errorMessage } from "../status.ts";
+import { recovery, transaction } from "../util/sqlite.ts";
 
 /** What salvaging found. */
 export interface Salvage {
@@ -127,4 +129,21 @@ export function salvageOutbox(path: string, into: DatabaseSync): Salvage {
   } finally {
     old.close();
   }
+}
+
+/** Says what a salvage of a damaged outbox file did: the log, the status and its counters. */
+export function reportSalvage(
+  salvage: Salvage,
+  options: { path: string; aside: string; error: unknown; status: ComponentStatus; log: Logger },
+): void {
+  const { path, aside, error, status, log } = options;
+  log.error("outbox buffer file is damaged; moved aside, unsent rows salvaged", {
+    path,
+    moved_to: aside,
+    error: errorMessage(error),
+    ...salvage,
+  });
+  status.info.recovered = { ...recovery(aside, error), ...salvage };
+  status.count("recoveries");
+  if (salvage.lost > 0) status.drop("damaged_file", salvage.lost);
 }

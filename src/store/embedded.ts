@@ -1,8 +1,8 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import type { FieldValue, Sample, Stats, Window } from "../model.ts";
+import type { Sample, Stats, Window } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
-import { LruMap } from "../util/lru.ts";
 import { DamagedFileError, moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
+import { type CommitFigures, GroupedWrites } from "../util/group_commit.ts";
 import {
   type Level,
   QUERY_LIMIT,
@@ -12,11 +12,9 @@ import {
   type StoreOptions,
 } from "./store.ts";
 import { findLevel, groupBySecond, StatsAccumulator, windowRange } from "./windows.ts";
+import { RawSeconds } from "./raw_seconds.ts";
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS samples (
-  node TEXT NOT NULL, ts INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (node, ts)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS windows (
   level TEXT NOT NULL, start INTEGER NOT NULL, node TEXT NOT NULL, stats TEXT NOT NULL,
   PRIMARY KEY (level, start, node)
@@ -25,20 +23,27 @@ CREATE TABLE IF NOT EXISTS pending_windows (id INTEGER PRIMARY KEY AUTOINCREMENT
 CREATE TABLE IF NOT EXISTS window_state (level TEXT PRIMARY KEY, last INTEGER NOT NULL);
 `;
 
+/**
+ * The store's file: only its own connection opens it (exclusive: no -shm file, whose mmap'd
+ * pages the kernel writes back after commits) and a new one has 1 KiB pages (a minute's blocks
+ * and windows are a few KiB): measured in docs/architecture.md (flash writes).
+ */
+const FILE = { synchronous: "NORMAL", pageSize: 1024, exclusive: true };
+
 /** The store on node:sqlite (WAL) in the data directory: the default, no server needed. */
 export class EmbeddedStore implements Store {
   readonly status = new ComponentStatus("store", "embedded", true);
   #db!: DatabaseSync;
-  /** Rows per node, for the nodes written lately (counted from the table on a miss). */
-  #rows = new LruMap<string, number>(10_000);
+  #raw!: RawSeconds;
   #stmt!: Record<string, StatementSync>;
+  #writes!: GroupedWrites;
 
   constructor(readonly path: string, readonly options: StoreOptions) {}
 
   /** Opens the file; a damaged one is moved aside (the store is a cache) and a new one started. */
   open(): Promise<void> {
     try {
-      this.#db = openChecked(this.path, { synchronous: "NORMAL" });
+      this.#db = openChecked(this.path, FILE);
     } catch (e) {
       if (!(e instanceof DamagedFileError)) throw e;
       const aside = moveAside(this.path);
@@ -49,24 +54,20 @@ export class EmbeddedStore implements Store {
         moved_to: aside,
         error: errorMessage(e),
       });
-      this.#db = openChecked(this.path, { synchronous: "NORMAL" });
+      this.#db = openChecked(this.path, FILE);
     }
-    this.#db.exec("PRAGMA cache_size=-16000;");
+    // Blocks and windows: a minute's pages, not the 16 MiB rows per second once needed.
+    this.#db.exec("PRAGMA cache_size=-4000;");
     this.#db.exec(SCHEMA);
+    this.#writes = new GroupedWrites(this.#db, this.path, { full: false });
     const db = this.#db;
+    this.#raw = new RawSeconds(db, {
+      maxRows: this.options.maxRows,
+      graceSeconds: this.options.graceSeconds,
+      begin: () => this.#begin(),
+    });
+    this.#commitNow();
     this.#stmt = {
-      insert: db.prepare("INSERT OR IGNORE INTO samples (node, ts, data) VALUES (?, ?, ?)"),
-      count: db.prepare("SELECT COUNT(*) AS n FROM samples WHERE node = ?"),
-      select: db.prepare("SELECT data FROM samples WHERE node = ? AND ts = ?"),
-      update: db.prepare("UPDATE samples SET data = ? WHERE node = ? AND ts = ?"),
-      trim: db.prepare(
-        "DELETE FROM samples WHERE node = ? AND ts <= (SELECT ts FROM samples WHERE node = ? " +
-          "ORDER BY ts DESC LIMIT 1 OFFSET ?)",
-      ),
-      range: db.prepare(
-        "SELECT node, ts, data FROM samples WHERE ts >= ? AND ts < ? ORDER BY node, ts",
-      ),
-      nodeRange: db.prepare("SELECT data FROM samples WHERE node = ? AND ts >= ? AND ts < ?"),
       windowsIn: db.prepare(
         "SELECT node, start, stats FROM windows WHERE level = ? AND start >= ? AND start < ? " +
           "ORDER BY node, start",
@@ -83,34 +84,48 @@ export class EmbeddedStore implements Store {
     return Promise.resolve();
   }
 
-  #transaction<T>(fn: () => T): T {
-    return transaction(this.#db, fn);
+  #begin(): void {
+    this.#writes.begin();
   }
 
+  /** Not grouped: each write is committed at once. */
+  #commitNow(): void {
+    if (!this.options.grouped) this.#writes.commit();
+  }
+
+  #transaction<T>(fn: () => T): T {
+    this.#begin();
+    const out = transaction(this.#db, fn);
+    this.#commitNow();
+    return out;
+  }
+
+  /** Commits the writes gathered (grouped: the gateway's group commit, after the outbox's). */
+  commit(): void {
+    this.#writes.commit();
+  }
+
+  /** Throws away the writes gathered since the last commit (the outbox's commit failed). */
+  rollback(): void {
+    this.#writes.rollback();
+    this.#raw.forgetCounts();
+  }
+
+  /** The store in the gateway's group commit, when its writes are grouped. */
+  get group(): EmbeddedStore | undefined {
+    return this.options.grouped ? this : undefined;
+  }
+
+  /** Commits made, and the fsyncs of their checkpoints (the store runs synchronous=NORMAL). */
+  get figures(): CommitFigures {
+    return this.#writes?.figures ?? { commits: 0, fsyncs: 0, checkpoints: 0 };
+  }
+
+  /** Raw seconds wait in memory while their minute is open (see {@link RawSeconds}). */
   write(samples: Sample[]): Promise<void> {
-    const grouped = groupBySecond(samples, this.options.columns);
-    const { insert, select, update, trim } = this.#stmt;
     try {
-      this.#transaction(() => {
-        for (const [node, seconds] of grouped) {
-          let rows = this.#rows.get(node) ?? Number(this.#stmt.count.get(node)?.n ?? 0);
-          for (const [sec, fields] of seconds) {
-            if (Number(insert.run(node, sec, JSON.stringify(fields)).changes) > 0) {
-              rows++;
-              continue;
-            }
-            // Same second written by an earlier batch: merge, later keys win.
-            const old = select.get(node, sec);
-            const merged = { ...JSON.parse(String(old?.data ?? "{}")), ...fields };
-            update.run(JSON.stringify(merged), node, sec);
-          }
-          if (rows > this.options.maxRows) {
-            trim.run(node, node, this.options.maxRows);
-            rows = this.options.maxRows;
-          }
-          this.#rows.set(node, rows);
-        }
-      });
+      this.#raw.put(groupBySecond(samples, this.options.columns));
+      this.#commitNow();
       this.status.ok(samples.length);
     } catch (e) {
       this.status.fail(e, samples.length);
@@ -119,7 +134,10 @@ export class EmbeddedStore implements Store {
     return Promise.resolve();
   }
 
+  /** Writes the closed minutes' raw seconds as blocks. */
   flush(): Promise<void> {
+    this.#raw.persist();
+    this.#commitNow();
     return Promise.resolve();
   }
 
@@ -163,19 +181,26 @@ export class EmbeddedStore implements Store {
   }
 
   /**
-   * The windows of every node starting at `start`, one node at a time: rows come
-   * ordered by node, so memory holds one node's statistics however many nodes there are.
+   * The windows of every node starting at `start`, one node at a time: memory holds one
+   * node's statistics (and seconds) however many nodes there are.
    */
   *#compute(level: Level, start: number): Generator<Window> {
-    const rows = level.from
-      ? this.#stmt.windowsIn.iterate(level.from.name, start, start + level.seconds)
-      : this.#stmt.range.iterate(start, start + level.seconds);
+    const end = start + level.seconds;
     const percentiles = this.options.percentiles ?? [];
+    if (!level.from) {
+      for (const [node, seconds] of this.#raw.eachNode(start, end)) {
+        const acc = new StatsAccumulator(percentiles);
+        for (const [, fields] of seconds) {
+          for (const k in fields) acc.add(k, fields[k]);
+        }
+        if (!acc.empty) yield acc.window(level, node, start);
+      }
+      return;
+    }
     const finish = (node: string, acc: StatsAccumulator) => {
       // A rollup's percentiles come from its raw seconds while they are all still stored.
-      if (level.from && percentiles.length > 0) {
-        for (const r of this.#stmt.nodeRange.iterate(node, start, start + level.seconds)) {
-          const fields = JSON.parse(String(r.data)) as Record<string, FieldValue>;
+      if (percentiles.length > 0) {
+        for (const [, fields] of this.#raw.seconds(node, start, end)) {
           for (const k in fields) acc.rawValue(k, fields[k]);
         }
       }
@@ -183,20 +208,15 @@ export class EmbeddedStore implements Store {
     };
     let node: string | null = null;
     let acc = new StatsAccumulator(percentiles);
-    for (const row of rows) {
+    for (const row of this.#stmt.windowsIn.iterate(level.from.name, start, end)) {
       const n = String(row.node);
       if (n !== node) {
         if (node !== null && !acc.empty) yield finish(node, acc);
         node = n;
         acc = new StatsAccumulator(percentiles);
       }
-      if (level.from) {
-        const stats = JSON.parse(String(row.stats)) as Record<string, Stats>;
-        for (const k in stats) acc.merge(k, stats[k]);
-      } else {
-        const fields = JSON.parse(String(row.data)) as Record<string, FieldValue>;
-        for (const k in fields) acc.add(k, fields[k]);
-      }
+      const stats = JSON.parse(String(row.stats)) as Record<string, Stats>;
+      for (const k in stats) acc.merge(k, stats[k]);
     }
     if (node !== null && !acc.empty) yield finish(node, acc);
   }
@@ -209,9 +229,11 @@ export class EmbeddedStore implements Store {
   }
 
   ackWindows(count: number): Promise<void> {
+    this.#begin();
     this.#db.prepare(
       "DELETE FROM pending_windows WHERE id IN (SELECT id FROM pending_windows ORDER BY id LIMIT ?)",
     ).run(count);
+    this.#commitNow();
     return Promise.resolve();
   }
 
@@ -232,21 +254,20 @@ export class EmbeddedStore implements Store {
         stats: JSON.parse(String(r.stats)),
       })));
     }
-    const rows = this.#db.prepare(
-      "SELECT ts, data FROM samples WHERE node = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?",
-    ).all(q.node, from, to, q.limit ?? QUERY_LIMIT);
-    return Promise.resolve(
-      rows.map((r) => ({ ts: Number(r.ts) * 1000, fields: JSON.parse(String(r.data)) })),
-    );
+    const seconds = this.#raw.seconds(q.node, from, to).slice(0, q.limit ?? QUERY_LIMIT);
+    return Promise.resolve(seconds.map(([sec, fields]) => ({ ts: sec * 1000, fields })));
   }
 
   nodes(): Promise<string[]> {
-    const rows = this.#db.prepare("SELECT DISTINCT node FROM samples ORDER BY node").all();
-    return Promise.resolve(rows.map((r) => String(r.node)));
+    return Promise.resolve(this.#raw.nodes());
   }
 
   close(): Promise<void> {
-    if (this.#db?.isOpen) this.#db.close();
+    if (this.#db?.isOpen) {
+      this.#raw.persist({ all: true });
+      this.#writes.commit();
+      this.#db.close();
+    }
     this.status.state = "stopped";
     return Promise.resolve();
   }

@@ -33,6 +33,7 @@ export function createStore(
     maxWindowsPerCall: 240,
     levels: levelsOf(s),
     percentiles: s.percentiles,
+    grouped: config.gateway.commit_interval > 0,
     log: context.log,
     archiveNow: context.clock ? () => settledNow(context.clock!, s.archive_ttl) : undefined,
   };

@@ -1,6 +1,7 @@
 import type { FieldValue, Sample, Window } from "../model.ts";
 import type { Logger } from "../log.ts";
 import type { ComponentStatus } from "../status.ts";
+import type { GroupFile } from "../util/group_commit.ts";
 
 /** One aggregation level: `5m` from `1m` means a rollup over exactly five 1m windows. */
 export interface Level {
@@ -48,6 +49,8 @@ export interface Store {
   pendingWindows(limit: number): Promise<Window[]>;
   /** Removes the first `count` pending windows once the outbox holds them. */
   ackWindows(count: number): Promise<void>;
+  /** A store with a file of its own joins the group commit (after the outbox). */
+  readonly group?: GroupFile;
   query(query: SeriesQuery): Promise<SeriesPoint[] | Window[]>;
   nodes(): Promise<string[]>;
   close(): Promise<void>;
@@ -69,6 +72,8 @@ export interface StoreOptions {
   levels: Level[];
   /** Percentiles computed per window and column (`[50, 95]`); none when empty. */
   percentiles?: number[];
+  /** Writes wait for the gateway's group commit (embedded: `commit()`) instead of each committing. */
+  grouped?: boolean;
   /** Where the store reports what it had to repair. */
   log?: Logger;
   /** The time archived windows' age is judged by (a forward clock step ages none of them). */

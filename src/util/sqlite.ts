@@ -15,11 +15,19 @@ export class DamagedFileError extends Error {
  * {@link DamagedFileError} when the content is damaged; an error opening the
  * file at all (permissions, a directory in the way) is thrown as it is.
  */
-export function openChecked(path: string, options: { synchronous: string }): DatabaseSync {
+export function openChecked(
+  path: string,
+  options: { synchronous: string; pageSize?: number; exclusive?: boolean },
+): DatabaseSync {
   const db = new DatabaseSync(path);
   try {
     try {
-      db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=${options.synchronous};`);
+      // A page size applies to a new file only (before WAL mode); an older file keeps its own.
+      // Exclusive before the first WAL access: no -shm file, whose mmap'd pages the kernel
+      // writes back after every commit (no other connection may open the file then).
+      const first = (options.pageSize ? `PRAGMA page_size=${options.pageSize}; ` : "") +
+        (options.exclusive ? "PRAGMA locking_mode=EXCLUSIVE; " : "");
+      db.exec(`${first}PRAGMA journal_mode=WAL; PRAGMA synchronous=${options.synchronous};`);
     } catch (e) {
       if (/not a database|malformed|corrupt/i.test(errorMessage(e))) {
         throw new DamagedFileError(errorMessage(e));
@@ -54,16 +62,20 @@ export function moveAside(path: string, now: Date = new Date()): string {
   return aside;
 }
 
-/** Runs `fn` in one transaction: all of it is committed, or none. */
+/**
+ * Runs `fn` in one transaction: all of it is committed, or none. Inside a transaction already
+ * open (a group commit's), it is a savepoint: all of `fn` stays in the group, or none of it.
+ */
 export function transaction<T>(db: DatabaseSync, fn: () => T): T {
-  db.exec("BEGIN");
+  const nested = db.isTransaction;
+  db.exec(nested ? "SAVEPOINT nested" : "BEGIN");
   try {
     const out = fn();
-    db.exec("COMMIT");
+    db.exec(nested ? "RELEASE nested" : "COMMIT");
     return out;
   } catch (e) {
     try {
-      db.exec("ROLLBACK");
+      db.exec(nested ? "ROLLBACK TO nested; RELEASE nested" : "ROLLBACK");
     } catch { /* the failed commit already rolled back */ }
     throw e;
   }

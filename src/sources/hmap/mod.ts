@@ -154,7 +154,8 @@ export class HmapSource {
       { source: this.ctx.name },
     );
     if (bad > 0) this.ctx.status.drop("bad_value", bad);
-    if (samples.length > 0) await this.ctx.emit(samples);
+    // The read cursor below moves past these seconds: they must be committed first.
+    if (samples.length > 0) await this.ctx.emit(samples, { wait: true });
     this.ctx.status.ok(samples.length);
     // After the hand-over only: a refused emit throws above and the seconds are read again.
     this.#set.run(hash, Number(seconds.at(-1)));

@@ -159,9 +159,8 @@ export class MqttSource {
   }
 
   #onMessage(m: InboxMessage): void {
-    // Stopping (ack: commit): not taken and not acknowledged, so the broker gives it to the next
-    // session. Taken now, it could be committed after that session had it again, too late for its
-    // receipt to be seen. (With ack: receipt a Worker has acknowledged it already: it is taken.)
+    // Stopping (ack: commit): left to the broker for the next session (taken now, it could be
+    // committed after that session had it again). With ack: receipt a Worker acknowledged it.
     if (this.#stopping && this.config.ack === "commit") return;
     const { topic, payload: message, id, release } = m;
     if (topic === BROKER_DROPPED) {
@@ -261,12 +260,14 @@ export class MqttSource {
         if (b.sample) samples.push(b.sample);
         if (b.receipt) receipts.push(b.receipt);
       }
-      const emit = () => this.ctx.emit(samples, receipts.length > 0 ? { receipts } : undefined);
-      // A refusal (outbox full, disk full) holds the batch, and with ack: commit its PUBACKs: the
-      // broker keeps the rest, and all of it flows again once the outbox takes it.
+      // ack: commit waits for the commit (at once). A refusal (outbox or disk full) holds the
+      // batch and its PUBACKs: the broker keeps the rest until the outbox takes it.
+      const wait = this.config.ack === "commit";
+      const emit = () =>
+        this.ctx.emit(samples, { receipts: receipts.length ? receipts : undefined, wait });
       if (samples.length > 0 && !await this.#hold.run(emit, batch.length)) {
         // Stopping while held: unacknowledged (ack: commit) means the broker redelivers.
-        if (this.config.ack !== "commit") this.ctx.status.drop("stopped_while_held", batch.length);
+        if (!wait) this.ctx.status.drop("stopped_while_held", batch.length);
         return;
       }
       this.ctx.status.ok(batch.length);

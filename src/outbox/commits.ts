@@ -1,0 +1,123 @@
+/**
+ * The outbox's side of the group commit: appends, cursor moves, receipts, dead letters and
+ * deletions gather in one open transaction until {@link OutboxCommits.commit}. A commit that
+ * fails (disk full, I/O error) is rolled back whole: the records it held are counted as dropped
+ * with the reason, and the figures kept in memory (bytes held, what waits per sink) recounted.
+ */
+import type { DatabaseSync } from "node:sqlite";
+import type { ComponentStatus } from "../status.ts";
+import { errorMessage } from "../status.ts";
+import { type CommitFigures, GroupedWrites } from "../util/group_commit.ts";
+import type { SinkCursor } from "./cursors.ts";
+import { ioReason, OutboxFullError } from "./errors.ts";
+
+/** What the outbox gives its commits. */
+export interface OutboxCommitsOptions {
+  path: string;
+  /** synchronous=FULL: an fsync per commit. */
+  full: boolean;
+  /** Gather writes until commit(); else every write commits at once (as SQLite does alone). */
+  grouped: boolean;
+  status: ComponentStatus;
+  cursors: Map<string, SinkCursor>;
+  /** Recounts what the file holds after a rollback. */
+  recount: () => void;
+  /** Told after each commit (deliveries wake up: records held back became readable). */
+  committed: () => void;
+  /** Where the commits are counted (kept across a reopening of the file). */
+  figures: CommitFigures;
+}
+
+/** The outbox file's open transaction. */
+export class OutboxCommits {
+  readonly #writes: GroupedWrites;
+  /** Records appended since the last commit (dropped if it fails). */
+  #records = 0;
+  /** The first record appended since the last commit for a sender that waits for it. */
+  #unreadFrom = Infinity;
+
+  constructor(readonly db: DatabaseSync, readonly options: OutboxCommitsOptions) {
+    this.#writes = new GroupedWrites(db, options.path, {
+      full: options.full,
+      figures: options.figures,
+    });
+  }
+
+  /** Opens the group's transaction (grouped mode) before a write. */
+  begin(): void {
+    if (this.options.grouped) this.#writes.begin();
+  }
+
+  /** Counts records appended into the open transaction. */
+  appended(n: number): void {
+    if (this.options.grouped) this.#records += n;
+  }
+
+  /** Commits, made, fsyncs and checkpoints. */
+  get figures() {
+    return this.#writes.figures;
+  }
+
+  /**
+   * Commits the open transaction. When the commit fails it is rolled back, the records it held
+   * counted as dropped (the reason: disk full or an I/O error) and {@link OutboxFullError} thrown.
+   */
+  commit(): void {
+    const records = this.#records;
+    try {
+      this.#writes.commit();
+      this.#records = 0;
+      this.#unreadFrom = Infinity;
+      this.options.committed();
+    } catch (e) {
+      const reason = ioReason(e);
+      const status = this.options.status;
+      this.rollback(reason);
+      try {
+        // The WAL's pages already in the file are room: a checkpoint gives it back.
+        this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      } catch { /* nothing more to give */ }
+      status.fail(e, records);
+      status.state = "down";
+      throw new OutboxFullError(
+        `outbox could not commit ${records} records: ${errorMessage(e)}`,
+        reason,
+      );
+    }
+  }
+
+  /** Throws away the open transaction; its records are counted as dropped (`reason`). */
+  rollback(reason = "rolled_back"): void {
+    // After a failed COMMIT SQLite may have rolled back already: the counts are redone anyway.
+    if (!this.#writes.open && reason === "rolled_back") return;
+    this.#writes.rollback();
+    if (this.#records > 0) this.options.status.drop(reason, this.#records);
+    this.#records = 0;
+    this.#unreadFrom = Infinity;
+    this.options.recount();
+    for (const c of this.options.cursors.values()) c.recount();
+  }
+
+  /**
+   * Records from `id` on, appended for a sender that waits for their commit (MQTT ack: commit,
+   * /ingest), are read by no sink before that commit: delivered, then lost to a crash before the
+   * commit, they would come again from their sender and be stored twice. Others are read at
+   * once (delivered and deleted in one transaction, they mostly never reach the disk).
+   */
+  holdFrom(id: number): void {
+    if (this.options.grouped && id < this.#unreadFrom) this.#unreadFrom = id;
+  }
+
+  /** The rows a sink may read now (see {@link holdFrom}); rows come in id order. */
+  readable<T extends { id: number }>(rows: T[]): T[] {
+    const from = this.#unreadFrom;
+    return rows.length > 0 && rows[rows.length - 1].id >= from
+      ? rows.filter((r) => r.id < from)
+      : rows;
+  }
+
+  /** Before freeing room after a failed insert: what the group holds is committed first. */
+  commitBeforeRecovery(): void {
+    if (this.options.grouped) this.commit();
+  }
+}

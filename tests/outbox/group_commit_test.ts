@@ -1,0 +1,288 @@
+/**
+ * The group commit (gateway.commit_interval): the outbox and the store gather their writes in
+ * one open transaction each and commit them together; a sender that waits is answered only
+ * after the commit that holds its records, and a file's failed commit rolls back those after it.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { Agent } from "../../src/agent.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { gatewaySchema } from "../../src/config/schema.ts";
+import { configureLog, createLogger } from "../../src/log.ts";
+import type { Envelope, Sample } from "../../src/model.ts";
+import { Outbox, OutboxFullError } from "../../src/outbox/outbox.ts";
+import { canMount, withTmpfs } from "../helpers/tmpfs.ts";
+import { Pipeline } from "../../src/pipeline.ts";
+import { ComponentStatus } from "../../src/status.ts";
+import { EmbeddedStore } from "../../src/store/embedded.ts";
+import { buildLevels } from "../../src/store/windows.ts";
+import { GroupCommit, type GroupFile } from "../../src/util/group_commit.ts";
+
+configureLog({ level: "error" });
+
+function sample(i: number): Sample {
+  return { source: "t", node: "n1", ts: 1_767_225_600_000 + i * 1000, fields: { seq: i } };
+}
+
+async function grouped() {
+  const dir = await Deno.makeTempDir({ prefix: "group-" });
+  const outbox = new Outbox({
+    path: `${dir}/outbox.db`,
+    maxBytes: 10 * 1024 ** 2,
+    maxDeadLetterBytes: 1024 ** 2,
+    maxAgeMs: 0,
+    onFull: "drop_oldest",
+    sync: "full",
+    grouped: true,
+    log: createLogger("test.outbox"),
+  });
+  outbox.open();
+  outbox.register("s", { kinds: ["sample"], nodes: [], status: new ComponentStatus("s", "t") });
+  const store = new EmbeddedStore(`${dir}/store.db`, {
+    maxRows: 3600,
+    columns: [],
+    graceSeconds: 10,
+    archiveTtlSeconds: 86_400,
+    maxWindowsPerCall: 240,
+    levels: buildLevels([{ name: "1m", seconds: 60 }]),
+    grouped: true,
+  });
+  await store.open();
+  const commits = new GroupCommit([outbox.group, store.group!], {
+    intervalMs: 60_000,
+    onError: () => {},
+  });
+  const pipeline = new Pipeline(store, outbox, createLogger("test.pipeline"), { commits });
+  /** Records another connection (a Worker's, or the file after a crash) sees. */
+  const committed = () => {
+    const db = new DatabaseSync(`${dir}/outbox.db`, { readOnly: true });
+    try {
+      return Number(db.prepare("SELECT COUNT(*) AS n FROM records").get()?.n);
+    } finally {
+      db.close();
+    }
+  };
+  return { dir, outbox, store, commits, pipeline, committed };
+}
+
+Deno.test("group commit: hand-overs wait in one transaction until the commit; a waiting sender is answered after it", async () => {
+  const g = await grouped();
+  try {
+    await g.pipeline.emit([sample(1), sample(2)]);
+    await g.pipeline.emit([sample(3)]);
+    // Taken (the sink on this connection could read them) but not yet on disk for anyone else.
+    assert.equal(g.committed(), 0);
+    assert.equal(g.outbox.read("s", 10).length, 3);
+    g.commits.commitNow();
+    assert.equal(g.committed(), 3);
+    // The outbox's: the store's raw seconds wait in memory while their minute is open.
+    assert.equal(g.commits.report().commits, 1);
+    assert.ok(g.commits.report().last_commit_at);
+
+    // A sender that waits (MQTT ack: commit, /ingest) resolves only once its records are durable.
+    let seen = -1;
+    await g.pipeline.emit([sample(4)], { wait: true }).then(() => seen = g.committed());
+    assert.equal(seen, 4);
+    assert.equal(g.commits.report().early_commits, 1);
+    // Two waiting at once share one commit.
+    const before = g.outbox.group.figures.commits;
+    await Promise.all([
+      g.pipeline.emit([sample(5)], { wait: true }),
+      g.pipeline.emit([sample(6)], { wait: true }),
+    ]);
+    assert.equal(g.outbox.group.figures.commits - before, 1);
+    assert.equal(g.committed(), 6);
+    // With synchronous=FULL, each outbox commit is an fsync (the store's are not: NORMAL).
+    assert.ok(g.commits.report().fsyncs >= g.outbox.group.figures.commits);
+  } finally {
+    g.commits.stop();
+    await g.store.close();
+    g.outbox.close();
+  }
+});
+
+Deno.test("group commit: cursor moves and deletions ride in the group; a stop commits what is left", async () => {
+  const g = await grouped();
+  await g.pipeline.emit([sample(1), sample(2)]);
+  g.commits.commitNow();
+  const rows = g.outbox.read("s", 10);
+  g.outbox.ack("s", rows.at(-1)!.id);
+  assert.equal(g.outbox.depth("s").records, 0);
+  assert.equal(g.committed(), 2); // deleted in the group, not yet on disk
+  await g.pipeline.emit([sample(3)]);
+  g.commits.stop();
+  await g.store.close();
+  g.outbox.close();
+  assert.equal(g.committed(), 1);
+  // Reopened: the delivered rows stay delivered, the last sample waits for the sink.
+  const again = new Outbox({ ...g.outbox.options });
+  again.open();
+  again.register("s", { kinds: ["sample"], nodes: [], status: new ComponentStatus("s", "t") });
+  assert.deepEqual(
+    again.read("s", 10).map((r) => (r.envelope.data as Sample).fields.seq),
+    [3],
+  );
+  again.close();
+});
+
+Deno.test("group commit: a failed commit rolls back the files after it and the waiters hear of it", async () => {
+  const calls: string[] = [];
+  const figures = { commits: 0, fsyncs: 0, checkpoints: 0 };
+  const failing: GroupFile = {
+    commit: () => {
+      calls.push("a.commit");
+      throw new Error("disk full");
+    },
+    rollback: () => calls.push("a.rollback"),
+    figures,
+  };
+  const after: GroupFile = {
+    commit: () => calls.push("b.commit"),
+    rollback: () => calls.push("b.rollback"),
+    figures,
+  };
+  const errors: unknown[] = [];
+  const commits = new GroupCommit([failing, after], {
+    intervalMs: 60_000,
+    onError: (e) => errors.push(e),
+  });
+  await assert.rejects(commits.committed(), /disk full/);
+  assert.deepEqual(calls, ["a.commit", "b.rollback"]);
+  assert.equal(errors.length, 1);
+});
+
+Deno.test("group commit: a rollback counts the records it threw away and recounts what waits", async () => {
+  const g = await grouped();
+  try {
+    const envs: Envelope[] = [1, 2, 3].map((i) => ({ kind: "sample", data: sample(i) }));
+    g.outbox.append(envs.slice(0, 1));
+    g.commits.commitNow();
+    g.outbox.append(envs.slice(1));
+    assert.equal(g.outbox.depth("s").records, 3);
+    g.outbox.group.rollback();
+    assert.equal(g.outbox.depth("s").records, 1);
+    assert.equal(g.outbox.status.toJSON().dropped.rolled_back, 2);
+  } finally {
+    g.commits.stop();
+    await g.store.close();
+    g.outbox.close();
+  }
+});
+
+Deno.test("group commit: a waiting sender's records are read by no sink before their commit; others at once", async () => {
+  const g = await grouped();
+  try {
+    await g.pipeline.emit([sample(1)]);
+    // Not committed yet, but no sender waits for them: a sink may take them now (delivered and
+    // deleted within one transaction, they never reach the disk).
+    assert.equal(g.outbox.read("s", 10).length, 1);
+    let woke = 0;
+    g.outbox.onAppend(() => woke++);
+    const waiting = g.pipeline.emit([sample(2)], { wait: true });
+    await g.pipeline.emit([sample(3)]);
+    // sample 2's sender waits: delivered and then lost to a crash before the commit, it would
+    // be sent again and stored twice. Nothing from it on is read until the commit.
+    assert.deepEqual(g.outbox.read("s", 10).map((r) => (r.envelope.data as Sample).fields.seq), [
+      1,
+    ]);
+    const before = woke;
+    await waiting;
+    assert.ok(woke > before, "deliveries are woken by the commit");
+    assert.deepEqual(
+      g.outbox.read("s", 10).map((r) => (r.envelope.data as Sample).fields.seq),
+      [1, 2, 3],
+    );
+  } finally {
+    g.commits.stop();
+    await g.store.close();
+    g.outbox.close();
+  }
+});
+
+Deno.test(
+  "group commit: a commit the full disk refuses is rolled back, counted and refused to waiters; the next one goes",
+  {
+    ignore: !canMount,
+  },
+  async () => {
+    await withTmpfs("1m", async (dir) => {
+      // Something else on the card takes room; the owner deletes it later.
+      await Deno.writeFile(`${dir}/other`, new Uint8Array(300_000));
+      const outbox = new Outbox({
+        path: `${dir}/outbox.db`,
+        maxBytes: 100 * 1024 ** 2,
+        maxDeadLetterBytes: 1024 ** 2,
+        maxAgeMs: 0,
+        onFull: "drop_oldest",
+        sync: "full",
+        grouped: true,
+        exclusive: true,
+        log: createLogger("test.outbox"),
+      });
+      outbox.open();
+      const status = new ComponentStatus("s", "t");
+      outbox.register("s", { kinds: ["sample"], nodes: [], status });
+      const commits = new GroupCommit([outbox.group], { intervalMs: 60_000, onError: () => {} });
+      const big = (i: number): Envelope => ({
+        kind: "sample",
+        data: { ...sample(i), fields: { seq: i, pad: "x".repeat(20_000 + i) } },
+      });
+      let committed = 0;
+      let failure: unknown = null;
+      for (let i = 0; i < 200 && failure === null; i++) {
+        try {
+          outbox.append([big(i)]);
+          commits.commitNow();
+          committed++;
+        } catch (e) {
+          failure = e;
+        }
+      }
+      assert.ok(failure instanceof OutboxFullError, `the disk filled up: ${failure}`);
+      assert.ok(committed > 0);
+      const dropped = outbox.status.toJSON().dropped;
+      assert.equal((dropped.disk_full ?? 0) + (dropped.io_error ?? 0), 1, "the rolled-back record");
+      // What waits for the sink is what was committed, no more.
+      assert.equal(outbox.depth("s").records, committed);
+      // A sender that waits hears of the failure (MQTT: no PUBACK, /ingest: an error).
+      outbox.append([big(1000)]);
+      await assert.rejects(
+        new Promise<void>((resolve, reject) => {
+          commits.committed().then(resolve, reject);
+        }),
+        OutboxFullError,
+      );
+      // Room again: the next commits go, and nothing committed before was lost.
+      await Deno.remove(`${dir}/other`);
+      outbox.append([sample(5000)].map((data): Envelope => ({ kind: "sample", data })));
+      commits.commitNow();
+      assert.equal(outbox.depth("s").records, committed + 1);
+      const rows = outbox.read("s", 1000);
+      assert.equal(rows.length, committed + 1);
+      outbox.ack("s", rows.at(-1)!.id);
+      commits.commitNow();
+      assert.equal(outbox.depth("s").records, 0);
+      outbox.close();
+    });
+  },
+);
+
+Deno.test("group commit: /status shows the loss window (commit_interval) and the last commit", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "group-agent-" });
+  const agent = new Agent(parseConfig(
+    `gateway: {id: g, data_dir: ${dir}, commit_interval: 5s}
+http: {enabled: false}
+`,
+    gatewaySchema,
+  ));
+  await agent.start();
+  try {
+    await agent.control.ingest([sample(1)]); // /ingest's 200: after its commit
+    const commits = agent.control.status().outbox.commits!;
+    assert.equal(commits.commit_interval_ms, 5000);
+    assert.ok(commits.last_commit_at, "a commit was made");
+    assert.ok(commits.commits >= 1 && commits.early_commits >= 1);
+  } finally {
+    await agent.stop();
+  }
+});
