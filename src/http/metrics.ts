@@ -3,6 +3,7 @@ import type { DeviceMetric } from "../plugin.ts";
 import { sourcePlugin } from "../sources/registry.ts";
 import type { ComponentJson, StatusJson } from "../status_report.ts";
 import { registerClockMetrics } from "./clock_metrics.ts";
+import { registerStorageMetrics } from "./storage_metrics.ts";
 
 /** A node's latest sample and the kind of its source. */
 export interface Reading {
@@ -37,25 +38,6 @@ export function deviceMetrics(reading: Reading): DeviceMetric[] {
 }
 
 const STATE_VALUE: Record<string, number> = { up: 1, degraded: 0.5 };
-
-/**
- * write_bytes of the process's /proc/<pid>/io (Linux), or null where there is none. Deno lets
- * only --allow-all read /proc/<pid>/io; the service may run `cat` (the serial port reader), so
- * it is read through `cat`, once per scrape.
- */
-async function writtenBytes(): Promise<number | null> {
-  try {
-    const out = await new Deno.Command("cat", {
-      args: [`/proc/${Deno.pid}/io`],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const m = /write_bytes:\s+(\d+)/.exec(new TextDecoder().decode(out.stdout));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Prometheus metrics for every figure of /status, with prom-client. Each
@@ -267,34 +249,7 @@ async function buildMetrics(): Promise<Render> {
       this.set({ kind: "external" }, m.external);
     },
   });
-  // What the process wrote to storage (the SD card's wear), as the kernel counts it.
-  new client.Counter({
-    name: "edge_process_written_bytes_total",
-    help: "Bytes the gateway process caused to be written to storage (/proc/self/io write_bytes)",
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const written = await writtenBytes();
-      if (written !== null) this.inc(written);
-    },
-  });
-  const commitFigure = (name: string, help: string, key: "commits" | "fsyncs" | "checkpoints") =>
-    new client.Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(snap?.outbox.commits?.[key] ?? 0);
-      },
-    });
-  commitFigure("edge_commits_total", "Group commits of the outbox and the store", "commits");
-  commitFigure(
-    "edge_fsyncs_total",
-    "fsyncs of the gateway's commits and WAL checkpoints (outbox and store)",
-    "fsyncs",
-  );
-  commitFigure("edge_checkpoints_total", "WAL checkpoints of the outbox and store", "checkpoints");
+  registerStorageMetrics(client, registry, () => snap);
   new client.Gauge({
     name: "edge_uptime_seconds",
     help: "Seconds since the gateway started",

@@ -9,7 +9,7 @@ import type { ComponentStatus } from "../status.ts";
 import { errorMessage } from "../status.ts";
 import { type CommitFigures, GroupedWrites } from "../util/group_commit.ts";
 import type { SinkCursor } from "./cursors.ts";
-import { ioReason, OutboxFullError } from "./errors.ts";
+import { ioReason, OutboxFullError, showRefusal } from "./errors.ts";
 
 /** What the outbox gives its commits. */
 export interface OutboxCommitsOptions {
@@ -26,6 +26,8 @@ export interface OutboxCommitsOptions {
   committed: () => void;
   /** Where the commits are counted (kept across a reopening of the file). */
   figures: CommitFigures;
+  /** A commit found the disk full: room is given back (the outbox's reserve) for the next. */
+  diskFull?: () => void;
 }
 
 /** The outbox file's open transaction. */
@@ -35,6 +37,7 @@ export class OutboxCommits {
   #records = 0;
   /** The first record appended since the last commit for a sender that waits for it. */
   #unreadFrom = Infinity;
+  #probeAt = -Infinity;
 
   constructor(readonly db: DatabaseSync, readonly options: OutboxCommitsOptions) {
     this.#writes = new GroupedWrites(db, options.path, {
@@ -46,6 +49,20 @@ export class OutboxCommits {
   /** Opens the group's transaction (grouped mode) before a write. */
   begin(): void {
     if (this.options.grouped) this.#writes.begin();
+  }
+
+  /**
+   * Null when new records may go into the group now, else why not. After a commit the disk
+   * refused, one hand-over in 2 s tries (a probe) and the others are refused at once, so the
+   * commits meanwhile hold deliveries and deletions, which free room.
+   */
+  refusing(): string | null {
+    const full = this.options.status.info.full as { reason?: string } | undefined;
+    if (!this.options.grouped || !full?.reason || full.reason === "buffer_full") return null;
+    const now = performance.now();
+    if (now - this.#probeAt < 2000) return full.reason;
+    this.#probeAt = now;
+    return null;
   }
 
   /** Counts records appended into the open transaction. */
@@ -68,6 +85,11 @@ export class OutboxCommits {
       this.#writes.commit();
       this.#records = 0;
       this.#unreadFrom = Infinity;
+      // Room again: the full state (set by a failed commit or append) is over.
+      if (this.options.status.info.full) {
+        delete this.options.status.info.full;
+        this.options.status.state = "up";
+      }
       this.options.committed();
     } catch (e) {
       const reason = ioReason(e);
@@ -78,7 +100,11 @@ export class OutboxCommits {
         this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       } catch { /* nothing more to give */ }
       status.fail(e, records);
-      status.state = "down";
+      // A state, not a deadlock: /status and /health say so; senders that wait are refused and
+      // hold (MQTT ack: commit), and the reserve's room lets the next commit go.
+      showRefusal(status, reason, { records, at: Date.now() });
+      // The reserve is for deliveries and deletions (they free room), never for new records.
+      if (reason === "disk_full" && records === 0) this.options.diskFull?.();
       throw new OutboxFullError(
         `outbox could not commit ${records} records: ${errorMessage(e)}`,
         reason,

@@ -7,7 +7,7 @@ import { DeadLetters } from "./dead_letters.ts";
 import { Retention } from "./retention.ts";
 import { reportSalvage, salvageOutbox } from "./salvage.ts";
 import { SinkCursor } from "./cursors.ts";
-import { ioReason, OutboxFullError, showRefusal } from "./errors.ts";
+import { endRefusal, ioReason, OutboxFullError, showRefusal } from "./errors.ts";
 import { ReceiptBook, type Receipts } from "./receipts.ts";
 import { RecordInserts, SCHEMA, type StoredRecord } from "./record_inserts.ts";
 import type { OutboxOptions, OutboxRow } from "./options.ts";
@@ -85,6 +85,7 @@ export class Outbox {
       recount: () => this.#countHeld(),
       committed: () => this.#listeners.forEach((fn) => fn()),
       figures: this.group.figures,
+      diskFull: () => this.#reserve.recover(this.#db),
     });
     this.#inserts = new RecordInserts(this.#db);
     this.#receipts = new ReceiptBook(this.#db);
@@ -168,6 +169,8 @@ export class Outbox {
       return { kind: e.kind, node: e.data.node ?? "", payload, bytes: payload.length + 48 };
     });
     const size = rows.reduce((n, r) => n + r.bytes, 0);
+    const waiting = this.#commits.refusing();
+    if (waiting) return this.#refuse(rows.length, waiting, new Error("no room on the disk yet"));
     if (this.bytes + size > this.options.maxBytes) {
       // An empty outbox takes one hand-over over its bound (as drop_oldest): else it never goes.
       if (this.options.onFull === "reject_new" && this.bytes > 0) {
@@ -178,8 +181,7 @@ export class Outbox {
         );
       }
       try {
-        // Free a slice at once so a full buffer does not pay for a drop on every append.
-        // Dead letters (refused already) go before records still on their way.
+        // Free a slice at once (not a drop per append); dead letters before records on their way.
         let need = Math.max(
           this.bytes + size - this.options.maxBytes,
           Math.floor(this.options.maxBytes / 50),
@@ -209,8 +211,7 @@ export class Outbox {
     this.status.count("appended_bytes", size - 48 * rows.length); // the records' own JSON
     this.#commits.appended(rows.length);
     if (options.waits) this.#commits.holdFrom(this.#inserts.lastId - rows.length + 1);
-    this.status.state = "up";
-    delete this.status.info.full;
+    endRefusal(this.status, this.options.grouped ?? false);
     for (const fn of this.#listeners) fn();
     return rows.length;
   }

@@ -264,8 +264,13 @@ export class EmbeddedStore implements Store {
 
   close(): Promise<void> {
     if (this.#db?.isOpen) {
-      this.#raw.persist({ all: true });
-      this.#writes.commit();
+      try {
+        this.#raw.persist({ all: true });
+        this.#writes.commit();
+      } catch (e) {
+        // A full disk at the stop: the open minute is lost to the store (the outbox has it).
+        this.status.fail(e);
+      }
       this.#db.close();
     }
     this.status.state = "stopped";

@@ -108,7 +108,13 @@ async function holdAndResume(o: {
       const s = await gw.status();
       const full = s.outbox.full as { reason: string } | undefined;
       return full?.reason === o.reason && s.sources.units.held !== undefined;
-    }, { what: `the outbox full (${o.reason}) and the source holding`, timeoutMs: 60_000 });
+    }, { what: `the outbox full (${o.reason}) and the source holding`, timeoutMs: 60_000 })
+      .catch(async (e) => {
+        const s = await gw.status();
+        throw new Error(
+          `${e.message}: ${JSON.stringify({ outbox: s.outbox, source: s.sources.units })}`,
+        );
+      });
     const held = await gw.status();
     assert.equal(held.sources.units.state, "degraded");
     assert.equal(held.outbox.state, o.reason === "disk_full" ? "down" : "degraded");
