@@ -131,6 +131,14 @@ async function holdAndResume(o: {
       what: "every message in InfluxDB",
       timeoutMs: 120_000,
       intervalMs: 500,
+    }).catch(async (e) => {
+      const s = await gw.status();
+      const seen = await counts(influx.port, "full");
+      throw new Error(
+        `${e.message}: ${
+          JSON.stringify({ seen, outbox: s.outbox, source: s.sources.units, sink: s.sinks.influx })
+        }`,
+      );
     });
     const c = await counts(influx.port, "full");
     assert.deepEqual(c, { points: all, distinct: all }, "each message once");
