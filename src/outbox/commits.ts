@@ -26,8 +26,8 @@ export interface OutboxCommitsOptions {
   committed: () => void;
   /** Where the commits are counted (kept across a reopening of the file). */
   figures: CommitFigures;
-  /** A commit found the disk full: room is given back (the outbox's reserve) for the next. */
-  diskFull?: () => void;
+  /** A commit of `records` new records found the disk full (the outbox may give room back). */
+  diskFull?: (records: number) => void;
 }
 
 /** The outbox file's open transaction. */
@@ -37,7 +37,8 @@ export class OutboxCommits {
   #records = 0;
   /** The first record appended since the last commit for a sender that waits for it. */
   #unreadFrom = Infinity;
-  #probeAt = -Infinity;
+  /** Whether the next hand-over may probe a full disk (one per commit). */
+  #probe = true;
 
   constructor(readonly db: DatabaseSync, readonly options: OutboxCommitsOptions) {
     this.#writes = new GroupedWrites(db, options.path, {
@@ -53,15 +54,14 @@ export class OutboxCommits {
 
   /**
    * Null when new records may go into the group now, else why not. After a commit the disk
-   * refused, one hand-over in 2 s tries (a probe) and the others are refused at once, so the
-   * commits meanwhile hold deliveries and deletions, which free room.
+   * refused, one hand-over per commit tries (a probe) and the others are refused at once, so the
+   * other commits meanwhile hold deliveries and deletions, which free room.
    */
   refusing(): string | null {
     const full = this.options.status.info.full as { reason?: string } | undefined;
     if (!this.options.grouped || !full?.reason || full.reason === "buffer_full") return null;
-    const now = performance.now();
-    if (now - this.#probeAt < 2000) return full.reason;
-    this.#probeAt = now;
+    if (!this.#probe) return full.reason;
+    this.#probe = false;
     return null;
   }
 
@@ -81,6 +81,7 @@ export class OutboxCommits {
    */
   commit(): void {
     const records = this.#records;
+    this.#probe = true;
     try {
       this.#writes.commit();
       this.#records = 0;
@@ -103,8 +104,7 @@ export class OutboxCommits {
       // A state, not a deadlock: /status and /health say so; senders that wait are refused and
       // hold (MQTT ack: commit), and the reserve's room lets the next commit go.
       showRefusal(status, reason, { records, at: Date.now() });
-      // The reserve is for deliveries and deletions (they free room), never for new records.
-      if (reason === "disk_full" && records === 0) this.options.diskFull?.();
+      if (reason === "disk_full") this.options.diskFull?.(records);
       throw new OutboxFullError(
         `outbox could not commit ${records} records: ${errorMessage(e)}`,
         reason,

@@ -2,6 +2,7 @@ import type { DatabaseSync } from "node:sqlite";
 import type { Envelope, EnvelopeKind } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import { settledNow } from "../util/wall_clock.ts";
+import { systemClock } from "../util/clock.ts";
 import { DamagedFileError, moveAside, openChecked, transaction } from "../util/sqlite.ts";
 import { DeadLetters } from "./dead_letters.ts";
 import { Retention } from "./retention.ts";
@@ -31,7 +32,6 @@ export class Outbox {
   /** The largest record held since opening: when a full batch of them fits, sizes need no check. */
   #largest = 0;
   #cursors = new Map<string, SinkCursor>();
-
   #now(): number {
     return this.options.clock?.now() ?? Date.now();
   }
@@ -85,7 +85,8 @@ export class Outbox {
       recount: () => this.#countHeld(),
       committed: () => this.#listeners.forEach((fn) => fn()),
       figures: this.group.figures,
-      diskFull: () => this.#reserve.recover(this.#db),
+      // The reserve frees room for deliveries; new records get it once none are left to deliver.
+      diskFull: (n) => (n === 0 || this.#bytes === 0) && this.#reserve.recover(this.#db),
     });
     this.#inserts = new RecordInserts(this.#db);
     this.#receipts = new ReceiptBook(this.#db);
@@ -93,8 +94,7 @@ export class Outbox {
       cursors: this.#cursors,
       maxAgeMs: this.options.maxAgeMs,
       // A forward step of the clock makes no record old (src/util/wall_clock.ts).
-      now: () =>
-        this.options.clock ? settledNow(this.options.clock, this.options.maxAgeMs) : Date.now(),
+      now: () => settledNow(this.options.clock ?? systemClock, this.options.maxAgeMs),
       freed: (bytes) => this.#bytes -= bytes,
       log: this.options.log,
     });
