@@ -1,5 +1,5 @@
 /** The S3 sink against s3rver: deterministic keys overwrite, expired window objects are swept, outages retry. */
-import { FakeClock, systemClock } from "../../../src/util/clock.ts";
+import { type Clock, FakeClock, systemClock } from "../../../src/util/clock.ts";
 import { WallClock } from "../../../src/util/wall_clock.ts";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -24,20 +24,24 @@ function file(key: string, body: string, expires = 0): Envelope {
   };
 }
 
+/** An S3 sink on the test's s3rver, writing to `bucket`. */
+function s3SinkAt(port: number, bucket: string, clock: Clock) {
+  const status = new ComponentStatus("files", "s3");
+  const config = s3Schema.parse({
+    type: "s3",
+    url: `http://127.0.0.1:${port}`,
+    bucket,
+    access_key: "S3RVER",
+    secret_key: "S3RVER",
+    sweep_every: "1h",
+  });
+  const ctx = { name: "files", gatewayId: "t", log: createLogger("test"), status, clock };
+  return { sink: new S3Sink(config, ctx), status };
+}
+
 Deno.test("S3 sink: a replay overwrites the same key, expired window objects go, an outage is retried", async () => {
   const s3 = await startS3rver();
-  const status = new ComponentStatus("files", "s3");
-  const sink = new S3Sink(
-    s3Schema.parse({
-      type: "s3",
-      url: `http://127.0.0.1:${s3.port}`,
-      bucket: "unit-files",
-      access_key: "S3RVER",
-      secret_key: "S3RVER",
-      sweep_every: "1h",
-    }),
-    { name: "files", gatewayId: "t", log: createLogger("test"), status, clock: systemClock },
-  );
+  const { sink, status } = s3SinkAt(s3.port, "unit-files", systemClock);
   const client = s3rverClient(s3.port);
   try {
     await sink.connect();
@@ -78,18 +82,7 @@ Deno.test("S3 sink: a forward step of the clock expires no window object before 
   const s3 = await startS3rver();
   const base = new FakeClock(Date.UTC(2026, 0, 1));
   const clock = new WallClock(base);
-  const status = new ComponentStatus("files", "s3");
-  const sink = new S3Sink(
-    s3Schema.parse({
-      type: "s3",
-      url: `http://127.0.0.1:${s3.port}`,
-      bucket: "step-files",
-      access_key: "S3RVER",
-      secret_key: "S3RVER",
-      sweep_every: "1h",
-    }),
-    { name: "files", gatewayId: "t", log: createLogger("test"), status, clock },
-  );
+  const { sink } = s3SinkAt(s3.port, "step-files", clock);
   const client = s3rverClient(s3.port);
   try {
     await sink.connect();
@@ -110,18 +103,7 @@ Deno.test("S3 sink: a forward step of the clock expires no window object before 
 
 Deno.test("S3 sink: a bucket gone since connect is made again, and the write retried", async () => {
   const s3 = await startS3rver();
-  const status = new ComponentStatus("files", "s3");
-  const sink = new S3Sink(
-    s3Schema.parse({
-      type: "s3",
-      url: `http://127.0.0.1:${s3.port}`,
-      bucket: "gone-files",
-      access_key: "S3RVER",
-      secret_key: "S3RVER",
-      sweep_every: "1h",
-    }),
-    { name: "files", gatewayId: "t", log: createLogger("test"), status, clock: systemClock },
-  );
+  const { sink } = s3SinkAt(s3.port, "gone-files", systemClock);
   const client = s3rverClient(s3.port);
   try {
     await sink.connect();
