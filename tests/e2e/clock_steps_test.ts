@@ -92,8 +92,13 @@ sinks:
       const log = await gw.stop();
       await influx.stop();
       await Deno.remove(dir, { recursive: true });
-      assert.match(log, /level=warn .*msg="the clock stepped forward" by_ms=1728\d{5}/);
-      assert.match(log, /level=warn .*msg="the clock stepped back" by_ms=-36\d{5}/);
+      // The step is measured between two readings, so it may be a millisecond short or long.
+      const stepped = (way: string) =>
+        Number(
+          log.match(new RegExp(`level=warn .*msg="the clock stepped ${way}" by_ms=(-?\\d+)`))?.[1],
+        );
+      assert.ok(Math.abs(stepped("forward") - 172_800_000) < 2000, log);
+      assert.ok(Math.abs(stepped("back") + 3_600_000) < 2000, log);
     }
   },
 });
