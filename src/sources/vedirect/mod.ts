@@ -146,16 +146,17 @@ export class VeDirectSource {
 
   /** Reads today's history (a port that answers HEX), and the past days once a day. */
   async #readHistory(): Promise<void> {
-    this.#historyAt = this.#monotonic();
+    const started = this.#monotonic();
+    // Never due while a read runs: on a slow line, 30 days outlast a short history_every.
+    this.#historyAt = Infinity;
     try {
       const msg = await this.get(HISTORY_TODAY);
-      if (!this.#takeHistory(msg)) {
-        this.#historyAt = Infinity;
-        return;
-      }
+      if (!this.#takeHistory(msg)) return; // no history on this device: never asked again
       await this.#yield.update(decodeDayRecord(msg.payload.subarray(3))!, (r) => this.get(r));
       this.ctx.status.info.days = this.#yield.days(this.ctx.clock.now(), this.#timeZone);
+      this.#historyAt = started;
     } catch (e) {
+      this.#historyAt = started;
       // No answer (an older charger, a busy line): asked again at the next interval.
       this.ctx.status.count("history_unanswered");
       this.ctx.log.debug("no daily history", { error: errorMessage(e) });
