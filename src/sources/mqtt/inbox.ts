@@ -1,21 +1,21 @@
 /**
  * Where an MQTT source's messages come from: an mqtt.js client on this thread, or clients in
- * Workers (`worker: true`, `connections: N`; src/mqtt/ingest_worker.ts) so that packet parsing
+ * Workers (`worker: true`, `connections: N`; ingest_worker.ts) so that packet parsing
  * leaves the thread that stores. Either way each message comes with its PUBACK's release, and
  * reading pauses while the source is full (the socket fills and the broker holds the rest).
  */
 import { clientIdOf, connectBroker, subscribeReplacing } from "../../mqtt/broker.ts";
-import { type InboxMessage, readClient } from "../../mqtt/client_reader.ts";
+import { type InboxMessage, readClient } from "./client_reader.ts";
 import { retireSessions } from "./retire.ts";
 import { Backlog } from "./backlog.ts";
-import { IngestLink } from "../../mqtt/ingest_link.ts";
+import { IngestLink } from "./ingest_link.ts";
 import { workersAllowed } from "../../util/workers.ts";
 import { pathSegment } from "../../names.ts";
 import type { SourceContext } from "../../plugin.ts";
 import type { MqttSourceConfig } from "./schema.ts";
 import { BROKER_DROPPED } from "./topics.ts";
 
-export type { InboxMessage } from "../../mqtt/client_reader.ts";
+export type { InboxMessage } from "./client_reader.ts";
 
 /** Options of {@link openInbox}. */
 export interface InboxOptions {

@@ -7,7 +7,7 @@
 import { type BrokerConfig, connectBroker } from "../../mqtt/broker.ts";
 import type { Logger } from "../../log.ts";
 import { errorMessage } from "../../status.ts";
-import { type MessageTaker, readClient } from "../../mqtt/client_reader.ts";
+import { type MessageTaker, readClient } from "./client_reader.ts";
 
 /** A session counts as emptied after this long without a message, its PUBACKs all sent. */
 const QUIET_MS = 1000;

@@ -5,8 +5,8 @@
  */
 /// <reference lib="deno.worker" />
 import type mqtt from "mqtt";
-import { ComponentStatus, errorMessage } from "../status.ts";
-import { connectBroker, subscribeReplacing } from "./broker.ts";
+import { ComponentStatus, errorMessage } from "../../status.ts";
+import { connectBroker, subscribeReplacing } from "../../mqtt/broker.ts";
 import { type MessageTaker, readClient } from "./client_reader.ts";
 import {
   BatchPacker,
