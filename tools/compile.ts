@@ -29,7 +29,7 @@ export function compileArgs(target?: string): string[] {
     "--include",
     "src/workers/sink_main.ts",
     "--include",
-    "src/mqtt/ingest_worker.ts",
+    "src/sources/mqtt/ingest_worker.ts",
     "--output",
     `dist/edge-gateway${target?.startsWith("aarch64") ? "-aarch64" : ""}`,
     "main.ts",

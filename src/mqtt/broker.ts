@@ -164,19 +164,6 @@ export async function closeBroker(client: mqtt.MqttClient | null): Promise<void>
   if (client) await client.endAsync(true).catch(() => {});
 }
 
-/**
- * Subscribes, then drops filters an earlier setting left in a persistent session. In this order
- * a message published in between may come twice (once per filter), never not at all.
- */
-export async function subscribeReplacing(
-  client: mqtt.MqttClient,
-  subscriptions: Record<string, { qos: 0 | 1 }>,
-  stale: string[],
-): Promise<void> {
-  await client.subscribeAsync(subscriptions);
-  if (stale.length > 0) await client.unsubscribeAsync(stale).catch(() => {});
-}
-
 /** The client id a component connects with: its `client_id`, or one made of gateway and name. */
 export function clientIdOf(
   config: { client_id?: string },

@@ -2,7 +2,7 @@
  * Messages a Worker handed over, taken into the source as fast as it has room: a batch that
  * arrives while the source is full waits here (and the Worker stops reading), never dropped.
  */
-import type { WireMessage } from "../../mqtt/ingest_messages.ts";
+import type { WireMessage } from "./ingest_messages.ts";
 
 /** What a backlog feeds and how it holds its Worker back. */
 export interface BacklogOptions {

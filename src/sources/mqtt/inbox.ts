@@ -1,21 +1,22 @@
 /**
  * Where an MQTT source's messages come from: an mqtt.js client on this thread, or clients in
- * Workers (`worker: true`, `connections: N`; src/mqtt/ingest_worker.ts) so that packet parsing
+ * Workers (`worker: true`, `connections: N`; ingest_worker.ts) so that packet parsing
  * leaves the thread that stores. Either way each message comes with its PUBACK's release, and
  * reading pauses while the source is full (the socket fills and the broker holds the rest).
  */
-import { clientIdOf, connectBroker, subscribeReplacing } from "../../mqtt/broker.ts";
-import { type InboxMessage, readClient } from "../../mqtt/client_reader.ts";
+import { clientIdOf } from "../../mqtt/broker.ts";
+import { openSession } from "./session.ts";
+import type { InboxMessage } from "./client_reader.ts";
 import { retireSessions } from "./retire.ts";
 import { Backlog } from "./backlog.ts";
-import { IngestLink } from "../../mqtt/ingest_link.ts";
+import { IngestLink } from "./ingest_link.ts";
 import { workersAllowed } from "../../util/workers.ts";
 import { pathSegment } from "../../names.ts";
 import type { SourceContext } from "../../plugin.ts";
 import type { MqttSourceConfig } from "./schema.ts";
 import { BROKER_DROPPED } from "./topics.ts";
 
-export type { InboxMessage } from "../../mqtt/client_reader.ts";
+export type { InboxMessage } from "./client_reader.ts";
 
 /** Options of {@link openInbox}. */
 export interface InboxOptions {
@@ -135,25 +136,23 @@ export async function openInbox(options: InboxOptions): Promise<Inbox> {
 
 async function openHere(options: InboxOptions, before: number): Promise<Inbox> {
   const { config: c, ctx } = options;
-  const client = await connectBroker(
-    { ...c },
-    { name: ctx.name, gatewayId: ctx.gatewayId, status: ctx.status },
-    {
-      maxPacketSize: maxPacketSize(c),
-      prepare: (client) =>
-        void readClient(client, { ...options, status: ctx.status }, { conn: 0, qos: c.qos }),
-    },
-  );
   const { subs, stale } = subscriptions(c, ctx, { conn: 0, before });
-  const subscribe = () =>
-    subscribeReplacing(client, subs, stale).then(
-      () => options.onState("up"),
-      (e) => ctx.status.fail(e),
-    );
-  client.on("connect", () => void subscribe());
-  client.on("close", () => options.onState("degraded"));
-  if (client.connected) await subscribe();
-  return { inWorker: false, close: () => client.endAsync().catch(() => {}) };
+  const session = await openSession({
+    broker: c,
+    place: ctx,
+    taker: { ...options, status: ctx.status },
+    conn: 0,
+    qos: c.qos,
+    maxPacketSize: maxPacketSize(c),
+    subscriptions: subs,
+    stale,
+    onState: (s) => {
+      if (s.subscribed === false) ctx.status.fail(new Error(s.error));
+      if (s.subscribed) options.onState("up");
+      else if (!s.connected) options.onState("degraded");
+    },
+  });
+  return { inWorker: false, close: () => session.close() };
 }
 
 async function openInWorkers(options: InboxOptions, before: number): Promise<Inbox> {

@@ -7,7 +7,8 @@
 import { type BrokerConfig, connectBroker } from "../../mqtt/broker.ts";
 import type { Logger } from "../../log.ts";
 import { errorMessage } from "../../status.ts";
-import { type MessageTaker, readClient } from "../../mqtt/client_reader.ts";
+import type { MessageTaker } from "./client_reader.ts";
+import { openSession } from "./session.ts";
 
 /** A session counts as emptied after this long without a message, its PUBACKs all sent. */
 const QUIET_MS = 1000;
@@ -63,17 +64,26 @@ async function empty(id: string, conn: number, o: RetireOptions): Promise<number
       o.onMessage(m);
     },
   };
-  const held: { acks: ReturnType<typeof readClient> } = { acks: null };
-  const place = { name: ctx.name, gatewayId: ctx.gatewayId, status: o.status };
-  const client = await connectBroker({ ...config, client_id: id, clean: false }, place, {
+  const session = await openSession({
+    broker: { ...config, client_id: id, clean: false },
+    place: ctx,
+    taker: counting,
+    conn,
+    qos: config.qos,
     maxPacketSize: o.maxPacketSize,
-    prepare: (c) => held.acks = readClient(c, counting, { conn, qos: config.qos }),
+    // Nothing to subscribe: the session leaves the shared filters, or it is not emptied.
+    subscriptions: {},
+    stale: o.filters,
+    onState: () => {},
   });
+  const { client } = session;
   try {
     if (!client.connected) throw new Error(`no connection to ${config.url}`);
-    await client.unsubscribeAsync(o.filters);
+    if (!session.state.subscribed) {
+      throw new Error(`could not leave the shared filters: ${session.state.error}`);
+    }
     // Queued messages come right after the connection opens; done when quiet and all committed.
-    while (performance.now() - last < QUIET_MS || (held.acks?.unreleased ?? 0) > 0) {
+    while (performance.now() - last < QUIET_MS || (session.acks?.unreleased ?? 0) > 0) {
       await new Promise((r) => setTimeout(r, 100));
       if (!client.connected) throw new Error("the connection closed while emptying");
       if (o.stopped()) {
@@ -81,9 +91,10 @@ async function empty(id: string, conn: number, o: RetireOptions): Promise<number
       }
     }
   } finally {
-    await client.endAsync().catch(() => {});
+    await session.close();
   }
   // A clean session with the same client id ends the stored one (MQTT 5: expiry 0 as well).
+  const place = { name: ctx.name, gatewayId: ctx.gatewayId, status: o.status };
   const ender = await connectBroker({ ...config, client_id: id, clean: true }, place, {});
   await ender.endAsync().catch(() => {});
   return taken;

@@ -3,7 +3,7 @@
  * (`worker: true`, or `connections: N`): mqtt.js parses packets there; the source gets the
  * messages in batches and says which ones to acknowledge once they are committed.
  */
-import type { BrokerConfig } from "./broker.ts";
+import type { BrokerConfig } from "../../mqtt/broker.ts";
 
 /** What the Worker connects with (plain data: it crosses by structured clone). */
 export interface IngestSetup {

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { BatchPacker, BatchUnpacker, type WireMessage } from "../../src/mqtt/ingest_messages.ts";
+import {
+  BatchPacker,
+  BatchUnpacker,
+  type WireMessage,
+} from "../../../src/sources/mqtt/ingest_messages.ts";
 
 const enc = new TextEncoder();
 

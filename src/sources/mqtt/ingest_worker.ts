@@ -4,10 +4,9 @@
  * and sends the PUBACKs the source releases (see ingest_messages.ts).
  */
 /// <reference lib="deno.worker" />
-import type mqtt from "mqtt";
-import { ComponentStatus, errorMessage } from "../status.ts";
-import { connectBroker, subscribeReplacing } from "./broker.ts";
-import { type MessageTaker, readClient } from "./client_reader.ts";
+import { ComponentStatus, errorMessage } from "../../status.ts";
+import type { MessageTaker } from "./client_reader.ts";
+import { openSession, type Session } from "./session.ts";
 import {
   BatchPacker,
   type IngestCall,
@@ -16,7 +15,7 @@ import {
   type WireMessage,
 } from "./ingest_messages.ts";
 
-let client: mqtt.MqttClient | null = null;
+let session: Session | null = null;
 let paused = false;
 const waiting: (() => void)[] = [];
 /** Releases of held PUBACKs by message number (bounded by what the source holds back). */
@@ -69,25 +68,21 @@ async function connect(setup: IngestSetup): Promise<void> {
     room: () => new Promise((resolve) => waiting.push(resolve)),
     status,
   };
-  const c = await connectBroker(setup.broker, { ...setup, status }, {
+  session = await openSession({
+    broker: setup.broker,
+    place: setup,
+    taker,
+    conn: 0,
+    qos: 1, // every QoS 1 message comes with a packet id whose PUBACK is held (QoS 0 has none)
     maxPacketSize: setup.maxPacketSize,
-    // Every QoS 1 message comes with a packet id whose PUBACK is held (QoS 0 ones have none).
-    prepare: (c) => void readClient(c, taker, { conn: 0, qos: 1 }),
+    subscriptions: setup.subscriptions,
+    stale: setup.stale,
+    onState: (state) => {
+      // PUBACKs of a closed connection are never sent (the broker redelivers).
+      if (!state.connected) releases.clear();
+      post({ type: "state", ...state });
+    },
   });
-  const subscribe = () =>
-    subscribeReplacing(c, setup.subscriptions, setup.stale).then(
-      () => post({ type: "state", connected: true, subscribed: true }),
-      (e) => post({ type: "state", connected: c.connected, error: errorMessage(e) }),
-    );
-  c.on("connect", () => void subscribe());
-  c.on("close", () => {
-    releases.clear(); // PUBACKs of a closed connection are never sent (the broker redelivers)
-    post({ type: "state", connected: false });
-  });
-  c.on("error", (e) => post({ type: "state", connected: c.connected, error: e.message }));
-  if (c.connected) await subscribe();
-  else post({ type: "state", connected: false, error: status.lastError?.message });
-  client = c;
 }
 
 self.onmessage = async (e: MessageEvent<IngestCall>) => {
@@ -106,8 +101,8 @@ self.onmessage = async (e: MessageEvent<IngestCall>) => {
   } else if (call.type === "close") {
     paused = false;
     for (const done of waiting.splice(0)) done();
-    await client?.endAsync().catch(() => {});
-    client = null;
+    await session?.close();
+    session = null;
     post({ type: "closed" });
   }
 };

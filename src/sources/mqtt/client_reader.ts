@@ -1,7 +1,7 @@
 /** Messages read from an mqtt.js client on this thread: PUBACKs held, reading paused when full. */
 import type mqtt from "mqtt";
 import { HeldAcks } from "./held_acks.ts";
-import type { ComponentStatus } from "../status.ts";
+import type { ComponentStatus } from "../../status.ts";
 
 /** A message as the source takes it. */
 export interface InboxMessage {

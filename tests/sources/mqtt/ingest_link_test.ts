@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { IngestLink } from "../../src/mqtt/ingest_link.ts";
-import type { WireMessage } from "../../src/mqtt/ingest_messages.ts";
-import { ComponentStatus } from "../../src/status.ts";
-import { startMosquitto, waitFor } from "../helpers/servers.ts";
+import { IngestLink } from "../../../src/sources/mqtt/ingest_link.ts";
+import type { WireMessage } from "../../../src/sources/mqtt/ingest_messages.ts";
+import { ComponentStatus } from "../../../src/status.ts";
+import { startMosquitto, waitFor } from "../../helpers/servers.ts";
 
 Deno.test("message numbers wrap past 32 bits: every message is still acknowledged once (ack: commit), none redelivered", async () => {
   const broker = await startMosquitto();

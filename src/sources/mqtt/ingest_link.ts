@@ -1,5 +1,5 @@
 /** The source's side of an MQTT ingest Worker (see ingest_messages.ts). */
-import type { ComponentStatus } from "../status.ts";
+import type { ComponentStatus } from "../../status.ts";
 import {
   BatchUnpacker,
   type IngestCall,
