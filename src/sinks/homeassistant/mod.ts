@@ -251,16 +251,10 @@ export class HomeAssistantSink implements Sink {
   }
 
   async #announceAll(): Promise<void> {
-    const messages = [...this.#announced.values()].flatMap((s) => {
-      const device = this.#controls.get(objectId(s.node));
-      return [
-        ...this.discovery(s),
-        ...(device
-          ? [...this.#controlConfigs(s, device), ...showResult(this.#at(s.node), device)]
-          : []),
-      ];
-    });
-    await this.#publish(messages);
+    await this.#publish([...this.#announced.values()].flatMap((s) => this.discovery(s)));
+    // Writable entities with what the devices hold now (a change made meanwhile elsewhere:
+    // VictronConnect, the API), read again one device after another.
+    for (const device of [...this.#controls.values()]) await this.#readControls(device.node);
   }
 
   async #expire(): Promise<void> {

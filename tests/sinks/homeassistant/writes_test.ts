@@ -166,6 +166,62 @@ Deno.test("HA entities for writable settings only; a number in range applied, ou
       `homeassistant ${SET}/confirm (mqtt user ha) confirming load_output`,
     );
     assert.equal(van.agent.control.status().sinks.ha.counters.writes, 4);
+
+    // A change made elsewhere (the settings API): shown once Home Assistant comes back (its
+    // birth message), which has the gateway read the settings again.
+    await van.agent.host.settings.change("mppt1", {
+      name: "max_charge_current",
+      value: 12,
+      by: "test",
+    });
+    await client.publishAsync("homeassistant/status", "online");
+    await waitFor(() => held().max_charge_current === 12, { what: "the new limit read again" });
+  } finally {
+    await client.endAsync();
+    await van.stop().catch(() => {});
+    await hook.shutdown();
+  }
+});
+
+Deno.test("HA commands while the broker lets anyone publish them: refused, audited, the entity left as the device holds it", async () => {
+  const events: Record<string, unknown>[] = [];
+  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    events.push(await req.json());
+    return new Response(null, { status: 204 });
+  });
+  const hookUrl = `http://127.0.0.1:${(hook.addr as Deno.NetAddr).port}/`;
+  // No ACL: an anonymous client may publish the command topics.
+  const van = await startVan(
+    (url) =>
+      `  ha: {type: homeassistant, url: "${url}", max_wait: 20ms, writes: {enabled: true, from: ha}}
+  hook: {type: webhook, url: "${hookUrl}", forward: [event], max_wait: 10ms}`,
+  );
+  const got = new Map<string, string>();
+  const client = await mqtt.connectAsync(van.url, { clientId: "anyone" });
+  client.on("message", (t, p) => got.set(t, p.toString()));
+  await client.subscribeAsync(["homeassistant/#", `${BASE}/#`]);
+  const json = (topic: string) => got.has(topic) ? JSON.parse(got.get(topic)!) : undefined;
+  await van.start();
+  try {
+    const sink = () => van.agent.control.status().sinks.ha as unknown as { writes: string };
+    await waitFor(() => /anyone|without credentials/.test(sink().writes ?? ""), {
+      what: "the open broker found",
+    });
+    await waitFor(() => json(`${BASE}/mppt1/settings`)?.max_charge_current === 15, {
+      what: "the settings shown",
+    });
+    await client.publishAsync(`${SET}/max_charge_current`, "5");
+    await waitFor(() => json(`${BASE}/mppt1/settings/result`)?.outcome === "refused", {
+      what: "the refusal shown",
+    });
+    assert.match(json(`${BASE}/mppt1/settings/result`).reason, /without credentials can publish/);
+    assert.equal(json(`${BASE}/mppt1/settings`).max_charge_current, 15);
+    await waitFor(() => events.length > 0, { what: "the audit" });
+    assert.equal(events[0].type, "setting_refused");
+    assert.equal(events[0].setting, "max_charge_current");
+    assert.equal(events[0].by, `homeassistant ${SET}/max_charge_current (mqtt publisher unknown)`);
+    const read = await van.agent.host.settings.read("mppt1");
+    assert.equal(read.settings.find((s) => s.name === "max_charge_current")!.value, 15);
   } finally {
     await client.endAsync();
     await van.stop().catch(() => {});
