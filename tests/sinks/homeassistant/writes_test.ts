@@ -228,3 +228,46 @@ Deno.test("HA commands while the broker lets anyone publish them: refused, audit
     await hook.shutdown();
   }
 });
+
+Deno.test("HA: a confirmation pressed after confirm_within is refused and nothing changes; changes made through the API show at once when events are forwarded", async () => {
+  const van = await startVan(
+    (url) =>
+      `  ha: {type: homeassistant, url: "${url}", max_wait: 20ms, username: gateway,
+    password: gw-pass, writes: {enabled: true, from: ha}, confirm_within: 1ms,
+    forward: [sample, event]}`,
+    { broker: { users: { gateway: "gw-pass", ha: "ha-pass" }, acl: HA_WRITES_ACL } },
+  );
+  const got = new Map<string, string>();
+  const client = await mqtt.connectAsync(van.url, { username: "ha", password: "ha-pass" });
+  client.on("message", (t, p) => got.set(t, p.toString()));
+  await client.subscribeAsync(`${BASE}/#`);
+  const json = (topic: string) => got.has(topic) ? JSON.parse(got.get(topic)!) : undefined;
+  const held = () => json(`${BASE}/mppt1/settings`) ?? {};
+  const result = () => json(`${BASE}/mppt1/settings/result`) ?? {};
+  await van.start();
+  try {
+    const sink = () => van.agent.control.status().sinks.ha as unknown as { writes: string };
+    await waitFor(() => sink().writes === "taken from mqtt user ha", { what: "writes taken" });
+    await waitFor(() => held().device_mode === "on", { what: "the settings shown" });
+    await client.publishAsync(`${SET}/device_mode`, "OFF");
+    await waitFor(() => result().outcome === "confirm_required", { what: "confirmation asked" });
+    assert.match(result().effect, /Switches the charger off/);
+    await client.publishAsync(`${SET}/confirm`, "PRESS");
+    await waitFor(() => result().outcome === "refused", { what: "the late press refused" });
+    assert.match(result().reason, /no change waits for a confirmation/);
+    assert.equal(held().device_mode, "on");
+    const read = await van.agent.host.settings.read("mppt1", { names: ["device_mode"] });
+    assert.equal(read.settings[0].value, "on");
+
+    // Through the API: its audit event reaches the sink, which shows the new value.
+    await van.agent.host.settings.change("mppt1", {
+      name: "float_voltage",
+      value: 13.5,
+      by: "test",
+    });
+    await waitFor(() => held().float_voltage === 13.5, { what: "the API's change shown" });
+  } finally {
+    await client.endAsync();
+    await van.stop().catch(() => {});
+  }
+});
