@@ -80,3 +80,18 @@ topic write W/#
 topic readwrite homeassistant/#
 topic read edge-gateway/#
 `;
+
+/**
+ * The broker ACL the Home Assistant sink's README gives for its writable entities: only user
+ * `ha` may publish the command topics (`edge-gateway/<gateway>/set/#`), the gateway reads them;
+ * clients without credentials get nothing.
+ */
+export const HA_WRITES_ACL = `user gateway
+topic readwrite homeassistant/#
+topic readwrite edge-gateway/#
+
+user ha
+topic readwrite homeassistant/#
+topic read edge-gateway/#
+topic write edge-gateway/+/set/#
+`;

@@ -10,6 +10,7 @@ import { MAX_DEVICES } from "../liveness.ts";
 import { WritePolicy, writesSchema } from "../../mqtt/write_policy.ts";
 import { defaultInstance, venusValues } from "./paths.ts";
 import { VenusWrites } from "./writes.ts";
+import { DeviceWrites } from "../../mqtt/device_writes.ts";
 import { keepaliveOptions, MIN_REPUBLISH_UNUSED, RepublishTokens } from "./keepalive.ts";
 import { deadline } from "../../util/timing.ts";
 import { type Bounds, readChargeLimit, withBounds } from "./limits.ts";
@@ -88,15 +89,18 @@ export class VenusSink implements Sink {
     this.portal = config.portal_id ?? ctx.gatewayId.replace(/[^A-Za-z0-9_-]/g, "_");
     this.#policy = new WritePolicy(config.writes, { log: ctx.log, topic: `W/${this.portal}/#` });
     this.#writes = new VenusWrites({
-      policy: this.#policy,
-      now: () => ctx.clock.now(),
+      writes: new DeviceWrites({
+        policy: this.#policy,
+        now: () => ctx.clock.now(),
+        settings: ctx.settings,
+        status: ctx.status,
+        log: ctx.log,
+      }),
       portal: this.portal,
-      settings: ctx.settings,
       nodeOf: (prefix) => this.#nodes.get(prefix),
       last: (topic) => this.#last.get(topic),
       publish: (topic, payload) => this.#keep(topic, payload),
       status: ctx.status,
-      log: ctx.log,
     });
   }
 

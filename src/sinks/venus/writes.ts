@@ -3,15 +3,11 @@
  * Assistant's victron-mqtt, Node-RED) writes a path, the device's setting is
  * changed over VE.Direct HEX, and the path's value is published again. A write
  * the gateway refuses changes nothing and the current value is republished, as
- * a GX does. Writes are off unless the config turns them on (see WritePolicy), and every one,
- * whatever becomes of it, is one audit event through the settings' audit path.
+ * a GX does. Writes are off unless the config turns them on (see WritePolicy); each goes through
+ * the one MQTT write path (mqtt/device_writes.ts) and is one audit event, whatever becomes of it.
  */
-import type { SettingsAccess } from "../../device_settings.ts";
-import type { Logger } from "../../log.ts";
-import type { WritePolicy } from "../../mqtt/write_policy.ts";
+import type { DeviceWrites } from "../../mqtt/device_writes.ts";
 import type { ComponentStatus } from "../../status.ts";
-import { errorMessage } from "../../status.ts";
-import { deadline } from "../../util/timing.ts";
 
 /** A writable Venus path: the setting it changes and how the two values map. */
 interface WritablePath {
@@ -47,7 +43,8 @@ export const WRITABLE: Record<string, WritablePath> = {
 /** What {@link VenusWrites} works with. */
 export interface VenusWritesOptions {
   portal: string;
-  settings?: SettingsAccess;
+  /** The one MQTT write path (policy, queue, audit) the writes go through. */
+  writes: DeviceWrites;
   /** The node a device prefix (`N/<portal>/solarcharger/<instance>`) belongs to. */
   nodeOf(prefix: string): string | undefined;
   /** The last value published on a topic. */
@@ -55,53 +52,24 @@ export interface VenusWritesOptions {
   /** Publishes (and remembers) a topic's value. */
   publish(topic: string, payload: string): Promise<void>;
   status: ComponentStatus;
-  log: Logger;
-  /** Whether writes are taken now, and from whom. */
-  policy: WritePolicy;
-  /** The time (ms), for the audit's flood bound. */
-  now(): number;
 }
-
-/** Writes waiting their turn at most (each may wait for the device); more are dropped. */
-const MAX_WAITING = 32;
-/**
- * Refused writes audited at once at most, then one a second: a publisher flooding refused
- * writes must not fill the log and the outbox (the rest are counted, `writes_not_audited`).
- */
-const AUDIT_BURST = 60;
-/**
- * The longest a write may wait for the device (its line's queue, then its answer): a change
- * that never settles must not hold every later write behind it.
- */
-const WRITE_DEADLINE_MS = 30_000;
 
 /** Handles `W/` writes, one after another. */
 export class VenusWrites {
-  #queue: Promise<void> = Promise.resolve();
-  #waiting = 0;
-  #tokens = AUDIT_BURST;
-  #filled = -Infinity;
-
   constructor(readonly options: VenusWritesOptions) {}
 
   /** Takes a `W/...` message; it is handled after the ones before it (a flood is dropped). */
   take(topic: string, payload: string, options: { retained?: boolean } = {}): void {
-    if (this.#waiting >= MAX_WAITING) {
-      this.options.status.drop("writes_flood");
-      return;
-    }
-    this.#waiting++;
-    this.#queue = this.#queue.then(() => this.#handle(topic, payload, options.retained))
-      .finally(() => this.#waiting--);
+    this.options.writes.take(() => this.#handle(topic, payload, options.retained));
   }
 
   /** Resolves when the writes taken so far are handled. */
   settled(): Promise<void> {
-    return this.#queue;
+    return this.options.writes.settled();
   }
 
   async #handle(topic: string, payload: string, retained = false): Promise<void> {
-    const { portal, status, log, policy, settings } = this.options;
+    const { portal, status, writes } = this.options;
     const m = /^W\/([^/]+)\/(solarcharger)\/(\d+)(\/.+)$/.exec(topic);
     const path = m?.[4];
     const prefix = m ? `N/${portal}/${m[2]}/${m[3]}` : "";
@@ -109,22 +77,20 @@ export class VenusWrites {
     const writable = path ? WRITABLE[path] : undefined;
     const n = `${prefix}${path}`;
     const written = valueOf(payload);
-    const by = `venus ${topic} (${policy.who})`;
+    const by = `venus ${topic} (${writes.who})`;
     const value = writable?.toSetting(written) ?? null;
-    // A retained write is replayed by the broker at every subscription (every start).
-    const refusal =
-      (retained ? "a retained write (the broker would replay it at every start)" : null) ??
-        policy.refusal ??
-        (!node || !writable || !settings
-          ? `${topic} is not a writable path of a device here`
-          : value === null
-          ? `${JSON.stringify(written)} is not a value for ${path}`
-          : null);
-    if (refusal !== null || !settings || !writable || !node) {
+    const policy = writes.refusal({ retained });
+    const refusal = policy ??
+      (!node || !writable
+        ? `${topic} is not a writable path of a device here`
+        : value === null
+        ? `${JSON.stringify(written)} is not a value for ${path}`
+        : null);
+    if (refusal !== null || !writable || !node || value === null) {
       // Not a device's writable path: ignored as a GX does (still audited).
-      const ignored = policy.refusal === null && !retained && (!writable || !node);
+      const ignored = policy === null && (!writable || !node);
       status.count(ignored ? "writes_ignored" : "writes_refused");
-      this.#refused(node, {
+      writes.refused(node, {
         name: writable?.setting ?? path ?? topic,
         value: written,
         by,
@@ -135,30 +101,12 @@ export class VenusWrites {
       await this.#restore(n);
       return;
     }
-    let settled = false;
-    // A W/ write is the client's own act (its switch turned off): MQTT has no way to ask back,
-    // so which paths may be written at all (writes, writable) is where an owner limits it.
-    const changing = settings.change(node, { name: writable.setting, value, by, confirm: true })
-      .finally(() => settled = true);
     try {
-      // The settings path audits it (applied, clamped, refused, timed out).
-      const change = await deadline(changing, WRITE_DEADLINE_MS, "the device's answer");
-      status.count("writes");
+      // A W/ write is the client's own act (its switch turned off): MQTT has no way to ask
+      // back, so which paths may be written at all (writes, writable) is where an owner limits it.
+      const change = await writes.apply(node, { name: writable.setting, value, by, confirm: true });
       await this.options.publish(n, JSON.stringify({ value: writable.toVenus(change.new) }));
-    } catch (e) {
-      status.count("writes_refused");
-      log.warn("venus write refused; the value stays", { topic, error: errorMessage(e) });
-      // A change still pending at the deadline is audited here (the settings path would
-      // audit it only when, if ever, it settles).
-      if (!settled) {
-        settings.refused(node, {
-          name: writable.setting,
-          value,
-          by,
-          reason: errorMessage(e),
-          outcome: "timeout",
-        });
-      }
+    } catch {
       await this.#restore(n);
     }
   }
@@ -167,19 +115,6 @@ export class VenusWrites {
   async #restore(topic: string): Promise<void> {
     const current = this.options.last(topic);
     if (current !== undefined) await this.options.publish(topic, current).catch(() => {});
-  }
-
-  /** One audit event per refused write, within the flood bound. */
-  #refused(node: string | undefined, write: Parameters<SettingsAccess["refused"]>[1]): void {
-    const now = this.options.now();
-    this.#tokens = Math.min(AUDIT_BURST, this.#tokens + Math.max(0, (now - this.#filled) / 1000));
-    this.#filled = now;
-    if (this.#tokens < 1 || !this.options.settings) {
-      this.options.status.drop("writes_not_audited");
-      return;
-    }
-    this.#tokens--;
-    this.options.settings.refused(node, write);
   }
 }
 

@@ -30,7 +30,7 @@ export const vedirectSchema = z.strictObject({
   hex_timeout: duration.default(2000),
   /**
    * Settings that may be changed (`PUT /devices/<node>/settings/<name>` with the token,
-   * Venus `W/`): all the product's known settings, or a list; `[]` none.
+   * Venus `W/`, Home Assistant's entities): all the product's known settings, or a list; `[]` none.
    */
   writable: z.union([z.literal("all"), z.array(z.enum(SETTING_NAMES))]).default("all"),
   /**

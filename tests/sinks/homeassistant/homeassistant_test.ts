@@ -65,6 +65,11 @@ Deno.test("a simulated MPPT and BMV appear in Home Assistant; unplug flips avail
     assert.ok(configs.length >= 20, `configs: ${configs.length}`);
     const problems = configs.flatMap(([t, p]) => validateSensor(t, JSON.parse(p)));
     assert.deepEqual(problems, []);
+    // Writes off (the default): no writable entity, and no command topic listened to.
+    const controls = [...got.keys()].filter((t) =>
+      /^homeassistant\/(switch|select|number|button)\//.test(t)
+    );
+    assert.deepEqual(controls, []);
     const soc = JSON.parse(got.get("homeassistant/sensor/bmv1/soc/config")!);
     assert.equal(soc.device_class, "battery");
     assert.equal(soc.device.manufacturer, "Victron Energy");
