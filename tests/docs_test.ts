@@ -323,13 +323,17 @@ Deno.test("the contract members the docs name are those of src/plugin.ts", () =>
   assert.deepEqual(wrong, []);
 });
 
-/** Markdown without its fenced blocks and code spans (links there are text, not links). */
-function prose(text: string): string {
+/** Markdown with its fenced blocks blanked (line numbers kept). */
+function withoutFences(text: string): string {
   return text.replace(
     /^( *)(```|~~~)[^\n]*\n[\s\S]*?^\1\2[^\n]*$/gm,
     (m) => m.replace(/[^\n]/g, " "),
-  )
-    .replace(/`[^`\n]*`/g, (m) => " ".repeat(m.length));
+  );
+}
+
+/** The same without code spans: links there are text, not links. */
+function prose(text: string): string {
+  return withoutFences(text).replace(/`[^`\n]*`/g, (m) => " ".repeat(m.length));
 }
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as dashes. */
@@ -342,7 +346,7 @@ function slug(heading: string): string {
 function anchors(text: string): Set<string> {
   const seen = new Map<string, number>();
   const out = new Set<string>();
-  for (const [, heading] of prose(text).matchAll(/^#{1,6} +(.+?) *#*$/gm)) {
+  for (const [, heading] of withoutFences(text).matchAll(/^#{1,6} +(.+?) *#*$/gm)) {
     const base = slug(heading);
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
