@@ -1,8 +1,10 @@
 /**
- * The docs where they name code: the README's configuration table against the
+ * The docs where they name code: docs/configuration.md's table against the
  * schema (every key there exists, its default is the schema's, every key of the
- * schema has a row), and docs/architecture.md's file map, base modules and
- * plugin contract against the tree. A failure says which line to fix and how.
+ * schema has a row), docs/architecture.md's file map and base modules against
+ * the tree, the plugin contract wherever the docs describe it, and every
+ * relative link of the docs pointing at a file (and heading) that exists. A
+ * failure says which line to fix and how.
  */
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
@@ -12,7 +14,9 @@ import { gatewaySchema } from "../src/config/schema.ts";
 import { sameValue } from "../src/util/same_value.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const README = Deno.readTextFileSync(`${ROOT}README.md`);
+/** Where the configuration table lives. */
+const CONFIG_DOC = "docs/configuration.md";
+const CONFIG_TEXT = Deno.readTextFileSync(`${ROOT}${CONFIG_DOC}`);
 
 type Def = {
   type: string;
@@ -100,11 +104,11 @@ interface Row {
   defaults: (string | undefined)[];
 }
 
-/** The rows of the README's configuration table. */
+/** The rows of the configuration table (docs/configuration.md). */
 function configTable(): Row[] {
-  const lines = README.split("\n");
+  const lines = CONFIG_TEXT.split("\n");
   const head = lines.findIndex((l) => /^\|\s*Key\s*\|\s*Default\s*\|/.test(l));
-  assert.ok(head > 0, "README.md: no table with a `| Key | Default | Meaning |` header");
+  assert.ok(head > 0, `${CONFIG_DOC}: no table with a \`| Key | Default | Meaning |\` header`);
   const rows: Row[] = [];
   for (let i = head + 2; i < lines.length && lines[i].startsWith("|"); i++) {
     const [keyCell, defaultCell] = lines[i].split(/(?<!\\)\|/).slice(1).map((c) => c.trim());
@@ -125,17 +129,17 @@ function configTable(): Row[] {
   return rows;
 }
 
-Deno.test("every key in the README's configuration table is in the schema", () => {
+Deno.test("every key in the configuration table is in the schema", () => {
   const unknown = configTable().flatMap((row) =>
     row.keys.filter((k) => !fieldAt(k)).map((k) =>
-      `README.md:${row.line}: \`${k.join(".")}\` is not a key of the config schema ` +
+      `${CONFIG_DOC}:${row.line}: \`${k.join(".")}\` is not a key of the config schema ` +
       `(src/config/schema.ts and the schemas it gathers): rename or remove it`
     )
   );
   assert.deepEqual(unknown, []);
 });
 
-Deno.test("every default in the README's configuration table is the schema's", () => {
+Deno.test("every default in the configuration table is the schema's", () => {
   const wrong: string[] = [];
   for (const row of configTable()) {
     row.keys.forEach((key, i) => {
@@ -146,7 +150,9 @@ Deno.test("every default in the README's configuration table is the schema's", (
       const written = bare(field).safeParse(parseYaml(literal === "" ? '""' : literal));
       if (!actual.success || !written.success || !sameValue(written.data, actual.data)) {
         wrong.push(
-          `README.md:${row.line}: \`${key.join(".")}\` says default \`${literal}\`, the schema ` +
+          `${CONFIG_DOC}:${row.line}: \`${
+            key.join(".")
+          }\` says default \`${literal}\`, the schema ` +
             `gives ${schemaDefault(field) ?? "none"}: fix the row`,
         );
       }
@@ -155,7 +161,7 @@ Deno.test("every default in the README's configuration table is the schema's", (
   assert.deepEqual(wrong, []);
 });
 
-Deno.test("every key of the config schema has a row in the README's configuration table", () => {
+Deno.test("every key of the config schema has a row in the configuration table", () => {
   const named = new Set(
     configTable().flatMap((r) => r.keys).map((k) => k.filter((s) => s !== "<name>").join(".")),
   );
@@ -163,7 +169,7 @@ Deno.test("every key of the config schema has a row in the README's configuratio
   const covered = (key: string[]) => key.some((_, i) => named.has(key.slice(0, i + 1).join(".")));
   const missing = schemaKeys().filter((k) => !covered(k)).map((k) => {
     const shown = schemaDefault(fieldAt(k)!) ?? "none";
-    return `\`${k.join(".")}\` (default ${shown}) is missing from README.md's configuration ` +
+    return `\`${k.join(".")}\` (default ${shown}) is missing from ${CONFIG_DOC}'s configuration ` +
       `table: add the row | \`${k.join(".")}\` | ${shown} | <what it does> |`;
   });
   assert.deepEqual(missing, []);
@@ -255,6 +261,22 @@ Deno.test("docs/architecture.md's base modules are tests/architecture_test.ts's 
   assert.deepEqual(listed, expected, "docs/architecture.md's base list (left) against BASE");
 });
 
+/** The docs: README.md, docs/*.md and every README.md under src/, relative to ROOT. */
+function docFiles(): string[] {
+  const files = ["README.md"];
+  for (const e of Deno.readDirSync(`${ROOT}docs`)) {
+    if (e.isFile && e.name.endsWith(".md")) files.push(`docs/${e.name}`);
+  }
+  const walk = (dir: string) => {
+    for (const e of Deno.readDirSync(`${ROOT}${dir}`)) {
+      if (e.isDirectory) walk(`${dir}/${e.name}`);
+      else if (e.name === "README.md") files.push(`${dir}/${e.name}`);
+    }
+  };
+  walk("src");
+  return files.sort();
+}
+
 /** The members of each interface in src/plugin.ts, read from its text. */
 function contract(): Map<string, string[]> {
   const text = Deno.readTextFileSync(`${ROOT}src/plugin.ts`);
@@ -270,7 +292,8 @@ Deno.test("the contract members the docs name are those of src/plugin.ts", () =>
   // Complete lists: where the docs list a Source's or a Sink's members, they list them all.
   const complete = ["Source", "Sink"];
   const wrong: string[] = [];
-  for (const [file, text] of [["README.md", README], ["docs/architecture.md", ARCHITECTURE]]) {
+  for (const file of docFiles()) {
+    const text = Deno.readTextFileSync(`${ROOT}${file}`);
     // Each paragraph (or list item) that names an interface of the contract in backticks.
     for (const paragraph of text.split(/\n\s*\n|\n(?=- )/)) {
       const spans = [...paragraph.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
@@ -299,3 +322,70 @@ Deno.test("the contract members the docs name are those of src/plugin.ts", () =>
   }
   assert.deepEqual(wrong, []);
 });
+
+/** Markdown with its fenced blocks blanked (line numbers kept). */
+function withoutFences(text: string): string {
+  return text.replace(
+    /^( *)(```|~~~)[^\n]*\n[\s\S]*?^\1\2[^\n]*$/gm,
+    (m) => m.replace(/[^\n]/g, " "),
+  );
+}
+
+/** The same without code spans: links there are text, not links. */
+function prose(text: string): string {
+  return withoutFences(text).replace(/`[^`\n]*`/g, (m) => " ".repeat(m.length));
+}
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as dashes. */
+function slug(heading: string): string {
+  return heading.replace(/\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/[`*]/g, "").trim()
+    .toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replace(/ /g, "-");
+}
+
+/** The anchors a markdown file's headings make (a repeated heading gets -1, -2, ...). */
+function anchors(text: string): Set<string> {
+  const seen = new Map<string, number>();
+  const out = new Set<string>();
+  for (const [, heading] of withoutFences(text).matchAll(/^#{1,6} +(.+?) *#*$/gm)) {
+    const base = slug(heading);
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    out.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return out;
+}
+
+Deno.test("every relative link in the docs points at a file and heading that exist", () => {
+  const broken: string[] = [];
+  for (const file of docFiles()) {
+    const text = Deno.readTextFileSync(`${ROOT}${file}`);
+    const dir = file.split("/").slice(0, -1).join("/");
+    prose(text).split("\n").forEach((line, i) => {
+      for (const [, target] of line.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // http:, https:, mailto:
+        const [path, anchor] = target.split("#", 2);
+        const resolved = path === "" ? file : normalize(dir ? `${dir}/${path}` : path);
+        const where = `${file}:${i + 1}: (${target})`;
+        if (resolved.startsWith("../") || !exists(resolved)) {
+          broken.push(`${where}: ${resolved} does not exist: fix the path or the file`);
+        } else if (anchor !== undefined && resolved.endsWith(".md")) {
+          const heads = anchors(Deno.readTextFileSync(`${ROOT}${resolved}`));
+          if (!heads.has(anchor)) {
+            broken.push(`${where}: ${resolved} has no heading #${anchor}: fix the anchor`);
+          }
+        }
+      }
+    });
+  }
+  assert.deepEqual(broken, []);
+});
+
+/** `docs/../src/x` -> `src/x`; a path above the repository keeps its leading `../`. */
+function normalize(path: string): string {
+  const out: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "..") out.length > 0 && out.at(-1) !== ".." ? out.pop() : out.push(part);
+    else if (part !== "." && part !== "") out.push(part);
+  }
+  return out.join("/");
+}
