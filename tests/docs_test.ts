@@ -389,3 +389,53 @@ function normalize(path: string): string {
   }
   return out.join("/");
 }
+
+/** Files outside the docs that send a reader to a doc's section (messages, comments). */
+const POINTING = ["src", "config", "systemd", "tools"];
+
+/** The sections a markdown file names: its headings and the bold words that open a list item. */
+function sections(text: string): string[] {
+  const plain = (s: string) => s.replace(/[`*]/g, "").trim();
+  return [
+    ...[...withoutFences(text).matchAll(/^#{1,6} +(.+?) *#*$/gm)].map((m) => plain(m[1])),
+    ...[...text.matchAll(/^\s*(?:- |\d+\. )\*\*([^*]+)\*\*/gm)].map((m) => plain(m[1])),
+  ];
+}
+
+Deno.test("every doc section named in code, config and the unit exists", () => {
+  // `docs/x.md, "Heading"`, `src/.../README.md, "Heading"`, `README "Heading"` (the top README),
+  // `README.md beside this file, "Heading"`; a name may be a heading's beginning.
+  const pointer =
+    /(docs\/[\w-]+\.md|src\/[\w/]+\/README\.md|README\.md beside this file|README)[,:]? \\?"([^"\\]+)/g;
+  const broken: string[] = [];
+  const walk = (dir: string): string[] =>
+    [...Deno.readDirSync(`${ROOT}${dir}`)].flatMap((e) =>
+      e.isDirectory ? walk(`${dir}/${e.name}`) : e.name.endsWith(".md") ? [] : [`${dir}/${e.name}`]
+    );
+  for (const file of POINTING.filter(exists).flatMap(walk)) {
+    const dir = file.split("/").slice(0, -1).join("/");
+    Deno.readTextFileSync(`${ROOT}${file}`).split("\n").forEach((line, i) => {
+      // "README's security section", "(README)": a section no test can follow when it moves.
+      if (/\bREADME\b(?!\.md| \\?")/.test(line)) {
+        broken.push(
+          `${file}:${i + 1}: names the README without a heading: write README "<heading>"`,
+        );
+      }
+      for (const [, doc, name] of line.matchAll(pointer)) {
+        const path = doc === "README"
+          ? "README.md"
+          : doc.startsWith("README.md ")
+          ? `${dir}/README.md`
+          : doc;
+        const where = `${file}:${i + 1}: ${doc}, "${name}"`;
+        if (!exists(path)) broken.push(`${where}: ${path} does not exist: point at the page now`);
+        else if (
+          !sections(Deno.readTextFileSync(`${ROOT}${path}`)).some((s) => s.startsWith(name))
+        ) {
+          broken.push(`${where}: ${path} has no such heading: name the one that holds it now`);
+        }
+      }
+    });
+  }
+  assert.deepEqual(broken, []);
+});

@@ -19,7 +19,8 @@ export const writesSchema = z.strictObject({
   /** Check at each connection that a client without credentials cannot publish writes. */
   verify_acl: z.boolean().default(true),
 }).refine((w) => !w.enabled || w.from, {
-  message: "writes.enabled needs writes.from: the broker user allowed to publish writes (README)",
+  message: "writes.enabled needs writes.from: the broker user allowed to publish writes " +
+    '(docs/security.md, "Who may change a device over MQTT")',
 }).default({ enabled: false, verify_acl: true });
 
 /** Parsed `writes:`. */
@@ -44,7 +45,14 @@ export class WritePolicy {
   #probing: Promise<void> = Promise.resolve();
   #nonce = "";
 
-  constructor(readonly config: WritesConfig, readonly options: { log: Logger; topic: string }) {
+  /**
+   * `topic`: the write topics' filter; `acl`: where the sink's page gives the broker's ACL (a
+   * path and heading, for the fix an operator is told).
+   */
+  constructor(
+    readonly config: WritesConfig,
+    readonly options: { log: Logger; topic: string; acl?: string },
+  ) {
     this.#refusal = !config.enabled
       ? "writes disabled (writes.enabled is false)"
       : config.verify_acl
@@ -143,12 +151,13 @@ export class WritePolicy {
     this.#nonce = "";
     if (arrived) {
       this.#refusal = `a client without credentials can publish ${topic}: ` +
-        `the broker's ACL must let only "${this.config.from}" write there (README: Security, who may change a device over MQTT)`;
+        `the broker's ACL must let only "${this.config.from}" write there ` +
+        `(docs/security.md, "Who may change a device over MQTT")`;
       log.error("MQTT writes refused: the broker lets anyone publish them", {
         topic,
         from: this.config.from,
-        fix:
-          "give the broker the ACL in the README's security section, or set writes.enabled: false",
+        fix: `give the broker the ACL in ${this.options.acl ?? "the sink's README.md"} ` +
+          `(only "${this.config.from}" may publish ${topic}), or set writes.enabled: false`,
       });
     } else {
       if (this.#refusal !== null) log.info("MQTT writes taken", { topic, from: this.config.from });

@@ -60,7 +60,7 @@ export async function startMosquitto(
 }
 
 /**
- * The broker ACL docs/security.md gives: only user `ha` may publish W/, the gateway reads it;
+ * The broker ACL src/sinks/venus/README.md gives: only user `ha` may publish W/, the gateway reads it;
  * clients without credentials may read N/ and send keepalives.
  */
 export const VENUS_WRITES_ACL = `topic read N/#

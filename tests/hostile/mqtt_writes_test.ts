@@ -152,6 +152,8 @@ Deno.test("writes on, but the broker lets anyone publish W/: the gateway finds o
     for (const e of s.events) assert.match(String(e.reason), /without credentials can publish/);
     const log = await s.gw.stop();
     assert.match(log, /MQTT writes refused: the broker lets anyone publish them/);
+    // The fix names the page and heading that hold the ACL (tests/docs_test.ts checks they exist).
+    assert.match(log, /ACL in src\/sinks\/venus\/README\.md, \\?"The broker's ACL\\?"/);
   } finally {
     await s.stop();
   }

@@ -79,7 +79,11 @@ export class HomeAssistantSink implements Sink {
 
   constructor(readonly config: HomeAssistantConfig, readonly ctx: SinkContext) {
     this.base = `${config.base_topic}/${objectId(ctx.gatewayId)}`;
-    this.#policy = new WritePolicy(config.writes, { log: ctx.log, topic: `${this.base}/set/#` });
+    this.#policy = new WritePolicy(config.writes, {
+      log: ctx.log,
+      topic: `${this.base}/set/#`,
+      acl: `src/sinks/homeassistant/README.md, "A worked example: mosquitto on the gateway's Pi"`,
+    });
     this.#writes = new DeviceWrites({
       policy: this.#policy,
       now: () => ctx.clock.now(),

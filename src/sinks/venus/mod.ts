@@ -87,7 +87,11 @@ export class VenusSink implements Sink {
 
   constructor(readonly config: VenusConfig, readonly ctx: SinkContext) {
     this.portal = config.portal_id ?? ctx.gatewayId.replace(/[^A-Za-z0-9_-]/g, "_");
-    this.#policy = new WritePolicy(config.writes, { log: ctx.log, topic: `W/${this.portal}/#` });
+    this.#policy = new WritePolicy(config.writes, {
+      log: ctx.log,
+      topic: `W/${this.portal}/#`,
+      acl: `src/sinks/venus/README.md, "The broker's ACL"`,
+    });
     this.#writes = new VenusWrites({
       writes: new DeviceWrites({
         policy: this.#policy,
