@@ -60,6 +60,9 @@ for (
         client_id: `units-${ack}-${worker}`,
       });
       await source.start();
+      // A start stops waiting for the broker after 3 s: what is published before the
+      // subscription exists is not the source's to receive.
+      await waitFor(() => ctx.status.state === "up", { what: "subscribed" });
       const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
       try {
         const send = (node: string, payload: string | Uint8Array) =>
