@@ -241,9 +241,16 @@ Deno.test("connections: 3 share the subscription: every message once, spread ove
 Deno.test("connections in Workers and a slow pipeline: reading pauses in time, no message is dropped", async () => {
   const broker = await startMosquitto({ config: "max_queued_messages 0\n" });
   const ctx = collectingContext("units");
-  // The pipeline takes 20 ms per hand-over: the source's bound fills while Workers read on.
+  // The pipeline takes 20 ms per hand-over: the source's bound fills while Workers read on. It
+  // takes nothing until the bound has held reading back once: on a loaded machine the publisher
+  // could be the slower side, and reading would never need to pause.
   const emit = ctx.emit;
+  const heldOnce = waitFor(() => (ctx.status.counters.paused ?? 0) > 0, {
+    what: "reading paused",
+  });
+  heldOnce.catch(() => {}); // awaited by the pipeline; a timeout fails the counts below
   ctx.emit = async (batch, options) => {
+    await heldOnce;
     await new Promise((r) => setTimeout(r, 20));
     return emit(batch, options);
   };
