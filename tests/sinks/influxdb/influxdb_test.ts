@@ -136,7 +136,7 @@ Deno.test("POST-like sync delivers at once, ignoring max_wait", async () => {
   try {
     d.delivery.start();
     d.append(samples(0, 10));
-    const r = await d.delivery.sync({ timeoutMs: 10_000 });
+    const r = await d.delivery.sync({ timeoutMs: 60_000 }); // a liveness bound (max_wait is 1 h)
     assert.deepEqual(r, { sent: 10 });
     assert.equal(await count(influx.port, "s"), 10);
   } finally {
