@@ -100,13 +100,24 @@ export class Server {
 
   /** Starts (or restarts) the process and waits until it answers. */
   async start(): Promise<this> {
-    this.#child = new Deno.Command(this.command[0], {
+    const child = new Deno.Command(this.command[0], {
       args: this.command.slice(1),
       stdout: "null",
       stderr: "null",
       stdin: "null",
     }).spawn();
-    await waitFor(this.ready, { what: `${this.name} on port ${this.port}`, timeoutMs: 30_000 });
+    this.#child = child;
+    // A process that exits before it answers (its port taken, say) fails the start at once.
+    let gone: Deno.CommandStatus | null = null;
+    void child.status.then((s) => (gone = s));
+    await waitFor(async () => gone !== null || await this.ready(), {
+      what: `${this.name} on port ${this.port}`,
+    });
+    if (gone !== null) {
+      this.#child = null;
+      const code = (gone as Deno.CommandStatus).code;
+      throw new Error(`${this.name} exited (code ${code}) before it answered on port ${this.port}`);
+    }
     return this;
   }
 
