@@ -75,7 +75,6 @@ sinks:
       const child = spawnGateway(configFile);
       await waitFor(async () => (await fetch(`${url}/health`)).status === 200, {
         what: `gateway up (round ${round})`,
-        timeoutMs: 30_000,
       });
       const abort = new AbortController();
       const ingest = ingestUntilKilled(abort.signal);

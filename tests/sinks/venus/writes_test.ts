@@ -232,7 +232,6 @@ sinks:
     // Keepalive 1 s: the broker gives up on the silent connection after 1.5 s.
     await waitFor(() => beats.at(-1) === '{"value":0}', {
       what: "the last will",
-      timeoutMs: 10_000,
     });
   } finally {
     await client.endAsync();
