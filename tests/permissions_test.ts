@@ -69,7 +69,7 @@ sinks:
     const [ready] = await Promise.race([
       notify.receive(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("no READY=1 within 30 s")), 30_000);
+        timer = setTimeout(() => reject(new Error("no READY=1 within 60 s")), 60_000);
       }),
       gateway.status.then(async () => {
         throw new Error(`the gateway exited:\n${await log}`);

@@ -92,7 +92,7 @@ Deno.test("a changed sink resumes from its cursor: records buffered across the r
         q: 'SELECT count("V") FROM "vedirect"',
       });
       return Number(s[0]?.values[0]?.[1] ?? 0) >= emitted;
-    }, { what: `all ${emitted} samples after the reload`, timeoutMs: 30_000 });
+    }, { what: `all ${emitted} samples after the reload` });
   } finally {
     await agent.stop();
     await influx.stop();

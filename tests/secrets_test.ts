@@ -74,7 +74,7 @@ Deno.test("no configured secret shows in check, the logs, /status, the page or /
     await waitFor(async () => {
       const s = await gw.status();
       return Object.values(s.sinks).every((k) => k.failed >= 2);
-    }, { what: "every sink failing", timeoutMs: 30_000 });
+    }, { what: "every sink failing" });
     // A reload of a file with a mistake beside the secrets: an error line naming the problems.
     const file = `${gw.dir}/gateway.yml`;
     await Deno.writeTextFile(file, (await Deno.readTextFile(file)) + "bogus: 1\n");

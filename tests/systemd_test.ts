@@ -17,15 +17,23 @@ async function gatewayFiles(extra = "") {
   return { dir, port, file };
 }
 
-/** A TCP server that accepts connections and never answers: an upstream that hangs. */
-function blackHole(): { port: number; close(): void } {
+/** A TCP server that reads what comes and never answers: an upstream that hangs. */
+function blackHole(): { port: number; received(): number; close(): void } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns: Deno.Conn[] = [];
+  let received = 0;
   (async () => {
-    for await (const c of listener) conns.push(c);
+    for await (const c of listener) {
+      conns.push(c);
+      (async () => {
+        const buf = new Uint8Array(16 * 1024);
+        for (let n; (n = await c.read(buf)) !== null;) received += n;
+      })().catch(() => {});
+    }
   })().catch(() => {});
   return {
     port: (listener.addr as Deno.NetAddr).port,
+    received: () => received,
     close() {
       listener.close();
       for (const c of conns) c.close();
@@ -129,6 +137,7 @@ Deno.test("a second SIGTERM exits at once (130); a stop past stop_timeout exits 
   try {
     for (const [extra, signals, code] of [["", 2, 130], [", stop_timeout: 300ms", 1, 1]] as const) {
       const { port, file } = await gatewayFiles(extra);
+      const before = hole.received();
       await Deno.writeTextFile(
         file,
         (await Deno.readTextFile(file)) +
@@ -144,11 +153,25 @@ Deno.test("a second SIGTERM exits at once (130); a stop past stop_timeout exits 
         const s = await (await fetch(`http://127.0.0.1:${port}/status`)).json();
         return s.sinks.hang.queue.records === 10;
       }, { what: "write in flight" });
-      await new Promise((r) => setTimeout(r, 200));
-      for (let i = 0; i < signals; i++) {
-        child.kill("SIGTERM");
-        // Closer than 500 ms, a second signal counts as the same request (see the CLI test).
-        await new Promise((r) => setTimeout(r, 700));
+      // The request reached the upstream, which will never answer it.
+      await waitFor(() => hole.received() > before, { what: "the write at the upstream" });
+      child.kill("SIGTERM");
+      if (signals === 2) {
+        // Closer than 500 ms, a second signal counts as the same request (see the CLI test). The
+        // gateway measures the gap when it handles each signal, and on a loaded machine it may
+        // handle the first late: another SIGTERM every 700 ms until it exits (the hanging write
+        // keeps a graceful stop from ending first; stop_timeout is 20 s).
+        const exited = child.status.then(() => true);
+        for (let i = 0; i < 40; i++) {
+          const done = await Promise.race([
+            exited,
+            new Promise<false>((r) => setTimeout(() => r(false), 700)),
+          ]);
+          if (done) break;
+          try {
+            child.kill("SIGTERM");
+          } catch { /* exited meanwhile */ }
+        }
       }
       assert.equal((await child.status).code, code);
       await child.stderr.cancel();

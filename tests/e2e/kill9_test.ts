@@ -75,11 +75,16 @@ sinks:
       const child = spawnGateway(configFile);
       await waitFor(async () => (await fetch(`${url}/health`)).status === 200, {
         what: `gateway up (round ${round})`,
-        timeoutMs: 30_000,
       });
       const abort = new AbortController();
+      const ackedBefore = acked.length;
       const ingest = ingestUntilKilled(abort.signal);
       await new Promise((r) => setTimeout(r, 200 + random() * 800));
+      // Killed while busy: a gateway slow to take its first batch (a loaded machine) gets it.
+      await waitFor(() => acked.length > ackedBefore, {
+        what: `a batch acknowledged in round ${round}`,
+        intervalMs: 5,
+      });
       child.kill("SIGKILL");
       await child.status;
       abort.abort();
@@ -102,7 +107,8 @@ sinks:
         () => {},
       );
       assert.deepEqual(missing.slice(0, 10), [], `${missing.length} acknowledged samples missing`);
-      assert.ok(acked.length > 1000, `enough load: ${acked.length} samples acknowledged`);
+      // Enough load: every round took batches (a count in fixed time would be a rate).
+      assert.ok(acked.length >= ROUNDS * 50, `${acked.length} samples acknowledged`);
     } finally {
       child.kill("SIGTERM");
       await child.status;

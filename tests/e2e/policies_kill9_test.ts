@@ -71,7 +71,7 @@ sinks:
     for (let round = 0; round < 3; round++) {
       await waitFor(
         async () => await count(`SELECT count() FROM window_entry`) >= (round + 1) * COUNT / 5,
-        { what: `rows before kill ${round + 1}`, timeoutMs: 30_000 },
+        { what: `rows before kill ${round + 1}` },
       );
       child.kill("SIGKILL");
       await child.stderr.cancel();

@@ -74,13 +74,19 @@ export async function startGateway(
   });
   const url = `http://127.0.0.1:${port}`;
   const stderr = new Response(child.stderr).text();
+  // A gateway that exits before it answers (a bad config, its port taken) fails at once.
+  let exited: number | null = null;
+  void child.status.then((s) => (exited = s.code));
   try {
-    await waitFor(async () => (await fetch(`${url}/health`)).status > 0, {
+    await waitFor(async () => exited !== null || (await fetch(`${url}/health`)).status > 0, {
       what: `gateway on port ${port}`,
-      timeoutMs: options.timeoutMs ?? 30_000,
+      timeoutMs: options.timeoutMs,
     });
+    if (exited !== null) throw new Error(`gateway on port ${port} exited (code ${exited})`);
   } catch (e) {
-    child.kill("SIGKILL");
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
     await child.status;
     throw new Error(`${(e as Error).message}; its log:\n${(await stderr).slice(-2000)}`);
   }

@@ -1,12 +1,43 @@
 /** The base of the tests' real servers: free ports, waiting, and a server process. */
 import type { TestCa } from "./tls.ts";
 
-/** A free TCP port on 127.0.0.1. */
+/** The lowest port the kernel hands out for port 0 and outgoing connections (Linux default). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(
+      Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").split(/\s+/)[0],
+    );
+    return Number.isInteger(low) && low > 20_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** Ports this process handed out: never twice (a server stopped and another started). */
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port (free on every address when chosen), below the kernel's ephemeral range. The
+ * port is closed again before its server binds it; in the ephemeral range, the outgoing
+ * connections the suite's files make by the thousand in parallel (and any port-0 listener) could
+ * take it meanwhile, and the server failed to start, or a test reached another server. Below
+ * it, only another test's choice can, at random among some 12,000.
+ */
 export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  const low = 20_000;
+  const span = Math.min(ephemeralLow(), 33_000) - low;
+  for (let i = 0; i < 200; i++) {
+    const port = low + Math.floor(Math.random() * span);
+    if (handedOut.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "0.0.0.0", port }).close();
+    } catch {
+      continue; // in use
+    }
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port found between ${low} and ${low + span}`);
 }
 
 /**
@@ -69,13 +100,24 @@ export class Server {
 
   /** Starts (or restarts) the process and waits until it answers. */
   async start(): Promise<this> {
-    this.#child = new Deno.Command(this.command[0], {
+    const child = new Deno.Command(this.command[0], {
       args: this.command.slice(1),
       stdout: "null",
       stderr: "null",
       stdin: "null",
     }).spawn();
-    await waitFor(this.ready, { what: `${this.name} on port ${this.port}`, timeoutMs: 30_000 });
+    this.#child = child;
+    // A process that exits before it answers (its port taken, say) fails the start at once.
+    let gone: Deno.CommandStatus | null = null;
+    void child.status.then((s) => (gone = s));
+    await waitFor(async () => gone !== null || await this.ready(), {
+      what: `${this.name} on port ${this.port}`,
+    });
+    if (gone !== null) {
+      this.#child = null;
+      const code = (gone as Deno.CommandStatus).code;
+      throw new Error(`${this.name} exited (code ${code}) before it answered on port ${this.port}`);
+    }
     return this;
   }
 

@@ -65,7 +65,7 @@ sinks:
         q: 'SELECT count("seq") FROM "http"',
       });
       return Number(r[0]?.values[0]?.[1] ?? 0) === salvaged;
-    }, { what: `${salvaged} points in InfluxDB`, timeoutMs: 30_000 });
+    }, { what: `${salvaged} points in InfluxDB` });
     // And the gateway takes new data as usual.
     const res = await fetch(`${gw.url}/ingest`, {
       method: "POST",

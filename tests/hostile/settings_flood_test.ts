@@ -90,6 +90,9 @@ sources:
       { what: "samples stored during the flood" },
     );
     const during = flood.answered;
+    // Each connection's 7th request is a PUT without a token, answered after the six reads
+    // before it: on a loaded machine the operator may be done before any of those came back.
+    await waitFor(() => flood.codes.has("401"), { what: "the flood's PUTs without a token" });
     flood.stop = true;
     const s1 = await gw.status();
     // The flood was still on when the operator finished (it stops itself at 16,000 requests).

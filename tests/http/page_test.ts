@@ -57,7 +57,6 @@ Deno.test("status page in Chromium: live values change without reloads; phone an
     // The fragment refresh replaces the values; the page itself is not reloaded.
     await waitFor(async () => (await phone.textContent(cell)) !== first, {
       what: "a changed live value",
-      timeoutMs: 20_000,
     });
     assert.deepEqual(navigations, []);
     const overflow = await phone.evaluate<number>(

@@ -87,7 +87,7 @@ Deno.test("30 JPEG frames over MQTT become one video in S3 (ffprobe: 30 frames, 
     await waitFor(async () => {
       key = (await objectKeys(client, "cam-videos", "cams/")).find((k) => k.endsWith(".mp4")) ?? "";
       return key !== "";
-    }, { what: "the video in S3", timeoutMs: 30_000 });
+    }, { what: "the video in S3" });
     assert.match(key, new RegExp(`^cams/${CAM}/timelapse/\\d{13}-\\d{13}\\.mp4$`));
     const video = await readObject(client, "cam-videos", key);
     await Deno.writeFile(`${dir}/video.mp4`, video);

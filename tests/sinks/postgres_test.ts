@@ -86,7 +86,6 @@ Deno.test("LastValue rows set units_nodes.state by uuid; the latest wins; outage
     await pg.start();
     await waitFor(async () => (await row(RELAY).catch(() => ({ state: "" }))).state === "on", {
       what: "the state after the outage",
-      timeoutMs: 30_000,
     });
   } finally {
     await d.close();

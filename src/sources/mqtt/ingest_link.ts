@@ -23,6 +23,13 @@ export interface IngestLinkOptions {
 /** The first wait before a Worker that died while running is started again, and the longest. */
 const RESTART_MIN_MS = 1000;
 const RESTART_MAX_MS = 60_000;
+/**
+ * How long a start waits for the Worker's code to load before it stops waiting; the broker's
+ * 3 s start once it is loaded. Loading the Worker, with the type check `deno test` does on first
+ * use, took 10-30 s on a loaded 2-core machine: counted in the 3 s, a start that failed on its
+ * CA file looked started, and one that would connect resolved before it subscribed.
+ */
+const LOAD_MS = 60_000;
 
 /**
  * An MQTT connection in a Worker: messages in, acknowledgements and flow control out. A Worker
@@ -48,9 +55,10 @@ export class IngestLink {
   }
 
   /**
-   * Starts the Worker and connects; resolves at the first word on the connection (or 3 s), and
-   * rejects when the Worker fails before it (a certificate file it cannot read, say), so the
-   * source's start fails and is tried again, as it is with the connection on the main thread.
+   * Starts the Worker and connects; resolves at the first word on the connection (or 3 s after
+   * the Worker began to connect), and rejects when the Worker fails before it (a certificate file
+   * it cannot read, say), so the source's start fails and is tried again, as it is with the
+   * connection on the main thread.
    */
   async start(): Promise<void> {
     await this.#spawn();
@@ -73,10 +81,13 @@ export class IngestLink {
       if (error) started.reject(error);
       else started.resolve();
     };
-    const timer = setTimeout(settle, Math.min(setup.broker.timeout, 3000));
+    let timer = setTimeout(settle, LOAD_MS);
     worker.onmessage = (e: MessageEvent<IngestEvent>) => {
       const event = e.data;
-      if (event.type === "messages") {
+      if (event.type === "connecting") {
+        clearTimeout(timer);
+        if (waiting) timer = setTimeout(settle, Math.min(setup.broker.timeout, 3000));
+      } else if (event.type === "messages") {
         const items: WireMessage[] = [];
         this.#unpacker.unpack(event.batch, (m) => items.push(m));
         const last = items.findLast((m) => m.seq !== undefined)?.seq;

@@ -143,6 +143,8 @@ export type IngestCall =
 
 /** From the Worker to the source. */
 export type IngestEvent =
+  /** The Worker's code is loaded and it begins to connect (the broker's time starts here). */
+  | { type: "connecting" }
   | { type: "messages"; batch: WireBatch }
   | { type: "state"; connected: boolean; subscribed?: boolean; error?: string }
   /** Messages the connection dropped (over the packet bound), for the source's counters. */

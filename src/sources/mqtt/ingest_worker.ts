@@ -88,6 +88,7 @@ async function connect(setup: IngestSetup): Promise<void> {
 self.onmessage = async (e: MessageEvent<IngestCall>) => {
   const call = e.data;
   if (call.type === "connect") {
+    post({ type: "connecting" });
     await connect(call.setup).catch((e) => post({ type: "failed", error: errorMessage(e) }));
   } else if (call.type === "ack") {
     for (const s of call.seqs) {

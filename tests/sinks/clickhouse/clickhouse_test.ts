@@ -112,7 +112,7 @@ async function policiesEndToEnd(ch: Server): Promise<void> {
         `SELECT state FROM n_last_entry FINAL WHERE unit_node_uuid = '${N}' ORDER BY create_datetime, create_ms`,
       );
       return r.map((x) => x[0]).join(",") === "8,9,10,11,12";
-    }, { what: "NRecords trimmed to 5", timeoutMs: 20_000 });
+    }, { what: "NRecords trimmed to 5" });
     const sizes = await rows(
       ch.port,
       `SELECT max_count, size FROM n_last_entry WHERE unit_node_uuid = '${N}' ORDER BY create_datetime, create_ms`,
@@ -278,7 +278,7 @@ sinks:
         `SELECT count() FROM ${db}.window_entry WHERE unit_node_uuid = '${T}'`,
       );
       return r[0][0] === "306";
-    }, { what: "306 window rows", timeoutMs: 30_000 });
+    }, { what: "306 window rows" });
     await waitFor(async () => {
       const r = await rows(
         ch.port,

@@ -54,7 +54,6 @@ for (const workers of [false, true]) {
       await influx.start(); // and comes back
       await waitFor(async () => await count(influx.port, "gw") === 4000, {
         what: "all 4000 after the outage",
-        timeoutMs: 30_000,
       });
       // A replay (as after a crash before the acknowledgement) overwrites, never duplicates.
       const sent = d.status.processed;
@@ -136,7 +135,7 @@ Deno.test("POST-like sync delivers at once, ignoring max_wait", async () => {
   try {
     d.delivery.start();
     d.append(samples(0, 10));
-    const r = await d.delivery.sync({ timeoutMs: 10_000 });
+    const r = await d.delivery.sync({ timeoutMs: 60_000 }); // a liveness bound (max_wait is 1 h)
     assert.deepEqual(r, { sent: 10 });
     assert.equal(await count(influx.port, "s"), 10);
   } finally {
@@ -156,14 +155,18 @@ Deno.test("while InfluxDB is down, new records do not cut the backoff short", as
   });
   try {
     d.delivery.start();
-    const until = Date.now() + 1300;
-    for (let i = 0; Date.now() < until; i++) {
-      d.append(samples(i, 1));
+    // Monotonic time: the test's measure does not move with the wall clock.
+    const until = performance.now() + 1300;
+    let appends = 0;
+    for (; performance.now() < until; appends++) {
+      d.append(samples(appends, 1));
       await new Promise((r) => setTimeout(r, 20));
     }
     // ~1.3 s at one attempt per 0.4 s: a handful of attempts, not one per append.
     const attempts = d.status.counters.retried ?? 0;
-    assert.ok(attempts >= 1 && attempts <= 8, `attempts: ${attempts} (a storm would be ~60)`);
+    assert.ok(attempts <= 8, `attempts: ${attempts} for ${appends} appends (a storm: one each)`);
+    // At least one attempt (how soon is the machine's business: a liveness bound).
+    await waitFor(() => (d.status.counters.retried ?? 0) >= 1, { what: "an attempt" });
   } finally {
     await d.close();
   }

@@ -73,7 +73,6 @@ Deno.test("MQTT sink publishes through the outbox; a broker outage loses nothing
     const sub2 = await subscriber(broker.port, "gw/#");
     await waitFor(() => d.outbox.depth("sink").records === 0, {
       what: "outbox drained",
-      timeoutMs: 20_000,
     });
     await waitFor(
       () =>

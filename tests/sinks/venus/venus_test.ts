@@ -71,16 +71,16 @@ Deno.test("a Victron MQTT client finds the installation, gets its echo, is not f
       },
     );
 
-    // 2. A forced keepalive: every value, then full_publish_completed with our echo, in 2 s.
+    // 2. A forced keepalive: every value, then full_publish_completed with our echo (how soon is
+    // no test's business on a loaded machine: a liveness bound).
     let at = Date.now();
     await client.publishAsync("R/c0619ab00001/keepalive", keepalive("ha-victron-1", true));
     await waitFor(() => sent("/full_publish_completed", at) === 1, {
       what: "full_publish_completed",
-      timeoutMs: 2000,
     });
     const done = JSON.parse(got.get("N/c0619ab00001/full_publish_completed")!);
     assert.equal(done["full-publish-completed-echo"], "ha-victron-1");
-    assert.ok(Math.abs(done.value - clock.now() / 1000) < 5, "unix seconds");
+    assert.ok(Math.abs(done.value - clock.now() / 1000) < 60, "unix seconds (not ms)");
     const completedAt = log.findIndex(([, t]) => t.endsWith("/full_publish_completed"));
     const before = log.slice(0, completedAt).map(([, t]) => t);
     assert.ok(before.includes("N/c0619ab00001/battery/512/Soc"), "values before the completion");
@@ -135,7 +135,9 @@ Deno.test("a Victron MQTT client finds the installation, gets its echo, is not f
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(sent("/ProductName"), names, "no full republish");
     assert.equal(sent("/full_publish_completed", at), 0);
-    assert.ok(sent("/Soc", at) + sent("/Dc/0/Voltage", at) > 0, "changes still published");
+    await waitFor(() => sent("/Soc", at) + sent("/Dc/0/Voltage", at) > 0, {
+      what: "changes still published",
+    });
 
     // 5. Unplug the MPPT: an empty payload on each of its topics; the BMV stays.
     await van.unplugMppt();

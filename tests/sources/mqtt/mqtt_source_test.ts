@@ -60,6 +60,9 @@ for (
         client_id: `units-${ack}-${worker}`,
       });
       await source.start();
+      // A start stops waiting for the broker after 3 s: what is published before the
+      // subscription exists is not the source's to receive.
+      await waitFor(() => ctx.status.state === "up", { what: "subscribed" });
       const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
       try {
         const send = (node: string, payload: string | Uint8Array) =>
@@ -214,8 +217,9 @@ Deno.test("connections: 3 share the subscription: every message once, spread ove
     try {
       await waitFor(() => again.status.counters.sessions_retired === 2, {
         what: "two sessions retired",
-        timeoutMs: 15_000,
       });
+      // The first session's share comes on its own connection, concurrently with the retiring.
+      await waitFor(() => again.samples.length >= 60, { what: "the 60 queued messages" });
       assert.deepEqual(sortedValues(again), Array.from({ length: 60 }, (_, i) => 300 + i));
       await waitFor(
         async () => (await Deno.readTextFile(`${dataDir}/mqtt-units.connections`)).trim() === "1",
@@ -237,9 +241,16 @@ Deno.test("connections: 3 share the subscription: every message once, spread ove
 Deno.test("connections in Workers and a slow pipeline: reading pauses in time, no message is dropped", async () => {
   const broker = await startMosquitto({ config: "max_queued_messages 0\n" });
   const ctx = collectingContext("units");
-  // The pipeline takes 20 ms per hand-over: the source's bound fills while Workers read on.
+  // The pipeline takes 20 ms per hand-over: the source's bound fills while Workers read on. It
+  // takes nothing until the bound has held reading back once: on a loaded machine the publisher
+  // could be the slower side, and reading would never need to pause.
   const emit = ctx.emit;
+  const heldOnce = waitFor(() => (ctx.status.counters.paused ?? 0) > 0, {
+    what: "reading paused",
+  });
+  heldOnce.catch(() => {}); // awaited by the pipeline; a timeout fails the counts below
   ctx.emit = async (batch, options) => {
+    await heldOnce;
     await new Promise((r) => setTimeout(r, 20));
     return emit(batch, options);
   };
@@ -292,7 +303,6 @@ Deno.test("connections in Workers through a broker restart: degraded while it is
     await broker.start();
     await waitFor(() => ctx.status.state === "up" && ctx.status.info.connections_up === 2, {
       what: "both connections back",
-      timeoutMs: 15_000,
     });
     await publish(100, 100);
     await waitFor(() => ctx.samples.length >= 200, { what: "200 samples" });

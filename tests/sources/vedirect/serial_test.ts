@@ -37,7 +37,7 @@ Deno.test("a simulated device on a pty is read, survives unplug/replug, and answ
     assert.equal(typeof s.fields.V, "number");
     assert.ok((s.fields.V as number) > 10 && (s.fields.V as number) < 16);
 
-    const reply = await source.get(0xedf0, { timeoutMs: 3000 }); // max charge current, 0.1 A
+    const reply = await source.get(0xedf0, { timeoutMs: 30_000 }); // max charge current, 0.1 A
     assert.equal(reply.value, 150);
 
     // Unplug: socat dies, the port vanishes; the source notices and waits.
