@@ -5,6 +5,18 @@
  * measured in the same run. BENCH_E2E_MESSAGES sets the burst (default 200000; the memory
  * figure is taken under a burst of 60,000, as the issue states it);
  * BENCH_PROFILE_DIR profiles the gateway during it.
+ *
+ * CPU per point (issue #41), under each end-to-end line: the CPU time (user + system, all
+ * threads: Workers included) of the whole gateway process from just before the publisher
+ * starts until influxd holds every point, divided by the points delivered; and, in the same
+ * run, mqtt.js alone: a plain mqtt.js client in a process of its own (bench/mqtt_counter.ts,
+ * the gateway's flags) subscribed to the same filter on the same broker, only counting, its
+ * CPU time divided by the messages it received. Both in us, read from /proc/<pid>/stat (10 ms
+ * ticks). The machine is shared (other processes, the broker and influxd take cores too), so
+ * wall rates move with the load; CPU time per point is the figure to compare between
+ * versions. The counter makes mosquitto send each message twice, which slows the wall rates a
+ * little: BENCH_E2E_COUNTER=0 leaves it out (rates comparable with earlier runs, no mqtt.js
+ * figure). Run just this bench: `deno task bench:e2e`.
  */
 import { startGateway } from "../tests/helpers/gateway.ts";
 import {
@@ -17,12 +29,15 @@ import mqtt from "mqtt";
 import { RUN_FLAGS } from "../tests/helpers/cli.ts";
 import { spawnPublisher } from "../tests/helpers/publisher.ts";
 import { CpuProfile, inspectFlag } from "./cpu_profile.ts";
+import { type Counter, spawnCounter } from "./mqtt_counter.ts";
 import { record } from "./summary.ts";
-import { report } from "./util.ts";
+import { cpuSeconds, machine, report } from "./util.ts";
 
 const MESSAGES = Number(Deno.env.get("BENCH_E2E_MESSAGES") ?? 200_000);
 /** The burst of the memory figure (the issue's: 60,000 messages). */
 const BURST_MESSAGES = 60_000;
+/** The mqtt.js counter beside each end-to-end run (BENCH_E2E_COUNTER=0: none). */
+const COUNTER = Deno.env.get("BENCH_E2E_COUNTER") !== "0";
 /** Where to write a CPU profile of the gateway during each burst (`<dir>/gateway-<nodes>.cpuprofile`). */
 const PROFILE_DIR = Deno.env.get("BENCH_PROFILE_DIR");
 
@@ -106,18 +121,25 @@ async function subscriberCeiling(nodes: number): Promise<{ rate: number; busy: n
   }
 }
 
-/** CPU seconds of a process's main thread (the JavaScript thread that stores): Linux. */
-function mainThreadSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
+/** CPU figures of one end-to-end run, in us. */
+interface CpuFigures {
+  /** The gateway's main thread, per message published. */
+  mainUs: number;
+  /** The whole gateway process (all threads), per point delivered to influxd. */
+  gatewayUs: number;
+  /** The gateway's CPU seconds over the run. */
+  gatewayS: number;
+  /** mqtt.js alone (its own process), per message it received; null without the counter. */
+  mqttjsUs: number | null;
+  /** Messages mqtt.js alone received. */
+  mqttjsReceived: number;
 }
 
 async function endToEnd(
   influx: Server,
   nodes: number,
   options: { workers: boolean; connections: number; messages?: number },
-): Promise<{ rate: number; stored: number; rss: number; mainUs: number }> {
+): Promise<{ rate: number; stored: number; rss: number; cpu: CpuFigures }> {
   const messages = options.messages ?? MESSAGES;
   const broker = await startMosquitto({
     config: "max_queued_messages 0\nmax_inflight_messages 0\n",
@@ -136,11 +158,19 @@ sinks:
 `,
     { flags: inspect ? [...RUN_FLAGS, inspect.flag] : undefined },
   );
+  let counter: Counter | null = null;
   try {
     await gw.up("mqtt.units");
+    const pid = gw.child.pid;
+    if (COUNTER) {
+      counter = spawnCounter(`mqtt://127.0.0.1:${broker.port}`, "pepeunit/+/pepeunit", messages);
+      await counter.ready;
+    }
     const profile = inspect ? await CpuProfile.start(inspect.port) : null;
     const started = performance.now();
-    const main0 = mainThreadSeconds(gw.child.pid);
+    const main0 = cpuSeconds(pid, pid);
+    const gateway0 = cpuSeconds(pid);
+    const counter0 = counter ? cpuSeconds(counter.pid) : 0;
     const publisher = spawnPublisher(`mqtt://127.0.0.1:${broker.port}`, messages, nodes);
     let stored = 0;
     const deadline = Date.now() + 300_000;
@@ -149,19 +179,56 @@ sinks:
       stored = await points(influx, db, "mqtt").catch(() => stored);
     }
     const rate = stored / ((performance.now() - started) / 1000);
-    const mainUs = (mainThreadSeconds(gw.child.pid) - main0) / messages * 1e6;
+    const gatewayS = cpuSeconds(pid) - gateway0;
+    const mainUs = (cpuSeconds(pid, pid) - main0) / messages * 1e6;
+    // The counter is idle once it has every message: reading it later adds nothing.
+    const received = counter
+      ? await Promise.race([
+        counter.received,
+        new Promise<number>((r) => setTimeout(() => r(-1), Math.max(0, deadline - Date.now()))),
+      ])
+      : 0;
+    const mqttjsS = counter ? cpuSeconds(counter.pid) - counter0 : 0;
+    await counter?.stop();
+    const mqttjsReceived = received >= 0 ? received : await counter!.received;
+    const cpu: CpuFigures = {
+      mainUs,
+      gatewayUs: gatewayS / Math.max(1, stored) * 1e6,
+      gatewayS,
+      mqttjsUs: counter ? mqttjsS / Math.max(1, mqttjsReceived) * 1e6 : null,
+      mqttjsReceived,
+    };
     if (profile) {
       const file = `${PROFILE_DIR}/gateway-${nodes}.cpuprofile`;
       const top = await profile.stop(file);
       console.log(`${file} (the profiler slows the gateway); most self time:\n${top.join("\n")}`);
     }
     await publisher.status;
-    return { rate, stored, rss: gw.peakRssMiB(), mainUs };
+    return { rate, stored, rss: gw.peakRssMiB(), cpu };
   } finally {
+    await counter?.stop().catch(() => {});
     await gw.stop();
     await broker.stop();
     await Deno.remove(gw.dir, { recursive: true });
   }
+}
+
+/** Prints the CPU line of an end-to-end run: the gateway's per point, mqtt.js alone's per message. */
+function reportCpu(cpu: CpuFigures, run: { stored: number; nodes: number }): void {
+  const alone = cpu.mqttjsUs === null
+    ? "mqtt.js alone not run (BENCH_E2E_COUNTER=0)"
+    : `mqtt.js alone ${cpu.mqttjsUs.toFixed(1)} us per received message (${cpu.mqttjsReceived} ` +
+      `received, its own process, same broker, same run): the gateway costs ${
+        (cpu.gatewayUs / cpu.mqttjsUs).toFixed(1)
+      }x mqtt.js alone`;
+  report(
+    `  CPU per point, whole gateway process`,
+    `${cpu.gatewayUs.toFixed(1)} us/point`,
+    `all threads, ${
+      cpu.gatewayS.toFixed(2)
+    } s CPU for ${run.stored} points delivered, ${run.nodes} ` +
+      `nodes; ${alone}`,
+  );
 }
 
 /** Runs the end-to-end benchmark on 4 and 200 nodes. */
@@ -209,20 +276,23 @@ export async function benchMqttInflux(): Promise<void> {
             `${(100 * e2e.rate / top).toFixed(0)}% of influxd alone, ${
               (100 * e2e.rate / subscriber).toFixed(0)
             }% of mqtt.js alone, gateway RSS max ${e2e.rss.toFixed(0)} MiB, main thread ${
-              e2e.mainUs.toFixed(1)
+              e2e.cpu.mainUs.toFixed(1)
             } us/message`,
         );
+        reportCpu(e2e.cpu, { stored: e2e.stored, nodes });
         if (mode.connections > 1) {
           // On 4 cores with the broker and the database elsewhere, the main thread (storing)
           // has a core and two connections' Workers (mqtt.js parsing) have one each; the sink's
           // Worker shares. The rate is then bounded by the slower of the two.
-          const expected = Math.min(1e6 / e2e.mainUs, 2 * subscriber);
+          const expected = Math.min(1e6 / e2e.cpu.mainUs, 2 * subscriber);
           report(
             `  expected on 4 cores`,
             `${Math.round(expected)} msgs/s`,
-            `min(1 / the main thread's ${e2e.mainUs.toFixed(1)} us per message, 2 connections x ${
-              Math.round(subscriber)
-            } msgs/s of mqtt.js alone): ${(expected / subscriber).toFixed(1)}x mqtt.js alone here`,
+            `min(1 / the main thread's ${
+              e2e.cpu.mainUs.toFixed(1)
+            } us per message, 2 connections x ${Math.round(subscriber)} msgs/s of mqtt.js alone): ${
+              (expected / subscriber).toFixed(1)
+            }x mqtt.js alone here`,
           );
         }
       }
@@ -241,6 +311,7 @@ export async function benchMqttInflux(): Promise<void> {
             Math.round(burst.rate)
           } points/s`,
         );
+        reportCpu(burst.cpu, { stored: burst.stored, nodes });
       }
     } finally {
       await influx.stop();
@@ -248,4 +319,9 @@ export async function benchMqttInflux(): Promise<void> {
   }
 }
 
-if (import.meta.main) await benchMqttInflux();
+if (import.meta.main) {
+  console.log(
+    `machine: ${machine()}, load average ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
+  );
+  await benchMqttInflux();
+}

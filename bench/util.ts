@@ -24,3 +24,14 @@ export async function seconds(fn: () => unknown): Promise<number> {
 export function report(name: string, value: string, detail = ""): void {
   console.log(`${name.padEnd(44)} ${value.padStart(16)}  ${detail}`);
 }
+
+/**
+ * CPU seconds (user + system) a process has used, all its threads together, Linux: or one
+ * thread's when `thread` (a task id) is given.
+ */
+export function cpuSeconds(pid: number, thread?: number): number {
+  const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+  const stat = Deno.readTextFileSync(path);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
+}
