@@ -117,7 +117,8 @@ Deno.test("silent connections from many addresses fill every open slot: a reques
   const gw = await startGateway((port, data) =>
     `gateway: {id: crowd, data_dir: ${data}}
 log: {level: error}
-http: {port: ${port}, token: ${TOKEN}, max_connections: 40, max_connections_per_client: 16}
+http: {port: ${port}, token: ${TOKEN}, max_connections: 40, max_connections_per_client: 16,
+  header_timeout: 120s, idle_timeout: 120s}
 sources:
   mppt1: {type: vedirect, simulate: mppt, interval: 100ms, writable: [max_charge_current]}
 `
@@ -133,7 +134,10 @@ sources:
     });
   try {
     await gw.up("vedirect.mppt1");
-    // 5 addresses x 16: 35 open slots taken, then the 5 reserved ones taken and retaken.
+    // 5 addresses x 16: 35 open slots taken, then the 5 reserved ones taken and retaken. The
+    // silent ones must hold their open slots for the whole test, however slow the machine: the
+    // header and idle timeouts are far off (at the default 10 s, a slow run could free slots and
+    // let anyone in).
     for (let a = 2; a <= 6; a++) {
       for (let i = 0; i < 16; i++) {
         const s = await connectFrom(gw.port, `127.0.0.${a}`);
