@@ -109,7 +109,6 @@ export class Delivery {
 
   async #run(): Promise<void> {
     const { outbox, config, status, sink } = this.options;
-    // A sink that reads the outbox itself (in a Worker) is only told where to start.
     const fromLog = !!sink.deliverFromLog;
     // Connected at once: an unreachable upstream is down with its error before any record.
     await this.#connect().catch((e) => this.#failed(e, 0));
@@ -127,6 +126,7 @@ export class Delivery {
       const place = fromLog ? outbox.place(this.name) : null;
       const waiting = place ? place.waiting : rows.length;
       if (waiting === 0) {
+        outbox.skipOthers(this.name); // nothing of its own waits: the others' rows may go
         this.#idleWaiters.splice(0).forEach((w) => w());
         await this.#snooze.sleep(config.max_wait);
         continue;
