@@ -1,5 +1,6 @@
 /** Durable append and replay rates, and delivery into the real influxd 1.x. */
 import { configureLog } from "../src/log.ts";
+import type { BatchWriter } from "../src/delivery/mod.ts";
 import type { Envelope } from "../src/model.ts";
 import { deliveryFor } from "../tests/helpers/delivery.ts";
 import { influxQuery, startInfluxd } from "../tests/helpers/servers.ts";
@@ -35,7 +36,8 @@ async function influxdAlone(port: number): Promise<number> {
     database: "bench_alone",
     create_database: true,
   });
-  const sink = d.delivery.options.sink as { prepare(b: Envelope[]): Promise<unknown> };
+  const writer = d.delivery.options.batches as BatchWriter;
+  const sink = writer.options.sink as { prepare(b: Envelope[]): Promise<unknown> };
   const total = 300_000;
   const bodies: Uint8Array[] = [];
   for (let i = 0; i < total; i += 5000) {

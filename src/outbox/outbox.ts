@@ -18,6 +18,7 @@ import { OutboxCommits } from "./commits.ts";
 import type { GroupFile } from "../util/group_commit.ts";
 
 export { OutboxFullError } from "./errors.ts";
+export type { LogRow } from "./cursors.ts";
 export type { OutboxOptions, OutboxRow } from "./options.ts";
 export type { Receipts } from "./receipts.ts";
 
@@ -246,9 +247,7 @@ export class Outbox {
    * A read writes nothing (an idle sink's cursor moves in {@link skipOthers}).
    */
   read(sink: string, limit: number, o: { maxBytes?: number; after?: number } = {}): OutboxRow[] {
-    return this.readRows(sink, limit, o).map((r) =>
-      new LogRecord(r.id, { kind: r.kind as EnvelopeKind, payload: r.payload })
-    );
+    return this.readRows(sink, limit, o).map((r) => new LogRecord(r));
   }
 
   /** {@link read} with the records as stored (their JSON not decoded): what a delivery sends. */
@@ -296,7 +295,7 @@ export class Outbox {
   }
 
   /** Keeps rejected records (4xx from upstream) with the server's message. */
-  deadLetter(sink: string, rows: OutboxRow[], error: string): void {
+  deadLetter(sink: string, rows: LogRow[], error: string): void {
     this.#commits.begin();
     this.deadLetters.add(sink, rows, error, this.#now());
     this.#cursor(sink).status.count("dead_lettered", rows.length);

@@ -8,7 +8,7 @@ import { RejectedError, RetryableError, TooLargeError } from "../../src/errors.t
 import { createLogger } from "../../src/log.ts";
 import { configureLog } from "../../src/log.ts";
 import type { Envelope, Sample } from "../../src/model.ts";
-import { Delivery } from "../../src/outbox/delivery.ts";
+import { Delivery, localBatches } from "../../src/delivery/mod.ts";
 import { Outbox, type OutboxOptions } from "../../src/outbox/outbox.ts";
 import type { DeliveryConfig, Sink } from "../../src/plugin.ts";
 import { ComponentStatus } from "../../src/status.ts";
@@ -101,7 +101,8 @@ async function setup(
   };
   const status = new ComponentStatus("s", "test");
   outbox.register("s", { kinds: full.forward, nodes: full.nodes, status });
-  const delivery = new Delivery("s", { outbox, sink, config: full, status, log, clock });
+  const batches = localBatches(sink, { name: "s", outbox, config: full, status });
+  const delivery = new Delivery("s", { outbox, batches, config: full, status, log, clock });
   return {
     outbox,
     delivery,
