@@ -194,7 +194,9 @@ export interface SinkPlugin<S extends z.ZodType = z.ZodType> {
   create(config: z.output<S>, ctx: SinkContext): Sink;
   /**
    * Its work is CPU (decoding, encoding, compressing): it runs in a Worker of its own, off the
-   * thread that takes data in (gateway.delivery_workers). It must not need `ctx.clock`.
+   * thread that takes data in (gateway.delivery_workers). The sink is the same there; only its
+   * context's views are as of the last batch (`clock`, `kindOf`, `staleDevices`), and it gets
+   * no `settings` (they cannot cross threads).
    */
   worker?: boolean;
 }
