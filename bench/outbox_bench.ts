@@ -154,7 +154,7 @@ export async function benchOutbox(): Promise<void> {
   const influx = await startInfluxd();
   try {
     // The default (main thread, two batches in flight) with and without gzip, and the sink in
-    // a Worker (gateway.delivery_workers: one batch at a time).
+    // a Worker (gateway.delivery_workers: the same batch writer, two in flight there too).
     const modes = [[false, false], [true, false], [true, true]] as const;
     for (const [gzip, workers] of modes) {
       const db = `bench_${gzip ? "gzip" : "plain"}_${workers ? "worker" : "main"}`;
@@ -182,7 +182,7 @@ export async function benchOutbox(): Promise<void> {
         `outbox -> influxd 1.6 delivery (gzip ${gzip})`,
         `${Math.round(total / t)} lines/s`,
         `${total} lines of 8 fields (${stored} stored), batches of 5000, ${
-          workers ? "the sink in a Worker" : "main thread, two in flight"
+          workers ? "the sink in a Worker, two in flight" : "main thread, two in flight"
         }`,
       );
       await d.close();

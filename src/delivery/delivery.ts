@@ -132,7 +132,7 @@ export class Delivery {
           continue;
         }
       }
-      if (!await this.#deliver()) {
+      if (!await this.#deliver(place)) {
         this.#wakeIdle();
         const retryAfter = this.#lastError instanceof RetryableError
           ? this.#lastError.retryAfterMs
@@ -155,9 +155,8 @@ export class Delivery {
   }
 
   /** Writes the next batch; true when the cursor moved (sent or dead-lettered) or none was read. */
-  async #deliver(): Promise<boolean> {
+  async #deliver({ after, largest }: { after: number; largest: number }): Promise<boolean> {
     const { outbox, config } = this.options;
-    const { after, largest } = outbox.place(this.name);
     const limit = this.#limit;
     try {
       await this.#connect();
@@ -171,6 +170,8 @@ export class Delivery {
       const report = await this.#lock(() => this.options.batches.write(place));
       if (report.count === 0) {
         // Its records are not readable yet (held for their commit): wait as an idle sink does.
+        outbox.skipOthers(this.name);
+        this.#wakeIdle();
         await this.#snooze.sleep(config.max_wait);
         return true;
       }
