@@ -90,6 +90,7 @@ interface Ahead {
 export class BatchWriter implements Batches {
   readonly #filter: (e: Envelope) => Envelope;
   #ahead: Ahead | null = null;
+  #opened = false;
 
   constructor(readonly options: BatchWriterOptions) {
     this.#filter = fieldFilter(options.fields);
@@ -97,12 +98,15 @@ export class BatchWriter implements Batches {
 
   async connect(): Promise<void> {
     const { sink, timeout, name } = this.options;
+    this.#opened = true;
     if (sink.connect) await deadline(sink.connect(), timeout, `connect of sink ${name}`);
   }
 
+  /** Closes the sink if it was ever asked to connect. */
   async close(): Promise<void> {
     this.#ahead = null;
-    await this.options.sink.close?.();
+    if (this.#opened) await this.options.sink.close?.();
+    this.#opened = false;
   }
 
   async write(place: BatchPlace): Promise<BatchReport> {

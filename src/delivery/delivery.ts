@@ -132,7 +132,7 @@ export class Delivery {
           continue;
         }
       }
-      if (!await this.#deliver(place)) {
+      if (!await this.#deliver(place) && !this.#broken) {
         this.#wakeIdle();
         const retryAfter = this.#lastError instanceof RetryableError
           ? this.#lastError.retryAfterMs

@@ -61,6 +61,7 @@ Deno.test("a sink whose create() throws in its Worker is down with the config er
     await clock.advance(60_000);
     await clock.advance(60_000);
     assert.equal(status.counters.retried, undefined);
+    assert.equal(status.info.next_retry_ms, undefined, "no retry planned");
     const r = await d.sync({ timeoutMs: 10_000 });
     assert.equal(r.sent, 0);
     assert.match(r.error ?? "", /sinks\.bad/);
