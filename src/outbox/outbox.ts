@@ -316,7 +316,7 @@ export class Outbox {
   };
 
   /**
-   * Where a sink reads from, for a reader of its own (a Worker): its position, the records
+   * Where a sink's next batch starts (its delivery, on either thread): its position, the records
    * waiting for it, and the largest record held (see {@link LogReader.read}).
    */
   place(sink: string): { after: number; waiting: number; largest: number } {
