@@ -1,5 +1,6 @@
 /** Durable append and replay rates, and delivery into the real influxd 1.x. */
 import { configureLog } from "../src/log.ts";
+import type { BatchWriter } from "../src/delivery/mod.ts";
 import type { Envelope } from "../src/model.ts";
 import { deliveryFor } from "../tests/helpers/delivery.ts";
 import { influxQuery, startInfluxd } from "../tests/helpers/servers.ts";
@@ -35,7 +36,8 @@ async function influxdAlone(port: number): Promise<number> {
     database: "bench_alone",
     create_database: true,
   });
-  const sink = d.delivery.options.sink as { prepare(b: Envelope[]): Promise<unknown> };
+  const writer = d.delivery.options.batches as BatchWriter;
+  const sink = writer.options.sink as { prepare(b: Envelope[]): Promise<unknown> };
   const total = 300_000;
   const bodies: Uint8Array[] = [];
   for (let i = 0; i < total; i += 5000) {
@@ -152,7 +154,7 @@ export async function benchOutbox(): Promise<void> {
   const influx = await startInfluxd();
   try {
     // The default (main thread, two batches in flight) with and without gzip, and the sink in
-    // a Worker (gateway.delivery_workers: one batch at a time).
+    // a Worker (gateway.delivery_workers: the same batch writer, two in flight there too).
     const modes = [[false, false], [true, false], [true, true]] as const;
     for (const [gzip, workers] of modes) {
       const db = `bench_${gzip ? "gzip" : "plain"}_${workers ? "worker" : "main"}`;
@@ -180,7 +182,7 @@ export async function benchOutbox(): Promise<void> {
         `outbox -> influxd 1.6 delivery (gzip ${gzip})`,
         `${Math.round(total / t)} lines/s`,
         `${total} lines of 8 fields (${stored} stored), batches of 5000, ${
-          workers ? "the sink in a Worker" : "main thread, two in flight"
+          workers ? "the sink in a Worker, two in flight" : "main thread, two in flight"
         }`,
       );
       await d.close();

@@ -2,16 +2,16 @@
  * The component host: builds sources and sinks from their plugins, starts and
  * stops them, and keeps one failing component from taking the gateway down (a
  * source that cannot start is started again, backing off). Every sink is
- * wrapped in a {@link Delivery} on the outbox, here and nowhere else.
+ * wrapped in a {@link Delivery} on the outbox, here and nowhere else (its batches written on
+ * this thread or, for a plugin that asks, in a Worker of its own).
  */
 import type { ReloadPlan } from "./config/plan.ts";
 import { type DeviceSettings, SettingError, type SettingsAccess } from "./device_settings.ts";
 import { auditedSettings } from "./settings_audit.ts";
 import type { Logger } from "./log.ts";
 import type { EnvelopeKind } from "./model.ts";
-import { WorkerSink } from "./workers/sink_proxy.ts";
 import { workersAllowed } from "./util/workers.ts";
-import { Delivery } from "./outbox/delivery.ts";
+import { Delivery, sinkBatches } from "./delivery/mod.ts";
 import type { Outbox } from "./outbox/outbox.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { lineUpSettings } from "./settings_line.ts";
@@ -93,25 +93,21 @@ export class ComponentHost {
     const plugin = sinkPlugin(config.type)!;
     const status = new ComponentStatus(name, config.type);
     const log = this.options.log.child(`sink.${name}`);
-    const kindOf = (source: string) => this.#kindOf.get(source);
-    const staleDevices = () => this.#staleDevices();
-    const ctx = {
-      name,
-      gatewayId,
+    const around = {
       log,
       status,
       clock,
-      kindOf,
+      kindOf: (source: string) => this.#kindOf.get(source),
+      staleDevices: () => this.#staleDevices(),
       settings: this.settings,
-      staleDevices,
     };
+    const view = () => ({ kinds: this.#kinds(), stale: this.#staleDevices(), now: clock.now() });
+    const worker = !!plugin.worker && !!this.options.workers && workersAllowed();
+    const setup = { name, type: config.type, gatewayId, config };
+    const batches = sinkBatches(setup, { outbox, around, worker, view });
     const delivery = config as unknown as DeliveryConfig;
-    const share = { path: outbox.options.path, kinds: delivery.forward, nodes: delivery.nodes };
-    const sink = plugin.worker && this.options.workers && workersAllowed()
-      ? new WorkerSink({ type: config.type, config, kinds: () => this.#kinds(), log: share }, ctx)
-      : plugin.create(config, ctx);
     outbox.register(name, { kinds: delivery.forward, nodes: delivery.nodes, status });
-    const d = new Delivery(name, { outbox, sink, config: delivery, status, log, clock });
+    const d = new Delivery(name, { outbox, batches, config: delivery, status, log, clock });
     if (options.deliver ?? true) d.start();
     this.deliveries.set(name, d);
     return d;

@@ -120,16 +120,6 @@ export interface Sink {
   /** Delivers a batch; resolves only when the upstream acknowledged all of it. */
   write(batch: Envelope[]): Promise<void>;
   /**
-   * The same with records as stored (kind and JSON text), for a sink that decodes them
-   * elsewhere (a Worker): the delivery then never parses them on the main thread.
-   */
-  writeRaw?(batch: RawRecord[]): Promise<void>;
-  /**
-   * Reads the next records after `after` from the outbox itself and writes them (a sink in a
-   * Worker, on its own connection); says how many it wrote and the last one's id.
-   */
-  deliverFromLog?(place: LogPlace): Promise<Delivered>;
-  /**
    * `write` in two steps, for a sink whose upstream takes time to answer: `prepare` encodes
    * (and compresses) a batch, `send` sends what it made. The delivery then prepares the next
    * batch while one is in the air; batches are still sent one at a time, in order.
@@ -142,28 +132,6 @@ export interface Sink {
    */
   readonly inFlight?: number;
   close?(): Promise<void>;
-}
-
-/** A record as the outbox stores it: its kind and its data as JSON text. */
-export interface RawRecord {
-  kind: EnvelopeKind;
-  payload: string;
-}
-
-/** Where a sink that reads the outbox itself starts, and how much it takes at most. */
-export interface LogPlace {
-  /** The id of the last record the sink is done with. */
-  after: number;
-  limit: number;
-  maxBytes: number;
-  /** The largest record held (whether sizes must be read before payloads). */
-  largest: number;
-}
-
-/** What a sink that read the outbox itself wrote: how many records, and the last one's id. */
-export interface Delivered {
-  count: number;
-  lastId: number;
 }
 
 /** What the agent gives each sink. */
@@ -226,7 +194,9 @@ export interface SinkPlugin<S extends z.ZodType = z.ZodType> {
   create(config: z.output<S>, ctx: SinkContext): Sink;
   /**
    * Its work is CPU (decoding, encoding, compressing): it runs in a Worker of its own, off the
-   * thread that takes data in (gateway.delivery_workers). It must not need `ctx.clock`.
+   * thread that takes data in (gateway.delivery_workers). The sink is the same there; only its
+   * context's views are as of the last batch (`clock`, `kindOf`, `staleDevices`), and it gets
+   * no `settings` (they cannot cross threads).
    */
   worker?: boolean;
 }

@@ -58,6 +58,7 @@ const BASE = [
   "names",
   "secrets",
   "tls",
+  "workers",
 ];
 const ALLOWED: Record<string, string[]> = {
   util: ["util", "status"],
@@ -106,8 +107,10 @@ const ALLOWED: Record<string, string[]> = {
     "version",
   ],
   jobs: [...BASE, "config", "control", "outbox", "pipeline", "rules", "scheduler", "store"],
-  workers: [...BASE, "outbox", "sinks", "workers"],
-  host: [...BASE, "config", "workers", "outbox", "pipeline", "settings_audit", "sinks", "sources"],
+  // The Worker bridge (base): anyone with a Worker may use it.
+  workers: ["errors", "log", "status", "util", "workers"],
+  delivery: [...BASE, "delivery", "outbox", "sinks"],
+  host: [...BASE, "config", "delivery", "outbox", "pipeline", "settings_audit", "sinks", "sources"],
   http: [...BASE, "config", "http", "outbox", "store", "sources", "sinks", "status_report"],
   cli: [...BASE, "cli", "sources"],
   systemd: [...BASE],

@@ -27,7 +27,7 @@ export function compileArgs(target?: string): string[] {
     "COMMIT",
     // Sinks that run in a Worker start it from this module: it must be in the binary.
     "--include",
-    "src/workers/sink_main.ts",
+    "src/delivery/sink_worker.ts",
     "--include",
     "src/sources/mqtt/ingest_worker.ts",
     "--output",

@@ -5,7 +5,7 @@
  * first (counted per sink as `dead_letters_dropped`).
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import type { Envelope } from "../model.ts";
+import type { LogRow } from "./cursors.ts";
 import { transaction } from "../util/sqlite.ts";
 
 /** One dead letter as listed by the API. */
@@ -49,13 +49,12 @@ export class DeadLetters {
   }
 
   /** Keeps refused records with the server's message; the oldest go beyond the bound. */
-  add(sink: string, rows: { id: number; envelope: Envelope }[], error: string, at: number): void {
+  add(sink: string, rows: LogRow[], error: string, at: number): void {
     let added = 0;
     transaction(this.db, () => {
       for (const r of rows) {
-        const payload = JSON.stringify(r.envelope.data);
-        const bytes = payload.length + error.length + 64;
-        this.#put.run(sink, r.id, r.envelope.kind, payload, error, at, bytes);
+        const bytes = r.payload.length + error.length + 64;
+        this.#put.run(sink, r.id, r.kind, r.payload, error, at, bytes);
         added += bytes;
       }
     });
@@ -103,15 +102,13 @@ export class DeadLetters {
   }
 
   /** A sink's dead letters after id `after`, oldest first, as records to deliver again. */
-  take(sink: string, limit: number, options: { after?: number } = {}): {
-    id: number;
-    envelope: Envelope;
-  }[] {
+  take(sink: string, limit: number, options: { after?: number } = {}): LogRow[] {
     return this.db.prepare(
       "SELECT id, kind, payload FROM dead_letters WHERE sink = ? AND id > ? ORDER BY id LIMIT ?",
     ).all(sink, options.after ?? 0, limit).map((r) => ({
       id: Number(r.id),
-      envelope: { kind: String(r.kind), data: JSON.parse(String(r.payload)) } as Envelope,
+      kind: String(r.kind),
+      payload: String(r.payload),
     }));
   }
 

@@ -1,7 +1,6 @@
 /** The outbox's settings and the rows it reads for sinks. */
 import type { Logger } from "../log.ts";
 import type { Envelope } from "../model.ts";
-import type { RawRecord } from "../plugin.ts";
 import type { Clock } from "../util/clock.ts";
 
 /** Outbox settings. */
@@ -33,6 +32,4 @@ export interface OutboxOptions {
 export interface OutboxRow {
   id: number;
   envelope: Envelope;
-  /** The record's data as stored (JSON), when it was read from the log. */
-  raw?: RawRecord;
 }

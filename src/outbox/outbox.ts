@@ -7,7 +7,7 @@ import { DamagedFileError, moveAside, openChecked, transaction } from "../util/s
 import { DeadLetters } from "./dead_letters.ts";
 import { Retention } from "./retention.ts";
 import { reportSalvage, salvageOutbox } from "./salvage.ts";
-import { SinkCursor } from "./cursors.ts";
+import { type LogRow, SinkCursor } from "./cursors.ts";
 import { endRefusal, ioReason, OutboxFullError, showRefusal } from "./errors.ts";
 import { ReceiptBook, type Receipts } from "./receipts.ts";
 import { RecordInserts, SCHEMA, type StoredRecord } from "./record_inserts.ts";
@@ -18,6 +18,7 @@ import { OutboxCommits } from "./commits.ts";
 import type { GroupFile } from "../util/group_commit.ts";
 
 export { OutboxFullError } from "./errors.ts";
+export type { LogRow } from "./cursors.ts";
 export type { OutboxOptions, OutboxRow } from "./options.ts";
 export type { Receipts } from "./receipts.ts";
 
@@ -222,11 +223,7 @@ export class Outbox {
     throw new OutboxFullError(`outbox could not store ${n} records: ${errorMessage(e)}`, reason);
   }
 
-  #insertRows(
-    rows: StoredRecord[],
-    now: number,
-    receipts?: Receipts,
-  ) {
+  #insertRows(rows: StoredRecord[], now: number, receipts?: Receipts) {
     this.#commits.begin();
     transaction(this.#db, () => {
       this.#inserts.run(rows, now);
@@ -247,26 +244,31 @@ export class Outbox {
   /**
    * The next records for a sink after its cursor (or after `after`, to read ahead), oldest
    * first: at most `limit` records and, past the first, at most `maxBytes` (files are large).
+   * A read writes nothing (an idle sink's cursor moves in {@link skipOthers}).
    */
   read(sink: string, limit: number, o: { maxBytes?: number; after?: number } = {}): OutboxRow[] {
-    const { maxBytes = Infinity, after } = o;
-    const read = this.#cursor(sink).read(limit, { maxBytes, largest: this.#largest, after });
-    const rows = this.#commits.readable(read);
-    if (read.length === 0 && after === undefined) {
-      this.#commits.begin();
-      // Nothing for this sink: skip past rows meant for others so they can be removed.
-      const max = this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM records").get()?.m;
-      this.#cursor(sink).moveTo(Number(max), { passedNone: true });
-    }
-    // Decoded lazily: a sink in a Worker takes the JSON as it is (no parse on this thread).
-    return rows.map((r) =>
-      new LogRecord(r.id, { kind: r.kind as EnvelopeKind, payload: r.payload })
-    );
+    return this.readRows(sink, limit, o).map((r) => new LogRecord(r));
   }
 
-  /** When nothing waits for this sink, its cursor skips the rows meant for others (so they can go). */
-  skipOthers(sink: string): void {
-    this.read(sink, 1); // an empty read moves the cursor past them; a waiting row stays
+  /** {@link read} with the records as stored (their JSON not decoded): what a delivery sends. */
+  readRows(sink: string, limit: number, o: { maxBytes?: number; after?: number } = {}): LogRow[] {
+    const { maxBytes = Infinity, after } = o;
+    const read = this.#cursor(sink).read(limit, { maxBytes, largest: this.#largest, after });
+    return this.#commits.readable(read);
+  }
+
+  /**
+   * When nothing waits for this sink (not even a record held for its commit), its cursor moves
+   * past the rows meant for others, so they can be removed. True when it moved.
+   */
+  skipOthers(sink: string): boolean {
+    const cursor = this.#cursor(sink);
+    if (cursor.read(1, { maxBytes: Infinity, largest: 0 }).length > 0) return false;
+    const max = Number(this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM records").get()?.m);
+    if (max <= cursor.position) return false;
+    this.#commits.begin();
+    cursor.moveTo(max, { passedNone: true });
+    return true;
   }
 
   #cursor(sink: string): SinkCursor {
@@ -293,7 +295,7 @@ export class Outbox {
   }
 
   /** Keeps rejected records (4xx from upstream) with the server's message. */
-  deadLetter(sink: string, rows: OutboxRow[], error: string): void {
+  deadLetter(sink: string, rows: LogRow[], error: string): void {
     this.#commits.begin();
     this.deadLetters.add(sink, rows, error, this.#now());
     this.#cursor(sink).status.count("dead_lettered", rows.length);
@@ -314,7 +316,7 @@ export class Outbox {
   };
 
   /**
-   * Where a sink reads from, for a reader of its own (a Worker): its position, the records
+   * Where a sink's next batch starts (its delivery, on either thread): its position, the records
    * waiting for it, and the largest record held (see {@link LogReader.read}).
    */
   place(sink: string): { after: number; waiting: number; largest: number } {
@@ -326,10 +328,7 @@ export class Outbox {
   depth(sink: string): { records: number; bytes: number; oldest_age_ms: number | null } {
     const cursor = this.#cursor(sink);
     const oldest = cursor.oldestCreated();
-    return {
-      ...cursor.pending,
-      oldest_age_ms: oldest === null ? null : this.#now() - oldest,
-    };
+    return { ...cursor.pending, oldest_age_ms: oldest === null ? null : this.#now() - oldest };
   }
 
   /** Total bytes held: records waiting and dead letters. */

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { configureLog } from "../../src/log.ts";
 import type { Envelope } from "../../src/model.ts";
-import { WorkerSink } from "../../src/workers/sink_proxy.ts";
+import { WorkerBatches } from "../../src/delivery/mod.ts";
 import { deliveryFor } from "../helpers/delivery.ts";
 import {
   mib,
@@ -121,7 +121,7 @@ async function throughHostile(
   let peak = start;
   const sampler = setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss / 2 ** 20), 50);
   try {
-    assert.equal(d.delivery.options.sink instanceof WorkerSink, options.workers);
+    assert.equal(d.delivery.options.batches instanceof WorkerBatches, options.workers);
     d.delivery.start();
     d.append(options.records.slice(0, 1));
     await waitFor(async () => (await options.arrived()) === 1, {

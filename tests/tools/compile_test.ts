@@ -31,7 +31,7 @@ Deno.test("the start task runs with the tests' flags; the binary gets the servic
   assert.ok(!args.includes("--allow-write") && !args.includes("--allow-all"));
   assert.match(
     args.join(" "),
-    /--include lua --include config\/gateway.yml --include COMMIT --include src\/workers\/sink_main.ts/,
+    /--include lua --include config\/gateway.yml --include COMMIT --include src\/delivery\/sink_worker.ts/,
   );
   assert.equal(args.at(-1), "main.ts");
 });

@@ -1,8 +1,8 @@
 /** The source's side of an MQTT ingest Worker (see ingest_messages.ts). */
-import type { ComponentStatus } from "../../status.ts";
+import { type ComponentStatus, errorMessage } from "../../status.ts";
+import { WorkerBridge } from "../../workers/bridge.ts";
 import {
   BatchUnpacker,
-  type IngestCall,
   type IngestEvent,
   type IngestSetup,
   type WireMessage,
@@ -37,11 +37,11 @@ const LOAD_MS = 60_000;
  * redelivered by the broker (its PUBACKs were never sent).
  */
 export class IngestLink {
-  #worker: Worker | null = null;
+  /** The running Worker's bridge (the shared lifecycle: src/workers/bridge.ts). */
+  #bridge: WorkerBridge | null = null;
   #unpacker = new BatchUnpacker();
   #acks: number[] = [];
   #paused = false;
-  #closed: (() => void) | null = null;
   /** The first start went through: from here a Worker that dies is started again. */
   #running = false;
   #closing = false;
@@ -56,9 +56,9 @@ export class IngestLink {
 
   /**
    * Starts the Worker and connects; resolves at the first word on the connection (or 3 s after
-   * the Worker began to connect), and rejects when the Worker fails before it (a certificate file
-   * it cannot read, say), so the source's start fails and is tried again, as it is with the
-   * connection on the main thread.
+   * the Worker began to connect), and
+   * rejects when the Worker fails before it (a certificate file it cannot read, say), so the
+   * source's start fails and is tried again, as it is with the connection on the main thread.
    */
   async start(): Promise<void> {
     await this.#spawn();
@@ -69,44 +69,14 @@ export class IngestLink {
     const { status } = this.options;
     // Numbered on from the last Worker: an ack that comes late never releases another message.
     const setup = { ...this.options.setup, firstSeq: this.#lastSeq };
-    const worker = new Worker(WORKER_MODULE, { type: "module" });
-    this.#worker = worker;
     this.#unpacker = new BatchUnpacker(); // a new Worker numbers its topics afresh
-    const started = Promise.withResolvers<void>();
-    let waiting = true;
-    const settle = (error?: Error) => {
-      if (!waiting) return;
-      waiting = false;
-      clearTimeout(timer);
-      if (error) started.reject(error);
-      else started.resolve();
-    };
-    let timer = setTimeout(settle, LOAD_MS);
-    worker.onmessage = (e: MessageEvent<IngestEvent>) => {
-      const event = e.data;
-      if (event.type === "connecting") {
-        clearTimeout(timer);
-        if (waiting) timer = setTimeout(settle, Math.min(setup.broker.timeout, 3000));
-      } else if (event.type === "messages") {
-        const items: WireMessage[] = [];
-        this.#unpacker.unpack(event.batch, (m) => items.push(m));
-        const last = items.findLast((m) => m.seq !== undefined)?.seq;
-        if (last !== undefined) this.#lastSeq = last;
-        this.options.onMessages(items);
-      } else if (event.type === "state") {
-        status.info.connected = event.connected;
-        if (event.error) status.lastError = { at: Date.now(), message: event.error };
-        if (event.connected) this.#backoff = RESTART_MIN_MS;
-        this.options.onState(event);
-        settle();
-      } else if (event.type === "dropped") status.drop(event.reason, event.n);
-      else if (event.type === "failed") failed(event.error);
-      else if (event.type === "closed") this.#closed?.();
-    };
-    // The Worker said it could not connect, or died: it is ended, and a start still waiting fails.
+    let over = false;
+    // The Worker could not connect, or died: it is ended, and started again once it had run.
     const failed = (message: string) => {
-      worker.terminate();
-      if (this.#worker === worker) this.#worker = null;
+      if (over || this.#closing) return void (over = true);
+      over = true;
+      bridge.terminate();
+      if (this.#bridge === bridge) this.#bridge = null;
       const error = new Error(
         `MQTT connection ${setup.broker.client_id ?? ""} of source ${setup.name} stopped in its ` +
           `Worker: ${message}`,
@@ -114,16 +84,58 @@ export class IngestLink {
       status.fail(error);
       status.info.connected = false;
       this.options.onState({ connected: false });
-      settle(error);
       if (this.#running && !this.#closing) this.#restartLater();
+      return error;
     };
-    worker.onerror = (e) => {
-      e.preventDefault();
-      failed(e.message);
-    };
-    this.#call({ type: "connect", setup });
-    if (this.#paused) this.#call({ type: "pause" });
-    return started.promise;
+    let loaded = () => {};
+    const bridge = new WorkerBridge(WORKER_MODULE, {
+      name: `source ${setup.name}`,
+      onEvent: (e) => {
+        if ((e as IngestEvent).type === "connecting") loaded();
+        else this.#event(e as IngestEvent);
+      },
+      onExit: (e) => failed(e.message),
+    });
+    this.#bridge = bridge;
+    // `init` connects; it answers once the connection said its first word, or throws (a
+    // certificate file it cannot read, say): the source's start then fails and is tried again.
+    const init = bridge.start(setup);
+    if (this.#paused) bridge.post("pause");
+    const started = init.then(
+      () => {},
+      (e) => {
+        throw failed(errorMessage(e)) ?? e;
+      },
+    );
+    started.catch(() => {});
+    // A broker slow to answer does not hold the start longer than 3 s once the Worker's code is
+    // loaded (it goes on connecting); loading has its own bound.
+    const wait = Math.min(setup.broker.timeout, 3000);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, LOAD_MS);
+      loaded = () => {
+        clearTimeout(timer);
+        timer = setTimeout(resolve, wait);
+      };
+    });
+    return Promise.race([started, late]).finally(() => clearTimeout(timer));
+  }
+
+  #event(event: IngestEvent): void {
+    const { status } = this.options;
+    if (event.type === "messages") {
+      const items: WireMessage[] = [];
+      this.#unpacker.unpack(event.batch, (m) => items.push(m));
+      const last = items.findLast((m) => m.seq !== undefined)?.seq;
+      if (last !== undefined) this.#lastSeq = last;
+      this.options.onMessages(items);
+    } else if (event.type === "state") {
+      status.info.connected = event.connected;
+      if (event.error) status.lastError = { at: Date.now(), message: event.error };
+      if (event.connected) this.#backoff = RESTART_MIN_MS;
+      this.options.onState(event);
+    } else if (event.type === "dropped") status.drop(event.reason, event.n);
   }
 
   #restartLater(): void {
@@ -145,7 +157,7 @@ export class IngestLink {
       queueMicrotask(() => {
         const seqs = this.#acks;
         this.#acks = [];
-        this.#call({ type: "ack", seqs });
+        this.#call("ack", seqs);
       });
     }
   }
@@ -154,26 +166,19 @@ export class IngestLink {
   pause(paused: boolean): void {
     if (paused === this.#paused) return;
     this.#paused = paused;
-    this.#call({ type: paused ? "pause" : "resume" });
+    this.#call(paused ? "pause" : "resume");
   }
 
   /** Ends the connection and the Worker. */
   async close(): Promise<void> {
     this.#closing = true;
     clearTimeout(this.#restart);
-    const worker = this.#worker;
-    if (!worker) return;
-    this.#worker = null;
-    const closed = new Promise<void>((resolve) => {
-      this.#closed = resolve;
-      setTimeout(resolve, 5000);
-    });
-    worker.postMessage({ type: "close" } satisfies IngestCall);
-    await closed;
-    worker.terminate();
+    const bridge = this.#bridge;
+    this.#bridge = null;
+    await bridge?.close("close", 5000);
   }
 
-  #call(call: IngestCall): void {
-    this.#worker?.postMessage(call);
+  #call(op: "ack" | "pause" | "resume", args?: unknown): void {
+    this.#bridge?.post(op, args);
   }
 }

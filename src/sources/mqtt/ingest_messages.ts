@@ -133,14 +133,10 @@ export class BatchUnpacker {
   }
 }
 
-/** From the source to the Worker. */
-export type IngestCall =
-  | { type: "connect"; setup: IngestSetup }
-  | { type: "ack"; seqs: number[] }
-  | { type: "pause" }
-  | { type: "resume" }
-  | { type: "close" };
-
+/**
+ * From the source to the Worker, through the Worker bridge (src/workers/): `init` (connect with an
+ * {@link IngestSetup}), `ack` (message numbers), `pause`, `resume`, `close`.
+ */
 /** From the Worker to the source. */
 export type IngestEvent =
   /** The Worker's code is loaded and it begins to connect (the broker's time starts here). */
@@ -148,7 +144,4 @@ export type IngestEvent =
   | { type: "messages"; batch: WireBatch }
   | { type: "state"; connected: boolean; subscribed?: boolean; error?: string }
   /** Messages the connection dropped (over the packet bound), for the source's counters. */
-  | { type: "dropped"; reason: string; n: number }
-  /** The connection could not be set up (a certificate file unreadable, say): nothing runs. */
-  | { type: "failed"; error: string }
-  | { type: "closed" };
+  | { type: "dropped"; reason: string; n: number };

@@ -3,13 +3,12 @@
  * connection, lets mqtt.js parse packets off the main thread, hands messages over in batches
  * and sends the PUBACKs the source releases (see ingest_messages.ts).
  */
-/// <reference lib="deno.worker" />
-import { ComponentStatus, errorMessage } from "../../status.ts";
+import { ComponentStatus } from "../../status.ts";
+import { emit, serveBridge } from "../../workers/serve.ts";
 import type { MessageTaker } from "./client_reader.ts";
 import { openSession, type Session } from "./session.ts";
 import {
   BatchPacker,
-  type IngestCall,
   type IngestEvent,
   type IngestSetup,
   type WireMessage,
@@ -24,7 +23,7 @@ let seq = 0;
 const packer = new BatchPacker();
 
 function post(event: IngestEvent, transfer: Transferable[] = []): void {
-  self.postMessage(event, transfer);
+  emit(event, transfer);
 }
 
 /** How long a message waits in the Worker for others to cross with it, and most per batch. */
@@ -85,25 +84,32 @@ async function connect(setup: IngestSetup): Promise<void> {
   });
 }
 
-self.onmessage = async (e: MessageEvent<IngestCall>) => {
-  const call = e.data;
-  if (call.type === "connect") {
-    post({ type: "connecting" });
-    await connect(call.setup).catch((e) => post({ type: "failed", error: errorMessage(e) }));
-  } else if (call.type === "ack") {
-    for (const s of call.seqs) {
+function resume(): void {
+  paused = false;
+  for (const done of waiting.splice(0)) done();
+}
+
+// The calls of the source's IngestLink, through the Worker bridge; `init` connects and answers
+// once the connection said its first word (or throws: the link's start fails). Not one at a
+// time: an ack or a pause never waits behind a connect.
+serveBridge({
+  init(setup: IngestSetup) {
+    post({ type: "connecting" }); // loaded: the link's wait for the broker starts now
+    return connect(setup);
+  },
+  ack(seqs: number[]) {
+    for (const s of seqs) {
       releases.get(s)?.();
       releases.delete(s);
     }
-  } else if (call.type === "pause") paused = true;
-  else if (call.type === "resume") {
-    paused = false;
-    for (const done of waiting.splice(0)) done();
-  } else if (call.type === "close") {
-    paused = false;
-    for (const done of waiting.splice(0)) done();
+  },
+  pause() {
+    paused = true;
+  },
+  resume,
+  async close() {
+    resume();
     await session?.close();
     session = null;
-    post({ type: "closed" });
-  }
-};
+  },
+});

@@ -12,7 +12,7 @@ import { clickhouseSchema, ClickHouseSink } from "../../../src/sinks/clickhouse/
 import { nodeUuid } from "../../../src/names.ts";
 import type { MqttSource } from "../../../src/sources/mqtt/mod.ts";
 import { ComponentStatus } from "../../../src/status.ts";
-import { WorkerSink } from "../../../src/workers/sink_proxy.ts";
+import { WorkerBatches } from "../../../src/delivery/mod.ts";
 import {
   clickhouseQuery,
   objectKeys,
@@ -247,7 +247,7 @@ sinks:
     gatewaySchema,
   ));
   await agent.start();
-  assert.equal(agent.host.deliveries.get("ch")!.options.sink instanceof WorkerSink, workers);
+  assert.equal(agent.host.deliveries.get("ch")!.options.batches instanceof WorkerBatches, workers);
   const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
   const send = (node: string, payload: string) =>
     pub.publishAsync(`pepeunit/${node}/pepeunit`, payload, { qos: 1 });

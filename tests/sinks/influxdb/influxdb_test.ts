@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { WorkerSink } from "../../../src/workers/sink_proxy.ts";
+import { WorkerBatches } from "../../../src/delivery/mod.ts";
 import { configureLog } from "../../../src/log.ts";
 import type { Envelope } from "../../../src/model.ts";
 import { deliveryFor } from "../../helpers/delivery.ts";
@@ -38,7 +38,7 @@ for (const workers of [false, true]) {
       timeout: "2s",
     }, { workers });
     try {
-      assert.equal(d.delivery.options.sink instanceof WorkerSink, workers);
+      assert.equal(d.delivery.options.batches instanceof WorkerBatches, workers);
       d.delivery.start();
       d.append(samples(0, 1000));
       await waitFor(async () => await count(influx.port, "gw") === 1000, { what: "first 1000" });
@@ -172,36 +172,40 @@ Deno.test("while InfluxDB is down, new records do not cut the backoff short", as
   }
 });
 
-Deno.test("two batches in flight: a refused record mid-stream is dead-lettered, every other point stored once, the cursor in order", async () => {
-  const influx = await startInfluxd();
-  const d = await deliveryFor({
-    ...influxdbAt(influx.port, "inflight"),
-    batch_size: 200,
-    max_wait: "10ms",
+// In a Worker the same batch writer runs, read-ahead and all: no batch goes back to the main thread.
+for (const workers of [false, true]) {
+  Deno.test(`two batches in flight: a refused record mid-stream is dead-lettered, every other point stored once, the cursor in order${workers ? " (the sink in a Worker)" : ""}`, async () => {
+    const influx = await startInfluxd();
+    const d = await deliveryFor({
+      ...influxdbAt(influx.port, "inflight"),
+      batch_size: 200,
+      max_wait: "10ms",
+    }, { workers });
+    try {
+      assert.equal(d.delivery.options.batches instanceof WorkerBatches, workers);
+      // The first point makes seq a float; record 1234 (in the seventh batch) sends it as a
+      // string: InfluxDB refuses that batch while the eighth is already in the air.
+      const all = samples(0, 3000);
+      (all[1234].data as { fields: Record<string, unknown> }).fields = { seq: "x" };
+      d.append(all);
+      d.delivery.start();
+      await waitFor(() => d.outbox.depth("sink").records === 0, { what: "all delivered" });
+      assert.equal(await count(influx.port, "inflight"), 2999);
+      assert.equal(d.status.counters.dead_lettered, 1);
+      assert.ok(d.status.counters.sent_ahead >= 5, JSON.stringify(d.status.counters));
+      const letter = d.outbox.deadLetters.list({ sink: "sink", limit: 5, data: true });
+      assert.equal(letter.length, 1);
+      assert.match(JSON.stringify(letter[0]), /"seq":"x"/);
+      // Each stored point is the one sent (a batch sent again overwrites itself).
+      const series = await influxQuery(influx.port, {
+        db: "inflight",
+        q: 'SELECT sum(seq) FROM "test"',
+      });
+      const sum = (2999 * 3000) / 2 - 1234;
+      assert.equal(Number(series[0].values[0][1]), sum);
+    } finally {
+      await d.close();
+      await influx.stop();
+    }
   });
-  try {
-    // The first point makes seq a float; record 1234 (in the seventh batch) sends it as a
-    // string: InfluxDB refuses that batch while the eighth is already in the air.
-    const all = samples(0, 3000);
-    (all[1234].data as { fields: Record<string, unknown> }).fields = { seq: "x" };
-    d.append(all);
-    d.delivery.start();
-    await waitFor(() => d.outbox.depth("sink").records === 0, { what: "all delivered" });
-    assert.equal(await count(influx.port, "inflight"), 2999);
-    assert.equal(d.status.counters.dead_lettered, 1);
-    assert.ok(d.status.counters.sent_ahead >= 5, JSON.stringify(d.status.counters));
-    const letter = d.outbox.deadLetters.list({ sink: "sink", limit: 5, data: true });
-    assert.equal(letter.length, 1);
-    assert.match(JSON.stringify(letter[0]), /"seq":"x"/);
-    // Each stored point is the one sent (a batch sent again overwrites itself).
-    const series = await influxQuery(influx.port, {
-      db: "inflight",
-      q: 'SELECT sum(seq) FROM "test"',
-    });
-    const sum = (2999 * 3000) / 2 - 1234;
-    assert.equal(Number(series[0].values[0][1]), sum);
-  } finally {
-    await d.close();
-    await influx.stop();
-  }
-});
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { configureLog } from "../../../src/log.ts";
 import type { Envelope } from "../../../src/model.ts";
-import { WorkerSink } from "../../../src/workers/sink_proxy.ts";
+import { WorkerBatches } from "../../../src/delivery/mod.ts";
 import { deliveryFor } from "../../helpers/delivery.ts";
 import { waitFor } from "../../helpers/servers.ts";
 
@@ -39,7 +39,7 @@ for (const workers of [false, true]) {
       backoff_max: "200ms",
     }, { workers });
     try {
-      assert.equal(d.delivery.options.sink instanceof WorkerSink, workers);
+      assert.equal(d.delivery.options.batches instanceof WorkerBatches, workers);
       d.delivery.start();
       d.append(events(200));
       await waitFor(() => received.length === 199 && d.outbox.depth("sink").records === 0, {
