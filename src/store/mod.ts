@@ -34,6 +34,7 @@ export function createStore(
     levels: levelsOf(s),
     percentiles: s.percentiles,
     grouped: config.gateway.commit_interval > 0,
+    sync: config.outbox.sync === "normal" ? "NORMAL" : "FULL",
     log: context.log,
     archiveNow: context.clock ? () => settledNow(context.clock!, s.archive_ttl) : undefined,
   };

@@ -3,8 +3,11 @@
  * once per node and minute as one deflated block. A row per second cost ~20 WAL pages per
  * commit for 4 devices (their rows lie in 4 places of the tree, and the trim deletes in 4
  * more); a block per minute writes each second's bytes once, compressed ~5x (issue #37).
- * What a kill -9 or a power cut loses here is the open minute's seconds (the outbox has them
- * for upstream); a stop writes them.
+ * The open minutes' seconds are journaled: each commit appends what came since the last one as
+ * one deflated row (`held`), deleted once their minutes are written as blocks, and read back at
+ * open. So a kill -9 or a power cut loses none the group commit acknowledged, and a window
+ * computed after it is never built from fewer seconds than were acknowledged (it would replace
+ * the full one upstream, where windows are upserted by identity). Measured in docs/architecture.md.
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
@@ -22,7 +25,10 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS blocks (
   minute INTEGER NOT NULL, node TEXT NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL,
   PRIMARY KEY (minute, node)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS blocks_node ON blocks (node, minute);`;
+CREATE INDEX IF NOT EXISTS blocks_node ON blocks (node, minute);
+CREATE TABLE IF NOT EXISTS held (
+  id INTEGER PRIMARY KEY, last_minute INTEGER NOT NULL, data BLOB NOT NULL
+);`;
 
 /** Options of {@link RawSeconds}. */
 export interface RawSecondsOptions {
@@ -42,6 +48,43 @@ function decode(data: unknown): [number, Fields][] {
   return JSON.parse(inflateRawSync(data as Uint8Array).toString());
 }
 
+/** A second handed over since the last commit: node, second, fields. */
+type Fresh = [string, number, Fields];
+/** A journal row: per node, its seconds as the fields changed since the one before (and gone). */
+type JournalRow = [string, [number, Fields, string[]?][]][];
+
+/**
+ * A device's fields change little from one second to the next (VE.Direct: V, I, P of ~20), so a
+ * journal row keeps only what changed: a 10 s row of 4 devices is then about one 1 KiB page.
+ */
+function journalRow(fresh: Fresh[]): JournalRow {
+  const byNode = new Map<string, [number, Fields, string[]?][]>();
+  const prevOf = new Map<string, Fields>();
+  for (const [node, sec, fields] of fresh) {
+    const prev = prevOf.get(node) ?? {};
+    const changed: Fields = {};
+    for (const k in fields) if (!(k in prev) || prev[k] !== fields[k]) changed[k] = fields[k];
+    const gone = Object.keys(prev).filter((k) => !(k in fields));
+    let list = byNode.get(node);
+    if (!list) byNode.set(node, list = []);
+    list.push(gone.length > 0 ? [sec, changed, gone] : [sec, changed]);
+    prevOf.set(node, fields);
+  }
+  return [...byNode];
+}
+
+function* journalSeconds(row: JournalRow): Generator<Fresh> {
+  for (const [node, list] of row) {
+    let prev: Fields = {};
+    for (const [sec, changed, gone] of list) {
+      const fields = { ...prev, ...changed };
+      for (const k of gone ?? []) delete fields[k];
+      yield [node, sec, fields];
+      prev = fields;
+    }
+  }
+}
+
 /**
  * Raw seconds per node: the open minutes in memory, the closed ones in deflated blocks, keyed by
  * minute (a minute's blocks are written side by side) and indexed by node (a node's count, its
@@ -55,6 +98,8 @@ export class RawSeconds {
   /** Seconds written in blocks per node (counted from the table on a miss). */
   #stored = new LruMap<string, number>(10_000);
   #newest = -Infinity;
+  /** Seconds taken since the last {@link journal} (at most a commit's: bounded by MAX_TAKEN). */
+  #fresh: Fresh[] = [];
   readonly #stmt: Record<string, StatementSync>;
 
   constructor(readonly db: DatabaseSync, readonly options: RawSecondsOptions) {
@@ -72,8 +117,32 @@ export class RawSeconds {
       nodesIn: db.prepare("SELECT DISTINCT node FROM blocks WHERE minute >= ? AND minute < ?"),
       blocksIn: db.prepare("SELECT node, data FROM blocks WHERE minute >= ? AND minute < ?"),
       nodes: db.prepare("SELECT DISTINCT node FROM blocks"),
+      journal: db.prepare("INSERT INTO held (last_minute, data) VALUES (?, ?)"),
+      written: db.prepare("DELETE FROM held WHERE last_minute <= ?"),
     };
     this.#migrate();
+    this.#replay();
+  }
+
+  /** The journal of a run that did not stop cleanly: its open minutes are held again. */
+  #replay(): void {
+    for (const row of this.db.prepare("SELECT data FROM held ORDER BY id").iterate()) {
+      const seconds = journalSeconds(JSON.parse(inflateRawSync(row.data as Uint8Array).toString()));
+      for (const [node, sec, fields] of seconds) this.#hold(node, sec, fields);
+    }
+  }
+
+  /**
+   * Appends the seconds taken since the last call as one row, in the open transaction: called
+   * just before each commit, so what a commit acknowledges is on the disk with it.
+   */
+  journal(): void {
+    if (this.#fresh.length === 0) return;
+    let last = -Infinity;
+    for (const [, sec] of this.#fresh) last = Math.max(last, sec - (sec % 60));
+    this.options.begin();
+    this.#stmt.journal.run(last, deflateRawSync(JSON.stringify(journalRow(this.#fresh))));
+    this.#fresh = [];
   }
 
   /** Rows of the per-second table of earlier versions become blocks, once. */
@@ -106,7 +175,10 @@ export class RawSeconds {
   /** Takes seconds (merged into any held for the same second: later keys win), trims. */
   put(grouped: Map<string, Map<number, Fields>>): void {
     for (const [node, seconds] of grouped) {
-      for (const [sec, fields] of seconds) this.#hold(node, sec, fields);
+      for (const [sec, fields] of seconds) {
+        this.#hold(node, sec, fields);
+        this.#fresh.push([node, sec, fields]);
+      }
       this.#trim(node);
     }
     if (this.#heldCount > MAX_HELD) this.persist({ all: true });
@@ -119,6 +191,7 @@ export class RawSeconds {
    */
   persist(options: { all?: boolean } = {}): void {
     const limit = this.#newest - this.options.graceSeconds - 60;
+    let written = false;
     for (const [node, minutes] of this.#held) {
       for (const [start, minute] of minutes) {
         if (!options.all && start > limit) continue;
@@ -136,9 +209,16 @@ export class RawSeconds {
         if (stored !== undefined) this.#stored.set(node, stored + list.length - before);
         this.#heldCount -= minute.size;
         minutes.delete(start);
+        written = true;
       }
       if (minutes.size === 0) this.#held.delete(node);
     }
+    // The journal's rows whose minutes are all written now (every minute up to the limit was).
+    if (options.all) {
+      this.options.begin();
+      this.db.exec("DELETE FROM held");
+      this.#fresh = [];
+    } else if (written) this.#stmt.written.run(limit);
   }
 
   #heldOf(node: string): number {

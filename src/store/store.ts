@@ -74,6 +74,8 @@ export interface StoreOptions {
   percentiles?: number[];
   /** Writes wait for the gateway's group commit (embedded: `commit()`) instead of each committing. */
   grouped?: boolean;
+  /** NORMAL: the embedded store never syncs a commit (the outbox's `outbox.sync: normal`). */
+  sync?: "FULL" | "NORMAL";
   /** Where the store reports what it had to repair. */
   log?: Logger;
   /** The time archived windows' age is judged by (a forward clock step ages none of them). */

@@ -46,12 +46,17 @@ export class GroupedWrites {
     return this.db.isOpen && this.db.isTransaction;
   }
 
-  /** Commits what was written since the last commit (nothing when no transaction is open). */
-  commit(): boolean {
+  /**
+   * Commits what was written since the last commit (nothing when no transaction is open).
+   * `sync` (with NORMAL): the commit is made durable by an fsync of the WAL, which holds every
+   * commit before it too (SQLite's synchronous cannot change inside a transaction).
+   */
+  commit(options: { sync?: boolean } = {}): boolean {
     if (!this.open) return false;
     this.db.exec("COMMIT");
     this.figures.commits++;
     if (this.#full) this.figures.fsyncs++;
+    else if (options.sync) this.#syncWal();
     const seq = this.#walSequence();
     if (seq !== this.#sequence) {
       this.#sequence = seq;
@@ -69,6 +74,17 @@ export class GroupedWrites {
     } catch { /* a failed COMMIT rolled back already */ }
   }
 
+  #syncWal(): void {
+    try {
+      using wal = Deno.openSync(`${this.path}-wal`, { read: true });
+      wal.syncSync();
+      this.figures.fsyncs++;
+    } catch (e) {
+      // No WAL: the commit went into the database file, which SQLite synced.
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+
   #walSequence(): number {
     try {
       using file = Deno.openSync(`${this.path}-wal`, { read: true });
@@ -83,7 +99,8 @@ export class GroupedWrites {
 
 /** A file in the group: it commits, or rolls back when a file before it failed to. */
 export interface GroupFile {
-  commit(): void;
+  /** `acknowledging`: a sender is told "stored" once this commit is made. */
+  commit(options?: { acknowledging?: boolean }): void;
   rollback(): void;
   readonly figures: CommitFigures;
 }
@@ -173,7 +190,7 @@ export class GroupCommit {
         continue;
       }
       try {
-        file.commit();
+        file.commit({ acknowledging: waiting.length > 0 });
       } catch (e) {
         failed = e;
       }

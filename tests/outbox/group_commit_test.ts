@@ -75,15 +75,20 @@ Deno.test("group commit: hand-overs wait in one transaction until the commit; a 
     assert.equal(g.outbox.read("s", 10).length, 3);
     g.commits.commitNow();
     assert.equal(g.committed(), 3);
-    // The outbox's: the store's raw seconds wait in memory while their minute is open.
-    assert.equal(g.commits.report().commits, 1);
+    // The outbox's and the store's: the open minute's raw seconds wait in memory, journaled.
+    assert.equal(g.commits.report().commits, 2);
     assert.ok(g.commits.report().last_commit_at);
+    // No sender was told "stored" and no window was made: the store's commit is not synced.
+    assert.equal(g.store.figures.fsyncs, 0);
 
     // A sender that waits (MQTT ack: commit, /ingest) resolves only once its records are durable.
     let seen = -1;
     await g.pipeline.emit([sample(4)], { wait: true }).then(() => seen = g.committed());
     assert.equal(seen, 4);
     assert.equal(g.commits.report().early_commits, 1);
+    // Its seconds are on the disk in the store too (the journal, synced): a power cut now loses
+    // none of them from the windows.
+    assert.equal(g.store.figures.fsyncs, 1);
     // Two waiting at once share one commit.
     const before = g.outbox.group.figures.commits;
     await Promise.all([
@@ -92,7 +97,7 @@ Deno.test("group commit: hand-overs wait in one transaction until the commit; a 
     ]);
     assert.equal(g.outbox.group.figures.commits - before, 1);
     assert.equal(g.committed(), 6);
-    // With synchronous=FULL, each outbox commit is an fsync (the store's are not: NORMAL).
+    // With synchronous=FULL, each outbox commit is an fsync.
     assert.ok(g.commits.report().fsyncs >= g.outbox.group.figures.commits);
   } finally {
     g.commits.stop();

@@ -79,3 +79,35 @@ Deno.test("raw seconds: memory is bounded, open minutes are written past 10,000 
   assert.equal(blocks().length, 985); // five rounds of 197 nodes
   assert.equal(raw.seconds("n999", M0, M0 + 60).length, 51);
 });
+
+Deno.test("raw seconds: the open minutes are journaled at each commit and held again after a crash", () => {
+  const { db, raw } = open();
+  raw.put(seconds("n1", M0, M0 + 30, (s) => s - M0));
+  raw.journal();
+  raw.put(seconds("n1", M0 + 30, M0 + 45, (s) => s - M0));
+  raw.journal();
+  const n2 = new Map<number, Record<string, FieldValue>>([
+    [M0, { A: 1, B: 2 }],
+    [M0 + 1, { A: 1 }],
+    [M0 + 2, { A: 2, C: "x" }],
+  ]);
+  raw.put(new Map([["n2", n2]]));
+  raw.journal();
+  raw.put(seconds("n1", M0 + 45, M0 + 50, (s) => s - M0)); // not journaled: no commit yet
+  const rows = () => Number(db.prepare("SELECT count(*) AS n FROM held").get()!.n);
+  assert.equal(rows(), 3);
+  // The process dies: a new one on the same file holds what the commits had.
+  const again = new RawSeconds(db, { maxRows: 3600, graceSeconds: 10, begin: () => {} });
+  const back = again.seconds("n1", M0, M0 + 60);
+  assert.equal(back.length, 45);
+  assert.deepEqual(back[44], [M0 + 44, { V: 44, I: -1.5 }]);
+  assert.deepEqual(again.seconds("n2", M0, M0 + 60), [...n2]);
+  // Once the minute is written as a block, its journal rows go.
+  again.put(seconds("n1", M0 + 71, M0 + 72, (s) => s - M0));
+  again.persist();
+  assert.equal(rows(), 0);
+  again.journal();
+  again.persist({ all: true });
+  assert.equal(rows(), 0);
+  assert.equal(again.seconds("n1", M0, M0 + 60).length, 45);
+});
