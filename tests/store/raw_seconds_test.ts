@@ -111,3 +111,19 @@ Deno.test("raw seconds: the open minutes are journaled at each commit and held a
   assert.equal(rows(), 0);
   assert.equal(again.seconds("n1", M0, M0 + 60).length, 45);
 });
+
+Deno.test("raw seconds: a window's nodes come 1,000 at a time, every node once in order, written or held", () => {
+  const { raw } = open();
+  const node = (i: number) => `n${String(i).padStart(5, "0")}`;
+  const minute = new Map<string, Map<number, Record<string, FieldValue>>>();
+  for (let i = 0; i < 2500; i += 2) minute.set(node(i), new Map([[M0 + 5, { V: i }]]));
+  raw.put(minute);
+  raw.persist({ all: true }); // the even nodes written as blocks
+  const late = new Map<string, Map<number, Record<string, FieldValue>>>();
+  for (let i = 1; i < 2500; i += 2) late.set(node(i), new Map([[M0 + 6, { V: i }]]));
+  raw.put(late); // the odd ones held in memory
+  const seen = [...raw.eachNode(M0, M0 + 60)];
+  assert.deepEqual(seen.map(([n]) => n), Array.from({ length: 2500 }, (_, i) => node(i)));
+  assert.deepEqual(seen[1001], [node(1001), [[M0 + 6, { V: 1001 }]]]);
+  assert.deepEqual(seen[2000], [node(2000), [[M0 + 5, { V: 2000 }]]]);
+});

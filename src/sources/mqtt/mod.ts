@@ -14,7 +14,7 @@ import { BROKER_DROPPED, digestOf, TopicNodes } from "./topics.ts";
 import { readPayload, timeSettings } from "./values.ts";
 import type { TimeSettings } from "../../sample_time.ts";
 import { NodeFigures } from "./node_figures.ts";
-import { type MqttSourceConfig, mqttSourceSchema } from "./schema.ts";
+import { type MqttSourceConfig, mqttSourceSchema, pendingCost } from "./schema.ts";
 import { defineSource, type SourceContext } from "../../plugin.ts";
 import { classify } from "../../payload.ts";
 import { sameValue } from "../../util/same_value.ts";
@@ -28,7 +28,7 @@ interface Pending {
   envelopes?: Envelope[];
   /** The packet id and digest committed with the sample (ack: commit): spots redeliveries. */
   receipt?: [string, string];
-  /** Payload bytes (for the pending bound). */
+  /** Memory it holds, estimated (for the pending bound). */
   bytes: number;
   ack: () => void;
 }
@@ -215,7 +215,7 @@ export class MqttSource {
         keep = this.#policies.config.keep_samples;
         this.#queue({
           envelopes: verdict.envelopes,
-          bytes: message.length,
+          bytes: pendingCost(topic, message),
           ack: keep ? NOTHING : ack,
         });
         if (!keep) return;
@@ -238,7 +238,7 @@ export class MqttSource {
       fields: read.fields,
       tags: { topic },
     };
-    this.#queue({ sample, receipt, bytes: message.length, ack });
+    this.#queue({ sample, receipt, bytes: pendingCost(topic, message), ack });
   }
 
   #queue(item: Pending): void {

@@ -312,3 +312,39 @@ Deno.test("connections in Workers through a broker restart: degraded while it is
     await broker.stop();
   }
 });
+
+Deno.test("a flood of 1-byte messages: max_pending bounds the memory waiting, not payload bytes alone", async () => {
+  const broker = await startMosquitto({
+    config: "max_queued_messages 0\nmax_inflight_messages 0\n",
+  });
+  const ctx = collectingContext("units");
+  // A slow pipeline: what waits for it is one hand-over's batch at a time.
+  const batches: number[] = [];
+  const emit = ctx.emit;
+  ctx.emit = async (batch, options) => {
+    batches.push(batch.length);
+    await new Promise((r) => setTimeout(r, 20));
+    return emit(batch, options);
+  };
+  // 64 KiB of 1-byte payloads were 65,536 messages; a message costs ~300 B of heap.
+  const source = unitsSource(broker.port, ctx, { max_pending: "64KiB", client_id: "units-tiny" });
+  await source.start();
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+  try {
+    await waitFor(() => ctx.status.state === "up", { what: "subscribed" });
+    await Promise.all(
+      Array.from(
+        { length: 3000 },
+        (_, i) => pub.publishAsync(`pepeunit/n${i}/pepeunit`, String(i % 10), { qos: 1 }),
+      ),
+    );
+    await waitFor(() => ctx.samples.length >= 3000, { what: "3000 samples", timeoutMs: 60_000 });
+    assert.deepEqual(ctx.status.dropped, {});
+    // A batch takes what waited: at most 64 KiB / (256 B + the topic) of them, never 2000.
+    assert.ok(Math.max(...batches) <= 64 * 1024 / 256, `batches of up to ${Math.max(...batches)}`);
+  } finally {
+    await pub.endAsync();
+    await source.stop();
+    await broker.stop();
+  }
+});
