@@ -9,7 +9,8 @@ import { createLogger } from "../../src/log.ts";
 import { configureLog } from "../../src/log.ts";
 import type { Envelope, Sample } from "../../src/model.ts";
 import { Delivery, localBatches } from "../../src/delivery/mod.ts";
-import { Outbox, type OutboxOptions } from "../../src/outbox/outbox.ts";
+import type { Outbox, OutboxOptions } from "../../src/outbox/outbox.ts";
+import { testOutbox } from "../helpers/delivery.ts";
 import type { DeliveryConfig, Sink } from "../../src/plugin.ts";
 import { ComponentStatus } from "../../src/status.ts";
 import { FakeClock } from "../../src/util/clock.ts";
@@ -75,18 +76,13 @@ async function setup(
   const clock = new FakeClock();
   const dir = await Deno.makeTempDir({ prefix: "delivery-unit-" });
   const log = createLogger("test");
-  const outbox = new Outbox({
-    path: `${dir}/outbox.db`,
+  const outbox = testOutbox(dir, {
     maxBytes: 4 * 1024 ** 2,
     maxDeadLetterBytes: 1024 ** 2,
-    maxAgeMs: 0,
-    onFull: "drop_oldest",
-    sync: "normal",
     log,
     clock,
     ...outboxOptions,
   });
-  outbox.open();
   const full: DeliveryConfig = {
     forward: ["sample"],
     nodes: [],

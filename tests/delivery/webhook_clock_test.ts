@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { ComponentHost } from "../../src/host.ts";
 import { createLogger } from "../../src/log.ts";
-import { Outbox } from "../../src/outbox/outbox.ts";
+import { testOutbox } from "../helpers/delivery.ts";
 import { FakeClock } from "../../src/util/clock.ts";
 import { waitFor } from "../helpers/servers.ts";
 import { configureLog } from "../../src/log.ts";
@@ -23,17 +23,7 @@ Deno.test("a batch waits max_wait on the clock, and retries back off on it (no r
   const clock = new FakeClock();
   const dir = await Deno.makeTempDir({ prefix: "delivery-clock-" });
   const log = createLogger("test");
-  const outbox = new Outbox({
-    path: `${dir}/outbox.db`,
-    maxBytes: 1024 ** 2,
-    maxDeadLetterBytes: 1024,
-    maxAgeMs: 0,
-    onFull: "drop_oldest",
-    sync: "normal",
-    log,
-    clock,
-  });
-  outbox.open();
+  const outbox = testOutbox(dir, { log, clock });
   const host = new ComponentHost({ outbox, gatewayId: "t", dataDir: dir, clock, log });
   const d = host.startSink("hook", {
     type: "webhook",

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { WorkerBatches } from "../../src/delivery/mod.ts";
 import { ComponentHost } from "../../src/host.ts";
 import { configureLog, createLogger } from "../../src/log.ts";
-import { Outbox } from "../../src/outbox/outbox.ts";
+import { testOutbox } from "../helpers/delivery.ts";
 import { FakeClock } from "../../src/util/clock.ts";
 import { waitFor } from "../helpers/servers.ts";
 
@@ -16,17 +16,7 @@ Deno.test("a sink whose create() throws in its Worker is down with the config er
   const dir = await Deno.makeTempDir({ prefix: "delivery-worker-" });
   const clock = new FakeClock();
   const log = createLogger("test");
-  const outbox = new Outbox({
-    path: `${dir}/outbox.db`,
-    maxBytes: 1024 ** 2,
-    maxDeadLetterBytes: 1024,
-    maxAgeMs: 0,
-    onFull: "drop_oldest",
-    sync: "normal",
-    log,
-    clock,
-  });
-  outbox.open();
+  const outbox = testOutbox(dir, { log, clock });
   const host = new ComponentHost({
     outbox,
     gatewayId: "t",

@@ -2,9 +2,25 @@
 import { ComponentHost } from "../../src/host.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Envelope } from "../../src/model.ts";
-import { Outbox } from "../../src/outbox/outbox.ts";
+import { Outbox, type OutboxOptions } from "../../src/outbox/outbox.ts";
 import { sinkPlugin } from "../../src/sinks/registry.ts";
 import { systemClock } from "../../src/util/clock.ts";
+
+/** An open outbox at `dir/outbox.db` (1 MiB, no sync, drop_oldest), with `options` over those. */
+export function testOutbox(dir: string, options: Partial<OutboxOptions> = {}): Outbox {
+  const outbox = new Outbox({
+    path: `${dir}/outbox.db`,
+    maxBytes: 1024 ** 2,
+    maxDeadLetterBytes: 1024,
+    maxAgeMs: 0,
+    onFull: "drop_oldest",
+    sync: "normal",
+    log: createLogger("test.outbox"),
+    ...options,
+  });
+  outbox.open();
+  return outbox;
+}
 
 /**
  * An outbox in a temp dir with one sink named "sink" built from `config` (parsed by
@@ -19,16 +35,11 @@ export async function deliveryFor(
   const plugin = sinkPlugin(String(config.type))!;
   const parsed = plugin.schema.parse(config) as { type: string } & Record<string, unknown>;
   const log = createLogger("test.sink");
-  const outbox = new Outbox({
-    path: `${dir}/outbox.db`,
+  const outbox = testOutbox(dir, {
     maxBytes: 512 * 1024 ** 2,
-    maxDeadLetterBytes: 16 * 1024 * 1024,
-    maxAgeMs: 0,
-    onFull: "drop_oldest",
-    sync: "normal",
+    maxDeadLetterBytes: 16 * 1024 ** 2,
     log,
   });
-  outbox.open();
   const host = new ComponentHost({
     outbox,
     gatewayId: "gw-test",
