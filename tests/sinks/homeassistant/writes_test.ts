@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { configureLog } from "../../../src/log.ts";
 import { HA_WRITES_ACL, waitFor } from "../../helpers/servers.ts";
+import { startAuditHook } from "../../helpers/audit_hook.ts";
 import { startVan } from "../../helpers/van.ts";
 
 configureLog({ level: "error" });
@@ -17,12 +18,8 @@ const SET = `${BASE}/set/mppt1`;
 
 Deno.test("HA entities for writable settings only; a number in range applied, out of range and against the battery type refused, load off only once confirmed; each audited", async () => {
   // The webhook posts each audit event flat: {type, gateway, ...data}.
-  const events: Record<string, unknown>[] = [];
-  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    events.push(await req.json());
-    return new Response(null, { status: 204 });
-  });
-  const hookUrl = `http://127.0.0.1:${(hook.addr as Deno.NetAddr).port}/`;
+  const hook = startAuditHook();
+  const { events, url: hookUrl } = hook;
   const van = await startVan(
     (url) =>
       `  ha: {type: homeassistant, url: "${url}", max_wait: 20ms, username: gateway,
@@ -184,12 +181,9 @@ Deno.test("HA entities for writable settings only; a number in range applied, ou
 });
 
 Deno.test("HA commands while the broker lets anyone publish them: refused, audited, the entity left as the device holds it", async () => {
-  const events: Record<string, unknown>[] = [];
-  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    events.push(await req.json());
-    return new Response(null, { status: 204 });
-  });
-  const hookUrl = `http://127.0.0.1:${(hook.addr as Deno.NetAddr).port}/`;
+  // The webhook posts each audit event flat: {type, gateway, ...data}.
+  const hook = startAuditHook();
+  const { events, url: hookUrl } = hook;
   // No ACL: an anonymous client may publish the command topics.
   const van = await startVan(
     (url) =>

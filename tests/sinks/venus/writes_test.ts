@@ -8,6 +8,7 @@ import { configureLog } from "../../../src/log.ts";
 import { defaultInstance } from "../../../src/sinks/venus/paths.ts";
 import { startGateway } from "../../helpers/gateway.ts";
 import { startMosquitto, VENUS_WRITES_ACL, waitFor } from "../../helpers/servers.ts";
+import { startAuditHook } from "../../helpers/audit_hook.ts";
 import { startVan } from "../../helpers/van.ts";
 
 configureLog({ level: "error" });
@@ -16,12 +17,9 @@ const PORTAL = "c0619ab00002";
 
 Deno.test("W/ writes from the configured broker user change the charger over HEX, one audit event each; refused ones republish the value; a clean stop says so", async () => {
   // The webhook posts each event flat: {type, gateway, ...data}.
-  const events: Record<string, unknown>[] = [];
-  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    events.push(await req.json());
-    return new Response(null, { status: 204 });
-  });
-  const hookUrl = `http://127.0.0.1:${(hook.addr as Deno.NetAddr).port}/`;
+  // The webhook posts each audit event flat: {type, gateway, ...data}.
+  const hook = startAuditHook();
+  const { events, url: hookUrl } = hook;
   const van = await startVan(
     (url) =>
       `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, max_wait: 20ms,
@@ -159,12 +157,9 @@ Deno.test("W/ writes from the configured broker user change the charger over HEX
 });
 
 Deno.test("a charger that does not answer HEX: the W/ write times out, once, as one audit event", async () => {
-  const events: Record<string, unknown>[] = [];
-  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    events.push(await req.json());
-    return new Response(null, { status: 204 });
-  });
-  const hookUrl = `http://127.0.0.1:${(hook.addr as Deno.NetAddr).port}/`;
+  // The webhook posts each audit event flat: {type, gateway, ...data}.
+  const hook = startAuditHook();
+  const { events, url: hookUrl } = hook;
   const van = await startVan(
     (url) =>
       `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, max_wait: 20ms,
