@@ -39,7 +39,8 @@ sources:
     await Promise.all([...floods, good].map((p) => p.status));
     await waitFor(async () => {
       const s = await gw.status();
-      return s.sources.plain.processed + s.sources.policed.processed >= 2 * EACH &&
+      // Each source on its own: a sum let one source's surplus hide the other's lag.
+      return s.sources.plain.processed >= EACH && s.sources.policed.processed >= EACH &&
         s.sources.good.processed >= 1000;
     }, { what: "every message taken", timeoutMs: 300_000, intervalMs: 500 }).catch(async (e) => {
       const s = await gw.status();
@@ -54,7 +55,10 @@ sources:
     const s = await gw.status();
     assert.equal(s.sources.good.processed, 1000, "good traffic alongside");
     assert.equal(s.sources.plain.nodes_tracked, 10_000, "figures of the newest 10000 nodes");
-    assert.ok(s.sources.plain.counters.nodes_evicted >= EACH - 10_000);
+    assert.ok(
+      s.sources.plain.counters.nodes_evicted >= EACH - 10_000,
+      JSON.stringify({ plain: s.sources.plain.counters, policed: s.sources.policed.counters }),
+    );
     assert.ok(Object.keys(s.sources.plain.nodes as object).length <= 100, "/status lists 100");
     assert.equal((await gw.health()).code, 200);
     const stored =
