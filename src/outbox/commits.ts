@@ -2,14 +2,16 @@
  * The outbox's side of the group commit: appends, cursor moves, receipts, dead letters and
  * deletions gather in one open transaction until {@link OutboxCommits.commit}. A commit that
  * fails (disk full, I/O error) is rolled back whole: the records it held are counted as dropped
- * with the reason, and the figures kept in memory (bytes held, what waits per sink) recounted.
+ * with the reason, and the figures kept in memory (bytes held, what waits per sink) recounted;
+ * what the outbox does then (its full-disk state) is decided in full_disk.ts.
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { ComponentStatus } from "../status.ts";
 import { errorMessage } from "../status.ts";
 import { type CommitFigures, GroupedWrites } from "../util/group_commit.ts";
 import type { SinkCursor } from "./cursors.ts";
-import { ioReason, OutboxFullError, showRefusal } from "./errors.ts";
+import { ioReason, OutboxFullError } from "./errors.ts";
+import type { FullDisk } from "./full_disk.ts";
 
 /** What the outbox gives its commits. */
 export interface OutboxCommitsOptions {
@@ -26,8 +28,8 @@ export interface OutboxCommitsOptions {
   committed: () => void;
   /** Where the commits are counted (kept across a reopening of the file). */
   figures: CommitFigures;
-  /** A commit of `records` new records found the disk full (the outbox may give room back). */
-  diskFull?: (records: number) => void;
+  /** The full-disk state: told of each commit, asked what a refused one does. */
+  fullDisk: FullDisk;
 }
 
 /** The outbox file's open transaction. */
@@ -37,8 +39,6 @@ export class OutboxCommits {
   #records = 0;
   /** The first record appended since the last commit for a sender that waits for it. */
   #unreadFrom = Infinity;
-  /** Whether the next hand-over may probe a full disk (one per commit). */
-  #probe = true;
 
   constructor(readonly db: DatabaseSync, readonly options: OutboxCommitsOptions) {
     this.#writes = new GroupedWrites(db, options.path, {
@@ -50,19 +50,6 @@ export class OutboxCommits {
   /** Opens the group's transaction (grouped mode) before a write. */
   begin(): void {
     if (this.options.grouped) this.#writes.begin();
-  }
-
-  /**
-   * Null when new records may go into the group now, else why not. After a commit the disk
-   * refused, one hand-over per commit tries (a probe) and the others are refused at once, so the
-   * other commits meanwhile hold deliveries and deletions, which free room.
-   */
-  refusing(): string | null {
-    const full = this.options.status.info.full as { reason?: string } | undefined;
-    if (!this.options.grouped || !full?.reason || full.reason === "buffer_full") return null;
-    if (!this.#probe) return full.reason;
-    this.#probe = false;
-    return null;
   }
 
   /** Counts records appended into the open transaction. */
@@ -81,30 +68,18 @@ export class OutboxCommits {
    */
   commit(): void {
     const records = this.#records;
-    this.#probe = true;
+    const fullDisk = this.options.fullDisk;
+    fullDisk.committing();
     try {
       this.#writes.commit();
       this.#records = 0;
       this.#unreadFrom = Infinity;
-      // Room again: the full state (set by a failed commit or append) is over.
-      if (this.options.status.info.full) {
-        delete this.options.status.info.full;
-        this.options.status.state = "up";
-      }
+      fullDisk.committed();
       this.options.committed();
     } catch (e) {
       const reason = ioReason(e);
-      const status = this.options.status;
       this.rollback(reason);
-      try {
-        // The WAL's pages already in the file are room: a checkpoint gives it back.
-        this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-      } catch { /* nothing more to give */ }
-      status.fail(e, records);
-      // A state, not a deadlock: /status and /health say so; senders that wait are refused and
-      // hold (MQTT ack: commit), and the reserve's room lets the next commit go.
-      showRefusal(status, reason, { records, at: Date.now() });
-      if (reason === "disk_full") this.options.diskFull?.(records);
+      fullDisk.commitRefused(e, records); // after the rollback: what is held is recounted
       throw new OutboxFullError(
         `outbox could not commit ${records} records: ${errorMessage(e)}`,
         reason,

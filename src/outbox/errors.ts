@@ -30,14 +30,3 @@ export function showRefusal(
   // Disk full or I/O errors: nothing can be stored, /health answers 503 until an append succeeds.
   status.state = reason === "buffer_full" ? "degraded" : "down";
 }
-
-/**
- * A record was taken: a full state ends, except a disk-full one of a grouped outbox, which a
- * commit that goes ends (an append into the open transaction proves no room on the disk).
- */
-export function endRefusal(status: ComponentStatus, grouped: boolean): void {
-  const full = status.info.full as { reason?: string } | undefined;
-  if (full && grouped && full.reason !== "buffer_full") return;
-  status.state = "up";
-  delete status.info.full;
-}

@@ -8,13 +8,13 @@ import { DeadLetters } from "./dead_letters.ts";
 import { Retention } from "./retention.ts";
 import { reportSalvage, salvageOutbox } from "./salvage.ts";
 import { type LogRow, SinkCursor } from "./cursors.ts";
-import { endRefusal, ioReason, OutboxFullError, showRefusal } from "./errors.ts";
+import { ioReason, OutboxFullError, showRefusal } from "./errors.ts";
 import { ReceiptBook, type Receipts } from "./receipts.ts";
 import { RecordInserts, SCHEMA, type StoredRecord } from "./record_inserts.ts";
 import type { OutboxOptions, OutboxRow } from "./options.ts";
 import { LogRecord } from "./log_record.ts";
-import { DiskReserve } from "./reserve.ts";
 import { OutboxCommits } from "./commits.ts";
+import { FullDisk } from "./full_disk.ts";
 import type { GroupFile } from "../util/group_commit.ts";
 
 export { OutboxFullError } from "./errors.ts";
@@ -43,9 +43,9 @@ export class Outbox {
   #inserts!: RecordInserts;
   #receipts!: ReceiptBook;
   #retention!: Retention;
-  /** Room kept aside so that a disk the gateway filled itself can be recovered from. */
-  #reserve!: DiskReserve;
   #commits!: OutboxCommits;
+  /** The full-disk state: which hand-overs wait, the reserve and what its room is for. */
+  #fullDisk!: FullDisk;
 
   constructor(readonly options: OutboxOptions) {}
 
@@ -54,9 +54,10 @@ export class Outbox {
    * every row that can still be read from it (each sink resumes where it was).
    */
   open(): void {
-    this.#reserve = new DiskReserve(`${this.options.path}.reserve`, this.options.maxBytes);
+    const [db, held] = [() => this.#db, () => this.#bytes];
+    this.#fullDisk = new FullDisk(this.status, { ...this.options, db, held });
     try {
-      this.#reserve.opening(() => this.#openFile());
+      this.#fullDisk.opening(() => this.#openFile());
     } catch (e) {
       if (!(e instanceof DamagedFileError)) throw e;
       const aside = moveAside(this.options.path);
@@ -68,7 +69,7 @@ export class Outbox {
       const { path, log } = this.options;
       reportSalvage(salvage, { path, aside, error: e, status: this.status, log });
     }
-    this.#reserve.keep();
+    this.#fullDisk.keepReserve();
     this.status.state = "up";
   }
 
@@ -86,8 +87,7 @@ export class Outbox {
       recount: () => this.#countHeld(),
       committed: () => this.#listeners.forEach((fn) => fn()),
       figures: this.group.figures,
-      // The reserve frees room for deliveries; new records get it once none are left to deliver.
-      diskFull: (n) => (n === 0 || this.#bytes === 0) && this.#reserve.recover(this.#db),
+      fullDisk: this.#fullDisk,
     });
     this.#inserts = new RecordInserts(this.#db);
     this.#receipts = new ReceiptBook(this.#db);
@@ -170,8 +170,10 @@ export class Outbox {
       return { kind: e.kind, node: e.data.node ?? "", payload, bytes: payload.length + 48 };
     });
     const size = rows.reduce((n, r) => n + r.bytes, 0);
-    const waiting = this.#commits.refusing();
-    if (waiting) return this.#refuse(rows.length, waiting, new Error("no room on the disk yet"));
+    const refuse = (reason: string, e: unknown) =>
+      this.#fullDisk.refuse(e, { records: rows.length, reason, at: this.#now() });
+    const waiting = this.#fullDisk.refusing();
+    if (waiting) return refuse(waiting, new Error("no room on the disk yet"));
     if (this.bytes + size > this.options.maxBytes) {
       // An empty outbox takes one hand-over over its bound (as drop_oldest): else it never goes.
       if (this.options.onFull === "reject_new" && this.bytes > 0) {
@@ -190,7 +192,7 @@ export class Outbox {
         need -= this.deadLetters.dropOldest(need);
         if (need > 0) this.#retention.dropOldest(need, "buffer_full");
       } catch (e) {
-        return this.#refuse(rows.length, ioReason(e), e);
+        return refuse(ioReason(e), e);
       }
     }
     try {
@@ -198,29 +200,23 @@ export class Outbox {
     } catch (e) {
       // Disk full or I/O error: make room once if allowed, else refuse (the reserve: see ack).
       const reason = ioReason(e);
-      if (this.options.onFull !== "drop_oldest") return this.#refuse(rows.length, reason, e);
+      if (this.options.onFull !== "drop_oldest") return refuse(reason, e);
       try {
         this.#commits.commitBeforeRecovery();
         this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
         this.#retention.dropOldest(Math.max(size, Math.floor(this.#bytes / 10)), reason);
         this.#insertRows(rows, now, receipts);
       } catch (e2) {
-        return this.#refuse(rows.length, reason, e2);
+        return refuse(reason, e2);
       }
     }
     this.status.ok(rows.length);
     this.status.count("appended_bytes", size - 48 * rows.length); // the records' own JSON
     this.#commits.appended(rows.length);
     if (options.waits) this.#commits.holdFrom(this.#inserts.lastId - rows.length + 1);
-    endRefusal(this.status, this.options.grouped ?? false);
+    this.#fullDisk.taken();
     for (const fn of this.#listeners) fn();
     return rows.length;
-  }
-
-  #refuse(n: number, reason: string, e: unknown): never {
-    this.status.fail(e, n);
-    showRefusal(this.status, reason, { records: n, at: this.#now() });
-    throw new OutboxFullError(`outbox could not store ${n} records: ${errorMessage(e)}`, reason);
   }
 
   #insertRows(rows: StoredRecord[], now: number, receipts?: Receipts) {
@@ -285,7 +281,7 @@ export class Outbox {
       this.compact();
     } catch (e) {
       // A disk full of the outbox's own WAL: the reserve's room lets the delivered rows go.
-      if (ioReason(e) === "disk_full" && this.#reserve.recover(this.#db)) return this.ack(sink, id);
+      if (this.#fullDisk.mayRetryDelivery(e)) return this.ack(sink, id);
       // The upstream has the records; a failed cursor update only means a replay later.
       throw new OutboxFullError(
         `outbox could not record delivery: ${errorMessage(e)}`,
@@ -305,7 +301,7 @@ export class Outbox {
   compact(): void {
     this.#commits.begin();
     this.#retention.compact();
-    this.#reserve.keep(); // taken again once there is room (after a full disk)
+    this.#fullDisk.keepReserve(); // taken again once there is room (after a full disk)
   }
 
   /** The file in the gateway's group commit (its commits are made again when it is reopened). */
