@@ -1,56 +1,24 @@
 /** The order of settings requests, against a VE.Direct source on a pty and a simulated device. */
 import assert from "node:assert/strict";
-import { simulateToPort } from "../src/cli/simulate.ts";
 import { SettingError, type SettingsAccess } from "../src/device_settings.ts";
 import { configureLog } from "../src/log.ts";
 import { lineUpSettings } from "../src/settings_line.ts";
-import { VeDirectSource } from "../src/sources/vedirect/mod.ts";
-import { vedirectSchema } from "../src/sources/vedirect/schema.ts";
-import { collectingContext } from "./helpers/context.ts";
-import { PtyPair } from "./helpers/pty.ts";
-import { waitFor } from "./helpers/servers.ts";
+import { sourceOnPty } from "./helpers/source_on_pty.ts";
 
 configureLog({ level: "error" });
 
 /** A charger on a pty (silent: it sends frames but never answers HEX), its settings lined up. */
 async function charger(options: { silent?: boolean } = {}) {
-  const pty = await PtyPair.create();
-  const ctx = collectingContext("mppt");
-  const source = new VeDirectSource(
-    vedirectSchema.parse({
-      type: "vedirect",
-      port: pty.device,
-      hex_timeout: "500ms",
-      history_every: 0, // no day-history gets of its own: the line carries only ours
-    }),
-    ctx,
-  );
-  await source.start();
-  const requests: string[] = [];
-  const abort = new AbortController();
-  const playing = simulateToPort(pty.peer, {
-    device: "mppt",
-    intervalMs: 100,
-    count: 0,
-    signal: abort.signal,
-    silent: options.silent,
-    onRequest: (r) => requests.push(r.trim()),
-  }).catch(() => 0);
-  await waitFor(() => ctx.samples.length >= 2, { what: "first records" });
+  const dev = await sourceOnPty("mppt", options);
   const access: SettingsAccess = {
-    read: (_node, o) => source.settings.read(o),
-    change: (_node, c) => source.settings.change(c.name, c.value),
+    read: (_node, o) => dev.source.settings.read(o),
+    change: (_node, c) => dev.source.settings.change(c.name, c.value),
     refused: () => {},
   };
   return {
     settings: lineUpSettings(access, { maxWaiting: 8 }),
-    requests,
-    async [Symbol.asyncDispose]() {
-      await source.stop();
-      abort.abort();
-      await playing;
-      await pty.unplug();
-    },
+    requests: dev.requests,
+    [Symbol.asyncDispose]: () => dev[Symbol.asyncDispose](),
   };
 }
 

@@ -18,6 +18,32 @@ export interface SimulateOptions {
   silent?: boolean;
 }
 
+/** Answers each HEX request read from `line` with what `answer` returns (null: none) until it closes. */
+export async function answerHexRequests(
+  line: SerialLine,
+  answer: (request: string) => string | null,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  try {
+    for (;;) {
+      const bytes = await line.read();
+      if (bytes === null) return;
+      pending += decoder.decode(bytes);
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const request = pending.slice(pending.lastIndexOf(":", nl), nl + 1);
+        pending = pending.slice(nl + 1);
+        if (!request.startsWith(":")) continue;
+        const reply = answer(request);
+        if (reply) await line.write(reply);
+      }
+    }
+  } catch {
+    // port closed
+  }
+}
+
 /**
  * Plays a simulated device on a serial port or pty: writes a frame every
  * interval and answers HEX requests read from the port.
@@ -26,28 +52,10 @@ export async function simulateToPort(path: string, options: SimulateOptions): Pr
   const sim = new DeviceSimulator(options.device, { seed: options.seed });
   const clock = options.clock ?? systemClock;
   const line = await SerialLine.open(path, { baud: 19200 });
-  const decoder = new TextDecoder();
-  let pending = "";
-  const replies = (async () => {
-    try {
-      for (;;) {
-        const bytes = await line.read();
-        if (bytes === null) return;
-        pending += decoder.decode(bytes);
-        let nl: number;
-        while ((nl = pending.indexOf("\n")) >= 0) {
-          const request = pending.slice(pending.lastIndexOf(":", nl), nl + 1);
-          pending = pending.slice(nl + 1);
-          if (!request.startsWith(":")) continue;
-          options.onRequest?.(request);
-          const reply = options.silent ? null : sim.reply(request, clock.now());
-          if (reply) await line.write(reply);
-        }
-      }
-    } catch {
-      // port closed
-    }
-  })();
+  const replies = answerHexRequests(line, (request) => {
+    options.onRequest?.(request);
+    return options.silent ? null : sim.reply(request, clock.now());
+  });
   let frames = 0;
   try {
     while (!options.signal?.aborted && (options.count === 0 || frames < options.count)) {

@@ -12,7 +12,8 @@ export interface AuditHook {
 export function startAuditHook(): AuditHook {
   const events: Record<string, unknown>[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    events.push(await req.json());
+    const body = await req.json();
+    events.push(...(Array.isArray(body) ? body : [body])); // a webhook in `batch` mode posts arrays
     return new Response(null, { status: 204 });
   });
   const port = (server.addr as Deno.NetAddr).port;

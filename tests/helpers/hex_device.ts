@@ -3,6 +3,7 @@
  * a bad checksum, with a value of its own (clamped), refused, or none at all. It sends the
  * simulator's text frames (so the gateway knows what it is) and answers Gets from its registers.
  */
+import { answerHexRequests } from "../../src/cli/simulate.ts";
 import {
   decodeHex,
   HexCommand,
@@ -81,32 +82,14 @@ export async function playHexDevice(
     }
     return reply;
   };
-  const decoder = new TextDecoder();
-  const replies = (async () => {
-    let pending = "";
-    try {
-      for (;;) {
-        const bytes = await line.read();
-        if (bytes === null) return;
-        pending += decoder.decode(bytes);
-        let nl: number;
-        while ((nl = pending.indexOf("\n")) >= 0) {
-          const request = pending.slice(pending.lastIndexOf(":", nl), nl + 1);
-          pending = pending.slice(nl + 1);
-          if (!request.startsWith(":")) continue;
-          device.requests.push(request.trim());
-          if (deaf) continue;
-          const msg = decodeHex(request.trim().slice(1));
-          const reply = !("error" in msg) && msg.command === SET && msg.register !== undefined
-            ? answerSet(msg.register, msg.value ?? 0)
-            : sim.reply(request, Date.now());
-          if (reply) await line.write(reply);
-        }
-      }
-    } catch {
-      // the port closed
-    }
-  })();
+  const replies = answerHexRequests(line, (request) => {
+    device.requests.push(request.trim());
+    if (deaf) return null;
+    const msg = decodeHex(request.trim().slice(1));
+    return !("error" in msg) && msg.command === SET && msg.register !== undefined
+      ? answerSet(msg.register, msg.value ?? 0)
+      : sim.reply(request, Date.now());
+  });
   const stop = new AbortController();
   const frames = (async () => {
     while (!stop.signal.aborted) {

@@ -9,6 +9,8 @@ import { simulateToPort } from "../../src/cli/simulate.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { gatewaySchema } from "../../src/config/schema.ts";
 import { shiftedClock } from "../../src/util/clock.ts";
+import { startAuditHook } from "./audit_hook.ts";
+import { startGateway } from "./gateway.ts";
 import { PtyPair } from "./pty.ts";
 import { freePort, startMosquitto } from "./servers.ts";
 
@@ -100,4 +102,68 @@ ${sinks(url)}
       await broker.stop();
     },
   };
+}
+
+/**
+ * {@link startVan} with an audit webhook: the sinks given plus `hook` (forwarding events), the
+ * events it received in `events`; `stop()` shuts the webhook too.
+ */
+export async function startAuditedVan(
+  sinks: (url: string) => string,
+  options: Parameters<typeof startVan>[1] = {},
+) {
+  // The webhook posts each audit event flat: {type, gateway, ...data}.
+  const hook = startAuditHook();
+  const van = await startVan(
+    (url) =>
+      `${sinks(url)}
+  hook: {type: webhook, url: "${hook.url}", forward: [event], max_wait: 10ms}`,
+    options,
+  ).catch(async (e) => {
+    await hook.shutdown();
+    throw e;
+  });
+  let hookUp = true;
+  return {
+    ...van,
+    events: hook.events,
+    async stop() {
+      await van.stop();
+      if (hookUp) await hook.shutdown();
+      hookUp = false;
+    },
+  };
+}
+
+/** One simulated MPPT (`mppt1`) and, with `bmv`, a BMV (`bmv1`), a frame each 200 ms. */
+function simulatedSources(bmv: boolean): string {
+  const mppt = "  mppt1: {type: vedirect, simulate: mppt, interval: 200ms}";
+  return bmv ? `${mppt}\n  bmv1: {type: vedirect, simulate: bmv, interval: 200ms}` : mppt;
+}
+
+/**
+ * mosquitto and a gateway `van` in its own process ({@link startGateway}) with simulated devices
+ * and the sinks `sinks(url)` gives for the broker's `url`; `yaml` starts it again. `sources`
+ * replaces the devices, `gateway` adds keys to the `gateway:` flow mapping. The test stops both.
+ */
+export async function startVanProcess(
+  sinks: (url: string) => string,
+  options: { bmv?: boolean; sources?: string; gateway?: string } = {},
+) {
+  const broker = await startMosquitto();
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const gatewayExtra = options.gateway ? `, ${options.gateway}` : "";
+  const yaml = (port: number, dataDir: string) =>
+    `gateway: {id: van, data_dir: ${dataDir}${gatewayExtra}}
+http: {port: ${port}}
+sources:
+${options.sources ?? simulatedSources(options.bmv ?? false)}
+sinks:
+${sinks(url)}
+`;
+  const gw = await startGateway(yaml).catch(async (e) => {
+    await broker.stop();
+    throw e;
+  });
+  return { broker, url, yaml, gw };
 }

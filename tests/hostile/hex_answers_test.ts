@@ -4,15 +4,13 @@
  * one audit event per change say what the device holds (read back), never only what was asked.
  */
 import assert from "node:assert/strict";
-import { Agent } from "../../src/agent.ts";
-import { parseConfig } from "../../src/config/load.ts";
-import { gatewaySchema } from "../../src/config/schema.ts";
 import { configureLog } from "../../src/log.ts";
 import { HexFlags } from "../../src/sources/vedirect/hex.ts";
 import { playHexDevice, type SetScript } from "../helpers/hex_device.ts";
 import { launchChromium } from "../helpers/browser.ts";
 import { PtyPair } from "../helpers/pty.ts";
-import { freePort, waitFor } from "../helpers/servers.ts";
+import { waitFor } from "../helpers/servers.ts";
+import { startSettingsGateway } from "../helpers/settings_gateway.ts";
 
 configureLog({ level: "error" });
 
@@ -26,54 +24,36 @@ type Json = Record<string, unknown>;
 
 /** A gateway reading a scripted charger on a pty, its audit events at a webhook. */
 async function chargerOnPty() {
-  const events: Json[] = [];
-  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const body = await req.json();
-    if (body.type === "setting_changed") events.push(body);
-    return new Response(null, { status: 204 });
-  });
   const pty = await PtyPair.create();
   const device = await playHexDevice(pty.peer, { kind: "mppt", intervalMs: 100 });
-  const dir = await Deno.makeTempDir({ prefix: "hex-answers-" });
-  const port = freePort();
-  const agent = new Agent(parseConfig(
-    `gateway: {id: hex, data_dir: ${dir}}
-http: {port: ${port}, token: ${TOKEN}}
-sources:
-  mppt1: {type: vedirect, port: ${pty.device}, gap: 80ms, hex_timeout: ${HEX_TIMEOUT_MS}ms, history_every: 0}
-sinks:
-  hook: {type: webhook, url: "http://127.0.0.1:${
-      (hook.addr as Deno.NetAddr).port
-    }/", forward: [event], max_wait: 10ms}
-`,
-    gatewaySchema,
-  ));
-  await agent.start();
-  await waitFor(() => agent.sources.get("mppt1")!.status.processed >= 2, { what: "frames" });
-  const url = `http://127.0.0.1:${port}`;
+  const gw = await startSettingsGateway(
+    `  mppt1: {type: vedirect, port: ${pty.device}, gap: 80ms, hex_timeout: ${HEX_TIMEOUT_MS}ms, history_every: 0}`,
+    { token: TOKEN },
+  ).catch(async (e) => {
+    await device.close();
+    await pty.unplug();
+    throw e;
+  });
   /** PUTs a setting with `script` in force; the answer's status and body. */
   const put = async (name: string, value: unknown, script: SetScript) => {
     device.script = script;
-    const res = await fetch(`${url}/devices/mppt1/settings/${name}`, {
-      method: "PUT",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${TOKEN}` },
-      body: JSON.stringify({ value }),
-    });
-    const body = await res.json();
+    const answer = await gw.put(`/devices/mppt1/settings/${name}`, { value });
     device.script = {};
-    return { status: res.status, body };
+    return answer;
   };
   return {
     device,
-    events,
+    /** The changes' audit events (setting_changed), in order. */
+    get events(): Json[] {
+      return gw.events.filter((e) => e.type === "setting_changed");
+    },
     put,
-    agent,
-    url,
+    agent: gw.agent,
+    url: gw.url,
     async [Symbol.asyncDispose]() {
-      await agent.stop();
+      await gw[Symbol.asyncDispose]();
       await device.close();
       await pty.unplug();
-      await hook.shutdown();
     },
   };
 }

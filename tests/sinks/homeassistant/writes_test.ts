@@ -8,28 +8,26 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { configureLog } from "../../../src/log.ts";
 import { HA_WRITES_ACL, waitFor } from "../../helpers/servers.ts";
-import { startAuditHook } from "../../helpers/audit_hook.ts";
-import { startVan } from "../../helpers/van.ts";
+import { startAuditedVan, startVan } from "../../helpers/van.ts";
 
 configureLog({ level: "error" });
 
 const BASE = "edge-gateway/van";
 const SET = `${BASE}/set/mppt1`;
+/** The broker's users and the ACL the sink's README gives (only `ha` may publish commands). */
+const writesBroker = { users: { gateway: "gw-pass", ha: "ha-pass" }, acl: HA_WRITES_ACL };
 
 Deno.test("HA entities for writable settings only; a number in range applied, out of range and against the battery type refused, load off only once confirmed; each audited", async () => {
-  // The webhook posts each audit event flat: {type, gateway, ...data}.
-  const hook = startAuditHook();
-  const { events, url: hookUrl } = hook;
-  const van = await startVan(
+  const van = await startAuditedVan(
     (url) =>
       `  ha: {type: homeassistant, url: "${url}", max_wait: 20ms, username: gateway,
-    password: gw-pass, writes: {enabled: true, from: ha}}
-  hook: {type: webhook, url: "${hookUrl}", forward: [event], max_wait: 10ms}`,
+    password: gw-pass, writes: {enabled: true, from: ha}}`,
     {
-      broker: { users: { gateway: "gw-pass", ha: "ha-pass" }, acl: HA_WRITES_ACL },
+      broker: writesBroker,
       mppt: "writable: [max_charge_current, load_output, float_voltage]",
     },
   );
+  const { events } = van;
   const got = new Map<string, string>();
   const client = await mqtt.connectAsync(van.url, {
     clientId: "home-assistant",
@@ -176,20 +174,15 @@ Deno.test("HA entities for writable settings only; a number in range applied, ou
   } finally {
     await client.endAsync();
     await van.stop().catch(() => {});
-    await hook.shutdown();
   }
 });
 
 Deno.test("HA commands while the broker lets anyone publish them: refused, audited, the entity left as the device holds it", async () => {
-  // The webhook posts each audit event flat: {type, gateway, ...data}.
-  const hook = startAuditHook();
-  const { events, url: hookUrl } = hook;
   // No ACL: an anonymous client may publish the command topics.
-  const van = await startVan(
-    (url) =>
-      `  ha: {type: homeassistant, url: "${url}", max_wait: 20ms, writes: {enabled: true, from: ha}}
-  hook: {type: webhook, url: "${hookUrl}", forward: [event], max_wait: 10ms}`,
+  const van = await startAuditedVan((url) =>
+    `  ha: {type: homeassistant, url: "${url}", max_wait: 20ms, writes: {enabled: true, from: ha}}`
   );
+  const { events } = van;
   const got = new Map<string, string>();
   const client = await mqtt.connectAsync(van.url, { clientId: "anyone" });
   client.on("message", (t, p) => got.set(t, p.toString()));
@@ -219,7 +212,6 @@ Deno.test("HA commands while the broker lets anyone publish them: refused, audit
   } finally {
     await client.endAsync();
     await van.stop().catch(() => {});
-    await hook.shutdown();
   }
 });
 
@@ -229,7 +221,7 @@ Deno.test("HA: a confirmation pressed after confirm_within is refused and nothin
       `  ha: {type: homeassistant, url: "${url}", max_wait: 20ms, username: gateway,
     password: gw-pass, writes: {enabled: true, from: ha}, confirm_within: 1ms,
     forward: [sample, event]}`,
-    { broker: { users: { gateway: "gw-pass", ha: "ha-pass" }, acl: HA_WRITES_ACL } },
+    { broker: writesBroker },
   );
   const got = new Map<string, string>();
   const client = await mqtt.connectAsync(van.url, { username: "ha", password: "ha-pass" });

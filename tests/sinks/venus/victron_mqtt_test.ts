@@ -10,8 +10,8 @@ import { withBounds } from "../../../src/sinks/venus/limits.ts";
 import { defaultInstance } from "../../../src/sinks/venus/paths.ts";
 import { runCli } from "../../helpers/cli.ts";
 import { startGateway } from "../../helpers/gateway.ts";
-import { startMosquitto, waitFor } from "../../helpers/servers.ts";
-import { startVan } from "../../helpers/van.ts";
+import { waitFor } from "../../helpers/servers.ts";
+import { startVan, startVanProcess } from "../../helpers/van.ts";
 import { VictronMqttReplay } from "../../helpers/victron_mqtt.ts";
 
 configureLog({ level: "error" });
@@ -137,20 +137,15 @@ Deno.test("victron-mqtt: the config flow's double connect gets every metric at t
 });
 
 Deno.test("victron-mqtt: a gateway killed or hung is seen within 60 s; a restarted one publishes without a keepalive", async () => {
-  const broker = await startMosquitto();
-  const url = `mqtt://127.0.0.1:${broker.port}`;
-  const yaml = (port: number, dataDir: string) =>
-    `gateway: {id: van, data_dir: ${dataDir}}
-http: {port: ${port}}
-sources:
-  mppt1: {type: vedirect, simulate: mppt, interval: 200ms}
-  bmv1: {type: vedirect, simulate: bmv, interval: 200ms}
-sinks:
-  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, instances: {bmv1: 512}, max_wait: 20ms,
+  const van = await startVanProcess(
+    (url) =>
+      `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, instances: {bmv1: 512}, max_wait: 20ms,
     broker_keepalive: 2s}
-  ha: {type: homeassistant, url: "${url}", max_wait: 20ms, broker_keepalive: 2s}
-`;
-  let gw = await startGateway(yaml);
+  ha: {type: homeassistant, url: "${url}", max_wait: 20ms, broker_keepalive: 2s}`,
+    { bmv: true },
+  );
+  const { broker, url, yaml } = van;
+  let gw = van.gw;
   const ha = new VictronMqttReplay(url, "ha-watch");
   const beat = () => ha.value("heartbeat");
   // Home Assistant's MQTT discovery (the homeassistant sink): every entity's availability
@@ -204,16 +199,10 @@ sinks:
 });
 
 Deno.test("a broker that stops first (same host shutting down): the gateway still stops cleanly", async () => {
-  const broker = await startMosquitto();
-  const url = `mqtt://127.0.0.1:${broker.port}`;
-  const gw = await startGateway((port, dataDir) =>
-    `gateway: {id: van, data_dir: ${dataDir}, stop_timeout: 10s}
-http: {port: ${port}}
-sources:
-  mppt1: {type: vedirect, simulate: mppt, interval: 200ms}
-sinks:
-  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, qos: 1, keepalive: false}
-`
+  const { broker, gw } = await startVanProcess(
+    (url) =>
+      `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, qos: 1, keepalive: false}`,
+    { gateway: "stop_timeout: 10s" },
   );
   try {
     await waitFor(async () => (await gw.status()).sinks.venus.processed > 0, { what: "records" });
@@ -231,17 +220,12 @@ sinks:
 });
 
 Deno.test("victron-mqtt: a charger whose limit may not be written offers a number of its value alone", async () => {
-  const broker = await startMosquitto();
-  const url = `mqtt://127.0.0.1:${broker.port}`;
-  const gw = await startGateway((port, dataDir) =>
-    `gateway: {id: van, data_dir: ${dataDir}}
-http: {port: ${port}}
-sources:
-  open: {type: vedirect, simulate: mppt, interval: 200ms}
-  locked: {type: vedirect, simulate: mppt, interval: 200ms, writable: []}
-sinks:
-  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, max_wait: 20ms}
-`
+  const { broker, url, gw } = await startVanProcess(
+    (url) => `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, max_wait: 20ms}`,
+    {
+      sources: `  open: {type: vedirect, simulate: mppt, interval: 200ms}
+  locked: {type: vedirect, simulate: mppt, interval: 200ms, writable: []}`,
+    },
   );
   const limit = (node: string) =>
     `N/${PORTAL}/solarcharger/${defaultInstance(node)}/Settings/ChargeCurrentLimit`;
@@ -281,17 +265,9 @@ sinks:
 });
 
 Deno.test("victron-mqtt: after a broker outage longer than offline_after the charge current limit is back", async () => {
-  const broker = await startMosquitto();
-  const url = `mqtt://127.0.0.1:${broker.port}`;
-  const gw = await startGateway((port, dataDir) =>
-    `gateway: {id: van, data_dir: ${dataDir}}
-http: {port: ${port}}
-sources:
-  mppt1: {type: vedirect, simulate: mppt, interval: 200ms}
-sinks:
-  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, max_wait: 20ms, offline_after: 1s,
-    backoff_min: 3s, backoff_max: 3s}
-`
+  const { broker, url, gw } = await startVanProcess((url) =>
+    `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, max_wait: 20ms, offline_after: 1s,
+    backoff_min: 3s, backoff_max: 3s}`
   );
   const limit = `N/${PORTAL}/solarcharger/${defaultInstance("mppt1")}/Settings/ChargeCurrentLimit`;
   const limitSeen = async (id: string) => {
@@ -330,17 +306,10 @@ sinks:
 });
 
 Deno.test("venus-gone (the unit's ExecStopPost) empties every path a killed or hung gateway left", async () => {
-  const broker = await startMosquitto();
-  const url = `mqtt://127.0.0.1:${broker.port}`;
-  const gw = await startGateway((port, dataDir) =>
-    `gateway: {id: van, data_dir: ${dataDir}}
-http: {port: ${port}}
-sources:
-  mppt1: {type: vedirect, simulate: mppt, interval: 200ms}
-  bmv1: {type: vedirect, simulate: bmv, interval: 200ms}
-sinks:
-  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, instances: {bmv1: 512}, max_wait: 20ms}
-`
+  const { broker, url, gw } = await startVanProcess(
+    (url) =>
+      `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, instances: {bmv1: 512}, max_wait: 20ms}`,
+    { bmv: true },
   );
   // A client that honours empty payloads as a GX means them (the service is gone).
   const client = await mqtt.connectAsync(url, { clientId: "gx-semantics" });

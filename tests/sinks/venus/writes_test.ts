@@ -6,27 +6,23 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { configureLog } from "../../../src/log.ts";
 import { defaultInstance } from "../../../src/sinks/venus/paths.ts";
-import { startGateway } from "../../helpers/gateway.ts";
-import { startMosquitto, VENUS_WRITES_ACL, waitFor } from "../../helpers/servers.ts";
-import { startAuditHook } from "../../helpers/audit_hook.ts";
-import { startVan } from "../../helpers/van.ts";
+import { VENUS_WRITES_ACL, waitFor } from "../../helpers/servers.ts";
+import { startAuditedVan, startVanProcess } from "../../helpers/van.ts";
 
 configureLog({ level: "error" });
 
 const PORTAL = "c0619ab00002";
 
+/** The Venus sink taking W/ writes from broker user `ha`. */
+const writableVenus = (url: string) =>
+  `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, max_wait: 20ms,
+    username: gateway, password: gw-pass, writes: {enabled: true, from: ha}}`;
+/** The broker's users and the ACL the sink's README gives. */
+const writesBroker = { users: { gateway: "gw-pass", ha: "ha-pass" }, acl: VENUS_WRITES_ACL };
+
 Deno.test("W/ writes from the configured broker user change the charger over HEX, one audit event each; refused ones republish the value; a clean stop says so", async () => {
-  // The webhook posts each event flat: {type, gateway, ...data}.
-  // The webhook posts each audit event flat: {type, gateway, ...data}.
-  const hook = startAuditHook();
-  const { events, url: hookUrl } = hook;
-  const van = await startVan(
-    (url) =>
-      `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, max_wait: 20ms,
-    username: gateway, password: gw-pass, writes: {enabled: true, from: ha}}
-  hook: {type: webhook, url: "${hookUrl}", forward: [event], max_wait: 10ms}`,
-    { broker: { users: { gateway: "gw-pass", ha: "ha-pass" }, acl: VENUS_WRITES_ACL } },
-  );
+  const van = await startAuditedVan(writableVenus, { broker: writesBroker });
+  const { events } = van;
   const got: [string, string][] = [];
   const client = await mqtt.connectAsync(van.url, {
     clientId: "ha-victron-writes",
@@ -152,25 +148,16 @@ Deno.test("W/ writes from the configured broker user change the charger over HEX
   } finally {
     await client.endAsync();
     await van.stop().catch(() => {});
-    await hook.shutdown();
   }
 });
 
 Deno.test("a charger that does not answer HEX: the W/ write times out, once, as one audit event", async () => {
-  // The webhook posts each audit event flat: {type, gateway, ...data}.
-  const hook = startAuditHook();
-  const { events, url: hookUrl } = hook;
-  const van = await startVan(
-    (url) =>
-      `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, max_wait: 20ms,
-    username: gateway, password: gw-pass, writes: {enabled: true, from: ha}}
-  hook: {type: webhook, url: "${hookUrl}", forward: [event], max_wait: 10ms}`,
-    {
-      broker: { users: { gateway: "gw-pass", ha: "ha-pass" }, acl: VENUS_WRITES_ACL },
-      silent: true,
-      hexTimeout: "300ms",
-    },
-  );
+  const van = await startAuditedVan(writableVenus, {
+    broker: writesBroker,
+    silent: true,
+    hexTimeout: "300ms",
+  });
+  const { events } = van;
   const client = await mqtt.connectAsync(van.url, { username: "ha", password: "ha-pass" });
   const w = `W/${PORTAL}/solarcharger/${defaultInstance("mppt1")}`;
   const modes: string[] = [];
@@ -199,21 +186,12 @@ Deno.test("a charger that does not answer HEX: the W/ write times out, once, as 
   } finally {
     await client.endAsync();
     await van.stop().catch(() => {});
-    await hook.shutdown();
   }
 });
 
 Deno.test("a gateway killed with -9: the broker publishes its last will, heartbeat 0, within seconds", async () => {
-  const broker = await startMosquitto();
-  const url = `mqtt://127.0.0.1:${broker.port}`;
-  const gw = await startGateway((port, dataDir) =>
-    `gateway: {id: van, data_dir: ${dataDir}}
-http: {port: ${port}}
-sources:
-  mppt1: {type: vedirect, simulate: mppt, interval: 200ms}
-sinks:
-  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, broker_keepalive: 1s, heartbeat_every: 200ms}
-`
+  const { broker, url, gw } = await startVanProcess((url) =>
+    `  venus: {type: venus, url: "${url}", portal_id: ${PORTAL}, keepalive: false, broker_keepalive: 1s, heartbeat_every: 200ms}`
   );
   const client = await mqtt.connectAsync(url, { clientId: "ha-victron-will" });
   const beats: string[] = [];

@@ -1,20 +1,16 @@
 import assert from "node:assert/strict";
-import { simulateToPort } from "../../../src/cli/simulate.ts";
 import { SettingError } from "../../../src/device_settings.ts";
 import { configureLog } from "../../../src/log.ts";
 import { decodeHex } from "../../../src/sources/vedirect/hex.ts";
 import { HexLink } from "../../../src/sources/vedirect/hex_link.ts";
-import { VeDirectSource } from "../../../src/sources/vedirect/mod.ts";
-import { vedirectSchema } from "../../../src/sources/vedirect/schema.ts";
 import { DeviceSimulator } from "../../../src/sources/vedirect/simulator.ts";
-import { collectingContext } from "../../helpers/context.ts";
-import { PtyPair } from "../../helpers/pty.ts";
 import { waitFor } from "../../helpers/servers.ts";
+import { sourceOnPty } from "../../helpers/source_on_pty.ts";
 
 configureLog({ level: "error" });
 
 /** A source on one end of a pty and a simulated device on the other, seeing its requests. */
-async function onPty(
+function onPty(
   device: "mppt" | "bmv",
   options: {
     silent?: boolean;
@@ -23,41 +19,15 @@ async function onPty(
     config?: Record<string, unknown>;
   } = {},
 ) {
-  const pty = await PtyPair.create();
-  const ctx = collectingContext(device);
-  const config = vedirectSchema.parse({
-    type: "vedirect",
-    port: pty.device,
-    gap: "80ms",
-    hex_timeout: "500ms",
-    history_every: options.historyEvery ?? 0,
-    ...(options.writable ? { writable: options.writable } : {}),
-    ...options.config,
-  });
-  const source = new VeDirectSource(config, ctx);
-  await source.start();
-  const requests: string[] = [];
-  const abort = new AbortController();
-  const playing = simulateToPort(pty.peer, {
-    device,
-    intervalMs: 100,
-    count: 0,
-    signal: abort.signal,
+  return sourceOnPty(device, {
     silent: options.silent,
-    onRequest: (r) => requests.push(r.trim()),
-  }).catch(() => 0);
-  await waitFor(() => ctx.samples.length >= 2, { what: "first records" });
-  return {
-    source,
-    ctx,
-    requests,
-    async [Symbol.asyncDispose]() {
-      await source.stop();
-      abort.abort();
-      await playing;
-      await pty.unplug();
+    config: {
+      gap: "80ms",
+      history_every: options.historyEvery ?? 0,
+      ...(options.writable ? { writable: options.writable } : {}),
+      ...options.config,
     },
-  };
+  });
 }
 
 Deno.test("a HEX set round trip over a pty changes what the next text frame reports", async () => {
