@@ -1,9 +1,12 @@
 /**
  * A sink in a Worker, as the host builds it: a sink that cannot be made from its config is a
- * configuration error (down, said once), not a retry loop.
+ * configuration error (down, said once), not a retry loop; a Worker stuck in synchronous code is
+ * ended past its deadline and the batch tried again from the cursor.
  */
 import assert from "node:assert/strict";
-import { WorkerBatches } from "../../src/delivery/mod.ts";
+import { Delivery, WorkerBatches } from "../../src/delivery/mod.ts";
+import { influxdbSchema } from "../../src/sinks/influxdb/schema.ts";
+import { ComponentStatus } from "../../src/status.ts";
 import { ComponentHost } from "../../src/host.ts";
 import { configureLog, createLogger } from "../../src/log.ts";
 import { testOutbox } from "../helpers/delivery.ts";
@@ -57,6 +60,63 @@ Deno.test("a sink whose create() throws in its Worker is down with the config er
     assert.match(r.error ?? "", /sinks\.bad/);
   } finally {
     await host.stopSinks();
+    outbox.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a sink's Worker stuck in synchronous code is ended past its deadline, counted, and its batch kept for the next try", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "delivery-worker-" });
+  const clock = new FakeClock();
+  const log = createLogger("test");
+  const outbox = testOutbox(dir, { log, clock });
+  // The upstream takes everything: what holds the batch is the Worker's own encoding.
+  const upstream = Deno.serve(
+    { port: 0, onListen() {} },
+    () => new Response(null, { status: 204 }),
+  );
+  const status = new ComponentStatus("stuck", "influxdb");
+  const config = influxdbSchema.parse({
+    type: "influxdb",
+    url: `http://127.0.0.1:${upstream.addr.port}/`,
+    database: "x",
+    // A user's pattern that backtracks forever on the node below: the encoder never returns.
+    mappings: [{ match: "^(a+)+$", measurement: "m" }],
+    timeout: 1000,
+  });
+  const setup = { name: "stuck", type: "influxdb", gatewayId: "t", config };
+  const batches = new WorkerBatches(
+    { ...setup, log: { path: outbox.options.path, kinds: config.forward, nodes: config.nodes } },
+    { status, log, view: () => ({ kinds: {}, stale: [], now: clock.now() }), answerMarginMs: 2000 },
+  );
+  outbox.register("stuck", { kinds: config.forward, nodes: config.nodes, status });
+  const d = new Delivery("stuck", { outbox, batches, config, status, log, clock });
+  const node = "a".repeat(40) + "!";
+  outbox.append([0, 1, 2].map((i) => ({
+    kind: "sample" as const,
+    data: { source: "t", node, ts: 1_700_000_000_000 + i, fields: { x: i } },
+  })));
+  d.start();
+  try {
+    const first = await d.sync({ timeoutMs: 60_000 });
+    assert.equal(first.sent, 0);
+    assert.match(first.error ?? "", /^sink stuck: its Worker did not answer "\w+" within 3 s/);
+    assert.equal(status.counters.worker_restarts, 1);
+    assert.match(status.lastError!.message, /sink stuck: its Worker did not answer/);
+    assert.notEqual(status.state, "up");
+    // Nothing lost, nothing moved: the three records wait after the same cursor.
+    assert.deepEqual(
+      { after: outbox.place("stuck").after, waiting: outbox.place("stuck").waiting },
+      { after: 0, waiting: 3 },
+    );
+    // The next try starts a new Worker (it gets as far as the same batch, and is ended again).
+    const second = await d.sync({ timeoutMs: 60_000 });
+    assert.match(second.error ?? "", /did not answer/);
+    assert.equal(status.counters.worker_restarts, 2);
+    assert.equal(outbox.place("stuck").waiting, 3);
+  } finally {
+    await d.stop();
+    await upstream.shutdown();
     outbox.close();
     await Deno.remove(dir, { recursive: true });
   }
