@@ -30,6 +30,9 @@ const WORKER_MODULE = new URL("./sink_worker.ts", import.meta.url);
  */
 export const ANSWER_MARGIN_MS = 10_000;
 
+/** What a new Worker may take more to answer `init`: loading its modules (a slow SD card). */
+const BOOT_MS = 60_000;
+
 /** Options of {@link WorkerBatches}. */
 export interface WorkerBatchesOptions {
   status: ComponentStatus;
@@ -44,6 +47,10 @@ export interface WorkerBatchesOptions {
 export class WorkerBatches implements Batches {
   readonly #bridge: WorkerBridge;
   #connected = false;
+  /** The sink's counters as the Workers before this one left them (a new one counts from 0). */
+  #before: Record<string, number> = {};
+  /** The running Worker's counters, as of its last figures. */
+  #last: Record<string, number> = {};
   /** The deadline of each call on the Worker's silence. */
   readonly #within: { answerWithinMs: number };
 
@@ -67,7 +74,10 @@ export class WorkerBatches implements Batches {
   async #ready(): Promise<void> {
     if (!this.#bridge.running) {
       this.#connected = false;
-      await this.#bridge.start(this.init, this.#within).catch((e) => {
+      for (const [k, v] of Object.entries(this.#last)) this.#before[k] = (this.#before[k] ?? 0) + v;
+      this.#last = {};
+      const boot = { answerWithinMs: this.#within.answerWithinMs + BOOT_MS };
+      await this.#bridge.start(this.init, boot).catch((e) => {
         // Stuck while making the sink is no config error: it is tried again.
         if (e instanceof WorkerStuckError) throw e;
         throw new SinkSetupError(`sinks.${this.init.name}: ${errorMessage(e)}`);
@@ -104,7 +114,10 @@ export class WorkerBatches implements Batches {
   #figures(e: SinkFigures | { alive: true }): void {
     if (!("figures" in e)) return; // a sign of life alone (the bridge noted it)
     const status = this.options.status;
-    for (const [k, v] of Object.entries(e.figures.counters)) status.counters[k] = v;
+    this.#last = e.figures.counters;
+    for (const [k, v] of Object.entries(this.#last)) {
+      status.counters[k] = (this.#before[k] ?? 0) + v;
+    }
     Object.assign(status.info, e.figures.info);
   }
 }
