@@ -123,3 +123,52 @@ Deno.test("a sink's Worker stuck in synchronous code is ended past its deadline,
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a new sink Worker's counters add to those of the one before it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "delivery-worker-" });
+  const log = createLogger("test");
+  const outbox = testOutbox(dir, { log });
+  // An upstream that refuses any batch holding a "bad" point: the sink splits it (counted there).
+  const upstream = Deno.serve({ port: 0, onListen() {} }, async (req) => {
+    const body = await req.text();
+    return body.includes("bad")
+      ? new Response('{"error":"field type conflict"}', { status: 400 })
+      : new Response(null, { status: 204 });
+  });
+  const status = new ComponentStatus("split", "influxdb");
+  const config = influxdbSchema.parse({
+    type: "influxdb",
+    url: `http://127.0.0.1:${upstream.addr.port}/`,
+    database: "x",
+    gzip: false,
+  });
+  const setup = { name: "split", type: "influxdb", gatewayId: "t", config };
+  const batches = new WorkerBatches(
+    { ...setup, log: { path: outbox.options.path, kinds: config.forward, nodes: config.nodes } },
+    { status, log, view: () => ({ kinds: {}, stale: [], now: Date.now() }) },
+  );
+  outbox.register("split", { kinds: config.forward, nodes: config.nodes, status });
+  const write = async (nodes: string[]) => {
+    outbox.append(nodes.map((node, i) => ({
+      kind: "sample" as const,
+      data: { source: "t", node, ts: 1_700_000_000_000 + i, fields: { x: i } },
+    })));
+    const p = outbox.place("split");
+    const place = { after: p.after, limit: 10, maxBytes: 1024 ** 2, largest: p.largest };
+    const report = await batches.write({ ...place, ahead: false });
+    assert.equal(report.refused.length, 1);
+    outbox.ack("split", report.lastId);
+  };
+  try {
+    await write(["ok", "bad"]);
+    assert.equal(status.counters.rejected_batches_split, 1);
+    await batches.close(); // the next write starts a new Worker, counting from 0 over there
+    await write(["ok", "bad"]);
+    assert.equal(status.counters.rejected_batches_split, 2);
+  } finally {
+    await batches.close();
+    await upstream.shutdown();
+    outbox.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
