@@ -46,6 +46,8 @@ export interface ComponentJson {
   held?: { items: number; since: string; attempts: number; error: string };
   /** Further live details a plugin shows (its info). */
   [key: string]: unknown;
+  /** MQTT sources: messages waiting for the pipeline, within `max_pending` (`max_bytes`). */
+  pending?: { messages: number; bytes: number; max_bytes?: number };
   /** MQTT sources with image policies: frames waiting on disk. */
   timelapse?: { ffmpeg: string; frames: number; bytes: number; max_bytes: number };
 }

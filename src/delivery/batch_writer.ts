@@ -75,6 +75,8 @@ export interface BatchWriterOptions {
   timeout: number;
   /** Counts `sent_ahead` and `rejected_batches_split`. */
   status: ComponentStatus;
+  /** Told before each call to the sink (a Worker's sign of life: its deadline starts again). */
+  step?(): void;
 }
 
 /** A batch read (prepared, maybe sent) while the one before it was in the air. */
@@ -99,6 +101,7 @@ export class BatchWriter implements Batches {
   async connect(): Promise<void> {
     const { sink, timeout, name } = this.options;
     this.#opened = true;
+    this.options.step?.();
     if (sink.connect) await deadline(sink.connect(), timeout, `connect of sink ${name}`);
   }
 
@@ -139,7 +142,7 @@ export class BatchWriter implements Batches {
     const { sink } = this.options;
     let sent = ahead?.sent;
     if (!sent) {
-      const prepare = () => sink.prepare!(this.#envelopes(rows));
+      const prepare = () => (this.options.step?.(), sink.prepare!(this.#envelopes(rows)));
       sent = this.#send(await (ahead ? ahead.prepared.catch(prepare) : prepare()));
       sent.catch(() => {});
     }
@@ -164,6 +167,7 @@ export class BatchWriter implements Batches {
     const next = read(after, place.limit, place);
     // A partial batch waits for more (max_wait) and is read again: not worth preparing.
     if (next.length < place.limit) return;
+    this.options.step?.();
     const prepared = sink.prepare!(this.#envelopes(next));
     prepared.catch(() => {}); // a failure shows when the batch is sent (prepared again then)
     const ahead: Ahead = { after, rows: next, prepared };
@@ -177,6 +181,7 @@ export class BatchWriter implements Batches {
 
   #send(prepared: unknown): Promise<void> {
     const { sink, timeout, name } = this.options;
+    this.options.step?.();
     return deadline(sink.send!(prepared), timeout, `write to sink ${name}`);
   }
 
@@ -188,6 +193,7 @@ export class BatchWriter implements Batches {
   async #writeSplitting(rows: LogRow[]): Promise<Refused[]> {
     const { sink, timeout, name } = this.options;
     try {
+      this.options.step?.();
       await deadline(sink.write(this.#envelopes(rows)), timeout, `write to sink ${name}`);
       return [];
     } catch (e) {

@@ -67,6 +67,8 @@ serveBridge({
       fields: config.fields ?? [],
       timeout: config.timeout,
       status,
+      // Each step tells the main thread the Worker is alive: its deadline is on silence.
+      step: () => emit({ alive: true }),
     });
   },
   connect: (v: HostView) => reporting(() => (seen(v), writer!.connect())),

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { RejectedError, RetryableError } from "../../src/errors.ts";
 import type { Logger } from "../../src/log.ts";
-import { WorkerBridge } from "../../src/workers/bridge.ts";
+import { WorkerBridge, WorkerStuckError } from "../../src/workers/bridge.ts";
 
 const MODULE = new URL("./bridge_worker.ts", import.meta.url);
 
@@ -77,6 +77,44 @@ Deno.test("bridge: a Worker that dies fails the calls in the air and says so; it
     await assert.rejects(bridge.call("echo", "x"), /no Worker running/);
     await bridge.start({ prefix: "again " });
     assert.equal(await bridge.call("echo", "x"), "again x");
+  } finally {
+    await bridge.close();
+  }
+});
+
+Deno.test("bridge: a Worker stuck in synchronous code fails its call past the deadline, is ended, and starts again", async () => {
+  const exits: Error[] = [];
+  const bridge = new WorkerBridge(MODULE, { name: "sink x", onExit: (e) => exits.push(e) });
+  try {
+    await bridge.start({ prefix: "" });
+    const stuck = bridge.call("spin", undefined, { answerWithinMs: 300 });
+    const queued = bridge.call("echo", "behind the stuck one");
+    await assert.rejects(stuck, (e) => {
+      assert.ok(e instanceof WorkerStuckError);
+      assert.match(e.message, /^sink x: its Worker did not answer "spin" within 0\.3 s/);
+      return true;
+    });
+    // The call queued behind it failed as well, and the owner heard the Worker ended.
+    await assert.rejects(queued, WorkerStuckError);
+    assert.equal(exits.length, 1);
+    assert.equal(bridge.running, false);
+    await bridge.start({ prefix: "again " }, { answerWithinMs: 5000 });
+    assert.equal(await bridge.call("echo", "x", { answerWithinMs: 5000 }), "again x");
+  } finally {
+    await bridge.close();
+  }
+});
+
+Deno.test("bridge: a Worker busy past the deadline but posting meanwhile is not taken as stuck", async () => {
+  const events: unknown[] = [];
+  const bridge = new WorkerBridge(MODULE, { name: "test", onEvent: (e) => events.push(e) });
+  try {
+    await bridge.start({ prefix: "" });
+    // 8 beats 250 ms apart: about 2 s in all, never 1.5 s silent.
+    const answer = await bridge.call("beat", { beats: 8, everyMs: 250 }, { answerWithinMs: 1500 });
+    assert.equal(answer, "done");
+    assert.equal(events.length, 8);
+    assert.ok(bridge.running);
   } finally {
     await bridge.close();
   }

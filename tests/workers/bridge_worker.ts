@@ -19,6 +19,20 @@ serveBridge({
     throw new RetryableError("503 from upstream", 1500);
   },
   log: (msg: string) => bridgeLog().warn(msg, { where: "worker" }),
+  spin: () => {
+    // Synchronous code that never ends: the Worker can answer nothing, not even post.
+    for (;;) {
+      // spin
+    }
+  },
+  beat: async (args: { beats: number; everyMs: number }) => {
+    // Busy longer than the caller's deadline, but saying so now and then: not stuck.
+    for (let i = 0; i < args.beats; i++) {
+      emit({ beat: i });
+      await new Promise((r) => setTimeout(r, args.everyMs));
+    }
+    return "done";
+  },
   die: () => {
     // An error no handler catches: the Worker dies.
     setTimeout(() => {

@@ -16,6 +16,7 @@ function render(name: string, c: ComponentJson): string {
 <td class="num" title="${esc(why)}">${sum(n.dropped)}</td></tr>`;
   }).join("");
   const t = c.timelapse;
+  const p = c.pending;
   return `<article class="card" data-source="${esc(name)}">
   <header><h3>${esc(name)}</h3>${badge(c.state)}</header>
   <p class="sub">${esc(c.kind)} · ${c.nodes_tracked ?? nodes.length} nodes · ${
@@ -25,6 +26,13 @@ function render(name: string, c: ComponentJson): string {
     t
       ? `<p class="sub">timelapse: ${t.frames} frames waiting, ${bytes(t.bytes)} of ${
         bytes(t.max_bytes)
+      }</p>`
+      : ""
+  }
+  ${
+    p && p.messages > 0
+      ? `<p class="sub">pending: ${p.messages} messages, ${bytes(p.bytes)} of ${
+        bytes(p.max_bytes ?? 0)
       }</p>`
       : ""
   }

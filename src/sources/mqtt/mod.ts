@@ -14,6 +14,7 @@ import { BROKER_DROPPED, digestOf, TopicNodes } from "./topics.ts";
 import { readPayload, timeSettings } from "./values.ts";
 import type { TimeSettings } from "../../sample_time.ts";
 import { NodeFigures } from "./node_figures.ts";
+import { type Pending, showPending } from "./pending.ts";
 import { type MqttSourceConfig, mqttSourceSchema, pendingCost } from "./schema.ts";
 import { defineSource, type SourceContext } from "../../plugin.ts";
 import { classify } from "../../payload.ts";
@@ -21,17 +22,6 @@ import { sameValue } from "../../util/same_value.ts";
 
 /** The ack of a message that needs none (QoS 0, or acknowledged on receipt). */
 const NOTHING = () => {};
-
-/** A message on its way to the pipeline. */
-interface Pending {
-  sample?: Sample;
-  envelopes?: Envelope[];
-  /** The packet id and digest committed with the sample (ack: commit): spots redeliveries. */
-  receipt?: [string, string];
-  /** Memory it holds, estimated (for the pending bound). */
-  bytes: number;
-  ack: () => void;
-}
 
 /**
  * Subscribes to topics and turns payloads into samples. With `ack: commit`,
@@ -78,6 +68,7 @@ export class MqttSource {
       sizeOf: (item) => item.bytes,
       onFull: "refuse",
     });
+    showPending(ctx.status, this.#emitter);
   }
 
   #serially(fn: () => void | Promise<void>): Promise<void> {

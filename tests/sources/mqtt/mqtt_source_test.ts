@@ -320,10 +320,13 @@ Deno.test("a flood of 1-byte messages: max_pending bounds the memory waiting, no
   const ctx = collectingContext("units");
   // A slow pipeline: what waits for it is one hand-over's batch at a time.
   const batches: number[] = [];
+  // What /status says waits for the pipeline, read at each hand-over.
+  const pending: { messages: number; bytes: number; max_bytes?: number }[] = [];
   const emit = ctx.emit;
   ctx.emit = async (batch, options) => {
     batches.push(batch.length);
     await new Promise((r) => setTimeout(r, 20));
+    pending.push(ctx.status.toJSON().pending!);
     return emit(batch, options);
   };
   // 64 KiB of 1-byte payloads were 65,536 messages; a message costs ~300 B of heap.
@@ -342,6 +345,12 @@ Deno.test("a flood of 1-byte messages: max_pending bounds the memory waiting, no
     assert.deepEqual(ctx.status.dropped, {});
     // A batch takes what waited: at most 64 KiB / (256 B + the topic) of them, never 2000.
     assert.ok(Math.max(...batches) <= 64 * 1024 / 256, `batches of up to ${Math.max(...batches)}`);
+    // /status showed the queue within max_pending (one message over at most), and it empties.
+    assert.ok(pending.length > 0 && pending.every((p) => p.max_bytes === 64 * 1024));
+    const most = Math.max(...pending.map((p) => p.bytes));
+    assert.ok(most <= 64 * 1024 + 1024, `pending up to ${most} B`);
+    await waitFor(() => ctx.status.toJSON().pending?.messages === 0, { what: "nothing pending" });
+    assert.equal(ctx.status.toJSON().pending?.bytes, 0);
   } finally {
     await pub.endAsync();
     await source.stop();
