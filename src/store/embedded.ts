@@ -1,5 +1,5 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import type { Sample, Stats, Window } from "../model.ts";
+import type { Sample, Window } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import { DamagedFileError, moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
 import { type CommitFigures, GroupedWrites } from "../util/group_commit.ts";
@@ -13,6 +13,7 @@ import {
 } from "./store.ts";
 import { findLevel, groupBySecond, StatsAccumulator, windowRange } from "./windows.ts";
 import { RawSeconds } from "./raw_seconds.ts";
+import { FinerWindows } from "./finer_windows.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS windows (
@@ -53,6 +54,7 @@ export class EmbeddedStore implements Store {
   readonly status = new ComponentStatus("store", "embedded", true);
   #db!: DatabaseSync;
   #raw!: RawSeconds;
+  #finer!: FinerWindows;
   #stmt!: Record<string, StatementSync>;
   #writes!: GroupedWrites;
   /** The open transaction holds windows: its commit is synced. */
@@ -87,11 +89,8 @@ export class EmbeddedStore implements Store {
       begin: () => this.#begin(),
     });
     this.#commitNow();
+    this.#finer = new FinerWindows(db);
     this.#stmt = {
-      windowsIn: db.prepare(
-        "SELECT node, start, stats FROM windows WHERE level = ? AND start >= ? AND start < ? " +
-          "AND (? IS NULL OR node > ?) ORDER BY node, start",
-      ),
       putWindow: db.prepare(
         "INSERT OR REPLACE INTO windows (level, start, node, stats) VALUES (?, ?, ?, ?)",
       ),
@@ -263,19 +262,11 @@ export class EmbeddedStore implements Store {
       }
       return acc.window(level, node, start);
     };
-    let node: string | null = null;
-    let acc = new StatsAccumulator(percentiles);
-    for (const row of this.#stmt.windowsIn.iterate(level.from.name, start, end, after, after)) {
-      const n = String(row.node);
-      if (n !== node) {
-        if (node !== null && !acc.empty) yield finish(node, acc);
-        node = n;
-        acc = new StatsAccumulator(percentiles);
-      }
-      const stats = JSON.parse(String(row.stats)) as Record<string, Stats>;
-      for (const k in stats) acc.merge(k, stats[k]);
+    for (const [node, subs] of this.#finer.eachNode(level.from, { start, end }, after)) {
+      const acc = new StatsAccumulator(percentiles);
+      for (const stats of subs) for (const k in stats) acc.merge(k, stats[k]);
+      if (!acc.empty) yield finish(node, acc);
     }
-    if (node !== null && !acc.empty) yield finish(node, acc);
   }
 
   pendingWindows(limit: number): Promise<Window[]> {
