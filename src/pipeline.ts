@@ -9,6 +9,9 @@ import { type Clock, systemClock } from "./util/clock.ts";
 import { LatestReadings } from "./readings.ts";
 import type { GroupCommit } from "./util/group_commit.ts";
 
+/** Pending windows moved to the outbox at a time (and committed, when more may follow). */
+const BATCH = 1000;
+
 /**
  * The path every sample takes: outbox first (the durable hand-over upstream),
  * then the local store. A store failure is counted; an outbox refusal rejects
@@ -83,7 +86,11 @@ export class Pipeline {
     }
   }
 
-  /** Computes every closed window of every level, then moves pending windows into the outbox. */
+  /**
+   * Computes every closed window of every level, then moves pending windows into the outbox.
+   * A call of the store that leaves more (a flood's minute: 1,000 windows a call) is committed
+   * before the next, so one transaction stays bounded however many nodes there are.
+   */
   async aggregate(levels: Level[], now: number = this.stamps.clock.now()): Promise<number> {
     let total = 0;
     for (const level of levels) {
@@ -91,17 +98,30 @@ export class Pipeline {
         const r = await this.store.aggregate(level, now);
         total += r.windows;
         more = r.more;
+        if (more) await this.options.commits?.committed();
       }
     }
     await this.forwardWindows();
     return total;
   }
 
-  /** Hands pending windows to the outbox; they leave the store's list only after the commit. */
-  async forwardWindows(): Promise<number> {
+  #forwarding: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Hands pending windows to the outbox; they leave the store's list only after the commit.
+   * One run at a time (a second waits for the first): a run waits for commits between
+   * batches, and two runs resumed by one commit would read the same batch, then ack it twice.
+   */
+  forwardWindows(): Promise<number> {
+    const run = this.#forwarding.then(() => this.#forward());
+    this.#forwarding = run.catch(() => {});
+    return run;
+  }
+
+  async #forward(): Promise<number> {
     let moved = 0;
     for (;;) {
-      const windows: Window[] = await this.store.pendingWindows(1000);
+      const windows: Window[] = await this.store.pendingWindows(BATCH);
       if (windows.length === 0) return moved;
       this.outbox.append(windows.map((w): Envelope => {
         const source = w.source ?? this.latest.sourceOf(w.node);
@@ -109,6 +129,8 @@ export class Pipeline {
       }));
       await this.store.ackWindows(windows.length);
       moved += windows.length;
+      // A full batch: more may wait (a flood's minute). This one is committed first.
+      if (windows.length === BATCH) await this.options.commits?.committed();
     }
   }
 }

@@ -42,6 +42,47 @@ Deno.test("settled nodes are forgotten: memory is bounded by the arrival rate, n
   assert.ok(stamps.size <= 50_001, `remembered ${stamps.size}`);
 });
 
+Deno.test("a flood of distinct nodes within one second costs pruning under two looks per node, not a scan each", () => {
+  // 200,000 new nodes in the same millisecond: none settles, so none may be forgotten. A scan
+  // of the whole map per new node past 50,000 was 150,000 x 50,000 looks.
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
+  const stamps = new SeriesStamps(clock);
+  const nodes = 200_000;
+  for (let i = 0; i < nodes; i++) stamps.next(`node-${i}`);
+  assert.equal(stamps.size, nodes, "nothing unsettled is forgotten");
+  assert.ok(stamps.examined <= 2 * nodes, `pruning looked at ${stamps.examined} entries`);
+  // Each node's next stamp still comes after its last.
+  assert.ok(stamps.next("node-0") > clock.now());
+});
+
+Deno.test("a steady flood over many seconds: memory follows the rate, pruning stays under two looks per node", async () => {
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
+  const stamps = new SeriesStamps(clock);
+  const nodes = 400_000;
+  let peak = 0;
+  for (let i = 0; i < nodes; i++) {
+    stamps.next(`node-${i}`);
+    if (i % 1000 === 999) await clock.advance(20); // 50,000 new nodes a second
+    peak = Math.max(peak, stamps.size);
+  }
+  assert.ok(stamps.examined <= 2 * nodes, `pruning looked at ${stamps.examined} entries`);
+  // A second's 50,000 nodes, at most twice over (the next prune waits for the map to double).
+  assert.ok(peak <= 2 * 51_000, `remembered ${peak} at the peak`);
+});
+
+Deno.test("a node forgotten after it settled, and one stamped since, are both stamped on correctly", async () => {
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
+  const stamps = new SeriesStamps(clock);
+  for (let i = 0; i < 50_000; i++) stamps.next(`node-${i}`);
+  await clock.advance(2000);
+  const kept = stamps.next("node-0"); // stamped again: not settled
+  const fresh = stamps.next("new"); // a new node prunes the settled ones
+  assert.equal(stamps.size, 2);
+  assert.equal(fresh, clock.now());
+  assert.equal(Math.round(stamps.next("node-0") * 1000), Math.round(kept * 1000) + 1);
+  assert.equal(stamps.next("node-1"), clock.now(), "forgotten: its time, after its old stamp");
+});
+
 Deno.test("the first arrival after a step back of the wall clock is stamped on from the last, not bunched after it", async () => {
   const base = new FakeClock(Date.UTC(2026, 0, 1));
   const clock = new WallClock(base);

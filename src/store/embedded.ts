@@ -1,5 +1,5 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import type { Sample, Stats, Window } from "../model.ts";
+import type { Sample, Window } from "../model.ts";
 import { ComponentStatus, errorMessage } from "../status.ts";
 import { DamagedFileError, moveAside, openChecked, recovery, transaction } from "../util/sqlite.ts";
 import { type CommitFigures, GroupedWrites } from "../util/group_commit.ts";
@@ -13,6 +13,7 @@ import {
 } from "./store.ts";
 import { findLevel, groupBySecond, StatsAccumulator, windowRange } from "./windows.ts";
 import { RawSeconds } from "./raw_seconds.ts";
+import { FinerWindows } from "./finer_windows.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS windows (
@@ -21,7 +22,20 @@ CREATE TABLE IF NOT EXISTS windows (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_windows (id INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS window_state (level TEXT PRIMARY KEY, last INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS window_progress (
+  level TEXT PRIMARY KEY, start INTEGER NOT NULL, node TEXT NOT NULL
+);
 `;
+
+/**
+ * Windows one call computes at most: a flood's minute (250,000 nodes) stops after this many,
+ * its place (the window's start and the last node done) kept in `window_progress` in the same
+ * transaction, and the next call goes on from there after the group commit (the pipeline
+ * waits for one between calls). One transaction holds a bounded number of windows and
+ * pending rows, as `MAX_TAKEN` bounds samples; a power cut after any commit resumes the
+ * window after its last node: none computed twice.
+ */
+const WINDOWS_PER_CALL = 1000;
 
 /**
  * The store's file: only its own connection opens it (exclusive: no -shm file, whose mmap'd
@@ -40,6 +54,7 @@ export class EmbeddedStore implements Store {
   readonly status = new ComponentStatus("store", "embedded", true);
   #db!: DatabaseSync;
   #raw!: RawSeconds;
+  #finer!: FinerWindows;
   #stmt!: Record<string, StatementSync>;
   #writes!: GroupedWrites;
   /** The open transaction holds windows: its commit is synced. */
@@ -74,17 +89,19 @@ export class EmbeddedStore implements Store {
       begin: () => this.#begin(),
     });
     this.#commitNow();
+    this.#finer = new FinerWindows(db);
     this.#stmt = {
-      windowsIn: db.prepare(
-        "SELECT node, start, stats FROM windows WHERE level = ? AND start >= ? AND start < ? " +
-          "ORDER BY node, start",
-      ),
       putWindow: db.prepare(
         "INSERT OR REPLACE INTO windows (level, start, node, stats) VALUES (?, ?, ?, ?)",
       ),
       pend: db.prepare("INSERT INTO pending_windows (record) VALUES (?)"),
       state: db.prepare("SELECT last FROM window_state WHERE level = ?"),
       setState: db.prepare("INSERT OR REPLACE INTO window_state (level, last) VALUES (?, ?)"),
+      progress: db.prepare("SELECT start, node FROM window_progress WHERE level = ?"),
+      setProgress: db.prepare(
+        "INSERT OR REPLACE INTO window_progress (level, start, node) VALUES (?, ?, ?)",
+      ),
+      doneProgress: db.prepare("DELETE FROM window_progress WHERE level = ?"),
     };
     this.status.state = "up";
     this.status.info.path = this.path;
@@ -183,17 +200,30 @@ export class EmbeddedStore implements Store {
       lastClosable,
       first + (this.options.maxWindowsPerCall - 1) * level.seconds,
     );
+    // A window stopped part-way by the last call goes on after its last node.
+    const progress = this.#stmt.progress.get(level.name);
+    let after = progress && Number(progress.start) === first ? String(progress.node) : null;
     let written = 0;
+    let stopped: [number, string] | null = null;
     this.#transaction(() => {
-      for (let w = first; w <= end; w += level.seconds) {
-        for (const win of this.#compute(level, w)) {
+      windows: for (let w = first; w <= end; w += level.seconds) {
+        for (const win of this.#compute(level, w, after)) {
           const stats = JSON.stringify(win.stats);
           this.#stmt.putWindow.run(level.name, w, win.node, stats);
           this.#stmt.pend.run(JSON.stringify(win));
-          written++;
+          if (++written < WINDOWS_PER_CALL) continue;
+          stopped = [w, win.node];
+          break windows;
         }
+        after = null;
       }
-      this.#stmt.setState.run(level.name, end);
+      if (stopped) {
+        this.#stmt.setState.run(level.name, stopped[0] - level.seconds);
+        this.#stmt.setProgress.run(level.name, ...stopped);
+      } else {
+        this.#stmt.setState.run(level.name, end);
+        this.#stmt.doneProgress.run(level.name);
+      }
       this.#mustSync = true;
       const archiveNow = Math.min(now, this.options.archiveNow?.() ?? now);
       const expired = Math.floor(archiveNow / 1000) - this.options.archiveTtlSeconds;
@@ -203,18 +233,18 @@ export class EmbeddedStore implements Store {
       );
     });
     this.status.count("windows_" + level.name, written);
-    return Promise.resolve({ windows: written, more: end < lastClosable });
+    return Promise.resolve({ windows: written, more: stopped !== null || end < lastClosable });
   }
 
   /**
-   * The windows of every node starting at `start`, one node at a time: memory holds one
-   * node's statistics (and seconds) however many nodes there are.
+   * The windows of every node starting at `start` (after node `after`, in SQLite's order), one
+   * node at a time: memory holds one node's statistics (and seconds) however many nodes there are.
    */
-  *#compute(level: Level, start: number): Generator<Window> {
+  *#compute(level: Level, start: number, after: string | null): Generator<Window> {
     const end = start + level.seconds;
     const percentiles = this.options.percentiles ?? [];
     if (!level.from) {
-      for (const [node, seconds] of this.#raw.eachNode(start, end)) {
+      for (const [node, seconds] of this.#raw.eachNode(start, end, after)) {
         const acc = new StatsAccumulator(percentiles);
         for (const [, fields] of seconds) {
           for (const k in fields) acc.add(k, fields[k]);
@@ -232,19 +262,11 @@ export class EmbeddedStore implements Store {
       }
       return acc.window(level, node, start);
     };
-    let node: string | null = null;
-    let acc = new StatsAccumulator(percentiles);
-    for (const row of this.#stmt.windowsIn.iterate(level.from.name, start, end)) {
-      const n = String(row.node);
-      if (n !== node) {
-        if (node !== null && !acc.empty) yield finish(node, acc);
-        node = n;
-        acc = new StatsAccumulator(percentiles);
-      }
-      const stats = JSON.parse(String(row.stats)) as Record<string, Stats>;
-      for (const k in stats) acc.merge(k, stats[k]);
+    for (const [node, subs] of this.#finer.eachNode(level.from, { start, end }, after)) {
+      const acc = new StatsAccumulator(percentiles);
+      for (const stats of subs) for (const k in stats) acc.merge(k, stats[k]);
+      if (!acc.empty) yield finish(node, acc);
     }
-    if (node !== null && !acc.empty) yield finish(node, acc);
   }
 
   pendingWindows(limit: number): Promise<Window[]> {

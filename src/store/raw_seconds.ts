@@ -47,6 +47,22 @@ function encode(seconds: [number, Fields][]): Uint8Array {
   return deflateRawSync(JSON.stringify(seconds));
 }
 
+/**
+ * SQLite's order of TEXT (UTF-8 bytes: code points); JS's `<` compares UTF-16 units, which puts
+ * a code point past U+FFFF before U+E000-U+FFFF. Held nodes merge into the table's order with it.
+ */
+export function byCodePoint(a: string, b: string): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const sx = x >= 0xd800 && x <= 0xdfff;
+    if (sx !== (y >= 0xd800 && y <= 0xdfff)) return sx ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
 function decode(data: unknown): [number, Fields][] {
   return JSON.parse(inflateRawSync(data as Uint8Array).toString());
 }
@@ -241,17 +257,23 @@ export class RawSeconds {
   }
 
   /**
-   * Every node's seconds in [from, to) (s), one node at a time in node order, read 1,000 nodes'
-   * blocks at a time: memory holds a chunk however many nodes the range has (250,000 MQTT
-   * nodes in a minute held all their blocks at once, and the heap ran out at 160 MiB).
+   * Every node's seconds in [from, to) (s), one node at a time in node order (after `since`:
+   * a window resumed), read 1,000 nodes' blocks at a time: memory holds a chunk however many
+   * nodes the range has (250,000 MQTT nodes in a minute held all their blocks at once, and the
+   * heap ran out at 160 MiB).
    */
-  *eachNode(from: number, to: number): Generator<[string, [number, Fields][]]> {
+  *eachNode(
+    from: number,
+    to: number,
+    since: string | null = null,
+  ): Generator<[string, [number, Fields][]]> {
     const first = from - (((from % 60) + 60) % 60);
-    const held = [...this.#held].filter(([, ms]) =>
+    const held = [...this.#held].filter(([node, ms]) =>
+      (since === null || byCodePoint(node, since) > 0) &&
       [...ms.keys()].some((s) => s + 60 > from && s < to)
     )
-      .map(([node]) => node).sort();
-    let after = "";
+      .map(([node]) => node).sort(byCodePoint);
+    let after = since ?? "";
     for (let h = 0;;) {
       const listed = this.#stmt.nodesAfter.all(first, to, after, CHUNK).map((r) => String(r.node));
       const upper = listed.length === CHUNK ? listed[CHUNK - 1] : null;
@@ -264,8 +286,10 @@ export class RawSeconds {
         }
       }
       const chunk = new Set(listed);
-      while (h < held.length && (upper === null || held[h] <= upper)) chunk.add(held[h++]);
-      for (const node of [...chunk].sort()) {
+      while (h < held.length && (upper === null || byCodePoint(held[h], upper) <= 0)) {
+        chunk.add(held[h++]);
+      }
+      for (const node of [...chunk].sort(byCodePoint)) {
         yield [node, this.#merge(node, blocks.get(node) ?? [], from, to)];
       }
       if (upper === null) return;
