@@ -11,6 +11,7 @@ import { gatewaySchema } from "../../src/config/schema.ts";
 import { configureLog, createLogger } from "../../src/log.ts";
 import type { Envelope, Sample } from "../../src/model.ts";
 import { Outbox, OutboxFullError } from "../../src/outbox/outbox.ts";
+import { testOutbox } from "../helpers/delivery.ts";
 import { canMount, withTmpfs } from "../helpers/tmpfs.ts";
 import { Pipeline } from "../../src/pipeline.ts";
 import { ComponentStatus } from "../../src/status.ts";
@@ -26,17 +27,12 @@ function sample(i: number): Sample {
 
 async function grouped() {
   const dir = await Deno.makeTempDir({ prefix: "group-" });
-  const outbox = new Outbox({
-    path: `${dir}/outbox.db`,
+  const outbox = testOutbox(dir, {
     maxBytes: 10 * 1024 ** 2,
     maxDeadLetterBytes: 1024 ** 2,
-    maxAgeMs: 0,
-    onFull: "drop_oldest",
     sync: "full",
     grouped: true,
-    log: createLogger("test.outbox"),
   });
-  outbox.open();
   outbox.register("s", { kinds: ["sample"], nodes: [], status: new ComponentStatus("s", "t") });
   const store = new EmbeddedStore(`${dir}/store.db`, {
     maxRows: 3600,

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { configureLog, createLogger } from "../../src/log.ts";
 import type { Sample, Window } from "../../src/model.ts";
-import { Outbox } from "../../src/outbox/outbox.ts";
+import { testOutbox } from "../helpers/delivery.ts";
 import { Pipeline } from "../../src/pipeline.ts";
 import { ComponentStatus } from "../../src/status.ts";
 import { EmbeddedStore } from "../../src/store/embedded.ts";
@@ -94,17 +94,12 @@ Deno.test("a flood's minute is aggregated 1,000 windows a call; a crash after a 
 
 Deno.test("the pipeline commits between calls and between batches to the outbox: no transaction holds the whole minute", async () => {
   const dir = await Deno.makeTempDir({ prefix: "flood-commits-" });
-  const outbox = new Outbox({
-    path: `${dir}/outbox.db`,
+  const outbox = testOutbox(dir, {
     maxBytes: 100 * 1024 ** 2,
     maxDeadLetterBytes: 1024 ** 2,
-    maxAgeMs: 0,
-    onFull: "drop_oldest",
     sync: "full",
     grouped: true,
-    log: createLogger("test.outbox"),
   });
-  outbox.open();
   outbox.register("s", { kinds: ["window"], nodes: [], status: new ComponentStatus("s", "t") });
   const store = new EmbeddedStore(
     `${dir}/store.db`,
