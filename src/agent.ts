@@ -128,6 +128,7 @@ export class Agent {
     const commits = new GroupCommit(files, {
       intervalMs,
       onError: (e) => this.log.error("commit failed", { error: errorMessage(e) }),
+      beforeInterval: (withinMs) => this.host.flush(withinMs),
     });
     // The loss window and what the commits cost, in /status (and so /metrics).
     Object.defineProperty(this.outbox.status.info, "commits", {

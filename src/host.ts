@@ -84,6 +84,11 @@ export class ComponentHost {
     );
   }
 
+  /** Every delivery sends what waits now (before an interval's commit), within `withinMs`. */
+  async flush(withinMs: number): Promise<void> {
+    await Promise.all([...this.deliveries.values()].map((d) => d.flush(withinMs)));
+  }
+
   /**
    * Builds a sink, registers its cursor and starts delivering to it
    * (`deliver: false` leaves the start to the caller).

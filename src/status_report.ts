@@ -28,6 +28,8 @@ export interface StatusJson {
       early_commits: number;
       fsyncs: number;
       checkpoints: number;
+      /** Commits not made: everything the outbox took in the interval went upstream first. */
+      skipped?: number;
     };
   };
   /** The HTTP front: connections open, refused, timed out. */

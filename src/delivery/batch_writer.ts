@@ -48,6 +48,8 @@ export type ReadLog = (
 
 /** What the batches of one sink go through, on whichever thread runs them. */
 export interface Batches {
+  /** Reads the records of the open commit too (the outbox's own connection, this thread). */
+  readonly readsUncommitted: boolean;
   connect(): Promise<void>;
   /** Reads and writes the batch after `place`; throws retryable and too-large failures. */
   write(place: BatchPlace): Promise<BatchReport>;
@@ -77,6 +79,8 @@ export interface BatchWriterOptions {
   status: ComponentStatus;
   /** Told before each call to the sink (a Worker's sign of life: its deadline starts again). */
   step?(): void;
+  /** `read` is the outbox's own (see {@link Batches.readsUncommitted}). */
+  readsUncommitted?: boolean;
 }
 
 /** A batch read (prepared, maybe sent) while the one before it was in the air. */
@@ -94,7 +98,10 @@ export class BatchWriter implements Batches {
   #ahead: Ahead | null = null;
   #opened = false;
 
+  readonly readsUncommitted: boolean;
+
   constructor(readonly options: BatchWriterOptions) {
+    this.readsUncommitted = options.readsUncommitted ?? false;
     this.#filter = fieldFilter(options.fields);
   }
 

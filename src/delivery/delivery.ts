@@ -103,6 +103,22 @@ export class Delivery {
     return this.#lastError ? { sent, error: errorMessage(this.#lastError) } : { sent };
   }
 
+  /**
+   * Before an interval's commit: a sink that works and reads the open commit sends what waits
+   * now rather than after max_wait, so the commit may find every record delivered and write
+   * nothing (src/outbox/commits.ts). Resolves once nothing waits, or after `timeoutMs`.
+   */
+  async flush(timeoutMs: number): Promise<void> {
+    // Not a sink whose last write failed: it waits for its backoff, not for commits.
+    const ready = this.#running && this.#connected && !this.#paused && !this.#broken &&
+      !this.#backingOff && this.#lastError === null;
+    if (!ready || !this.options.batches.readsUncommitted) return;
+    if (this.options.outbox.place(this.name).waiting === 0) return;
+    const idle = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    this.#snooze.wake();
+    await deadline(idle, timeoutMs, `flush of sink ${this.name}`).catch(() => {});
+  }
+
   #wakeIdle(): void {
     this.#idleWaiters.splice(0).forEach((w) => w());
   }

@@ -30,6 +30,7 @@ export function localBatches(
     fields: config.fields,
     timeout: config.timeout,
     status,
+    readsUncommitted: true,
   });
 }
 

@@ -45,6 +45,8 @@ export interface WorkerBatchesOptions {
 
 /** See the module comment. */
 export class WorkerBatches implements Batches {
+  /** A Worker reads the file on its own connection: committed records only. */
+  readonly readsUncommitted = false;
   readonly #bridge: WorkerBridge;
   #connected = false;
   /** The sink's counters as the Workers before this one left them (a new one counts from 0). */

@@ -4,8 +4,14 @@
  * fails (disk full, I/O error) is rolled back whole: the records it held are counted as dropped
  * with the reason, and the figures kept in memory (bytes held, what waits per sink) recounted;
  * what the outbox does then (its full-disk state) is decided in full_disk.ts.
+ *
+ * A transaction that leaves nothing to keep is thrown away instead of committed: it began with
+ * no record in the log, every record it appended went upstream (and was deleted) before the
+ * commit, and it wrote nothing else (receipts, dead letters). Committing it would write the
+ * pages its records passed through, for a file that ends as it began; with the uplink up that was
+ * most of what the outbox wrote to the flash (issue #37).
  */
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { ComponentStatus } from "../status.ts";
 import { errorMessage } from "../status.ts";
 import { type CommitFigures, GroupedWrites } from "../util/group_commit.ts";
@@ -39,17 +45,43 @@ export class OutboxCommits {
   #records = 0;
   /** The first record appended since the last commit for a sender that waits for it. */
   #unreadFrom = Infinity;
+  /** The open transaction: SQLite's change count at its start, those known to need no keeping. */
+  #open = { changes: 0, known: 0, logWasEmpty: false };
+  readonly #changes: StatementSync;
+  readonly #anyRecord: StatementSync;
 
   constructor(readonly db: DatabaseSync, readonly options: OutboxCommitsOptions) {
     this.#writes = new GroupedWrites(db, options.path, {
       full: options.full,
       figures: options.figures,
     });
+    this.#changes = db.prepare("SELECT total_changes() AS n");
+    this.#anyRecord = db.prepare("SELECT EXISTS (SELECT 1 FROM records) AS any");
   }
 
   /** Opens the group's transaction (grouped mode) before a write. */
   begin(): void {
-    if (this.options.grouped) this.#writes.begin();
+    if (!this.options.grouped || this.#writes.open) return;
+    const logWasEmpty = this.#anyRecord.get()?.any === 0;
+    this.#writes.begin();
+    this.#open = { changes: this.#count(), known: 0, logWasEmpty };
+  }
+
+  #count(): number {
+    return Number(this.#changes.get()?.n ?? 0);
+  }
+
+  /**
+   * Runs `write` (an append, a cursor moving, delivered records deleted) as a write that needs no
+   * commit if every record of the transaction is delivered by then. Any other change in the
+   * transaction (a receipt, a dead letter, a sink forgotten) makes it one to keep.
+   */
+  undoable<T>(write: () => T): T {
+    if (!this.options.grouped) return write();
+    const before = this.#count();
+    const out = write();
+    this.#open.known += this.#count() - before;
+    return out;
   }
 
   /** Counts records appended into the open transaction. */
@@ -69,6 +101,7 @@ export class OutboxCommits {
   commit(): void {
     const records = this.#records;
     const fullDisk = this.options.fullDisk;
+    if (this.#nothingToKeep()) return this.#discard();
     fullDisk.committing();
     try {
       this.#writes.commit();
@@ -85,6 +118,25 @@ export class OutboxCommits {
         reason,
       );
     }
+  }
+
+  /** See the module comment. */
+  #nothingToKeep(): boolean {
+    if (!this.options.grouped || !this.#writes.open || !this.#open.logWasEmpty) return false;
+    if (this.#unreadFrom !== Infinity) return false; // a sender waits for this commit
+    for (const c of this.options.cursors.values()) if (c.pending.records > 0) return false;
+    return this.#count() - this.#open.changes === this.#open.known;
+  }
+
+  /** Throws the transaction away: the file stays as the last commit left it (an empty log). */
+  #discard(): void {
+    this.#writes.rollback();
+    this.#records = 0;
+    this.options.figures.skipped = (this.options.figures.skipped ?? 0) + 1;
+    this.options.recount();
+    for (const c of this.options.cursors.values()) c.recount();
+    this.options.fullDisk.committed();
+    this.options.committed();
   }
 
   /** Throws away the open transaction; its records are counted as dropped (`reason`). */

@@ -89,7 +89,7 @@ export class Outbox {
       figures: this.group.figures,
       fullDisk: this.#fullDisk,
     });
-    this.#inserts = new RecordInserts(this.#db);
+    this.#inserts = new RecordInserts(this.#db, this.#inserts?.given);
     this.#receipts = new ReceiptBook(this.#db);
     this.#retention = new Retention(this.#db, {
       cursors: this.#cursors,
@@ -222,7 +222,7 @@ export class Outbox {
   #insertRows(rows: StoredRecord[], now: number, receipts?: Receipts) {
     this.#commits.begin();
     transaction(this.#db, () => {
-      this.#inserts.run(rows, now);
+      this.#commits.undoable(() => this.#inserts.run(rows, now));
       if (receipts) this.#receipts.put(receipts);
     });
     for (const r of rows) {
@@ -263,7 +263,7 @@ export class Outbox {
     const max = Number(this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM records").get()?.m);
     if (max <= cursor.position) return false;
     this.#commits.begin();
-    cursor.moveTo(max, { passedNone: true });
+    this.#commits.undoable(() => cursor.moveTo(max, { passedNone: true }));
     return true;
   }
 
@@ -277,8 +277,10 @@ export class Outbox {
   ack(sink: string, id: number): void {
     try {
       this.#commits.begin();
-      this.#cursor(sink).moveTo(id);
-      this.compact();
+      this.#commits.undoable(() => {
+        this.#cursor(sink).moveTo(id);
+        this.compact();
+      });
     } catch (e) {
       // A disk full of the outbox's own WAL: the reserve's room lets the delivered rows go.
       if (this.#fullDisk.mayRetryDelivery(e)) return this.ack(sink, id);

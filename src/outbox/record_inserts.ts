@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 `;
 
-const COLUMNS = "INSERT INTO records (kind, node, created, bytes, payload) VALUES ";
+const COLUMNS = "INSERT INTO records (id, kind, node, created, bytes, payload) VALUES ";
 
 /** A record as it is stored: its kind, node, encoded payload and size. */
 export interface StoredRecord {
@@ -27,37 +27,57 @@ export interface StoredRecord {
   bytes: number;
 }
 
-/** The outbox log's insert statements (call inside a transaction). */
+/**
+ * The outbox log's insert statements (call inside a transaction). Ids are given here, not by
+ * SQLite: a transaction whose records all went upstream before its commit is thrown away (see
+ * OutboxCommits), and the ids it used must not come again while its records' ids may still be
+ * in a sink's hands (a batch read ahead). After a restart they start past the file's own.
+ */
 export class RecordInserts {
   readonly #one: StatementSync;
   readonly #many: StatementSync;
-  readonly #last: StatementSync;
+  readonly #stored: StatementSync;
+  #last: number | null = null;
 
-  constructor(db: DatabaseSync) {
-    this.#one = db.prepare(`${COLUMNS}(?, ?, ?, ?, ?)`);
-    this.#many = db.prepare(COLUMNS + Array(INSERT_ROWS).fill("(?, ?, ?, ?, ?)").join(", "));
-    this.#last = db.prepare("SELECT last_insert_rowid() AS id");
+  /** `after`: ids already given on this file before it was opened again (full disk). */
+  constructor(db: DatabaseSync, readonly after = 0) {
+    this.#one = db.prepare(`${COLUMNS}(?, ?, ?, ?, ?, ?)`);
+    this.#many = db.prepare(COLUMNS + Array(INSERT_ROWS).fill("(?, ?, ?, ?, ?, ?)").join(", "));
+    this.#stored = db.prepare(
+      `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'records'), 0),
+        COALESCE((SELECT MAX(id) FROM records), 0)) AS id`,
+    );
   }
 
   /** The id of the last record inserted (ids of one insert are consecutive). */
   get lastId(): number {
-    return Number(this.#last.get()?.id ?? 0);
+    // Read from the file on first use: a salvage may have filled it after this was made.
+    this.#last ??= Math.max(this.after, Number(this.#stored.get()?.id ?? 0));
+    return this.#last;
   }
 
-  /** Inserts `rows`, stamped `now`, in order. */
-  run(rows: StoredRecord[], now: number): void {
+  /** The last id given, without reading the file (0 before the first insert). */
+  get given(): number {
+    return this.#last ?? this.after;
+  }
+
+  /** Inserts `rows`, stamped `now`, in order; returns how many rows were inserted. */
+  run(rows: StoredRecord[], now: number): number {
+    let id = this.lastId;
     let i = 0;
     for (; i + INSERT_ROWS <= rows.length; i += INSERT_ROWS) {
       const args: (string | number)[] = [];
       for (let j = i; j < i + INSERT_ROWS; j++) {
         const r = rows[j];
-        args.push(r.kind, r.node, now, r.bytes, r.payload);
+        args.push(++id, r.kind, r.node, now, r.bytes, r.payload);
       }
       this.#many.run(...args);
     }
     for (; i < rows.length; i++) {
       const r = rows[i];
-      this.#one.run(r.kind, r.node, now, r.bytes, r.payload);
+      this.#one.run(++id, r.kind, r.node, now, r.bytes, r.payload);
     }
+    this.#last = id; // a throw above leaves it: the caller's savepoint undid every row
+    return rows.length;
   }
 }

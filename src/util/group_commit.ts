@@ -12,6 +12,8 @@ export interface CommitFigures {
   commits: number;
   fsyncs: number;
   checkpoints: number;
+  /** Commits not made: the transaction left nothing to keep (the outbox, see its commits). */
+  skipped?: number;
 }
 
 /**
@@ -114,6 +116,9 @@ export interface GroupCommitReport extends CommitFigures {
   early_commits: number;
 }
 
+/** The longest an interval's commit waits for deliveries to send what waits (beforeInterval). */
+export const FLUSH_MS = 1_000;
+
 /** Records handed over between two commits at most before one is made early. */
 export const MAX_TAKEN = 5_000;
 
@@ -132,21 +137,39 @@ export class GroupCommit {
   #early = 0;
   /** Records handed over since the last commit. */
   #taken = 0;
+  #ticking = false;
 
   constructor(
     readonly files: GroupFile[],
-    readonly options: { intervalMs: number; onError: (e: unknown) => void; now?: () => number },
+    readonly options: {
+      intervalMs: number;
+      onError: (e: unknown) => void;
+      now?: () => number;
+      /**
+       * Called before each interval's commit, which waits for it at most
+       * {@link FLUSH_MS} (deliveries send what waits: the outbox may then have nothing to keep).
+       */
+      beforeInterval?: (withinMs: number) => Promise<unknown>;
+    },
   ) {}
 
   /** Commits every interval from now on. */
   start(): void {
-    this.#timer ??= setInterval(() => {
-      try {
-        this.commitNow();
-      } catch (e) {
-        this.options.onError(e);
-      }
-    }, this.options.intervalMs);
+    this.#timer ??= setInterval(() => void this.#tick(), this.options.intervalMs);
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#ticking) return;
+    this.#ticking = true;
+    try {
+      const within = Math.min(FLUSH_MS, this.options.intervalMs / 4);
+      await this.options.beforeInterval?.(within);
+      if (this.#timer !== undefined) this.commitNow(); // else stop() committed meanwhile
+    } catch (e) {
+      this.options.onError(e);
+    } finally {
+      this.#ticking = false;
+    }
   }
 
   /** Resolves once what was written so far is committed; the commit comes at the next turn. */
@@ -202,7 +225,7 @@ export class GroupCommit {
 
   /** The loss window and what the commits cost (summed over the files). */
   report(): GroupCommitReport {
-    const sum = (k: keyof CommitFigures) => this.files.reduce((n, f) => n + f.figures[k], 0);
+    const sum = (k: keyof CommitFigures) => this.files.reduce((n, f) => n + (f.figures[k] ?? 0), 0);
     return {
       commit_interval_ms: this.options.intervalMs,
       last_commit_at: this.#last === null ? null : new Date(this.#last).toISOString(),
@@ -210,6 +233,7 @@ export class GroupCommit {
       early_commits: this.#early,
       fsyncs: sum("fsyncs"),
       checkpoints: sum("checkpoints"),
+      skipped: sum("skipped"),
     };
   }
 

@@ -126,6 +126,81 @@ Deno.test("group commit: cursor moves and deletions ride in the group; a stop co
   again.close();
 });
 
+Deno.test("group commit: a transaction whose records all went upstream is not committed (nothing reaches the file); anything else to keep is", async () => {
+  const g = await grouped();
+  const seq = (rows: { envelope: Envelope }[]) =>
+    rows.map((r) => (r.envelope.data as Sample).fields.seq);
+  const deliverAll = () => {
+    const rows = g.outbox.read("s", 100);
+    if (rows.length) g.outbox.ack("s", rows.at(-1)!.id);
+    return rows;
+  };
+  try {
+    await g.pipeline.emit([sample(1), sample(2)]);
+    const first = deliverAll();
+    const made = g.outbox.group.figures.commits;
+    g.commits.commitNow();
+    // The log began empty and ends empty: the outbox's transaction is thrown away, not written.
+    assert.equal(g.outbox.group.figures.commits, made);
+    assert.equal(g.outbox.group.figures.skipped, 1);
+    assert.equal(g.commits.report().skipped, 1);
+    assert.equal(g.committed(), 0);
+    assert.equal(g.outbox.depth("s").records, 0);
+
+    // Ids never come again (a batch read ahead may still hold the skipped ones).
+    await g.pipeline.emit([sample(3)]);
+    const next = g.outbox.read("s", 100);
+    assert.deepEqual(seq(next), [3]);
+    assert.ok(next[0].id > first.at(-1)!.id);
+    // One record not delivered: committed as always.
+    g.commits.commitNow();
+    assert.equal(g.outbox.group.figures.commits, made + 1);
+    assert.equal(g.committed(), 1);
+
+    // The log did not begin empty: its delivery (a deletion of a committed row) is committed.
+    await g.pipeline.emit([sample(4)]);
+    deliverAll();
+    g.commits.commitNow();
+    assert.equal(g.outbox.group.figures.commits, made + 2);
+    assert.equal(g.committed(), 0);
+
+    // A receipt (MQTT: a redelivery recognised) is kept even when its records went upstream.
+    g.outbox.append([{ kind: "sample", data: sample(5) }], {
+      receipts: { source: "m", entries: [["7", "d7"]] },
+    });
+    deliverAll();
+    g.commits.commitNow();
+    assert.equal(g.outbox.group.figures.commits, made + 3);
+    assert.equal(g.outbox.receipt("m", "7"), "d7");
+
+    // Dead letters too.
+    await g.pipeline.emit([sample(6)]);
+    const bad = g.outbox.readRows("s", 100);
+    g.outbox.deadLetter("s", bad, "HTTP 400: bad field");
+    g.outbox.ack("s", bad.at(-1)!.id);
+    g.commits.commitNow();
+    assert.equal(g.outbox.group.figures.commits, made + 4);
+    assert.equal(g.outbox.group.figures.skipped, 1);
+  } finally {
+    g.commits.stop();
+    await g.store.close();
+    g.outbox.close();
+  }
+  // Reopened: nothing waits, the receipt and the dead letter are there, and ids go on past all.
+  const again = new Outbox({ ...g.outbox.options });
+  again.open();
+  again.register("s", { kinds: ["sample"], nodes: [], status: new ComponentStatus("s", "t") });
+  try {
+    assert.equal(again.read("s", 10).length, 0);
+    assert.equal(again.receipt("m", "7"), "d7");
+    assert.equal(again.deadLetters.take("s", 10).length, 1);
+    again.append([{ kind: "sample", data: sample(7) }]);
+    assert.ok(again.read("s", 10)[0].id > 6);
+  } finally {
+    again.close();
+  }
+});
+
 Deno.test("group commit: a failed commit rolls back the files after it and the waiters hear of it", async () => {
   const calls: string[] = [];
   const figures = { commits: 0, fsyncs: 0, checkpoints: 0 };
@@ -285,5 +360,37 @@ http: {enabled: false}
     assert.ok(commits.commits >= 1 && commits.early_commits >= 1);
   } finally {
     await agent.stop();
+  }
+});
+
+Deno.test("group commit: a sink that keeps up leaves the outbox nothing to commit (the interval's commit waits for its delivery)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "group-skip-" });
+  let received = 0;
+  const hook = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    received += (await req.text()).split('"node"').length - 1;
+    return new Response(null, { status: 204 });
+  });
+  const agent = new Agent(parseConfig(
+    `gateway: {id: g, data_dir: ${dir}, commit_interval: 1s}
+http: {enabled: false}
+sources:
+  mppt: {type: vedirect, simulate: mppt}
+sinks:
+  hook: {type: webhook, url: "http://127.0.0.1:${hook.addr.port}/", forward: [sample], max_wait: 30s}
+`,
+    gatewaySchema,
+  ));
+  await agent.start();
+  try {
+    // max_wait 30 s would hold every record past its commit; the commit asks for it at once.
+    for (let i = 0; i < 300 && (agent.control.status().outbox.commits!.skipped ?? 0) < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const commits = agent.control.status().outbox.commits!;
+    assert.ok((commits.skipped ?? 0) >= 2, `skipped: ${JSON.stringify(commits)}`);
+    assert.ok(received > 0);
+  } finally {
+    await agent.stop();
+    await hook.shutdown();
   }
 });
