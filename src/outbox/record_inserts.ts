@@ -4,10 +4,14 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 /** Rows per multi-row INSERT statement: a step per row cost more than the row. */
 const INSERT_ROWS = 50;
 
-/** The outbox file's tables. */
+/**
+ * The outbox file's tables. `records` has no AUTOINCREMENT (files made before keep theirs): the
+ * ids are given by {@link RecordInserts}, and its sequence row was one more page in every commit
+ * (~17 MiB a day of the flash bench with the uplink down).
+ */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS records (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, node TEXT NOT NULL,
+  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, node TEXT NOT NULL,
   created INTEGER NOT NULL, bytes INTEGER NOT NULL, payload TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
@@ -31,7 +35,9 @@ export interface StoredRecord {
  * The outbox log's insert statements (call inside a transaction). Ids are given here, not by
  * SQLite: a transaction whose records all went upstream before its commit is thrown away (see
  * OutboxCommits), and the ids it used must not come again while its records' ids may still be
- * in a sink's hands (a batch read ahead). After a restart they start past the file's own.
+ * in a sink's hands (a batch read ahead). After a restart they start past every id the file
+ * knows: its records', the sinks' cursors' (a cursor may have passed ids no longer in the log,
+ * and must not pass new ones) and an older file's AUTOINCREMENT sequence.
  */
 export class RecordInserts {
   readonly #one: StatementSync;
@@ -45,7 +51,8 @@ export class RecordInserts {
     this.#many = db.prepare(COLUMNS + Array(INSERT_ROWS).fill("(?, ?, ?, ?, ?, ?)").join(", "));
     this.#stored = db.prepare(
       `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'records'), 0),
-        COALESCE((SELECT MAX(id) FROM records), 0)) AS id`,
+        COALESCE((SELECT MAX(id) FROM records), 0),
+        COALESCE((SELECT MAX(last_id) FROM cursors), 0)) AS id`,
     );
   }
 

@@ -201,6 +201,36 @@ Deno.test("group commit: a transaction whose records all went upstream is not co
   }
 });
 
+Deno.test("outbox ids: a new file's log has no AUTOINCREMENT; after a restart with an empty log, ids go on past the cursors (no record is passed unread)", async () => {
+  const g = await grouped();
+  await g.pipeline.emit([sample(1), sample(2), sample(3)]);
+  g.commits.commitNow(); // committed: the next transaction does not begin with an empty log
+  const rows = g.outbox.read("s", 10);
+  g.outbox.ack("s", rows.at(-1)!.id);
+  g.commits.stop(); // the deletions and the cursor at 3, committed
+  await g.store.close();
+  g.outbox.close();
+  const db = new DatabaseSync(`${g.dir}/outbox.db`, { readOnly: true });
+  const sql = String(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'records'").get()?.sql);
+  const cursor = Number(db.prepare("SELECT last_id FROM cursors").get()?.last_id);
+  db.close();
+  assert.doesNotMatch(sql, /AUTOINCREMENT/);
+  assert.equal(cursor, rows.at(-1)!.id);
+  assert.equal(g.committed(), 0);
+
+  const again = new Outbox({ ...g.outbox.options });
+  again.open();
+  again.register("s", { kinds: ["sample"], nodes: [], status: new ComponentStatus("s", "t") });
+  try {
+    again.append([{ kind: "sample", data: sample(4) }]);
+    const next = again.read("s", 10);
+    assert.deepEqual(next.map((r) => (r.envelope.data as Sample).fields.seq), [4]);
+    assert.ok(next[0].id > cursor);
+  } finally {
+    again.close();
+  }
+});
+
 Deno.test("group commit: a failed commit rolls back the files after it and the waiters hear of it", async () => {
   const calls: string[] = [];
   const figures = { commits: 0, fsyncs: 0, checkpoints: 0 };
