@@ -83,7 +83,7 @@ export class Agent {
       grouped: config.gateway.commit_interval > 0,
       // No -shm file (its mmap'd pages are written back after commits), unless a sink in a
       // Worker reads the file too; 2 KiB pages: what a commit rewrites every time (the last
-      // leaf, the tree's inner page, the id sequence) costs half (docs/architecture.md).
+      // leaf, the tree's inner page, the cursor) costs half (docs/architecture.md).
       exclusive: !config.gateway.delivery_workers,
       pageSize: 2048,
     });
@@ -128,7 +128,7 @@ export class Agent {
     const commits = new GroupCommit(files, {
       intervalMs,
       onError: (e) => this.log.error("commit failed", { error: errorMessage(e) }),
-      beforeInterval: (withinMs) => this.host.flush(withinMs),
+      beforeInterval: (withinMs) => this.host.flush(withinMs, { intervalMs }),
     });
     // The loss window and what the commits cost, in /status (and so /metrics).
     Object.defineProperty(this.outbox.status.info, "commits", {

@@ -84,9 +84,9 @@ export class ComponentHost {
     );
   }
 
-  /** Every delivery sends what waits now (before an interval's commit), within `withinMs`. */
-  async flush(withinMs: number): Promise<void> {
-    await Promise.all([...this.deliveries.values()].map((d) => d.flush(withinMs)));
+  /** Deliveries send what waits now (before an interval's commit), within `withinMs`. */
+  async flush(withinMs: number, options: { intervalMs: number }): Promise<void> {
+    await Promise.all([...this.deliveries.values()].map((d) => d.flush(withinMs, options)));
   }
 
   /**

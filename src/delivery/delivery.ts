@@ -106,13 +106,16 @@ export class Delivery {
   /**
    * Before an interval's commit: a sink that works and reads the open commit sends what waits
    * now rather than after max_wait, so the commit may find every record delivered and write
-   * nothing (src/outbox/commits.ts). Resolves once nothing waits, or after `timeoutMs`.
+   * nothing (src/outbox/commits.ts). Resolves once nothing waits, or after `timeoutMs`. A sink
+   * whose max_wait is longer than the interval is not asked: its batches are made that long on
+   * purpose (an object store's objects), and its records outlive commits anyway.
    */
-  async flush(timeoutMs: number): Promise<void> {
+  async flush(timeoutMs: number, options: { intervalMs: number }): Promise<void> {
     // Not a sink whose last write failed: it waits for its backoff, not for commits.
     const ready = this.#running && this.#connected && !this.#paused && !this.#broken &&
       !this.#backingOff && this.#lastError === null;
     if (!ready || !this.options.batches.readsUncommitted) return;
+    if (this.options.config.max_wait > options.intervalMs) return;
     if (this.options.outbox.place(this.name).waiting === 0) return;
     const idle = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     this.#snooze.wake();

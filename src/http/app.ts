@@ -4,6 +4,7 @@ import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { OutboxFullError } from "../outbox/outbox.ts";
+import { ioReason } from "../outbox/errors.ts";
 import { redact } from "../secrets.ts";
 import { errorMessage } from "../status.ts";
 import { requireReadToken } from "./auth.ts";
@@ -187,9 +188,15 @@ export function createApp(view: GatewayView, options: AppOptions): Hono {
     try {
       await view.ingest(samples, { clamped: parsed.data.clamped });
     } catch (e) {
-      // Full is a state that passes (a sink drains, space is freed): the client tries again.
-      if (e instanceof OutboxFullError) {
-        return c.json({ error: e.message, reason: e.reason }, 503, { "Retry-After": "5" });
+      // Full is a state that passes (a sink drains, space is freed): the client tries again. The
+      // store's commit after the outbox's can be the one the full disk refuses.
+      const reason = e instanceof OutboxFullError
+        ? e.reason
+        : ioReason(e) === "disk_full"
+        ? "disk_full"
+        : null;
+      if (reason) {
+        return c.json({ error: errorMessage(e), reason }, 503, { "Retry-After": "5" });
       }
       throw e;
     }

@@ -41,7 +41,11 @@ export function registerStorageMetrics(
       if (written !== null) this.inc(written);
     },
   });
-  const commitFigure = (name: string, help: string, key: "commits" | "fsyncs" | "checkpoints") =>
+  const commitFigure = (
+    name: string,
+    help: string,
+    key: "commits" | "fsyncs" | "checkpoints" | "skipped",
+  ) =>
     new client.Counter({
       name,
       help,
@@ -58,4 +62,9 @@ export function registerStorageMetrics(
     "fsyncs",
   );
   commitFigure("edge_checkpoints_total", "WAL checkpoints of the outbox and store", "checkpoints");
+  commitFigure(
+    "edge_commits_skipped_total",
+    "Outbox commits not made: everything taken in the interval went upstream first",
+    "skipped",
+  );
 }

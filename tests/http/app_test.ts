@@ -275,7 +275,7 @@ sinks:
         if (r.status !== 200) refused = r;
       }
       assert.ok(refused, "the disk filled up");
-      assert.equal(refused.status, 503);
+      assert.equal(refused.status, 503, JSON.stringify(refused.body));
       assert.equal(refused.body.reason, "disk_full");
       // A state that passes: the client is told when to try again.
       const again = await fetch(`${url}/ingest`, {
