@@ -138,6 +138,9 @@ export class Delivery {
       }
       const place = outbox.place(this.name);
       if (place.waiting === 0) {
+        // The next record's wait starts when it is seen (a skipped commit puts the cursor back
+        // to a place it had before: its old time must not count).
+        this.#oldest = { after: -1, at: 0 };
         outbox.skipOthers(this.name); // nothing of its own waits: the others' rows may go
         this.#wakeIdle();
         await this.#snooze.sleep(config.max_wait);

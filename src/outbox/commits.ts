@@ -7,9 +7,10 @@
  *
  * A transaction that leaves nothing to keep is thrown away instead of committed: it began with
  * no record in the log, every record it appended went upstream (and was deleted) before the
- * commit, and it wrote nothing else (receipts, dead letters). Committing it would write the
- * pages its records passed through, for a file that ends as it began; with the uplink up that was
- * most of what the outbox wrote to the flash (issue #37).
+ * commit, and it wrote nothing else (receipts, dead letters); never after a full disk, whose state
+ * only a commit that goes may end. Committing it would write the pages its records passed
+ * through, for a file that ends as it began; with the uplink up that was most of what the outbox
+ * wrote to the flash (issue #37).
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { ComponentStatus } from "../status.ts";
@@ -124,6 +125,8 @@ export class OutboxCommits {
   #nothingToKeep(): boolean {
     if (!this.options.grouped || !this.#writes.open || !this.#open.logWasEmpty) return false;
     if (this.#unreadFrom !== Infinity) return false; // a sender waits for this commit
+    // After a full disk or an I/O error only a commit that goes proves there is room again.
+    if (this.options.fullDisk.status.info.full) return false;
     for (const c of this.options.cursors.values()) if (c.pending.records > 0) return false;
     return this.#count() - this.#open.changes === this.#open.known;
   }
@@ -135,7 +138,6 @@ export class OutboxCommits {
     this.options.figures.skipped = (this.options.figures.skipped ?? 0) + 1;
     this.options.recount();
     for (const c of this.options.cursors.values()) c.recount();
-    this.options.fullDisk.committed();
     this.options.committed();
   }
 

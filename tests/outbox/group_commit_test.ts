@@ -373,6 +373,49 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "group commit: after a full disk, a transaction whose records all went upstream is committed anyway: only a commit that goes ends the full state",
+  { ignore: !canMount },
+  async () => {
+    await withTmpfs("1m", async (dir) => {
+      await Deno.writeFile(`${dir}/other`, new Uint8Array(700_000));
+      const outbox = testOutbox(dir, {
+        maxBytes: 100 * 1024 ** 2,
+        maxDeadLetterBytes: 1024 ** 2,
+        sync: "full",
+        grouped: true,
+        exclusive: true,
+      });
+      outbox.register("s", { kinds: ["sample"], nodes: [], status: new ComponentStatus("s", "t") });
+      const commits = new GroupCommit([outbox.group], { intervalMs: 60_000, onError: () => {} });
+      const record = (i: number, pad: number): Envelope => ({
+        kind: "sample",
+        data: { ...sample(i), fields: { seq: i, pad: "x".repeat(pad) } },
+      });
+      try {
+        // A record larger than the room left: its commit fails, the log stays empty.
+        outbox.append([record(1, 600_000)]);
+        assert.throws(() => commits.commitNow(), OutboxFullError);
+        assert.ok(outbox.status.info.full, "the full state is shown");
+        assert.equal(outbox.depth("s").records, 0);
+
+        // Room again; a probe's record goes upstream before the commit.
+        await Deno.remove(`${dir}/other`);
+        outbox.append([record(2, 10)]);
+        const rows = outbox.read("s", 10);
+        outbox.ack("s", rows.at(-1)!.id);
+        const made = outbox.group.figures.commits;
+        commits.commitNow();
+        assert.equal(outbox.group.figures.commits, made + 1, "committed, not skipped");
+        assert.equal(outbox.status.info.full, undefined);
+        assert.equal(outbox.status.state, "up");
+      } finally {
+        outbox.close();
+      }
+    });
+  },
+);
+
 Deno.test("group commit: /status shows the loss window (commit_interval) and the last commit", async () => {
   const dir = await Deno.makeTempDir({ prefix: "group-agent-" });
   const agent = new Agent(parseConfig(
