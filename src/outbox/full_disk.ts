@@ -24,6 +24,8 @@ export interface FullDiskOptions {
   db: () => DatabaseSync;
   /** Bytes of records still to deliver (after a failed commit's rollback, recounted). */
   held: () => number;
+  /** The outbox's time (the refusal's `since`; default: the system's). */
+  now?: () => number;
 }
 
 /** Whether a full disk's reserve may go to a commit of `records` new records (and deliveries). */
@@ -114,7 +116,7 @@ export class FullDisk {
     status.fail(e, records);
     // A state, not a deadlock: /status and /health say so; senders that wait are refused and
     // hold (MQTT ack: commit), and the reserve's room lets the next commit go.
-    showRefusal(status, reason, { records, at: Date.now() });
+    showRefusal(status, reason, { records, at: this.options.now?.() ?? Date.now() });
     if (reason === "disk_full" && reserveMayGo(records, this.options.held())) {
       this.reserve.recover(db);
     }

@@ -33,9 +33,7 @@ export class Outbox {
   /** The largest record held since opening: when a full batch of them fits, sizes need no check. */
   #largest = 0;
   #cursors = new Map<string, SinkCursor>();
-  #now(): number {
-    return this.options.clock?.now() ?? Date.now();
-  }
+  #now = (): number => this.options.clock?.now() ?? Date.now();
   #deadLetters: DeadLetters | null = null;
   #listeners = new Set<() => void>();
   /** Where a sink without a cursor starts: the end of the log, or its start after a salvage. */
@@ -55,7 +53,7 @@ export class Outbox {
    */
   open(): void {
     const [db, held] = [() => this.#db, () => this.#bytes];
-    this.#fullDisk = new FullDisk(this.status, { ...this.options, db, held });
+    this.#fullDisk = new FullDisk(this.status, { ...this.options, db, held, now: this.#now });
     try {
       this.#fullDisk.opening(() => this.#openFile());
     } catch (e) {
