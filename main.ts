@@ -117,17 +117,17 @@ async function run(args: string[]): Promise<number> {
     agent.control.uncaught(e.error ?? e.message);
   });
   const notifier = Notifier.fromEnv(agent.log.child("systemd"));
-  let firstSignalAt = 0;
+  let firstSignalAt = -1;
   const stopped = Promise.withResolvers<number>();
   const onSignal = () => {
-    if (firstSignalAt > 0) {
+    if (firstSignalAt >= 0) {
       // Ctrl-C on `deno task start` reaches the gateway twice (from the terminal, and forwarded
       // by deno task) within milliseconds: that is one request, not an impatient second one.
-      if (Date.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
+      if (performance.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
       console.error("second signal: exiting now");
       Deno.exit(130);
     }
-    firstSignalAt = Date.now();
+    firstSignalAt = performance.now(); // monotonic: a clock step between the two is no matter
     const limit = setTimeout(() => {
       agent.log.error("graceful stop took too long; exiting", {
         stop_timeout_ms: config.gateway.stop_timeout,
