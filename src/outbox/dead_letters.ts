@@ -38,8 +38,16 @@ export class DeadLetters {
       "INSERT INTO dead_letters (sink, record_id, kind, payload, error, at, bytes) " +
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
+    this.recount();
+  }
+
+  /**
+   * Counts the bytes from the table (at start, and after a rollback or a skipped commit): the
+   * same object stays, so a replay in flight that holds it removes from the right count.
+   */
+  recount(): void {
     this.#bytes = Number(
-      db.prepare("SELECT COALESCE(SUM(bytes), 0) AS b FROM dead_letters").get()?.b ?? 0,
+      this.db.prepare("SELECT COALESCE(SUM(bytes), 0) AS b FROM dead_letters").get()?.b ?? 0,
     );
   }
 
@@ -134,9 +142,7 @@ export class DeadLetters {
     const where = sink ? "WHERE sink = ?" : "";
     const args = sink ? [sink] : [];
     const n = Number(this.db.prepare(`DELETE FROM dead_letters ${where}`).run(...args).changes);
-    this.#bytes = Number(
-      this.db.prepare("SELECT COALESCE(SUM(bytes), 0) AS b FROM dead_letters").get()?.b ?? 0,
-    );
+    this.recount();
     return n;
   }
 

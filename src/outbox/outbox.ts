@@ -107,10 +107,14 @@ export class Outbox {
 
   /** Counts what the file holds (after opening, and after a salvage filled it). */
   #countHeld(): void {
-    this.#deadLetters = new DeadLetters(this.#db, {
-      maxBytes: Math.min(this.options.maxDeadLetterBytes, this.options.maxBytes / 4),
-      dropped: (sink, n) => this.#cursors.get(sink)?.status.drop("dead_letters_dropped", n),
-    });
+    // One object per file: a dead-letter replay holds it across commits (and their rollbacks).
+    if (this.#deadLetters?.db === this.#db) this.#deadLetters.recount();
+    else {
+      this.#deadLetters = new DeadLetters(this.#db, {
+        maxBytes: Math.min(this.options.maxDeadLetterBytes, this.options.maxBytes / 4),
+        dropped: (sink, n) => this.#cursors.get(sink)?.status.drop("dead_letters_dropped", n),
+      });
+    }
     const held = this.#db.prepare(
       "SELECT COALESCE(SUM(bytes), 0) AS b, COALESCE(MAX(bytes), 0) AS m FROM records",
     ).get();
