@@ -94,8 +94,9 @@ export function salvageOutbox(path: string, into: DatabaseSync): Salvage {
         const hi = Number(bounds.hi);
         // Chunks of 1000 ids: a bad page costs only its own range.
         for (let at = lo; at <= hi; at += 1000) range(at, Math.min(hi, at + 999));
-        // Ids between the ends are contiguous (rows are only ever deleted from the front), and a
-        // damaged page can also drop rows without an error: whatever is missing was lost.
+        // Rows are only ever deleted from the front, and a damaged page can also drop rows
+        // without an error: whatever is missing between the ends is counted lost. (Ids a failed
+        // commit rolled back leave a gap too, counted here once more: they were never written.)
         lost = Math.max(lost, hi - lo + 1 - salvaged);
       }
       const putCursor = into.prepare(

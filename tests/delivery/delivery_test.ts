@@ -10,7 +10,7 @@ import { configureLog } from "../../src/log.ts";
 import type { Envelope, Sample } from "../../src/model.ts";
 import { Delivery, localBatches } from "../../src/delivery/mod.ts";
 import type { Outbox, OutboxOptions } from "../../src/outbox/outbox.ts";
-import { testOutbox } from "../helpers/delivery.ts";
+import { testDeliveryConfig, testOutbox } from "../helpers/delivery.ts";
 import type { DeliveryConfig, Sink } from "../../src/plugin.ts";
 import { ComponentStatus } from "../../src/status.ts";
 import { FakeClock } from "../../src/util/clock.ts";
@@ -83,18 +83,7 @@ async function setup(
     clock,
     ...outboxOptions,
   });
-  const full: DeliveryConfig = {
-    forward: ["sample"],
-    nodes: [],
-    fields: [],
-    batch_size: 10,
-    batch_bytes: 1024 ** 2,
-    max_wait: 1000,
-    backoff_min: 1000,
-    backoff_max: 8000,
-    timeout: 60_000,
-    ...config,
-  };
+  const full = testDeliveryConfig(config);
   const status = new ComponentStatus("s", "test");
   outbox.register("s", { kinds: full.forward, nodes: full.nodes, status });
   const batches = localBatches(sink, { name: "s", outbox, config: full, status });

@@ -9,7 +9,7 @@ import { influxdbSchema } from "../../src/sinks/influxdb/schema.ts";
 import { ComponentStatus } from "../../src/status.ts";
 import { ComponentHost } from "../../src/host.ts";
 import { configureLog, createLogger } from "../../src/log.ts";
-import { testOutbox } from "../helpers/delivery.ts";
+import { testDeliveryConfig, testOutbox } from "../helpers/delivery.ts";
 import { FakeClock } from "../../src/util/clock.ts";
 import { waitFor } from "../helpers/servers.ts";
 
@@ -35,15 +35,7 @@ Deno.test("a sink whose create() throws in its Worker is down with the config er
       url: "http://127.0.0.1:9/",
       database: "x",
       mappings: [{ match: "(" }],
-      forward: ["sample"],
-      nodes: [],
-      fields: [],
-      batch_size: 10,
-      batch_bytes: 1024 ** 2,
-      max_wait: 1000,
-      backoff_min: 1000,
-      backoff_max: 8000,
-      timeout: 5000,
+      ...testDeliveryConfig({ timeout: 5000 }),
     });
     assert.ok(d.options.batches instanceof WorkerBatches);
     const status = d.options.status;

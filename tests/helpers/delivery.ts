@@ -3,6 +3,7 @@ import { ComponentHost } from "../../src/host.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Envelope } from "../../src/model.ts";
 import { Outbox, type OutboxOptions } from "../../src/outbox/outbox.ts";
+import type { DeliveryConfig } from "../../src/plugin.ts";
 import { sinkPlugin } from "../../src/sinks/registry.ts";
 import { systemClock } from "../../src/util/clock.ts";
 
@@ -20,6 +21,22 @@ export function testOutbox(dir: string, options: Partial<OutboxOptions> = {}): O
   });
   outbox.open();
   return outbox;
+}
+
+/** A sink's delivery settings for unit tests (samples, batches of 10, 1 s max_wait), `over` those. */
+export function testDeliveryConfig(over: Partial<DeliveryConfig> = {}): DeliveryConfig {
+  return {
+    forward: ["sample"],
+    nodes: [],
+    fields: [],
+    batch_size: 10,
+    batch_bytes: 1024 ** 2,
+    max_wait: 1000,
+    backoff_min: 1000,
+    backoff_max: 8000,
+    timeout: 60_000,
+    ...over,
+  };
 }
 
 /**

@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import { configureLog, createLogger } from "../../src/log.ts";
 import type { Envelope, Sample } from "../../src/model.ts";
 import { Delivery, localBatches } from "../../src/delivery/mod.ts";
-import type { DeliveryConfig, Sink } from "../../src/plugin.ts";
+import type { Sink } from "../../src/plugin.ts";
 import { ComponentStatus } from "../../src/status.ts";
 import { GroupCommit } from "../../src/util/group_commit.ts";
 import { OutboxFullError } from "../../src/outbox/outbox.ts";
-import { testOutbox } from "../helpers/delivery.ts";
+import { testDeliveryConfig, testOutbox } from "../helpers/delivery.ts";
 
 configureLog({ level: "error" });
 
@@ -46,17 +46,7 @@ Deno.test("skipped commit: a dead-letter replay in flight across it leaves the o
   const status = new ComponentStatus("s", "t");
   outbox.register("s", { kinds: ["sample"], nodes: [], status });
   const commits = new GroupCommit([outbox.group], { intervalMs: 60_000, onError: () => {} });
-  const config: DeliveryConfig = {
-    forward: ["sample"],
-    nodes: [],
-    fields: [],
-    batch_size: 10,
-    batch_bytes: 1024 ** 2,
-    max_wait: 1000,
-    backoff_min: 1000,
-    backoff_max: 8000,
-    timeout: 60_000,
-  };
+  const config = testDeliveryConfig();
   const sink = new GatedSink();
   const batches = localBatches(sink, { name: "s", outbox, config, status });
   const delivery = new Delivery("s", {
@@ -108,5 +98,6 @@ Deno.test("skipped commit: a dead-letter replay in flight across it leaves the o
     await delivery.stop();
     commits.stop();
     outbox.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
